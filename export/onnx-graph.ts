@@ -1,0 +1,72 @@
+/**
+ * A small builder for ONNX graphs on top of onnx-proto (protobufjs static code of onnx.proto). Target:
+ * IR 8, opset 17 — accepted by onnxruntime ≥ 1.14 in Node and on the web.
+ */
+import onnxProto from 'onnx-proto';
+
+// onnx-proto is CommonJS: in native ESM its namespace arrives as the default export.
+export const onnx = (onnxProto as unknown as { onnx: typeof import('onnx-proto').onnx }).onnx;
+
+export const IR_VERSION = 8;
+export const OPSET = 17;
+
+export class GraphBuilder {
+  private readonly nodes: import('onnx-proto').onnx.INodeProto[] = [];
+  private readonly initializers: import('onnx-proto').onnx.ITensorProto[] = [];
+  private readonly inputs: import('onnx-proto').onnx.IValueInfoProto[] = [];
+  private readonly outputs: import('onnx-proto').onnx.IValueInfoProto[] = [];
+  private counter = 0;
+
+  /** Float32 input or output with a symbolic batch dimension: [N, ...dims]. */
+  private valueInfo(name: string, dims: number[]) {
+    return {
+      name,
+      type: {
+        tensorType: {
+          elemType: onnx.TensorProto.DataType.FLOAT,
+          shape: { dim: [{ dimParam: 'N' }, ...dims.map((d) => ({ dimValue: d }))] },
+        },
+      },
+    };
+  }
+
+  input(name: string, dims: number[]): string {
+    this.inputs.push(this.valueInfo(name, dims));
+    return name;
+  }
+
+  output(name: string, dims: number[]): void {
+    this.outputs.push(this.valueInfo(name, dims));
+  }
+
+  initializer(name: string, dims: number[], data: Float32Array): string {
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (n !== data.length) throw new Error(`initializer ${name}: ${data.length} values for shape [${dims}]`);
+    const copy = new Float32Array(data); // own, aligned, little-endian buffer for rawData
+    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(copy.buffer) });
+    return name;
+  }
+
+  node(opType: string, inputs: string[], attrs: Record<string, number> = {}, outName?: string): string {
+    const out = outName ?? `${opType.toLowerCase()}_${this.counter++}`;
+    const attribute = Object.entries(attrs).map(([name, v]) =>
+      Number.isInteger(v)
+        ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v }
+        : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v },
+    );
+    this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
+    return out;
+  }
+
+  build(name: string, metadata: Record<string, string>, producer = 'cmcrd-edge'): Uint8Array {
+    const model = onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      opsetImport: [{ domain: '', version: OPSET }],
+      producerName: producer,
+      producerVersion: '0.1.0',
+      graph: { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}

@@ -1,0 +1,43 @@
+/** `cmcrd bench` (= `npm run bench`): runs the benchmark suites and writes bench/results.json. */
+import { writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { suites } from '../../../bench/index.js';
+import type { BenchResult } from '../../../bench/harness.js';
+import { CliError } from '../main.js';
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('run the benchmarks (speed and memory targets live here, not in the tests)')
+    .option('--quick', 'smaller sizes and fewer repetitions')
+    .option('--only <names>', 'comma-separated suite names')
+    .option('--out <file>', 'results file', 'bench/results.json')
+    .action(async (o: { quick?: boolean; only?: string; out: string }) => {
+      const wanted = o.only ? o.only.split(',').map((s) => s.trim()) : null;
+      const chosen = wanted ? suites.filter((s) => wanted.includes(s.name)) : suites;
+      if (wanted && chosen.length !== wanted.length) {
+        throw new CliError(`unknown suite in --only: ${wanted.filter((w) => !suites.some((s) => s.name === w)).join(', ')} (have: ${suites.map((s) => s.name).join(', ')})`);
+      }
+      const all: BenchResult[] = [];
+      const started = new Date().toISOString();
+      for (const suite of chosen) {
+        process.stderr.write(`bench: ${suite.name}\n`);
+        const results = await suite.run({ quick: !!o.quick, log: (l) => process.stderr.write(`  ${l}\n`) });
+        for (const r of results) {
+          process.stdout.write(`${r.name.padEnd(44)} ${formatValue(r.value).padStart(12)} ${r.unit}${r.detail ? '  ' + JSON.stringify(r.detail) : ''}\n`);
+        }
+        all.push(...results);
+      }
+      await mkdir(dirname(o.out), { recursive: true });
+      await writeFile(o.out, JSON.stringify({ started, node: process.version, cpus: (await import('node:os')).cpus().length, quick: !!o.quick, results: all }, null, 2));
+      process.stderr.write(`bench: wrote ${o.out}\n`);
+    });
+}
+
+function formatValue(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Math.abs(v) >= 1000) return v.toFixed(0);
+  if (Math.abs(v) >= 1) return v.toFixed(2);
+  return v.toPrecision(3);
+}

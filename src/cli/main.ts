@@ -1,0 +1,51 @@
+/**
+ * The `cmcrd` command line. Each command lives in its own module under ./commands and registers itself
+ * on the shared commander program; add new commands by adding one `register…` line below.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerDemo } from './commands/demo.js';
+import { registerBench } from './commands/bench.js';
+import { registerFeatures } from './commands/features.js';
+import { registerDataset } from './commands/dataset.js';
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('cmcrd')
+    .description('CMCRD edge toolkit: train an EEG student with an eye-movement teacher, export it, run it on a headband.')
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerDemo(program);
+  registerBench(program);
+  registerFeatures(program);
+  registerDataset(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help / --version exit with code 0 through this path.
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`cmcrd: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`cmcrd: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The walking skeleton's training path: eye-movement MLP teacher (CE), EEG-only MLP student and a KD student
+ * on a headband montage's cap channels, evaluated on held-out subjects; returns framework-neutral checkpoints.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Checkpoint } from '../../export/checkpoint.js';
+import { SEED_BANDS } from '../../runtime/dsp/bands.js';
+import type { PairedDataset, PairedWindow } from '../synthetic/paired.js';
+import { Mlp, mlpSpec } from '../train/nets/mlp.js';
+import type { Network } from '../train/nets/types.js';
+import { accuracy, argmaxRows, fit, predictLogits, type EpochInfo, type Matrix } from '../train/trainer.js';
+
+export interface HeadbandMontage {
+  device: string;
+  /** device electrode sites, in the device's channel order */
+  sites: string[];
+  /** the cap channel each site is trained on */
+  capChannels: string[];
+}
+
+/** Muse TP9/AF7/AF8/TP10 → nearest cap channels (datasets.md: TP7, FP1, FP2, TP8). */
+export const MUSE_MONTAGE: HeadbandMontage = { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] };
+
+export interface ZScore {
+  mean: Float64Array;
+  std: Float64Array;
+}
+
+export function fitZScore(m: Matrix): ZScore {
+  const mean = new Float64Array(m.d);
+  const std = new Float64Array(m.d);
+  for (let i = 0; i < m.n; i++) for (let j = 0; j < m.d; j++) mean[j]! += m.x[i * m.d + j]! / m.n;
+  for (let i = 0; i < m.n; i++) for (let j = 0; j < m.d; j++) std[j]! += (m.x[i * m.d + j]! - mean[j]!) ** 2 / m.n;
+  for (let j = 0; j < m.d; j++) std[j] = Math.sqrt(std[j]!) || 1;
+  return { mean, std };
+}
+
+export function applyZScore(m: Matrix, z: ZScore): Matrix {
+  const x = new Float32Array(m.x.length);
+  for (let i = 0; i < m.n; i++) for (let j = 0; j < m.d; j++) x[i * m.d + j] = (m.x[i * m.d + j]! - z.mean[j]!) / z.std[j]!;
+  return { x, n: m.n, d: m.d };
+}
+
+function matrix(rows: PairedWindow[], pick: (w: PairedWindow) => Float32Array): Matrix {
+  const d = pick(rows[0]!).length;
+  const x = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => x.set(pick(r), i * d));
+  return { x, n: rows.length, d };
+}
+
+/** Select the given cap channels' features (channel-major) from a full-cap window. */
+export function selectChannels(ds: PairedDataset, channels: readonly string[]): (w: PairedWindow) => Float32Array {
+  const B = ds.bands.length;
+  const idx = channels.map((c) => {
+    const i = ds.channels.indexOf(c);
+    if (i < 0) throw new Error(`channel ${c} is not in the dataset (${ds.channels.length} channels)`);
+    return i;
+  });
+  return (w) => {
+    const out = new Float32Array(idx.length * B);
+    idx.forEach((c, k) => out.set(w.eeg.subarray(c * B, (c + 1) * B), k * B));
+    return out;
+  };
+}
+
+export interface SkeletonTrainOptions {
+  dataset: PairedDataset;
+  testSubjects: readonly number[];
+  montage: HeadbandMontage;
+  epochs: number;
+  seed: number;
+  kdWeight?: number;
+  kdTemperature?: number;
+  onEpoch?: (model: string, info: EpochInfo) => void;
+  interrupt?: { interrupted: boolean };
+}
+
+export interface SkeletonResult {
+  teacher: Checkpoint;
+  eegOnly: Checkpoint;
+  kd: Checkpoint;
+  /** held-out-subject accuracy of each model */
+  accuracy: { teacher: number; eegOnly: number; kd: number };
+  trainWindows: number;
+  testWindows: number;
+  /** normalised test features of the KD student and its tfjs logits, for export parity checks */
+  parity: { rawFeatures: Float32Array; logits: Float32Array; n: number; d: number };
+  interrupted: boolean;
+}
+
+const TRAIN = { batchSize: 32, lr: 1e-3, weightDecay: 1e-3, warmupEpochs: 5, valFraction: 0.1 };
+
+function checkpoint(net: Network, modality: 'eeg' | 'eye', ds: PairedDataset, channels: string[], z: ZScore, extra: Partial<Checkpoint>): Checkpoint {
+  return {
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality,
+    arch: net.spec,
+    weights: net.getWeights(),
+    classes: [...ds.classes],
+    channels,
+    features:
+      modality === 'eeg'
+        ? { method: 'seed-de', fs: ds.fs, windowSec: ds.windowSec, hopSec: ds.windowSec, nfft: ds.nfft, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' }
+        : { method: 'eye', fs: 0, windowSec: ds.windowSec, hopSec: ds.windowSec, bands: [], smoothing: 'none' },
+    normalisation: { mean: Array.from(z.mean), std: Array.from(z.std) },
+    provenance: { dataset: 'synthetic-paired', createdBy: 'cmcrd demo' },
+    ...extra,
+  };
+}
+
+export async function trainSkeleton(o: SkeletonTrainOptions): Promise<SkeletonResult> {
+  const ds = o.dataset;
+  const test = new Set(o.testSubjects);
+  const trainRows = ds.windows.filter((w) => !test.has(w.subject));
+  const testRows = ds.windows.filter((w) => test.has(w.subject));
+  if (!trainRows.length || !testRows.length) throw new Error('need at least one training and one test subject');
+  const ytr = Int32Array.from(trainRows, (w) => w.label);
+  const yte = Int32Array.from(testRows, (w) => w.label);
+  const C = ds.classes.length;
+  const pickEeg = selectChannels(ds, o.montage.capChannels);
+
+  // Eye teacher.
+  const eyeTr = matrix(trainRows, (w) => w.eye);
+  const eyeZ = fitZScore(eyeTr);
+  const eyeTrN = applyZScore(eyeTr, eyeZ);
+  const teacher = new Mlp(mlpSpec({ channels: 1, bands: ds.eyeDims }, C), o.seed);
+  const rT = await fit(teacher, eyeTrN, ytr, { ...TRAIN, epochs: o.epochs, seed: o.seed, onEpoch: (i) => o.onEpoch?.('teacher', i), interrupt: o.interrupt });
+  const teacherAcc = accuracy(argmaxRows(predictLogits(teacher, applyZScore(matrix(testRows, (w) => w.eye), eyeZ)), C), yte);
+  const teacherLogits = predictLogits(teacher, eyeTrN); // frozen teacher: its logits on the training rows are constants
+
+  // EEG features on the montage's cap channels.
+  const eegTr = matrix(trainRows, pickEeg);
+  const eegZ = fitZScore(eegTr);
+  const eegTrN = applyZScore(eegTr, eegZ);
+  const eegTeRaw = matrix(testRows, pickEeg);
+  const eegTeN = applyZScore(eegTeRaw, eegZ);
+  const input = { channels: o.montage.capChannels.length, bands: ds.bands.length };
+
+  const eegOnly = new Mlp(mlpSpec(input, C), o.seed + 1);
+  const rE = await fit(eegOnly, eegTrN, ytr, { ...TRAIN, epochs: o.epochs, seed: o.seed + 1, onEpoch: (i) => o.onEpoch?.('eeg-only', i), interrupt: o.interrupt });
+  const eegAcc = accuracy(argmaxRows(predictLogits(eegOnly, eegTeN), C), yte);
+
+  // KD (Hinton): λ·T²·KL(softmax(p_t/T) ‖ softmax(p_s/T)) with the method.md defaults λ = 10, T = 4.
+  const T = o.kdTemperature ?? 4;
+  const lambda = o.kdWeight ?? 10;
+  const kdNet = new Mlp(mlpSpec(input, C), o.seed + 1);
+  const rK = await fit(kdNet, eegTrN, ytr, {
+    ...TRAIN,
+    epochs: o.epochs,
+    seed: o.seed + 1,
+    onEpoch: (i) => o.onEpoch?.('kd', i),
+    interrupt: o.interrupt,
+    extraLoss: (out, rows) => {
+      const tl = new Float32Array(rows.length * C);
+      rows.forEach((r, i) => tl.set(teacherLogits.subarray(r * C, (r + 1) * C), i * C));
+      const pt = tf.softmax(tf.div(tf.tensor2d(tl, [rows.length, C]), T));
+      const logPs = tf.logSoftmax(tf.div(out.logits, T));
+      const kl = tf.mean(tf.sum(tf.mul(pt, tf.sub(tf.log(tf.add(pt, 1e-12)), logPs)), 1));
+      return tf.mul(kl, lambda * T * T) as tf.Scalar;
+    },
+  });
+  const kdLogits = predictLogits(kdNet, eegTeN);
+  const kdAcc = accuracy(argmaxRows(kdLogits, C), yte);
+
+  const provenanceTest = { testSubjects: o.testSubjects.join(','), seed: o.seed, epochs: o.epochs };
+  const montageInfo = { device: o.montage.device, sites: [...o.montage.sites], capChannels: [...o.montage.capChannels] };
+  const result: SkeletonResult = {
+    teacher: checkpoint(teacher, 'eye', ds, Array.from({ length: ds.eyeDims }, (_, i) => `eye${i + 1}`), eyeZ, { metrics: { heldOutAccuracy: teacherAcc }, provenance: { dataset: 'synthetic-paired', method: 'teacher-ce', ...provenanceTest } }),
+    eegOnly: checkpoint(eegOnly, 'eeg', ds, [...o.montage.capChannels], eegZ, { montage: montageInfo, metrics: { heldOutAccuracy: eegAcc }, provenance: { dataset: 'synthetic-paired', method: 'eeg-only', ...provenanceTest } }),
+    kd: checkpoint(kdNet, 'eeg', ds, [...o.montage.capChannels], eegZ, { montage: montageInfo, metrics: { heldOutAccuracy: kdAcc }, provenance: { dataset: 'synthetic-paired', method: 'kd', kdWeight: lambda, kdTemperature: T, ...provenanceTest } }),
+    accuracy: { teacher: teacherAcc, eegOnly: eegAcc, kd: kdAcc },
+    trainWindows: trainRows.length,
+    testWindows: testRows.length,
+    parity: { rawFeatures: eegTeRaw.x, logits: kdLogits, n: eegTeRaw.n, d: eegTeRaw.d },
+    interrupted: rT.interrupted || rE.interrupted || rK.interrupted,
+  };
+  for (const n of [teacher, eegOnly, kdNet]) n.dispose();
+  return result;
+}

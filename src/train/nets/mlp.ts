@@ -1,0 +1,57 @@
+/**
+ * MLP of method.md: [Linear(in,h)–BN–ReLU–Linear(h,h)–BN–ReLU] → f1; [Linear(h,h)–BN–ReLU] ×2 → f2; Linear(h,C).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BatchNorm, Dense, ParamStore, SeededRandom } from './layers.js';
+import type { ArchSpec, NamedArray, Network, NetOutput } from './types.js';
+
+export function mlpSpec(input: { channels: number; bands: number }, classes: number, hidden = 128): ArchSpec {
+  return { arch: 'mlp', input, classes, params: { hidden } };
+}
+
+/** The four hidden blocks' layer names, in order (export/ relies on these names). */
+export const MLP_BLOCKS = ['fc1', 'fc2', 'fc3', 'fc4'] as const;
+
+export class Mlp implements Network {
+  readonly trainable: tf.Variable[];
+  private readonly store: ParamStore;
+  private readonly dense: Dense[] = [];
+  private readonly bns: BatchNorm[] = [];
+  private readonly head: Dense;
+
+  constructor(readonly spec: ArchSpec, seed: number) {
+    if (spec.arch !== 'mlp') throw new Error(`Mlp cannot build arch "${spec.arch}"`);
+    this.store = new ParamStore(new SeededRandom(seed));
+    const inDim = spec.input.channels * spec.input.bands;
+    const h = spec.params.hidden ?? 128;
+    MLP_BLOCKS.forEach((name, i) => {
+      this.dense.push(new Dense(this.store, name, i === 0 ? inDim : h, h));
+      this.bns.push(new BatchNorm(this.store, `${name}.bn`, h));
+    });
+    this.head = new Dense(this.store, 'head', h, spec.classes);
+    this.trainable = this.store.trainable;
+  }
+
+  forward(x: tf.Tensor2D, training: boolean): NetOutput {
+    let hcur: tf.Tensor2D = x;
+    let f1: tf.Tensor2D | null = null;
+    for (let i = 0; i < this.dense.length; i++) {
+      hcur = tf.relu(this.bns[i]!.apply(this.dense[i]!.apply(hcur), training)) as tf.Tensor2D;
+      if (i === 1) f1 = hcur;
+    }
+    return { logits: this.head.apply(hcur), f1: f1!, f2: hcur };
+  }
+
+  commitStats(): void {
+    for (const bn of this.bns) bn.commit();
+  }
+  getWeights(): Record<string, NamedArray> {
+    return this.store.getWeights();
+  }
+  setWeights(w: Record<string, NamedArray>): void {
+    this.store.setWeights(w);
+  }
+  dispose(): void {
+    this.store.dispose();
+  }
+}

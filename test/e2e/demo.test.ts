@@ -1,0 +1,55 @@
+/**
+ * The whole walking-skeleton path on a short run, through the real CLI: synthetic data → DE features →
+ * teacher / EEG-only / KD training → ONNX export with parity → virtual Muse closed loop.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '../..');
+
+describe('cmcrd demo (short run)', () => {
+  it('runs end to end, prints predictions and a summary, and beats chance in the closed loop', () => {
+    const out = mkdtempSync(join(tmpdir(), 'cmcrd-demo-'));
+    const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--out', out, '--subjects', '6', '--windows-per-trial', '4', '--epochs', '12', '--segment', '16', '--cycles', '2', '--speed', '64'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(r.stderr).toMatch(/tfjs backend: (wasm|tensorflow|cpu)/);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summary = lines.at(-1) as { summary: boolean; closedLoop: { accuracy: number; scoredWindows: number; decodeErrors: number; lostSamples: number }; onnx: { maxProbabilityDiff: number }; heldOutAccuracy: Record<string, number> };
+    expect(summary.summary).toBe(true);
+    const preds = lines.slice(0, -1) as { predicted: string; truth: string | null; probabilities: Record<string, number> }[];
+    // 2 cycles × 4 emotions × 16 s = 128 s of signal = 32 windows of 4 s.
+    expect(preds.length).toBe(32);
+    for (const p of preds) {
+      expect(['neutral', 'sad', 'fear', 'happy']).toContain(p.predicted);
+      expect(Object.values(p.probabilities).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+    }
+    expect(summary.closedLoop.scoredWindows).toBe(32);
+    expect(summary.closedLoop.decodeErrors).toBe(0);
+    expect(summary.closedLoop.lostSamples).toBe(0);
+    expect(summary.onnx.maxProbabilityDiff).toBeLessThan(1e-4);
+    expect(summary.heldOutAccuracy.teacher).toBeGreaterThan(0.4);
+    expect(summary.closedLoop.accuracy).toBeGreaterThan(0.4); // chance is 0.25
+    for (const f of ['teacher.json', 'student-kd.json', 'student-eeg-only.json', 'student.onnx', 'demo-report.json']) expect(existsSync(join(out, f))).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'demo-report.json'), 'utf8')).closedLoop.accuracy).toBe(summary.closedLoop.accuracy);
+  });
+
+  it('rejects a bad option with a clear message and exit code 2', () => {
+    const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--subjects', 'many'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--subjects must be a number ≥ 3, got "many"/);
+  });
+
+  it('prints help for the CLI', () => {
+    const r = spawnSync(process.execPath, ['bin/cmcrd.js', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Usage: cmcrd/);
+    expect(r.stdout).toMatch(/demo/);
+  });
+});
