@@ -4,7 +4,7 @@
  */
 import type { GattPeripheral } from '../firmware-bridge/gatt.js';
 import { MuseClient } from './devices/muse.js';
-import { OnlineFeaturizer, type FeatureWindow } from './online-features.js';
+import { FeatureExtractor, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
 import type { Classifier } from './infer/types.js';
 import type { ModelCard } from './model-card.js';
 
@@ -14,7 +14,8 @@ export interface Prediction {
   /** null when the window was skipped (lost samples) */
   predicted: string | null;
   probabilities: Record<string, number> | null;
-  skipped?: FeatureWindow['skipped'];
+  /** set when the window was not classified: lost samples, or a channel of poor signal quality */
+  skipped?: 'gap' | 'quality';
   batteryPercent: number | null;
 }
 
@@ -45,34 +46,45 @@ export async function startHeadbandSession(opts: {
   if (card.channels.length !== client.channels.length) {
     throw new Error(`the model takes ${card.channels.length} channels (${card.channels.join(', ')}), the device streams ${client.channels.length}`);
   }
-  const featurizer = new OnlineFeaturizer({
-    channels: client.channels.length,
-    deviceFs: client.sampleRate,
-    modelFs: card.fs,
+  // The model card fixes every feature convention; the extractor resamples device data to the model's rate.
+  const extractor = new FeatureExtractor({
+    fs: client.sampleRate,
+    channels: client.channels,
+    method: card.featureMethod as FeatureMethod,
     windowSec: card.windowSec,
     hopSec: card.hopSec,
     nfft: card.nfft ?? undefined,
     bands: card.bands,
+    smooth: card.smoothing as SmoothMethod,
+    resampleTo: card.fs,
   });
+  const windowMs = card.windowSec * 1000;
   const stats: SessionStats = { windows: 0, predictions: 0, skipped: 0, lostSamples: 0, decodeErrors: 0 };
   let lastSampleMs = -Infinity;
+  let firstSampleMs: number | null = null;
   // Inference is async; keep predictions in window order with a promise chain.
   let chain = Promise.resolve();
-  const handle = (w: FeatureWindow) => {
+  const handle = (f: FeatureFrame) => {
     stats.windows++;
+    // Sample times are on the device's sampling grid: the window start is an exact offset from the first row.
+    const startMs = firstSampleMs! + f.tStart * 1000;
+    const endMs = startMs + windowMs - 1000 / card.fs;
+    const skipped = f.valid.some((v) => !v) ? 'gap' : f.quality?.some((q) => !q.good) ? 'quality' : undefined;
     chain = chain.then(async () => {
-      if (!w.features) {
+      if (skipped) {
         stats.skipped++;
-        opts.onPrediction({ startMs: w.startMs, endMs: w.endMs, predicted: null, probabilities: null, skipped: w.skipped, batteryPercent: client.batteryPercent });
+        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: client.batteryPercent });
         return;
       }
-      const [p] = await classifier.run([w.features]);
+      const row = new Float32Array(card.channels.length * card.bands.length);
+      f.features.forEach((bands, c) => row.set(bands, c * card.bands.length));
+      const [p] = await classifier.run([row]);
       let best = 0;
       for (let i = 1; i < p!.length; i++) if (p![i]! > p![best]!) best = i;
       stats.predictions++;
       opts.onPrediction({
-        startMs: w.startMs,
-        endMs: w.endMs,
+        startMs,
+        endMs,
         predicted: classifier.classes[best]!,
         probabilities: Object.fromEntries(classifier.classes.map((c, i) => [c, p![i]!])),
         batteryPercent: client.batteryPercent,
@@ -85,8 +97,9 @@ export async function startHeadbandSession(opts: {
         stats.lostSamples += ev.lostSamples;
         return;
       }
+      firstSampleMs ??= ev.t[0]!;
       lastSampleMs = ev.t[ev.t.length - 1]!;
-      for (const w of featurizer.push(ev.channels, ev.t[0]!)) handle(w);
+      for (const f of extractor.push(ev.channels)) handle(f);
     },
     error(message) {
       stats.decodeErrors++;

@@ -35,7 +35,7 @@ function rootOf(absPath: string): string | null {
 describe('architecture', () => {
   for (const root of ORDER) {
     it(`${root}/ imports only ${root} and the roots to its right`, () => {
-      const allowed = new Set(ORDER.slice(ORDER.indexOf(root)));
+      const allowed = new Set<string>(ORDER.slice(ORDER.indexOf(root)));
       const bad: string[] = [];
       for (const f of files(join(ROOT, root))) {
         for (const spec of imports(f)) {

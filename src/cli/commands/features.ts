@@ -1,0 +1,186 @@
+/**
+ * `cmcrd features <input.csv> --fs <Hz>`: EEG band features of a recording, with the same code the
+ * device runs (runtime/dsp). Input: a header row of channel names, then one row per sample (a cell
+ * "NaN" marks a lost sample). Output: JSON {channels, bands, features[window][channel][band]} or CSV.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import {
+  FEATURE_METHODS,
+  FeatureExtractor,
+  SMOOTH_METHODS,
+  type FeatureExtractorOptions,
+  type FeatureFrame,
+  type FeatureMethod,
+  type SmoothMethod,
+} from '../../../runtime/dsp/index.js';
+import { CliError } from '../main.js';
+import { Interrupt, progress } from '../progress.js';
+
+interface FeaturesCliOptions {
+  fs?: string;
+  window: string;
+  hop?: string;
+  nfft?: string;
+  method: string;
+  smooth: string;
+  resample?: string;
+  notch?: string;
+  bandpass?: string;
+  format: string;
+  out?: string;
+}
+
+export interface CsvSignal {
+  channels: string[];
+  data: Float64Array[];
+}
+
+/** Parse an EEG CSV (header of channel names, one numeric row per sample). Errors name the file and line. */
+export function parseSignalCsv(text: string, file: string): CsvSignal {
+  const lines = text.split(/\r?\n/);
+  while (lines.length && lines[lines.length - 1]!.trim() === '') lines.pop();
+  if (lines.length === 0) throw new CliError(`${file}: empty file (expected a header row of channel names)`);
+  const channels = lines[0]!.split(',').map((s) => s.trim());
+  if (channels.some((c) => c === '')) throw new CliError(`${file}:1: empty channel name in the header`);
+  if (channels.every((c) => Number.isFinite(Number(c)))) throw new CliError(`${file}:1: the first row must be a header of channel names, got numbers`);
+  const n = lines.length - 1;
+  const data = channels.map(() => new Float64Array(n));
+  for (let i = 1; i < lines.length; i++) {
+    const cells = lines[i]!.split(',');
+    if (cells.length !== channels.length) {
+      throw new CliError(`${file}:${i + 1}: expected ${channels.length} values (one per channel), got ${cells.length}`);
+    }
+    for (let c = 0; c < cells.length; c++) {
+      const s = cells[c]!.trim();
+      const v = s === 'NaN' ? NaN : Number(s);
+      if (s === '' || (s !== 'NaN' && !Number.isFinite(v))) {
+        throw new CliError(`${file}:${i + 1}: column ${c + 1} (${channels[c]}) is not a number: ${JSON.stringify(cells[c])}`);
+      }
+      data[c]![i - 1] = v;
+    }
+  }
+  return { channels, data };
+}
+
+function positive(name: string, v: string | undefined, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!(x > 0) || !Number.isFinite(x) || (integer && !Number.isInteger(x))) {
+    throw new CliError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+  }
+  return x;
+}
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? String(v) : 'NaN';
+}
+
+export function registerFeatures(program: Command): void {
+  program
+    .command('features')
+    .description('extract EEG band features (SEED DE/PSD, Gaussian DE, Welch) from a CSV recording')
+    .argument('<input.csv>', 'header row of channel names, one row per sample')
+    .option('--fs <Hz>', 'sampling rate of the input (required)')
+    .option('--window <s>', 'window length in seconds', '4')
+    .option('--hop <s>', 'hop between windows in seconds (default: the window length)')
+    .option('--nfft <N>', 'FFT length for seed-de / seed-psd (power of two)')
+    .option('--method <m>', `feature: ${FEATURE_METHODS.join(' | ')}`, 'seed-de')
+    .option('--smooth <s>', `smoothing along windows: ${SMOOTH_METHODS.join(' | ')}`, 'none')
+    .option('--resample <Hz>', 'resample to this rate first (e.g. 200 for SEED-trained models)')
+    .option('--notch <Hz>', 'causal notch at the mains frequency (50 or 60)')
+    .option('--bandpass <lo,hi>', 'causal Butterworth band-pass before featurising, e.g. 1,75')
+    .option('--format <f>', 'json | csv', 'json')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((input: string, o: FeaturesCliOptions) => runFeatures(input, o));
+}
+
+function runFeatures(input: string, o: FeaturesCliOptions): void {
+  const fs = positive('fs', o.fs);
+  if (fs === undefined) throw new CliError('--fs <Hz> is required (the sampling rate of the CSV rows)');
+  const windowSec = positive('window', o.window)!;
+  const hopSec = positive('hop', o.hop);
+  const nfft = positive('nfft', o.nfft, true);
+  const resampleTo = positive('resample', o.resample);
+  const notchHz = positive('notch', o.notch);
+  if (!FEATURE_METHODS.includes(o.method as FeatureMethod)) throw new CliError(`--method must be one of ${FEATURE_METHODS.join(', ')}, got ${JSON.stringify(o.method)}`);
+  if (!SMOOTH_METHODS.includes(o.smooth as SmoothMethod)) throw new CliError(`--smooth must be one of ${SMOOTH_METHODS.join(', ')}, got ${JSON.stringify(o.smooth)}`);
+  if (o.format !== 'json' && o.format !== 'csv') throw new CliError(`--format must be json or csv, got ${JSON.stringify(o.format)}`);
+  let bandpass: [number, number] | undefined;
+  if (o.bandpass !== undefined) {
+    const p = o.bandpass.split(',').map(Number);
+    if (p.length !== 2 || !p.every((v) => v > 0) || !(p[0]! < p[1]!)) throw new CliError(`--bandpass must be lo,hi in Hz with 0 < lo < hi, got ${JSON.stringify(o.bandpass)}`);
+    bandpass = [p[0]!, p[1]!];
+  }
+
+  let text: string;
+  try {
+    text = readFileSync(input, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${input}: ${(e as Error).message}`);
+  }
+  const sig = parseSignalCsv(text, input);
+  const nSamples = sig.data[0]!.length;
+  const durationSec = nSamples / fs;
+  if (durationSec < windowSec) {
+    throw new CliError(`${input}: recording is ${nSamples} samples (${durationSec.toFixed(3)} s at ${fs} Hz), shorter than --window ${windowSec} s`);
+  }
+
+  const opts: FeatureExtractorOptions = {
+    fs,
+    channels: sig.channels,
+    method: o.method as FeatureMethod,
+    windowSec,
+    hopSec,
+    nfft,
+    smooth: o.smooth as SmoothMethod,
+    resampleTo,
+    notchHz,
+    bandpass,
+    quality: false,
+  };
+  let fx: FeatureExtractor;
+  try {
+    fx = new FeatureExtractor(opts);
+  } catch (e) {
+    throw new CliError(`invalid options: ${(e as Error).message}`);
+  }
+
+  // Stream the recording through in 10-s chunks so long files show progress and can be interrupted.
+  const chunk = Math.max(1, Math.round(fs * 10));
+  const frames: FeatureFrame[] = [];
+  const bar = progress('features', nSamples);
+  const stop = new Interrupt();
+  try {
+    for (let s = 0; s < nSamples && !stop.interrupted; s += chunk) {
+      frames.push(...fx.push(sig.data.map((ch) => ch.subarray(s, Math.min(nSamples, s + chunk)))));
+      bar.update(Math.min(nSamples, s + chunk), { windows: frames.length });
+    }
+    if (!stop.interrupted) frames.push(...fx.flush());
+  } finally {
+    bar.stop();
+    stop.dispose();
+  }
+
+  const bands = fx.bands.map((b) => b.name);
+  let outText: string;
+  if (o.format === 'json') {
+    outText =
+      JSON.stringify({
+        channels: fx.channelNames,
+        bands,
+        method: fx.method,
+        fs: fx.featureFs,
+        windowSec,
+        hopSec: hopSec ?? windowSec,
+        features: frames.map((f) => f.features.map((ch) => Array.from(ch, (v) => (Number.isFinite(v) ? v : null)))),
+      }) + '\n';
+  } else {
+    const rows = [['window', 't_start', 'channel', ...bands].join(',')];
+    for (const f of frames) f.features.forEach((ch, c) => rows.push([f.index, f.tStart, fx.channelNames[c], ...Array.from(ch, fmt)].join(',')));
+    outText = rows.join('\n') + '\n';
+  }
+  if (o.out) writeFileSync(o.out, outText);
+  else process.stdout.write(outText);
+  if (stop.interrupted) throw new CliError(`interrupted after ${frames.length} windows${o.out ? ` (partial output in ${o.out})` : ''}`, 130);
+}
