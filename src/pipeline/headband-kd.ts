@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../../export/checkpoint.js';
 import { SEED_BANDS } from '../../runtime/dsp/bands.js';
+import { mapToCap, MUSE_MONTAGE as MUSE_SITES, type MapOptions, type Montage } from '../../firmware-bridge/montage/index.js';
 import type { PairedDataset, PairedWindow } from '../synthetic/paired.js';
 import { Mlp, mlpSpec } from '../train/nets/mlp.js';
 import type { Network } from '../train/nets/types.js';
@@ -18,8 +19,14 @@ export interface HeadbandMontage {
   capChannels: string[];
 }
 
-/** Muse TP9/AF7/AF8/TP10 → nearest cap channels (datasets.md: TP7, FP1, FP2, TP8). */
-export const MUSE_MONTAGE: HeadbandMontage = { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] };
+/** A device montage with each site mapped to its nearest cap channel on the 10-05 template. */
+export function headbandMontage(montage: Montage, opts: MapOptions = {}): HeadbandMontage {
+  const m = mapToCap(montage, opts);
+  return { device: montage.name, sites: m.matches.map((x) => x.site), capChannels: m.matches.map((x) => x.channel) };
+}
+
+/** Muse TP9/AF7/AF8/TP10 → TP7, FP1, FP2, TP8 (datasets.md). */
+export const MUSE_MONTAGE: HeadbandMontage = headbandMontage(MUSE_SITES);
 
 export interface ZScore {
   mean: Float64Array;

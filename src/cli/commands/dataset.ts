@@ -1,0 +1,209 @@
+/**
+ * `cmcrd dataset …`: inspect SEED / SEED-IV / SEED-V folders, write synthetic ones, map headband montages.
+ *   info    counts of subjects, sessions, trials, windows, feature sizes and windows per class
+ *   dump    one trial's label, EEG [window][channel][band] and eye [window][feature]
+ *   synth   a synthetic dataset in the SEED-IV or SEED-V layout (real MAT / npz files)
+ *   montage nearest cap channels for a headband's sites
+ */
+import type { Command } from 'commander';
+import { CliError } from '../main.js';
+import { Interrupt, progress, type Progress } from '../progress.js';
+import { DataFormatError } from '../../io/errors.js';
+import {
+  DATASET_KINDS,
+  FULL_SIZE,
+  loadDataset,
+  nestedWindow,
+  summarize,
+  synthesize,
+  type DatasetKind,
+  type LoadDatasetOptions,
+  type SynthLayout,
+} from '../../datasets/index.js';
+import { customMontage, ganglionMontage, mapToCap, MUSE_MONTAGE, type Montage } from '../../../firmware-bridge/montage/index.js';
+
+function int(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got "${v}"`);
+    return n;
+  };
+}
+
+function kindOf(v: string): DatasetKind {
+  if (!(DATASET_KINDS as readonly string[]).includes(v)) throw new CliError(`--dataset must be one of ${DATASET_KINDS.join(', ')}, got "${v}"`);
+  return v as DatasetKind;
+}
+
+interface LoadFlags {
+  dataset: string;
+  root: string;
+  feature?: string;
+  source?: string;
+  columnOrder?: string;
+  eye?: boolean;
+  checkLabels?: boolean;
+}
+
+function loadOptions(o: LoadFlags): LoadDatasetOptions {
+  if (o.source && o.source !== 'features' && o.source !== 'raw') throw new CliError(`--source must be features or raw, got "${o.source}"`);
+  if (o.columnOrder && o.columnOrder !== 'channel-major' && o.columnOrder !== 'band-major') {
+    throw new CliError(`--column-order must be channel-major or band-major, got "${o.columnOrder}"`);
+  }
+  return {
+    ...(o.feature ? { feature: o.feature } : {}),
+    ...(o.source ? { source: o.source as 'features' | 'raw' } : {}),
+    ...(o.columnOrder ? { columnOrder: o.columnOrder as 'channel-major' | 'band-major' } : {}),
+    ...(o.eye === false ? { eye: false } : {}),
+    ...(o.checkLabels === false ? { checkLabels: false } : {}),
+  };
+}
+
+/** Run a loader with a progress line on stderr; reader errors become CLI errors (exit 2). */
+function load(o: LoadFlags, extra: LoadDatasetOptions = {}) {
+  const kind = kindOf(o.dataset);
+  let bar: Progress | null = null;
+  try {
+    return loadDataset(kind, o.root, {
+      ...loadOptions(o),
+      ...extra,
+      onProgress: (done, total, file) => {
+        bar ??= progress('loading', total);
+        bar.update(done, { file: file.split(/[\\/]/).slice(-2).join('/') });
+      },
+    });
+  } catch (err) {
+    if (err instanceof DataFormatError || err instanceof RangeError) throw new CliError(err.message);
+    throw err;
+  } finally {
+    (bar as Progress | null)?.stop();
+  }
+}
+
+function addLoadFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--dataset <name>', `one of ${DATASET_KINDS.join(', ')}`)
+    .requiredOption('--root <dir>', 'dataset folder (as downloaded, or written by `dataset synth`)')
+    .option('--feature <name>', 'EEG feature: de_LDS (default), de_movingAve, psd_LDS, psd_movingAve')
+    .option('--source <src>', 'SEED-IV: features (eeg_feature_smooth, default) or raw (compute from eeg_raw_data)')
+    .option('--column-order <order>', 'SEED-V 310-column order: channel-major (default) or band-major')
+    .option('--no-eye', 'skip eye-movement features')
+    .option('--no-check-labels', 'SEED-V: do not compare file labels with the documented ones')
+    .option('--json', 'print JSON');
+}
+
+export function registerDataset(program: Command): void {
+  const ds = program.command('dataset').description('SEED-family datasets: inspect, dump, synthesise, map montages');
+
+  addLoadFlags(ds.command('info').description('counts of subjects, sessions, trials, windows, features and windows per class')).action((o: LoadFlags & { json?: boolean }) => {
+    const data = load(o);
+    const s = summarize(data);
+    if (o.json) {
+      process.stdout.write(JSON.stringify(s) + '\n');
+      return;
+    }
+    const m = data.meta;
+    process.stdout.write(
+      [
+        `${m.dataset}${m.synthetic ? ' (synthetic)' : ''} at ${m.root}, feature ${m.feature}, ${m.windowSec}-s windows`,
+        `subjects ${s.subjects}, sessions ${s.sessions}, trials ${s.trials}, windows ${s.windows}`,
+        `EEG features ${s.eegFeatures} (${m.channelNames.length} channels × ${m.bandNames.length} bands), eye features ${s.eyeFeatures}`,
+        `windows per class: ${Object.entries(s.classCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      ].join('\n') + '\n',
+    );
+  });
+
+  addLoadFlags(ds.command('dump').description("one trial's label, EEG [window][channel][band] and eye [window][feature]"))
+    .requiredOption('--subject <id>', 'subject id as in the file names')
+    .requiredOption('--session <n>', '1-based session', int('--session', 1))
+    .requiredOption('--trial <n>', '1-based trial', int('--trial', 1))
+    .action((o: LoadFlags & { subject: string; session: number; trial: number; json?: boolean }) => {
+      const data = load(o, { subjects: [o.subject], sessions: [o.session] });
+      const t = data.trials.find((x) => x.subject === o.subject && x.session === o.session && x.trial === o.trial);
+      if (!t) throw new CliError(`no trial ${o.trial} for subject ${o.subject}, session ${o.session} (trials 1..${Math.max(0, ...data.trials.map((x) => x.trial))})`);
+      const E = data.meta.eyeFeatures;
+      const out = {
+        label: t.label,
+        className: data.meta.classNames[t.label],
+        eeg: Array.from({ length: t.windows }, (_, w) => nestedWindow(data, t, w)),
+        eye: t.eye ? Array.from({ length: t.windows }, (_, w) => Array.from(t.eye!.subarray(w * E, (w + 1) * E))) : [],
+      };
+      if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
+      else {
+        process.stdout.write(`subject ${o.subject} session ${o.session} trial ${o.trial}: label ${t.label} (${out.className}), ${t.windows} windows\n`);
+        out.eeg.forEach((w, i) => process.stdout.write(`window ${i}: ${data.meta.channelNames[0]} ${w[0]!.map((v) => v.toFixed(3)).join(' ')} …\n`));
+      }
+    });
+
+  ds.command('synth')
+    .description('write a synthetic dataset in the SEED-IV or SEED-V layout (signals from the wearer model)')
+    .requiredOption('--layout <layout>', 'seed-iv or seed-v')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--subjects <n>', 'subjects (default 2; --full: 15)', int('--subjects', 1))
+    .option('--sessions <n>', 'sessions 1..3 (default 2; --full: 3)', int('--sessions', 1))
+    .option('--windows-per-trial <n>', 'windows per trial (default 3; --full: 35 on average)', int('--windows-per-trial', 1))
+    .option('--seed <n>', 'world seed (default 2022)', int('--seed', 0))
+    .option('--raw', 'SEED-IV: also write eeg_raw_data (large)')
+    .option('--full', 'full SEED-IV-sized dataset (15 subjects × 3 sessions, varied trial lengths)')
+    .option('--no-compress', 'write uncompressed MAT files')
+    .option('--json', 'print a JSON summary')
+    .action((o: { layout: string; out: string; subjects?: number; sessions?: number; windowsPerTrial?: number; seed?: number; raw?: boolean; full?: boolean; compress: boolean; json?: boolean }) => {
+      if (o.layout !== 'seed-iv' && o.layout !== 'seed-v') throw new CliError(`--layout must be seed-iv or seed-v, got "${o.layout}"`);
+      const preset = o.full ? FULL_SIZE : { subjects: 2, sessions: 2, windowsPerTrial: 3 };
+      const interrupt = new Interrupt();
+      let bar: Progress | null = null;
+      try {
+        const r = synthesize({
+          layout: o.layout as SynthLayout,
+          out: o.out,
+          ...preset,
+          ...(o.subjects !== undefined ? { subjects: o.subjects } : {}),
+          ...(o.sessions !== undefined ? { sessions: o.sessions } : {}),
+          ...(o.windowsPerTrial !== undefined ? { windowsPerTrial: o.windowsPerTrial } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          raw: !!o.raw,
+          compress: o.compress,
+          onProgress: (done, total, what) => {
+            bar ??= progress('synthesising', total);
+            bar.update(done, { at: what });
+          },
+          shouldStop: () => interrupt.interrupted,
+        });
+        (bar as Progress | null)?.stop();
+        const summary = { out: o.out, layout: o.layout, files: r.files.length, subjects: r.subjects, sessions: r.sessions, trials: r.trials, windows: r.windows, stopped: r.stopped };
+        process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `wrote ${r.files.length} files (${r.trials} trials, ${r.windows} windows) to ${o.out}${r.stopped ? ' (interrupted: partial dataset)' : ''}\n`);
+      } catch (err) {
+        if (err instanceof RangeError || err instanceof DataFormatError) throw new CliError(err.message);
+        throw err;
+      } finally {
+        interrupt.dispose();
+      }
+    });
+
+  ds.command('montage')
+    .description('map headband electrode sites to the nearest SEED 62-channel cap sites (10-05 template)')
+    .option('--device <name>', 'muse, ganglion (needs --sites) or custom (needs --sites)', 'muse')
+    .option('--sites <list>', 'comma-separated electrode sites, e.g. AF7,AF8,TP9,TP10')
+    .option('--json', 'print JSON')
+    .action((o: { device: string; sites?: string; json?: boolean }) => {
+      const sites = o.sites?.split(',').map((s) => s.trim()).filter(Boolean);
+      let montage: Montage;
+      try {
+        if (o.device === 'muse') montage = sites ? customMontage('muse', sites, 'Fpz') : MUSE_MONTAGE;
+        else if (o.device === 'ganglion') {
+          if (!sites) throw new CliError('--device ganglion needs --sites (its four electrodes are user-placed)');
+          montage = ganglionMontage(sites);
+        } else {
+          if (!sites) throw new CliError(`--device ${o.device} needs --sites`);
+          montage = customMontage(o.device, sites);
+        }
+        const m = mapToCap(montage);
+        const rows = m.matches.map((x) => ({ site: x.site, channel: x.channel, index: x.index, distanceMm: +x.distanceMm.toFixed(1), alternatives: x.alternatives.map((a) => a.channel) }));
+        if (o.json) process.stdout.write(JSON.stringify({ device: montage.name, matches: rows }) + '\n');
+        else for (const r of rows) process.stdout.write(`${r.site} → ${r.channel} (${r.distanceMm} mm)${r.alternatives.length ? `, also close: ${r.alternatives.join(', ')}` : ''}\n`);
+      } catch (err) {
+        if (err instanceof RangeError) throw new CliError(err.message);
+        throw err;
+      }
+    });
+}

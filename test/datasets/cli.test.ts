@@ -1,0 +1,73 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+const FIX = join(import.meta.dirname, '../fixtures/datasets');
+
+/** Run the CLI in-process, capturing stdout/stderr and the exit code. */
+async function run(...args: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  process.exitCode = 0;
+  try {
+    await main(['node', 'cmcrd', ...args]);
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { out, err, code };
+}
+
+afterEach(() => {
+  process.exitCode = 0;
+});
+
+describe('cmcrd dataset', () => {
+  it('info --json prints the documented summary object', async () => {
+    const r = await run('dataset', 'info', '--dataset', 'seed-v', '--root', join(FIX, 'seed_v_mini'), '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(Object.keys(j)).toEqual(['subjects', 'sessions', 'trials', 'windows', 'eegFeatures', 'eyeFeatures', 'classCounts']);
+    // 2 subjects × 45 trials, windows 1 + k % 2 → 22·2 + 23·1 = 67 per subject.
+    expect(j).toMatchObject({ subjects: 2, sessions: 3, trials: 90, windows: 134, eegFeatures: 310, eyeFeatures: 33 });
+    expect(Object.keys(j.classCounts)).toEqual(['disgust', 'fear', 'sad', 'neutral', 'happy']);
+    expect(r.err).toMatch(/loading 4\/4/);
+  });
+  it('dump --json prints label, eeg [window][channel][band] and eye [window][feature]', async () => {
+    const r = await run('dataset', 'dump', '--dataset', 'seed-iv', '--root', join(FIX, 'seed_iv_mini'), '--subject', '7', '--session', '2', '--trial', '5', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.label).toBe(0); // session 2, trial 5: neutral
+    expect(j.eeg.length).toBe(3); // 1 + 5 % 3 windows
+    expect(j.eeg[0].length).toBe(62);
+    expect(j.eeg[0][0].length).toBe(5);
+    expect(j.eeg[2][61][4]).toBe(((2 * 3 + 5 * 5 + 61 * 7 + 2 * 11 + 4 * 13) % 23) / 4 - 2.5);
+    expect(j.eye.length).toBe(3);
+    expect(j.eye[1][30]).toBe(((2 + 5 * 3 + 30 * 5 + 1 * 7) % 19) / 8);
+  });
+  it('user errors exit 2 and name the path / key', async () => {
+    let r = await run('dataset', 'info', '--dataset', 'seed-iv', '--root', join(FIX, 'nowhere'), '--json');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/nowhere: missing folder/);
+    r = await run('dataset', 'info', '--dataset', 'seed-iv', '--root', join(FIX, 'seed_iv_mini'), '--feature', 'psd_LDS', '--json');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/7_20150721\.mat \[psd_LDS1\]: variable not found/);
+    r = await run('dataset', 'info', '--dataset', 'seed-x', '--root', FIX);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--dataset must be one of seed, seed-iv, seed-v, synthetic/);
+    r = await run('dataset', 'dump', '--dataset', 'seed', '--root', join(FIX, 'seed_mini'), '--subject', '3', '--session', '1', '--trial', '16');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/no trial 16 for subject 3, session 1/);
+  });
+  it('montage --json maps Muse sites', async () => {
+    const r = await run('dataset', 'montage', '--json');
+    expect(JSON.parse(r.out).matches.map((m: { channel: string }) => m.channel)).toEqual(['TP7', 'FP1', 'FP2', 'TP8']);
+    const g = await run('dataset', 'montage', '--device', 'ganglion', '--sites', 'C3,C4');
+    expect(g.code).toBe(2);
+    expect(g.err).toMatch(/exactly 4/);
+  });
+});
