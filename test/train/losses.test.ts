@@ -1,0 +1,342 @@
+/**
+ * Losses vs PyTorch (test/fixtures/train/losses.json, made by scripts/fixtures/train_losses.py), all on the wasm
+ * backend: values, gradients, finite-difference checks, and the CRD / CMCRD state machinery.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CMCRD, CRD, crossEntropy, fitnet, kd, LAMBDA_DEFAULTS, mcc, nst, pkt, rkd, sp, stopGradient } from '../../src/train/losses/index.js';
+import { losses as rootLosses } from '../../src/index.js';
+import { SeededRandom } from '../../src/train/nets/layers.js';
+import type { NamedArray } from '../../src/train/nets/types.js';
+import { expectClose, flat, loadFixture, maxAbs, shapeOf, tensor2d, useWasm, type Nested } from './helpers.js';
+
+interface Ref {
+  value: number;
+  grads: Record<string, Nested>;
+}
+interface ContrastRun {
+  momentum: number;
+  Z: { zS: number; zT: number };
+  steps: Ref[];
+  memoryS: Nested;
+  memoryT: Nested;
+}
+interface Fixture {
+  inputs: Record<string, Nested> & { labels: number[]; regressor: { weight: Nested; bias: Nested } };
+  contrast: {
+    nData: number;
+    embedDim: number;
+    nNeg: number;
+    temperature: number;
+    eps: number;
+    labels: number[];
+    weights: Record<string, Nested>;
+    batches: Array<{ indices: number[]; labels: number[]; negatives: number[] } & Record<string, Nested>>;
+    crd: ContrastRun;
+    cmcrd: ContrastRun;
+  };
+  [name: string]: unknown;
+}
+
+const fx = loadFixture<Fixture>('losses.json');
+const inp = fx.inputs;
+const labels = Int32Array.from(inp.labels);
+
+beforeAll(useWasm);
+
+/** Value and gradients of `f` with respect to the named inputs (as variables), on the current backend. */
+function valueAndGrads(inputs: Record<string, Nested>, f: (v: Record<string, tf.Tensor2D>) => tf.Scalar) {
+  const vars: Record<string, tf.Variable> = {};
+  for (const [k, x] of Object.entries(inputs)) {
+    const s = shapeOf(x);
+    vars[k] = tf.variable(tf.tensor(flat(x), s), true, `in_${k}_${Math.random()}`);
+  }
+  const names = Object.keys(vars);
+  const { value, grads } = tf.variableGrads(() => f(vars as unknown as Record<string, tf.Tensor2D>), names.map((n) => vars[n]!));
+  const out = { value: value.dataSync()[0]!, grads: {} as Record<string, Float32Array> };
+  for (const n of names) out.grads[n] = grads[vars[n]!.name]!.dataSync() as Float32Array;
+  value.dispose();
+  for (const g of Object.values(grads)) g.dispose();
+  for (const v of Object.values(vars)) v.dispose();
+  return out;
+}
+
+function checkAgainst(name: string, inputs: Record<string, Nested>, f: (v: Record<string, tf.Tensor2D>) => tf.Scalar) {
+  const ref = fx[name] as Ref;
+  const got = valueAndGrads(inputs, f);
+  expectClose([got.value], [ref.value], 2e-5, 1e-6, `${name} value`);
+  for (const [k, g] of Object.entries(ref.grads)) {
+    expectClose(got.grads[k]!, g, 1e-3, 2e-5 * Math.max(1, maxAbs(g)), `${name} d/d${k}`);
+  }
+}
+
+const t2 = (k: string) => tensor2d(inp[k]!);
+
+describe('pure losses vs PyTorch (wasm)', () => {
+  it('runs on the wasm backend', () => {
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('crossEntropy', () => checkAgainst('crossEntropy', { logits: inp.studentLogits! }, (v) => crossEntropy(v.logits!, labels)));
+  it('crossEntropy accepts an int32 label tensor', () => {
+    const y = tf.tensor1d(labels, 'int32');
+    const a = crossEntropy(t2('studentLogits'), y).dataSync()[0]!;
+    expectClose([a], [(fx.crossEntropy as Ref).value], 2e-5, 1e-6, 'ce');
+  });
+  it('mcc (T = 2.5 and T = 1)', () => {
+    checkAgainst('mcc', { logits: inp.studentLogits! }, (v) => mcc(v.logits!));
+    checkAgainst('mccT1', { logits: inp.studentLogits! }, (v) => mcc(v.logits!, { T: 1 }));
+  });
+  it('kd (T = 4 and T = 2)', () => {
+    checkAgainst('kd', { studentLogits: inp.studentLogits! }, (v) => kd(v.studentLogits!, t2('teacherLogits')));
+    checkAgainst('kdT2', { studentLogits: inp.studentLogits! }, (v) => kd(v.studentLogits!, t2('teacherLogits'), { T: 2 }));
+  });
+  it('fitnet with a regressor and without', () => {
+    const { weight, bias } = inp.regressor;
+    checkAgainst('fitnet', { fs: inp.fs!, weight, bias }, (v) =>
+      fitnet(v.fs!, t2('ft'), (x) => tf.add(tf.matMul(x, v.weight!), v.bias!) as tf.Tensor2D),
+    );
+    checkAgainst('fitnetSame', { fsSame: inp.fsSame! }, (v) => fitnet(v.fsSame!, t2('ft')));
+    expect(() => fitnet(t2('fs'), t2('ft'))).toThrow(/pass a regressor/);
+  });
+  it('nst over two feature levels', () =>
+    checkAgainst('nst', { fs1: inp.fs1!, fs: inp.fs! }, (v) => nst([v.fs1!, v.fs!], [t2('ft1'), t2('ft')])));
+  it('sp', () => checkAgainst('sp', { fs1: inp.fs1! }, (v) => sp(v.fs1!, t2('ft1'))));
+  it('rkd (default and custom weights)', () => {
+    checkAgainst('rkd', { fs: inp.fs! }, (v) => rkd(v.fs!, t2('ft')));
+    checkAgainst('rkdW', { fs: inp.fs! }, (v) => rkd(v.fs!, t2('ft'), { distW: 1, angleW: 2 }));
+  });
+  it('pkt', () => checkAgainst('pkt', { fs: inp.fs! }, (v) => pkt(v.fs!, t2('ft'))));
+
+  it('treats teacher inputs as constants (zero gradient to f_t and teacher logits)', () => {
+    const cases: Array<[string, Nested, Nested, (s: tf.Tensor2D, t: tf.Tensor2D) => tf.Scalar]> = [
+      ['kd', inp.studentLogits!, inp.teacherLogits!, (s, t) => kd(s, t)],
+      ['fitnet', inp.fsSame!, inp.ft!, (s, t) => fitnet(s, t)],
+      ['nst', inp.fs!, inp.ft!, (s, t) => nst([s], [t])],
+      ['sp', inp.fs!, inp.ft!, (s, t) => sp(s, t)],
+      ['rkd', inp.fs!, inp.ft!, (s, t) => rkd(s, t)],
+      ['pkt', inp.fs!, inp.ft!, (s, t) => pkt(s, t)],
+    ];
+    for (const [name, s, t, f] of cases) {
+      const g = valueAndGrads({ s, t }, (v) => f(v.s!, v.t!));
+      expect(maxAbs(Array.from(g.grads.t!)), `${name} teacher grad`).toBe(0);
+      expect(maxAbs(Array.from(g.grads.s!)), `${name} student grad`).toBeGreaterThan(0);
+    }
+  });
+
+  it('exports the λ table and the losses namespace from the package root', () => {
+    expect(LAMBDA_DEFAULTS).toEqual({ kd: 10, fitnet: 1, nst: 10, sp: 100, rkd: 1, pkt: 1000, crd: 0.02, cmcrd: 0.02, mcc: 1 });
+    expect(rootLosses.kd).toBe(kd);
+    expect(Object.keys(rootLosses)).toEqual(expect.arrayContaining(['crossEntropy', 'mcc', 'kd', 'fitnet', 'nst', 'sp', 'rkd', 'pkt', 'CRD', 'CMCRD']));
+  });
+});
+
+describe('finite-difference gradient checks (wasm, float32)', () => {
+  // Central differences along random directions: d/dh L(x + h·v) vs ⟨∇L, v⟩. With float32 the loss is exact to
+  // ~1e-7 relative, so h = 1e-2 keeps the rounding error (≈1e-7·|L|/h) well below the 2% tolerance.
+  const cases: Array<[string, Nested, (x: tf.Tensor2D) => tf.Scalar]> = [
+    ['crossEntropy', inp.studentLogits!, (x) => crossEntropy(x, labels)],
+    // (mcc is not here: it detaches its entropy weights, so its gradient is deliberately not the total derivative.)
+    ['kd', inp.studentLogits!, (x) => kd(x, t2('teacherLogits'))],
+    ['fitnet', inp.fsSame!, (x) => fitnet(x, t2('ft'))],
+    ['nst', inp.fs!, (x) => nst([x], [t2('ft')])],
+    ['sp', inp.fs!, (x) => sp(x, t2('ft'))],
+    ['rkd', inp.fs!, (x) => rkd(x, t2('ft'))],
+    ['pkt', inp.fs!, (x) => pkt(x, t2('ft'))],
+  ];
+  for (const [name, x0, f] of cases) {
+    it(name, () => {
+      const rng = new SeededRandom(7);
+      const shape = shapeOf(x0) as [number, number];
+      const base = Float32Array.from(flat(x0));
+      const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(base, shape)).dataSync());
+      for (let trial = 0; trial < 3; trial++) {
+        const v = base.map(() => rng.normal());
+        const h = 1e-2;
+        const at = (s: number) =>
+          tf.tidy(() => f(tf.tensor2d(base.map((b, i) => b + s * h * v[i]!), shape)).dataSync()[0]!);
+        const fd = (at(1) - at(-1)) / (2 * h);
+        const an = v.reduce((acc, vi, i) => acc + vi * grad[i]!, 0);
+        expect(Math.abs(fd - an), `${name} trial ${trial}: fd ${fd} vs analytic ${an}`).toBeLessThanOrEqual(2e-2 * Math.abs(an) + 1e-3);
+      }
+    });
+  }
+});
+
+describe('finite-difference check of CRD with respect to f_s (wasm)', () => {
+  it('matches ⟨∇L, v⟩ along random directions (Z and banks held fixed)', () => {
+    const loss = makeContrast('crd');
+    loss.setWeights(contrastState());
+    const bt = fx.contrast.batches[0]!;
+    const shape = shapeOf(bt.fs!) as [number, number];
+    const base = Float32Array.from(flat(bt.fs!));
+    const args = [tensor2d(bt.ft!), null, null, Int32Array.from(bt.labels), Int32Array.from(bt.indices), Int32Array.from(bt.negatives)] as const;
+    const f = (x: tf.Tensor2D) => loss.loss(x, ...args);
+    const grad = tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(base, shape)).dataSync();
+    const rng = new SeededRandom(3);
+    for (let trial = 0; trial < 3; trial++) {
+      const v = base.map(() => rng.normal());
+      const h = 1e-2;
+      const at = (s: number) => tf.tidy(() => f(tf.tensor2d(base.map((b, i) => b + s * h * v[i]!), shape)).dataSync()[0]!);
+      const fd = (at(1) - at(-1)) / (2 * h);
+      const an = v.reduce((acc, vi, i) => acc + vi * grad[i]!, 0);
+      expect(Math.abs(fd - an), `trial ${trial}: fd ${fd} vs analytic ${an}`).toBeLessThanOrEqual(2e-2 * Math.abs(an) + 1e-3);
+    }
+    loss.dispose();
+  });
+});
+
+function contrastState(): Record<string, NamedArray> {
+  const out: Record<string, NamedArray> = {};
+  for (const [k, v] of Object.entries(fx.contrast.weights)) out[k] = { shape: shapeOf(v), data: Float32Array.from(flat(v)) };
+  return out;
+}
+
+function makeContrast(kind: 'crd' | 'cmcrd', seed = 1) {
+  const c = fx.contrast;
+  const b0 = c.batches[0]!;
+  const opts = {
+    nData: c.nData,
+    dS: shapeOf(b0.fs!)[1]!,
+    dT: shapeOf(b0.ft!)[1]!,
+    labels: Int32Array.from(c.labels),
+    seed,
+    embedDim: c.embedDim,
+    nNeg: c.nNeg,
+    temperature: c.temperature,
+    eps: c.eps,
+  };
+  return kind === 'crd' ? new CRD(opts) : new CMCRD(opts);
+}
+
+describe.each(['crd', 'cmcrd'] as const)('%s vs PyTorch (wasm)', (kind) => {
+  it('matches loss, gradients (heads and f_s), Z and memory banks over two steps', () => {
+    const ref = fx.contrast[kind];
+    const loss = makeContrast(kind);
+    expect(loss.momentum).toBe(ref.momentum);
+    loss.setWeights(contrastState());
+    fx.contrast.batches.forEach((bt, step) => {
+      const fsVar = tf.variable(tensor2d(bt.fs!), true);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          loss.loss(fsVar as tf.Variable<tf.Rank.R2>, tensor2d(bt.ft!), tensor2d(bt.studentLogits!), tensor2d(bt.teacherLogits!),
+            Int32Array.from(bt.labels), Int32Array.from(bt.indices), Int32Array.from(bt.negatives)),
+        [fsVar, ...loss.trainable],
+      );
+      const r = ref.steps[step]!;
+      expectClose(value.dataSync(), [r.value], 1e-4, 1e-5, `${kind} step ${step} value`);
+      const names = ['embedS.weight', 'embedS.bias', 'embedT.weight', 'embedT.bias'];
+      expectClose(grads[fsVar.name]!.dataSync(), r.grads.fs!, 2e-3, 1e-4 * maxAbs(r.grads.fs!), `${kind} step ${step} d/dfs`);
+      loss.trainable.forEach((v, i) => {
+        const g = r.grads[names[i]!]!;
+        expectClose(grads[v.name]!.dataSync(), g, 2e-3, 1e-4 * Math.max(1e-3, maxAbs(g)), `${kind} step ${step} d/d${names[i]}`);
+      });
+      if (step === 0) expectClose([loss.normalisers!.zS, loss.normalisers!.zT], [ref.Z.zS, ref.Z.zT], 1e-4, 0, `${kind} Z`);
+      loss.updateMemory();
+      fsVar.dispose();
+    });
+    // Z stays fixed at the first batch.
+    expectClose([loss.normalisers!.zS, loss.normalisers!.zT], [ref.Z.zS, ref.Z.zT], 1e-4, 0, `${kind} Z after step 2`);
+    const w = loss.getWeights();
+    expectClose(w.memoryS!.data, ref.memoryS, 1e-4, 1e-6, `${kind} memoryS`);
+    expectClose(w.memoryT!.data, ref.memoryT, 1e-4, 1e-6, `${kind} memoryT`);
+    loss.dispose();
+  });
+});
+
+describe('CRD / CMCRD machinery', () => {
+  it('samples negatives deterministically from other classes only, capping K on small data', () => {
+    const labelsN = Int32Array.from({ length: 30 }, (_, i) => i % 3); // 10 per class: pool of 20 others
+    const mk = (seed: number) => new CMCRD({ nData: 30, dS: 4, dT: 3, labels: labelsN, seed, nNeg: 1000, embedDim: 8 });
+    const a = mk(5);
+    const b = mk(5);
+    const c = mk(6);
+    expect(a.nNeg).toBe(20);
+    const idx = Int32Array.from([0, 4, 8, 13]);
+    const na = a.sampleNegatives(idx);
+    expect(Array.from(na)).toEqual(Array.from(b.sampleNegatives(idx)));
+    expect(Array.from(na)).not.toEqual(Array.from(c.sampleNegatives(idx)));
+    for (let i = 0; i < idx.length; i++) {
+      for (let j = 0; j < a.nNeg; j++) expect(labelsN[na[i * a.nNeg + j]!]).not.toBe(labelsN[idx[i]!]);
+    }
+    // Same seed, same initial heads and banks.
+    expect(Array.from(a.getWeights().memoryT!.data)).toEqual(Array.from(b.getWeights().memoryT!.data));
+    expect(Array.from(a.getWeights()['embedS.weight']!.data)).toEqual(Array.from(b.getWeights()['embedS.weight']!.data));
+    const sigma = 1 / Math.sqrt(8 / 3);
+    expect(Math.max(...a.getWeights().memoryS!.data.map(Math.abs))).toBeLessThanOrEqual(sigma);
+    for (const l of [a, b, c]) l.dispose();
+  });
+
+  it('draws negatives only from the candidate rows and uses their count as N', () => {
+    const labelsN = Int32Array.from({ length: 20 }, (_, i) => i % 2);
+    const candidates = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // rows 10..19 are a validation split
+    const l = new CRD({ nData: 20, dS: 3, dT: 3, labels: labelsN, seed: 2, embedDim: 4, nNeg: 50, candidates });
+    expect(l.nNoise).toBe(10);
+    expect(l.nNeg).toBe(5); // 5 candidates of the other class
+    const neg = l.sampleNegatives(Int32Array.from([0, 1, 2]));
+    // Sample 0 and 2 are class 0: negatives among the odd candidates; sample 1 (class 1): among the even ones.
+    neg.forEach((i, j) => expect([1, 3, 5, 7, 9].map((v) => v - (Math.floor(j / 5) === 1 ? 1 : 0))).toContain(i));
+    l.dispose();
+  });
+
+  it('rejects duplicate indices, label mismatches and single-class data with clear errors', () => {
+    const labelsN = Int32Array.from([0, 1, 0, 1, 2, 2]);
+    const l = new CRD({ nData: 6, dS: 3, dT: 3, labels: labelsN, seed: 1, embedDim: 4 });
+    const f = tf.ones([2, 3]) as tf.Tensor2D;
+    expect(() => l.loss(f, f, null, null, Int32Array.from([0, 0]), Int32Array.from([0, 0]))).toThrow(/appears twice/);
+    expect(() => l.loss(f, f, null, null, Int32Array.from([1, 0]), Int32Array.from([0, 1]))).toThrow(/differs from the label/);
+    expect(() => l.loss(f, f, null, null, Int32Array.from([0, 1]), Int32Array.from([0, 9]))).toThrow(/outside/);
+    expect(() => new CRD({ nData: 3, dS: 3, dT: 3, labels: Int32Array.from([1, 1, 1]), seed: 1 })).toThrow(/two classes/);
+    const cm = new CMCRD({ nData: 6, dS: 3, dT: 3, labels: labelsN, seed: 1, embedDim: 4 });
+    expect(() => cm.loss(f, f, null, null, Int32Array.from([0, 1]), Int32Array.from([0, 1]))).toThrow(/logits/);
+    l.dispose();
+    cm.dispose();
+  });
+
+  it('trains inside optimizer.minimize on wasm: every head variable moves, banks update, loss stays finite', () => {
+    const n = 24;
+    const labelsN = Int32Array.from({ length: n }, (_, i) => i % 3);
+    const loss = new CMCRD({ nData: n, dS: 5, dT: 4, labels: labelsN, seed: 3, embedDim: 8, nNeg: 10 });
+    const before = loss.getWeights();
+    const opt = tf.train.adam(1e-2);
+    const rng = new SeededRandom(11);
+    const rnd = (r: number, c: number) => tf.tensor2d(Float32Array.from({ length: r * c }, () => rng.normal()), [r, c]);
+    const fsW = tf.variable(rnd(5, 5));
+    const xs = rnd(n, 5);
+    const ft = rnd(n, 4);
+    const tl = rnd(n, 3);
+    let tensorsAfterFirst = 0;
+    for (let step = 0; step < 4; step++) {
+      if (step === 1) tensorsAfterFirst = tf.memory().numTensors;
+      const idx = Int32Array.from({ length: 6 }, (_, i) => (step * 6 + i) % n);
+      const y = Int32Array.from(idx, (i) => labelsN[i]!);
+      const it = tf.tensor1d(idx, 'int32');
+      const cost = opt.minimize(() => {
+        const fs = tf.matMul(tf.gather(xs, it), fsW) as tf.Tensor2D;
+        return loss.loss(fs, tf.gather(ft, it), fs.slice([0, 0], [6, 3]), tf.gather(tl, it), y, idx);
+      }, true, [fsW, ...loss.trainable])!;
+      expect(Number.isFinite(cost.dataSync()[0]!)).toBe(true);
+      cost.dispose();
+      it.dispose();
+      loss.updateMemory();
+    }
+    // No tensors leak per step (optimizer slots are created on the first step).
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirst);
+    const after = loss.getWeights();
+    for (const k of ['embedS.weight', 'embedS.bias', 'embedT.weight', 'embedT.bias', 'memoryS', 'memoryT']) {
+      const d = after[k]!.data.reduce((m, v, i) => Math.max(m, Math.abs(v - before[k]!.data[i]!)), 0);
+      expect(d, k).toBeGreaterThan(0);
+    }
+    // Updated bank rows are unit vectors.
+    const row = after.memoryS!.data.subarray(0, 8);
+    expect(Math.hypot(...row)).toBeCloseTo(1, 5);
+    loss.dispose();
+  });
+
+  it('stopGradient passes values and blocks gradients', () => {
+    const x = tf.tensor1d([1, 2, 3]);
+    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.add(tf.square(a), stopGradient(tf.square(a)))))(x);
+    expect(Array.from(g.dataSync())).toEqual([2, 4, 6]);
+    expect(Array.from(stopGradient(x).dataSync())).toEqual([1, 2, 3]);
+  });
+});
