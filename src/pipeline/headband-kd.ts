@@ -5,9 +5,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../../export/checkpoint.js';
 import { SEED_BANDS } from '../../runtime/dsp/bands.js';
+import { ZScoreNormalizer } from '../../runtime/dsp/normalize.js';
 import { mapToCap, MUSE_MONTAGE as MUSE_SITES, type MapOptions, type Montage } from '../../firmware-bridge/montage/index.js';
 import type { PairedDataset, PairedWindow } from '../synthetic/paired.js';
 import { Mlp, mlpSpec } from '../train/nets/mlp.js';
+import { kd, LAMBDA_DEFAULTS } from '../train/losses/index.js';
 import type { Network } from '../train/nets/types.js';
 import { accuracy, argmaxRows, fit, predictLogits, type EpochInfo, type Matrix } from '../train/trainer.js';
 
@@ -28,24 +30,20 @@ export function headbandMontage(montage: Montage, opts: MapOptions = {}): Headba
 /** Muse TP9/AF7/AF8/TP10 → TP7, FP1, FP2, TP8 (datasets.md). */
 export const MUSE_MONTAGE: HeadbandMontage = headbandMontage(MUSE_SITES);
 
-export interface ZScore {
-  mean: Float64Array;
-  std: Float64Array;
+/** Fit a z-score on a training matrix (the runtime's normaliser, so training and device agree). */
+export function fitZScore(m: Matrix): ZScoreNormalizer {
+  return ZScoreNormalizer.fit(rowsOf(m));
 }
 
-export function fitZScore(m: Matrix): ZScore {
-  const mean = new Float64Array(m.d);
-  const std = new Float64Array(m.d);
-  for (let i = 0; i < m.n; i++) for (let j = 0; j < m.d; j++) mean[j]! += m.x[i * m.d + j]! / m.n;
-  for (let i = 0; i < m.n; i++) for (let j = 0; j < m.d; j++) std[j]! += (m.x[i * m.d + j]! - mean[j]!) ** 2 / m.n;
-  for (let j = 0; j < m.d; j++) std[j] = Math.sqrt(std[j]!) || 1;
-  return { mean, std };
-}
-
-export function applyZScore(m: Matrix, z: ZScore): Matrix {
+export function applyZScore(m: Matrix, z: ZScoreNormalizer): Matrix {
   const x = new Float32Array(m.x.length);
-  for (let i = 0; i < m.n; i++) for (let j = 0; j < m.d; j++) x[i * m.d + j] = (m.x[i * m.d + j]! - z.mean[j]!) / z.std[j]!;
+  const buf = new Float64Array(m.d);
+  for (let i = 0; i < m.n; i++) x.set(z.transform(m.x.subarray(i * m.d, (i + 1) * m.d), buf), i * m.d);
   return { x, n: m.n, d: m.d };
+}
+
+function* rowsOf(m: Matrix): Generator<Float32Array> {
+  for (let i = 0; i < m.n; i++) yield m.x.subarray(i * m.d, (i + 1) * m.d);
 }
 
 function matrix(rows: PairedWindow[], pick: (w: PairedWindow) => Float32Array): Matrix {
@@ -97,7 +95,7 @@ export interface SkeletonResult {
 
 const TRAIN = { batchSize: 32, lr: 1e-3, weightDecay: 1e-3, warmupEpochs: 5, valFraction: 0.1 };
 
-function checkpoint(net: Network, modality: 'eeg' | 'eye', ds: PairedDataset, channels: string[], z: ZScore, extra: Partial<Checkpoint>): Checkpoint {
+function checkpoint(net: Network, modality: 'eeg' | 'eye', ds: PairedDataset, channels: string[], z: ZScoreNormalizer, extra: Partial<Checkpoint>): Checkpoint {
   return {
     format: 'cmcrd-checkpoint',
     version: 1,
@@ -110,7 +108,7 @@ function checkpoint(net: Network, modality: 'eeg' | 'eye', ds: PairedDataset, ch
       modality === 'eeg'
         ? { method: 'seed-de', fs: ds.fs, windowSec: ds.windowSec, hopSec: ds.windowSec, nfft: ds.nfft, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' }
         : { method: 'eye', fs: 0, windowSec: ds.windowSec, hopSec: ds.windowSec, bands: [], smoothing: 'none' },
-    normalisation: { mean: Array.from(z.mean), std: Array.from(z.std) },
+    normalisation: { mean: Array.from(z.mean), std: Array.from(z.std, (v) => Math.max(v, z.eps)) },
     provenance: { dataset: 'synthetic-paired', createdBy: 'cmcrd demo' },
     ...extra,
   };
@@ -150,7 +148,7 @@ export async function trainSkeleton(o: SkeletonTrainOptions): Promise<SkeletonRe
 
   // KD (Hinton): λ·T²·KL(softmax(p_t/T) ‖ softmax(p_s/T)) with the method.md defaults λ = 10, T = 4.
   const T = o.kdTemperature ?? 4;
-  const lambda = o.kdWeight ?? 10;
+  const lambda = o.kdWeight ?? LAMBDA_DEFAULTS.kd;
   const kdNet = new Mlp(mlpSpec(input, C), o.seed + 1);
   const rK = await fit(kdNet, eegTrN, ytr, {
     ...TRAIN,
@@ -161,10 +159,7 @@ export async function trainSkeleton(o: SkeletonTrainOptions): Promise<SkeletonRe
     extraLoss: (out, rows) => {
       const tl = new Float32Array(rows.length * C);
       rows.forEach((r, i) => tl.set(teacherLogits.subarray(r * C, (r + 1) * C), i * C));
-      const pt = tf.softmax(tf.div(tf.tensor2d(tl, [rows.length, C]), T));
-      const logPs = tf.logSoftmax(tf.div(out.logits, T));
-      const kl = tf.mean(tf.sum(tf.mul(pt, tf.sub(tf.log(tf.add(pt, 1e-12)), logPs)), 1));
-      return tf.mul(kl, lambda * T * T) as tf.Scalar;
+      return tf.mul(kd(out.logits, tf.tensor2d(tl, [rows.length, C]), { T }), lambda) as tf.Scalar;
     },
   });
   const kdLogits = predictLogits(kdNet, eegTeN);
