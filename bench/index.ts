@@ -1,0 +1,8 @@
+/** The benchmark suites `cmcrd bench` runs, in order. Add a suite by adding one line. */
+import type { BenchSuite } from './harness.js';
+import { skeletonSuite } from './skeleton.js';
+import { dspSuite } from './dsp.js';
+import { trainSuite } from './train.js';
+import { datasetsSuite } from './datasets.js';
+
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, datasetsSuite];
