@@ -4,5 +4,6 @@ import { skeletonSuite } from './skeleton.js';
 import { dspSuite } from './dsp.js';
 import { trainSuite } from './train.js';
 import { datasetsSuite } from './datasets.js';
+import { firmwareSuite } from './firmware.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, datasetsSuite];
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, datasetsSuite, firmwareSuite];

@@ -1,123 +1,105 @@
 /**
- * A virtual Muse 2 that speaks the real GATT protocol: it answers control commands (h, d, s, v1, presets, k),
- * and while streaming emits 20-byte EEG notifications per electrode (12 samples per block at 256 Hz) and
- * telemetry once a second, from a pluggable signal source, with a draining battery. Time is virtual: with
- * `speed` > 1 the device produces signal faster than real time (host timestamps stay on the virtual clock).
+ * A virtual Muse 2 that speaks the real GATT protocol: it answers control commands (h, d, s, v1, presets, k,
+ * L0/L1) with JSON replies split into real control notifications, and while streaming emits 20-byte EEG
+ * notifications per electrode (12 samples per block at 256 Hz), accelerometer and gyroscope at 52 Hz, PPG at
+ * 64 Hz when the preset enables it, and telemetry once a second with a draining battery. Time is virtual:
+ * with `speed` > 1 the device produces signal faster than real time (host timestamps stay on the virtual
+ * clock); with `clock: 'manual'` nothing happens until advance() is called.
  */
-import type { GattPeripheral, NotifyListener, Uuid } from '../gatt.js';
-import { MUSE, MUSE_EEG_CHANNELS, decodeMuseCommand, encodeMuseControlReply, encodeMuseEeg, encodeMuseTelemetry } from '../protocols/muse.js';
+import type { Uuid } from '../gatt.js';
+import {
+  MUSE,
+  MUSE_EEG_CHANNELS,
+  MUSE_PRESETS,
+  decodeMuseCommand,
+  encodeMuseAccelerometer,
+  encodeMuseControlReply,
+  encodeMuseEeg,
+  encodeMuseGyroscope,
+  encodeMusePpg,
+  encodeMuseTelemetry,
+  type Xyz,
+} from '../protocols/muse.js';
+import { VirtualPeripheral, type SignalSource, type VirtualDeviceOptions } from './base.js';
+import { PaddedSource, WearerSource } from './sources.js';
 
-/** Where a virtual headband's samples come from: n samples (µV) per channel, in the device's channel order. */
-export interface SignalSource {
-  read(n: number): Float64Array[];
+export type { SignalSource } from './base.js';
+
+export interface VirtualMuseOptions extends VirtualDeviceOptions {
+  /** Samples for TP9, AF7, AF8, TP10 (µV); default the synthetic wearer. */
+  source?: SignalSource;
+  /** Default wearer's emotion, subject and seed (ignored with `source`). */
+  emotion?: number | string;
+  subject?: number;
+  /** Preset in force at power-on (default p21). */
+  preset?: string;
 }
 
-export interface VirtualMuseOptions {
-  source: SignalSource;
-  /** Virtual seconds per real second (default 1). */
-  speed?: number;
-  /** Virtual epoch (ms) of the first sample; default the real clock at construction. */
-  startTimeMs?: number;
-  batteryPercent?: number;
-  /** Battery drain while streaming, % per hour of virtual time. */
-  drainPerHour?: number;
-  name?: string;
-}
-
-const TICK_MS = 10;
-
-export class VirtualMuse implements GattPeripheral {
-  readonly id: string;
-  readonly name: string;
+export class VirtualMuse extends VirtualPeripheral {
   readonly services: readonly Uuid[] = [MUSE.service];
-  readonly characteristics: readonly Uuid[] = [MUSE.control, ...MUSE_EEG_CHANNELS.map((c) => MUSE.eeg[c]), MUSE.telemetry, MUSE.accelerometer, MUSE.gyroscope];
-  private readonly listeners = new Map<Uuid, Set<NotifyListener>>();
-  private readonly disconnectListeners = new Set<(reason: string) => void>();
-  private readonly speed: number;
-  private readonly drainPerHour: number;
-  private battery: number;
-  private preset = 'p21';
-  private streaming = false;
-  private connected = true;
-  private timer: ReturnType<typeof setInterval> | null = null;
-  private realAtStart = 0;
-  private virtualAtStart = 0;
-  private virtualNow: number;
+  readonly characteristics: readonly Uuid[] = [
+    MUSE.control,
+    ...MUSE_EEG_CHANNELS.map((c) => MUSE.eeg[c]),
+    MUSE.eeg.AUX,
+    MUSE.gyroscope,
+    MUSE.accelerometer,
+    MUSE.telemetry,
+    ...MUSE.ppg,
+  ];
+  private readonly source: PaddedSource;
+  private preset: string;
   private blockIndex = 0;
-  private samplesSent = 0;
+  private imuIndex = 0;
+  private ppgIndex = 0;
   private telemetryIndex = 0;
-  private nextTelemetryMs = 0;
-  /** Notifications emitted so far per characteristic (for tests and diagnostics). */
-  readonly sent = new Map<Uuid, number>();
+  private ppgPhase = 0;
 
-  constructor(private readonly opts: VirtualMuseOptions) {
-    this.speed = opts.speed ?? 1;
-    if (!(this.speed > 0)) throw new RangeError(`speed must be > 0, got ${this.speed}`);
-    this.battery = opts.batteryPercent ?? 87.5;
-    this.drainPerHour = opts.drainPerHour ?? 20;
-    this.name = opts.name ?? 'Muse-SIM1';
-    this.id = `sim-${this.name}`;
-    this.virtualNow = opts.startTimeMs ?? Date.now();
+  constructor(opts: VirtualMuseOptions = {}) {
+    super(opts, 'Muse-SIM1');
+    const seed = opts.seed ?? 1;
+    const inner = opts.source ?? new WearerSource({ sites: MUSE_EEG_CHANNELS, sampleRate: MUSE.sampleRate, emotion: opts.emotion ?? 0, subject: opts.subject ?? 0, seed });
+    // The right AUX input (p20/p50) is usually unconnected: low-level noise.
+    this.source = new PaddedSource(inner, 1, seed);
+    this.preset = opts.preset ?? 'p21';
+    if (!MUSE_PRESETS[this.preset]) throw new RangeError(`unknown Muse preset "${this.preset}" (known: ${Object.keys(MUSE_PRESETS).join(', ')})`);
   }
 
-  async write(characteristic: Uuid, data: Uint8Array): Promise<void> {
-    this.assertConnected();
+  get currentPreset(): string {
+    return this.preset;
+  }
+
+  protected signalSource(): SignalSource {
+    return this.source;
+  }
+
+  protected isDataCharacteristic(ch: Uuid): boolean {
+    return ch !== MUSE.control;
+  }
+
+  protected onRead(characteristic: Uuid): Uint8Array {
+    throw new Error(`characteristic ${characteristic} is not readable on ${this.name}`);
+  }
+
+  protected onWrite(characteristic: Uuid, data: Uint8Array): void {
     if (characteristic !== MUSE.control) throw new Error(`characteristic ${characteristic} is not writable on ${this.name}`);
     const cmd = decodeMuseCommand(data);
     if (!cmd.ok) return; // a real Muse ignores malformed writes
     this.handleCommand(cmd.value);
   }
 
-  async read(characteristic: Uuid): Promise<Uint8Array> {
-    this.assertConnected();
-    throw new Error(`characteristic ${characteristic} is not readable on ${this.name}`);
-  }
-
-  async subscribe(characteristic: Uuid, listener: NotifyListener): Promise<() => Promise<void>> {
-    this.assertConnected();
-    if (!this.characteristics.includes(characteristic)) throw new Error(`${this.name} has no characteristic ${characteristic}`);
-    let set = this.listeners.get(characteristic);
-    if (!set) this.listeners.set(characteristic, (set = new Set()));
-    set.add(listener);
-    return async () => {
-      set.delete(listener);
-    };
-  }
-
-  onDisconnect(listener: (reason: string) => void): () => void {
-    this.disconnectListeners.add(listener);
-    return () => this.disconnectListeners.delete(listener);
-  }
-
-  async disconnect(): Promise<void> {
-    this.drop('host disconnected');
-  }
-
-  /** Simulate the link dropping (e.g. out of range). */
-  drop(reason: string): void {
-    if (!this.connected) return;
-    this.connected = false;
-    this.stopStreaming();
-    for (const l of this.disconnectListeners) l(reason);
-  }
-
-  get batteryPercent(): number {
-    return this.battery;
-  }
-  get isStreaming(): boolean {
-    return this.streaming;
-  }
-
-  private assertConnected(): void {
-    if (!this.connected) throw new Error(`${this.name} is disconnected`);
-  }
-
   private handleCommand(cmd: string): void {
-    if (cmd === 'h') this.stopStreaming();
-    else if (cmd === 'd') this.startStreaming();
-    else if (cmd === 's') this.reply({ hn: this.name, sn: '0000-SIM', ma: '00:55:da:b0:00:01', id: '5d3d3a3a', bp: Math.round(this.battery), ts: 0, ps: Number(this.preset.slice(1)), rc: 0 });
+    if (cmd === 'h') {
+      this.stopStreaming();
+      this.reply({ rc: 0 });
+    } else if (cmd === 'd') {
+      this.startStreaming();
+      this.reply({ rc: 0 });
+    } else if (cmd === 's')
+      this.reply({ hn: this.name, sn: '0000-SIM', ma: '00:55:da:b0:00:01', id: '5d3d3a3a', bp: Math.round(this.battery), ts: 0, ps: Number(this.preset.slice(1)), rc: 0 });
     else if (cmd === 'v1') this.reply({ ap: 'headset', sp: 'Blackcomb_revE', tp: 'consumer', hw: '03.1', bn: 27, fw: '3.4.5', bl: '2.0.0', pv: 1, rc: 0 });
     else if (/^p\d+$/.test(cmd)) {
+      if (!MUSE_PRESETS[cmd]) return this.reply({ rc: 69 });
+      if (this.streaming) this.stopStreaming();
       this.preset = cmd;
       this.reply({ rc: 0 });
     } else if (cmd === 'k' || cmd === 'L0' || cmd === 'L1') {
@@ -126,46 +108,51 @@ export class VirtualMuse implements GattPeripheral {
   }
 
   private reply(obj: Record<string, unknown>): void {
-    for (const pkt of encodeMuseControlReply(obj)) this.emit(MUSE.control, pkt, this.virtualNow);
+    for (const pkt of encodeMuseControlReply(obj)) this.emitControl(MUSE.control, pkt);
   }
 
-  private emit(ch: Uuid, data: Uint8Array, t: number): void {
-    this.sent.set(ch, (this.sent.get(ch) ?? 0) + 1);
-    const set = this.listeners.get(ch);
-    if (set) for (const l of set) l(data, t);
-  }
-
-  private startStreaming(): void {
-    if (this.streaming) return;
-    this.streaming = true;
-    this.realAtStart = performance.now();
-    this.virtualAtStart = this.virtualNow;
-    this.nextTelemetryMs = this.virtualNow;
-    this.timer = setInterval(() => this.pump(), TICK_MS);
-  }
-
-  private stopStreaming(): void {
-    this.streaming = false;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  /** Emit every block due by the current virtual time. */
-  private pump(): void {
-    if (!this.streaming) return;
-    const target = this.virtualAtStart + (performance.now() - this.realAtStart) * this.speed;
+  protected setupStreams(): void {
+    const p = MUSE_PRESETS[this.preset]!;
     const blockMs = (MUSE.samplesPerPacket / MUSE.sampleRate) * 1000;
-    while (this.streaming && this.virtualNow + blockMs <= target) {
-      const block = this.opts.source.read(MUSE.samplesPerPacket);
-      this.virtualNow += blockMs;
-      this.samplesSent += MUSE.samplesPerPacket;
-      MUSE_EEG_CHANNELS.forEach((c, i) => this.emit(MUSE.eeg[c], encodeMuseEeg(this.blockIndex, block[i]!), this.virtualNow));
+    const eegChars = [...MUSE_EEG_CHANNELS.map((c) => MUSE.eeg[c]), ...(p.aux ? [MUSE.eeg.AUX] : [])];
+    this.every(blockMs, (t) => {
+      const block = this.source.read(MUSE.samplesPerPacket);
+      eegChars.forEach((ch, i) => this.emit(ch, encodeMuseEeg(this.blockIndex, block[i]!), t));
       this.blockIndex = (this.blockIndex + 1) & 0xffff;
-      this.battery = Math.max(0, this.battery - (this.drainPerHour * blockMs) / 3_600_000);
-      if (this.virtualNow >= this.nextTelemetryMs) {
-        this.emit(MUSE.telemetry, encodeMuseTelemetry({ index: this.telemetryIndex++, batteryPercent: this.battery, fuelGaugeMv: 3700, adcMv: 0, temperature: 30 }), this.virtualNow);
-        this.nextTelemetryMs += 1000;
-      }
+    });
+    if (p.imu) {
+      this.every((3 / MUSE.imuRate) * 1000, (t) => {
+        const acc: Xyz[] = [];
+        const gyr: Xyz[] = [];
+        for (let i = 0; i < 3; i++) {
+          acc.push({ x: 0.02 * this.rng.normal(), y: 0.02 * this.rng.normal(), z: 1 + 0.02 * this.rng.normal() });
+          gyr.push({ x: 2 * this.rng.normal(), y: 2 * this.rng.normal(), z: 2 * this.rng.normal() });
+        }
+        this.emit(MUSE.accelerometer, encodeMuseAccelerometer(this.imuIndex, acc), t);
+        this.emit(MUSE.gyroscope, encodeMuseGyroscope(this.imuIndex, gyr), t);
+        this.imuIndex = (this.imuIndex + 1) & 0xffff;
+      });
     }
+    if (p.ppg) {
+      this.every((MUSE.ppgSamplesPerPacket / MUSE.ppgRate) * 1000, (t) => {
+        const chans = [0, 1, 2].map((c) =>
+          Float64Array.from({ length: MUSE.ppgSamplesPerPacket }, (_, i) => {
+            const ph = this.ppgPhase + (2 * Math.PI * 1.2 * i) / MUSE.ppgRate; // 72 bpm
+            return c === 0 ? 2000 + 50 * this.rng.normal() : 200000 + 5000 * Math.sin(ph) + 200 * this.rng.normal();
+          }),
+        );
+        this.ppgPhase += (2 * Math.PI * 1.2 * MUSE.ppgSamplesPerPacket) / MUSE.ppgRate;
+        MUSE.ppg.forEach((ch, c) => this.emit(ch, encodeMusePpg(this.ppgIndex, chans[c]!), t));
+        this.ppgIndex = (this.ppgIndex + 1) & 0xffff;
+      });
+    }
+    this.every(
+      1000,
+      (t) => {
+        this.emit(MUSE.telemetry, encodeMuseTelemetry({ index: this.telemetryIndex, batteryPercent: this.battery, fuelGaugeMv: 3700 + this.battery * 5, adcMv: 0, temperature: 30 }), t);
+        this.telemetryIndex = (this.telemetryIndex + 1) & 0xffff;
+      },
+      0,
+    );
   }
 }
