@@ -2,5 +2,4 @@
 export * from './dsp/index.js';
 export * from './model-card.js';
 export * from './session.js';
-export * from './devices/muse.js';
 export type { Classifier } from './infer/types.js';

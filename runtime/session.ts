@@ -1,17 +1,22 @@
 /**
- * A live headband session: device notifications → decoded, reassembled rows → resampled, windowed features
- * (exactly the model card's conventions) → classifier → one prediction per window.
+ * A live headband session for any registered device (Muse, Muse S Athena, Ganglion, open EEG profile):
+ * notifications → firmware-bridge's decoder (reassembly, gap accounting, sampling-grid timestamps) → the
+ * model's electrodes → resampled, windowed features with exactly the model card's conventions → classifier →
+ * one prediction per window.
  */
 import type { GattPeripheral } from '../firmware-bridge/gatt.js';
-import { MuseClient } from './devices/muse.js';
-import { FeatureExtractor, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
+import { deviceProfile, identifyPeripheral, type DeviceKind } from '../firmware-bridge/devices.js';
+import { GANGLION, ganglionFirmwareFromBytes, type GanglionFirmware } from '../firmware-bridge/protocols/ganglion.js';
+import { DeviceDecoder, type DecodedRecord } from '../firmware-bridge/decoder.js';
+import { startStream } from '../firmware-bridge/drivers.js';
+import { FeatureExtractor, GapFiller, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
 import type { Classifier } from './infer/types.js';
 import type { ModelCard } from './model-card.js';
 
 export interface Prediction {
   startMs: number;
   endMs: number;
-  /** null when the window was skipped (lost samples) */
+  /** null when the window was skipped */
   predicted: string | null;
   probabilities: Record<string, number> | null;
   /** set when the window was not classified: lost samples, or a channel of poor signal quality */
@@ -24,56 +29,77 @@ export interface SessionStats {
   predictions: number;
   skipped: number;
   lostSamples: number;
+  /** lost samples (per channel) recovered by interpolation across short gaps */
+  filledSamples: number;
   decodeErrors: number;
 }
 
 export interface HeadbandSession {
-  stats: SessionStats;
+  readonly kind: DeviceKind;
+  readonly stats: SessionStats;
   /** Device time (ms) of the newest sample row received. */
   readonly lastSampleMs: number;
+  readonly batteryPercent: number | null;
   stop(): Promise<void>;
 }
 
-export async function startHeadbandSession(opts: {
+export interface HeadbandSessionOptions {
   device: GattPeripheral;
   classifier: Classifier;
   card: ModelCard;
   onPrediction: (p: Prediction) => void;
   onError?: (message: string) => void;
-}): Promise<HeadbandSession> {
-  const { card, classifier } = opts;
-  const client = new MuseClient(opts.device);
-  if (card.channels.length !== client.channels.length) {
-    throw new Error(`the model takes ${card.channels.length} channels (${card.channels.join(', ')}), the device streams ${client.channels.length}`);
+  /** Device electrode names to feed the model, in its input order (default: the card's montage sites). */
+  sites?: readonly string[];
+  /** Device preset (Muse / Athena). */
+  preset?: string;
+  /**
+   * Gaps up to this long (ms) are bridged by linear interpolation before featurising (default 100: two lost
+   * Muse blocks); longer gaps make the windows they touch skip with `skipped: 'gap'`.
+   */
+  maxFillMs?: number;
+}
+
+export async function startHeadbandSession(opts: HeadbandSessionOptions): Promise<HeadbandSession> {
+  const { card, classifier, device } = opts;
+  const kind = identifyPeripheral(device);
+  if (!kind) throw new Error(`${device.name}: not a supported headband (services ${device.services.join(', ')})`);
+  const sites = opts.sites ?? card.montage?.sites ?? card.channels;
+  if (sites.length !== card.channels.length) {
+    throw new Error(`the model takes ${card.channels.length} channels (${card.channels.join(', ')}) but ${sites.length} device sites were given`);
   }
-  // The model card fixes every feature convention; the extractor resamples device data to the model's rate.
-  const extractor = new FeatureExtractor({
-    fs: client.sampleRate,
-    channels: client.channels,
-    method: card.featureMethod as FeatureMethod,
-    windowSec: card.windowSec,
-    hopSec: card.hopSec,
-    nfft: card.nfft ?? undefined,
-    bands: card.bands,
-    smooth: card.smoothing as SmoothMethod,
-    resampleTo: card.fs,
+  // Ganglion packets differ between firmware 2 and 3: read the version before decoding anything.
+  let firmware: GanglionFirmware | undefined;
+  if (kind === 'ganglion' && device.characteristics.includes(GANGLION.firmwareRevision)) {
+    firmware = ganglionFirmwareFromBytes(await device.read(GANGLION.firmwareRevision));
+  }
+  const decoder = new DeviceDecoder(kind, { firmware });
+  const deviceFs = deviceProfile(kind).sampleRate;
+  const pick = sites.map((s) => {
+    const i = decoder.eegNames.findIndex((n) => n.toUpperCase() === s.toUpperCase());
+    if (i < 0) throw new Error(`${device.name} (${kind}) has no electrode ${s}; it streams ${decoder.eegNames.join(', ')}`);
+    return i;
   });
+  let extractor: FeatureExtractor | null = null;
   const windowMs = card.windowSec * 1000;
-  const stats: SessionStats = { windows: 0, predictions: 0, skipped: 0, lostSamples: 0, decodeErrors: 0 };
+  const stats: SessionStats = { windows: 0, predictions: 0, skipped: 0, lostSamples: 0, filledSamples: 0, decodeErrors: 0 };
+  const filler = new GapFiller(sites.length, Math.round(((opts.maxFillMs ?? 100) / 1000) * deviceFs));
   let lastSampleMs = -Infinity;
   let firstSampleMs: number | null = null;
+  let battery: number | null = null;
   // Inference is async; keep predictions in window order with a promise chain.
   let chain = Promise.resolve();
-  const handle = (f: FeatureFrame) => {
+
+  const handleFrame = (f: FeatureFrame) => {
     stats.windows++;
-    // Sample times are on the device's sampling grid: the window start is an exact offset from the first row.
+    // Row times are on the device's sampling grid: a window starts at an exact offset from the first row.
     const startMs = firstSampleMs! + f.tStart * 1000;
     const endMs = startMs + windowMs - 1000 / card.fs;
     const skipped = f.valid.some((v) => !v) ? 'gap' : f.quality?.some((q) => !q.good) ? 'quality' : undefined;
     chain = chain.then(async () => {
       if (skipped) {
         stats.skipped++;
-        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: client.batteryPercent });
+        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: battery });
         return;
       }
       const row = new Float32Array(card.channels.length * card.bands.length);
@@ -87,32 +113,66 @@ export async function startHeadbandSession(opts: {
         endMs,
         predicted: classifier.classes[best]!,
         probabilities: Object.fromEntries(classifier.classes.map((c, i) => [c, p![i]!])),
-        batteryPercent: client.batteryPercent,
+        batteryPercent: battery,
       });
     });
   };
-  await client.start({
-    eeg(ev) {
-      if (ev.kind === 'gap') {
-        stats.lostSamples += ev.lostSamples;
-        return;
+
+  const handleRecord = (r: DecodedRecord) => {
+    switch (r.kind) {
+      case 'eeg': {
+        // The model card fixes every feature convention; the extractor resamples to the model's rate.
+        extractor ??= new FeatureExtractor({
+          fs: deviceFs,
+          channels: [...sites],
+          method: card.featureMethod as FeatureMethod,
+          windowSec: card.windowSec,
+          hopSec: card.hopSec,
+          nfft: card.nfft ?? undefined,
+          bands: card.bands,
+          smooth: card.smoothing as SmoothMethod,
+          resampleTo: card.fs,
+        });
+        firstSampleMs ??= r.t[0]!;
+        lastSampleMs = r.t[r.t.length - 1]!;
+        const rows = filler.push(pick.map((i) => r.channels[i]!));
+        stats.filledSamples = filler.filled / sites.length;
+        for (const f of extractor.push(rows)) handleFrame(f);
+        break;
       }
-      firstSampleMs ??= ev.t[0]!;
-      lastSampleMs = ev.t[ev.t.length - 1]!;
-      for (const f of extractor.push(ev.channels)) handle(f);
+      case 'gap':
+        if (r.stream === 'eeg') stats.lostSamples += r.lostSamples;
+        break;
+      case 'telemetry':
+        battery = r.battery;
+        break;
+      case 'error':
+        stats.decodeErrors++;
+        opts.onError?.(`${r.char}: ${r.error}`);
+        break;
+      default:
+        break;
+    }
+  };
+
+  const stream = await startStream(
+    device,
+    (char, data, t) => {
+      for (const r of decoder.push(char, data, t)) handleRecord(r);
     },
-    error(message) {
-      stats.decodeErrors++;
-      opts.onError?.(message);
-    },
-  });
+    { kind, preset: opts.preset },
+  );
   return {
+    kind,
     stats,
     get lastSampleMs() {
       return lastSampleMs;
     },
+    get batteryPercent() {
+      return battery;
+    },
     async stop() {
-      await client.stop();
+      await stream.stop();
       await chain;
     },
   };

@@ -47,3 +47,4 @@ export {
   type FeatureFrame,
   type ExtractOptions,
 } from './extractor.js';
+export { GapFiller } from './gap-fill.js';

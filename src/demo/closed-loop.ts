@@ -6,7 +6,8 @@
 import { VirtualMuse } from '../../firmware-bridge/sim/virtual-muse.js';
 import { WearerStream, type EmotionWorld } from '../../firmware-bridge/sim/wearer-model.js';
 import { MUSE, MUSE_EEG_CHANNELS } from '../../firmware-bridge/protocols/muse.js';
-import { startHeadbandSession, type Prediction } from '../../runtime/session.js';
+import { startHeadbandSession, type Prediction, type SessionStats } from '../../runtime/session.js';
+import type { FaultOptions } from '../../firmware-bridge/sim/base.js';
 import type { Classifier } from '../../runtime/infer/types.js';
 import type { ModelCard } from '../../runtime/model-card.js';
 
@@ -21,6 +22,8 @@ export interface ClosedLoopOptions {
   segmentSec: number;
   /** virtual seconds per real second */
   speed: number;
+  /** Radio faults injected by the virtual headband (packet loss, reordering, …). */
+  faults?: FaultOptions;
   onPrediction?: (p: Prediction, truth: string | null) => void;
   interrupt?: { interrupted: boolean };
 }
@@ -33,7 +36,7 @@ export interface ClosedLoopResult {
   accuracy: number;
   batteryStart: number;
   batteryEnd: number;
-  stats: { windows: number; predictions: number; skipped: number; lostSamples: number; decodeErrors: number };
+  stats: SessionStats;
 }
 
 export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult> {
@@ -57,7 +60,7 @@ export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRes
       return out;
     },
   };
-  const device = new VirtualMuse({ source, speed: o.speed, startTimeMs: 0 });
+  const device = new VirtualMuse({ source, speed: o.speed, startTimeMs: 0, faults: o.faults, seed: o.seed });
   const batteryStart = device.batteryPercent;
   const segMs = o.segmentSec * 1000;
   const totalMs = segMs * o.schedule.length;

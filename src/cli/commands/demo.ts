@@ -30,6 +30,7 @@ export function registerDemo(program: Command): void {
     .option('--segment <s>', 'seconds the virtual wearer stays in each emotion', '24')
     .option('--cycles <n>', 'times the closed loop cycles through all emotions', '2')
     .option('--speed <x>', 'virtual headband speed (virtual seconds per real second)', '16')
+    .option('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', '0')
     .action(async (raw: Record<string, string>) => {
       const num = (k: string, min: number) => {
         const v = Number(raw[k]);
@@ -43,6 +44,8 @@ export function registerDemo(program: Command): void {
       const segmentSec = num('segment', 8);
       const cycles = Math.floor(num('cycles', 1));
       const speed = num('speed', 0.1);
+      const drop = num('drop', 0);
+      if (drop >= 1) throw new CliError(`--drop must be a probability below 1, got ${raw.drop}`);
       const interrupt = new Interrupt();
       const log = (l: string) => process.stderr.write(l + '\n');
       const t0 = performance.now();
@@ -103,6 +106,7 @@ export function registerDemo(program: Command): void {
           schedule,
           segmentSec,
           speed,
+          faults: drop > 0 ? { drop } : undefined,
           interrupt,
           onPrediction(p, truth) {
             process.stdout.write(
@@ -122,7 +126,7 @@ export function registerDemo(program: Command): void {
         const summary = {
           summary: true,
           heldOutAccuracy: trained.accuracy,
-          closedLoop: { accuracy: loop.accuracy, scoredWindows: loop.scored, correct: loop.correct, chance: 1 / dataset.classes.length, lostSamples: loop.stats.lostSamples, decodeErrors: loop.stats.decodeErrors },
+          closedLoop: { accuracy: loop.accuracy, scoredWindows: loop.scored, correct: loop.correct, chance: 1 / dataset.classes.length, skippedWindows: loop.stats.skipped, lostSamples: loop.stats.lostSamples, filledSamples: loop.stats.filledSamples, decodeErrors: loop.stats.decodeErrors },
           battery: { start: Number(loop.batteryStart.toFixed(2)), end: Number(loop.batteryEnd.toFixed(2)) },
           onnx: { path: onnxPath, bytes: onnxBytes.length, maxProbabilityDiff: maxDiff },
           seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
