@@ -4,6 +4,7 @@
  * battery, a pluggable signal source, and a fault layer between the device and the host that can drop,
  * duplicate, reorder, corrupt, stall and disconnect — the things real BLE links do.
  */
+import { ListenerHub } from './listeners.js';
 import type { GattPeripheral, NotifyListener, Uuid } from '../gatt.js';
 import { Rng } from './rng.js';
 
@@ -72,8 +73,7 @@ export abstract class VirtualPeripheral implements GattPeripheral {
   protected battery: number;
   protected streaming = false;
   private connected = true;
-  private readonly listeners = new Map<Uuid, Set<NotifyListener>>();
-  private readonly disconnectListeners = new Set<(reason: string) => void>();
+  private readonly hub = new ListenerHub();
   private readonly speed: number;
   private readonly manual: boolean;
   private readonly drainPerHour: number;
@@ -123,17 +123,11 @@ export abstract class VirtualPeripheral implements GattPeripheral {
   async subscribe(characteristic: Uuid, listener: NotifyListener): Promise<() => Promise<void>> {
     this.assertConnected();
     if (!this.characteristics.includes(characteristic)) throw new Error(`${this.name} has no characteristic ${characteristic}`);
-    let set = this.listeners.get(characteristic);
-    if (!set) this.listeners.set(characteristic, (set = new Set()));
-    set.add(listener);
-    return async () => {
-      set.delete(listener);
-    };
+    return this.hub.subscribe(characteristic, listener);
   }
 
   onDisconnect(listener: (reason: string) => void): () => void {
-    this.disconnectListeners.add(listener);
-    return () => this.disconnectListeners.delete(listener);
+    return this.hub.onDisconnect(listener);
   }
 
   async disconnect(): Promise<void> {
@@ -147,7 +141,7 @@ export abstract class VirtualPeripheral implements GattPeripheral {
     if (!this.connected) return;
     this.connected = false;
     this.stopStreaming();
-    for (const l of this.disconnectListeners) l(reason);
+    this.hub.disconnected(reason);
   }
 
   get isConnected(): boolean {
@@ -290,8 +284,7 @@ export abstract class VirtualPeripheral implements GattPeripheral {
     if (!this.connected) return;
     const at = Math.max(t, this.lastDelivered);
     this.lastDelivered = at;
-    const set = this.listeners.get(ch);
-    if (set) for (const l of set) l(data, at);
+    this.hub.emit(ch, data, at);
   }
 
   private produceUntil(target: number): void {

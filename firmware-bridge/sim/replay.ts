@@ -4,6 +4,7 @@
  * recorded spacing (divided by `speed`). Reads answer what the capture knows (Ganglion firmware version,
  * last battery level). At the end of the capture it reports a disconnect ("end of capture").
  */
+import { ListenerHub } from './listeners.js';
 import type { ParsedCapture } from '../capture.js';
 import { deviceProfile } from '../devices.js';
 import type { GattPeripheral, NotifyListener, Uuid } from '../gatt.js';
@@ -26,8 +27,7 @@ export class ReplayPeripheral implements GattPeripheral {
   readonly name: string;
   readonly services: readonly Uuid[];
   readonly characteristics: readonly Uuid[];
-  private readonly listeners = new Map<Uuid, Set<NotifyListener>>();
-  private readonly disconnectListeners = new Set<(reason: string) => void>();
+  private readonly hub = new ListenerHub();
   private readonly speed: number;
   private readonly manual: boolean;
   private pos = 0;
@@ -85,17 +85,11 @@ export class ReplayPeripheral implements GattPeripheral {
   async subscribe(characteristic: Uuid, listener: NotifyListener): Promise<() => Promise<void>> {
     this.assertConnected();
     if (!this.characteristics.includes(characteristic)) throw new Error(`${this.name} has no characteristic ${characteristic}`);
-    let set = this.listeners.get(characteristic);
-    if (!set) this.listeners.set(characteristic, (set = new Set()));
-    set.add(listener);
-    return async () => {
-      set.delete(listener);
-    };
+    return this.hub.subscribe(characteristic, listener);
   }
 
   onDisconnect(listener: (reason: string) => void): () => void {
-    this.disconnectListeners.add(listener);
-    return () => this.disconnectListeners.delete(listener);
+    return this.hub.onDisconnect(listener);
   }
 
   async disconnect(): Promise<void> {
@@ -125,8 +119,7 @@ export class ReplayPeripheral implements GattPeripheral {
     while (this.pos < ns.length && ns[this.pos]!.t <= until && this.connected) {
       const n = ns[this.pos++]!;
       if (n.char === BATTERY_SERVICE.level && n.bytes.length === 1) this.lastBattery = n.bytes[0]!;
-      const set = this.listeners.get(n.char);
-      if (set) for (const l of set) l(n.bytes, n.t);
+      this.hub.emit(n.char, n.bytes, n.t);
     }
     this.virtualNow = Math.max(this.virtualNow, until);
     if (this.pos >= ns.length) this.end('end of capture');
@@ -138,7 +131,7 @@ export class ReplayPeripheral implements GattPeripheral {
     this.playing = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    for (const l of this.disconnectListeners) l(reason);
+    this.hub.disconnected(reason);
   }
 
   private assertConnected(): void {
