@@ -6,8 +6,8 @@
  * losses send gradients only to the student (and to FitNet's regressor).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dense, ParamStore, SeededRandom } from '../nets/layers.js';
-import type { NamedArray } from '../nets/types.js';
+import { Dense, StoredModule } from '../nets/layers.js';
+
 import { assertRank2, assertSameBatch, l2Normalize, smoothL1Mean, stopGradient } from './util.js';
 
 export interface KdOptions {
@@ -31,28 +31,16 @@ export function kd(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, opts:
 }
 
 /** A trainable linear map r(f_s) = f_s W + b for FitNet when the student and teacher widths differ. */
-export class LinearRegressor {
-  readonly trainable: tf.Variable[];
-  private readonly store: ParamStore;
+export class LinearRegressor extends StoredModule {
   private readonly dense: Dense;
   constructor(inDim: number, outDim: number, seed: number) {
-    this.store = new ParamStore(new SeededRandom(seed));
+    super(seed);
     this.dense = new Dense(this.store, 'regressor', inDim, outDim);
-    this.trainable = this.store.trainable;
   }
   apply(x: tf.Tensor2D): tf.Tensor2D {
     return this.dense.apply(x);
   }
   /** Names: `regressor.weight` [in, out], `regressor.bias` [out]. */
-  getWeights(): Record<string, NamedArray> {
-    return this.store.getWeights();
-  }
-  setWeights(w: Record<string, NamedArray>): void {
-    this.store.setWeights(w);
-  }
-  dispose(): void {
-    this.store.dispose();
-  }
 }
 
 /**

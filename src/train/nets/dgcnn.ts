@@ -14,8 +14,8 @@
  * wasm backend differentiates it, adjacency included.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, Dense, ParamStore, SeededRandom, glorot } from './layers.js';
-import type { ArchSpec, NamedArray, Network, NetOutput } from './types.js';
+import { BatchNorm, Dense, glorot, StoredModule } from './layers.js';
+import type { ArchSpec, Network, NetOutput } from './types.js';
 
 /**
  * @param input channels × bands as for every network. By default a one-channel input is read as `bands`
@@ -31,9 +31,7 @@ export function dgcnnSpec(input: { channels: number; bands: number }, classes: n
   };
 }
 
-export class Dgcnn implements Network {
-  readonly trainable: tf.Variable[];
-  private readonly store: ParamStore;
+export class Dgcnn extends StoredModule implements Network {
   private readonly nodes: number;
   private readonly feats: number;
   private readonly hidden: number;
@@ -44,6 +42,7 @@ export class Dgcnn implements Network {
   private readonly head: Dense;
 
   constructor(readonly spec: ArchSpec, seed: number) {
+    super(seed);
     if (spec.arch !== 'dgcnn') throw new Error(`Dgcnn cannot build arch "${spec.arch}"`);
     const d = spec.input.channels * spec.input.bands;
     this.nodes = spec.params.nodes ?? spec.input.channels;
@@ -52,13 +51,11 @@ export class Dgcnn implements Network {
     if (this.nodes * this.feats !== d) {
       throw new Error(`dgcnn: nodes (${this.nodes}) × nodeFeatures (${this.feats}) must equal the input size ${spec.input.channels}×${spec.input.bands}`);
     }
-    this.store = new ParamStore(new SeededRandom(seed));
     this.bn = new BatchNorm(this.store, 'bn', this.feats);
     this.adj = this.store.add('adj', [this.nodes, this.nodes], (r) => r.uniform(0.01, 0.5));
     this.w0 = this.store.add('cheb0.weight', [this.feats, this.hidden], glorot(this.feats, this.hidden));
     this.w1 = this.store.add('cheb1.weight', [this.feats, this.hidden], glorot(this.feats, this.hidden));
     this.head = new Dense(this.store, 'head', this.nodes * this.hidden, spec.classes);
-    this.trainable = this.store.trainable;
   }
 
   /** The normalised adjacency L̃ currently in use ([nodes, nodes]). */
@@ -95,14 +92,5 @@ export class Dgcnn implements Network {
 
   commitStats(): void {
     this.bn.commit();
-  }
-  getWeights(): Record<string, NamedArray> {
-    return this.store.getWeights();
-  }
-  setWeights(w: Record<string, NamedArray>): void {
-    this.store.setWeights(w);
-  }
-  dispose(): void {
-    this.store.dispose();
   }
 }

@@ -19,8 +19,8 @@
  * sep_pw [F2,F1·D,1,1] (= transpose of ours), head [C, F2·bands] (= transpose of ours).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, Dense, ParamStore, SeededRandom } from './layers.js';
-import type { ArchSpec, NamedArray, Network, NetOutput } from './types.js';
+import { BatchNorm, Dense, SeededRandom, StoredModule } from './layers.js';
+import type { ArchSpec, Network, NetOutput } from './types.js';
 
 export function eegnetSpec(input: { channels: number; bands: number }, classes: number, p: Partial<EegNetParams> = {}): ArchSpec {
   return { arch: 'eegnet', input, classes, params: { F1: 8, D: 2, F2: 16, dropout: 0.5, ...p } };
@@ -33,9 +33,7 @@ export interface EegNetParams {
   dropout: number;
 }
 
-export class EegNetMini implements Network {
-  readonly trainable: tf.Variable[];
-  private readonly store: ParamStore;
+export class EegNetMini extends StoredModule implements Network {
   /** Separate stream for dropout masks, so masks never disturb the initialisation sequence. */
   private readonly dropRng: SeededRandom;
   private readonly channels: number;
@@ -54,6 +52,7 @@ export class EegNetMini implements Network {
   private readonly expand: tf.Tensor2D;
 
   constructor(readonly spec: ArchSpec, seed: number) {
+    super(seed);
     if (spec.arch !== 'eegnet') throw new Error(`EegNetMini cannot build arch "${spec.arch}"`);
     const { channels, bands } = spec.input;
     this.channels = channels;
@@ -64,8 +63,6 @@ export class EegNetMini implements Network {
     this.F2 = spec.params.F2 ?? 16;
     this.dropout = spec.params.dropout ?? 0.5;
     if (!(this.dropout >= 0 && this.dropout < 1)) throw new Error(`eegnet: dropout must be in [0, 1), got ${this.dropout}`);
-    const rng = new SeededRandom(seed);
-    this.store = new ParamStore(rng);
     this.dropRng = new SeededRandom((seed ^ 0x27d4eb2f) >>> 0);
     // PyTorch's default conv init: U(±1/√fan_in) (kaiming-uniform with a = √5).
     const conv = (fanIn: number) => (r: SeededRandom) => r.uniform(-1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
@@ -79,7 +76,6 @@ export class EegNetMini implements Network {
     const bn4 = new BatchNorm(this.store, 'bn4', this.F2);
     this.bn = [bn1, bn2, bn3, bn4];
     this.head = new Dense(this.store, 'head', this.F2 * bands, spec.classes);
-    this.trainable = this.store.trainable;
     const e = new Float32Array(this.F1 * this.maps);
     for (let g = 0; g < this.maps; g++) e[Math.floor(g / D) * this.maps + g] = 1;
     this.expand = tf.keep(tf.tensor2d(e, [this.F1, this.maps]));
@@ -125,14 +121,8 @@ export class EegNetMini implements Network {
   commitStats(): void {
     for (const bn of this.bn) bn.commit();
   }
-  getWeights(): Record<string, NamedArray> {
-    return this.store.getWeights();
-  }
-  setWeights(w: Record<string, NamedArray>): void {
-    this.store.setWeights(w);
-  }
-  dispose(): void {
-    this.store.dispose();
+  override dispose(): void {
+    super.dispose();
     this.expand.dispose();
   }
 }

@@ -122,3 +122,26 @@ export class BatchNorm {
     this.pending = [];
   }
 }
+
+/**
+ * A module whose parameters all live in one ParamStore: weights by name, trainable variables, disposal.
+ * Networks and trainable loss heads extend it.
+ */
+export abstract class StoredModule {
+  protected readonly store: ParamStore;
+  readonly trainable: tf.Variable[];
+
+  constructor(seedOrRng: number | SeededRandom) {
+    this.store = new ParamStore(typeof seedOrRng === 'number' ? new SeededRandom(seedOrRng) : seedOrRng);
+    this.trainable = this.store.trainable; // filled as layers register their parameters
+  }
+  getWeights(): Record<string, NamedArray> {
+    return this.store.getWeights();
+  }
+  setWeights(w: Record<string, NamedArray>): void {
+    this.store.setWeights(w);
+  }
+  dispose(): void {
+    this.store.dispose();
+  }
+}

@@ -2,8 +2,8 @@
  * MLP of method.md: [Linear(in,h)–BN–ReLU–Linear(h,h)–BN–ReLU] → f1; [Linear(h,h)–BN–ReLU] ×2 → f2; Linear(h,C).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, Dense, ParamStore, SeededRandom } from './layers.js';
-import type { ArchSpec, NamedArray, Network, NetOutput } from './types.js';
+import { BatchNorm, Dense, StoredModule } from './layers.js';
+import type { ArchSpec, Network, NetOutput } from './types.js';
 
 export function mlpSpec(input: { channels: number; bands: number }, classes: number, hidden = 128): ArchSpec {
   return { arch: 'mlp', input, classes, params: { hidden } };
@@ -12,16 +12,14 @@ export function mlpSpec(input: { channels: number; bands: number }, classes: num
 /** The four hidden blocks' layer names, in order (export/ relies on these names). */
 export const MLP_BLOCKS = ['fc1', 'fc2', 'fc3', 'fc4'] as const;
 
-export class Mlp implements Network {
-  readonly trainable: tf.Variable[];
-  private readonly store: ParamStore;
+export class Mlp extends StoredModule implements Network {
   private readonly dense: Dense[] = [];
   private readonly bns: BatchNorm[] = [];
   private readonly head: Dense;
 
   constructor(readonly spec: ArchSpec, seed: number) {
+    super(seed);
     if (spec.arch !== 'mlp') throw new Error(`Mlp cannot build arch "${spec.arch}"`);
-    this.store = new ParamStore(new SeededRandom(seed));
     const inDim = spec.input.channels * spec.input.bands;
     const h = spec.params.hidden ?? 128;
     MLP_BLOCKS.forEach((name, i) => {
@@ -29,7 +27,6 @@ export class Mlp implements Network {
       this.bns.push(new BatchNorm(this.store, `${name}.bn`, h));
     });
     this.head = new Dense(this.store, 'head', h, spec.classes);
-    this.trainable = this.store.trainable;
   }
 
   forward(x: tf.Tensor2D, training: boolean): NetOutput {
@@ -44,14 +41,5 @@ export class Mlp implements Network {
 
   commitStats(): void {
     for (const bn of this.bns) bn.commit();
-  }
-  getWeights(): Record<string, NamedArray> {
-    return this.store.getWeights();
-  }
-  setWeights(w: Record<string, NamedArray>): void {
-    this.store.setWeights(w);
-  }
-  dispose(): void {
-    this.store.dispose();
   }
 }
