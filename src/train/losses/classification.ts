@@ -1,4 +1,5 @@
 /** Supervised losses: cross-entropy (every model) and Minimum Class Confusion (the eye-movement teacher). */
+import { matMulFast } from '../nets/layers.js';
 import * as tf from '@tensorflow/tfjs';
 import { entropyWeights, labelsTensor, stopGradient, type Labels } from './util.js';
 
@@ -35,7 +36,7 @@ export function mcc(logits: tf.Tensor2D, opts: MccOptions = {}): tf.Scalar {
     const c = logits.shape[1];
     const p = tf.softmax(tf.div(logits, T)) as tf.Tensor2D;
     const w = stopGradient(entropyWeights(p));
-    const corr = tf.matMul(p, tf.mul(p, tf.expandDims(w, 1)), true, false); // [C, C]
+    const corr = matMulFast(tf.transpose(p), tf.mul(p, tf.expandDims(w, 1))); // [C, C]
     const norm = tf.div(corr, tf.sum(corr, 0, true));
     const trace = tf.sum(tf.mul(norm, tf.eye(c)));
     return tf.div(tf.sub(tf.sum(norm), trace), c) as tf.Scalar;

@@ -15,7 +15,7 @@
  * ```
  */
 import * as tf from '@tensorflow/tfjs';
-import { ParamStore, SeededRandom } from '../nets/layers.js';
+import { ParamStore, SeededRandom, matMulFast } from '../nets/layers.js';
 import type { NamedArray } from '../nets/types.js';
 import { assertRank2, entropyWeights, l2Normalize, labelsArray, maskedStopGradient, stopGradient, type Labels } from './util.js';
 
@@ -148,8 +148,8 @@ export abstract class ContrastiveDistiller {
   /** Embedding heads: z = l2norm(f W + b). */
   embed(fs: tf.Tensor2D, ft: tf.Tensor2D): { zS: tf.Tensor2D; zT: tf.Tensor2D } {
     return {
-      zS: l2Normalize(tf.add(tf.matMul(fs, this.wS), this.bS) as tf.Tensor2D, 1),
-      zT: l2Normalize(tf.add(tf.matMul(ft, this.wT), this.bT) as tf.Tensor2D, 1),
+      zS: l2Normalize(tf.add(matMulFast(fs, this.wS), this.bS) as tf.Tensor2D, 1),
+      zT: l2Normalize(tf.add(matMulFast(ft, this.wT), this.bT) as tf.Tensor2D, 1),
     };
   }
 

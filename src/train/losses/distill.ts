@@ -6,7 +6,7 @@
  * losses send gradients only to the student (and to FitNet's regressor).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dense, StoredModule } from '../nets/layers.js';
+import { Dense, StoredModule, matMulFast } from '../nets/layers.js';
 
 import { assertRank2, assertSameBatch, l2Normalize, smoothL1Mean, stopGradient } from './util.js';
 
@@ -84,7 +84,7 @@ export function nst(fsLevels: tf.Tensor2D[], ftLevels: tf.Tensor2D[]): tf.Scalar
       assertSameBatch(fs, ft, `nst level ${l}`);
       const s = l2Normalize(fs, 0);
       const t = l2Normalize(stopGradient(ft), 0);
-      const kernel = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.mean(tf.square(tf.matMul(a, b, true, false)));
+      const kernel = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.mean(tf.square(matMulFast(tf.transpose(a), b)));
       const mmd = tf.sub(tf.add(kernel(s, s), kernel(t, t)), tf.mul(kernel(s, t), 2));
       total = tf.add(total, mmd) as tf.Scalar;
     });
@@ -100,7 +100,7 @@ export function sp(fs: tf.Tensor2D, ft: tf.Tensor2D): tf.Scalar {
   assertSameBatch(fs, ft, 'sp');
   return tf.tidy(() => {
     const b = fs.shape[0];
-    const gram = (f: tf.Tensor2D) => l2Normalize(tf.matMul(f, f, false, true), 1);
+    const gram = (f: tf.Tensor2D) => l2Normalize(matMulFast(f, tf.transpose(f)), 1);
     const d = tf.sub(gram(stopGradient(ft)), gram(fs));
     return tf.div(tf.sum(tf.square(d)), b * b) as tf.Scalar;
   });
@@ -117,7 +117,7 @@ export interface RkdOptions {
 function pairwiseDistance(e: tf.Tensor2D): tf.Tensor2D {
   const b = e.shape[0];
   const sq = tf.sum(tf.square(e), 1);
-  const d2 = tf.sub(tf.add(tf.expandDims(sq, 1), tf.expandDims(sq, 0)), tf.mul(tf.matMul(e, e, false, true), 2));
+  const d2 = tf.sub(tf.add(tf.expandDims(sq, 1), tf.expandDims(sq, 0)), tf.mul(matMulFast(e, tf.transpose(e)), 2));
   return tf.mul(tf.sqrt(tf.maximum(d2, 1e-12)), tf.sub(1, tf.eye(b))) as tf.Tensor2D;
 }
 
@@ -132,7 +132,7 @@ function normalisedDistance(e: tf.Tensor2D): tf.Tensor2D {
 function angles(e: tf.Tensor2D): tf.Tensor3D {
   const diff = tf.sub(tf.expandDims(e, 0), tf.expandDims(e, 1)); // [a, b, :] = e_b − e_a
   const unit = l2Normalize(diff, 2) as tf.Tensor3D;
-  return tf.matMul(unit, unit, false, true);
+  return tf.matMul(unit, unit, false, true); // batched [B, B, D]·[B, D, B]: keep the built-in
 }
 
 /**
@@ -168,7 +168,7 @@ export function pkt(fs: tf.Tensor2D, ft: tf.Tensor2D, opts: PktOptions = {}): tf
   return tf.tidy(() => {
     const cond = (f: tf.Tensor2D) => {
       const u = tf.div(f, tf.add(tf.sqrt(tf.maximum(tf.sum(tf.square(f), 1, true), 1e-24)), eps)) as tf.Tensor2D;
-      const s = tf.div(tf.add(tf.matMul(u, u, false, true), 1), 2);
+      const s = tf.div(tf.add(matMulFast(u, tf.transpose(u)), 1), 2);
       return tf.div(s, tf.sum(s, 1, true));
     };
     const ps = cond(fs);

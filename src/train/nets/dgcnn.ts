@@ -14,7 +14,7 @@
  * wasm backend differentiates it, adjacency included.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, Dense, glorot, StoredModule } from './layers.js';
+import { BatchNorm, Dense, glorot, StoredModule, matMulFast } from './layers.js';
 import type { ArchSpec, Network, NetOutput } from './types.js';
 
 /**
@@ -77,11 +77,11 @@ export class Dgcnn extends StoredModule implements Network {
       const xn = this.bn.apply(tf.reshape(x, [b, nodes, feats]), training) as tf.Tensor3D;
       // L̃ X for every sample: nodes to the front, one [nodes, nodes] × [nodes, B·F] product.
       const xt = tf.reshape(tf.transpose(xn, [1, 0, 2]), [nodes, b * feats]);
-      const lx = tf.transpose(tf.reshape(tf.matMul(this.laplacian(), xt), [nodes, b, feats]), [1, 0, 2]);
+      const lx = tf.transpose(tf.reshape(matMulFast(this.laplacian(), xt), [nodes, b, feats]), [1, 0, 2]);
       const h = tf.relu(
         tf.add(
-          tf.matMul(tf.reshape(xn, [b * nodes, feats]), this.w0),
-          tf.matMul(tf.reshape(lx, [b * nodes, feats]), this.w1),
+          matMulFast(tf.reshape(xn, [b * nodes, feats]), this.w0),
+          matMulFast(tf.reshape(lx, [b * nodes, feats]), this.w1),
         ),
       );
       const f2 = tf.reshape(h, [b, nodes * hidden]) as tf.Tensor2D;

@@ -19,7 +19,7 @@
  * sep_pw [F2,F1·D,1,1] (= transpose of ours), head [C, F2·bands] (= transpose of ours).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, Dense, SeededRandom, StoredModule } from './layers.js';
+import { BatchNorm, Dense, SeededRandom, StoredModule, matMulFast } from './layers.js';
 import type { ArchSpec, Network, NetOutput } from './types.js';
 
 export function eegnetSpec(input: { channels: number; bands: number }, classes: number, p: Partial<EegNetParams> = {}): ArchSpec {
@@ -106,11 +106,11 @@ export class EegNetMini extends StoredModule implements Network {
       const x4 = tf.reshape(x, [b, channels, bands, 1]);
       const h1 = this.bn[0]!.apply(tf.mul(x4, this.conv1), training) as tf.Tensor4D; // [B, ch, bands, F1]
       // Depthwise (channels×1) conv: replicate each map D times (matMul with a 0/1 matrix), weight and sum channels.
-      const rep = tf.reshape(tf.matMul(tf.reshape(h1, [b * channels * bands, this.F1]), this.expand), [b, channels, bands, this.maps]);
+      const rep = tf.reshape(matMulFast(tf.reshape(h1, [b * channels * bands, this.F1]), this.expand), [b, channels, bands, this.maps]);
       const dw = tf.sum(tf.mul(rep, tf.reshape(this.dw, [1, channels, 1, this.maps])), 1) as tf.Tensor3D; // [B, bands, maps]
       const a1 = this.drop(tf.elu(this.bn[1]!.apply(dw, training)) as tf.Tensor3D, training);
       const sd = this.bn[2]!.apply(tf.mul(a1, this.sepDw), training);
-      const pw = tf.reshape(tf.matMul(tf.reshape(sd, [b * bands, this.maps]), this.sepPw), [b, bands, this.F2]);
+      const pw = tf.reshape(matMulFast(tf.reshape(sd, [b * bands, this.maps]), this.sepPw), [b, bands, this.F2]);
       const a2 = this.drop(tf.elu(this.bn[3]!.apply(pw, training)) as tf.Tensor3D, training);
       const f1 = this.flatten(a1);
       const f2 = this.flatten(a2);

@@ -71,6 +71,23 @@ export function glorot(fanIn: number, fanOut: number): (rng: SeededRandom) => nu
   return (rng) => rng.uniform(-limit, limit);
 }
 
+/**
+ * x·W with a hand-written gradient. tfjs-wasm runs matMul with a transpose flag several times slower than a
+ * plain matMul after an explicit tf.transpose (measured 1.3–2.0 ms vs 0.3–0.7 ms for 32×310·310×128), and the
+ * built-in matMul gradient uses the flags; this one transposes explicitly. Same maths as tf.matMul.
+ */
+export const matMulFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+    },
+  };
+}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+
 export class Dense {
   readonly w: tf.Variable;
   readonly b: tf.Variable | null;
@@ -79,7 +96,7 @@ export class Dense {
     this.b = bias ? store.add(`${name}.bias`, [outDim], () => 0) : null;
   }
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    const y = tf.matMul(x, this.w) as tf.Tensor2D;
+    const y = matMulFast(x, this.w);
     return this.b ? tf.add<tf.Tensor2D>(y, this.b) : y;
   }
 }
