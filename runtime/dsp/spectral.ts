@@ -7,7 +7,9 @@
 import { SEED_BANDS, type Band } from './bands.js';
 import { butterSos } from './butter.js';
 import { SosFilter } from './filter.js';
-import { realFft } from './seed-de.js';
+import { realFftPlan } from './fft.js';
+import { iirKernels, simdAlloc, type IirKernels } from './simd.js';
+import { checkFftLength } from './seed-de.js';
 
 export interface WelchOptions {
   /** Segment length (power of two, ≤ window length). Default: the power of two nearest fs, capped at the window length. */
@@ -43,6 +45,7 @@ export class WelchSpectrum {
   private readonly scale: number;
   private readonly psdBuf: Float64Array;
   private readonly bandBins: Int32Array;
+  private psdBufB: Float64Array | null = null;
 
   constructor(L: number, fs: number, opts: WelchOptions = {}) {
     this.L = L;
@@ -53,7 +56,7 @@ export class WelchSpectrum {
     const { nperseg, noverlap } = this;
     if (nperseg > L) throw new RangeError(`Welch segment (${nperseg}) is longer than the window (${L} samples)`);
     if (!(noverlap >= 0 && noverlap < nperseg)) throw new RangeError(`Welch overlap must be in [0, ${nperseg}), got ${noverlap}`);
-    realFft(nperseg); // validates power of two
+    checkFftLength(nperseg);
     this.nSegments = Math.floor((L - noverlap) / (nperseg - noverlap));
     this.taper = new Float64Array(nperseg);
     let s2 = 0;
@@ -67,6 +70,7 @@ export class WelchSpectrum {
     this.freqs = new Float64Array(nb);
     for (let k = 0; k < nb; k++) this.freqs[k] = k * (1 / (nperseg * (1 / fs)));
     this.psdBuf = new Float64Array(nb);
+
     this.bandBins = new Int32Array(2 * this.bands.length);
     for (let b = 0; b < this.bands.length; b++) {
       const { lo, hi, name } = this.bands[b]!;
@@ -85,35 +89,74 @@ export class WelchSpectrum {
   }
 
   psd(x: ArrayLike<number>, offset = 0, out: Float64Array = this.psdBuf): Float64Array {
-    const { nperseg, noverlap, nSegments, taper, scale } = this;
-    const f = realFft(nperseg);
+    const { nperseg, noverlap, nSegments, taper } = this;
+    const f = realFftPlan(nperseg);
     const nb = nperseg / 2 + 1;
     out.fill(0, 0, nb);
     const step = nperseg - noverlap;
-    for (let s = 0; s < nSegments; s++) {
+    // Segments two at a time (the two lanes of one SIMD FFT where available), accumulated in segment
+    // order; per-segment mean removal ('constant' detrend) and the taper are part of the FFT's input stage.
+    for (let s = 0; s < nSegments; s += 2) {
       const o = offset + s * step;
-      let mean = 0;
-      for (let i = 0; i < nperseg; i++) mean += x[o + i]!;
-      mean /= nperseg;
-      for (let i = 0; i < nperseg; i++) f.input[i] = (x[o + i]! - mean) * taper[i]!;
-      f.fft.realTransform(f.out as unknown as number[], f.input);
-      for (let k = 0; k < nb; k++) {
-        const re = f.out[2 * k]!;
-        const im = f.out[2 * k + 1]!;
+      const pair = s + 1 < nSegments;
+      const { s: spec, base } = f.transform2(x, o, x, pair ? o + step : o, nperseg, taper, true);
+      for (let k = 0, j = base; k < nb; k++, j += 4) {
+        const re = spec[j]!;
+        const im = spec[j + 2]!;
         out[k]! += re * re + im * im;
       }
+      if (pair) {
+        for (let k = 0, j = base; k < nb; k++, j += 4) {
+          const re = spec[j + 1]!;
+          const im = spec[j + 3]!;
+          out[k]! += re * re + im * im;
+        }
+      }
     }
+    this.finishPsd(out);
+    return out;
+  }
+
+  /** One-sided density scaling and the average over segments. */
+  private finishPsd(out: Float64Array): void {
+    const { scale, nSegments } = this;
+    const nb = this.nperseg / 2 + 1;
     for (let k = 0; k < nb; k++) {
       // One-sided: double all but DC and Nyquist.
       const one = k === 0 || k === nb - 1 ? 1 : 2;
       out[k] = (out[k]! * scale * one) / nSegments;
     }
-    return out;
+  }
+
+  /** `psd` of two windows at once (segment s of both in the two SIMD lanes); each result is what `psd` gives. */
+  private psd2(a: ArrayLike<number>, offA: number, outA: Float64Array, b: ArrayLike<number>, offB: number, outB: Float64Array): void {
+    const { nperseg, noverlap, nSegments, taper } = this;
+    const f = realFftPlan(nperseg);
+    const step = nperseg - noverlap;
+    for (let s = 0; s < nSegments; s++) {
+      f.transform2(a, offA + s * step, b, offB + s * step, nperseg, taper, true);
+      // Σ over segments in segment order, starting from 0 as the one-signal path does.
+      f.powerAccumulate2(s === 0);
+    }
+    f.powerRead2(outA, outB);
+    this.finishPsd(outA);
+    this.finishPsd(outB);
   }
 
   /** Absolute band powers (trapezoidal integral of the PSD over each band, units²). */
   bandPowers(x: ArrayLike<number>, offset = 0, out: Float64Array = new Float64Array(this.bands.length), relative = false): Float64Array {
-    const p = this.psd(x, offset);
+    return this.integrate(this.psd(x, offset), out, relative);
+  }
+
+  /** `bandPowers` of two windows at once; each result is bit for bit what `bandPowers` gives. */
+  bandPowers2(a: ArrayLike<number>, offA: number, outA: Float64Array, b: ArrayLike<number>, offB: number, outB: Float64Array, relative = false): void {
+    const pb = (this.psdBufB ??= new Float64Array(this.psdBuf.length));
+    this.psd2(a, offA, this.psdBuf, b, offB, pb);
+    this.integrate(this.psdBuf, outA, relative);
+    this.integrate(pb, outB, relative);
+  }
+
+  private integrate(p: Float64Array, out: Float64Array, relative: boolean): Float64Array {
     const fr = this.freqs;
     let total = 0;
     for (let b = 0; b < this.bands.length; b++) {
@@ -147,6 +190,55 @@ export function gaussianEntropy(x: ArrayLike<number>, offset = 0, length = x.len
   }
   v /= length;
   return 0.5 * Math.log(2 * Math.PI * Math.E * v);
+}
+
+let entropyScratch: { k: IirKernels; at: number; bytes: number } | null = null;
+
+/**
+ * {@link gaussianEntropy} of the `length` samples of nBands signals stored two per array, interleaved
+ * (pairs[p][offsets[p] + 2i + lane] is sample i of band 2p + lane), into out[band]. Same arithmetic per
+ * band; with WebAssembly SIMD three pairs (six bands) run side by side in the lanes of one pass.
+ */
+export function pairedGaussianEntropies(pairs: readonly Float64Array[], offsets: ArrayLike<number>, length: number, nBands: number, out: Float64Array): Float64Array {
+  const k = iirKernels();
+  if (!k) {
+    for (let b = 0; b < nBands; b++) {
+      const x = pairs[b >> 1]!;
+      const o = offsets[b >> 1]! + (b & 1);
+      let mean = 0;
+      for (let i = 0; i < length; i++) mean += x[o + 2 * i]!;
+      mean /= length;
+      let v = 0;
+      for (let i = 0; i < length; i++) {
+        const d = x[o + 2 * i]! - mean;
+        v += d * d;
+      }
+      v /= length;
+      out[b] = 0.5 * Math.log(2 * Math.PI * Math.E * v);
+    }
+    return out;
+  }
+  const bytes = 3 * 16 * length + 48;
+  if (!entropyScratch || entropyScratch.k !== k || entropyScratch.bytes < bytes) entropyScratch = { k, at: simdAlloc(k.memory, bytes), bytes };
+  const base = entropyScratch.at;
+  const mem = new Float64Array(k.memory.buffer);
+  const nPairs = (nBands + 1) >> 1;
+  for (let p0 = 0; p0 < nPairs; p0 += 3) {
+    const g = Math.min(3, nPairs - p0);
+    for (let j = 0; j < g; j++) {
+      const o = offsets[p0 + j]!;
+      mem.set(pairs[p0 + j]!.subarray(o, o + 2 * length), (base >>> 3) + 2 * j * length);
+    }
+    // Unused slots repeat the first array (results ignored).
+    const ptr = (j: number) => base + 16 * length * (j < g ? j : 0);
+    const res = base + 3 * 16 * length;
+    k.var3(ptr(0), ptr(1), ptr(2), length, res);
+    for (let j = 0; j < 2 * g; j++) {
+      const b = 2 * p0 + j;
+      if (b < nBands) out[b] = 0.5 * Math.log(2 * Math.PI * Math.E * (mem[(res >>> 3) + j]! / length));
+    }
+  }
+  return out;
 }
 
 export interface GaussDEOptions {
