@@ -5,8 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerBench } from './commands/bench.js';
+import { registerDecode } from './commands/decode.js';
+import { registerRecord } from './commands/record.js';
 import { registerFeatures } from './commands/features.js';
 import { registerDataset } from './commands/dataset.js';
+import { registerTrain } from './commands/train.js';
+import { registerCompare } from './commands/compare.js';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -24,8 +28,12 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDemo(program);
   registerBench(program);
+  registerDecode(program);
+  registerRecord(program);
   registerFeatures(program);
   registerDataset(program);
+  registerTrain(program);
+  registerCompare(program);
   return program;
 }
 

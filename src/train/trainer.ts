@@ -24,6 +24,11 @@ export interface FitOptions {
   seed: number;
   /** Fraction of the training rows held out for early stopping (0 disables it). */
   valFraction: number;
+  /**
+   * Explicit validation rows (indices into `data`), e.g. whole trials chosen by the protocol; the other rows
+   * train. Overrides `valFraction` when given.
+   */
+  valRows?: Int32Array;
   /** Epochs without validation improvement before stopping (default: never stop early, keep the best). */
   patience?: number;
   /**
@@ -74,6 +79,18 @@ export function stratifiedSplit(labels: Int32Array, fraction: number, rng: Seede
   return [Int32Array.from(train.sort((a, b) => a - b)), Int32Array.from(val.sort((a, b) => a - b))];
 }
 
+/** [rows not in val, val] for an explicit validation set. */
+function complementSplit(n: number, val: Int32Array): [Int32Array, Int32Array] {
+  const isVal = new Uint8Array(n);
+  for (const r of val) {
+    if (!(r >= 0 && r < n)) throw new RangeError(`validation row ${r} outside 0..${n - 1}`);
+    isVal[r] = 1;
+  }
+  const train: number[] = [];
+  for (let i = 0; i < n; i++) if (!isVal[i]) train.push(i);
+  return [Int32Array.from(train), Int32Array.from(val).sort()];
+}
+
 export function shuffle<T>(a: T[] | Int32Array, rng: SeededRandom): void {
   for (let i = a.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
@@ -122,7 +139,11 @@ export function accuracy(pred: Int32Array, truth: Int32Array): number {
 
 export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: FitOptions): Promise<FitResult> {
   const rng = new SeededRandom(opts.seed);
-  const [trainRows, valRows] = opts.valFraction > 0 ? stratifiedSplit(labels, opts.valFraction, rng) : [Int32Array.from({ length: data.n }, (_, i) => i), new Int32Array(0)];
+  const [trainRows, valRows] = opts.valRows
+    ? complementSplit(data.n, opts.valRows)
+    : opts.valFraction > 0
+      ? stratifiedSplit(labels, opts.valFraction, rng)
+      : [Int32Array.from({ length: data.n }, (_, i) => i), new Int32Array(0)];
   const stepsPerEpoch = Math.ceil(trainRows.length / opts.batchSize);
   const schedule = warmupCosine(opts.lr, opts.epochs, opts.warmupEpochs, stepsPerEpoch);
   const optimiser = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay });

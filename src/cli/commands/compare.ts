@@ -1,0 +1,84 @@
+/**
+ * `cmcrd compare`: the methods × networks table (like the paper's) under one protocol. Every cell is a full
+ * `cmcrd train` run (results in <out>/runs/<method>-<arch>/); teachers are trained once per fold, seed and
+ * network and shared by all methods (memory + <out>/teachers). Writes comparison.{json,csv,md,svg} after
+ * every cell, so an interrupted comparison keeps the finished cells.
+ */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Checkpoint } from '../../train/checkpoint.js';
+import { METHOD_NAMES } from '../../train/methods/index.js';
+import { ARCH_NAMES } from '../../train/nets/index.js';
+import { writeComparison, writeRunReport, type CompareCell } from '../../train/report.js';
+import { ExperimentConfigError, runExperiment } from '../../train/run.js';
+import { CliError } from '../main.js';
+import { Interrupt } from '../progress.js';
+import { addCommonOptions, commonConfig, parseArchs, parseMethods, progressReporter, startBackend, summaryLine } from './train.js';
+
+export function registerCompare(program: Command): void {
+  const cmd = program
+    .command('compare')
+    .description('run several methods × networks under one protocol and tabulate them (Markdown, CSV, JSON, SVG bar chart)')
+    .option('--methods <list>', `comma-separated: ${METHOD_NAMES.join(', ')}`, METHOD_NAMES.join(','))
+    .option('--archs <list>', `comma-separated: ${ARCH_NAMES.join(', ')}`, 'mlp')
+    .option('--title <text>', 'title of the table and chart')
+    .requiredOption('--out <dir>', 'output folder (comparison.*, runs/<method>-<arch>/, teachers/)')
+    .option('--checkpoints', 'also write every student checkpoint (off by default: many files)');
+  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
+    const log = (l: string) => process.stderr.write(l + '\n');
+    const methods = parseMethods(raw.methods, '--methods');
+    const archs = parseArchs(raw.archs, '--archs');
+    const out = String(raw.out);
+    const cfg = commonConfig(raw, out, log);
+    await startBackend(raw, log);
+    const title =
+      raw.title !== undefined
+        ? String(raw.title)
+        : `${cfg.kind}${cfg.dataset.meta.synthetic ? ' (synthetic)' : ''} · ${cfg.base.protocol}${cfg.montage ? ` · ${cfg.montage.device}` : ''} · seeds ${cfg.base.seeds.join(',')}`;
+    const memo = new Map<string, Checkpoint>();
+    const cells: CompareCell[] = [];
+    const interrupt = new Interrupt();
+    const total = methods.length * archs.length;
+    let interrupted = false;
+    try {
+      outer: for (const arch of archs) {
+        for (const method of methods) {
+          log(`[${cells.length + 1}/${total}] ${method} · ${arch}`);
+          const runDir = join(out, 'runs', `${method}-${arch}`);
+          let result;
+          try {
+            result = await runExperiment({
+              ...cfg.base,
+              dataset: cfg.dataset,
+              method,
+              arch,
+              teacherMemo: memo,
+              checkpointDir: raw.checkpoints ? join(runDir, 'checkpoints') : null,
+              interrupt,
+              onEvent: progressReporter('  ', log),
+            });
+          } catch (e) {
+            if (e instanceof ExperimentConfigError) throw new CliError(`${method} · ${arch}: ${e.message}`);
+            throw e;
+          }
+          writeRunReport(runDir, result);
+          if (result.completed > 0) cells.push({ method, arch, result });
+          log(`  ${summaryLine(result)}`);
+          writeComparison(out, cells, title);
+          if (result.interrupted) {
+            interrupted = true;
+            break outer;
+          }
+        }
+      }
+    } finally {
+      interrupt.dispose();
+    }
+    const files = writeComparison(out, cells, title);
+    log(`wrote ${files.join(', ')}`);
+    process.stdout.write(
+      JSON.stringify({ out, cells: cells.map((c) => ({ method: c.method, arch: c.arch, accuracy: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std, bca: c.result.summary.bca.mean })), interrupted }) + '\n',
+    );
+    if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out}`, 130);
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * Run and comparison reports: results.json (summary + per fold/seed), results.csv and results.md per run;
+ * comparison.{json,csv,md,svg} for `cmcrd compare` (methods × networks, mean ± std, bar chart with error bars).
+ * Accuracies are fractions in JSON/CSV and percentages in Markdown/SVG.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExperimentResult } from './run.js';
+
+const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(2) : 'n/a');
+const pm = (m: { mean: number; std: number }) => `${pct(m.mean)} ± ${pct(m.std)}`;
+
+function csvCell(v: unknown): string {
+  const s = Array.isArray(v) ? JSON.stringify(v) : v === undefined || v === null ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function runCsv(r: ExperimentResult): string {
+  const head = ['fold', 'seed', 'test_subjects', 'train_windows', 'val_windows', 'test_windows', 'accuracy', 'bca', 'teacher_accuracy', 'teacher_bca', 'best_epoch', 'epochs_run', 'best_val_accuracy', 'seconds', 'confusion'];
+  const rows = r.folds.map((f) =>
+    [f.fold, f.seed, f.testSubjects.join(' '), f.trainWindows, f.valWindows, f.testWindows, f.accuracy, f.bca, f.teacherAccuracy, f.teacherBca, f.bestEpoch, f.epochsRun, f.bestValAccuracy, f.seconds.toFixed(2), f.confusion].map(csvCell).join(','),
+  );
+  return [head.join(','), ...rows].join('\n') + '\n';
+}
+
+export function runMarkdown(r: ExperimentResult): string {
+  const c = r.config;
+  const lines = [
+    `# ${c.method} · ${c.arch} · ${c.protocol} · ${c.dataset}${c.synthetic ? ' (synthetic)' : ''}${c.montage ? ` · montage ${c.montage}` : ''}`,
+    '',
+    `Completed ${r.completed}/${r.planned} fold × seed runs${r.interrupted ? ' (interrupted: the unfinished runs are missing)' : ''}; seeds ${(c.seeds as number[]).join(', ')}; backend ${c.backend}.`,
+    '',
+    '| metric | mean ± std over folds (%) | std over seeds (%) |',
+    '|---|---|---|',
+    `| accuracy | ${pm(r.summary.accuracy)} | ${pct(r.summary.accuracy.seedStd)} |`,
+    `| balanced accuracy | ${pm(r.summary.bca)} | ${pct(r.summary.bca.seedStd)} |`,
+  ];
+  if (r.teacherSummary) lines.push(`| teacher accuracy (${c.direction === 'eeg-to-eye' ? 'EEG' : 'eye'}) | ${pm(r.teacherSummary.accuracy)} | ${pct(r.teacherSummary.accuracy.seedStd)} |`);
+  lines.push('', `Normalisation: ${c.normalisation}${r.transductiveSubjects.length ? ` (transductive for subject(s) ${r.transductiveSubjects.join(', ')}: their own unlabelled test features set their statistics)` : ' (training statistics only)'}. Early stopping: best validation accuracy on ${c.valFraction} of the training ${c.valBy === 'subject' ? 'subjects' : 'trials'} (never test data).`);
+  lines.push('', '## Per fold and seed', '', '| fold | seed | test windows | accuracy % | BCA % | teacher % | best epoch |', '|---|---|---|---|---|---|---|');
+  for (const f of r.folds) lines.push(`| ${f.fold} | ${f.seed} | ${f.testWindows} | ${pct(f.accuracy)} | ${pct(f.bca)} | ${f.teacherAccuracy === undefined ? '' : pct(f.teacherAccuracy)} | ${f.bestEpoch} |`);
+  lines.push('', '## Confusion matrix (all folds and seeds; rows = truth, columns = prediction)', '', `| | ${r.classes.join(' | ')} |`, `|---|${r.classes.map(() => '---').join('|')}|`);
+  r.summary.confusion.forEach((row, i) => lines.push(`| ${r.classes[i]} | ${row.join(' | ')} |`));
+  return lines.join('\n') + '\n';
+}
+
+/** results.json, results.csv, results.md in `dir`. */
+export function writeRunReport(dir: string, r: ExperimentResult): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files = [join(dir, 'results.json'), join(dir, 'results.csv'), join(dir, 'results.md')];
+  writeFileSync(files[0]!, JSON.stringify(r, null, 1) + '\n');
+  writeFileSync(files[1]!, runCsv(r));
+  writeFileSync(files[2]!, runMarkdown(r));
+  return files;
+}
+
+export interface CompareCell {
+  method: string;
+  arch: string;
+  result: ExperimentResult;
+}
+
+export interface ComparisonTable {
+  methods: string[];
+  archs: string[];
+  cells: { method: string; arch: string; accuracy: { mean: number; std: number }; bca: { mean: number; std: number }; completed: number; planned: number }[];
+  /** Mean over networks per method. */
+  methodMeans: Record<string, number>;
+}
+
+export function comparisonTable(cells: readonly CompareCell[]): ComparisonTable {
+  const methods = [...new Set(cells.map((c) => c.method))];
+  const archs = [...new Set(cells.map((c) => c.arch))];
+  const out = cells.map((c) => ({
+    method: c.method,
+    arch: c.arch,
+    accuracy: { mean: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std },
+    bca: { mean: c.result.summary.bca.mean, std: c.result.summary.bca.std },
+    completed: c.result.completed,
+    planned: c.result.planned,
+  }));
+  const methodMeans: Record<string, number> = {};
+  for (const m of methods) {
+    const v = out.filter((c) => c.method === m).map((c) => c.accuracy.mean);
+    methodMeans[m] = v.reduce((a, b) => a + b, 0) / v.length;
+  }
+  return { methods, archs, cells: out, methodMeans };
+}
+
+export function comparisonMarkdown(t: ComparisonTable, title: string): string {
+  const cell = (m: string, a: string) => t.cells.find((c) => c.method === m && c.arch === a);
+  const lines = [`# ${title}`, '', 'Accuracy (%) mean ± std over folds (each fold averaged over seeds); BCA in parentheses.', '', `| method | ${t.archs.join(' | ')} | mean |`, `|---|${t.archs.map(() => '---').join('|')}|---|`];
+  for (const m of t.methods) {
+    const cols = t.archs.map((a) => {
+      const c = cell(m, a);
+      if (!c) return '–';
+      const partial = c.completed < c.planned ? ` [${c.completed}/${c.planned}]` : '';
+      return `${pm(c.accuracy)} (${pct(c.bca.mean)})${partial}`;
+    });
+    lines.push(`| ${m} | ${cols.join(' | ')} | ${pct(t.methodMeans[m]!)} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function comparisonCsv(t: ComparisonTable): string {
+  return ['method,arch,accuracy_mean,accuracy_std,bca_mean,bca_std,completed,planned', ...t.cells.map((c) => [c.method, c.arch, c.accuracy.mean, c.accuracy.std, c.bca.mean, c.bca.std, c.completed, c.planned].join(','))].join('\n') + '\n';
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Grouped bar chart: one group per method, one bar per network, error bars = ± std over folds. */
+export function comparisonSvg(t: ComparisonTable, title: string): string {
+  const W = 120 + t.methods.length * (t.archs.length * 22 + 24);
+  const H = 340;
+  const left = 60;
+  const top = 40;
+  const plotH = 220;
+  const bottom = top + plotH;
+  const palette = ['#4878d0', '#ee854a', '#6acc64', '#d65f5f', '#956cb4'];
+  const y = (v: number) => bottom - Math.max(0, Math.min(1, v)) * plotH;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+  ];
+  for (let g = 0; g <= 10; g += 2) {
+    const v = g / 10;
+    parts.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${g * 10}</text>`);
+  }
+  parts.push(`<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" text-anchor="middle">accuracy (%)</text>`);
+  let x = left + 12;
+  for (const m of t.methods) {
+    const gx = x;
+    t.archs.forEach((a, i) => {
+      const c = t.cells.find((k) => k.method === m && k.arch === a);
+      if (c && Number.isFinite(c.accuracy.mean)) {
+        const bx = x + i * 22;
+        const top1 = y(c.accuracy.mean);
+        parts.push(`<rect x="${bx}" y="${top1.toFixed(1)}" width="18" height="${(bottom - top1).toFixed(1)}" fill="${palette[i % palette.length]}"><title>${esc(`${m} ${a}: ${pm(c.accuracy)} %`)}</title></rect>`);
+        const lo = y(c.accuracy.mean - c.accuracy.std);
+        const hi = y(c.accuracy.mean + c.accuracy.std);
+        const cx = bx + 9;
+        parts.push(`<path d="M${cx} ${hi.toFixed(1)}V${lo.toFixed(1)}M${cx - 4} ${hi.toFixed(1)}H${cx + 4}M${cx - 4} ${lo.toFixed(1)}H${cx + 4}" stroke="black" fill="none"/>`);
+      }
+    });
+    const gw = t.archs.length * 22;
+    parts.push(`<text x="${gx + gw / 2 - 2}" y="${bottom + 14}" text-anchor="end" transform="rotate(-35 ${gx + gw / 2 - 2} ${bottom + 14})">${esc(m)}</text>`);
+    x += gw + 24;
+  }
+  parts.push(`<line x1="${left}" x2="${W - 20}" y1="${bottom}" y2="${bottom}" stroke="black"/>`);
+  t.archs.forEach((a, i) => {
+    const lx = left + 10 + i * 90;
+    parts.push(`<rect x="${lx}" y="${H - 18}" width="10" height="10" fill="${palette[i % palette.length]}"/>`, `<text x="${lx + 14}" y="${H - 9}">${esc(a)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+export function writeComparison(dir: string, cells: readonly CompareCell[], title: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const t = comparisonTable(cells);
+  const files = ['comparison.json', 'comparison.csv', 'comparison.md', 'comparison.svg'].map((f) => join(dir, f));
+  writeFileSync(files[0]!, JSON.stringify({ title, ...t }, null, 1) + '\n');
+  writeFileSync(files[1]!, comparisonCsv(t));
+  writeFileSync(files[2]!, comparisonMarkdown(t, title));
+  writeFileSync(files[3]!, comparisonSvg(t, title));
+  return files;
+}

@@ -1,0 +1,176 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flatten } from '../../src/datasets/types.js';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
+import { foldMetrics } from '../../src/train/metrics.js';
+import { makeFolds, applyStats } from '../../src/train/protocols.js';
+import { networkFromCheckpoint, runExperiment, type ExperimentOptions, type RunEvent } from '../../src/train/run.js';
+import { argmaxRows, predictLogits } from '../../src/train/trainer.js';
+import { tinyDataset, useWasm } from './helpers.js';
+
+let dir: string;
+
+type W = Record<string, { shape: number[]; data: Float32Array }>;
+/** Eval-mode MLP (Linear–BN–ReLU ×4, Linear) in float64 from the checkpoint weights. */
+function mlpPlain(w: W, input: Float32Array): number[] {
+  let h = Array.from(input);
+  for (const name of ['fc1', 'fc2', 'fc3', 'fc4']) {
+    const k = w[`${name}.weight`]!;
+    const [nIn, nOut] = k.shape as [number, number];
+    const out = new Array<number>(nOut).fill(0);
+    for (let o = 0; o < nOut; o++) {
+      let s = w[`${name}.bias`]!.data[o]!;
+      for (let i = 0; i < nIn; i++) s += h[i]! * k.data[i * nOut + o]!;
+      const bn = (p: string) => w[`${name}.bn.${p}`]!.data[o]!;
+      out[o] = Math.max(0, ((s - bn('running_mean')) / Math.sqrt(bn('running_var') + 1e-5)) * bn('gamma') + bn('beta'));
+    }
+    h = out;
+  }
+  const head = w['head.weight']!;
+  const [nIn, C] = head.shape as [number, number];
+  return Array.from({ length: C }, (_, c) => h.reduce((s, v, i) => s + v * head.data[i * C + c]!, w['head.bias']!.data[c]!));
+}
+const argmax = (v: number[]) => v.indexOf(Math.max(...v));
+beforeAll(async () => {
+  await useWasm();
+  dir = mkdtempSync(join(tmpdir(), 'cmcrd-run-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const quick = { epochs: 3, warmupEpochs: 1, batchSize: 16 };
+
+function opts(extra: Partial<ExperimentOptions>): ExperimentOptions {
+  return { dataset: tinyDataset({ subjects: 3 }), method: 'cmcrd', arch: 'mlp', protocol: 'loso', folds: ['s1'], seeds: [5], hyper: quick, nNeg: 16, ...extra };
+}
+
+describe('runExperiment', () => {
+  it('is deterministic for a seed and changes with the seed (distillation with memory banks, wasm)', async () => {
+    const a = await runExperiment(opts({ seeds: [5, 6] }));
+    const b = await runExperiment(opts({ seeds: [5, 6] }));
+    const strip = (r: typeof a) => r.folds.map(({ seconds: _s, ...f }) => f);
+    expect(strip(b)).toEqual(strip(a));
+    expect(a.summary.accuracy.mean).toBe(b.summary.accuracy.mean);
+    // different seeds give different training runs (val accuracy history or predictions differ)
+    const [f5, f6] = a.folds;
+    expect(JSON.stringify([f5!.confusion, f5!.bestValAccuracy])).not.toBe(JSON.stringify([f6!.confusion, f6!.bestValAccuracy]));
+  });
+
+  it('never lets test windows into training, validation or normalisation (poisoned test subject)', async () => {
+    const ds = tinyDataset({ subjects: 3 });
+    // NaN features for the held-out subject: any use in training/normalisation would make the model NaN.
+    for (const t of ds.trials) if (t.subject === '1') {
+      t.eeg.fill(Number.NaN);
+      t.eye!.fill(Number.NaN);
+    }
+    const ckDir = join(dir, 'poison');
+    const r = await runExperiment(opts({ dataset: ds, checkpointDir: ckDir, teacherCacheDir: join(ckDir, 'teachers') }));
+    expect(r.completed).toBe(1);
+    expect(r.folds[0]!.bestValAccuracy).not.toBeNull();
+    expect(Number.isFinite(r.folds[0]!.bestValAccuracy!)).toBe(true);
+    for (const file of [r.folds[0]!.checkpoint!, ...readdirSync(join(ckDir, 'teachers')).map((f) => join(ckDir, 'teachers', f))]) {
+      const ck = readCheckpoint(file);
+      for (const [name, w] of Object.entries(ck.weights)) expect(w.data.every(Number.isFinite), `${file} ${name}`).toBe(true);
+      expect(ck.normalisation.mean.every(Number.isFinite)).toBe(true);
+      expect(ck.provenance.testSubjects).toBe('1');
+    }
+  });
+
+  it('transductive MCC reads the target subject’s unlabelled features (and labelled MCC does not)', async () => {
+    const poisoned = () => {
+      const ds = tinyDataset({ subjects: 3 });
+      for (const t of ds.trials) if (t.subject === '1') t.eye!.fill(Number.NaN);
+      return ds;
+    };
+    const finiteTeacher = async (mcc: 'labelled' | 'transductive') => {
+      const cache = join(dir, `mcc-${mcc}`);
+      await runExperiment(opts({ dataset: poisoned(), method: 'eye-only', mcc, teacherCacheDir: cache }));
+      const ck = readCheckpoint(join(cache, readdirSync(cache)[0]!));
+      expect(ck.provenance.mcc).toBe(mcc);
+      return Object.values(ck.weights).every((w) => w.data.every(Number.isFinite));
+    };
+    expect(await finiteTeacher('labelled')).toBe(true);
+    expect(await finiteTeacher('transductive')).toBe(false);
+  });
+
+  it('writes a checkpoint that reloads without training code and reproduces the test accuracy', async () => {
+    const ds = tinyDataset({ subjects: 3 });
+    const ckDir = join(dir, 'ck');
+    const r = await runExperiment(opts({ dataset: ds, method: 'kd', checkpointDir: ckDir, montage: { device: 'test', sites: ['AF7'], capChannels: ['FP1'] } }));
+    const ck = readCheckpoint(r.folds[0]!.checkpoint!);
+    expect(ck.modality).toBe('eeg');
+    expect(ck.arch).toEqual({ arch: 'mlp', input: { channels: 4, bands: 5 }, classes: 4, params: { hidden: 128 } });
+    expect(ck.classes).toEqual(ds.meta.classNames);
+    expect(ck.channels).toEqual(ds.meta.channelNames);
+    expect(ck.montage?.device).toBe('test');
+    expect(ck.features).toMatchObject({ method: 'seed-de', smoothing: 'lds', windowSec: 4 });
+    expect(ck.provenance).toMatchObject({ method: 'kd', protocol: 'loso', fold: 's1', seed: 5, role: 'student' });
+    expect(ck.metrics?.testAccuracy).toBe(r.folds[0]!.accuracy);
+    const flat = flatten(ds);
+    const fold = makeFolds(flat, 'loso', 'seed-iv')[0]!;
+    const net = networkFromCheckpoint(ck);
+    const x = applyStats(flat.eeg, 20, fold.testRows, ck.normalisation);
+    const pred = argmaxRows(predictLogits(net, { x, n: fold.testRows.length, d: 20 }), 4);
+    const m = foldMetrics(pred, Array.from(fold.testRows, (i) => flat.labels[i]!), 4);
+    expect(m.accuracy).toBe(r.folds[0]!.accuracy);
+    expect(m.confusion).toEqual(r.folds[0]!.confusion);
+    net.dispose();
+    // Without tfjs: the eval-mode MLP written out in plain arithmetic from the checkpoint's named weights.
+    const plain = Array.from(fold.testRows, (_, k) => argmax(mlpPlain(ck.weights, x.subarray(k * 20, (k + 1) * 20))));
+    expect(plain).toEqual(Array.from(pred));
+  });
+
+  it('trains the teacher once per fold and seed and reuses it from memory and disk', async () => {
+    const cache = join(dir, 'teachers');
+    const memo = new Map();
+    const events: RunEvent[] = [];
+    const onEvent = (e: RunEvent) => events.push(e);
+    const kd = await runExperiment(opts({ method: 'kd', teacherCacheDir: cache, teacherMemo: memo, onEvent }));
+    const crd = await runExperiment(opts({ method: 'crd', teacherCacheDir: cache, teacherMemo: memo, onEvent }));
+    const eye = await runExperiment(opts({ method: 'eye-only', teacherCacheDir: cache, onEvent }));
+    const sources = events.filter((e) => e.type === 'teacher').map((e) => (e as { source: string }).source);
+    expect(sources).toEqual(['trained', 'memory', 'disk']);
+    // eye-only is the teacher itself: its accuracy is the teacher accuracy of the distillation runs
+    expect(eye.folds[0]!.accuracy).toBe(kd.folds[0]!.teacherAccuracy);
+    expect(crd.folds[0]!.teacherAccuracy).toBe(kd.folds[0]!.teacherAccuracy);
+    expect(readdirSync(cache)).toHaveLength(1);
+    // another option (λ_mcc) is another teacher
+    await runExperiment(opts({ method: 'kd', teacherCacheDir: cache, lambdaMcc: 0.5, onEvent }));
+    expect(readdirSync(cache)).toHaveLength(2);
+  });
+
+  it('runs fusion, the vice-versa direction and rejects a supplied teacher that saw the test subject', async () => {
+    const fusion = await runExperiment(opts({ method: 'fusion', arch: 'dgcnn' }));
+    expect(fusion.folds[0]!.accuracy).toBeGreaterThanOrEqual(0);
+    const ve = await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCacheDir: join(dir, 'vv') }));
+    const t = readCheckpoint(join(dir, 'vv', readdirSync(join(dir, 'vv'))[0]!));
+    expect(t.modality).toBe('eeg');
+    expect(ve.config.direction).toBe('eeg-to-eye');
+    // A teacher trained on fold s1 (subjects 2, 3) may be reused for s1 but not for s2.
+    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, folds: ['s2'] }))).rejects.toThrow(/trained on subject\(s\) 2/);
+    const ok = await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t }));
+    expect(ok.folds[0]!.teacherAccuracy).toBe(ve.folds[0]!.teacherAccuracy);
+    await expect(runExperiment(opts({ folds: ['s9'] }))).rejects.toThrow(/unknown fold id\(s\) s9/);
+  });
+
+  it('stops after the current epoch when interrupted and keeps finished folds', async () => {
+    const interrupt = { interrupted: false };
+    let epochs = 0;
+    const r = await runExperiment(
+      opts({
+        method: 'eeg-only',
+        folds: ['s1', 's2'],
+        interrupt,
+        onEvent: (e) => {
+          if (e.type === 'epoch' && e.fold === 's2' && ++epochs === 1) interrupt.interrupted = true;
+        },
+      }),
+    );
+    expect(r.interrupted).toBe(true);
+    expect(r.completed).toBe(1);
+    expect(r.planned).toBe(2);
+    expect(r.folds.map((f) => f.fold)).toEqual(['s1']);
+    expect(epochs).toBe(1);
+  });
+});
