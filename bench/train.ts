@@ -12,7 +12,7 @@ import { CMCRD, crossEntropy } from '../src/train/losses/index.js';
 import { SeededRandom } from '../src/train/nets/layers.js';
 import { buildNetwork, defaultSpec } from '../src/train/nets/index.js';
 import { AdamW } from '../src/train/optim.js';
-import type { BenchResult, BenchSuite } from './harness.js';
+import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
 
 const IN = { channels: 62, bands: 5 };
 const CLASSES = 4;
@@ -64,7 +64,7 @@ function runTorch(n: number, minSeconds: number): { rates: Record<string, number
 }
 
 /** Samples/s of tfjs-wasm training (one warm-up epoch, then whole epochs for at least `minMs`). */
-function tfjsRate(n: number, batch: number, minMs: number): number {
+async function tfjsRate(n: number, batch: number, minMs: number): Promise<number> {
   const d = IN.channels * IN.bands;
   const rng = new SeededRandom(1);
   const x = tf.tensor2d(Float32Array.from({ length: n * d }, () => rng.normal()), [n, d]);
@@ -88,14 +88,7 @@ function tfjsRate(n: number, batch: number, minMs: number): number {
     }
     return last;
   };
-  epoch();
-  let reps = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < minMs || reps < 1) {
-    epoch();
-    reps++;
-  }
-  const ms = (performance.now() - t0) / reps;
+  const { msPerCall: ms } = await timeIt(epoch, minMs, 1);
   net.dispose();
   opt.dispose();
   x.dispose();
@@ -104,7 +97,7 @@ function tfjsRate(n: number, batch: number, minMs: number): number {
 }
 
 /** Samples/s of an MLP student step with CE + 0.02·CMCRD (teacher features fixed random stand-ins). */
-function cmcrdRate(n: number, batch: number, minMs: number): number {
+async function cmcrdRate(n: number, batch: number, minMs: number): Promise<number> {
   const d = IN.channels * IN.bands;
   const rng = new SeededRandom(2);
   const x = tf.tensor2d(Float32Array.from({ length: n * d }, () => rng.normal()), [n, d]);
@@ -138,14 +131,7 @@ function cmcrdRate(n: number, batch: number, minMs: number): number {
       for (const g of Object.values(grads)) g.dispose();
     }
   };
-  epoch();
-  let reps = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < minMs || reps < 1) {
-    epoch();
-    reps++;
-  }
-  const ms = (performance.now() - t0) / reps;
+  const { msPerCall: ms } = await timeIt(epoch, minMs, 1);
   for (const t of [x, y, ft, tl]) t.dispose();
   net.dispose();
   loss.dispose();
@@ -163,8 +149,8 @@ export const trainSuite: BenchSuite = {
     await tf.ready();
     const ours: Record<number, number> = {};
     try {
-      for (const b of BATCHES) ours[b] = tfjsRate(n, b, minMs);
-      ours[-32] = cmcrdRate(n, 32, minMs);
+      for (const b of BATCHES) ours[b] = await tfjsRate(n, b, minMs);
+      ours[-32] = await cmcrdRate(n, 32, minMs);
     } finally {
       if (previous && previous !== 'wasm') await tf.setBackend(previous);
     }
