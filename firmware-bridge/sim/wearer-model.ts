@@ -52,11 +52,19 @@ export interface WorldOptions {
   /** Mean and std of the engagement process (fraction of the prototype expressed). */
   engagementMean?: number;
   engagementStd?: number;
+  /**
+   * How strongly each latent dimension shows in EEG (length latentDims, default all 1): multiplies that
+   * dimension's effect maps. Together with {@link eyeLatentGain} this sets how complementary the modalities are.
+   */
+  eegLatentGain?: readonly number[];
+  /** How strongly each latent dimension shows in the eye features (length latentDims, default all 1). */
+  eyeLatentGain?: readonly number[];
 }
 
 type Required_<T> = { [K in keyof T]-?: T[K] };
 
-const DEFAULTS: Omit<Required_<WorldOptions>, 'seed' | 'classes'> = {
+/** The model's default parameters (an empty gain array means all ones). */
+export const WORLD_DEFAULTS: Readonly<Omit<Required_<WorldOptions>, 'seed' | 'classes'>> = {
   latentDims: 6,
   separation: 1.2,
   eegEffect: 0.35,
@@ -67,6 +75,8 @@ const DEFAULTS: Omit<Required_<WorldOptions>, 'seed' | 'classes'> = {
   drift: 0.3,
   engagementMean: 0.8,
   engagementStd: 0.2,
+  eegLatentGain: [],
+  eyeLatentGain: [],
 };
 
 interface Bump {
@@ -112,7 +122,14 @@ export class EmotionWorld {
     if (options.classes.length < 2) throw new RangeError('a world needs at least two classes');
     this.seed = options.seed;
     this.classes = options.classes;
-    const o = { ...DEFAULTS, ...stripUndefined(options) } as Omit<Required_<WorldOptions>, 'seed' | 'classes'>;
+    const o = { ...WORLD_DEFAULTS, ...stripUndefined(options) } as Omit<Required_<WorldOptions>, 'seed' | 'classes'>;
+    for (const key of ['eegLatentGain', 'eyeLatentGain'] as const) {
+      const g = o[key];
+      if (g.length === 0) o[key] = new Array<number>(o.latentDims).fill(1);
+      else if (g.length !== o.latentDims || !g.every((v) => Number.isFinite(v))) {
+        throw new RangeError(`${key} must hold ${o.latentDims} finite numbers (one per latent dimension), got [${g.join(', ')}]`);
+      }
+    }
     this.opts = o;
     const rng = Rng.derive(options.seed, 1);
     // Prototypes: random directions, made mutually distinct by Gram-Schmidt when dims allow, scaled to `separation`.
@@ -145,7 +162,8 @@ export class EmotionWorld {
     if (!b) {
       const rng = Rng.derive(this.seed, 2, eyeDims);
       const D = this.opts.latentDims;
-      b = Array.from({ length: eyeDims }, () => Float64Array.from({ length: D }, () => rng.normal() / Math.sqrt(D) * 1.5));
+      const gain = this.opts.eyeLatentGain;
+      b = Array.from({ length: eyeDims }, () => Float64Array.from({ length: D }, (_, j) => (rng.normal() / Math.sqrt(D)) * 1.5 * gain[j]!));
       this.eyeLoadingsCache.set(eyeDims, b);
     }
     return b;
@@ -198,7 +216,8 @@ export class SubjectProfile {
   effectVector(pos: Vec3, band: number): Float64Array {
     const v = this.world.effectVector(pos, band);
     const maps = this.perturbMaps[band]!;
-    for (let j = 0; j < v.length; j++) v[j] = this.gain * v[j]! + maps[j]!.at(pos) * this.world.opts.eegEffect;
+    const g = this.world.opts.eegLatentGain;
+    for (let j = 0; j < v.length; j++) v[j] = (this.gain * v[j]! + maps[j]!.at(pos) * this.world.opts.eegEffect) * g[j]!;
     return v;
   }
 

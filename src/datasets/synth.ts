@@ -8,7 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EmotionWorld, synthesizeTrial } from '../../firmware-bridge/sim/wearer-model.js';
+import { EmotionWorld, synthesizeTrial, type WorldOptions } from '../../firmware-bridge/sim/wearer-model.js';
 import { writeMat, type MatWritable } from '../io/mat.js';
 import type { NdArray } from '../io/ndarray.js';
 import { writeNpz } from '../io/npy.js';
@@ -46,6 +46,8 @@ export interface SynthOptions {
   varyWindows?: boolean;
   /** World seed (default 2022). */
   seed?: number;
+  /** Overrides of the generative model's parameters (docs/synthetic-model.md); recorded in the manifest. */
+  model?: Omit<WorldOptions, 'seed' | 'classes'>;
   /** SEED-IV: also write eeg_raw_data (big: 62 × windows·800 float64 per trial). */
   raw?: boolean;
   /** zlib-compress MAT variables (default true, like MATLAB -v7). */
@@ -96,7 +98,7 @@ export function synthesize(o: SynthOptions): SynthResult {
   if (!(Number.isInteger(base) && base >= 1)) throw new RangeError(`--windows-per-trial must be a positive integer, got ${base}`);
   if (o.raw && o.layout !== 'seed-iv') throw new RangeError('--raw is only available for the seed-iv layout (SEED-V releases no raw EEG)');
   const classes = o.layout === 'seed-iv' ? SEED_IV_CLASSES : SEED_V_CLASSES;
-  const world = new EmotionWorld({ seed, classes });
+  const world = new EmotionWorld({ ...o.model, seed, classes });
   mkdirSync(o.out, { recursive: true });
   const files: string[] = [];
   const trialsPerSession = o.layout === 'seed-iv' ? SEED_IV_TRIALS : SEED_V_TRIALS;
@@ -187,6 +189,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     windowsPerTrial: base,
     varyWindows: vary,
     seed,
+    ...(o.model && Object.keys(o.model).length ? { modelParameters: o.model } : {}),
     raw: !!o.raw,
     stopped,
   };

@@ -66,9 +66,76 @@ export interface ComparisonTable {
   cells: { method: string; arch: string; accuracy: { mean: number; std: number }; bca: { mean: number; std: number }; completed: number; planned: number }[];
   /** Mean over networks per method. */
   methodMeans: Record<string, number>;
+  /** Every other method against the reference method, network by network (see {@link pairedDifferences}). */
+  paired: PairedDifference[];
 }
 
-export function comparisonTable(cells: readonly CompareCell[]): ComparisonTable {
+/**
+ * One method against a reference on the same folds: per fold the accuracy is averaged over seeds (seeds of one
+ * fold share its test subjects, so they are not independent samples), then differences are paired by fold.
+ */
+export interface PairedDifference {
+  reference: string;
+  method: string;
+  arch: string;
+  /** Folds present in both runs. */
+  n: number;
+  /** Mean of (reference − method) accuracy over folds, as a fraction. */
+  meanDiff: number;
+  /** Standard error of that mean (sample std / √n). */
+  se: number;
+  /** 95 % confidence interval of the mean difference (Student t, n − 1 degrees of freedom). */
+  ci95: [number, number];
+  /** Folds where the reference is better / equal / worse. */
+  wins: number;
+  ties: number;
+  losses: number;
+}
+
+// Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom (scipy.stats.t.ppf(0.975, df)).
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+function foldMeans(r: ExperimentResult): Map<string, number> {
+  const acc = new Map<string, number[]>();
+  for (const f of r.folds) acc.set(f.fold, [...(acc.get(f.fold) ?? []), f.accuracy]);
+  return new Map([...acc].map(([k, v]) => [k, v.reduce((a, b) => a + b, 0) / v.length]));
+}
+
+/** {@link PairedDifference}s of every method against `reference` (default: cmcrd when present), per network. */
+export function pairedDifferences(cells: readonly CompareCell[], reference?: string): PairedDifference[] {
+  const ref = reference ?? (cells.some((c) => c.method === 'cmcrd') ? 'cmcrd' : undefined);
+  if (!ref) return [];
+  const out: PairedDifference[] = [];
+  for (const r of cells.filter((c) => c.method === ref)) {
+    const refFolds = foldMeans(r.result);
+    for (const c of cells.filter((k) => k.arch === r.arch && k.method !== ref)) {
+      const other = foldMeans(c.result);
+      const d = [...refFolds].filter(([fold]) => other.has(fold)).map(([fold, a]) => a - other.get(fold)!);
+      const n = d.length;
+      if (n === 0) continue;
+      const mean = d.reduce((a, b) => a + b, 0) / n;
+      const se = n > 1 ? Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) / n) : NaN;
+      // Beyond the table: z + (z³ + z)/(4·df), within 0.002 of the exact quantile for df > 30.
+      const t = n > 1 ? (T975[n - 2] ?? 1.96 + 2.3722 / (n - 1)) : NaN;
+      const eps = 1e-9;
+      out.push({
+        reference: ref,
+        method: c.method,
+        arch: c.arch,
+        n,
+        meanDiff: mean,
+        se,
+        ci95: [mean - t * se, mean + t * se],
+        wins: d.filter((x) => x > eps).length,
+        ties: d.filter((x) => Math.abs(x) <= eps).length,
+        losses: d.filter((x) => x < -eps).length,
+      });
+    }
+  }
+  return out;
+}
+
+export function comparisonTable(cells: readonly CompareCell[], reference?: string): ComparisonTable {
   const methods = [...new Set(cells.map((c) => c.method))];
   const archs = [...new Set(cells.map((c) => c.arch))];
   const out = cells.map((c) => ({
@@ -84,7 +151,7 @@ export function comparisonTable(cells: readonly CompareCell[]): ComparisonTable 
     const v = out.filter((c) => c.method === m).map((c) => c.accuracy.mean);
     methodMeans[m] = v.reduce((a, b) => a + b, 0) / v.length;
   }
-  return { methods, archs, cells: out, methodMeans };
+  return { methods, archs, cells: out, methodMeans, paired: pairedDifferences(cells, reference) };
 }
 
 export function comparisonMarkdown(t: ComparisonTable, title: string): string {
@@ -98,6 +165,22 @@ export function comparisonMarkdown(t: ComparisonTable, title: string): string {
       return `${pm(c.accuracy)} (${pct(c.bca.mean)})${partial}`;
     });
     lines.push(`| ${m} | ${cols.join(' | ')} | ${pct(t.methodMeans[m]!)} |`);
+  }
+  if (t.paired.length) {
+    const ref = t.paired[0]!.reference;
+    const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}` : 'n/a');
+    lines.push(
+      '',
+      `## Paired differences: ${ref} − method`,
+      '',
+      'Accuracy points, paired by fold (each fold averaged over seeds). A 95 % interval that contains 0 means this benchmark cannot tell the two apart.',
+      '',
+      '| network | method | mean difference | ± s.e. | 95 % interval | folds better / equal / worse |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const p of t.paired) {
+      lines.push(`| ${p.arch} | ${p.method} | ${signed(p.meanDiff)} | ${pct(p.se)} | [${signed(p.ci95[0])}, ${signed(p.ci95[1])}] | ${p.wins} / ${p.ties} / ${p.losses} (of ${p.n}) |`);
+    }
   }
   return lines.join('\n') + '\n';
 }
@@ -156,9 +239,9 @@ export function comparisonSvg(t: ComparisonTable, title: string): string {
   return parts.join('\n') + '\n';
 }
 
-export function writeComparison(dir: string, cells: readonly CompareCell[], title: string): string[] {
+export function writeComparison(dir: string, cells: readonly CompareCell[], title: string, reference?: string): string[] {
   mkdirSync(dir, { recursive: true });
-  const t = comparisonTable(cells);
+  const t = comparisonTable(cells, reference);
   const files = ['comparison.json', 'comparison.csv', 'comparison.md', 'comparison.svg'].map((f) => join(dir, f));
   writeFileSync(files[0]!, JSON.stringify({ title, ...t }, null, 1) + '\n');
   writeFileSync(files[1]!, comparisonCsv(t));

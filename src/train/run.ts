@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../../export/checkpoint.js';
 import { flatten, type EmotionDataset, type FlatDataset } from '../datasets/types.js';
-import { mcc, LAMBDA_DEFAULTS } from './losses/index.js';
+import { mcc, LAMBDA_DEFAULTS, type NegativePool } from './losses/index.js';
 import { forwardAll, featureDims, isDistillMethod, makeDistiller, type MethodName } from './methods/index.js';
 import { foldMetrics, summarise, type FoldMetrics, type Summary } from './metrics.js';
 import { ARCH_NAMES, buildNetwork, defaultSpec, type ArchName } from './nets/index.js';
@@ -73,6 +73,8 @@ export interface ExperimentOptions {
   normalisation?: NormalisationMode;
   /** CRD/CMCRD negatives per sample (default 1000, capped by the data). */
   nNeg?: number;
+  /** CRD/CMCRD negative pool: 'other-class' (method.md, default) or 'any' (instance-level ablation). */
+  negativePool?: NegativePool;
   /** Use this teacher for every fold instead of training one (its own normalisation is applied). */
   teacherCheckpoint?: Checkpoint;
   /** Directory for cached teachers (null: memory only). */
@@ -304,6 +306,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
               trainRows: trainPos,
               seed,
               ...(o.nNeg !== undefined ? { nNeg: o.nNeg } : {}),
+              ...(o.negativePool !== undefined ? { negativePool: o.negativePool } : {}),
             })
           : null;
         const fitOpts: FitOptions = {
@@ -387,6 +390,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       mcc: role === 'none' ? null : mccMode,
       lambdaMcc: role === 'none' ? null : lambdaMcc,
       lambda,
+      negativePool: o.method === 'crd' || o.method === 'cmcrd' ? (o.negativePool ?? 'other-class') : null,
       seeds: [...o.seeds],
       epochs: hyper.epochs,
       batchSize: hyper.batchSize,

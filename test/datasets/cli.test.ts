@@ -1,3 +1,5 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -69,5 +71,40 @@ describe('cmcrd dataset', () => {
     const g = await run('dataset', 'montage', '--device', 'ganglion', '--sites', 'C3,C4');
     expect(g.code).toBe(2);
     expect(g.err).toMatch(/exactly 4/);
+  });
+  it('synth --model overrides generative-model parameters, records them, and rejects unknown ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmcrd-synth-model-'));
+    try {
+      const synth = (name: string, ...extra: string[]) =>
+        run('dataset', 'synth', '--layout', 'seed-iv', '--subjects', '1', '--sessions', '1', '--windows-per-trial', '1', '--out', join(dir, name), ...extra);
+      const eye = async (name: string) => {
+        const r = await run('dataset', 'dump', '--dataset', 'synthetic', '--root', join(dir, name), '--subject', '1', '--session', '1', '--trial', '2', '--json');
+        expect(r.code).toBe(0);
+        return JSON.parse(r.out).eye as number[][];
+      };
+      expect((await synth('plain')).code).toBe(0);
+      const r = await synth('blind', '--model', '{"eyeLatentGain":[0,0,0,0,0,0],"eyeNoise":0.1}');
+      expect(r.code).toBe(0);
+      const manifest = JSON.parse(readFileSync(join(dir, 'blind', 'SYNTHETIC.json'), 'utf8'));
+      expect(manifest.modelParameters).toEqual({ eyeLatentGain: [0, 0, 0, 0, 0, 0], eyeNoise: 0.1 });
+      expect(JSON.parse(readFileSync(join(dir, 'plain', 'SYNTHETIC.json'), 'utf8')).modelParameters).toBeUndefined();
+      // Blind eyes see only the subject offset and less noise: different numbers from the default model.
+      const [a, b] = [await eye('plain'), await eye('blind')];
+      expect(a[0]).toHaveLength(31);
+      expect(b[0]![0]).not.toBeCloseTo(a[0]![0]!, 6);
+
+      let bad = await synth('x', '--model', '{"eyeNoize":0.1}');
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/unknown parameter "eyeNoize"/);
+      bad = await synth('x', '--model', '{"eyeNoise":"high"}');
+      expect(bad.err).toMatch(/"eyeNoise" must be a number/);
+      bad = await synth('x', '--model', '{eyeNoise:1}');
+      expect(bad.err).toMatch(/--model is not valid JSON/);
+      bad = await synth('x', '--model', '{"eegLatentGain":[1,1]}');
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/eegLatentGain must hold 6 finite numbers/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

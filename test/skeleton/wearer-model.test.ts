@@ -58,4 +58,34 @@ describe('synthetic wearer model', () => {
     expect(s1.emotion).toBe(1);
     expect(() => s1.setEmotion(7)).toThrow(/label 7/);
   });
+
+  it('latent gains control what each modality sees of the emotion', () => {
+    const trial = (world: EmotionWorld, label: number) =>
+      synthesizeTrial({ world, subject: 1, session: 1, trial: 5, label, windows: 2, windowSec: 4, fs: 200, sites: ['FP1', 'O2'], eyeDims: 31 });
+    // Same (subject, session, trial) → same random draws; only the label's prototype differs.
+    const zero = new Array<number>(6).fill(0);
+    const eegBlind = new EmotionWorld({ seed: 5, classes, eegLatentGain: zero });
+    const eyeBlind = new EmotionWorld({ seed: 5, classes, eyeLatentGain: zero });
+    const both = new EmotionWorld({ seed: 5, classes });
+    const [a0, a3] = [trial(eegBlind, 0), trial(eegBlind, 3)];
+    expect(Array.from(a0.eeg[1]!)).toEqual(Array.from(a3.eeg[1]!));
+    expect(a0.eye[0]![4]).not.toBe(a3.eye[0]![4]);
+    const [b0, b3] = [trial(eyeBlind, 0), trial(eyeBlind, 3)];
+    expect(Array.from(b0.eye[1]!)).toEqual(Array.from(b3.eye[1]!));
+    expect(b0.eeg[1]![300]).not.toBe(b3.eeg[1]![300]);
+    const [c0, c3] = [trial(both, 0), trial(both, 3)];
+    expect(c0.eeg[1]![300]).not.toBe(c3.eeg[1]![300]);
+    expect(c0.eye[0]![4]).not.toBe(c3.eye[0]![4]);
+    // All-ones gains are the unscaled model.
+    const ones = new EmotionWorld({ seed: 5, classes, eegLatentGain: [1, 1, 1, 1, 1, 1], eyeLatentGain: [1, 1, 1, 1, 1, 1] });
+    const d0 = trial(ones, 0);
+    expect(Array.from(d0.eeg[0]!)).toEqual(Array.from(c0.eeg[0]!));
+    expect(Array.from(d0.eye[1]!)).toEqual(Array.from(c0.eye[1]!));
+  });
+
+  it('rejects gain vectors that do not match the latent dimension', () => {
+    expect(() => new EmotionWorld({ seed: 1, classes, eyeLatentGain: [1, 1] })).toThrow(/eyeLatentGain must hold 6 finite numbers/);
+    expect(() => new EmotionWorld({ seed: 1, classes, latentDims: 3, eegLatentGain: [1, Number.NaN, 1] })).toThrow(/eegLatentGain/);
+    expect(new EmotionWorld({ seed: 1, classes, latentDims: 3 }).opts.eyeLatentGain).toEqual([1, 1, 1]);
+  });
 });

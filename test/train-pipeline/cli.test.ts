@@ -69,15 +69,17 @@ describe('cmcrd train / compare', () => {
 
   it('compare writes the methods × networks table and an SVG chart with error bars', () => {
     const out = join(dir, 'cmp');
-    const r = cmcrd(['compare', '--root', data, '--methods', 'eeg-only,eye-only,kd', '--archs', 'mlp,eegnet', ...common, '--out', out]);
+    const r = cmcrd(['compare', '--root', data, '--methods', 'eeg-only,eye-only,kd', '--archs', 'mlp,eegnet', '--reference', 'kd', ...common, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const t = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8'));
     expect(t.methods).toEqual(['eeg-only', 'eye-only', 'kd']);
     expect(t.archs).toEqual(['mlp', 'eegnet']);
     expect(t.cells).toHaveLength(6);
+    expect(t.paired.map((p: { method: string; arch: string }) => `${p.method}-${p.arch}`)).toEqual(['eeg-only-mlp', 'eye-only-mlp', 'eeg-only-eegnet', 'eye-only-eegnet']);
     const md = readFileSync(join(out, 'comparison.md'), 'utf8');
     expect(md).toMatch(/\| method \| mlp \| eegnet \| mean \|/);
     expect(md.split('\n').filter((l) => l.startsWith('| kd |'))).toHaveLength(1);
+    expect(md).toMatch(/## Paired differences: kd − method/);
     const svg = readFileSync(join(out, 'comparison.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect((svg.match(/<rect x="\d/g) ?? []).length).toBe(6 + 2); // 6 bars + 2 legend swatches
@@ -102,6 +104,9 @@ describe('cmcrd train / compare', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(msg);
     }
+    const ref = await inProcess(['compare', '--root', data, '--dataset', 'synthetic', '--methods', 'eeg-only,kd', '--reference', 'crd', '--out', join(dir, 'bad')]);
+    expect(ref.code).toBe(2);
+    expect(ref.stderr).toMatch(/--reference crd is not one of --methods \(eeg-only, kd\)/);
     const r = await inProcess(['train', '--root', join(dir, 'missing'), '--dataset', 'synthetic', '--out', join(dir, 'bad')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--root .*missing/);

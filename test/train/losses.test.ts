@@ -279,6 +279,28 @@ describe('CRD / CMCRD machinery', () => {
     l.dispose();
   });
 
+  it("with negativePool 'any' draws from every candidate but the sample itself (instance-level ablation)", () => {
+    const labelsN = Int32Array.from({ length: 12 }, (_, i) => i % 3);
+    const candidates = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8]); // 9..11 held out
+    const l = new CMCRD({ nData: 12, dS: 3, dT: 3, labels: labelsN, seed: 4, embedDim: 4, nNeg: 400, candidates, negativePool: 'any' });
+    expect(l.nNeg).toBe(8); // all candidates but oneself
+    const idx = Int32Array.from([0, 4, 8]);
+    const neg = l.sampleNegatives(idx);
+    let sameClass = 0;
+    const seen = new Set<number>();
+    neg.forEach((n, j) => {
+      const i = idx[Math.floor(j / l.nNeg)]!;
+      expect(n).not.toBe(i);
+      expect(n).toBeLessThan(9);
+      if (labelsN[n] === labelsN[i]) sameClass++;
+      seen.add(n);
+    });
+    expect(sameClass).toBeGreaterThan(0); // unlike 'other-class'
+    expect(seen.size).toBeGreaterThan(4);
+    expect(() => new CRD({ nData: 12, dS: 3, dT: 3, labels: labelsN, seed: 1, negativePool: 'same' as 'any' })).toThrow(/negativePool must be/);
+    l.dispose();
+  });
+
   it('rejects duplicate indices, label mismatches and single-class data with clear errors', () => {
     const labelsN = Int32Array.from([0, 1, 0, 1, 2, 2]);
     const l = new CRD({ nData: 6, dS: 3, dT: 3, labels: labelsN, seed: 1, embedDim: 4 });

@@ -22,6 +22,7 @@ export function registerCompare(program: Command): void {
     .option('--methods <list>', `comma-separated: ${METHOD_NAMES.join(', ')}`, METHOD_NAMES.join(','))
     .option('--archs <list>', `comma-separated: ${ARCH_NAMES.join(', ')}`, 'mlp')
     .option('--title <text>', 'title of the table and chart')
+    .option('--reference <method>', 'method the others are compared with, fold by fold (default: cmcrd when it is in --methods)')
     .requiredOption('--out <dir>', 'output folder (comparison.*, runs/<method>-<arch>/, teachers/)')
     .option('--checkpoints', 'also write every student checkpoint (off by default: many files)');
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
@@ -29,6 +30,10 @@ export function registerCompare(program: Command): void {
     const methods = parseMethods(raw.methods, '--methods');
     const archs = parseArchs(raw.archs, '--archs');
     const out = String(raw.out);
+    const reference = raw.reference === undefined ? undefined : String(raw.reference);
+    if (reference !== undefined && !methods.includes(reference as (typeof methods)[number])) {
+      throw new CliError(`--reference ${reference} is not one of --methods (${methods.join(', ')})`);
+    }
     const cfg = commonConfig(raw, out, log);
     await startBackend(raw, log);
     const title =
@@ -64,7 +69,7 @@ export function registerCompare(program: Command): void {
           writeRunReport(runDir, result);
           if (result.completed > 0) cells.push({ method, arch, result });
           log(`  ${summaryLine(result)}`);
-          writeComparison(out, cells, title);
+          writeComparison(out, cells, title, reference);
           if (result.interrupted) {
             interrupted = true;
             break outer;
@@ -74,7 +79,7 @@ export function registerCompare(program: Command): void {
     } finally {
       interrupt.dispose();
     }
-    const files = writeComparison(out, cells, title);
+    const files = writeComparison(out, cells, title, reference);
     log(`wrote ${files.join(', ')}`);
     process.stdout.write(
       JSON.stringify({ out, cells: cells.map((c) => ({ method: c.method, arch: c.arch, accuracy: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std, bca: c.result.summary.bca.mean })), interrupted }) + '\n',

@@ -20,6 +20,7 @@ import {
   type LoadDatasetOptions,
   type SynthLayout,
 } from '../../datasets/index.js';
+import { WORLD_DEFAULTS, type WorldOptions } from '../../../firmware-bridge/sim/wearer-model.js';
 import { customMontage, ganglionMontage, mapToCap, MUSE_MONTAGE, type Montage } from '../../../firmware-bridge/montage/index.js';
 
 function int(name: string, min = 0) {
@@ -146,9 +147,11 @@ export function registerDataset(program: Command): void {
     .option('--raw', 'SEED-IV: also write eeg_raw_data (large)')
     .option('--full', 'full SEED-IV-sized dataset (15 subjects × 3 sessions, varied trial lengths)')
     .option('--no-compress', 'write uncompressed MAT files')
+    .option('--model <json>', 'override generative-model parameters, e.g. \'{"eyeNoise":0.5}\' (see docs/synthetic-model.md)')
     .option('--json', 'print a JSON summary')
-    .action((o: { layout: string; out: string; subjects?: number; sessions?: number; windowsPerTrial?: number; seed?: number; raw?: boolean; full?: boolean; compress: boolean; json?: boolean }) => {
+    .action((o: { layout: string; out: string; subjects?: number; sessions?: number; windowsPerTrial?: number; seed?: number; raw?: boolean; full?: boolean; compress: boolean; model?: string; json?: boolean }) => {
       if (o.layout !== 'seed-iv' && o.layout !== 'seed-v') throw new CliError(`--layout must be seed-iv or seed-v, got "${o.layout}"`);
+      const model = o.model === undefined ? undefined : parseModelOverrides(o.model);
       const preset = o.full ? FULL_SIZE : { subjects: 2, sessions: 2, windowsPerTrial: 3 };
       const interrupt = new Interrupt();
       let bar: Progress | null = null;
@@ -161,6 +164,7 @@ export function registerDataset(program: Command): void {
           ...(o.sessions !== undefined ? { sessions: o.sessions } : {}),
           ...(o.windowsPerTrial !== undefined ? { windowsPerTrial: o.windowsPerTrial } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(model ? { model } : {}),
           raw: !!o.raw,
           compress: o.compress,
           onProgress: (done, total, what) => {
@@ -206,4 +210,25 @@ export function registerDataset(program: Command): void {
         throw err;
       }
     });
+}
+
+/** `--model` JSON → world overrides, checked key by key against the model's parameters. */
+export function parseModelOverrides(text: string): Omit<WorldOptions, 'seed' | 'classes'> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`--model is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CliError('--model must be a JSON object, e.g. {"eyeNoise":0.5}');
+  const out: Record<string, number | number[]> = {};
+  for (const [key, val] of Object.entries(v)) {
+    if (!(key in WORLD_DEFAULTS)) throw new CliError(`--model: unknown parameter "${key}" (known: ${Object.keys(WORLD_DEFAULTS).join(', ')})`);
+    const isArray = Array.isArray(WORLD_DEFAULTS[key as keyof typeof WORLD_DEFAULTS]);
+    if (isArray ? !(Array.isArray(val) && val.every((x) => typeof x === 'number' && Number.isFinite(x))) : !(typeof val === 'number' && Number.isFinite(val))) {
+      throw new CliError(`--model: "${key}" must be ${isArray ? 'an array of numbers' : 'a number'}, got ${JSON.stringify(val)}`);
+    }
+    out[key] = val as number | number[];
+  }
+  return out as Omit<WorldOptions, 'seed' | 'classes'>;
 }

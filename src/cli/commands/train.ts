@@ -12,6 +12,7 @@ import { readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { METHOD_NAMES, type MethodName } from '../../train/methods/index.js';
 import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { PROTOCOLS, type NormalisationMode, type ProtocolName, type ValidationUnit } from '../../train/protocols.js';
+import type { NegativePool } from '../../train/losses/index.js';
 import { writeRunReport } from '../../train/report.js';
 import { DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type RunEvent, type TrainHyper } from '../../train/run.js';
 import { CliError } from '../main.js';
@@ -45,6 +46,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--normalise <mode>', 'z-score with training statistics (global) or per subject (per-subject; the held-out subject then uses its own unlabelled features)', 'global')
     .option('--teacher-arch <arch>', 'teacher network (default: the student network)')
     .option('--negatives <k>', 'CRD/CMCRD negatives per sample (default 1000, capped by the data)')
+    .option('--negative-pool <pool>', "CRD/CMCRD negatives from 'other-class' samples (method.md, default) or 'any' other sample (ablation)")
     .option('--teacher <checkpoint>', 'use this teacher checkpoint for every fold instead of training one')
     .option('--teacher-cache <dir>', 'where trained teachers are cached (default <out>/teachers)')
     .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)');
@@ -128,6 +130,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   const normalisation = choice<NormalisationMode>(raw.normalise, '--normalise', ['global', 'per-subject']);
   const teacherArch = raw.teacherArch === undefined ? undefined : choice<ArchName>(raw.teacherArch, '--teacher-arch', ARCH_NAMES);
   const nNeg = intOpt(raw, 'negatives', '--negatives', 1);
+  const negativePool = raw.negativePool === undefined ? undefined : choice<NegativePool>(raw.negativePool, '--negative-pool', ['other-class', 'any']);
   const loadOpts: LoadDatasetOptions = {};
   if (raw.subjects !== undefined) loadOpts.subjects = parseList(raw.subjects);
   if (raw.sessions !== undefined) {
@@ -181,6 +184,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
     normalisation,
     ...(teacherArch ? { teacherArch } : {}),
     ...(nNeg !== undefined ? { nNeg } : {}),
+    ...(negativePool ? { negativePool } : {}),
     ...(teacherCheckpoint ? { teacherCheckpoint } : {}),
     teacherCacheDir: raw.teacherCache !== undefined ? String(raw.teacherCache) : join(out, 'teachers'),
     ...(montage ? { montage } : {}),

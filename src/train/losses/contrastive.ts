@@ -36,8 +36,13 @@ export interface ContrastiveOptions {
   candidates?: Int32Array;
   /** Embedding dimension d (default 128). */
   embedDim?: number;
-  /** Negatives per sample K (default 1000; capped at the smallest other-class pool when the data is small). */
+  /** Negatives per sample K (default 1000; capped at the smallest pool when the data is small). */
   nNeg?: number;
+  /**
+   * Where negatives come from: 'other-class' (method.md, default) — training samples of other classes; 'any' —
+   * any other training sample, as in the original instance-level CRD (an ablation).
+   */
+  negativePool?: NegativePool;
   /** τ (default 0.07). */
   temperature?: number;
   /** Memory momentum m in M ← l2norm(m·M + (1−m)·z) (default 0.5 for CRD, 0.05 for CMCRD). */
@@ -45,6 +50,8 @@ export interface ContrastiveOptions {
   /** ε in the NCE terms (default 1e-7). */
   eps?: number;
 }
+
+export type NegativePool = 'other-class' | 'any';
 
 /** The fixed normalising constants Z_s, Z_t (set from the first batch). */
 export interface ContrastNormalisers {
@@ -64,6 +71,7 @@ export abstract class ContrastiveDistiller {
   readonly temperature: number;
   readonly momentum: number;
   readonly eps: number;
+  readonly negativePool: NegativePool;
   private readonly store: ParamStore;
   private readonly wS: tf.Variable;
   private readonly bS: tf.Variable;
@@ -75,6 +83,8 @@ export abstract class ContrastiveDistiller {
   private readonly labels: Int32Array;
   /** For each class, the dataset indices of all samples of other classes. */
   private readonly otherClass = new Map<number, Int32Array>();
+  /** All candidate indices (the 'any' pool; the sample itself is redrawn). */
+  private readonly candidates: Int32Array;
   private readonly negRng: SeededRandom;
   private norm: ContrastNormalisers | null = null;
   private pending: { zS: Float32Array; zT: Float32Array; indices: Int32Array } | null = null;
@@ -89,12 +99,17 @@ export abstract class ContrastiveDistiller {
     this.temperature = opts.temperature ?? 0.07;
     this.momentum = opts.momentum ?? defaultMomentum;
     this.eps = opts.eps ?? 1e-7;
+    this.negativePool = opts.negativePool ?? 'other-class';
+    if (this.negativePool !== 'other-class' && this.negativePool !== 'any') {
+      throw new Error(`contrastive loss: negativePool must be 'other-class' or 'any', got ${String(this.negativePool)}`);
+    }
 
     const cand = opts.candidates ?? Int32Array.from({ length: nData }, (_, i) => i);
     for (const i of cand) {
       if (!Number.isInteger(i) || i < 0 || i >= nData) throw new Error(`contrastive loss: candidate index ${i} outside 0..${nData - 1}`);
     }
     this.nNoise = cand.length;
+    this.candidates = Int32Array.from(cand);
     const byClass = new Map<number, number>();
     for (const i of cand) byClass.set(labels[i]!, (byClass.get(labels[i]!) ?? 0) + 1);
     if (byClass.size < 2) throw new Error('contrastive loss: needs samples of at least two classes (negatives come from other classes)');
@@ -104,7 +119,7 @@ export abstract class ContrastiveDistiller {
       this.otherClass.set(c, pool);
       if (byClass.has(c)) smallestPool = Math.min(smallestPool, pool.length);
     }
-    this.nNeg = Math.min(opts.nNeg ?? 1000, smallestPool);
+    this.nNeg = Math.min(opts.nNeg ?? 1000, this.negativePool === 'any' ? cand.length - 1 : smallestPool);
     if (this.nNeg < 1) throw new Error(`contrastive loss: nNeg must be ≥ 1, got ${opts.nNeg}`);
 
     // Init order is part of the determinism contract: heads (PyTorch Linear default U(±1/√fan_in)), then banks.
@@ -132,12 +147,25 @@ export abstract class ContrastiveDistiller {
   }
 
   /**
-   * K negatives for each sample, drawn uniformly with replacement from the training samples of other classes.
+   * K negatives for each sample, drawn uniformly with replacement from the training samples of other classes
+   * (or, with negativePool 'any', from all training samples but the sample itself).
    * Returns a row-major [B, K] array of dataset indices.
    */
   sampleNegatives(indices: Int32Array): Int32Array {
     const k = this.nNeg;
     const out = new Int32Array(indices.length * k);
+    if (this.negativePool === 'any') {
+      const pool = this.candidates;
+      for (let i = 0; i < indices.length; i++) {
+        for (let j = 0; j < k; j++) {
+          let n: number;
+          do n = pool[this.negRng.int(pool.length)]!;
+          while (n === indices[i]);
+          out[i * k + j] = n;
+        }
+      }
+      return out;
+    }
     for (let i = 0; i < indices.length; i++) {
       const pool = this.otherClass.get(this.labels[indices[i]!]!)!;
       for (let j = 0; j < k; j++) out[i * k + j] = pool[this.negRng.int(pool.length)]!;

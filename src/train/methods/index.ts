@@ -4,7 +4,7 @@
  * precomputed once per fold (eval mode) and looked up by training-matrix row.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CMCRD, CRD, LAMBDA_DEFAULTS, LinearRegressor, fitnet, kd, nst, pkt, rkd, sp, type ContrastiveDistiller, type DistillMethod } from '../losses/index.js';
+import { CMCRD, CRD, LAMBDA_DEFAULTS, LinearRegressor, fitnet, kd, nst, pkt, rkd, sp, type ContrastiveDistiller, type DistillMethod, type NegativePool } from '../losses/index.js';
 import type { Network, NetOutput } from '../nets/types.js';
 import type { Matrix } from '../trainer.js';
 
@@ -86,6 +86,8 @@ export interface DistillerOptions {
   seed: number;
   /** CRD/CMCRD negatives per sample (default 1000, capped by the data). */
   nNeg?: number;
+  /** CRD/CMCRD negative pool (default 'other-class', method.md). */
+  negativePool?: NegativePool;
   /** KD temperature (default 4). */
   kdTemperature?: number;
 }
@@ -145,6 +147,7 @@ export function makeDistiller(o: DistillerOptions): Distiller {
         candidates: o.trainRows,
         seed: o.seed ^ 0x2545f491,
         ...(o.nNeg !== undefined ? { nNeg: o.nNeg } : {}),
+        ...(o.negativePool !== undefined ? { negativePool: o.negativePool } : {}),
       };
       const c: ContrastiveDistiller = o.method === 'crd' ? new CRD(opts) : new CMCRD(opts);
       return {
