@@ -2,8 +2,9 @@
  * AdamW (decoupled weight decay, PyTorch semantics) and the warm-up + half-cosine learning-rate schedule of
  * method.md.
  *
- * The update runs on the host: the moment estimates live in Float32Arrays and one loop per variable reads the
- * gradient and the weight and writes the new weight back as one tensor. Written as tfjs ops it took ~16 tiny
+ * The update runs on the host: the moment estimates live in the memory of a small WebAssembly SIMD kernel (or
+ * Float32Arrays), and one loop per variable reads the gradient and the weight and writes the new weight back
+ * as one tensor. Written as tfjs ops it took ~16 tiny
  * kernels per variable (~290 per MLP step), and on tfjs-wasm each kernel costs more in dispatch than in
  * arithmetic. Gradients and weights are copied out of the backend once per step, which on wasm (and cpu) is a
  * memcpy.
@@ -22,14 +23,139 @@ export interface AdamWOptions {
   eps?: number;
 }
 
-interface Moments {
-  m: Float32Array;
-  v: Float32Array;
+/**
+ * The AdamW element update, in float32 exactly as PyTorch's single-tensor CPU path does it (each operation
+ * rounded to float32, same order):
+ *   m ← m + (1−β1)·(g − m)                       exp_avg.lerp_(grad, 1−β1)
+ *   v ← v·β2 + ((1−β2)·g)·g                      exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1−β2)
+ *   w ← w·(1 − lr·wd) + (−step·m) / (√v / √bc2 + eps)   param.mul_(…).addcdiv_(exp_avg, denom, −step)
+ * with step = lr / bc1. It runs as a WebAssembly SIMD kernel (f32x4, assembled below at first use) and, where
+ * that is unavailable, as the same float32 operations in TypeScript (Math.fround after each one), so both give
+ * the same bits.
+ */
+interface UpdateScalars {
+  c1: number;
+  b2: number;
+  c2: number;
+  bc2Sqrt: number;
+  eps: number;
+  decay: number;
+  negStep: number;
 }
+
+function updateTs(g: Float32Array, w: Float32Array, m: Float32Array, v: Float32Array, n: number, k: UpdateScalars): void {
+  const f = Math.fround;
+  const c1 = f(k.c1), b2 = f(k.b2), c2 = f(k.c2), bc = f(k.bc2Sqrt), eps = f(k.eps), decay = f(k.decay), neg = f(k.negStep);
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const mi = f(m[i]! + f(c1 * f(gi - m[i]!)));
+    const vi = f(f(v[i]! * b2) + f(f(c2 * gi) * gi));
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = f(f(w[i]! * decay) + f(f(neg * mi) / f(f(f(Math.sqrt(vi)) / bc) + eps)));
+  }
+}
+
+// ---- the SIMD kernel: one exported function `update(g, w, m, v, bytes, c1, b2, c2, bc2Sqrt, eps, decay, negStep)`
+// over byte offsets into its own memory; `bytes` is a multiple of 16 (arrays are padded to 4 floats).
+const uleb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+};
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
+const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+
+function kernelModule(): Uint8Array<ArrayBuffer> {
+  const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+  const [G, W, M, V, N] = [0, 1, 2, 3, 4]; // i32 params
+  const SC = [5, 6, 7, 8, 9, 10, 11]; // f32 params c1, b2, c2, bc2Sqrt, eps, decay, negStep
+  const I = 12; // i32 local: byte index
+  const [C1, B2, C2, BC, EPS, DEC, NEG, GV, MV, VV] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22]; // v128 locals
+  const get = (l: number) => [0x20, l];
+  const set = (l: number) => [0x21, l];
+  const op = (o: number) => [0xfd, ...uleb(o)];
+  const load = (base: number) => [...get(base), ...get(I), 0x6a, ...op(0x00), 4, 0]; // v128.load align 16
+  const store = [...op(0x0b), 4, 0];
+  const [ADD, SUB, MUL, DIV, SQRT, SPLAT] = [op(0xe4), op(0xe5), op(0xe6), op(0xe7), op(0xe3), op(0x13)];
+  const body = [
+    ...SC.flatMap((p, j) => [...get(p), ...SPLAT, ...set(C1 + j)]),
+    0x41, 0, ...set(I), // i = 0
+    0x02, 0x40, 0x03, 0x40, // block, loop
+    ...get(I), ...get(N), 0x4f, 0x0d, 1, // if i >= bytes: break
+    ...load(G), ...set(GV),
+    // m = m + c1·(g − m)
+    ...get(M), ...get(I), 0x6a,
+    ...load(M), ...get(C1), ...get(GV), ...load(M), ...SUB, ...MUL, ...ADD, 0x22, MV, ...store,
+    // v = v·β2 + (c2·g)·g
+    ...get(V), ...get(I), 0x6a,
+    ...load(V), ...get(B2), ...MUL, ...get(C2), ...get(GV), ...MUL, ...get(GV), ...MUL, ...ADD, 0x22, VV, ...store,
+    // w = w·decay + (negStep·m) / (√v / bc + eps)
+    ...get(W), ...get(I), 0x6a,
+    ...load(W), ...get(DEC), ...MUL,
+    ...get(NEG), ...get(MV), ...MUL, ...get(VV), ...SQRT, ...get(BC), ...DIV, ...get(EPS), ...ADD, ...DIV,
+    ...ADD, ...store,
+    ...get(I), 0x41, 16, 0x6a, ...set(I), // i += 16
+    0x0c, 0, 0x0b, 0x0b, // br loop; end loop; end block
+    0x0b,
+  ];
+  const locals = vec([[1, I32], [10, V128]]);
+  const fn = [...locals, ...body];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec([I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32].map((t) => [t])), 0]])),
+    ...section(3, vec([[0]])),
+    ...section(5, vec([[0x00, 1]])), // memory, 1 page to start
+    ...section(7, vec([[...name('memory'), 0x02, 0], [...name('update'), 0x00, 0]])),
+    ...section(10, vec([[...uleb(fn.length), ...fn]])),
+  ];
+  return new Uint8Array(bytes);
+}
+
+type KernelFn = (g: number, w: number, m: number, v: number, bytes: number, ...s: number[]) => void;
+let compiled: WebAssembly.Module | null | undefined;
+
+/** A fresh instance of the SIMD kernel (own memory), or null where WebAssembly SIMD is unavailable. */
+function simdKernel(): { memory: WebAssembly.Memory; update: KernelFn } | null {
+  if (compiled === undefined) {
+    try {
+      compiled = typeof WebAssembly === 'object' ? new WebAssembly.Module(kernelModule()) : null;
+    } catch {
+      compiled = null; // no SIMD, or code generation disallowed
+    }
+  }
+  if (!compiled) return null;
+  const e = new WebAssembly.Instance(compiled, {}).exports as { memory: WebAssembly.Memory; update: KernelFn };
+  return { memory: e.memory, update: e.update };
+}
+
+/** Where one variable's moments live: byte offsets into the kernel's memory, or arrays for the TS path. */
+interface Slot {
+  n: number;
+  m: number;
+  v: number;
+  mArr?: Float32Array;
+  vArr?: Float32Array;
+}
+
+/** Disable the SIMD kernel for optimisers created afterwards (tests compare both paths). */
+export function setAdamWSimd(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+let simdEnabled = true;
 
 export class AdamW {
   private step = 0;
-  private readonly state = new Map<tf.Variable, Moments>();
+  private readonly slots = new Map<tf.Variable, Slot>();
+  private readonly kernel = simdEnabled ? simdKernel() : null;
+  private top = 0; // bump allocator over the kernel's memory
+  private scratch = { g: 0, w: 0, n: 0 };
   readonly weightDecay: number;
   readonly beta1: number;
   readonly beta2: number;
@@ -47,45 +173,68 @@ export class AdamW {
     return this.step;
   }
 
+  /** Whether the update runs as the WebAssembly SIMD kernel (else the TypeScript loop; same results). */
+  get simd(): boolean {
+    return this.kernel !== null;
+  }
+
+  private alloc(floats: number): number {
+    const mem = this.kernel!.memory;
+    const at = this.top;
+    this.top += floats * 4;
+    if (this.top > mem.buffer.byteLength) mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / 65536));
+    new Float32Array(mem.buffer, at, floats).fill(0);
+    return at;
+  }
+
+  private slot(w: tf.Variable): Slot {
+    let s = this.slots.get(w);
+    if (!s) {
+      const n = (w.size + 3) & ~3; // padded to whole f32x4 lanes
+      s = this.kernel ? { n, m: this.alloc(n), v: this.alloc(n) } : { n, m: 0, v: 0, mArr: new Float32Array(w.size), vArr: new Float32Array(w.size) };
+      if (this.kernel && n > this.scratch.n) this.scratch = { g: this.alloc(n), w: this.alloc(n), n };
+      this.slots.set(w, s);
+    }
+    return s;
+  }
+
   /** One update of every variable that has a gradient, at learning rate lr. */
   apply(grads: Record<string, tf.Tensor>, vars: tf.Variable[], lr: number): void {
     this.step++;
-    const { beta1: b1, beta2: b2, eps } = this;
-    // The order of operations follows torch.optim.AdamW (single-tensor path), with a float32 rounding wherever
-    // PyTorch stores a float32 tensor, so the two agree to float32 rounding.
-    const decay = 1 - lr * this.weightDecay;
-    const stepSize = lr / (1 - b1 ** this.step);
-    const bc2Sqrt = Math.sqrt(1 - b2 ** this.step);
-    const f = Math.fround;
+    const k: UpdateScalars = {
+      c1: 1 - this.beta1,
+      b2: this.beta2,
+      c2: 1 - this.beta2,
+      bc2Sqrt: Math.sqrt(1 - this.beta2 ** this.step),
+      eps: this.eps,
+      decay: 1 - lr * this.weightDecay,
+      negStep: -lr / (1 - this.beta1 ** this.step),
+    };
     for (const w of vars) {
       const gt = grads[w.name];
       if (!gt) continue;
       if (gt.size !== w.size) throw new Error(`AdamW: gradient of "${w.name}" has ${gt.size} values, the variable ${w.size}`);
-      let st = this.state.get(w);
-      if (!st) {
-        st = { m: new Float32Array(w.size), v: new Float32Array(w.size) };
-        this.state.set(w, st);
+      const s = this.slot(w);
+      let next: Float32Array;
+      if (this.kernel) {
+        const buf = this.kernel.memory.buffer; // views made after any grow
+        new Float32Array(buf, this.scratch.g, w.size).set(gt.dataSync() as Float32Array);
+        new Float32Array(buf, this.scratch.w, w.size).set(w.dataSync() as Float32Array);
+        this.kernel.update(this.scratch.g, this.scratch.w, s.m, s.v, s.n * 4, k.c1, k.b2, k.c2, k.bc2Sqrt, k.eps, k.decay, k.negStep);
+        next = new Float32Array(buf.slice(this.scratch.w, this.scratch.w + w.size * 4));
+      } else {
+        // dataSync may return the backend's own buffer (the cpu backend does): update a copy.
+        next = Float32Array.from(w.dataSync() as Float32Array);
+        updateTs(gt.dataSync() as Float32Array, next, s.mArr!, s.vArr!, w.size, k);
       }
-      const { m, v } = st;
-      const g = gt.dataSync() as Float32Array;
-      // dataSync may return the backend's own buffer (the cpu backend does): read it, write a new array.
-      const cur = w.dataSync() as Float32Array;
-      const out = new Float32Array(cur.length);
-      for (let i = 0; i < out.length; i++) {
-        const gi = g[i]!;
-        const mi = (m[i] = f(m[i]! + (1 - b1) * (gi - m[i]!))); // exp_avg.lerp_(grad, 1 − β1)
-        const vi = (v[i] = f(f(v[i]! * b2) + f(gi * gi) * (1 - b2))); // exp_avg_sq.mul_(β2).addcmul_(g, g, 1 − β2)
-        const denom = f(f(Math.sqrt(vi) / bc2Sqrt) + eps);
-        out[i] = f(f(cur[i]! * decay) - stepSize * (mi / denom)); // param.mul_(1 − lr·wd).addcdiv_(m, denom, −step)
-      }
-      const next = tf.tensor(out, w.shape, 'float32');
-      w.assign(next);
-      next.dispose();
+      const t = tf.tensor(next, w.shape, 'float32');
+      w.assign(t);
+      t.dispose();
     }
   }
 
   dispose(): void {
-    this.state.clear();
+    this.slots.clear();
   }
 }
 

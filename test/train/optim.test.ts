@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdamW } from '../../src/train/optim.js';
+import { AdamW, setAdamWSimd } from '../../src/train/optim.js';
 import { expectClose, loadFixture, useWasm } from './helpers.js';
 
 interface OptimCase {
@@ -32,9 +32,12 @@ function makeVars(c: OptimCase): Record<string, tf.Variable> {
   return out;
 }
 
-function run(c: OptimCase, onStep: (t: number, vars: Record<string, tf.Variable>) => void): void {
+function run(c: OptimCase, onStep: (t: number, vars: Record<string, tf.Variable>) => void, simd = true): void {
   const vars = makeVars(c);
+  setAdamWSimd(simd);
   const opt = new AdamW({ lr: c.lrs[0]!, weightDecay: c.weightDecay, beta1: c.beta1, beta2: c.beta2, eps: c.eps });
+  setAdamWSimd(true);
+  expect(opt.simd).toBe(simd);
   c.grads.forEach((g, t) => {
     const grads: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(vars)) grads[v.name] = tf.tensor(g[k]!, v.shape);
@@ -49,20 +52,27 @@ function run(c: OptimCase, onStep: (t: number, vars: Record<string, tf.Variable>
 
 describe.each(caseNames)('AdamW vs torch.optim.AdamW: %s', (name) => {
   const c = fx[name]!;
-  it('matches the parameters after every step', () => {
-    run(c, (t, vars) => {
-      for (const [k, v] of Object.entries(vars)) {
-        expectClose(v.dataSync(), c.after[t]![k]!, 2e-6, 1e-7, `${name} step ${t + 1} ${k}`);
-      }
-    });
+  it.each([true, false])('matches the parameters after every step (SIMD kernel: %s)', (simd) => {
+    run(
+      c,
+      (t, vars) => {
+        for (const [k, v] of Object.entries(vars)) {
+          expectClose(v.dataSync(), c.after[t]![k]!, 2e-6, 1e-7, `${name} step ${t + 1} ${k}`);
+        }
+      },
+      simd,
+    );
   });
 
-  it('is deterministic', () => {
+  it('is deterministic, and the SIMD kernel and the TypeScript loop give the same bits', () => {
     const a: number[][] = [];
     const b: number[][] = [];
+    const ts: number[][] = [];
     run(c, (_t, vars) => a.push(...Object.values(vars).map((v) => Array.from(v.dataSync()))));
     run(c, (_t, vars) => b.push(...Object.values(vars).map((v) => Array.from(v.dataSync()))));
+    run(c, (_t, vars) => ts.push(...Object.values(vars).map((v) => Array.from(v.dataSync()))), false);
     expect(a).toEqual(b);
+    expect(ts).toEqual(a);
   });
 });
 
