@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { CMCRD, crossEntropy } from '../src/train/losses/index.js';
 import { SeededRandom } from '../src/train/nets/layers.js';
 import { buildNetwork, defaultSpec } from '../src/train/nets/index.js';
@@ -147,6 +147,11 @@ export const trainSuite: BenchSuite = {
     const previous = tf.getBackend();
     await tf.setBackend('wasm');
     await tf.ready();
+    // tfjs-wasm runs single-threaded in Node: its multi-threaded build is disabled there (WASM_HAS_MULTITHREAD_SUPPORT
+    // is false under Node, and forcing it fails: the pthread workers are blob: URLs, which node's Worker rejects),
+    // and its matMul passes no thread pool to XNNPACK anyway.
+    const wasmThreads = getThreadsCount();
+    ctx.log(`tfjs backend: wasm (SIMD ${String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))}, ${wasmThreads} thread${wasmThreads === 1 ? '' : 's'})`);
     const ours: Record<number, number> = {};
     try {
       for (const b of BATCHES) ours[b] = await tfjsRate(n, b, minMs);
@@ -161,6 +166,7 @@ export const trainSuite: BenchSuite = {
       const rate = ours[b]!;
       const detail: Record<string, string | number | boolean> = {
         backend: 'wasm',
+        wasmThreads,
         model: 'mlp 310-128x4-4 +BN',
         samples: n,
         optimiser: 'AdamW lr 1e-3 wd 1e-3',

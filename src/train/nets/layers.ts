@@ -178,7 +178,7 @@ export class BatchNorm {
 
 /**
  * relu(BatchNorm(x·W + b)) for a [B, in] batch, as `relu(bn.apply(dense.apply(x), training))` computes it, but in
- * training mode as one op with a hand-written backward: ~13 kernels forward and ~16 backward instead of ~90
+ * training mode as one op with a hand-written backward: ~13 kernels forward and ~20 backward instead of ~100
  * (tfjs's per-op gradients, reductions over axis 0 that tfjs-wasm runs as transpose + reduce, and a copy of
  * every saved tensor), since on tfjs-wasm each kernel costs more in dispatch than in arithmetic at these sizes.
  * Same maths as PyTorch's BatchNorm1d in training mode (biased batch variance in the normalisation, running
