@@ -14,6 +14,7 @@
  * weight's buffer in place would leave matMul using the stale packed copy.
  */
 import * as tf from '@tensorflow/tfjs';
+import { buildModule, F32, F4, hostValues, I32, op, tensorFrom, V128, V_LOAD, V_STORE } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -56,66 +57,34 @@ function updateTs(g: Float32Array, w: Float32Array, m: Float32Array, v: Float32A
   }
 }
 
-// ---- the SIMD kernel: one exported function `update(g, w, m, v, bytes, c1, b2, c2, bc2Sqrt, eps, decay, negStep)`
+// The SIMD kernel: one exported function `update(g, w, m, v, bytes, c1, b2, c2, bc2Sqrt, eps, decay, negStep)`
 // over byte offsets into its own memory; `bytes` is a multiple of 16 (arrays are padded to 4 floats).
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-};
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
 function kernelModule(): Uint8Array<ArrayBuffer> {
-  const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+  const { get, set, tee } = op;
   const [G, W, M, V, N] = [0, 1, 2, 3, 4]; // i32 params
   const SC = [5, 6, 7, 8, 9, 10, 11]; // f32 params c1, b2, c2, bc2Sqrt, eps, decay, negStep
   const I = 12; // i32 local: byte index
   const [C1, B2, C2, BC, EPS, DEC, NEG, GV, MV, VV] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22]; // v128 locals
-  const get = (l: number) => [0x20, l];
-  const set = (l: number) => [0x21, l];
-  const op = (o: number) => [0xfd, ...uleb(o)];
-  const load = (base: number) => [...get(base), ...get(I), 0x6a, ...op(0x00), 4, 0]; // v128.load align 16
-  const store = [...op(0x0b), 4, 0];
-  const [ADD, SUB, MUL, DIV, SQRT, SPLAT] = [op(0xe4), op(0xe5), op(0xe6), op(0xe7), op(0xe3), op(0x13)];
+  const at = (base: number) => [...get(base), ...get(I), 0x6a]; // base + i
+  const load = (base: number) => [...at(base), ...V_LOAD];
   const body = [
-    ...SC.flatMap((p, j) => [...get(p), ...SPLAT, ...set(C1 + j)]),
-    0x41, 0, ...set(I), // i = 0
+    ...SC.flatMap((p, j) => [...get(p), ...F4.splat, ...set(C1 + j)]),
+    ...op.i32(0), ...set(I),
     0x02, 0x40, 0x03, 0x40, // block, loop
     ...get(I), ...get(N), 0x4f, 0x0d, 1, // if i >= bytes: break
     ...load(G), ...set(GV),
     // m = m + c1·(g − m)
-    ...get(M), ...get(I), 0x6a,
-    ...load(M), ...get(C1), ...get(GV), ...load(M), ...SUB, ...MUL, ...ADD, 0x22, MV, ...store,
+    ...at(M), ...load(M), ...get(C1), ...get(GV), ...load(M), ...F4.sub, ...F4.mul, ...F4.add, ...tee(MV), ...V_STORE,
     // v = v·β2 + (c2·g)·g
-    ...get(V), ...get(I), 0x6a,
-    ...load(V), ...get(B2), ...MUL, ...get(C2), ...get(GV), ...MUL, ...get(GV), ...MUL, ...ADD, 0x22, VV, ...store,
+    ...at(V), ...load(V), ...get(B2), ...F4.mul, ...get(C2), ...get(GV), ...F4.mul, ...get(GV), ...F4.mul, ...F4.add, ...tee(VV), ...V_STORE,
     // w = w·decay + (negStep·m) / (√v / bc + eps)
-    ...get(W), ...get(I), 0x6a,
-    ...load(W), ...get(DEC), ...MUL,
-    ...get(NEG), ...get(MV), ...MUL, ...get(VV), ...SQRT, ...get(BC), ...DIV, ...get(EPS), ...ADD, ...DIV,
-    ...ADD, ...store,
-    ...get(I), 0x41, 16, 0x6a, ...set(I), // i += 16
+    ...at(W), ...load(W), ...get(DEC), ...F4.mul,
+    ...get(NEG), ...get(MV), ...F4.mul, ...get(VV), ...F4.sqrt, ...get(BC), ...F4.div, ...get(EPS), ...F4.add, ...F4.div,
+    ...F4.add, ...V_STORE,
+    ...get(I), ...op.i32(16), 0x6a, ...set(I), // i += 16
     0x0c, 0, 0x0b, 0x0b, // br loop; end loop; end block
-    0x0b,
   ];
-  const locals = vec([[1, I32], [10, V128]]);
-  const fn = [...locals, ...body];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec([I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32].map((t) => [t])), 0]])),
-    ...section(3, vec([[0]])),
-    ...section(5, vec([[0x00, 1]])), // memory, 1 page to start
-    ...section(7, vec([[...name('memory'), 0x02, 0], [...name('update'), 0x00, 0]])),
-    ...section(10, vec([[...uleb(fn.length), ...fn]])),
-  ];
-  return new Uint8Array(bytes);
+  return buildModule([{ name: 'update', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32], locals: [[1, I32], [10, V128]], body }]);
 }
 
 type KernelFn = (g: number, w: number, m: number, v: number, bytes: number, ...s: number[]) => void;
@@ -218,16 +187,16 @@ export class AdamW {
       let next: Float32Array;
       if (this.kernel) {
         const buf = this.kernel.memory.buffer; // views made after any grow
-        new Float32Array(buf, this.scratch.g, w.size).set(gt.dataSync() as Float32Array);
-        new Float32Array(buf, this.scratch.w, w.size).set(w.dataSync() as Float32Array);
+        new Float32Array(buf, this.scratch.g, w.size).set(hostValues(gt));
+        new Float32Array(buf, this.scratch.w, w.size).set(hostValues(w));
         this.kernel.update(this.scratch.g, this.scratch.w, s.m, s.v, s.n * 4, k.c1, k.b2, k.c2, k.bc2Sqrt, k.eps, k.decay, k.negStep);
-        next = new Float32Array(buf.slice(this.scratch.w, this.scratch.w + w.size * 4));
+        next = new Float32Array(buf, this.scratch.w, w.size); // tensorFrom copies it (or hands over a copy)
       } else {
         // dataSync may return the backend's own buffer (the cpu backend does): update a copy.
         next = Float32Array.from(w.dataSync() as Float32Array);
         updateTs(gt.dataSync() as Float32Array, next, s.mArr!, s.vArr!, w.size, k);
       }
-      const t = tf.tensor(next, w.shape, 'float32');
+      const t = tensorFrom(next, w.shape);
       w.assign(t);
       t.dispose();
     }

@@ -1,5 +1,6 @@
 /** Small building blocks shared by the networks: dense and BatchNorm with queued running-stat updates. */
 import * as tf from '@tensorflow/tfjs';
+import { columnSquaredDeviations, columnSumAndDot, columnSums, hostValues, tensorFrom, transposed } from '../simd.js';
 import type { NamedArray } from './types.js';
 
 /** Deterministic initialiser source: a seeded PRNG so the same seed gives the same weights on any backend. */
@@ -83,22 +84,28 @@ export const matMulFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
     value: tf.matMul(a, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+      return [tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), tf.matMul(transpose2d(sa), dy as tf.Tensor2D)];
     },
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
-/** [1, n] of ones: `matMul(ones(n), m)` sums the rows of m. */
-function onesRow(n: number): tf.Tensor2D {
-  return tf.ones([1, n]);
+/** Whether data reads are memory copies (wasm, cpu), so small host-side kernels beat tfjs kernel dispatch. */
+const hostIsCheap = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+
+/** Transpose of a 2-D tensor, on the host (../simd.ts) where reads are cheap: tfjs-wasm's Transpose is slower. */
+export function transpose2d(m: tf.Tensor2D): tf.Tensor2D {
+  if (!hostIsCheap()) return tf.transpose(m);
+  const [r, c] = m.shape;
+  return tensorFrom(transposed(hostValues(m), r, c), [c, r]) as tf.Tensor2D;
 }
 
 /**
- * Column sums of a [n, k] matrix as [k]. On tfjs-wasm a reduction over axis 0 transposes first (~140 µs for
- * 256×128); a [1, n]·[n, k] product runs in XNNPACK (~10 µs).
+ * Column sums of a [n, k] matrix as [k], on the host (../simd.ts). tfjs-wasm reduces over axis 0 by transposing
+ * first, and a ones·M product packs M for XNNPACK: each ~100 µs for 256×128, against ~15 µs here.
  */
 export function colSum(m: tf.Tensor2D): tf.Tensor1D {
-  return tf.reshape(tf.matMul(onesRow(m.shape[0]), m), [m.shape[1]]);
+  if (!hostIsCheap()) return tf.sum(m, 0);
+  return tf.tensor1d(columnSums(hostValues(m), m.shape[0], m.shape[1]));
 }
 
 /**
@@ -113,7 +120,7 @@ const linearOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, tf.transpose(sw)), tf.matMul(tf.transpose(sx), g), colSum(g)];
+      return [tf.matMul(g, transpose2d(sw)), tf.matMul(transpose2d(sx), g), colSum(g)];
     },
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
@@ -188,32 +195,33 @@ export class BatchNorm {
 export function denseBnRelu(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, training: boolean, inputGrad = true): tf.Tensor2D {
   if (!training || !dense.b) return tf.relu(bn.apply(dense.apply(x), training)) as tf.Tensor2D;
   const n = x.shape[0];
+  const h = dense.w.shape[1]!;
   const eps = bn.eps;
+  const f = Math.fround;
+  const row = (v: Float32Array) => tf.tensor2d(v, [1, h]);
   const block = (xIn: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const ones = onesRow(n);
     const z = tf.fused.matMul({ a: xIn, b: w, bias: b });
-    const mean = tf.div(tf.matMul(ones, z), n); // [1, H]
-    const xc = tf.sub(z, mean);
-    const variance = tf.div(tf.matMul(ones, tf.square(xc)), n); // biased, as PyTorch normalises with
-    const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(xc, rstd);
+    // Batch mean and biased variance (what BatchNorm1d normalises with), two-pass, on the host.
+    const mean = columnSums(hostValues(z), n, h).map((s) => f(s / n));
+    const variance = columnSquaredDeviations(hostValues(z), n, h, mean).map((s) => f(s / n));
+    const rstd = variance.map((v) => 1 / Math.sqrt(v + eps));
+    const g = Float32Array.from(hostValues(gamma));
+    const meanT = row(mean);
+    bn.queueStats(meanT, row(variance), n);
+    const xhat = tf.mul(tf.sub(z, meanT), row(rstd));
     const y = tf.relu(tf.add(tf.mul(xhat, gamma), beta)) as tf.Tensor2D;
-    bn.queueStats(mean, variance, n);
-    save([xIn, w, gamma, xhat, rstd, y]);
+    save([xIn, w, xhat, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sw, sg, sxhat, srstd, sy] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        const ones1 = onesRow(n);
+        const [sx, sw, sxhat, sy] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         const da = tf.mul(dy, tf.step(sy)); // ReLU: y > 0 exactly where its input is
-        const dbeta = tf.matMul(ones1, da); // [1, H]
-        const dgamma = tf.matMul(ones1, tf.mul(da, sxhat));
-        // dL/dz = γ·rstd·(da − mean(da) − x̂·mean(da·x̂))
-        const dz = tf.mul(tf.sub(da, tf.div(tf.add(tf.mul(sxhat, dgamma), dbeta), n)), tf.mul(sg, srstd)) as tf.Tensor2D;
-        const dw = tf.matMul(tf.transpose(sx), dz);
-        const db = tf.reshape(tf.matMul(ones1, dz), [-1]);
-        const grads = [dw, db, tf.reshape(dgamma, [-1]), tf.reshape(dbeta, [-1])];
-        return inputGrad ? [tf.matMul(dz, tf.transpose(sw)), ...grads] : grads;
+        const [dbeta, dgamma] = columnSumAndDot(hostValues(da), hostValues(sxhat), n, h); // Σ da, Σ da·x̂
+        // dL/dz = k·(da − mean(da) − x̂·mean(da·x̂)) with k = γ·rstd, computed as da·k − x̂·(k·dγ/n) − k·dβ/n.
+        const k = g.map((gj, j) => gj * rstd[j]!);
+        const dz = tf.sub(tf.sub(tf.mul(da, row(k)), tf.mul(sxhat, row(k.map((kj, j) => (kj * dgamma[j]!) / n)))), row(k.map((kj, j) => (kj * dbeta[j]!) / n))) as tf.Tensor2D;
+        const grads = [tf.matMul(transpose2d(sx), dz), colSum(dz), tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
+        return inputGrad ? [tf.matMul(dz, transpose2d(sw)), ...grads] : grads;
       },
     };
   };
