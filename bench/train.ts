@@ -1,13 +1,14 @@
 /**
  * Training speed: forward + backward + AdamW step of the MLP (310 → 128×4 → 4, BatchNorm) on the tfjs wasm
  * backend, in samples/s over one epoch of 4096 samples at batch 32 and 256, next to the same MLP trained by
- * PyTorch (CPU, /usr/bin/python3, 1 and 2 threads) in the same run; ratio = PyTorch samples/s ÷ ours.
+ * PyTorch (CPU, /usr/bin/python3, 1 and 2 threads) in the same run; ratio = PyTorch samples/s ÷ ours. Each side
+ * reports its best of a few alternating rounds.
  * Also the same MLP student trained with CE + CMCRD (K = 1000 negatives, d = 128, memory update) at batch 32,
  * to show what the contrastive term costs on wasm (no PyTorch twin for that one).
  */
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { CMCRD, crossEntropy } from '../src/train/losses/index.js';
 import { SeededRandom } from '../src/train/nets/layers.js';
 import { buildNetwork, defaultSpec } from '../src/train/nets/index.js';
@@ -147,22 +148,39 @@ export const trainSuite: BenchSuite = {
     const previous = tf.getBackend();
     await tf.setBackend('wasm');
     await tf.ready();
+    // tfjs-wasm runs single-threaded in Node: its multi-threaded build is disabled there (WASM_HAS_MULTITHREAD_SUPPORT
+    // is false under Node, and forcing it fails: the pthread workers are blob: URLs, which node's Worker rejects),
+    // and its matMul passes no thread pool to XNNPACK anyway.
+    const wasmThreads = getThreadsCount();
+    ctx.log(`tfjs backend: wasm (SIMD ${String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))}, ${wasmThreads} thread${wasmThreads === 1 ? '' : 's'})`);
+    // The box is shared: ours and the PyTorch twin alternate for a few rounds and each keeps its best rate, so a
+    // burst of someone else's load hits one round of one side rather than the ratio.
+    const rounds = ctx.quick ? 2 : 3;
     const ours: Record<number, number> = {};
-    try {
-      for (const b of BATCHES) ours[b] = await tfjsRate(n, b, minMs);
-      ours[-32] = await cmcrdRate(n, 32, minMs);
-    } finally {
-      if (previous && previous !== 'wasm') await tf.setBackend(previous);
+    let py: ReturnType<typeof runTorch> = { rates: {} };
+    const best = (a: number | undefined, b: number) => Math.max(a ?? 0, b);
+    for (let round = 1; round <= rounds; round++) {
+      try {
+        for (const b of BATCHES) ours[b] = best(ours[b], await tfjsRate(n, b, minMs));
+        ours[-32] = best(ours[-32], await cmcrdRate(n, 32, minMs));
+      } finally {
+        if (previous && previous !== 'wasm') await tf.setBackend(previous);
+      }
+      ctx.log(`round ${round}/${rounds}: running the PyTorch twin with /usr/bin/python3 …`);
+      const r = runTorch(n, minMs / 1000);
+      if ('rates' in r && 'rates' in py) for (const [k, v] of Object.entries(r.rates)) py.rates[k] = best(py.rates[k], v);
+      else py = r;
+      if (round < rounds) await tf.setBackend('wasm');
     }
-    ctx.log('running the PyTorch twin with /usr/bin/python3 …');
-    const py = runTorch(n, minMs / 1000);
     const results: BenchResult[] = [];
     for (const b of BATCHES) {
       const rate = ours[b]!;
       const detail: Record<string, string | number | boolean> = {
         backend: 'wasm',
+        wasmThreads,
         model: 'mlp 310-128x4-4 +BN',
         samples: n,
+        bestOfRounds: rounds,
         optimiser: 'AdamW lr 1e-3 wd 1e-3',
         secondsPerEpoch4096: Number((4096 / rate).toFixed(3)),
       };

@@ -1,8 +1,20 @@
 /**
  * AdamW (decoupled weight decay, PyTorch semantics) and the warm-up + half-cosine learning-rate schedule of
- * method.md. Written with tfjs ops so it runs on every backend and its state is explicit.
+ * method.md.
+ *
+ * The update runs on the host: the moment estimates live in the memory of a small WebAssembly SIMD kernel (or
+ * Float32Arrays), and one loop per variable reads the gradient and the weight and writes the new weight back
+ * as one tensor. Written as tfjs ops it took ~16 tiny
+ * kernels per variable (~290 per MLP step), and on tfjs-wasm each kernel costs more in dispatch than in
+ * arithmetic. Gradients and weights are copied out of the backend once per step, which on wasm (and cpu) is a
+ * memcpy.
+ *
+ * The weights are written back as new tensors (`Variable.assign`), not patched in the wasm heap: tfjs-wasm's
+ * matMul caches XNNPACK operators with the right-hand operand packed, keyed by that tensor's id, so editing a
+ * weight's buffer in place would leave matMul using the stale packed copy.
  */
 import * as tf from '@tensorflow/tfjs';
+import { buildModule, F32, F4, hostValues, I32, op, tensorFrom, V128, V_LOAD, V_STORE } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -12,10 +24,107 @@ export interface AdamWOptions {
   eps?: number;
 }
 
+/**
+ * The AdamW element update, in float32 exactly as PyTorch's single-tensor CPU path does it (each operation
+ * rounded to float32, same order):
+ *   m ← m + (1−β1)·(g − m)                       exp_avg.lerp_(grad, 1−β1)
+ *   v ← v·β2 + ((1−β2)·g)·g                      exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1−β2)
+ *   w ← w·(1 − lr·wd) + (−step·m) / (√v / √bc2 + eps)   param.mul_(…).addcdiv_(exp_avg, denom, −step)
+ * with step = lr / bc1. It runs as a WebAssembly SIMD kernel (f32x4, assembled below at first use) and, where
+ * that is unavailable, as the same float32 operations in TypeScript (Math.fround after each one), so both give
+ * the same bits.
+ */
+interface UpdateScalars {
+  c1: number;
+  b2: number;
+  c2: number;
+  bc2Sqrt: number;
+  eps: number;
+  decay: number;
+  negStep: number;
+}
+
+function updateTs(g: Float32Array, w: Float32Array, m: Float32Array, v: Float32Array, n: number, k: UpdateScalars): void {
+  const f = Math.fround;
+  const c1 = f(k.c1), b2 = f(k.b2), c2 = f(k.c2), bc = f(k.bc2Sqrt), eps = f(k.eps), decay = f(k.decay), neg = f(k.negStep);
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const mi = f(m[i]! + f(c1 * f(gi - m[i]!)));
+    const vi = f(f(v[i]! * b2) + f(f(c2 * gi) * gi));
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = f(f(w[i]! * decay) + f(f(neg * mi) / f(f(f(Math.sqrt(vi)) / bc) + eps)));
+  }
+}
+
+// The SIMD kernel: one exported function `update(g, w, m, v, bytes, c1, b2, c2, bc2Sqrt, eps, decay, negStep)`
+// over byte offsets into its own memory; `bytes` is a multiple of 16 (arrays are padded to 4 floats).
+function kernelModule(): Uint8Array<ArrayBuffer> {
+  const { get, set, tee } = op;
+  const [G, W, M, V, N] = [0, 1, 2, 3, 4]; // i32 params
+  const SC = [5, 6, 7, 8, 9, 10, 11]; // f32 params c1, b2, c2, bc2Sqrt, eps, decay, negStep
+  const I = 12; // i32 local: byte index
+  const [C1, B2, C2, BC, EPS, DEC, NEG, GV, MV, VV] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22]; // v128 locals
+  const at = (base: number) => [...get(base), ...get(I), 0x6a]; // base + i
+  const load = (base: number) => [...at(base), ...V_LOAD];
+  const body = [
+    ...SC.flatMap((p, j) => [...get(p), ...F4.splat, ...set(C1 + j)]),
+    ...op.i32(0), ...set(I),
+    0x02, 0x40, 0x03, 0x40, // block, loop
+    ...get(I), ...get(N), 0x4f, 0x0d, 1, // if i >= bytes: break
+    ...load(G), ...set(GV),
+    // m = m + c1·(g − m)
+    ...at(M), ...load(M), ...get(C1), ...get(GV), ...load(M), ...F4.sub, ...F4.mul, ...F4.add, ...tee(MV), ...V_STORE,
+    // v = v·β2 + (c2·g)·g
+    ...at(V), ...load(V), ...get(B2), ...F4.mul, ...get(C2), ...get(GV), ...F4.mul, ...get(GV), ...F4.mul, ...F4.add, ...tee(VV), ...V_STORE,
+    // w = w·decay + (negStep·m) / (√v / bc + eps)
+    ...at(W), ...load(W), ...get(DEC), ...F4.mul,
+    ...get(NEG), ...get(MV), ...F4.mul, ...get(VV), ...F4.sqrt, ...get(BC), ...F4.div, ...get(EPS), ...F4.add, ...F4.div,
+    ...F4.add, ...V_STORE,
+    ...get(I), ...op.i32(16), 0x6a, ...set(I), // i += 16
+    0x0c, 0, 0x0b, 0x0b, // br loop; end loop; end block
+  ];
+  return buildModule([{ name: 'update', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32], locals: [[1, I32], [10, V128]], body }]);
+}
+
+type KernelFn = (g: number, w: number, m: number, v: number, bytes: number, ...s: number[]) => void;
+let compiled: WebAssembly.Module | null | undefined;
+
+/** A fresh instance of the SIMD kernel (own memory), or null where WebAssembly SIMD is unavailable. */
+function simdKernel(): { memory: WebAssembly.Memory; update: KernelFn } | null {
+  if (compiled === undefined) {
+    try {
+      compiled = typeof WebAssembly === 'object' ? new WebAssembly.Module(kernelModule()) : null;
+    } catch {
+      compiled = null; // no SIMD, or code generation disallowed
+    }
+  }
+  if (!compiled) return null;
+  const e = new WebAssembly.Instance(compiled, {}).exports as { memory: WebAssembly.Memory; update: KernelFn };
+  return { memory: e.memory, update: e.update };
+}
+
+/** Where one variable's moments live: byte offsets into the kernel's memory, or arrays for the TS path. */
+interface Slot {
+  n: number;
+  m: number;
+  v: number;
+  mArr?: Float32Array;
+  vArr?: Float32Array;
+}
+
+/** Disable the SIMD kernel for optimisers created afterwards (tests compare both paths). */
+export function setAdamWSimd(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+let simdEnabled = true;
+
 export class AdamW {
   private step = 0;
-  private readonly m = new Map<tf.Variable, tf.Variable>();
-  private readonly v = new Map<tf.Variable, tf.Variable>();
+  private readonly slots = new Map<tf.Variable, Slot>();
+  private readonly kernel = simdEnabled ? simdKernel() : null;
+  private top = 0; // bump allocator over the kernel's memory
+  private scratch = { g: 0, w: 0, n: 0 };
   readonly weightDecay: number;
   readonly beta1: number;
   readonly beta2: number;
@@ -28,36 +137,73 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
   }
 
+  /** Number of updates applied so far (PyTorch's `state['step']`). */
+  get steps(): number {
+    return this.step;
+  }
+
+  /** Whether the update runs as the WebAssembly SIMD kernel (else the TypeScript loop; same results). */
+  get simd(): boolean {
+    return this.kernel !== null;
+  }
+
+  private alloc(floats: number): number {
+    const mem = this.kernel!.memory;
+    const at = this.top;
+    this.top += floats * 4;
+    if (this.top > mem.buffer.byteLength) mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / 65536));
+    new Float32Array(mem.buffer, at, floats).fill(0);
+    return at;
+  }
+
+  private slot(w: tf.Variable): Slot {
+    let s = this.slots.get(w);
+    if (!s) {
+      const n = (w.size + 3) & ~3; // padded to whole f32x4 lanes
+      s = this.kernel ? { n, m: this.alloc(n), v: this.alloc(n) } : { n, m: 0, v: 0, mArr: new Float32Array(w.size), vArr: new Float32Array(w.size) };
+      if (this.kernel && n > this.scratch.n) this.scratch = { g: this.alloc(n), w: this.alloc(n), n };
+      this.slots.set(w, s);
+    }
+    return s;
+  }
+
   /** One update of every variable that has a gradient, at learning rate lr. */
   apply(grads: Record<string, tf.Tensor>, vars: tf.Variable[], lr: number): void {
     this.step++;
-    const bc1 = 1 - this.beta1 ** this.step;
-    const bc2 = 1 - this.beta2 ** this.step;
-    tf.tidy(() => {
-      for (const w of vars) {
-        const g = grads[w.name];
-        if (!g) continue;
-        let m = this.m.get(w);
-        let v = this.v.get(w);
-        if (!m || !v) {
-          m = tf.variable(tf.zerosLike(w), false);
-          v = tf.variable(tf.zerosLike(w), false);
-          this.m.set(w, m);
-          this.v.set(w, v);
-        }
-        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
-        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
-        const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), this.eps));
-        // Decoupled decay: w ← w − lr·wd·w, then the Adam step.
-        w.assign(tf.sub(tf.mul(w, 1 - lr * this.weightDecay), tf.mul(update, lr)));
+    const k: UpdateScalars = {
+      c1: 1 - this.beta1,
+      b2: this.beta2,
+      c2: 1 - this.beta2,
+      bc2Sqrt: Math.sqrt(1 - this.beta2 ** this.step),
+      eps: this.eps,
+      decay: 1 - lr * this.weightDecay,
+      negStep: -lr / (1 - this.beta1 ** this.step),
+    };
+    for (const w of vars) {
+      const gt = grads[w.name];
+      if (!gt) continue;
+      if (gt.size !== w.size) throw new Error(`AdamW: gradient of "${w.name}" has ${gt.size} values, the variable ${w.size}`);
+      const s = this.slot(w);
+      let next: Float32Array;
+      if (this.kernel) {
+        const buf = this.kernel.memory.buffer; // views made after any grow
+        new Float32Array(buf, this.scratch.g, w.size).set(hostValues(gt));
+        new Float32Array(buf, this.scratch.w, w.size).set(hostValues(w));
+        this.kernel.update(this.scratch.g, this.scratch.w, s.m, s.v, s.n * 4, k.c1, k.b2, k.c2, k.bc2Sqrt, k.eps, k.decay, k.negStep);
+        next = new Float32Array(buf, this.scratch.w, w.size); // tensorFrom copies it (or hands over a copy)
+      } else {
+        // dataSync may return the backend's own buffer (the cpu backend does): update a copy.
+        next = Float32Array.from(w.dataSync() as Float32Array);
+        updateTs(gt.dataSync() as Float32Array, next, s.mArr!, s.vArr!, w.size, k);
       }
-    });
+      const t = tensorFrom(next, w.shape);
+      w.assign(t);
+      t.dispose();
+    }
   }
 
   dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
-    this.m.clear();
-    this.v.clear();
+    this.slots.clear();
   }
 }
 

@@ -159,26 +159,37 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
     let lossSum = 0;
     let correct = 0;
     let lr = opts.lr;
-    for (let s = 0; s < order.length; s += opts.batchSize) {
-      const rows = Int32Array.from(order.slice(s, s + opts.batchSize));
-      if (rows.length < 2) continue; // BatchNorm needs ≥ 2 rows
-      lr = schedule(step++);
-      const yb = Int32Array.from(rows, (r) => labels[r]!);
-      const { value, grads } = tf.variableGrads(() => {
-        const x = gather(data, rows);
-        const y = tf.tensor1d(yb, 'int32');
-        const out = net.forward(x, true);
-        const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, net.spec.classes), out.logits) as tf.Scalar;
-        const pred = out.logits.argMax(1).dataSync();
-        for (let i = 0; i < pred.length; i++) if (pred[i] === yb[i]) correct++;
-        return opts.extraLoss ? tf.add(ce, opts.extraLoss(out, rows, y)) : ce;
-      }, vars);
-      optimiser.apply(grads, vars, lr);
-      net.commitStats();
-      opts.afterStep?.(rows);
-      lossSum += (await value.data())[0]! * rows.length;
-      value.dispose();
-      tf.dispose(grads);
+    // Per-step loss and predictions stay on the backend until the end of the epoch, then are read in step order
+    // (same sums as reading them each step, without a host round trip per step).
+    const pending: Array<{ loss: tf.Tensor; pred: tf.Tensor; labels: Int32Array }> = [];
+    try {
+      for (let s = 0; s < order.length; s += opts.batchSize) {
+        const rows = Int32Array.from(order.slice(s, s + opts.batchSize));
+        if (rows.length < 2) continue; // BatchNorm needs ≥ 2 rows
+        lr = schedule(step++);
+        const yb = Int32Array.from(rows, (r) => labels[r]!);
+        let pred: tf.Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const x = gather(data, rows);
+          const y = tf.tensor1d(yb, 'int32');
+          const out = net.forward(x, true);
+          const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, net.spec.classes), out.logits) as tf.Scalar;
+          pred = tf.keep(tf.argMax(out.logits, 1));
+          return opts.extraLoss ? tf.add(ce, opts.extraLoss(out, rows, y)) : ce;
+        }, vars);
+        pending.push({ loss: value, pred: pred!, labels: yb });
+        optimiser.apply(grads, vars, lr);
+        net.commitStats();
+        opts.afterStep?.(rows);
+        tf.dispose(grads);
+      }
+      for (const p of pending) {
+        lossSum += (await p.loss.data())[0]! * p.labels.length;
+        const pred = p.pred.dataSync();
+        for (let i = 0; i < pred.length; i++) if (pred[i] === p.labels[i]) correct++;
+      }
+    } finally {
+      for (const p of pending) tf.dispose([p.loss, p.pred]);
     }
     let valAcc: number | null = null;
     if (valRows.length) {

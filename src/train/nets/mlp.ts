@@ -2,7 +2,7 @@
  * MLP of method.md: [Linear(in,h)–BN–ReLU–Linear(h,h)–BN–ReLU] → f1; [Linear(h,h)–BN–ReLU] ×2 → f2; Linear(h,C).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, Dense, StoredModule } from './layers.js';
+import { BatchNorm, Dense, StoredModule, denseBnRelu } from './layers.js';
 import type { ArchSpec, Network, NetOutput } from './types.js';
 
 export function mlpSpec(input: { channels: number; bands: number }, classes: number, hidden = 128): ArchSpec {
@@ -33,7 +33,8 @@ export class Mlp extends StoredModule implements Network {
     let hcur: tf.Tensor2D = x;
     let f1: tf.Tensor2D | null = null;
     for (let i = 0; i < this.dense.length; i++) {
-      hcur = tf.relu(this.bns[i]!.apply(this.dense[i]!.apply(hcur), training)) as tf.Tensor2D;
+      // The input is data: no gradient to it from the first block.
+      hcur = denseBnRelu(this.dense[i]!, this.bns[i]!, hcur, training, i > 0);
       if (i === 1) f1 = hcur;
     }
     return { logits: this.head.apply(hcur), f1: f1!, f2: hcur };

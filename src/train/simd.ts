@@ -1,0 +1,320 @@
+/**
+ * Small WebAssembly SIMD kernels for the training step, assembled at first use from the opcodes below (no
+ * build step, no binary in the package): a minimal module encoder, and column reductions over row-major
+ * [rows, cols] float32 matrices for BatchNorm (Σ x, Σ (x − m)², Σ a and Σ a·b per column), and a transpose.
+ *
+ * Why: on tfjs-wasm a reduction over axis 0 transposes first and a ones·M product packs M for XNNPACK, each
+ * ~100 µs for 256×128; these loops take ~10 µs plus a memcpy. Each column sum accumulates in float32 over the
+ * rows in order, in four lanes; the TypeScript fallback (no WebAssembly SIMD, or cols not a multiple of 4) does
+ * the same float32 operations in the same order, so both give the same bits.
+ */
+
+import * as tf from '@tensorflow/tfjs';
+
+interface HeapBackend {
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
+/**
+ * The values of a float32 tensor for reading on the host: on tfjs-wasm a view into its heap (no copy; valid only
+ * until the next tfjs allocation, so use it at once), elsewhere `dataSync()`.
+ */
+export function hostValues(t: tf.Tensor): Float32Array {
+  const be = tf.backend() as unknown as Partial<HeapBackend>;
+  if (tf.getBackend() === 'wasm' && typeof be.typedArrayFromHeap === 'function') return be.typedArrayFromHeap(t);
+  return t.dataSync() as Float32Array;
+}
+
+/**
+ * A float32 tensor holding `values`. tfjs-wasm copies them into its heap at once, so a view (e.g. into a kernel's
+ * memory) can be passed as is; other backends may keep the array, so they get a copy.
+ */
+export function tensorFrom(values: Float32Array, shape: number[]): tf.Tensor {
+  return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
+}
+
+// ---- encoder ---------------------------------------------------------------------------------------------
+
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
+const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+
+export interface WasmFn {
+  name: string;
+  params: number[];
+  /** [count, type] groups */
+  locals: [number, number][];
+  body: number[];
+}
+
+/** A module with one memory (exported as `memory`, 1 page to start) and the given exported functions. */
+export function buildModule(fns: WasmFn[]): Uint8Array<ArrayBuffer> {
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]))),
+    ...section(3, vec(fns.map((_, i) => uleb(i)))),
+    ...section(5, vec([[0x00, 1]])),
+    ...section(7, vec([[...name('memory'), 0x02, 0], ...fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])])),
+    ...section(10, vec(fns.map((f) => {
+      const code = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, 0x0b];
+      return [...uleb(code.length), ...code];
+    }))),
+  ]);
+}
+
+/** Compile and instantiate, or null where WebAssembly (SIMD) is unavailable or code generation is disallowed. */
+export function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> | null {
+  try {
+    if (typeof WebAssembly !== 'object') return null;
+    return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/** Signed LEB128 (i32.const immediates). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+
+export const op = {
+  get: (l: number) => [0x20, ...uleb(l)],
+  set: (l: number) => [0x21, ...uleb(l)],
+  tee: (l: number) => [0x22, ...uleb(l)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  simd: (o: number) => [0xfd, ...uleb(o)],
+};
+const simd = op.simd;
+export const V_LOAD = [...simd(0x00), 4, 0]; // v128.load align=16 offset=0
+export const V_STORE = [...simd(0x0b), 4, 0];
+export const F4 = { add: simd(0xe4), sub: simd(0xe5), mul: simd(0xe6), div: simd(0xe7), sqrt: simd(0xe3), splat: simd(0x13) };
+const I32_ADD = [0x6a];
+const I32_MUL = [0x6c];
+const I32_GE_U = [0x4f];
+
+// ---- column reductions -------------------------------------------------------------------------------------
+
+interface Locals {
+  /** v128 from input matrix k at (i, j) */
+  load: (k: number) => number[];
+  /** v128 of the extra per-column vector at j */
+  extra: number[];
+  acc: (k: number) => number;
+  tmp: number;
+}
+
+/**
+ * `fnName(in0…, rows, cols4, [extra], out0…)` (i32 byte offsets and counts): for each group of 4 columns,
+ * run `update` for rows 0…rows−1 in order with v128 accumulators starting at +0, then store them to the outputs.
+ */
+function columnReduction(fnName: string, inputs: number, hasExtra: boolean, outputs: number, update: (l: Locals) => number[]): WasmFn {
+  const pRows = inputs;
+  const pCols4 = inputs + 1;
+  const pExtra = inputs + 2;
+  const pOut = (k: number) => inputs + 2 + (hasExtra ? 1 : 0) + k;
+  const nParams = inputs + 2 + (hasExtra ? 1 : 0) + outputs;
+  const [J, I, P] = [nParams, nParams + 1, nParams + 2]; // column group, row, byte offset of (i, j) in a matrix
+  const ACC = nParams + 3;
+  const TMP = ACC + outputs;
+  const { get, set } = op;
+  const colOffset = (base: number) => [...get(base), ...get(J), ...op.i32(16), ...I32_MUL, ...I32_ADD];
+  const l: Locals = {
+    load: (k) => [...get(k), ...get(P), ...I32_ADD, ...V_LOAD],
+    extra: hasExtra ? [...colOffset(pExtra), ...V_LOAD] : [],
+    acc: (k) => ACC + k,
+    tmp: TMP,
+  };
+  const body = [
+    ...op.i32(0), ...set(J),
+    0x02, 0x40, 0x03, 0x40,
+    ...get(J), ...get(pCols4), ...I32_GE_U, 0x0d, 1,
+    ...Array.from({ length: outputs }, (_, k) => [...op.i32(0), ...simd(0x11), ...set(ACC + k)]).flat(), // i32x4.splat 0 = +0.0f ×4
+    ...op.i32(0), ...set(I),
+    ...get(J), ...op.i32(16), ...I32_MUL, ...set(P),
+    0x02, 0x40, 0x03, 0x40,
+    ...get(I), ...get(pRows), ...I32_GE_U, 0x0d, 1,
+    ...update(l),
+    ...get(I), ...op.i32(1), ...I32_ADD, ...set(I),
+    ...get(P), ...get(pCols4), ...op.i32(16), ...I32_MUL, ...I32_ADD, ...set(P),
+    0x0c, 0, 0x0b, 0x0b,
+    ...Array.from({ length: outputs }, (_, k) => [...colOffset(pOut(k)), ...get(ACC + k), ...V_STORE]).flat(),
+    ...get(J), ...op.i32(1), ...I32_ADD, ...set(J),
+    0x0c, 0, 0x0b, 0x0b,
+  ];
+  return { name: fnName, params: Array<number>(nParams).fill(I32), locals: [[3, I32], [outputs + 1, V128]], body };
+}
+
+const accAdd = (k: number, value: number[]) => [...op.get(k), ...value, ...F4.add, ...op.set(k)];
+
+const COLUMN_FNS: WasmFn[] = [
+  // colsum(src, rows, cols4, dst): acc += x
+  columnReduction('colsum', 1, false, 1, (l) => accAdd(l.acc(0), l.load(0))),
+  // sqdev(src, rows, cols4, mean, dst): acc += (x − m)·(x − m)
+  columnReduction('sqdev', 1, true, 1, (l) => accAdd(l.acc(0), [...l.load(0), ...l.extra, ...F4.sub, ...op.tee(l.tmp), ...op.get(l.tmp), ...F4.mul])),
+  // dotcols(a, b, rows, cols4, sumA, sumAB): acc0 += a; acc1 += a·b
+  columnReduction('dotcols', 2, false, 2, (l) => [...accAdd(l.acc(0), l.load(0)), ...accAdd(l.acc(1), [...l.load(0), ...l.load(1), ...F4.mul])]),
+];
+
+/** transpose(src, rows, cols, dst): dst[j·rows + i] = src[i·cols + j] (scalar f32 copies, byte offsets). */
+function transposeFn(): WasmFn {
+  const [SRC, ROWS, COLS, DST, I, J, PS, PD, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const { get, set } = op;
+  const body = [
+    ...get(ROWS), ...op.i32(4), ...I32_MUL, ...set(STRIDE),
+    ...get(SRC), ...set(PS),
+    ...op.i32(0), ...set(I),
+    0x02, 0x40, 0x03, 0x40,
+    ...get(I), ...get(ROWS), ...I32_GE_U, 0x0d, 1,
+    ...get(DST), ...get(I), ...op.i32(4), ...I32_MUL, ...I32_ADD, ...set(PD),
+    ...op.i32(0), ...set(J),
+    0x02, 0x40, 0x03, 0x40,
+    ...get(J), ...get(COLS), ...I32_GE_U, 0x0d, 1,
+    ...get(PD), ...get(PS), 0x2a, 2, 0, 0x38, 2, 0, // f32.store(pd, f32.load(ps))
+    ...get(PS), ...op.i32(4), ...I32_ADD, ...set(PS),
+    ...get(PD), ...get(STRIDE), ...I32_ADD, ...set(PD),
+    ...get(J), ...op.i32(1), ...I32_ADD, ...set(J),
+    0x0c, 0, 0x0b, 0x0b,
+    ...get(I), ...op.i32(1), ...I32_ADD, ...set(I),
+    0x0c, 0, 0x0b, 0x0b,
+  ];
+  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [[5, I32]], body };
+}
+COLUMN_FNS.push(transposeFn());
+
+type Fn4 = (...args: number[]) => void;
+interface ColumnKernels {
+  memory: WebAssembly.Memory;
+  colsum: Fn4;
+  sqdev: Fn4;
+  dotcols: Fn4;
+  transpose: Fn4;
+}
+let columnCached: ColumnKernels | null | undefined;
+let simdDisabled = false;
+
+/** Turn the SIMD column kernels off (tests compare both paths). */
+export function setColumnSimd(enabled: boolean): void {
+  simdDisabled = !enabled;
+}
+
+function columnKernels(): ColumnKernels | null {
+  if (simdDisabled) return null;
+  if (columnCached === undefined) columnCached = instantiate(buildModule(COLUMN_FNS)) as ColumnKernels | null;
+  return columnCached;
+}
+
+/** Kernel memory with room for `floats` float32 values; returns a fresh view of it. */
+function room(k: ColumnKernels, floats: number): Float32Array {
+  const need = floats * 4;
+  if (need > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
+  return new Float32Array(k.memory.buffer);
+}
+
+/** Σ over rows of a row-major [rows, cols] matrix, per column, float32 accumulation in row order. */
+export function columnSums(x: Float32Array, rows: number, cols: number): Float32Array {
+  const k = columnKernels();
+  if (k && cols % 4 === 0) {
+    const mem = room(k, rows * cols + cols);
+    mem.set(x.subarray(0, rows * cols), 0);
+    const out = rows * cols * 4;
+    k.colsum(0, rows, cols / 4, out);
+    return mem.slice(rows * cols, rows * cols + cols);
+  }
+  const f = Math.fround;
+  const acc = new Float32Array(cols);
+  for (let j = 0; j < cols; j++) {
+    let s = 0;
+    for (let i = 0; i < rows; i++) s = f(s + x[i * cols + j]!);
+    acc[j] = s;
+  }
+  return acc;
+}
+
+/** Σ over rows of (x − mean)², per column, float32 in row order. */
+export function columnSquaredDeviations(x: Float32Array, rows: number, cols: number, mean: Float32Array): Float32Array {
+  const k = columnKernels();
+  if (k && cols % 4 === 0) {
+    const mem = room(k, rows * cols + 2 * cols);
+    mem.set(x.subarray(0, rows * cols), 0);
+    mem.set(mean, rows * cols);
+    k.sqdev(0, rows, cols / 4, rows * cols * 4, (rows * cols + cols) * 4);
+    return mem.slice(rows * cols + cols, rows * cols + 2 * cols);
+  }
+  const f = Math.fround;
+  const acc = new Float32Array(cols);
+  for (let j = 0; j < cols; j++) {
+    let s = 0;
+    for (let i = 0; i < rows; i++) {
+      const d = f(x[i * cols + j]! - mean[j]!);
+      s = f(s + f(d * d));
+    }
+    acc[j] = s;
+  }
+  return acc;
+}
+
+/** [Σ a, Σ a·b] over rows, per column, float32 in row order. */
+export function columnSumAndDot(a: Float32Array, b: Float32Array, rows: number, cols: number): [Float32Array, Float32Array] {
+  const k = columnKernels();
+  const n = rows * cols;
+  if (k && cols % 4 === 0) {
+    const mem = room(k, 2 * n + 2 * cols);
+    mem.set(a.subarray(0, n), 0);
+    mem.set(b.subarray(0, n), n);
+    k.dotcols(0, n * 4, rows, cols / 4, 2 * n * 4, (2 * n + cols) * 4);
+    return [mem.slice(2 * n, 2 * n + cols), mem.slice(2 * n + cols, 2 * n + 2 * cols)];
+  }
+  const f = Math.fround;
+  const sa = new Float32Array(cols);
+  const sab = new Float32Array(cols);
+  for (let j = 0; j < cols; j++) {
+    let s = 0;
+    let t = 0;
+    for (let i = 0; i < rows; i++) {
+      const v = a[i * cols + j]!;
+      s = f(s + v);
+      t = f(t + f(v * b[i * cols + j]!));
+    }
+    sa[j] = s;
+    sab[j] = t;
+  }
+  return [sa, sab];
+}
+
+/**
+ * The transpose of a row-major [rows, cols] matrix (tfjs-wasm's Transpose is 1.5–3× slower at these sizes).
+ * With the kernel, the result is a view into its memory, valid until the next call here.
+ */
+export function transposed(x: Float32Array, rows: number, cols: number): Float32Array {
+  const k = columnKernels();
+  const n = rows * cols;
+  if (k) {
+    const mem = room(k, 2 * n);
+    mem.set(x.subarray(0, n), 0);
+    k.transpose(0, rows, cols, n * 4);
+    return mem.subarray(n, 2 * n);
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = x[i * cols + j]!;
+  return out;
+}
