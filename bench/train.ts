@@ -14,6 +14,7 @@ import { CMCRD, crossEntropy } from '../src/train/losses/index.js';
 import { SeededRandom } from '../src/train/nets/layers.js';
 import { buildNetwork, defaultSpec } from '../src/train/nets/index.js';
 import { AdamW } from '../src/train/optim.js';
+import { tensorFrom } from '../src/train/simd.js';
 import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
 
 const IN = { channels: 62, bands: 5 };
@@ -131,12 +132,21 @@ function runTorch(n: number, minSeconds: number): { rates: Record<string, number
   }
 }
 
+/**
+ * Rows start…start+rows−1 of a host [n, d] matrix as a tensor, as `fit` builds its batches (the data stays on
+ * the host). tf.slice of a whole-dataset tensor would cost far more than the step at these sizes: tfjs-wasm's
+ * Slice reads the entire input (5 MB here) each call, where PyTorch's x[s:s+bs] is a view.
+ */
+function batchOf(m: Float32Array, start: number, rows: number, d: number): tf.Tensor2D {
+  return tensorFrom(m.subarray(start * d, (start + rows) * d), [rows, d]) as tf.Tensor2D;
+}
+
 /** Samples/s of tfjs-wasm training (one warm-up epoch, then whole epochs for at least `minMs`). */
 async function tfjsRate(n: number, batch: number, minMs: number): Promise<number> {
   const d = IN.channels * IN.bands;
   const rng = new SeededRandom(1);
-  const x = tf.tensor2d(Float32Array.from({ length: n * d }, () => rng.normal()), [n, d]);
-  const y = tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(CLASSES)), 'int32');
+  const x = Float32Array.from({ length: n * d }, () => rng.normal());
+  const y = Int32Array.from({ length: n }, () => rng.int(CLASSES));
   const net = buildNetwork(defaultSpec('mlp', IN, CLASSES), 1);
   const opt = new AdamW({ lr: 1e-3, weightDecay: 1e-3 });
   const steps = Math.floor(n / batch);
@@ -144,8 +154,8 @@ async function tfjsRate(n: number, batch: number, minMs: number): Promise<number
     let last = 0;
     for (let s = 0; s < steps; s++) {
       const { value, grads } = tf.tidy(() => {
-        const xb = tf.slice(x, [s * batch, 0], [batch, d]);
-        const yb = tf.slice(y, [s * batch], [batch]);
+        const xb = batchOf(x, s * batch, batch, d);
+        const yb = tf.tensor1d(y.slice(s * batch, (s + 1) * batch), 'int32');
         return tf.variableGrads(() => crossEntropy(net.forward(xb, true).logits, yb), net.trainable);
       });
       opt.apply(grads, net.trainable, 1e-3);
@@ -159,8 +169,6 @@ async function tfjsRate(n: number, batch: number, minMs: number): Promise<number
   const { msPerCall: ms } = await timeIt(epoch, minMs, 1);
   net.dispose();
   opt.dispose();
-  x.dispose();
-  y.dispose();
   return (steps * batch) / (ms / 1000);
 }
 
@@ -168,11 +176,10 @@ async function tfjsRate(n: number, batch: number, minMs: number): Promise<number
 async function cmcrdRate(n: number, batch: number, minMs: number): Promise<number> {
   const d = IN.channels * IN.bands;
   const rng = new SeededRandom(2);
-  const x = tf.tensor2d(Float32Array.from({ length: n * d }, () => rng.normal()), [n, d]);
+  const x = Float32Array.from({ length: n * d }, () => rng.normal());
   const labels = Int32Array.from({ length: n }, () => rng.int(CLASSES));
-  const y = tf.tensor1d(labels, 'int32');
-  const ft = tf.tensor2d(Float32Array.from({ length: n * 128 }, () => Math.max(0, rng.normal())), [n, 128]);
-  const tl = tf.tensor2d(Float32Array.from({ length: n * CLASSES }, () => rng.normal()), [n, CLASSES]);
+  const ft = Float32Array.from({ length: n * 128 }, () => Math.max(0, rng.normal()));
+  const tl = Float32Array.from({ length: n * CLASSES }, () => rng.normal());
   const net = buildNetwork(defaultSpec('mlp', IN, CLASSES), 1);
   const loss = new CMCRD({ nData: n, dS: 128, dT: 128, labels, seed: 3 });
   const vars = [...net.trainable, ...loss.trainable];
@@ -183,10 +190,10 @@ async function cmcrdRate(n: number, batch: number, minMs: number): Promise<numbe
       const idx = Int32Array.from({ length: batch }, (_, i) => s * batch + i);
       const yb = labels.subarray(s * batch, (s + 1) * batch);
       const { value, grads } = tf.tidy(() => {
-        const xb = tf.slice(x, [s * batch, 0], [batch, d]);
-        const ybT = tf.slice(y, [s * batch], [batch]);
-        const ftb = tf.slice(ft, [s * batch, 0], [batch, 128]);
-        const tlb = tf.slice(tl, [s * batch, 0], [batch, CLASSES]);
+        const xb = batchOf(x, s * batch, batch, d);
+        const ybT = tf.tensor1d(yb.slice(), 'int32');
+        const ftb = batchOf(ft, s * batch, batch, 128);
+        const tlb = batchOf(tl, s * batch, batch, CLASSES);
         return tf.variableGrads(() => {
           const out = net.forward(xb, true);
           return tf.add(crossEntropy(out.logits, ybT), tf.mul(loss.loss(out.f2, ftb, out.logits, tlb, yb, idx), 0.02)) as tf.Scalar;
@@ -200,7 +207,6 @@ async function cmcrdRate(n: number, batch: number, minMs: number): Promise<numbe
     }
   };
   const { msPerCall: ms } = await timeIt(epoch, minMs, 1);
-  for (const t of [x, y, ft, tl]) t.dispose();
   net.dispose();
   loss.dispose();
   opt.dispose();
