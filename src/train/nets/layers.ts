@@ -91,7 +91,7 @@ export const matMulFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
 /** Whether data reads are memory copies (wasm, cpu), so small host-side kernels beat tfjs kernel dispatch. */
-const hostIsCheap = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+export const hostIsCheap = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
 
 /** Transpose of a 2-D tensor, on the host (../simd.ts) where reads are cheap: tfjs-wasm's Transpose is slower. */
 export function transpose2d(m: tf.Tensor2D): tf.Tensor2D {
