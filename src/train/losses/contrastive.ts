@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore, SeededRandom, matMulFast } from '../nets/layers.js';
 import type { NamedArray } from '../nets/types.js';
+import { BankPair } from './bankKernels.js';
 import { assertRank2, entropyWeights, l2Normalize, labelsArray, maskedStopGradient, stopGradient, type Labels } from './util.js';
 
 export interface ContrastiveOptions {
@@ -77,9 +78,8 @@ export abstract class ContrastiveDistiller {
   private readonly bS: tf.Variable;
   private readonly wT: tf.Variable;
   private readonly bT: tf.Variable;
-  /** Memory banks, row-major [N, d], kept on the host (see {@link bankScores} for why). */
-  private readonly memS: Float32Array;
-  private readonly memT: Float32Array;
+  /** Memory banks M_s (0) and M_t (1), row-major [N, d], kept on the host (see {@link bankScores} for why). */
+  private readonly banks: BankPair;
   private readonly labels: Int32Array;
   /** For each class, the dataset indices of all samples of other classes. */
   private readonly otherClass = new Map<number, Int32Array>();
@@ -131,9 +131,11 @@ export abstract class ContrastiveDistiller {
     this.wT = this.store.add('embedT.weight', [dT, d], lin(dT));
     this.bT = this.store.add('embedT.bias', [d], lin(dT));
     const sigma = 1 / Math.sqrt(d / 3);
-    const bank = () => Float32Array.from({ length: nData * d }, () => this.store.rng.uniform(-sigma, sigma));
-    this.memS = bank();
-    this.memT = bank();
+    this.banks = new BankPair(nData, d);
+    for (const k of [0, 1] as const) {
+      const bank = this.banks.bank(k);
+      for (let i = 0; i < bank.length; i++) bank[i] = this.store.rng.uniform(-sigma, sigma);
+    }
     this.trainable = this.store.trainable;
     this.negRng = new SeededRandom((opts.seed ^ 0x5bd1e995) >>> 0);
   }
@@ -240,10 +242,10 @@ export abstract class ContrastiveDistiller {
         idx.set(neg.subarray(i * k, (i + 1) * k), i * (k + 1) + 1);
       }
       // exp(⟨z_i, M[k]⟩ / τ) for the positive (column 0) and the K negatives: [B, K+1].
-      const scores = (z: tf.Tensor2D, mem: Float32Array) =>
-        tf.exp(tf.div(bankScores(z, mem, this.embedDim, idx, k + 1), this.temperature)) as tf.Tensor2D;
-      const outS = scores(zS, this.memT); // student embedding vs teacher memory
-      const outT = scores(zT, this.memS); // teacher embedding vs student memory
+      const scores = (z: tf.Tensor2D, bank: 0 | 1) =>
+        tf.exp(tf.div(bankScores(z, this.banks, bank, idx, k + 1), this.temperature)) as tf.Tensor2D;
+      const outS = scores(zS, 1); // student embedding vs teacher memory
+      const outT = scores(zT, 0); // teacher embedding vs student memory
       if (!this.norm) {
         // Z fixed at the first batch (CRD): mean score times N.
         this.norm = {
@@ -281,7 +283,7 @@ export abstract class ContrastiveDistiller {
     if (!p) return;
     const d = this.embedDim;
     const m = this.momentum;
-    for (const [mem, z] of [[this.memS, p.zS], [this.memT, p.zT]] as const) {
+    for (const [mem, z] of [[this.banks.bank(0), p.zS], [this.banks.bank(1), p.zT]] as const) {
       p.indices.forEach((row, i) => {
         const o = row * d;
         let ss = 0;
@@ -302,12 +304,12 @@ export abstract class ContrastiveDistiller {
     const shape = [this.nData, this.embedDim];
     return {
       ...this.store.getWeights(),
-      memoryS: { shape: shape.slice(), data: Float32Array.from(this.memS) },
-      memoryT: { shape: shape.slice(), data: Float32Array.from(this.memT) },
+      memoryS: { shape: shape.slice(), data: this.banks.bank(0).slice() },
+      memoryT: { shape: shape.slice(), data: this.banks.bank(1).slice() },
     };
   }
   setWeights(w: Record<string, NamedArray>): void {
-    for (const [name, mem] of [['memoryS', this.memS], ['memoryT', this.memT]] as const) {
+    for (const name of ['memoryS', 'memoryT'] as const) {
       const src = w[name];
       if (!src) throw new Error(`missing weight "${name}"`);
       if (src.shape.length !== 2 || src.shape[0] !== this.nData || src.shape[1] !== this.embedDim) {
@@ -315,8 +317,8 @@ export abstract class ContrastiveDistiller {
       }
     }
     this.store.setWeights(w);
-    this.memS.set(w.memoryS!.data);
-    this.memT.set(w.memoryT!.data);
+    this.banks.bank(0).set(w.memoryS!.data);
+    this.banks.bank(1).set(w.memoryT!.data);
     this.pending = null;
   }
   dispose(): void {
@@ -331,71 +333,17 @@ export abstract class ContrastiveDistiller {
  * [B, K+1, d] tensor is 16 MB per direction; computing the dot products and their gradient (dz_i = Σ_j g_ij M[idx_ij])
  * on the host avoids both. The bank is a constant here (it only changes in updateMemory, after the step).
  */
-function bankScores(z: tf.Tensor2D, bank: Float32Array, d: number, idx: Int32Array, j: number): tf.Tensor2D {
+function bankScores(z: tf.Tensor2D, banks: BankPair, bank: 0 | 1, idx: Int32Array, j: number): tf.Tensor2D {
   const op = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const zt = inputs[0] as tf.Tensor2D;
     const b = zt.shape[0];
     const zv = Float64Array.from(zt.dataSync());
     return {
-      value: tf.tensor2d(rowDots(bank, zv, idx, b, d, j), [b, j]),
-      gradFunc: (dy: tf.Tensor) => tf.tensor2d(rowAccumulate(bank, Float64Array.from(dy.dataSync()), idx, b, d, j), [b, d]),
+      value: tf.tensor2d(banks.rowDots(bank, zv, idx, b, j), [b, j]),
+      gradFunc: (dy: tf.Tensor) => tf.tensor2d(banks.rowAccumulate(bank, Float64Array.from(dy.dataSync()), idx, b, j), [b, banks.d]),
     };
   });
   return op(z) as tf.Tensor2D;
-}
-
-// The two host loops below are plain top-level functions over typed arrays (4-way unrolled) so V8 optimises them
-// once; about 4M multiply-adds per direction and step at B = 32, K = 1000, d = 128.
-
-/** out[i, c] = ⟨bank[idx[i·j + c]], z[i]⟩. */
-function rowDots(bank: Float32Array, z: Float64Array, idx: Int32Array, b: number, d: number, j: number): Float32Array {
-  const out = new Float32Array(b * j);
-  const d4 = d - (d % 4);
-  for (let i = 0; i < b; i++) {
-    const zo = i * d;
-    for (let c = 0; c < j; c++) {
-      const ro = idx[i * j + c]! * d;
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      let t = 0;
-      for (; t < d4; t += 4) {
-        a0 += bank[ro + t]! * z[zo + t]!;
-        a1 += bank[ro + t + 1]! * z[zo + t + 1]!;
-        a2 += bank[ro + t + 2]! * z[zo + t + 2]!;
-        a3 += bank[ro + t + 3]! * z[zo + t + 3]!;
-      }
-      for (; t < d; t++) a0 += bank[ro + t]! * z[zo + t]!;
-      out[i * j + c] = a0 + a1 + a2 + a3;
-    }
-  }
-  return out;
-}
-
-/** dz[i] = Σ_c g[i, c] · bank[idx[i·j + c]]. */
-function rowAccumulate(bank: Float32Array, g: Float64Array, idx: Int32Array, b: number, d: number, j: number): Float32Array {
-  const dz = new Float32Array(b * d);
-  const acc = new Float64Array(d);
-  const d4 = d - (d % 4);
-  for (let i = 0; i < b; i++) {
-    acc.fill(0);
-    for (let c = 0; c < j; c++) {
-      const gij = g[i * j + c]!;
-      if (gij === 0) continue;
-      const ro = idx[i * j + c]! * d;
-      let t = 0;
-      for (; t < d4; t += 4) {
-        acc[t] += gij * bank[ro + t]!;
-        acc[t + 1] += gij * bank[ro + t + 1]!;
-        acc[t + 2] += gij * bank[ro + t + 2]!;
-        acc[t + 3] += gij * bank[ro + t + 3]!;
-      }
-      for (; t < d; t++) acc[t] += gij * bank[ro + t]!;
-    }
-    dz.set(acc, i * d);
-  }
-  return dz;
 }
 
 interface Modifiers {
