@@ -123,6 +123,7 @@ describe('fused Linear–BatchNorm–ReLU vs separate tfjs ops', () => {
     [5, 6, true],
     [33, 8, true],
     [33, 8, false],
+    [80, 8, true], // above HOST_BN_MAX_ROWS: the tensor path
   ])('batch %i, width %i, SIMD %s', (n, h, simd) => {
     setColumnSimd(simd);
     const store = new ParamStore(new SeededRandom(n * h));

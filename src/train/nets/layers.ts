@@ -221,7 +221,10 @@ export class BatchNorm {
  */
 export function denseBnRelu(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, training: boolean, inputGrad = true): tf.Tensor2D {
   if (!training || !dense.b) return tf.relu(bn.apply(dense.apply(x), training)) as tf.Tensor2D;
-  if (hostIsCheap()) return denseBnReluHost(dense, bn, x, inputGrad);
+  // The host path wins at the default batch 32 (fewer kernels) but loses at 256, where its copies in and out of
+  // the kernels' memory (~2 MB per layer and step) cost more than tfjs-wasm's in-heap element-wise kernels
+  // (scratch A/B, same runs: b256 11.4–12.2 ms/step tensor path vs 13.0–13.8 host path).
+  if (hostIsCheap() && x.shape[0] <= HOST_BN_MAX_ROWS) return denseBnReluHost(dense, bn, x, inputGrad);
   const n = x.shape[0];
   const h = dense.w.shape[1]!;
   const eps = bn.eps;
@@ -266,6 +269,9 @@ export function denseBnRelu(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, trainin
   }) as (...t: tf.Tensor[]) => tf.Tensor2D;
   return op(dense.w, dense.b, bn.gamma, bn.beta);
 }
+
+/** Largest batch for which {@link denseBnRelu} runs BatchNorm+ReLU on the host (measured at 32 and 256 only). */
+export const HOST_BN_MAX_ROWS = 64;
 
 /**
  * {@link denseBnRelu} where host reads are cheap: only the two matrix products per direction are tfjs kernels.
