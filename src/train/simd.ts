@@ -107,7 +107,9 @@ export const op = {
 const simd = op.simd;
 export const V_LOAD = [...simd(0x00), 4, 0]; // v128.load align=16 offset=0
 export const V_STORE = [...simd(0x0b), 4, 0];
-export const F4 = { add: simd(0xe4), sub: simd(0xe5), mul: simd(0xe6), div: simd(0xe7), sqrt: simd(0xe3), splat: simd(0x13) };
+export const F4 = { add: simd(0xe4), sub: simd(0xe5), mul: simd(0xe6), div: simd(0xe7), sqrt: simd(0xe3), splat: simd(0x13), gt: simd(0x44), pmax: simd(0xeb) };
+const V_AND = simd(0x4e);
+const V_ZERO = [...op.i32(0), ...simd(0x11)]; // i32x4.splat 0 = +0.0f ×4
 const I32_ADD = [0x6a];
 const I32_MUL = [0x6c];
 const I32_GE_U = [0x4f];
@@ -117,22 +119,24 @@ const I32_GE_U = [0x4f];
 interface Locals {
   /** v128 from input matrix k at (i, j) */
   load: (k: number) => number[];
-  /** v128 of the extra per-column vector at j */
-  extra: number[];
+  /** v128 of extra per-column vector k at j */
+  extra: (k: number) => number[];
+  /** byte address of (i, j) in input matrix k (for matrices that are written, not read) */
+  addr: (k: number) => number[];
   acc: (k: number) => number;
   tmp: number;
 }
 
 /**
- * `fnName(in0…, rows, cols4, [extra], out0…)` (i32 byte offsets and counts): for each group of 4 columns,
+ * `fnName(in0…, rows, cols4, extra0…, out0…)` (i32 byte offsets and counts): for each group of 4 columns,
  * run `update` for rows 0…rows−1 in order with v128 accumulators starting at +0, then store them to the outputs.
  */
-function columnReduction(fnName: string, inputs: number, hasExtra: boolean, outputs: number, update: (l: Locals) => number[]): WasmFn {
+function columnReduction(fnName: string, inputs: number, extras: number, outputs: number, update: (l: Locals) => number[]): WasmFn {
   const pRows = inputs;
   const pCols4 = inputs + 1;
   const pExtra = inputs + 2;
-  const pOut = (k: number) => inputs + 2 + (hasExtra ? 1 : 0) + k;
-  const nParams = inputs + 2 + (hasExtra ? 1 : 0) + outputs;
+  const pOut = (k: number) => inputs + 2 + extras + k;
+  const nParams = inputs + 2 + extras + outputs;
   const [J, I, P] = [nParams, nParams + 1, nParams + 2]; // column group, row, byte offset of (i, j) in a matrix
   const ACC = nParams + 3;
   const TMP = ACC + outputs;
@@ -140,7 +144,8 @@ function columnReduction(fnName: string, inputs: number, hasExtra: boolean, outp
   const colOffset = (base: number) => [...get(base), ...get(J), ...op.i32(16), ...I32_MUL, ...I32_ADD];
   const l: Locals = {
     load: (k) => [...get(k), ...get(P), ...I32_ADD, ...V_LOAD],
-    extra: hasExtra ? [...colOffset(pExtra), ...V_LOAD] : [],
+    extra: (k) => [...colOffset(pExtra + k), ...V_LOAD],
+    addr: (k) => [...get(k), ...get(P), ...I32_ADD],
     acc: (k) => ACC + k,
     tmp: TMP,
   };
@@ -168,11 +173,30 @@ const accAdd = (k: number, value: number[]) => [...op.get(k), ...value, ...F4.ad
 
 const COLUMN_FNS: WasmFn[] = [
   // colsum(src, rows, cols4, dst): acc += x
-  columnReduction('colsum', 1, false, 1, (l) => accAdd(l.acc(0), l.load(0))),
+  columnReduction('colsum', 1, 0, 1, (l) => accAdd(l.acc(0), l.load(0))),
   // sqdev(src, rows, cols4, mean, dst): acc += (x − m)·(x − m)
-  columnReduction('sqdev', 1, true, 1, (l) => accAdd(l.acc(0), [...l.load(0), ...l.extra, ...F4.sub, ...op.tee(l.tmp), ...op.get(l.tmp), ...F4.mul])),
+  columnReduction('sqdev', 1, 1, 1, (l) => accAdd(l.acc(0), [...l.load(0), ...l.extra(0), ...F4.sub, ...op.tee(l.tmp), ...op.get(l.tmp), ...F4.mul])),
   // dotcols(a, b, rows, cols4, sumA, sumAB): acc0 += a; acc1 += a·b
-  columnReduction('dotcols', 2, false, 2, (l) => [...accAdd(l.acc(0), l.load(0)), ...accAdd(l.acc(1), [...l.load(0), ...l.load(1), ...F4.mul])]),
+  columnReduction('dotcols', 2, 0, 2, (l) => [...accAdd(l.acc(0), l.load(0)), ...accAdd(l.acc(1), [...l.load(0), ...l.load(1), ...F4.mul])]),
+  // BatchNorm + ReLU forward, element-wise (nets/bnHost.ts): bnfwd(z, xhat, y, rows, cols4, mean, rstd, gamma, beta):
+  // x̂ = (z − mean)·rstd → xhat; y = pmax(0, x̂·γ + β) (= a > 0 ? a : 0, as the TypeScript path).
+  columnReduction('bnfwd', 3, 4, 0, (l) => [
+    ...l.addr(1), ...l.load(0), ...l.extra(0), ...F4.sub, ...l.extra(1), ...F4.mul, ...op.tee(l.tmp), ...V_STORE,
+    ...l.addr(2), ...V_ZERO, ...op.get(l.tmp), ...l.extra(2), ...F4.mul, ...l.extra(3), ...F4.add, ...F4.pmax, ...V_STORE,
+  ]),
+  // Its backward, first pass: bnbwd(dy, y, xhat, da, rows, cols4, sumDa, sumDaXhat): da = dy where y > 0 else +0
+  // (and with the y > 0 mask) → da; acc0 += da; acc1 += da·x̂ (the order of dotcols).
+  columnReduction('bnbwd', 4, 0, 2, (l) => [
+    ...l.addr(3), ...l.load(0), ...l.load(1), ...V_ZERO, ...F4.gt, ...V_AND, ...op.tee(l.tmp), ...V_STORE,
+    ...accAdd(l.acc(0), op.get(l.tmp)),
+    ...accAdd(l.acc(1), [...op.get(l.tmp), ...l.load(2), ...F4.mul]),
+  ]),
+  // Second pass: bndz(da, xhat, dz, rows, cols4, k, c1, c2, sumDz): dz = (da·k − x̂·c1) − c2 → dz; acc += dz.
+  columnReduction('bndz', 3, 3, 1, (l) => [
+    ...l.addr(2), ...l.load(0), ...l.extra(0), ...F4.mul, ...l.load(1), ...l.extra(1), ...F4.mul, ...F4.sub, ...l.extra(2), ...F4.sub,
+    ...op.tee(l.tmp), ...V_STORE,
+    ...accAdd(l.acc(0), op.get(l.tmp)),
+  ]),
 ];
 
 /** transpose(src, rows, cols, dst): dst[j·rows + i] = src[i·cols + j] (scalar f32 copies, byte offsets). */
@@ -208,6 +232,9 @@ interface ColumnKernels {
   sqdev: Fn4;
   dotcols: Fn4;
   transpose: Fn4;
+  bnfwd: Fn4;
+  bnbwd: Fn4;
+  bndz: Fn4;
 }
 let columnCached: ColumnKernels | null | undefined;
 let simdDisabled = false;
@@ -317,4 +344,51 @@ export function transposed(x: Float32Array, rows: number, cols: number): Float32
   const out = new Float32Array(n);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = x[i * cols + j]!;
   return out;
+}
+
+// ---- BatchNorm + ReLU element-wise passes (callers: nets/bnHost.ts, which holds the TypeScript path) --------
+
+/** Whether the kernels below run for this width (else they return null and the caller uses its own loops). */
+function bnKernels(cols: number): ColumnKernels | null {
+  return cols % 4 === 0 ? columnKernels() : null;
+}
+
+/** x̂ = (z − mean)·rstd and y = relu(x̂·γ + β), float32 per op; null without SIMD or for cols not a multiple of 4. */
+export function bnReluForwardSimd(z: Float32Array, rows: number, cols: number, mean: Float32Array, rstd: Float32Array, gamma: Float32Array, beta: Float32Array): { xhat: Float32Array; y: Float32Array } | null {
+  const k = bnKernels(cols);
+  if (!k) return null;
+  const n = rows * cols;
+  const mem = room(k, 3 * n + 4 * cols);
+  mem.set(z.subarray(0, n), 0);
+  [mean, rstd, gamma, beta].forEach((v, i) => mem.set(v, 3 * n + i * cols));
+  const c = (i: number) => (3 * n + i * cols) * 4;
+  k.bnfwd(0, n * 4, 2 * n * 4, rows, cols / 4, c(0), c(1), c(2), c(3));
+  return { xhat: mem.slice(n, 2 * n), y: mem.slice(2 * n, 3 * n) };
+}
+
+/** da = dy·[y > 0], Σ da and Σ da·x̂ per column (the order of {@link columnSumAndDot}); null as above. */
+export function bnReluMaskSimd(dy: Float32Array, y: Float32Array, xhat: Float32Array, rows: number, cols: number): { da: Float32Array; sumDa: Float32Array; sumDaXhat: Float32Array } | null {
+  const k = bnKernels(cols);
+  if (!k) return null;
+  const n = rows * cols;
+  const mem = room(k, 4 * n + 2 * cols);
+  mem.set(dy.subarray(0, n), 0);
+  mem.set(y.subarray(0, n), n);
+  mem.set(xhat.subarray(0, n), 2 * n);
+  k.bnbwd(0, n * 4, 2 * n * 4, 3 * n * 4, rows, cols / 4, 4 * n * 4, (4 * n + cols) * 4);
+  return { da: mem.slice(3 * n, 4 * n), sumDa: mem.slice(4 * n, 4 * n + cols), sumDaXhat: mem.slice(4 * n + cols, 4 * n + 2 * cols) };
+}
+
+/** dz = (da·k − x̂·c1) − c2 per column vectors k, c1, c2, and Σ dz per column; null as above. */
+export function bnDzSimd(da: Float32Array, xhat: Float32Array, rows: number, cols: number, kv: Float32Array, c1: Float32Array, c2: Float32Array): { dz: Float32Array; sumDz: Float32Array } | null {
+  const k = bnKernels(cols);
+  if (!k) return null;
+  const n = rows * cols;
+  const mem = room(k, 3 * n + 4 * cols);
+  mem.set(da.subarray(0, n), 0);
+  mem.set(xhat.subarray(0, n), n);
+  [kv, c1, c2].forEach((v, i) => mem.set(v, 3 * n + i * cols));
+  const c = (i: number) => (3 * n + i * cols) * 4;
+  k.bndz(0, n * 4, 2 * n * 4, rows, cols / 4, c(0), c(1), c(2), c(3));
+  return { dz: mem.slice(2 * n, 3 * n), sumDz: mem.slice(3 * n + 3 * cols, 3 * n + 4 * cols) };
 }

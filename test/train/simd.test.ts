@@ -2,11 +2,13 @@
  * The host-side training kernels (src/train/simd.ts): column reductions and transpose give the same bits with the
  * WebAssembly SIMD kernels and the TypeScript fallback, agree with float64 references, grow their memory for large
  * inputs; and the fused Linear–BatchNorm–ReLU block matches the same block built from separate tfjs ops (values,
- * running statistics and every gradient, including the input's), on both kernel paths.
+ * running statistics and every gradient, including the input's), on both kernel paths; its host BatchNorm+ReLU
+ * forward and backward agree with a float64 reference.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, Dense, ParamStore, SeededRandom, denseBnRelu } from '../../src/train/nets/layers.js';
+import { bnReluBackward, bnReluForward } from '../../src/train/nets/bnHost.js';
 import { columnSquaredDeviations, columnSumAndDot, columnSums, hostValues, setColumnSimd, tensorFrom, transposed } from '../../src/train/simd.js';
 import { expectClose, useWasm } from './helpers.js';
 
@@ -62,11 +64,66 @@ describe('column kernels', () => {
   });
 });
 
+describe('host BatchNorm+ReLU kernels (nets/bnHost.ts)', () => {
+  it.each([
+    [32, 128],
+    [9, 6],
+  ])('%i×%i: same bits with SIMD and TypeScript reductions, close to a float64 reference', (n, h) => {
+    const z = rand(n * h, 11).map((v, i) => 3 * v + (i % h));
+    const gamma = rand(h, 12).map((g) => 1 + 0.3 * g);
+    const beta = rand(h, 13).map((b) => 0.2 * b);
+    const dy = rand(n * h, 14);
+    const eps = 1e-5;
+    const both = () => {
+      const fw = bnReluForward(z, n, h, gamma, beta, eps);
+      const bw = bnReluBackward(dy, fw.y, fw.xhat, gamma, fw.rstd, n, h);
+      return [fw.y, fw.mean, fw.variance, bw.dz, bw.dbias, bw.dgamma, bw.dbeta].map((a) => Array.from(a));
+    };
+    const simd = both();
+    setColumnSimd(false);
+    expect(both()).toEqual(simd);
+    // float64: y = relu(γ·(z − μ)/√(σ² + ε) + β) with biased σ²; backward through BN's batch statistics.
+    const ref = { y: [] as number[], mean: [] as number[], variance: [] as number[], dz: new Array<number>(n * h).fill(0), dbias: [] as number[], dgamma: [] as number[], dbeta: [] as number[] };
+    for (let j = 0; j < h; j++) {
+      let mu = 0;
+      for (let i = 0; i < n; i++) mu += z[i * h + j]! / n;
+      let v = 0;
+      for (let i = 0; i < n; i++) v += (z[i * h + j]! - mu) ** 2 / n;
+      const rs = 1 / Math.sqrt(v + eps);
+      ref.mean.push(mu);
+      ref.variance.push(v);
+      const xh = Array.from({ length: n }, (_, i) => (z[i * h + j]! - mu) * rs);
+      const da = xh.map((x, i) => (gamma[j]! * x + beta[j]! > 0 ? dy[i * h + j]! : 0));
+      const sda = da.reduce((a, b) => a + b, 0);
+      const sdax = da.reduce((a, d, i) => a + d * xh[i]!, 0);
+      ref.dbeta.push(sda);
+      ref.dgamma.push(sdax);
+      let sdz = 0;
+      for (let i = 0; i < n; i++) {
+        const dz = gamma[j]! * rs * (da[i]! - sda / n - (xh[i]! * sdax) / n);
+        ref.dz[i * h + j] = dz;
+        sdz += dz;
+      }
+      ref.dbias.push(sdz);
+    }
+    for (let i = 0; i < n; i++) for (let j = 0; j < h; j++) ref.y[i * h + j] = Math.max(0, (gamma[j]! * (z[i * h + j]! - ref.mean[j]!)) / Math.sqrt(ref.variance[j]! + eps) + beta[j]!);
+    const [y, mean, variance, dz, dbias, dgamma, dbeta] = simd;
+    expectClose(y!, ref.y, 1e-4, 1e-5, 'y');
+    expectClose(mean!, ref.mean, 1e-5, 1e-5, 'mean');
+    expectClose(variance!, ref.variance, 1e-4, 1e-5, 'variance');
+    expectClose(dz!, ref.dz, 1e-3, 1e-5, 'dz');
+    expectClose(dbias!, ref.dbias, 1e-3, 1e-4, 'dbias');
+    expectClose(dgamma!, ref.dgamma, 1e-4, 1e-4, 'dgamma');
+    expectClose(dbeta!, ref.dbeta, 1e-4, 1e-4, 'dbeta');
+  });
+});
+
 describe('fused Linear–BatchNorm–ReLU vs separate tfjs ops', () => {
   it.each([
     [5, 6, true],
     [33, 8, true],
     [33, 8, false],
+    [80, 8, true], // above HOST_BN_MAX_ROWS: the tensor path
   ])('batch %i, width %i, SIMD %s', (n, h, simd) => {
     setColumnSimd(simd);
     const store = new ParamStore(new SeededRandom(n * h));

@@ -17,7 +17,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore, SeededRandom, matMulFast } from '../nets/layers.js';
 import type { NamedArray } from '../nets/types.js';
-import { assertRank2, entropyWeights, l2Normalize, labelsArray, maskedStopGradient, stopGradient, type Labels } from './util.js';
+import { BankPair } from './bankKernels.js';
+import { assertRank2, entropyWeights, l2Normalize, labelsArray, stopGradient, type Labels } from './util.js';
 
 export interface ContrastiveOptions {
   /** Number of training samples N (rows of each memory bank); dataset indices are 0..N−1. */
@@ -77,9 +78,8 @@ export abstract class ContrastiveDistiller {
   private readonly bS: tf.Variable;
   private readonly wT: tf.Variable;
   private readonly bT: tf.Variable;
-  /** Memory banks, row-major [N, d], kept on the host (see {@link bankScores} for why). */
-  private readonly memS: Float32Array;
-  private readonly memT: Float32Array;
+  /** Memory banks M_s (0) and M_t (1), row-major [N, d], kept on the host (see nceLoss for why). */
+  private readonly banks: BankPair;
   private readonly labels: Int32Array;
   /** For each class, the dataset indices of all samples of other classes. */
   private readonly otherClass = new Map<number, Int32Array>();
@@ -131,9 +131,11 @@ export abstract class ContrastiveDistiller {
     this.wT = this.store.add('embedT.weight', [dT, d], lin(dT));
     this.bT = this.store.add('embedT.bias', [d], lin(dT));
     const sigma = 1 / Math.sqrt(d / 3);
-    const bank = () => Float32Array.from({ length: nData * d }, () => this.store.rng.uniform(-sigma, sigma));
-    this.memS = bank();
-    this.memT = bank();
+    this.banks = new BankPair(nData, d);
+    for (const k of [0, 1] as const) {
+      const bank = this.banks.bank(k);
+      for (let i = 0; i < bank.length; i++) bank[i] = this.store.rng.uniform(-sigma, sigma);
+    }
     this.trainable = this.store.trainable;
     this.negRng = new SeededRandom((opts.seed ^ 0x5bd1e995) >>> 0);
   }
@@ -231,42 +233,29 @@ export abstract class ContrastiveDistiller {
       const emb = this.embed(fs, stopGradient(ft));
       // Values for the memory update after the optimiser step.
       this.pending = { zS: Float32Array.from(emb.zS.dataSync()), zT: Float32Array.from(emb.zT.dataSync()), indices: Int32Array.from(indices) };
-      const zS = mods.keepS ? maskedStopGradient(emb.zS, mods.keepS) : emb.zS;
-      const zT = mods.keepT ? maskedStopGradient(emb.zT, mods.keepT) : emb.zT;
-
       const idx = new Int32Array(b * (k + 1));
       for (let i = 0; i < b; i++) {
         idx[i * (k + 1)] = indices[i]!;
         idx.set(neg.subarray(i * k, (i + 1) * k), i * (k + 1) + 1);
       }
-      // exp(⟨z_i, M[k]⟩ / τ) for the positive (column 0) and the K negatives: [B, K+1].
-      const scores = (z: tf.Tensor2D, mem: Float32Array) =>
-        tf.exp(tf.div(bankScores(z, mem, this.embedDim, idx, k + 1), this.temperature)) as tf.Tensor2D;
-      const outS = scores(zS, this.memT); // student embedding vs teacher memory
-      const outT = scores(zT, this.memS); // teacher embedding vs student memory
-      if (!this.norm) {
-        // Z fixed at the first batch (CRD): mean score times N.
-        this.norm = {
-          zS: tf.mean(outS).dataSync()[0]! * this.nNoise,
-          zT: tf.mean(outT).dataSync()[0]! * this.nNoise,
-        };
-      }
-      return tf.add(this.nce(tf.div(outS, this.norm.zS), mods), this.nce(tf.div(outT, this.norm.zT), mods)) as tf.Scalar;
+      const weights = mods.weights ? Float64Array.from(mods.weights.dataSync()) : null;
+      // Z fixed at the first batch (CRD): mean exp score times N, per direction.
+      const norm = this.norm ?? { zS: NaN, zT: NaN };
+      const term = (z: tf.Tensor2D, bank: 0 | 1, keep: Float32Array | undefined, which: 'zS' | 'zT') =>
+        nceLoss(z, this.banks, bank, idx, k + 1, {
+          tau: this.temperature,
+          c: k / this.nNoise,
+          eps: this.eps,
+          weights,
+          sign: mods.sign ?? null,
+          keep: keep ?? null,
+          z: (meanExp) => (Number.isNaN(norm[which]) ? (norm[which] = meanExp * this.nNoise) : norm[which]),
+        });
+      const lS = term(emb.zS, 1, mods.keepS, 'zS'); // student embedding vs teacher memory
+      const lT = term(emb.zT, 0, mods.keepT, 'zT'); // teacher embedding vs student memory
+      this.norm = norm;
+      return tf.add(lS, lT) as tf.Scalar;
     });
-  }
-
-  /** L_x = −(1/B) Σ_i s_i [log(P̃_i0/(P̃_i0 + K/N + ε)) + Σ_k log((K/N)/(P̃_ik + K/N + ε))]. */
-  private nce(p: tf.Tensor2D, mods: Modifiers): tf.Scalar {
-    const [b, k1] = p.shape;
-    const c = (k1 - 1) / this.nNoise;
-    const pw = mods.weights ? tf.mul(p, tf.expandDims(mods.weights, 1)) : p;
-    const pos = tf.slice(pw, [0, 0], [b, 1]);
-    const negs = tf.slice(pw, [0, 1], [b, k1 - 1]);
-    const logPos = tf.log(tf.div(pos, tf.add(pos, c + this.eps)));
-    const logNeg = tf.sum(tf.neg(tf.log(tf.div(tf.add(negs, c + this.eps), c))), 1, true);
-    let per = tf.reshape(tf.add(logPos, logNeg), [b]);
-    if (mods.sign) per = tf.mul(per, tf.tensor1d(mods.sign));
-    return tf.neg(tf.mean(per)) as tf.Scalar;
   }
 
   /** Method-specific per-sample weights, signs and stop-gradient masks (none for CRD). */
@@ -281,7 +270,7 @@ export abstract class ContrastiveDistiller {
     if (!p) return;
     const d = this.embedDim;
     const m = this.momentum;
-    for (const [mem, z] of [[this.memS, p.zS], [this.memT, p.zT]] as const) {
+    for (const [mem, z] of [[this.banks.bank(0), p.zS], [this.banks.bank(1), p.zT]] as const) {
       p.indices.forEach((row, i) => {
         const o = row * d;
         let ss = 0;
@@ -302,12 +291,12 @@ export abstract class ContrastiveDistiller {
     const shape = [this.nData, this.embedDim];
     return {
       ...this.store.getWeights(),
-      memoryS: { shape: shape.slice(), data: Float32Array.from(this.memS) },
-      memoryT: { shape: shape.slice(), data: Float32Array.from(this.memT) },
+      memoryS: { shape: shape.slice(), data: this.banks.bank(0).slice() },
+      memoryT: { shape: shape.slice(), data: this.banks.bank(1).slice() },
     };
   }
   setWeights(w: Record<string, NamedArray>): void {
-    for (const [name, mem] of [['memoryS', this.memS], ['memoryT', this.memT]] as const) {
+    for (const name of ['memoryS', 'memoryT'] as const) {
       const src = w[name];
       if (!src) throw new Error(`missing weight "${name}"`);
       if (src.shape.length !== 2 || src.shape[0] !== this.nData || src.shape[1] !== this.embedDim) {
@@ -315,8 +304,8 @@ export abstract class ContrastiveDistiller {
       }
     }
     this.store.setWeights(w);
-    this.memS.set(w.memoryS!.data);
-    this.memT.set(w.memoryT!.data);
+    this.banks.bank(0).set(w.memoryS!.data);
+    this.banks.bank(1).set(w.memoryT!.data);
     this.pending = null;
   }
   dispose(): void {
@@ -325,77 +314,69 @@ export abstract class ContrastiveDistiller {
   }
 }
 
+interface NceConstants {
+  tau: number;
+  /** K/N */
+  c: number;
+  eps: number;
+  /** w_i multiplying every score of sample i (detached), or none */
+  weights: Float64Array | null;
+  /** s_i ∈ {+1, −1}, or none */
+  sign: Float32Array | null;
+  /** 1 where gradients flow into z_i, 0 where z_i is detached (per-row stop-gradient), or none */
+  keep: Float32Array | null;
+  /** Z from the mean exp score of this batch (used when Z is not fixed yet), else the fixed Z */
+  z: (meanExp: number) => number;
+}
+
 /**
- * ⟨z_i, M[idx_ij]⟩ for a [B, d] batch of embeddings against rows of a host-side bank: [B, J], J = idx.length / B.
- * tfjs-backend-wasm's gather is far too slow for B·(K+1) ≈ 32k rows per step (≈0.6 s measured), and a gathered
- * [B, K+1, d] tensor is 16 MB per direction; computing the dot products and their gradient (dz_i = Σ_j g_ij M[idx_ij])
- * on the host avoids both. The bank is a constant here (it only changes in updateMemory, after the step).
+ * One NCE direction from the l2-normalised embeddings z [B, d] against a host-side memory bank, as one op:
+ *   e_ij = exp(⟨z_i, M[idx_ij]⟩/τ), P̃_ij = w_i·e_ij/Z, column 0 the positive, then K negatives (J = K+1),
+ *   L = −(1/B) Σ_i s_i [log(P̃_i0/(P̃_i0 + c + ε)) + Σ_k log(c/(P̃_ik + c + ε))], c = K/N;
+ * backward: dL/dP̃_i0 = −(s_i/B)·(c+ε)/(P̃_i0·(P̃_i0+c+ε)), dL/dP̃_ik = (s_i/B)/(P̃_ik+c+ε), dP̃/d⟨·⟩ = P̃/τ,
+ * dz_i = keep_i·Σ_j g_ij M[idx_ij].
+ * Why on the host: tfjs-backend-wasm's gather is far too slow for B·(K+1) ≈ 32k rows per step (≈0.6 s measured),
+ * a gathered [B, K+1, d] tensor is 16 MB per direction, and the [B, K+1] element-wise chain is ~40 tfjs kernels
+ * each way. The products run in ./bankKernels.ts; the rest is float64 here. The bank is a constant (it only
+ * changes in updateMemory, after the step).
  */
-function bankScores(z: tf.Tensor2D, bank: Float32Array, d: number, idx: Int32Array, j: number): tf.Tensor2D {
+function nceLoss(z: tf.Tensor2D, banks: BankPair, bank: 0 | 1, idx: Int32Array, j: number, k: NceConstants): tf.Scalar {
   const op = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const zt = inputs[0] as tf.Tensor2D;
     const b = zt.shape[0];
-    const zv = Float64Array.from(zt.dataSync());
+    const dots = banks.rowDots(bank, Float64Array.from(zt.dataSync()), idx, b, j);
+    const e = new Float64Array(b * j);
+    let sum = 0;
+    for (let q = 0; q < e.length; q++) sum += e[q] = Math.exp(dots[q]! / k.tau);
+    const zNorm = k.z(sum / e.length);
+    const ce = k.c + k.eps;
+    let total = 0;
+    const g = new Float64Array(b * j); // dL/d⟨·⟩ for a unit upstream gradient
+    for (let i = 0; i < b; i++) {
+      const o = i * j;
+      const scale = (k.weights ? k.weights[i]! : 1) / zNorm;
+      const s = k.sign ? k.sign[i]! : 1;
+      const pos = e[o]! * scale;
+      let per = Math.log(pos / (pos + ce));
+      g[o] = ((-s / b) * ce) / (pos * (pos + ce)) * (pos / k.tau);
+      for (let q = o + 1; q < o + j; q++) {
+        const p = e[q]! * scale;
+        per += Math.log(k.c / (p + ce));
+        g[q] = (s / b / (p + ce)) * (p / k.tau);
+      }
+      total -= s * per;
+    }
     return {
-      value: tf.tensor2d(rowDots(bank, zv, idx, b, d, j), [b, j]),
-      gradFunc: (dy: tf.Tensor) => tf.tensor2d(rowAccumulate(bank, Float64Array.from(dy.dataSync()), idx, b, d, j), [b, d]),
+      value: tf.scalar(total / b),
+      gradFunc: (dy: tf.Tensor) => {
+        const up = dy.dataSync()[0]!;
+        if (up !== 1) for (let q = 0; q < g.length; q++) g[q]! *= up;
+        if (k.keep) for (let i = 0; i < b; i++) if (k.keep[i] === 0) g.fill(0, i * j, (i + 1) * j);
+        return tf.tensor2d(banks.rowAccumulate(bank, g, idx, b, j), [b, banks.d]);
+      },
     };
   });
-  return op(z) as tf.Tensor2D;
-}
-
-// The two host loops below are plain top-level functions over typed arrays (4-way unrolled) so V8 optimises them
-// once; about 4M multiply-adds per direction and step at B = 32, K = 1000, d = 128.
-
-/** out[i, c] = ⟨bank[idx[i·j + c]], z[i]⟩. */
-function rowDots(bank: Float32Array, z: Float64Array, idx: Int32Array, b: number, d: number, j: number): Float32Array {
-  const out = new Float32Array(b * j);
-  const d4 = d - (d % 4);
-  for (let i = 0; i < b; i++) {
-    const zo = i * d;
-    for (let c = 0; c < j; c++) {
-      const ro = idx[i * j + c]! * d;
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      let t = 0;
-      for (; t < d4; t += 4) {
-        a0 += bank[ro + t]! * z[zo + t]!;
-        a1 += bank[ro + t + 1]! * z[zo + t + 1]!;
-        a2 += bank[ro + t + 2]! * z[zo + t + 2]!;
-        a3 += bank[ro + t + 3]! * z[zo + t + 3]!;
-      }
-      for (; t < d; t++) a0 += bank[ro + t]! * z[zo + t]!;
-      out[i * j + c] = a0 + a1 + a2 + a3;
-    }
-  }
-  return out;
-}
-
-/** dz[i] = Σ_c g[i, c] · bank[idx[i·j + c]]. */
-function rowAccumulate(bank: Float32Array, g: Float64Array, idx: Int32Array, b: number, d: number, j: number): Float32Array {
-  const dz = new Float32Array(b * d);
-  const acc = new Float64Array(d);
-  const d4 = d - (d % 4);
-  for (let i = 0; i < b; i++) {
-    acc.fill(0);
-    for (let c = 0; c < j; c++) {
-      const gij = g[i * j + c]!;
-      if (gij === 0) continue;
-      const ro = idx[i * j + c]! * d;
-      let t = 0;
-      for (; t < d4; t += 4) {
-        acc[t] += gij * bank[ro + t]!;
-        acc[t + 1] += gij * bank[ro + t + 1]!;
-        acc[t + 2] += gij * bank[ro + t + 2]!;
-        acc[t + 3] += gij * bank[ro + t + 3]!;
-      }
-      for (; t < d; t++) acc[t] += gij * bank[ro + t]!;
-    }
-    dz.set(acc, i * d);
-  }
-  return dz;
+  return op(z) as tf.Scalar;
 }
 
 interface Modifiers {

@@ -1,6 +1,7 @@
 /** Small building blocks shared by the networks: dense and BatchNorm with queued running-stat updates. */
 import * as tf from '@tensorflow/tfjs';
 import { columnSquaredDeviations, columnSumAndDot, columnSums, hostValues, tensorFrom, transposed } from '../simd.js';
+import { bnReluBackward, bnReluForward } from './bnHost.js';
 import type { NamedArray } from './types.js';
 
 /** Deterministic initialiser source: a seeded PRNG so the same seed gives the same weights on any backend. */
@@ -90,7 +91,7 @@ export const matMulFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
 /** Whether data reads are memory copies (wasm, cpu), so small host-side kernels beat tfjs kernel dispatch. */
-const hostIsCheap = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+export const hostIsCheap = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
 
 /** Transpose of a 2-D tensor, on the host (../simd.ts) where reads are cheap: tfjs-wasm's Transpose is slower. */
 export function transpose2d(m: tf.Tensor2D): tf.Tensor2D {
@@ -144,6 +145,7 @@ export class BatchNorm {
   readonly mean: tf.Variable;
   readonly variance: tf.Variable;
   private pending: Array<{ mean: tf.Tensor; variance: tf.Tensor; n: number }> = [];
+  private pendingHost: Array<{ mean: Float32Array; variance: Float32Array; n: number }> = [];
   constructor(store: ParamStore, name: string, dim: number, readonly eps = 1e-5, readonly momentum = 0.1) {
     this.gamma = store.add(`${name}.gamma`, [dim], () => 1);
     this.beta = store.add(`${name}.beta`, [dim], () => 0);
@@ -169,7 +171,32 @@ export class BatchNorm {
     // reshape shares the data (no copy) and outlives the tidy that owns mean and variance.
     this.pending.push({ mean: tf.keep(tf.reshape(mean, [-1])), variance: tf.keep(tf.reshape(variance, [-1])), n });
   }
+  /** {@link queueStats} with host values (the fused block's statistics): no tfjs kernels here or in commit. */
+  queueHostStats(mean: Float32Array, variance: Float32Array, n: number): void {
+    this.pendingHost.push({ mean, variance, n });
+  }
   commit(): void {
+    if (this.pendingHost.length) {
+      // Same float32 operations as the tensor path below, on the host; the variables are written once.
+      const f = Math.fround;
+      const rm = Float32Array.from(hostValues(this.mean));
+      const rv = Float32Array.from(hostValues(this.variance));
+      const m = f(this.momentum);
+      const keep = f(1 - this.momentum);
+      for (const p of this.pendingHost) {
+        const c = f(p.n / (p.n - 1));
+        for (let j = 0; j < rm.length; j++) {
+          const unbiased = p.n > 1 ? f(p.variance[j]! * c) : p.variance[j]!;
+          rm[j] = f(f(rm[j]! * keep) + f(p.mean[j]! * m));
+          rv[j] = f(f(rv[j]! * keep) + f(unbiased * m));
+        }
+      }
+      tf.tidy(() => {
+        this.mean.assign(tensorFrom(rm, this.mean.shape));
+        this.variance.assign(tensorFrom(rv, this.variance.shape));
+      });
+      this.pendingHost = [];
+    }
     for (const p of this.pending) {
       tf.tidy(() => {
         const unbiased = p.n > 1 ? tf.mul(p.variance, p.n / (p.n - 1)) : p.variance;
@@ -194,6 +221,10 @@ export class BatchNorm {
  */
 export function denseBnRelu(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, training: boolean, inputGrad = true): tf.Tensor2D {
   if (!training || !dense.b) return tf.relu(bn.apply(dense.apply(x), training)) as tf.Tensor2D;
+  // The host path wins at the default batch 32 (fewer kernels) but loses at 256, where its copies in and out of
+  // the kernels' memory (~2 MB per layer and step) cost more than tfjs-wasm's in-heap element-wise kernels
+  // (scratch A/B, same runs: b256 11.4–12.2 ms/step tensor path vs 13.0–13.8 host path).
+  if (hostIsCheap() && x.shape[0] <= HOST_BN_MAX_ROWS) return denseBnReluHost(dense, bn, x, inputGrad);
   const n = x.shape[0];
   const h = dense.w.shape[1]!;
   const eps = bn.eps;
@@ -237,6 +268,51 @@ export function denseBnRelu(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, trainin
     return block(x, w, b, g, be, save);
   }) as (...t: tf.Tensor[]) => tf.Tensor2D;
   return op(dense.w, dense.b, bn.gamma, bn.beta);
+}
+
+/** Largest batch for which {@link denseBnRelu} runs BatchNorm+ReLU on the host (measured at 32 and 256 only). */
+export const HOST_BN_MAX_ROWS = 64;
+
+/**
+ * {@link denseBnRelu} where host reads are cheap: only the two matrix products per direction are tfjs kernels.
+ * Everything between them (batch statistics, normalisation, affine, ReLU; and backward the ReLU mask, Σ da,
+ * Σ da·x̂, dz, Σ dz) runs on the host (./bnHost.ts), and what the backward needs is kept as host arrays in the
+ * closure rather than saved tensors (customGrad's save clones each one: an Identity kernel apiece).
+ */
+function denseBnReluHost(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, inputGrad: boolean): tf.Tensor2D {
+  const [n, inDim] = x.shape;
+  const h = dense.w.shape[1]!;
+  const block = (xIn: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => {
+    // Copies (slice): a heap view is only valid until the next tfjs allocation.
+    const xv = hostValues(xIn).slice();
+    const wv = hostValues(w).slice();
+    const g = hostValues(gamma).slice();
+    const be = hostValues(beta).slice();
+    const z = tf.fused.matMul({ a: xIn, b: w, bias: b });
+    const fw = bnReluForward(hostValues(z), n, h, g, be, bn.eps);
+    bn.queueHostStats(fw.mean, fw.variance, n);
+    return {
+      value: tensorFrom(fw.y, [n, h]) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor) => {
+        const bw = bnReluBackward(hostValues(dy), fw.y, fw.xhat, g, fw.rstd, n, h);
+        const dz = tensorFrom(bw.dz, [n, h]) as tf.Tensor2D;
+        const grads = [tf.matMul(tensorFrom(transposed(xv, n, inDim), [inDim, n]) as tf.Tensor2D, dz), tf.tensor1d(bw.dbias), tf.tensor1d(bw.dgamma), tf.tensor1d(bw.dbeta)];
+        return inputGrad ? [tf.matMul(dz, tensorFrom(transposed(wv, inDim, h), [h, inDim]) as tf.Tensor2D), ...grads] : grads;
+      },
+    };
+  };
+  if (inputGrad) {
+    const op = tf.customGrad((...a: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xIn, w, b, g, be] = a as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      return block(xIn, w, b, g, be);
+    }) as (...t: tf.Tensor[]) => tf.Tensor2D;
+    return op(x, dense.w, dense.b!, bn.gamma, bn.beta);
+  }
+  const op = tf.customGrad((...a: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [w, b, g, be] = a as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+    return block(x, w, b, g, be);
+  }) as (...t: tf.Tensor[]) => tf.Tensor2D;
+  return op(dense.w, dense.b!, bn.gamma, bn.beta);
 }
 
 /**

@@ -1,0 +1,232 @@
+/**
+ * The memory-bank products of the contrastive losses (contrastive.ts `bankScores`) as WebAssembly SIMD kernels,
+ * with the banks living in the kernels' own memory so no call copies them (2 MB each at N = 4096, d = 128):
+ *   rowDots:       out[i, c] = ⟨bank[idx[i·j + c]], z[i]⟩            (forward: B·(K+1) dot products of length d)
+ *   rowAccumulate: dz[i] = Σ_c g[i, c] · bank[idx[i·j + c]]           (backward)
+ * ~4M multiply-adds each per direction and step at B = 32, K = 1000, d = 128; the scalar loops below take ~5 ms
+ * per call in V8. The kernels use float64 lanes (f64x2) in exactly the TypeScript loops' order — four partial sums
+ * per dot product over t mod 4, added as ((a0 + a1) + a2) + a3; accumulators per column in c order, zero weights
+ * skipped — so both paths give the same bits (test/train/losses.test.ts).
+ */
+import { buildModule, I32, op, V128, type WasmFn } from '../simd.js';
+
+const { get, set, tee } = op;
+const simd = op.simd;
+const I32_ADD = [0x6a];
+const I32_MUL = [0x6c];
+const I32_GE_U = [0x4f];
+const I32_LOAD = [0x28, 2, 0];
+const F64_LOAD = [0x2b, 3, 0];
+const F32_STORE = [0x38, 2, 0];
+const F64_ADD = [0xa0];
+const F64_NE = [0x62];
+const F32_DEMOTE = [0xb6];
+const F64X2 = { add: simd(0xf0), mul: simd(0xf2), splat: simd(0x14), lane: (k: number) => [...simd(0x21), k] };
+/** f64x2 of the two float32 values at address + offset (v128.load64_zero, then f64x2.promote_low_f32x4). */
+const load2f32 = (offset: number) => [...simd(0x5d), 3, offset, ...simd(0x5f)];
+const vLoad = (offset: number) => [...simd(0x00), 4, offset];
+const vStore = (offset: number) => [...simd(0x0b), 4, offset];
+const ZERO = [...op.i32(0), ...simd(0x11)];
+
+/** `block loop (if v >= limit break) body; v += step end end`, with v set to 0 first. */
+function forLoop(v: number, limit: number, step: number, body: number[]): number[] {
+  return [...op.i32(0), ...set(v), 0x02, 0x40, 0x03, 0x40, ...get(v), ...get(limit), ...I32_GE_U, 0x0d, 1, ...body, ...get(v), ...op.i32(step), ...I32_ADD, ...set(v), 0x0c, 0, 0x0b, 0x0b];
+}
+
+// Params of both: bank, src (z [b, d] f64 or g [b, j] f64), idx [b, j] i32, b, d, j, out (byte offsets / counts).
+const [BANK, SRC, IDX, B, D, J, OUT] = [0, 1, 2, 3, 4, 5, 6];
+const [I, C, T, RO, ZO, Q, PO, D4] = [7, 8, 9, 10, 11, 12, 13, 14]; // i32 locals
+const [A01, A23, GV] = [15, 16, 17]; // v128 locals
+
+/** ro = bank + idx[q]·d·4 */
+const rowOffset = [...get(BANK), ...get(Q), ...I32_LOAD, ...get(D4), ...I32_MUL, ...I32_ADD, ...set(RO)];
+/** byte offsets of element t in the bank row (f32) and in a float64 row starting at `base` */
+const bankAt = [...get(RO), ...get(T), ...op.i32(4), ...I32_MUL, ...I32_ADD];
+const f64At = (base: number) => [...get(base), ...get(T), ...op.i32(8), ...I32_MUL, ...I32_ADD];
+
+function rowDotsFn(): WasmFn {
+  const body = [
+    ...get(D), ...op.i32(4), ...I32_MUL, ...set(D4),
+    ...get(IDX), ...set(Q),
+    ...get(OUT), ...set(PO),
+    ...forLoop(I, B, 1, [
+      ...get(SRC), ...get(I), ...get(D), ...I32_MUL, ...op.i32(8), ...I32_MUL, ...I32_ADD, ...set(ZO),
+      ...forLoop(C, J, 1, [
+        ...rowOffset,
+        ...ZERO, ...set(A01), ...ZERO, ...set(A23),
+        ...forLoop(T, D, 4, [
+          ...get(A01), ...bankAt, ...load2f32(0), ...f64At(ZO), ...vLoad(0), ...F64X2.mul, ...F64X2.add, ...set(A01),
+          ...get(A23), ...bankAt, ...load2f32(8), ...f64At(ZO), ...vLoad(16), ...F64X2.mul, ...F64X2.add, ...set(A23),
+        ]),
+        ...get(PO),
+        ...get(A01), ...F64X2.lane(0), ...get(A01), ...F64X2.lane(1), ...F64_ADD, ...get(A23), ...F64X2.lane(0), ...F64_ADD, ...get(A23), ...F64X2.lane(1), ...F64_ADD,
+        ...F32_DEMOTE, ...F32_STORE,
+        ...get(PO), ...op.i32(4), ...I32_ADD, ...set(PO),
+        ...get(Q), ...op.i32(4), ...I32_ADD, ...set(Q),
+      ]),
+    ]),
+  ];
+  return { name: 'rowdots', params: Array<number>(7).fill(I32), locals: [[8, I32], [3, V128]], body };
+}
+
+function rowAccumulateFn(): WasmFn {
+  const acc = (half: number) => [
+    ...f64At(PO), ...f64At(PO), ...vLoad(half * 16), ...get(GV), ...bankAt, ...load2f32(half * 8), ...F64X2.mul, ...F64X2.add, ...vStore(half * 16),
+  ];
+  const body = [
+    ...get(D), ...op.i32(4), ...I32_MUL, ...set(D4),
+    ...get(IDX), ...set(Q),
+    ...get(SRC), ...set(ZO), // ZO walks g
+    ...forLoop(I, B, 1, [
+      ...get(OUT), ...get(I), ...get(D), ...I32_MUL, ...op.i32(8), ...I32_MUL, ...I32_ADD, ...set(PO),
+      ...forLoop(T, D, 2, [...f64At(PO), ...ZERO, ...vStore(0)]),
+      ...forLoop(C, J, 1, [
+        ...get(ZO), ...F64_LOAD, ...F64X2.splat, ...tee(GV), ...F64X2.lane(0), ...op.i32(0), 0xb7, ...F64_NE, // g ≠ 0 (f64.convert_i32_s 0)
+        0x04, 0x40,
+        ...rowOffset,
+        ...forLoop(T, D, 4, [...acc(0), ...acc(1)]),
+        0x0b,
+        ...get(ZO), ...op.i32(8), ...I32_ADD, ...set(ZO),
+        ...get(Q), ...op.i32(4), ...I32_ADD, ...set(Q),
+      ]),
+    ]),
+  ];
+  return { name: 'rowacc', params: Array<number>(7).fill(I32), locals: [[8, I32], [3, V128]], body };
+}
+
+type Kernel = (...args: number[]) => void;
+interface BankExports {
+  memory: WebAssembly.Memory;
+  rowdots: Kernel;
+  rowacc: Kernel;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+let simdEnabled = true;
+
+/** Turn the bank kernels off (tests compare both paths). Affects banks created afterwards. */
+export function setBankSimd(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+
+function newInstance(): BankExports | null {
+  if (!simdEnabled) return null;
+  if (compiled === undefined) {
+    try {
+      compiled = typeof WebAssembly === 'object' ? new WebAssembly.Module(buildModule([rowDotsFn(), rowAccumulateFn()])) : null;
+    } catch {
+      compiled = null; // no WebAssembly SIMD, or code generation disallowed
+    }
+  }
+  return compiled ? (new WebAssembly.Instance(compiled, {}).exports as unknown as BankExports) : null;
+}
+
+/**
+ * Two [n, d] float32 banks (0 and 1) and the products against them. With the kernels the banks live in a
+ * private WebAssembly memory: {@link bank} returns a fresh view (views die when that memory grows).
+ */
+export class BankPair {
+  private readonly wasm: BankExports | null;
+  private readonly plain: [Float32Array, Float32Array] | null;
+  private readonly size: number;
+  constructor(readonly n: number, readonly d: number) {
+    this.size = n * d;
+    this.wasm = d % 4 === 0 ? newInstance() : null;
+    if (this.wasm) {
+      this.grow(2 * this.size * 4);
+      this.plain = null;
+    } else this.plain = [new Float32Array(this.size), new Float32Array(this.size)];
+  }
+  private grow(bytes: number): void {
+    const mem = this.wasm!.memory;
+    if (bytes > mem.buffer.byteLength) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / 65536));
+  }
+  /** Bank k as a row-major [n, d] array (a view: write into it to change the bank). */
+  bank(k: 0 | 1): Float32Array {
+    if (this.plain) return this.plain[k];
+    return new Float32Array(this.wasm!.memory.buffer, k * this.size * 4, this.size);
+  }
+  /** out[i, c] = ⟨bank_k[idx[i·j + c]], z[i]⟩, [b, j] with z [b, d] (float64 holding float32 values). */
+  rowDots(k: 0 | 1, z: Float64Array, idx: Int32Array, b: number, j: number): Float32Array {
+    if (!this.wasm) return rowDots(this.bank(k), z, idx, b, this.d, j);
+    const base = 2 * this.size * 4;
+    const zOff = base;
+    const idxOff = zOff + b * this.d * 8;
+    const outOff = idxOff + b * j * 4;
+    this.grow(outOff + b * j * 4);
+    const buf = this.wasm.memory.buffer;
+    new Float64Array(buf, zOff, b * this.d).set(z.subarray(0, b * this.d));
+    new Int32Array(buf, idxOff, b * j).set(idx.subarray(0, b * j));
+    this.wasm.rowdots(k * this.size * 4, zOff, idxOff, b, this.d, j, outOff);
+    return new Float32Array(buf, outOff, b * j).slice();
+  }
+  /** dz[i] = Σ_c g[i, c] · bank_k[idx[i·j + c]], [b, d] float32, with g [b, j]. */
+  rowAccumulate(k: 0 | 1, g: Float64Array, idx: Int32Array, b: number, j: number): Float32Array {
+    if (!this.wasm) return rowAccumulate(this.bank(k), g, idx, b, this.d, j);
+    const base = 2 * this.size * 4;
+    const gOff = base;
+    const idxOff = gOff + b * j * 8;
+    const outOff = idxOff + b * j * 4 + ((b * j * 4) % 16 === 0 ? 0 : 16 - ((b * j * 4) % 16));
+    this.grow(outOff + b * this.d * 8);
+    const buf = this.wasm.memory.buffer;
+    new Float64Array(buf, gOff, b * j).set(g.subarray(0, b * j));
+    new Int32Array(buf, idxOff, b * j).set(idx.subarray(0, b * j));
+    this.wasm.rowacc(k * this.size * 4, gOff, idxOff, b, this.d, j, outOff);
+    const dz = new Float32Array(b * this.d);
+    dz.set(new Float64Array(buf, outOff, b * this.d));
+    return dz;
+  }
+}
+
+// The TypeScript path: plain top-level functions over typed arrays (4-way unrolled) so V8 optimises them once.
+
+/** out[i, c] = ⟨bank[idx[i·j + c]], z[i]⟩. */
+export function rowDots(bank: Float32Array, z: Float64Array, idx: Int32Array, b: number, d: number, j: number): Float32Array {
+  const out = new Float32Array(b * j);
+  const d4 = d - (d % 4);
+  for (let i = 0; i < b; i++) {
+    const zo = i * d;
+    for (let c = 0; c < j; c++) {
+      const ro = idx[i * j + c]! * d;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      let t = 0;
+      for (; t < d4; t += 4) {
+        a0 += bank[ro + t]! * z[zo + t]!;
+        a1 += bank[ro + t + 1]! * z[zo + t + 1]!;
+        a2 += bank[ro + t + 2]! * z[zo + t + 2]!;
+        a3 += bank[ro + t + 3]! * z[zo + t + 3]!;
+      }
+      for (; t < d; t++) a0 += bank[ro + t]! * z[zo + t]!;
+      out[i * j + c] = a0 + a1 + a2 + a3;
+    }
+  }
+  return out;
+}
+
+/** dz[i] = Σ_c g[i, c] · bank[idx[i·j + c]]. */
+export function rowAccumulate(bank: Float32Array, g: Float64Array, idx: Int32Array, b: number, d: number, j: number): Float32Array {
+  const dz = new Float32Array(b * d);
+  const acc = new Float64Array(d);
+  const d4 = d - (d % 4);
+  for (let i = 0; i < b; i++) {
+    acc.fill(0);
+    for (let c = 0; c < j; c++) {
+      const gij = g[i * j + c]!;
+      if (gij === 0) continue;
+      const ro = idx[i * j + c]! * d;
+      let t = 0;
+      for (; t < d4; t += 4) {
+        acc[t] += gij * bank[ro + t]!;
+        acc[t + 1] += gij * bank[ro + t + 1]!;
+        acc[t + 2] += gij * bank[ro + t + 2]!;
+        acc[t + 3] += gij * bank[ro + t + 3]!;
+      }
+      for (; t < d; t++) acc[t] += gij * bank[ro + t]!;
+    }
+    dz.set(acc, i * d);
+  }
+  return dz;
+}
