@@ -1,9 +1,9 @@
 /** `cmcrd bench` (= `npm run bench`): runs the benchmark suites and writes bench/results.json. */
-import { writeFile, mkdir } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { optionalSuites, suites } from '../../../bench/index.js';
-import type { BenchResult } from '../../../bench/harness.js';
+import { mergeResults, parseResultsFile, type ResultsFile, type StoredResult } from '../../../bench/harness.js';
 import { CliError } from '../main.js';
 
 export function registerBench(program: Command): void {
@@ -20,7 +20,21 @@ export function registerBench(program: Command): void {
       if (wanted && chosen.length !== wanted.length) {
         throw new CliError(`unknown suite in --only: ${wanted.filter((w) => !all.some((s) => s.name === w)).join(', ')} (have: ${all.map((s) => s.name).join(', ')})`);
       }
-      const collected: BenchResult[] = [];
+      // Read the existing file first: results of suites not run now are kept, and a bad file stops us before
+      // minutes of benchmarking rather than after.
+      let previous: ResultsFile | null = null;
+      const text = await readFile(o.out, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw new CliError(`cannot read ${o.out}: ${e.message}`);
+      });
+      if (text !== null) {
+        try {
+          previous = parseResultsFile(text, o.out);
+        } catch (e) {
+          throw new CliError((e as Error).message);
+        }
+      }
+      const collected: StoredResult[] = [];
       const started = new Date().toISOString();
       for (const suite of chosen) {
         process.stderr.write(`bench: ${suite.name}\n`);
@@ -28,11 +42,14 @@ export function registerBench(program: Command): void {
         for (const r of results) {
           process.stdout.write(`${r.name.padEnd(44)} ${formatValue(r.value).padStart(12)} ${r.unit}${r.detail ? '  ' + JSON.stringify(r.detail) : ''}\n`);
         }
-        collected.push(...results);
+        collected.push(...results.map((r) => ({ ...r, suite: suite.name, measured: started, ...(o.quick ? { quick: true } : {}) })));
       }
       await mkdir(dirname(o.out), { recursive: true });
-      await writeFile(o.out, JSON.stringify({ started, node: process.version, cpus: (await import('node:os')).cpus().length, quick: !!o.quick, results: collected }, null, 2));
-      process.stderr.write(`bench: wrote ${o.out}\n`);
+      const meta = { started, node: process.version, cpus: (await import('node:os')).cpus().length, quick: !!o.quick };
+      const merged = mergeResults(previous, chosen.map((s) => s.name), collected, meta);
+      await writeFile(o.out, JSON.stringify(merged, null, 2) + '\n');
+      const kept = merged.results.length - collected.length;
+      process.stderr.write(`bench: wrote ${o.out}${kept ? ` (${kept} earlier result${kept === 1 ? '' : 's'} of other suites kept)` : ''}\n`);
     });
 }
 
