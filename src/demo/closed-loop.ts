@@ -67,11 +67,19 @@ export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRes
   const predictions: ClosedLoopResult['predictions'] = [];
   let correct = 0;
   let scored = 0;
+  // The last window inside the schedule ends one sample before totalMs. It is emitted only once the resampler
+  // has seen a little signal past it, so stop on its prediction rather than on the sample clock (which made
+  // the last window's fate depend on timing).
+  const lastEndMs = totalMs - 1000 / o.card.fs - 0.5;
+  let maxEndMs = -Infinity;
   const session = await startHeadbandSession({
     device,
     classifier: o.classifier,
     card: o.card,
     onPrediction(p) {
+      // Windows with signal from after the schedule (the stream runs on until the session stops) are not part
+      // of the run; at high --speed there can be many before the stop lands.
+      if (p.endMs >= totalMs) return;
       const a = Math.floor(p.startMs / segMs);
       const b = Math.floor(p.endMs / segMs);
       const truth = a === b && a < o.schedule.length ? o.card.classes[o.schedule[a]!]! : null;
@@ -79,13 +87,16 @@ export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRes
         scored++;
         if (p.predicted === truth) correct++;
       }
+      maxEndMs = Math.max(maxEndMs, p.endMs);
       predictions.push({ p, truth });
       o.onPrediction?.(p, truth);
     },
   });
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
-      if (session.lastSampleMs >= totalMs || o.interrupt?.interrupted) {
+      // Safety net: a window length of extra signal after the schedule, whatever was emitted.
+      const overrun = session.lastSampleMs >= totalMs + o.card.windowSec * 1000 + 1000;
+      if (maxEndMs >= lastEndMs || overrun || o.interrupt?.interrupted) {
         clearInterval(check);
         resolve();
       }

@@ -38,6 +38,19 @@ describe('cmcrd demo (short run)', () => {
     expect(summary.closedLoop.accuracy).toBeGreaterThan(0.4); // chance is 0.25
     for (const f of ['teacher.json', 'student-kd.json', 'student-eeg-only.json', 'student.onnx', 'demo-report.json']) expect(existsSync(join(out, f))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'demo-report.json'), 'utf8')).closedLoop.accuracy).toBe(summary.closedLoop.accuracy);
+
+    // The same run with the virtual headband 1000× faster than real time: the loop must stop on the schedule's
+    // last window, not on wall-clock timing, so it scores the same windows with the same predictions.
+    const fast = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--out', mkdtempSync(join(tmpdir(), 'cmcrd-demo-')), '--subjects', '6', '--windows-per-trial', '4', '--epochs', '12', '--segment', '16', '--cycles', '2', '--speed', '1000'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(fast.status, fast.stderr).toBe(0);
+    const fastLines = fast.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const pick = (ls: Record<string, unknown>[]) => ls.slice(0, -1).map((p) => [p.window, p.predicted, p.truth]);
+    expect(pick(fastLines)).toEqual(pick(lines));
+    expect((fastLines.at(-1) as typeof summary).closedLoop).toEqual(summary.closedLoop);
   });
 
   it('rejects a bad option with a clear message and exit code 2', () => {
