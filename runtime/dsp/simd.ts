@@ -13,34 +13,9 @@
  * synchronous compilation is allowed on a browser's main thread.
  */
 
-// ---- a minimal WebAssembly encoder ----------------------------------------------------------------
+import { encodeModule, I32, instantiate as instantiateModule, sleb, uleb, V128, type WasmFn } from '../wasm/encoder.js';
 
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
+// ---- function bodies (the module encoder is ../wasm/encoder.ts) ------------------------------------
 
 const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 
@@ -129,19 +104,12 @@ class Fn {
     body();
     return this.emit(0x0b);
   }
-  bytes(): number[] {
-    const groups: number[] = [];
-    for (const t of this.localTypes) groups.push(1, t);
-    const body = [...uleb(this.localTypes.length), ...groups, ...this.code, 0x0b];
-    return [...uleb(body.length), ...body];
+  /** The function for ../wasm/encoder.ts: all parameters i32, one local per declaration. */
+  toWasm(name: string): WasmFn {
+    return { name, params: this.params.map(() => I32), locals: this.localTypes.map((t): [number, number] => [1, t]), body: this.code };
   }
-}
 
-function section(id: number, payload: number[]): number[] {
-  return [id, ...uleb(payload.length), ...payload];
 }
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 // ---- kernels --------------------------------------------------------------------------------------
 
@@ -482,22 +450,11 @@ export interface IirKernels {
   var3(p0: number, p1: number, p2: number, n: number, out: number): void;
 }
 
-function build(fns: [string, Fn][]): ArrayBuffer {
-  // One function type per parameter count (all i32, no results).
-  const arities = [...new Set(fns.map(([, f]) => f.params.length))];
-  const types = arities.map((a) => [0x60, ...uleb(a), ...Array<number>(a).fill(I32), 0]);
-  const bytes = [
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec(types)),
-    ...section(3, vec(fns.map(([, f]) => uleb(arities.indexOf(f.params.length))))),
-    ...section(5, vec([[0x00, 1]])), // one memory, 1 page to start
-    ...section(7, vec([[...str('memory'), 0x02, 0], ...fns.map(([name], i) => [...str(name), 0x00, ...uleb(i)])])),
-    ...section(10, vec(fns.map(([, f]) => f.bytes()))),
-  ];
-  return new Uint8Array(bytes).buffer;
+function build(fns: [string, Fn][]): Uint8Array<ArrayBuffer> {
+  return encodeModule(fns.map(([name, f]) => f.toWasm(name)));
 }
 
-const fftModule = (): ArrayBuffer =>
+const fftModule = (): Uint8Array<ArrayBuffer> =>
   build([
     ['prep', prep()],
     ['first4', first4()],
@@ -507,7 +464,7 @@ const fftModule = (): ArrayBuffer =>
     ['psum', psum()],
   ]);
 
-const iirModule = (): ArrayBuffer => {
+const iirModule = (): Uint8Array<ArrayBuffer> => {
   const fns: [string, Fn][] = [['var3', var3()]];
   // Splatted input for the first (up to) four sections; paired input of 4, 2 or 1 sections for the rest of
   // longer cascades (k = 3 paired is left out to stay under 4 KB: 3 = 2 + 1).
@@ -520,13 +477,8 @@ let disabled = false;
 let fftCached: FftKernels | null | undefined;
 let iirCached: IirKernels | null | undefined;
 
-function instantiate(bytes: ArrayBuffer): Record<string, unknown> | null {
-  try {
-    if (disabled || typeof WebAssembly !== 'object') return null;
-    return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Record<string, unknown>;
-  } catch {
-    return null; // no SIMD, code generation disallowed, or too large for synchronous compilation here
-  }
+function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> | null {
+  return disabled ? null : instantiateModule(bytes);
 }
 
 /** The FFT kernels, or null where WebAssembly SIMD cannot be used (callers then run TypeScript loops). */

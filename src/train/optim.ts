@@ -14,7 +14,8 @@
  * weight's buffer in place would leave matMul using the stale packed copy.
  */
 import * as tf from '@tensorflow/tfjs';
-import { buildModule, F32, F4, hostValues, I32, op, tensorFrom, V128, V_LOAD, V_STORE } from './simd.js';
+import { encodeModule, F32, I32, V128 } from '../../runtime/wasm/encoder.js';
+import { F4, hostValues, op, tensorFrom, V_LOAD, V_STORE } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -84,7 +85,7 @@ function kernelModule(): Uint8Array<ArrayBuffer> {
     ...get(I), ...op.i32(16), 0x6a, ...set(I), // i += 16
     0x0c, 0, 0x0b, 0x0b, // br loop; end loop; end block
   ];
-  return buildModule([{ name: 'update', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32], locals: [[1, I32], [10, V128]], body }]);
+  return encodeModule([{ name: 'update', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32], locals: [[1, I32], [10, V128]], body }]);
 }
 
 type KernelFn = (g: number, w: number, m: number, v: number, bytes: number, ...s: number[]) => void;

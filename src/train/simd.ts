@@ -1,6 +1,6 @@
 /**
  * Small WebAssembly SIMD kernels for the training step, assembled at first use from the opcodes below (no
- * build step, no binary in the package): a minimal module encoder, and column reductions over row-major
+ * build step, no binary in the package; encoded by runtime/wasm/encoder.ts): column reductions over row-major
  * [rows, cols] float32 matrices for BatchNorm (Σ x, Σ (x − m)², Σ a and Σ a·b per column), and a transpose.
  *
  * Why: on tfjs-wasm a reduction over axis 0 transposes first and a ones·M product packs M for XNNPACK, each
@@ -10,6 +10,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs';
+import { encodeModule, I32, instantiate, sleb, uleb, V128, type WasmFn } from '../../runtime/wasm/encoder.js';
 
 interface HeapBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
@@ -33,69 +34,7 @@ export function tensorFrom(values: Float32Array, shape: number[]): tf.Tensor {
   return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
 }
 
-// ---- encoder ---------------------------------------------------------------------------------------------
-
-export function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-export const I32 = 0x7f;
-export const F32 = 0x7d;
-export const V128 = 0x7b;
-
-export interface WasmFn {
-  name: string;
-  params: number[];
-  /** [count, type] groups */
-  locals: [number, number][];
-  body: number[];
-}
-
-/** A module with one memory (exported as `memory`, 1 page to start) and the given exported functions. */
-export function buildModule(fns: WasmFn[]): Uint8Array<ArrayBuffer> {
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]))),
-    ...section(3, vec(fns.map((_, i) => uleb(i)))),
-    ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name('memory'), 0x02, 0], ...fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])])),
-    ...section(10, vec(fns.map((f) => {
-      const code = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, 0x0b];
-      return [...uleb(code.length), ...code];
-    }))),
-  ]);
-}
-
-/** Compile and instantiate, or null where WebAssembly (SIMD) is unavailable or code generation is disallowed. */
-export function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> | null {
-  try {
-    if (typeof WebAssembly !== 'object') return null;
-    return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-}
-
-/** Signed LEB128 (i32.const immediates). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
+// ---- instruction helpers (the module encoder is runtime/wasm/encoder.ts) ---------------------------------
 
 export const op = {
   get: (l: number) => [0x20, ...uleb(l)],
@@ -246,7 +185,7 @@ export function setColumnSimd(enabled: boolean): void {
 
 function columnKernels(): ColumnKernels | null {
   if (simdDisabled) return null;
-  if (columnCached === undefined) columnCached = instantiate(buildModule(COLUMN_FNS)) as ColumnKernels | null;
+  if (columnCached === undefined) columnCached = instantiate(encodeModule(COLUMN_FNS)) as ColumnKernels | null;
   return columnCached;
 }
 

@@ -2,25 +2,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { mergeResults, parseResultsFile, type ResultsFile } from '../../bench/harness.js';
-import { main } from '../../src/cli/main.js';
-
-async function run(...args: string[]): Promise<{ err: string; code: number }> {
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  process.exitCode = 0;
-  try {
-    await main(['node', 'cmcrd', ...args]);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { err, code };
-}
+import { runCli as run } from '../cli-harness.js';
 
 const meta = { started: '2026-02-02T00:00:00.000Z', node: 'v20', cpus: 2, quick: false };
 

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, Dense, ParamStore, SeededRandom, denseBnRelu } from '../../src/train/nets/layers.js';
 import { bnReluBackward, bnReluForward } from '../../src/train/nets/bnHost.js';
-import { columnSquaredDeviations, columnSumAndDot, columnSums, hostValues, setColumnSimd, tensorFrom, transposed } from '../../src/train/simd.js';
+import { bnReluForwardSimd, columnSquaredDeviations, columnSumAndDot, columnSums, hostValues, setColumnSimd, tensorFrom, transposed } from '../../src/train/simd.js';
 import { expectClose, useWasm } from './helpers.js';
 
 beforeAll(useWasm);
@@ -21,6 +21,12 @@ function rand(n: number, seed: number): Float32Array {
 }
 
 describe('column kernels', () => {
+  it('assemble and run on Node 20 (so the comparisons below test the SIMD path, not the fallback twice)', () => {
+    setColumnSimd(true);
+    const one = new Float32Array(4).fill(1);
+    expect(bnReluForwardSimd(new Float32Array(8), 2, 4, one, one, one, one)).not.toBeNull();
+  });
+
   // 300×128 needs more than one 64 KiB page of kernel memory; 5 columns takes the TypeScript path.
   it.each([
     [1, 4],

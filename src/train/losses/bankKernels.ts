@@ -8,7 +8,8 @@
  * per dot product over t mod 4, added as ((a0 + a1) + a2) + a3; accumulators per column in c order, zero weights
  * skipped — so both paths give the same bits (test/train/losses.test.ts).
  */
-import { buildModule, I32, op, V128, type WasmFn } from '../simd.js';
+import { encodeModule, I32, V128, type WasmFn } from '../../../runtime/wasm/encoder.js';
+import { op } from '../simd.js';
 
 const { get, set, tee } = op;
 const simd = op.simd;
@@ -113,7 +114,7 @@ function newInstance(): BankExports | null {
   if (!simdEnabled) return null;
   if (compiled === undefined) {
     try {
-      compiled = typeof WebAssembly === 'object' ? new WebAssembly.Module(buildModule([rowDotsFn(), rowAccumulateFn()])) : null;
+      compiled = typeof WebAssembly === 'object' ? new WebAssembly.Module(encodeModule([rowDotsFn(), rowAccumulateFn()])) : null;
     } catch {
       compiled = null; // no WebAssembly SIMD, or code generation disallowed
     }
