@@ -17,26 +17,33 @@ export class GraphBuilder {
   private readonly outputs: import('onnx-proto').onnx.IValueInfoProto[] = [];
   private counter = 0;
 
-  /** Float32 input or output with a symbolic batch dimension: [N, ...dims]. */
-  private valueInfo(name: string, dims: number[]) {
+  /** Float32 input or output: [N, ...dims] with a symbolic batch dimension N, or exactly `dims` (batch false). */
+  private valueInfo(name: string, dims: number[], batch: boolean) {
+    const fixed = dims.map((d) => ({ dimValue: d }));
     return {
       name,
       type: {
         tensorType: {
           elemType: onnx.TensorProto.DataType.FLOAT,
-          shape: { dim: [{ dimParam: 'N' }, ...dims.map((d) => ({ dimValue: d }))] },
+          shape: { dim: batch ? [{ dimParam: 'N' }, ...fixed] : fixed },
         },
       },
     };
   }
 
-  input(name: string, dims: number[]): string {
-    this.inputs.push(this.valueInfo(name, dims));
+  input(name: string, dims: number[], batch = true): string {
+    this.inputs.push(this.valueInfo(name, dims, batch));
     return name;
   }
 
-  output(name: string, dims: number[]): void {
-    this.outputs.push(this.valueInfo(name, dims));
+  output(name: string, dims: number[], batch = true): void {
+    this.outputs.push(this.valueInfo(name, dims, batch));
+  }
+
+  /** An int64 constant (axes, shapes, indices). */
+  int64Initializer(name: string, dims: number[], values: number[]): string {
+    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.INT64, int64Data: values });
+    return name;
   }
 
   initializer(name: string, dims: number[], data: Float32Array): string {
@@ -47,12 +54,15 @@ export class GraphBuilder {
     return name;
   }
 
-  node(opType: string, inputs: string[], attrs: Record<string, number> = {}, outName?: string): string {
+  /** A node; numeric attributes are INT when integral, else FLOAT; arrays are INTS. */
+  node(opType: string, inputs: string[], attrs: Record<string, number | number[]> = {}, outName?: string): string {
     const out = outName ?? `${opType.toLowerCase()}_${this.counter++}`;
     const attribute = Object.entries(attrs).map(([name, v]) =>
-      Number.isInteger(v)
-        ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v }
-        : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v },
+      Array.isArray(v)
+        ? { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v }
+        : Number.isInteger(v)
+          ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v }
+          : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v },
     );
     this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
     return out;

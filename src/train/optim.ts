@@ -168,8 +168,8 @@ export class AdamW {
     return s;
   }
 
-  /** One update of every variable that has a gradient, at learning rate lr. */
-  apply(grads: Record<string, tf.Tensor>, vars: tf.Variable[], lr: number): void {
+  /** One update of every variable that has a gradient (a tensor, or host values), at learning rate lr. */
+  apply(grads: Record<string, tf.Tensor | Float32Array>, vars: tf.Variable[], lr: number): void {
     this.step++;
     const k: UpdateScalars = {
       c1: 1 - this.beta1,
@@ -183,19 +183,20 @@ export class AdamW {
     for (const w of vars) {
       const gt = grads[w.name];
       if (!gt) continue;
-      if (gt.size !== w.size) throw new Error(`AdamW: gradient of "${w.name}" has ${gt.size} values, the variable ${w.size}`);
+      const gSize = gt instanceof Float32Array ? gt.length : gt.size;
+      if (gSize !== w.size) throw new Error(`AdamW: gradient of "${w.name}" has ${gSize} values, the variable ${w.size}`);
       const s = this.slot(w);
       let next: Float32Array;
       if (this.kernel) {
         const buf = this.kernel.memory.buffer; // views made after any grow
-        new Float32Array(buf, this.scratch.g, w.size).set(hostValues(gt));
+        new Float32Array(buf, this.scratch.g, w.size).set(gt instanceof Float32Array ? gt : hostValues(gt));
         new Float32Array(buf, this.scratch.w, w.size).set(hostValues(w));
         this.kernel.update(this.scratch.g, this.scratch.w, s.m, s.v, s.n * 4, k.c1, k.b2, k.c2, k.bc2Sqrt, k.eps, k.decay, k.negStep);
         next = new Float32Array(buf, this.scratch.w, w.size); // tensorFrom copies it (or hands over a copy)
       } else {
         // dataSync may return the backend's own buffer (the cpu backend does): update a copy.
         next = Float32Array.from(w.dataSync() as Float32Array);
-        updateTs(gt.dataSync() as Float32Array, next, s.mArr!, s.vArr!, w.size, k);
+        updateTs(gt instanceof Float32Array ? gt : (gt.dataSync() as Float32Array), next, s.mArr!, s.vArr!, w.size, k);
       }
       const t = tensorFrom(next, w.shape);
       w.assign(t);

@@ -19,7 +19,7 @@ import { ARCH_NAMES, buildNetwork, defaultSpec, type ArchName } from './nets/ind
 import { SeededRandom } from './nets/layers.js';
 import type { Network } from './nets/types.js';
 import { applyNormaliser, applyStats, fitNormaliser, makeFolds, validationSplit, type Fold, type NormalisationMode, type ProtocolName, type ValidationUnit } from './protocols.js';
-import { argmaxRows, fit, predictLogits, type EpochInfo, type FitOptions, type Matrix } from './trainer.js';
+import { argmaxRows, fit, predictLogits, type EngineChoice, type EpochInfo, type FitOptions, type Matrix } from './trainer.js';
 import { makeCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 
 /** A problem with the options or the data (reported to the user as such, without a stack). */
@@ -87,6 +87,8 @@ export interface ExperimentOptions {
   montage?: Checkpoint['montage'];
   /** Free-form label of the data for provenance, e.g. "synthetic seed-iv (runs/data)". */
   dataLabel?: string;
+  /** What runs the networks' training steps (default 'auto': the MLP on onnxruntime-node where it loads). */
+  engine?: EngineChoice;
   interrupt?: { interrupted: boolean };
   onEvent?: (e: RunEvent) => void;
 }
@@ -226,6 +228,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const hyper: TrainHyper = { ...DEFAULT_HYPER, ...o.hyper };
   const tHyper: TrainHyper = { ...hyper, ...o.teacherHyper };
   const teacherArch = o.teacherArch ?? o.arch;
+  const engines = new Set<string>(); // what ran the training steps (FitResult.engine), for provenance
   if (!ARCH_NAMES.includes(o.arch)) throw new ExperimentConfigError(`unknown architecture "${o.arch}"`);
   if (!o.seeds.length) throw new ExperimentConfigError('no seeds given');
   const C = ds.meta.classNames.length;
@@ -275,7 +278,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
 
       let teacher: { net: Network; train: Matrix; test: Matrix; metrics: FoldMetrics } | null = null;
       if (teacherData) {
-        const got = await obtainTeacher({ o, fold, seed, flat, data: teacherData, valPos, yTrain, yTest, hyper: tHyper, arch: teacherArch, normalisation, mccMode, lambdaMcc, fingerprint, classes: C, transductive });
+        const got = await obtainTeacher({ o, fold, seed, flat, data: teacherData, valPos, yTrain, yTest, hyper: tHyper, arch: teacherArch, normalisation, mccMode, lambdaMcc, fingerprint, classes: C, transductive, engines });
         if (!got) {
           interrupted = true;
           break outer;
@@ -317,8 +320,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
           ...(distiller?.afterStep ? { afterStep: distiller.afterStep } : {}),
           onEpoch: (info) => o.onEvent?.({ type: 'epoch', model: 'student', fold: fold.id, seed, info }),
           ...(o.interrupt ? { interrupt: o.interrupt } : {}),
+          ...(o.engine ? { engine: o.engine } : {}),
         };
         const r = await fit(net, train, yTrain, fitOpts);
+        engines.add(r.engine);
         distiller?.dispose();
         if (r.interrupted) {
           net.dispose();
@@ -402,6 +407,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       teacherEpochs: role === 'none' ? null : tHyper.epochs,
       teacherSupplied: !!o.teacherCheckpoint,
       backend: tf.getBackend(),
+      engines: [...engines],
     },
     summary: summarise(asSeeded('student'), C),
     ...(teacherRows.length ? { teacherSummary: summarise(teacherRows, 0) } : {}),
@@ -456,6 +462,7 @@ interface TeacherRequest {
   fingerprint: string;
   classes: number;
   transductive: Set<string>;
+  engines: Set<string>;
 }
 
 /**
@@ -491,6 +498,7 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
     mcc: q.mccMode,
     lambdaMcc: q.lambdaMcc,
     normalisation: q.normalisation,
+    engine: o.engine ?? 'auto', // the engines round differently, so their teachers differ
   });
   const file = `teacher-${data.name}-${q.arch}-${o.protocol}-${fold.id}-seed${seed}-${hashString(key)}.json`;
   const path = o.teacherCacheDir ? join(o.teacherCacheDir, file) : null;
@@ -533,7 +541,9 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
       ...(extraLoss ? { extraLoss } : {}),
       onEpoch: (info) => o.onEvent?.({ type: 'epoch', model: 'teacher', fold: fold.id, seed, info }),
       ...(o.interrupt ? { interrupt: o.interrupt } : {}),
+      ...(o.engine ? { engine: o.engine } : {}),
     });
+    q.engines.add(r.engine);
     if (r.interrupted) {
       net.dispose();
       return null;

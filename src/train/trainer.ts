@@ -4,9 +4,11 @@
  * interruption after the current epoch.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Network, NetOutput } from './nets/types.js';
+import type { Network, NetOutput, TrainEngine } from './nets/types.js';
 import { AdamW, warmupCosine } from './optim.js';
 import { SeededRandom } from './nets/layers.js';
+import { hostValues, tensorFrom } from './simd.js';
+import { crossEntropy, crossEntropyValues } from './losses/classification.js';
 
 export interface Matrix {
   /** row-major [n, d] */
@@ -41,7 +43,15 @@ export interface FitOptions {
   afterStep?: (rows: Int32Array) => void;
   onEpoch?: (info: EpochInfo) => void;
   interrupt?: { interrupted: boolean };
+  /**
+   * What runs the network's training steps: 'auto' (default) uses the network's faster engine where it has one
+   * and tfjs runs on wasm or cpu (the MLP on onnxruntime-node's native kernels); 'tfjs' always uses tfjs.
+   */
+  engine?: EngineChoice;
 }
+
+export type EngineChoice = 'auto' | 'tfjs';
+export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'tfjs'];
 
 export interface EpochInfo {
   epoch: number;
@@ -58,6 +68,8 @@ export interface FitResult {
   bestValAccuracy: number | null;
   interrupted: boolean;
   history: EpochInfo[];
+  /** What ran the training steps, e.g. "tfjs wasm" or "onnxruntime-node 1.30.0 (cpu, 1 thread)". */
+  engine: string;
 }
 
 /** Stratified split of row indices: returns [train, val]. */
@@ -100,10 +112,41 @@ export function shuffle<T>(a: T[] | Int32Array, rng: SeededRandom): void {
   }
 }
 
-function gather(m: Matrix, rows: Int32Array): tf.Tensor2D {
+function gatherRows(m: Matrix, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * m.d);
   rows.forEach((r, i) => out.set(m.x.subarray(r * m.d, (r + 1) * m.d), i * m.d));
-  return tf.tensor2d(out, [rows.length, m.d]);
+  return out;
+}
+
+function gather(m: Matrix, rows: Int32Array): tf.Tensor2D {
+  return tf.tensor2d(gatherRows(m, rows), [rows.length, m.d]);
+}
+
+/** The network's training engine under `choice`, or null for the tfjs path. */
+async function trainEngine(net: Network, choice: EngineChoice): Promise<TrainEngine | null> {
+  if (choice === 'tfjs' || !net.createTrainEngine) return null;
+  // Measured on wasm (docs/training-speed.md); tfjs-node already runs native kernels, so it keeps its own path.
+  if (tf.getBackend() !== 'wasm' && tf.getBackend() !== 'cpu') return null;
+  return net.createTrainEngine();
+}
+
+/**
+ * A tensor holding host values computed outside tfjs (an engine's forward), made differentiable by routing it
+ * through `anchor`, a scalar variable in the gradient list: the loss's gradient with respect to it is handed to
+ * `onGrad` (and the anchor gets zeros). Not called when the loss does not use the tensor.
+ */
+function hostOutput(values: Float32Array, shape: [number, number], anchor: tf.Variable, onGrad: (g: Float32Array) => void): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const a = args[0] as tf.Tensor;
+    return {
+      value: tensorFrom(values, shape) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor) => {
+        onGrad(hostValues(dy).slice());
+        return [tf.zerosLike(a)];
+      },
+    };
+  }) as (a: tf.Tensor) => tf.Tensor2D;
+  return op(anchor);
 }
 
 /** Logits in eval mode, in batches. */
@@ -137,6 +180,150 @@ export function accuracy(pred: Int32Array, truth: Int32Array): number {
   return pred.length ? ok / pred.length : NaN;
 }
 
+/** What one training step needs besides the network: the loss extras and the optimiser settings. */
+export interface StepOptions {
+  weightDecay: number;
+  extraLoss?: FitOptions['extraLoss'];
+  extraTrainable?: tf.Variable[];
+  afterStep?: (rows: Int32Array) => void;
+  engine?: EngineChoice;
+}
+
+/**
+ * A step's loss and predicted classes (argmax of the logits): tensors (the caller disposes them, see
+ * {@link disposeStep}) or host values.
+ */
+export interface StepResult {
+  loss: tf.Tensor | number;
+  pred: tf.Tensor | Int32Array;
+}
+
+export function disposeStep(r: StepResult): void {
+  if (typeof r.loss !== 'number') r.loss.dispose();
+  if (!(r.pred instanceof Int32Array)) r.pred.dispose();
+}
+
+/**
+ * One optimiser step at a time for a network: CE (+ the extra loss), AdamW, BatchNorm statistics, `afterStep`.
+ * `fit` and `npm run bench` both train through it, so the benchmark times the trainer's own step.
+ */
+export class Stepper {
+  private readonly optimiser: AdamW;
+  private readonly vars: tf.Variable[];
+  private anchor: tf.Variable | null;
+
+  private constructor(readonly net: Network, private readonly opts: StepOptions, private readonly engine: TrainEngine | null, lr: number) {
+    this.optimiser = new AdamW({ lr, weightDecay: opts.weightDecay });
+    this.vars = [...net.trainable, ...(opts.extraTrainable ?? [])];
+    this.anchor = engine ? tf.variable(tf.scalar(0), true, `engine_anchor_${anchorId++}`) : null;
+  }
+
+  static async create(net: Network, opts: StepOptions, lr = 1e-3): Promise<Stepper> {
+    return new Stepper(net, opts, await trainEngine(net, opts.engine ?? 'auto'), lr);
+  }
+
+  /** What runs the network's forward and backward, e.g. "tfjs wasm" or "onnxruntime-node 1.30.0 (cpu, 1 thread)". */
+  get engineName(): string {
+    return this.engine?.name ?? `tfjs ${tf.getBackend()}`;
+  }
+
+  /** One step on a batch: x row-major [n, d], its labels, and its row indices into the training matrix. */
+  async step(x: Float32Array, yb: Int32Array, rows: Int32Array, lr: number): Promise<StepResult> {
+    const r = this.engine ? await this.engineStep(this.engine, x, yb, rows, lr) : this.tfjsStep(x, yb, rows, lr);
+    this.net.commitStats();
+    this.opts.afterStep?.(rows);
+    return r;
+  }
+
+  private tfjsStep(xb: Float32Array, yb: Int32Array, rows: Int32Array, lr: number): StepResult {
+    const { net, opts } = this;
+    let pred: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const x = tf.tensor2d(xb, [yb.length, xb.length / yb.length]);
+      const y = tf.tensor1d(yb, 'int32');
+      const out = net.forward(x, true);
+      const ce = crossEntropy(out.logits, yb);
+      pred = tf.keep(tf.argMax(out.logits, 1));
+      return opts.extraLoss ? tf.add(ce, opts.extraLoss(out, rows, y)) : ce;
+    }, this.vars);
+    try {
+      this.optimiser.apply(grads, this.vars, lr);
+    } finally {
+      tf.dispose(grads);
+    }
+    return { loss: value, pred: pred! };
+  }
+
+  /**
+   * The network's forward and backward on `engine`: the loss (cross-entropy + extra) is still written in tfjs,
+   * on tensors of the engine's outputs, and its gradients with respect to those outputs go back to the engine.
+   * Gradients that reach the network's variables through tfjs too (a loss that runs the network again, e.g. the
+   * transductive MCC term) are added to the engine's.
+   */
+  private async engineStep(engine: TrainEngine, xb: Float32Array, yb: Int32Array, rows: Int32Array, lr: number): Promise<StepResult> {
+    const { net, opts } = this;
+    const anchor = this.anchor!;
+    const n = yb.length;
+    const C = net.spec.classes;
+    const fw = await engine.forward(xb, n);
+    if (!opts.extraLoss) {
+      // Cross-entropy alone: its value and gradient on the host, and no tfjs at all in the step.
+      const ce = crossEntropyValues(fw.logits, yb, C);
+      const netGrads = await engine.backward({ logits: ce.grad, f1: null, f2: null });
+      const all: Record<string, Float32Array> = {};
+      net.trainable.forEach((v, i) => (all[v.name] = netGrads[i]!));
+      this.optimiser.apply(all, this.vars, lr);
+      return { loss: ce.loss, pred: argmaxRows(fw.logits, C) };
+    }
+    const d: { logits: Float32Array | null; f1: Float32Array | null; f2: Float32Array | null } = { logits: null, f1: null, f2: null };
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = hostOutput(fw.logits, [n, C], anchor, (g) => (d.logits = g));
+      const ce = crossEntropy(logits, yb);
+      // f1 and f2 become tensors only if the extra loss reads them.
+      let f1: tf.Tensor2D | null = null;
+      let f2: tf.Tensor2D | null = null;
+      const out: NetOutput = {
+        logits,
+        get f1() {
+          return (f1 ??= hostOutput(fw.f1, [n, fw.f1Dim], anchor, (g) => (d.f1 = g)));
+        },
+        get f2() {
+          return (f2 ??= hostOutput(fw.f2, [n, fw.f2Dim], anchor, (g) => (d.f2 = g)));
+        },
+      };
+      return tf.add(ce, opts.extraLoss!(out, rows, tf.tensor1d(yb, 'int32')));
+    }, [anchor, ...this.vars]);
+    try {
+      if (!d.logits) throw new Error('training engine: the loss does not depend on the logits');
+      const netGrads = await engine.backward({ logits: d.logits, f1: d.f1, f2: d.f2 });
+      const all: Record<string, tf.Tensor | Float32Array> = { ...grads };
+      net.trainable.forEach((v, i) => {
+        const g = netGrads[i]!;
+        const viaTfjs = grads[v.name];
+        if (viaTfjs) {
+          const t = hostValues(viaTfjs);
+          for (let j = 0; j < g.length; j++) g[j] = g[j]! + t[j]!;
+        }
+        all[v.name] = g;
+      });
+      this.optimiser.apply(all, this.vars, lr);
+    } catch (e) {
+      value.dispose();
+      throw e;
+    } finally {
+      tf.dispose(grads);
+    }
+    return { loss: value, pred: argmaxRows(fw.logits, C) };
+  }
+
+  dispose(): void {
+    this.optimiser.dispose();
+    this.anchor?.dispose();
+    this.anchor = null;
+  }
+}
+let anchorId = 0;
+
 export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: FitOptions): Promise<FitResult> {
   const rng = new SeededRandom(opts.seed);
   const [trainRows, valRows] = opts.valRows
@@ -146,70 +333,59 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
       : [Int32Array.from({ length: data.n }, (_, i) => i), new Int32Array(0)];
   const stepsPerEpoch = Math.ceil(trainRows.length / opts.batchSize);
   const schedule = warmupCosine(opts.lr, opts.epochs, opts.warmupEpochs, stepsPerEpoch);
-  const optimiser = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay });
-  const vars = [...net.trainable, ...(opts.extraTrainable ?? [])];
+  const stepper = await Stepper.create(net, opts, opts.lr);
   const history: EpochInfo[] = [];
   let best = { acc: -Infinity, epoch: -1, weights: null as ReturnType<Network['getWeights']> | null };
   let sinceBest = 0;
   let step = 0;
   let interrupted = false;
   const order = Array.from(trainRows);
-  for (let epoch = 0; epoch < opts.epochs; epoch++) {
-    shuffle(order, rng);
-    let lossSum = 0;
-    let correct = 0;
-    let lr = opts.lr;
-    // Per-step loss and predictions stay on the backend until the end of the epoch, then are read in step order
-    // (same sums as reading them each step, without a host round trip per step).
-    const pending: Array<{ loss: tf.Tensor; pred: tf.Tensor; labels: Int32Array }> = [];
-    try {
-      for (let s = 0; s < order.length; s += opts.batchSize) {
-        const rows = Int32Array.from(order.slice(s, s + opts.batchSize));
-        if (rows.length < 2) continue; // BatchNorm needs ≥ 2 rows
-        lr = schedule(step++);
-        const yb = Int32Array.from(rows, (r) => labels[r]!);
-        let pred: tf.Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          const x = gather(data, rows);
-          const y = tf.tensor1d(yb, 'int32');
-          const out = net.forward(x, true);
-          const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, net.spec.classes), out.logits) as tf.Scalar;
-          pred = tf.keep(tf.argMax(out.logits, 1));
-          return opts.extraLoss ? tf.add(ce, opts.extraLoss(out, rows, y)) : ce;
-        }, vars);
-        pending.push({ loss: value, pred: pred!, labels: yb });
-        optimiser.apply(grads, vars, lr);
-        net.commitStats();
-        opts.afterStep?.(rows);
-        tf.dispose(grads);
+  try {
+    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      shuffle(order, rng);
+      let lossSum = 0;
+      let correct = 0;
+      let lr = opts.lr;
+      // Per-step losses (and tfjs predictions) stay on the backend until the end of the epoch, then are read in
+      // step order (same sums as reading them each step, without a host round trip per step).
+      const pending: Array<StepResult & { labels: Int32Array }> = [];
+      try {
+        for (let s = 0; s < order.length; s += opts.batchSize) {
+          const rows = Int32Array.from(order.slice(s, s + opts.batchSize));
+          if (rows.length < 2) continue; // BatchNorm needs ≥ 2 rows
+          lr = schedule(step++);
+          const yb = Int32Array.from(rows, (r) => labels[r]!);
+          pending.push({ ...(await stepper.step(gatherRows(data, rows), yb, rows, lr)), labels: yb });
+        }
+        for (const p of pending) {
+          lossSum += (typeof p.loss === 'number' ? p.loss : (await p.loss.data())[0]!) * p.labels.length;
+          const pred = p.pred instanceof Int32Array ? p.pred : p.pred.dataSync();
+          for (let i = 0; i < pred.length; i++) if (pred[i] === p.labels[i]) correct++;
+        }
+      } finally {
+        for (const p of pending) disposeStep(p);
       }
-      for (const p of pending) {
-        lossSum += (await p.loss.data())[0]! * p.labels.length;
-        const pred = p.pred.dataSync();
-        for (let i = 0; i < pred.length; i++) if (pred[i] === p.labels[i]) correct++;
+      let valAcc: number | null = null;
+      if (valRows.length) {
+        const pred = argmaxRows(predictLogits(net, data, valRows), net.spec.classes);
+        valAcc = accuracy(pred, Int32Array.from(valRows, (r) => labels[r]!));
+        if (valAcc > best.acc) {
+          best = { acc: valAcc, epoch, weights: net.getWeights() };
+          sinceBest = 0;
+        } else sinceBest++;
       }
-    } finally {
-      for (const p of pending) tf.dispose([p.loss, p.pred]);
+      const info: EpochInfo = { epoch: epoch + 1, epochs: opts.epochs, loss: lossSum / trainRows.length, trainAccuracy: correct / trainRows.length, valAccuracy: valAcc, lr };
+      history.push(info);
+      opts.onEpoch?.(info);
+      if (opts.interrupt?.interrupted) {
+        interrupted = true;
+        break;
+      }
+      if (opts.patience !== undefined && sinceBest > opts.patience) break;
     }
-    let valAcc: number | null = null;
-    if (valRows.length) {
-      const pred = argmaxRows(predictLogits(net, data, valRows), net.spec.classes);
-      valAcc = accuracy(pred, Int32Array.from(valRows, (r) => labels[r]!));
-      if (valAcc > best.acc) {
-        best = { acc: valAcc, epoch, weights: net.getWeights() };
-        sinceBest = 0;
-      } else sinceBest++;
-    }
-    const info: EpochInfo = { epoch: epoch + 1, epochs: opts.epochs, loss: lossSum / trainRows.length, trainAccuracy: correct / trainRows.length, valAccuracy: valAcc, lr };
-    history.push(info);
-    opts.onEpoch?.(info);
-    if (opts.interrupt?.interrupted) {
-      interrupted = true;
-      break;
-    }
-    if (opts.patience !== undefined && sinceBest > opts.patience) break;
+  } finally {
+    stepper.dispose();
   }
   if (best.weights) net.setWeights(best.weights);
-  optimiser.dispose();
-  return { epochsRun: history.length, bestEpoch: best.epoch + 1, bestValAccuracy: valRows.length ? best.acc : null, interrupted, history };
+  return { epochsRun: history.length, bestEpoch: best.epoch + 1, bestValAccuracy: valRows.length ? best.acc : null, interrupted, history, engine: stepper.engineName };
 }

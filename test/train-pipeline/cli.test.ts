@@ -63,6 +63,9 @@ describe('cmcrd train / compare', () => {
     expect(ck.montage).toEqual({ device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: expect.any(Array) });
     expect(ck.arch.input).toEqual({ channels: 4, bands: 5 });
     expect(r.stderr).toMatch(/tfjs backend: /);
+    // The MLP trains on onnxruntime-node by default (wasm backend here), and the results say so.
+    expect(r.stderr).toMatch(/training steps: MLP on onnxruntime-node \d+\.\d+\.\d+ \(cpu, 1 thread\), other networks on tfjs wasm/);
+    expect(res.config.engines).toEqual([expect.stringMatching(/^onnxruntime-node /)]);
     expect(r.stderr).toMatch(/student 2\/2 loss=[\d.]+ acc=[\d.]+ val=[\d.]+/);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!).completed).toBe(2);
   });
@@ -97,6 +100,7 @@ describe('cmcrd train / compare', () => {
       [['--epochs', '0'], /--epochs must be an integer ≥ 1, got "0"/],
       [['--montage', 'helmet'], /--montage must be muse or custom:/],
       [['--folds', 's9'], /unknown fold id\(s\) s9/],
+      [['--engine', 'torch'], /--engine must be one of auto, tfjs.*got "torch"/],
     ] as const;
     // In-process (main() as bin/cmcrd.js calls it) to keep this fast; the two tests above spawn the real CLI.
     for (const [args, msg] of bad) {

@@ -11,7 +11,7 @@ import { defaultWorld, DEFAULT_WORLD_SEED } from '../../../firmware-bridge/sim/w
 import { exportOnnx } from '../../../export/onnx-export.js';
 import { serialiseCheckpoint } from '../../../export/checkpoint.js';
 import { loadOnnxClassifier } from '../../../runtime/infer/onnx.node.js';
-import { initBackend } from '../../train/backend.js';
+import { initBackend, trainingStepsLine } from '../../train/backend.js';
 import { generatePairedDataset } from '../../synthetic/paired.js';
 import { MUSE_MONTAGE, trainSkeleton } from '../../pipeline/headband-kd.js';
 import { runClosedLoop } from '../../demo/closed-loop.js';
@@ -51,7 +51,7 @@ export function registerDemo(program: Command): void {
       const t0 = performance.now();
       try {
         await mkdir(raw.out!, { recursive: true });
-        await initBackend(undefined, log);
+        log(await trainingStepsLine('auto', await initBackend(undefined, log)));
         const world = defaultWorld();
         log(`[1/5] data: ${subjects} synthetic subjects × 24 trials × ${windowsPerTrial} windows, 62-channel raw EEG at 200 Hz + 31 eye features (world seed ${DEFAULT_WORLD_SEED})`);
         const bar = progress('  generating trials', subjects * 24);

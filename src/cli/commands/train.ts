@@ -7,10 +7,11 @@ import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { customMontage, MUSE_MONTAGE } from '../../../firmware-bridge/montage/index.js';
 import { DATASET_KINDS, loadDataset, selectMontage, type DatasetKind, type EmotionDataset, type LoadDatasetOptions } from '../../datasets/index.js';
-import { initBackend, type BackendName } from '../../train/backend.js';
+import { initBackend, trainingStepsLine, type BackendName } from '../../train/backend.js';
 import { readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { METHOD_NAMES, type MethodName } from '../../train/methods/index.js';
 import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
+import { ENGINE_CHOICES, type EngineChoice } from '../../train/trainer.js';
 import { PROTOCOLS, type NormalisationMode, type ProtocolName, type ValidationUnit } from '../../train/protocols.js';
 import type { NegativePool } from '../../train/losses/index.js';
 import { writeRunReport } from '../../train/report.js';
@@ -49,7 +50,8 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--negative-pool <pool>', "CRD/CMCRD negatives from 'other-class' samples (method.md, default) or 'any' other sample (ablation)")
     .option('--teacher <checkpoint>', 'use this teacher checkpoint for every fold instead of training one')
     .option('--teacher-cache <dir>', 'where trained teachers are cached (default <out>/teachers)')
-    .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)');
+    .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)')
+    .option('--engine <e>', "what runs the networks' training steps: auto (the MLP's forward and backward on onnxruntime-node where it loads, on the wasm or cpu backend; everything else tfjs) or tfjs", 'auto');
 }
 
 export interface CommonConfig {
@@ -128,6 +130,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   const mcc = choice<MccMode>(raw.mcc, '--mcc', ['labelled', 'transductive', 'off']);
   const direction = choice<Direction>(raw.direction, '--direction', ['eye-to-eeg', 'eeg-to-eye']);
   const normalisation = choice<NormalisationMode>(raw.normalise, '--normalise', ['global', 'per-subject']);
+  const engine = choice<EngineChoice>(raw.engine ?? 'auto', '--engine', ENGINE_CHOICES);
   const teacherArch = raw.teacherArch === undefined ? undefined : choice<ArchName>(raw.teacherArch, '--teacher-arch', ARCH_NAMES);
   const nNeg = intOpt(raw, 'negatives', '--negatives', 1);
   const negativePool = raw.negativePool === undefined ? undefined : choice<NegativePool>(raw.negativePool, '--negative-pool', ['other-class', 'any']);
@@ -172,6 +175,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
     }
   }
   const base: CommonConfig['base'] = {
+    engine,
     protocol,
     seeds,
     hyper,
@@ -193,13 +197,17 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   return { kind, root, dataset, ...(montage ? { montage } : {}), base };
 }
 
+/** Start the tfjs backend and say what will run the training steps. */
 export async function startBackend(raw: Record<string, unknown>, log: (l: string) => void): Promise<void> {
   const prefer = raw.backend === undefined ? undefined : choice<BackendName>(raw.backend, '--backend', ['tensorflow', 'wasm', 'cpu']);
+  const engine = choice<EngineChoice>(raw.engine ?? 'auto', '--engine', ENGINE_CHOICES);
+  let backend: BackendName;
   try {
-    await initBackend(prefer, log);
+    backend = await initBackend(prefer, log);
   } catch (e) {
     throw new CliError(`--backend ${String(raw.backend ?? '')}: ${(e as Error).message}`);
   }
+  log(await trainingStepsLine(engine, backend));
 }
 
 /** Progress bars per trained network (loss, train/val accuracy per epoch) and one line per finished fold. */

@@ -32,34 +32,43 @@ export function crossEntropy(logits: tf.Tensor2D, labels: Labels): tf.Scalar {
  */
 function crossEntropyHost(logits: tf.Tensor2D, y: Int32Array, c: number): tf.Scalar {
   const op = tf.customGrad((...a: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const z = hostValues(a[0] as tf.Tensor);
-    const b = y.length;
-    const prob = new Float64Array(b * c);
-    let total = 0;
-    for (let i = 0; i < b; i++) {
-      const o = i * c;
-      let m = -Infinity;
-      for (let j = 0; j < c; j++) m = Math.max(m, z[o + j]!);
-      let s = 0;
-      for (let j = 0; j < c; j++) s += (prob[o + j] = Math.exp(z[o + j]! - m));
-      for (let j = 0; j < c; j++) prob[o + j]! /= s;
-      const yi = y[i]!;
-      if (yi >= 0 && yi < c) total -= z[o + yi]! - m - Math.log(s);
-      else prob.fill(0, o, o + c); // no gradient either
-    }
+    const { loss, grad } = crossEntropyValues(hostValues(a[0] as tf.Tensor), y, c);
     return {
-      value: tf.scalar(total / b),
+      value: tf.scalar(loss),
       gradFunc: (dy: tf.Tensor) => {
-        const k = hostValues(dy)[0]! / b;
-        const g = new Float32Array(b * c);
-        for (let i = 0; i < b; i++) {
-          for (let j = 0; j < c; j++) g[i * c + j] = k * (prob[i * c + j]! - (y[i] === j ? 1 : 0));
-        }
-        return tensorFrom(g, [b, c]);
+        const k = hostValues(dy)[0]!;
+        return tensorFrom(k === 1 ? grad : grad.map((g) => g * k), [y.length, c]);
       },
     };
   }) as (t: tf.Tensor) => tf.Scalar;
   return op(logits);
+}
+
+/**
+ * {@link crossEntropy} on host values: the mean loss (float64 sums) and its gradient (softmax − onehot)/B as
+ * float32, for logits z [B, C] row-major and labels y [B]. A label outside 0..C−1 contributes nothing.
+ */
+export function crossEntropyValues(z: Float32Array, y: Int32Array, c: number): { loss: number; grad: Float32Array } {
+  const b = y.length;
+  if (z.length !== b * c) throw new Error(`crossEntropy: ${z.length / c} logits rows but ${b} labels`);
+  const prob = new Float64Array(b * c);
+  let total = 0;
+  for (let i = 0; i < b; i++) {
+    const o = i * c;
+    let m = -Infinity;
+    for (let j = 0; j < c; j++) m = Math.max(m, z[o + j]!);
+    let s = 0;
+    for (let j = 0; j < c; j++) s += (prob[o + j] = Math.exp(z[o + j]! - m));
+    for (let j = 0; j < c; j++) prob[o + j]! /= s;
+    const yi = y[i]!;
+    if (yi >= 0 && yi < c) total -= z[o + yi]! - m - Math.log(s);
+    else prob.fill(0, o, o + c); // no gradient either
+  }
+  const grad = new Float32Array(b * c);
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < c; j++) grad[i * c + j] = (prob[i * c + j]! - (y[i] === j ? 1 : 0)) / b;
+  }
+  return { loss: total / b, grad };
 }
 
 export interface MccOptions {

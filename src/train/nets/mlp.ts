@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, Dense, StoredModule, denseBnRelu } from './layers.js';
-import type { ArchSpec, Network, NetOutput } from './types.js';
+import type { ArchSpec, Network, NetOutput, TrainEngine } from './types.js';
 
 export function mlpSpec(input: { channels: number; bands: number }, classes: number, hidden = 128): ArchSpec {
   return { arch: 'mlp', input, classes, params: { hidden } };
@@ -42,5 +42,12 @@ export class Mlp extends StoredModule implements Network {
 
   commitStats(): void {
     for (const bn of this.bns) bn.commit();
+  }
+
+  /** Training steps on onnxruntime-node's native kernels (./mlpOrt.node.ts), where it loads. */
+  async createTrainEngine(): Promise<TrainEngine | null> {
+    // Loaded on demand: the module pulls in the native binding, which only Node has.
+    const { createMlpOrtEngine } = await import('./mlpOrt.node.js');
+    return createMlpOrtEngine({ blocks: this.dense.map((dense, i) => ({ dense, bn: this.bns[i]! })), head: this.head, f1Block: 1 });
   }
 }

@@ -31,6 +31,31 @@ export interface NamedArray {
   data: Float32Array;
 }
 
+/** Host copies of a training-mode forward run by a {@link TrainEngine}, row-major. */
+export interface HostForward {
+  n: number;
+  logits: Float32Array;
+  f1: Float32Array;
+  f1Dim: number;
+  f2: Float32Array;
+  f2Dim: number;
+}
+
+/**
+ * A network's training-mode forward and backward run outside tfjs (e.g. the MLP on onnxruntime's native
+ * kernels), one batch at a time: {@link TrainEngine.forward}, then the loss (in tfjs) gives dL/d(logits, f1, f2),
+ * then {@link TrainEngine.backward} returns the gradients of {@link Network.trainable}. The weights stay in the
+ * network's variables; the engine reads them at each forward. BatchNorm statistics are queued on the network as
+ * `forward(x, true)` does, for {@link Network.commitStats}.
+ */
+export interface TrainEngine {
+  /** What runs the steps, for logs and provenance (e.g. "onnxruntime-node 1.30.0 (cpu, 1 thread)"). */
+  readonly name: string;
+  forward(x: Float32Array, n: number): Promise<HostForward>;
+  /** Gradients of the trainable variables (in {@link Network.trainable} order) for the last forward; null = 0. */
+  backward(d: { logits: Float32Array; f1: Float32Array | null; f2: Float32Array | null }): Promise<Float32Array[]>;
+}
+
 export interface Network {
   readonly spec: ArchSpec;
   /** Trainable variables (those the optimiser updates). */
@@ -42,6 +67,8 @@ export interface Network {
    */
   forward(x: tf.Tensor2D, training: boolean): NetOutput;
   commitStats(): void;
+  /** A faster engine for training steps where one is available here (else null: train with {@link forward}). */
+  createTrainEngine?(): Promise<TrainEngine | null>;
   /** All weights, trainable and not (BN running statistics), by stable names. */
   getWeights(): Record<string, NamedArray>;
   setWeights(weights: Record<string, NamedArray>): void;
