@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mlpOrtEngineName } from './nets/mlpOrt.node.js';
-import type { EngineChoice } from './trainer.js';
+import { networkEnginesApply, type EngineChoice } from './trainer.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -38,7 +38,7 @@ export async function initBackend(prefer?: BackendName, log: (line: string) => v
 
 /** One line saying what will run the networks' training steps under `choice` on `backend` (see FitOptions.engine). */
 export async function trainingStepsLine(choice: EngineChoice, backend: BackendName): Promise<string> {
-  if (choice === 'tfjs' || backend === 'tensorflow') return `training steps: tfjs ${backend}`;
+  if (!networkEnginesApply(choice, backend)) return `training steps: tfjs ${backend}`;
   const ort = await mlpOrtEngineName();
   return ort ? `training steps: MLP on ${ort}, other networks on tfjs ${backend}` : `training steps: tfjs ${backend} (onnxruntime-node did not load)`;
 }

@@ -287,6 +287,14 @@ export function transposed(x: Float32Array, rows: number, cols: number): Float32
 
 // ---- BatchNorm + ReLU element-wise passes (callers: nets/bnHost.ts, which holds the TypeScript path) --------
 
+/** Copy per-column vectors into `mem` one after another from float `base`; returns their byte offsets. */
+function putColumns(mem: Float32Array, base: number, cols: number, vectors: Float32Array[]): number[] {
+  return vectors.map((v, i) => {
+    mem.set(v, base + i * cols);
+    return (base + i * cols) * 4;
+  });
+}
+
 /** Whether the kernels below run for this width (else they return null and the caller uses its own loops). */
 function bnKernels(cols: number): ColumnKernels | null {
   return cols % 4 === 0 ? columnKernels() : null;
@@ -299,9 +307,8 @@ export function bnReluForwardSimd(z: Float32Array, rows: number, cols: number, m
   const n = rows * cols;
   const mem = room(k, 3 * n + 4 * cols);
   mem.set(z.subarray(0, n), 0);
-  [mean, rstd, gamma, beta].forEach((v, i) => mem.set(v, 3 * n + i * cols));
-  const c = (i: number) => (3 * n + i * cols) * 4;
-  k.bnfwd(0, n * 4, 2 * n * 4, rows, cols / 4, c(0), c(1), c(2), c(3));
+  const [m, r, g, b] = putColumns(mem, 3 * n, cols, [mean, rstd, gamma, beta]);
+  k.bnfwd(0, n * 4, 2 * n * 4, rows, cols / 4, m!, r!, g!, b!);
   return { xhat: mem.slice(n, 2 * n), y: mem.slice(2 * n, 3 * n) };
 }
 
@@ -326,8 +333,7 @@ export function bnDzSimd(da: Float32Array, xhat: Float32Array, rows: number, col
   const mem = room(k, 3 * n + 4 * cols);
   mem.set(da.subarray(0, n), 0);
   mem.set(xhat.subarray(0, n), n);
-  [kv, c1, c2].forEach((v, i) => mem.set(v, 3 * n + i * cols));
-  const c = (i: number) => (3 * n + i * cols) * 4;
-  k.bndz(0, n * 4, 2 * n * 4, rows, cols / 4, c(0), c(1), c(2), c(3));
+  const [kb, c1b, c2b] = putColumns(mem, 3 * n, cols, [kv, c1, c2]);
+  k.bndz(0, n * 4, 2 * n * 4, rows, cols / 4, kb!, c1b!, c2b!, (3 * n + 3 * cols) * 4);
   return { dz: mem.slice(2 * n, 3 * n), sumDz: mem.slice(3 * n + 3 * cols, 3 * n + 4 * cols) };
 }

@@ -122,11 +122,17 @@ function gather(m: Matrix, rows: Int32Array): tf.Tensor2D {
   return tf.tensor2d(gatherRows(m, rows), [rows.length, m.d]);
 }
 
+/**
+ * Whether networks with their own training engine use it under `choice` on this tfjs backend. Measured on
+ * wasm (docs/training-speed.md); tfjs-node already runs native kernels, so it keeps the tfjs path.
+ */
+export function networkEnginesApply(choice: EngineChoice, backend: string): boolean {
+  return choice === 'auto' && (backend === 'wasm' || backend === 'cpu');
+}
+
 /** The network's training engine under `choice`, or null for the tfjs path. */
 async function trainEngine(net: Network, choice: EngineChoice): Promise<TrainEngine | null> {
-  if (choice === 'tfjs' || !net.createTrainEngine) return null;
-  // Measured on wasm (docs/training-speed.md); tfjs-node already runs native kernels, so it keeps its own path.
-  if (tf.getBackend() !== 'wasm' && tf.getBackend() !== 'cpu') return null;
+  if (!net.createTrainEngine || !networkEnginesApply(choice, tf.getBackend())) return null;
   return net.createTrainEngine();
 }
 
@@ -269,10 +275,7 @@ export class Stepper {
     if (!opts.extraLoss) {
       // Cross-entropy alone: its value and gradient on the host, and no tfjs at all in the step.
       const ce = crossEntropyValues(fw.logits, yb, C);
-      const netGrads = await engine.backward({ logits: ce.grad, f1: null, f2: null });
-      const all: Record<string, Float32Array> = {};
-      net.trainable.forEach((v, i) => (all[v.name] = netGrads[i]!));
-      this.optimiser.apply(all, this.vars, lr);
+      this.applyEngineGrads(await engine.backward({ logits: ce.grad, f1: null, f2: null }), {}, lr);
       return { loss: ce.loss, pred: argmaxRows(fw.logits, C) };
     }
     const d: { logits: Float32Array | null; f1: Float32Array | null; f2: Float32Array | null } = { logits: null, f1: null, f2: null };
@@ -295,18 +298,7 @@ export class Stepper {
     }, [anchor, ...this.vars]);
     try {
       if (!d.logits) throw new Error('training engine: the loss does not depend on the logits');
-      const netGrads = await engine.backward({ logits: d.logits, f1: d.f1, f2: d.f2 });
-      const all: Record<string, tf.Tensor | Float32Array> = { ...grads };
-      net.trainable.forEach((v, i) => {
-        const g = netGrads[i]!;
-        const viaTfjs = grads[v.name];
-        if (viaTfjs) {
-          const t = hostValues(viaTfjs);
-          for (let j = 0; j < g.length; j++) g[j] = g[j]! + t[j]!;
-        }
-        all[v.name] = g;
-      });
-      this.optimiser.apply(all, this.vars, lr);
+      this.applyEngineGrads(await engine.backward({ logits: d.logits, f1: d.f1, f2: d.f2 }), grads, lr);
     } catch (e) {
       value.dispose();
       throw e;
@@ -314,6 +306,24 @@ export class Stepper {
       tf.dispose(grads);
     }
     return { loss: value, pred: argmaxRows(fw.logits, C) };
+  }
+
+  /**
+   * One AdamW update from the engine's gradients of the network's variables (in `trainable` order) and the
+   * tfjs gradients (extra trainables; network variables reached through tfjs too, added to the engine's).
+   */
+  private applyEngineGrads(netGrads: Float32Array[], viaTfjs: Record<string, tf.Tensor>, lr: number): void {
+    const all: Record<string, tf.Tensor | Float32Array> = { ...viaTfjs };
+    this.net.trainable.forEach((v, i) => {
+      const g = netGrads[i]!;
+      const t = viaTfjs[v.name];
+      if (t) {
+        const tv = hostValues(t);
+        for (let j = 0; j < g.length; j++) g[j] = g[j]! + tv[j]!;
+      }
+      all[v.name] = g;
+    });
+    this.optimiser.apply(all, this.vars, lr);
   }
 
   dispose(): void {

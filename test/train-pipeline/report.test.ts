@@ -1,19 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { comparisonMarkdown, comparisonTable, pairedDifferences, type CompareCell } from '../../src/train/report.js';
+import { comparisonMarkdown, comparisonTable, pairedDifferences, type CompareCell, type PairedDifference } from '../../src/train/report.js';
 import type { ExperimentResult } from '../../src/train/run.js';
 
-interface Case {
-  ref: number[][];
-  other: number[][];
-  meanDiff: number;
-  se: number;
-  ci95: [number, number];
-  wins: number;
-  ties: number;
-  losses: number;
-}
+/** Inputs (per-fold, per-seed accuracies) and scipy's expected statistics (scripts/fixtures/paired_differences.py). */
+type Case = { ref: number[][]; other: number[][] } & Pick<PairedDifference, 'meanDiff' | 'se' | 'ci95' | 'wins' | 'ties' | 'losses'>;
 const FIX = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/train-pipeline/paired.json'), 'utf8')) as { cases: Case[] };
 
 /** Only what the comparison reads: per-fold, per-seed accuracies and the summary. */

@@ -13,6 +13,7 @@
  *
  * Node only (native binding). The graphs do not depend on the weights, so sessions are cached per shape.
  */
+import type * as tf from '@tensorflow/tfjs';
 import { GraphBuilder } from '../../../export/onnx-graph.js';
 import { hostValues } from '../simd.js';
 import type { BatchNorm, Dense } from './layers.js';
@@ -177,7 +178,7 @@ class MlpOrtEngine implements TrainEngine {
   }
 
   /** A copy of a variable's values: a wasm-heap view is only valid until tfjs next allocates. */
-  private weight(v: { shape: number[] } & Parameters<typeof hostValues>[0]): OrtTensor {
+  private weight(v: tf.Variable): OrtTensor {
     return this.tensor(hostValues(v).slice(), v.shape);
   }
 
