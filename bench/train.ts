@@ -22,6 +22,7 @@ import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
 const IN = { channels: 62, bands: 5 };
 const CLASSES = 4;
 const BATCHES = [32, 256];
+const TORCH_THREADS = [1, 2];
 /** The trainer's default (the MLP on onnxruntime-node where it loads), and the tfjs-wasm path it falls back to. */
 const ENGINES: readonly EngineChoice[] = ['auto', 'tfjs'];
 
@@ -124,16 +125,27 @@ for threads in cfg['threads']:
 print(json.dumps(out))
 `;
 
+/**
+ * The PyTorch twin, one process per thread count. Debian's torch does its matrix products in the system OpenBLAS,
+ * whose own thread pool `torch.set_num_threads` does not reach; left alone it runs 2 threads even in the
+ * "1 thread" row (and spins under load), so each process gets OMP/OpenBLAS/MKL thread counts in its environment.
+ */
 function runTorch(n: number, minSeconds: number): { rates: Record<string, number> } | { note: string } {
-  const cfg = JSON.stringify({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads: [1, 2], minSeconds, cmcrd: true });
-  const r = spawnSync('/usr/bin/python3', ['-c', PY, cfg], { encoding: 'utf8', timeout: 900_000 });
-  if (r.error) return { note: `PyTorch comparison skipped: ${r.error.message}` };
-  if (r.status !== 0) return { note: `PyTorch comparison skipped: ${(r.stderr || '').trim().split('\n').pop() ?? 'failed'}` };
-  try {
-    return { rates: JSON.parse(r.stdout) as Record<string, number> };
-  } catch {
-    return { note: 'PyTorch comparison skipped: unreadable output' };
+  const rates: Record<string, number> = {};
+  for (const threads of TORCH_THREADS) {
+    const cfg = JSON.stringify({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads: [threads], minSeconds, cmcrd: true });
+    const t = String(threads);
+    const env = { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t };
+    const r = spawnSync('/usr/bin/python3', ['-c', PY, cfg], { encoding: 'utf8', timeout: 900_000, env });
+    if (r.error) return { note: `PyTorch comparison skipped: ${r.error.message}` };
+    if (r.status !== 0) return { note: `PyTorch comparison skipped: ${(r.stderr || '').trim().split('\n').pop() ?? 'failed'}` };
+    try {
+      Object.assign(rates, JSON.parse(r.stdout) as Record<string, number>);
+    } catch {
+      return { note: 'PyTorch comparison skipped: unreadable output' };
+    }
   }
+  return { rates };
 }
 
 /** Samples/s of the trainer's own step (`Stepper`, as `fit` runs it): one warm-up epoch, then whole epochs for at least `minMs`. */
@@ -235,7 +247,7 @@ export const trainSuite: BenchSuite = {
         detail.note = py.note;
         return detail;
       }
-      for (const th of [1, 2]) {
+      for (const th of TORCH_THREADS) {
         const r = py.rates[`${th}.${key}`];
         if (r === undefined) continue;
         detail[`torch${th}tSamplesPerS`] = Math.round(r);

@@ -487,7 +487,7 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
   const train: Matrix = { x: applyNormaliser(data.x, data.d, flat, trainRows, norm), n: trainRows.length, d: data.d };
   const test: Matrix = { x: applyNormaliser(data.x, data.d, flat, fold.testRows, norm), n: fold.testRows.length, d: data.d };
   const key = JSON.stringify({
-    v: 1,
+    v: 2, // 2: Linear layers start from PyTorch's default init (teachers cached before were trained from Glorot's)
     data: q.fingerprint,
     protocol: o.protocol,
     fold: fold.id,

@@ -71,6 +71,40 @@ describe('MLP training engine on onnxruntime-node', () => {
     net.dispose();
   });
 
+  it('the one-call cross-entropy step gives the same logits, gradients and statistics (PyTorch fixture)', async () => {
+    const net = fromFixture();
+    const engine = await engineOf(net);
+    const x = Float32Array.from(flat(c.x));
+    const n = c.labels.length;
+    const r = await engine.crossEntropyStep!(x, Int32Array.from(c.labels), n);
+    net.commitStats();
+    expectClose(r.logits, c.train.logits, 1e-4, 1e-5, 'ce step logits');
+    const globalMax = Math.max(...Object.values(c.train.grads).map(maxAbs));
+    expect(r.grads.length).toBe(net.trainable.length);
+    net.trainable.forEach((v, i) => {
+      const ref = c.train.grads[storeName(v)]!;
+      expectClose(r.grads[i]!, ref, 2e-3, Math.max(2e-4 * maxAbs(ref), 1e-5 * globalMax), `ce step d/d${storeName(v)}`);
+    });
+    const w = net.getWeights();
+    for (const [k, ref] of Object.entries(c.train.stats)) expectClose(w[k]!.data, ref, 1e-4, 1e-6, `ce step ${k}`);
+    net.dispose();
+
+    // A label outside the classes gives its row no gradient (as crossEntropyValues does); the loss still averages
+    // over all n rows, so the other rows' gradients are those of the forward + backward path with that row zeroed.
+    const net2 = fromFixture();
+    const e2 = await engineOf(net2);
+    const bad = Int32Array.from(c.labels);
+    bad[0] = c.spec.classes;
+    const fused = await e2.crossEntropyStep!(x, bad, n);
+    const fw = await e2.forward(x, n);
+    const g = ceGrad(fw.logits, c.labels, c.spec.classes);
+    g.fill(0, 0, c.spec.classes);
+    const split = await e2.backward({ logits: g, f1: null, f2: null });
+    net2.trainable.forEach((v, i) => expectClose(fused.grads[i]!, Array.from(split[i]!), 1e-3, 1e-6 * globalMax, `label out of range d/d${storeName(v)}`));
+    await expect(e2.crossEntropyStep!(x, bad.subarray(1), n)).rejects.toThrow(/labels for/);
+    net2.dispose();
+  });
+
   it('gradients through f1 and f2 match the tfjs path', async () => {
     const net = fromFixture();
     const n = c.labels.length;

@@ -95,6 +95,26 @@ describe('network shapes, determinism and gradient flow (wasm)', () => {
     return tf.tensor2d(Float32Array.from({ length: b * d }, () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1), [b, d]);
   }
 
+  it("MLP: every Linear starts like PyTorch's nn.Linear, weight and bias U(±1/√fan_in)", () => {
+    // method.md's lr and weight decay come from the authors' PyTorch code and assume this scale; Glorot-uniform
+    // (what the MLP used before) is 2.0× wider for 310→128, 1.7× for 128→128 and 2.4× for the 128→4 head.
+    const w = buildNetwork(defaultSpec('mlp', eeg, 4), 2022).getWeights();
+    const linears = Object.keys(w).filter((k) => /^(fc\d+|head)\.(weight|bias)$/.test(k));
+    expect(linears).toHaveLength(10);
+    for (const k of linears) {
+      const fanIn = w[k.replace(/bias$/, 'weight')]!.shape[0]!;
+      const a = w[k]!.data;
+      const limit = 1 / Math.sqrt(fanIn);
+      const max = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const mean = a.reduce((s, v) => s + v, 0) / a.length;
+      const sd = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+      expect(max, k).toBeLessThanOrEqual(limit);
+      expect(max, k).toBeGreaterThan(limit * (a.length >= 128 ? 0.95 : 0.5));
+      // U(−l, l) has sd l/√3; tolerance ~4 standard errors of a sample sd (relative s.e. ≈ 0.45/√n for a uniform).
+      expect(Math.abs(sd / (limit / Math.sqrt(3)) - 1), k).toBeLessThan(4 * 0.45 / Math.sqrt(a.length) + 0.01);
+    }
+  });
+
   for (const arch of ARCH_NAMES) {
     for (const [mod, inp] of [['eeg', eeg], ['em', em]] as const) {
       it(`${arch} ${mod}: output shapes`, () => {

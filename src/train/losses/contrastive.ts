@@ -15,7 +15,7 @@
  * ```
  */
 import * as tf from '@tensorflow/tfjs';
-import { ParamStore, SeededRandom, matMulFast } from '../nets/layers.js';
+import { ParamStore, SeededRandom, linearInit, matMulFast } from '../nets/layers.js';
 import type { NamedArray } from '../nets/types.js';
 import { BankPair } from './bankKernels.js';
 import { assertRank2, entropyWeights, l2Normalize, labelsArray, stopGradient, type Labels } from './util.js';
@@ -125,11 +125,10 @@ export abstract class ContrastiveDistiller {
     // Init order is part of the determinism contract: heads (PyTorch Linear default U(±1/√fan_in)), then banks.
     this.store = new ParamStore(new SeededRandom(opts.seed));
     const d = this.embedDim;
-    const lin = (fanIn: number) => (rng: SeededRandom) => rng.uniform(-1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
-    this.wS = this.store.add('embedS.weight', [dS, d], lin(dS));
-    this.bS = this.store.add('embedS.bias', [d], lin(dS));
-    this.wT = this.store.add('embedT.weight', [dT, d], lin(dT));
-    this.bT = this.store.add('embedT.bias', [d], lin(dT));
+    this.wS = this.store.add('embedS.weight', [dS, d], linearInit(dS));
+    this.bS = this.store.add('embedS.bias', [d], linearInit(dS));
+    this.wT = this.store.add('embedT.weight', [dT, d], linearInit(dT));
+    this.bT = this.store.add('embedT.bias', [d], linearInit(dT));
     const sigma = 1 / Math.sqrt(d / 3);
     this.banks = new BankPair(nData, d);
     for (const k of [0, 1] as const) {

@@ -67,7 +67,18 @@ export class ParamStore {
 }
 let nextId = 0;
 
-/** Glorot-uniform like Keras/PyTorch defaults for a [fanIn, fanOut] kernel. */
+/**
+ * PyTorch's nn.Linear default for weight and bias: U(±1/√fanIn) (kaiming-uniform with a = √5). method.md's
+ * networks and training defaults come from the authors' PyTorch code, whose learning rate and weight decay were
+ * chosen with this scale; Glorot's is 1.7–2.4× larger at the MLP's sizes, which under AdamW (steps of about lr,
+ * whatever the weight's size) makes every relative update smaller.
+ */
+export function linearInit(fanIn: number): (rng: SeededRandom) => number {
+  const limit = 1 / Math.sqrt(fanIn);
+  return (rng) => rng.uniform(-limit, limit);
+}
+
+/** Glorot-uniform (Keras's default) for a [fanIn, fanOut] kernel. */
 export function glorot(fanIn: number, fanOut: number): (rng: SeededRandom) => number {
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   return (rng) => rng.uniform(-limit, limit);
@@ -130,8 +141,8 @@ export class Dense {
   readonly w: tf.Variable;
   readonly b: tf.Variable | null;
   constructor(store: ParamStore, name: string, inDim: number, outDim: number, bias = true) {
-    this.w = store.add(`${name}.weight`, [inDim, outDim], glorot(inDim, outDim));
-    this.b = bias ? store.add(`${name}.bias`, [outDim], () => 0) : null;
+    this.w = store.add(`${name}.weight`, [inDim, outDim], linearInit(inDim));
+    this.b = bias ? store.add(`${name}.bias`, [outDim], linearInit(inDim)) : null;
   }
   apply(x: tf.Tensor2D): tf.Tensor2D {
     return this.b ? linearOp(x, this.w, this.b) : matMulFast(x, this.w);

@@ -39,9 +39,11 @@ interface Shape {
   eps: number;
 }
 
-/** Training-mode forward: logits, every block's output a_i (f1, f2 among them), x̂_i, rstd_i, batch mean_i and var_i. */
-export function mlpForwardGraph(s: Shape): Uint8Array {
-  const g = new GraphBuilder();
+/**
+ * Training-mode forward into `g`: logits, and per block the batch mean_i and var_i (for the running statistics);
+ * with `saved`, also what the backward needs as graph outputs: a_i (f1 and f2 among them), x̂_i and rstd_i.
+ */
+function addForward(g: GraphBuilder, s: Shape, saved: boolean): void {
   const eps = g.initializer('eps', [], Float32Array.of(s.eps));
   let h = g.input('x', [s.inDim]);
   for (let i = 0; i < s.blocks; i++) {
@@ -54,35 +56,43 @@ export function mlpForwardGraph(s: Shape): Uint8Array {
     const xhat = g.node('Mul', [zc, rstd], {}, `xhat${i}`);
     const y = g.node('Add', [g.node('Mul', [xhat, g.input(`g${i}`, [s.hidden], false)]), g.input(`be${i}`, [s.hidden], false)]);
     h = g.node('Relu', [y], {}, `a${i}`);
-    for (const [name, batch] of [[`a${i}`, true], [`xhat${i}`, true], [`mean${i}`, false], [`var${i}`, false], [`rstd${i}`, false]] as const) {
-      g.output(name, batch ? [s.hidden] : [1, s.hidden], batch);
-    }
+    const outs = saved ? ([[`a${i}`, true], [`xhat${i}`, true], [`mean${i}`, false], [`var${i}`, false], [`rstd${i}`, false]] as const) : ([[`mean${i}`, false], [`var${i}`, false]] as const);
+    for (const [name, batch] of outs) g.output(name, batch ? [s.hidden] : [1, s.hidden], batch);
   }
   g.node('Gemm', [h, g.input('Wh', [s.hidden, s.classes], false), g.input('bh', [s.classes], false)], {}, 'logits');
   g.output('logits', [s.classes]);
+}
+
+/** Training-mode forward: logits, every block's output a_i (f1, f2 among them), x̂_i, rstd_i, batch mean_i and var_i. */
+export function mlpForwardGraph(s: Shape): Uint8Array {
+  const g = new GraphBuilder();
+  addForward(g, s, true);
   return g.build('mlp_train_forward', {});
 }
 
+/** Where the backward reads a value: a graph input (separate backward graph) or a value of the same graph. */
+type Source = (name: string, dims: number[], batch?: boolean) => string;
+
 /**
- * Backward: gradients of [W_i, b_i, γ_i, β_i]… and [W_head, b_head] (the network's trainable order) from
- * dL/dlogits, dL/df1 and dL/df2 and what the forward saved. No gradient to the input (it is data).
+ * Backward into `g`: gradients of [W_i, b_i, γ_i, β_i]… and [W_head, b_head] (the network's trainable order) as
+ * graph outputs, from dL/dlogits (the value `dLogits`), dL/df1 and dL/df2 (inputs df1, df2, when `featureGrads`)
+ * and what the forward saved (read through `src`). No gradient to the input (it is data).
  */
-export function mlpBackwardGraph(s: Shape): Uint8Array {
-  const g = new GraphBuilder();
+function addBackward(g: GraphBuilder, s: Shape, src: Source, dLogits: string, featureGrads: boolean): void {
   const axis0 = g.int64Initializer('axis0', [1], [0]);
   const zero = g.initializer('zero', [], Float32Array.of(0));
   const colSum = (t: string, out?: string) => g.node('ReduceSum', [t, axis0], { keepdims: 0 }, out);
   const colMean = (t: string) => g.node('ReduceMean', [t], { axes: [0], keepdims: 1 });
-  const x = g.input('x', [s.inDim]);
-  const a = Array.from({ length: s.blocks }, (_, i) => g.input(`a${i}`, [s.hidden]));
+  const x = src('x', [s.inDim]);
+  const a = Array.from({ length: s.blocks }, (_, i) => src(`a${i}`, [s.hidden]));
   const last = s.blocks - 1;
-  const dLogits = g.input('dlogits', [s.classes]);
   g.node('Gemm', [a[last]!, dLogits], { transA: 1 }, 'dWh');
   colSum(dLogits, 'dbh');
-  let da = g.node('Add', [g.node('Gemm', [dLogits, g.input('Wh', [s.hidden, s.classes], false)], { transB: 1 }), g.input('df2', [s.hidden])]);
+  let da = g.node('Gemm', [dLogits, src('Wh', [s.hidden, s.classes], false)], { transB: 1 });
+  if (featureGrads) da = g.node('Add', [da, g.input('df2', [s.hidden])]);
   for (let i = last; i >= 0; i--) {
-    const xhat = g.input(`xhat${i}`, [s.hidden]);
-    const k = g.node('Mul', [g.input(`g${i}`, [s.hidden], false), g.input(`rstd${i}`, [1, s.hidden], false)]);
+    const xhat = src(`xhat${i}`, [s.hidden]);
+    const k = g.node('Mul', [src(`g${i}`, [s.hidden], false), src(`rstd${i}`, [1, s.hidden], false)]);
     const dy = g.node('Where', [g.node('Greater', [a[i]!, zero]), da, zero]);
     const dyXhat = g.node('Mul', [dy, xhat]);
     colSum(dyXhat, `dg${i}`);
@@ -91,12 +101,35 @@ export function mlpBackwardGraph(s: Shape): Uint8Array {
     g.node('Gemm', [i === 0 ? x : a[i - 1]!, dz], { transA: 1 }, `dW${i}`);
     colSum(dz, `db${i}`);
     if (i > 0) {
-      da = g.node('Gemm', [dz, g.input(`W${i}`, [s.hidden, s.hidden], false)], { transB: 1 });
-      if (i - 1 === s.f1Block && s.f1Block !== last) da = g.node('Add', [da, g.input('df1', [s.hidden])]);
+      da = g.node('Gemm', [dz, src(`W${i}`, [s.hidden, s.hidden], false)], { transB: 1 });
+      if (featureGrads && i - 1 === s.f1Block && s.f1Block !== last) da = g.node('Add', [da, g.input('df1', [s.hidden])]);
     }
   }
   gradNames(s).forEach((name, i) => g.output(name, gradShapes(s)[i]!, false));
+}
+
+/** Backward graph: the gradients from dL/dlogits, dL/df1, dL/df2 and what the forward graph saved (all inputs). */
+export function mlpBackwardGraph(s: Shape): Uint8Array {
+  const g = new GraphBuilder();
+  addBackward(g, s, (name, dims, batch = true) => g.input(name, dims, batch), g.input('dlogits', [s.classes]), true);
   return g.build('mlp_train_backward', {});
+}
+
+/**
+ * A whole cross-entropy step's gradients in one graph: forward, dL/dlogits of the mean cross-entropy, backward.
+ * Input `yw` is the one-hot label matrix divided by the batch size (a row of zeros: no gradient from that row, as
+ * crossEntropyValues does for a label outside the classes), so dL/dlogits = softmax(logits)·Σ_c yw − yw. Outputs
+ * the gradients, the logits (the caller computes the loss and accuracy from them) and the batch statistics; the
+ * saved activations never leave onnxruntime.
+ */
+export function mlpCrossEntropyStepGraph(s: Shape): Uint8Array {
+  const g = new GraphBuilder();
+  addForward(g, s, false);
+  const yw = g.input('yw', [s.classes]);
+  const rowWeight = g.node('ReduceSum', [yw, g.int64Initializer('axis1', [1], [1])], { keepdims: 1 });
+  const dLogits = g.node('Sub', [g.node('Mul', [g.node('Softmax', ['logits'], { axis: 1 }), rowWeight]), yw]);
+  addBackward(g, s, (name) => name, dLogits, false);
+  return g.build('mlp_train_ce_step', {});
 }
 
 function gradShapes(s: Shape): number[][] {
@@ -131,15 +164,21 @@ function engineName(ort: Ort): string {
   return `onnxruntime-node ${ort.env.versions.node ?? '?'} (cpu, 1 thread)`;
 }
 
-const sessions = new Map<string, Promise<{ fwd: Session; bwd: Session }>>();
+interface Sessions {
+  fwd: Session;
+  bwd: Session;
+  ceStep: Session;
+}
+const sessions = new Map<string, Promise<Sessions>>();
 
-async function sessionsFor(ort: Ort, s: Shape): Promise<{ fwd: Session; bwd: Session }> {
+async function sessionsFor(ort: Ort, s: Shape): Promise<Sessions> {
   const key = JSON.stringify(s);
   let p = sessions.get(key);
   if (!p) {
     // One intra-op thread: deterministic, and on the 2-core machines we measured faster than two at these sizes.
     const opts: import('onnxruntime-node').InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
-    p = Promise.all([ort.InferenceSession.create(mlpForwardGraph(s), opts), ort.InferenceSession.create(mlpBackwardGraph(s), opts)]).then(([fwd, bwd]) => ({ fwd, bwd }));
+    const make = (graph: Uint8Array) => ort.InferenceSession.create(graph, opts);
+    p = Promise.all([make(mlpForwardGraph(s)), make(mlpBackwardGraph(s)), make(mlpCrossEntropyStepGraph(s))]).then(([fwd, bwd, ceStep]) => ({ fwd, bwd, ceStep }));
     sessions.set(key, p);
     p.catch(() => sessions.delete(key));
   }
@@ -160,8 +199,7 @@ export async function createMlpOrtEngine(layers: MlpLayers): Promise<TrainEngine
     eps: first.bn.eps,
   };
   if (layers.blocks.some((b) => !b.dense.b || b.bn.eps !== shape.eps) || !layers.head.b) return null;
-  const { fwd, bwd } = await sessionsFor(ort, shape);
-  return new MlpOrtEngine(ort, fwd, bwd, layers, shape);
+  return new MlpOrtEngine(ort, await sessionsFor(ort, shape), layers, shape);
 }
 
 class MlpOrtEngine implements TrainEngine {
@@ -169,7 +207,7 @@ class MlpOrtEngine implements TrainEngine {
   private saved: Record<string, OrtTensor> | null = null;
   private n = 0;
 
-  constructor(private readonly ort: Ort, private readonly fwd: Session, private readonly bwd: Session, private readonly layers: MlpLayers, private readonly s: Shape) {
+  constructor(private readonly ort: Ort, private readonly sessions: Sessions, private readonly layers: MlpLayers, private readonly s: Shape) {
     this.name = engineName(ort);
   }
 
@@ -182,7 +220,8 @@ class MlpOrtEngine implements TrainEngine {
     return this.tensor(hostValues(v).slice(), v.shape);
   }
 
-  async forward(x: Float32Array, n: number): Promise<HostForward> {
+  /** The input batch and every weight, as the forward graphs' feeds. */
+  private feeds(x: Float32Array, n: number): Record<string, OrtTensor> {
     const { s, layers } = this;
     if (x.length !== n * s.inDim) throw new Error(`MLP engine: ${x.length} input values for ${n} rows of ${s.inDim}`);
     const feeds: Record<string, OrtTensor> = { x: this.tensor(x, [n, s.inDim]) };
@@ -194,9 +233,19 @@ class MlpOrtEngine implements TrainEngine {
     });
     feeds.Wh = this.weight(layers.head.w);
     feeds.bh = this.weight(layers.head.b!);
-    const out = await this.fwd.run(feeds);
+    return feeds;
+  }
+
+  private queueStats(out: Record<string, OrtTensor>, n: number): void {
+    this.layers.blocks.forEach(({ bn }, i) => bn.queueHostStats(out[`mean${i}`]!.data as Float32Array, out[`var${i}`]!.data as Float32Array, n));
+  }
+
+  async forward(x: Float32Array, n: number): Promise<HostForward> {
+    const { s } = this;
+    const feeds = this.feeds(x, n);
+    const out = await this.sessions.fwd.run(feeds);
     const data = (name: string) => out[name]!.data as Float32Array;
-    layers.blocks.forEach(({ bn }, i) => bn.queueHostStats(data(`mean${i}`), data(`var${i}`), n));
+    this.queueStats(out, n);
     const saved: Record<string, OrtTensor> = { x: feeds.x!, Wh: feeds.Wh };
     for (let i = 0; i < s.blocks; i++) {
       for (const k of [`a${i}`, `xhat${i}`, `rstd${i}`]) saved[k] = out[k]!;
@@ -220,7 +269,22 @@ class MlpOrtEngine implements TrainEngine {
     if (s.f1Block !== s.blocks - 1) feeds.df1 = rows(d.f1, s.hidden, 'f1');
     else if (d.f1) throw new Error('MLP engine: f1 is the last block here; pass its gradient as f2');
     this.saved = null;
-    const out = await this.bwd.run(feeds);
+    const out = await this.sessions.bwd.run(feeds);
     return gradNames(s).map((k) => out[k]!.data as Float32Array);
+  }
+
+  async crossEntropyStep(x: Float32Array, y: Int32Array, n: number): Promise<{ logits: Float32Array; grads: Float32Array[] }> {
+    const { s } = this;
+    if (y.length !== n) throw new Error(`MLP engine: ${y.length} labels for ${n} rows`);
+    const feeds = this.feeds(x, n);
+    const yw = new Float32Array(n * s.classes);
+    y.forEach((c, i) => {
+      if (c >= 0 && c < s.classes) yw[i * s.classes + c] = 1 / n;
+    });
+    feeds.yw = this.tensor(yw, [n, s.classes]);
+    this.saved = null; // a backward() after this has nothing to differentiate
+    const out = await this.sessions.ceStep.run(feeds);
+    this.queueStats(out, n);
+    return { logits: out.logits!.data as Float32Array, grads: gradNames(s).map((k) => out[k]!.data as Float32Array) };
   }
 }

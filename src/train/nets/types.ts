@@ -54,6 +54,12 @@ export interface TrainEngine {
   forward(x: Float32Array, n: number): Promise<HostForward>;
   /** Gradients of the trainable variables (in {@link Network.trainable} order) for the last forward; null = 0. */
   backward(d: { logits: Float32Array; f1: Float32Array | null; f2: Float32Array | null }): Promise<Float32Array[]>;
+  /**
+   * Optional: a step whose loss is the mean cross-entropy alone, forward and backward in one call (nothing leaves
+   * the engine but the logits and the gradients). Same results as forward, then backward with the cross-entropy
+   * gradient of the logits.
+   */
+  crossEntropyStep?(x: Float32Array, y: Int32Array, n: number): Promise<{ logits: Float32Array; grads: Float32Array[] }>;
 }
 
 export interface Network {
