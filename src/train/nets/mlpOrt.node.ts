@@ -1,6 +1,7 @@
 /**
  * The MLP's training steps on onnxruntime-node (a {@link TrainEngine}): forward and backward are two ONNX graphs
- * written out here, with the weights as graph inputs, run by onnxruntime's native CPU kernels (MLAS GEMM with
+ * written out here (and, for a loss of cross-entropy alone, one graph chaining forward, the loss gradient and
+ * backward, so the saved activations never leave onnxruntime), with the weights as graph inputs, run by onnxruntime's native CPU kernels (MLAS GEMM with
  * the host's AVX2/AVX-512 FMA). On tfjs-wasm the MLP step is bound by matrix products that run single-threaded
  * with 128-bit SIMD and no FMA (docs/training-speed.md); the same products here are several times faster.
  *
