@@ -104,24 +104,24 @@ def cmcrd_rate(n, d, c, bs, K=1000, e=128, tau=0.07, m=0.05, eps=1e-7):
     return (n // bs) * bs / timed(epoch)
 
 out = {}
-for threads in cfg['threads']:
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    n, d, c = cfg['n'], cfg['d'], cfg['c']
-    x = torch.randn(n, d); y = torch.randint(0, c, (n,))
-    for bs in cfg['batches']:
-        body, head = mlp(d, c)
-        net = nn.Sequential(body, head)
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-3)
-        def epoch():
-            for s in range(0, n - bs + 1, bs):
-                opt.zero_grad()
-                loss = F.cross_entropy(net(x[s:s + bs]), y[s:s + bs])
-                loss.backward()
-                opt.step()
-        out[f'{threads}.{bs}'] = (n // bs) * bs / timed(epoch)
-    if cfg['cmcrd']:
-        out[f'{threads}.cmcrd32'] = cmcrd_rate(n, d, c, 32)
+threads = cfg['threads']  # one count per process: OpenBLAS reads its thread count from the environment at load
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+n, d, c = cfg['n'], cfg['d'], cfg['c']
+x = torch.randn(n, d); y = torch.randint(0, c, (n,))
+for bs in cfg['batches']:
+    body, head = mlp(d, c)
+    net = nn.Sequential(body, head)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-3)
+    def epoch():
+        for s in range(0, n - bs + 1, bs):
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x[s:s + bs]), y[s:s + bs])
+            loss.backward()
+            opt.step()
+    out[f'{threads}.{bs}'] = (n // bs) * bs / timed(epoch)
+if cfg['cmcrd']:
+    out[f'{threads}.cmcrd32'] = cmcrd_rate(n, d, c, 32)
 print(json.dumps(out))
 `;
 
@@ -133,7 +133,7 @@ print(json.dumps(out))
 function runTorch(n: number, minSeconds: number): { rates: Record<string, number> } | { note: string } {
   const rates: Record<string, number> = {};
   for (const threads of TORCH_THREADS) {
-    const cfg = JSON.stringify({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads: [threads], minSeconds, cmcrd: true });
+    const cfg = JSON.stringify({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads, minSeconds, cmcrd: true });
     const t = String(threads);
     const env = { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t };
     const r = spawnSync('/usr/bin/python3', ['-c', PY, cfg], { encoding: 'utf8', timeout: 900_000, env });

@@ -272,17 +272,10 @@ export class Stepper {
     const n = yb.length;
     const C = net.spec.classes;
     if (!opts.extraLoss) {
-      // Cross-entropy alone: no tfjs at all in the step; the engine's one-call step where it has one, else its
-      // forward, the loss's value and gradient on the host, and its backward.
-      if (engine.crossEntropyStep) {
-        const r = await engine.crossEntropyStep(xb, yb, n);
-        this.applyEngineGrads(r.grads, {}, lr);
-        return { loss: crossEntropyValues(r.logits, yb, C).loss, pred: argmaxRows(r.logits, C) };
-      }
-      const fw = await engine.forward(xb, n);
-      const ce = crossEntropyValues(fw.logits, yb, C);
-      this.applyEngineGrads(await engine.backward({ logits: ce.grad, f1: null, f2: null }), {}, lr);
-      return { loss: ce.loss, pred: argmaxRows(fw.logits, C) };
+      // Cross-entropy alone: one engine call, no tfjs at all in the step (the loss for the log from the logits).
+      const r = await engine.crossEntropyStep(xb, yb, n);
+      this.applyEngineGrads(r.grads, {}, lr);
+      return { loss: crossEntropyValues(r.logits, yb, C).loss, pred: argmaxRows(r.logits, C) };
     }
     const fw = await engine.forward(xb, n);
     const d: { logits: Float32Array | null; f1: Float32Array | null; f2: Float32Array | null } = { logits: null, f1: null, f2: null };

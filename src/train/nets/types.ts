@@ -44,7 +44,8 @@ export interface HostForward {
 /**
  * A network's training-mode forward and backward run outside tfjs (e.g. the MLP on onnxruntime's native
  * kernels), one batch at a time: {@link TrainEngine.forward}, then the loss (in tfjs) gives dL/d(logits, f1, f2),
- * then {@link TrainEngine.backward} returns the gradients of {@link Network.trainable}. The weights stay in the
+ * then {@link TrainEngine.backward} returns the gradients of {@link Network.trainable}; a loss of cross-entropy
+ * alone is one {@link TrainEngine.crossEntropyStep}. The weights stay in the
  * network's variables; the engine reads them at each forward. BatchNorm statistics are queued on the network as
  * `forward(x, true)` does, for {@link Network.commitStats}.
  */
@@ -55,11 +56,11 @@ export interface TrainEngine {
   /** Gradients of the trainable variables (in {@link Network.trainable} order) for the last forward; null = 0. */
   backward(d: { logits: Float32Array; f1: Float32Array | null; f2: Float32Array | null }): Promise<Float32Array[]>;
   /**
-   * Optional: a step whose loss is the mean cross-entropy alone, forward and backward in one call (nothing leaves
-   * the engine but the logits and the gradients). Same results as forward, then backward with the cross-entropy
-   * gradient of the logits.
+   * A step whose loss is the mean cross-entropy alone, forward and backward in one call (nothing leaves the engine
+   * but the logits and the gradients). Same results as forward, then backward with the cross-entropy gradient of
+   * the logits.
    */
-  crossEntropyStep?(x: Float32Array, y: Int32Array, n: number): Promise<{ logits: Float32Array; grads: Float32Array[] }>;
+  crossEntropyStep(x: Float32Array, y: Int32Array, n: number): Promise<{ logits: Float32Array; grads: Float32Array[] }>;
 }
 
 export interface Network {
