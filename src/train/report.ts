@@ -3,9 +3,9 @@
  * comparison.{json,csv,md,svg} for `cmcrd compare` (methods × networks, mean ± std, bar chart with error bars).
  * Accuracies are fractions in JSON/CSV and percentages in Markdown/SVG.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExperimentResult } from './run.js';
+import type { ExperimentResult, FoldRecord, PreviousRun } from './run.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(2) : 'n/a');
 const pm = (m: { mean: number; std: number }) => `${pct(m.mean)} ± ${pct(m.std)}`;
@@ -42,6 +42,53 @@ export function runMarkdown(r: ExperimentResult): string {
   lines.push('', '## Confusion matrix (all folds and seeds; rows = truth, columns = prediction)', '', `| | ${r.classes.join(' | ')} |`, `|---|${r.classes.map(() => '---').join('|')}|`);
   r.summary.confusion.forEach((row, i) => lines.push(`| ${r.classes[i]} | ${row.join(' | ')} |`));
   return lines.join('\n') + '\n';
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+const isFraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
+
+/** Checks of the FoldRecord fields a resumed run reuses, each with what the field must be. */
+const RECORD_FIELDS: readonly [keyof FoldRecord, string, (v: unknown) => boolean][] = [
+  ['fold', 'a string', (v) => typeof v === 'string'],
+  ['seed', 'an integer ≥ 0', isCount],
+  ['testSubjects', 'an array of strings', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string')],
+  ['trainWindows', 'an integer ≥ 0', isCount],
+  ['valWindows', 'an integer ≥ 0', isCount],
+  ['testWindows', 'an integer ≥ 0', isCount],
+  ['accuracy', 'a fraction in [0, 1]', isFraction],
+  ['bca', 'a fraction in [0, 1]', isFraction],
+  ['confusion', 'a matrix of counts', (v) => Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every(isCount))],
+  ['bestEpoch', 'an integer ≥ 0', isCount],
+  ['epochsRun', 'an integer ≥ 0', isCount],
+  ['bestValAccuracy', 'a fraction in [0, 1] or null', (v) => v === null || isFraction(v)],
+  ['seconds', 'a number ≥ 0', (v) => typeof v === 'number' && v >= 0],
+];
+
+/**
+ * The finished fold × seed runs of an earlier results.json, for `--resume`; null when the file does not exist.
+ * Throws an error naming the file and the field when it is not a results.json this toolkit wrote.
+ */
+export function readRunResults(path: string): PreviousRun | null {
+  if (!existsSync(path)) return null;
+  let o: unknown;
+  try {
+    o = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(o) || !isObject(o.config) || !Array.isArray(o.folds)) throw new Error(`${path}: not a results.json (needs the fields "config" and "folds")`);
+  const folds = o.folds.map((f: unknown, i: number) => {
+    if (!isObject(f)) throw new Error(`${path}: folds[${i}] must be an object`);
+    for (const [key, what, ok] of RECORD_FIELDS) if (!ok(f[key])) throw new Error(`${path}: folds[${i}].${key} must be ${what}, got ${JSON.stringify(f[key])}`);
+    for (const key of ['teacherAccuracy', 'teacherBca'] as const) if (f[key] !== undefined && !isFraction(f[key])) throw new Error(`${path}: folds[${i}].${key} must be a fraction in [0, 1]`);
+    return f as unknown as FoldRecord;
+  });
+  const engines = o.config.engines;
+  if (!Array.isArray(engines) || !engines.every((e) => typeof e === 'string')) throw new Error(`${path}: config.engines must be an array of strings`);
+  const transductive = o.transductiveSubjects ?? [];
+  if (!Array.isArray(transductive) || !transductive.every((x) => typeof x === 'string')) throw new Error(`${path}: transductiveSubjects must be an array of strings`);
+  return { source: path, config: o.config as ExperimentResult['config'], folds, transductiveSubjects: transductive as string[] };
 }
 
 /** results.json, results.csv, results.md in `dir`. */

@@ -89,15 +89,36 @@ export interface ExperimentOptions {
   dataLabel?: string;
   /** What runs the networks' training steps (default 'auto': the MLP on onnxruntime-node where it loads). */
   engine?: EngineChoice;
+  /**
+   * An earlier, interrupted run of the same experiment (`--resume`): its finished fold × seed runs are kept
+   * instead of being trained again. Its settings must match this run's (more seeds and folds may be added).
+   */
+  resume?: PreviousRun;
   interrupt?: { interrupted: boolean };
   onEvent?: (e: RunEvent) => void;
 }
+
+/** What `--resume` keeps from an earlier run (read from its results.json by `readRunResults`). */
+export interface PreviousRun {
+  /** Where it was read from, for messages. */
+  source: string;
+  config: ExperimentResult['config'];
+  folds: FoldRecord[];
+  transductiveSubjects: string[];
+}
+
+/**
+ * Config entries a continued run may change: more seeds, the data's path (its content is pinned by
+ * dataFingerprint) and the set of engines (merged).
+ */
+const RESUME_FREE_KEYS: ReadonlySet<string> = new Set(['seeds', 'data', 'engines']);
 
 export type RunEvent =
   | { type: 'fold-start'; fold: string; seed: number; index: number; total: number }
   | { type: 'epoch'; model: 'teacher' | 'student'; fold: string; seed: number; info: EpochInfo }
   | { type: 'teacher'; fold: string; seed: number; source: 'trained' | 'memory' | 'disk' | 'supplied'; path?: string }
-  | { type: 'fold-done'; record: FoldRecord; index: number; total: number };
+  /** `resumed`: the record was kept from an earlier run (PreviousRun), nothing was trained. */
+  | { type: 'fold-done'; record: FoldRecord; index: number; total: number; resumed?: boolean };
 
 export interface FoldRecord {
   fold: string;
@@ -165,7 +186,10 @@ export function modalityData(ds: EmotionDataset, flat: FlatDataset, name: Modali
   return { name, x, d, input: { channels: C + P, bands: B }, channels: [...ds.meta.channelNames, ...Array.from({ length: P }, (_, i) => `eye-pack${i + 1}`)] };
 }
 
-/** FNV-1a over the dataset's labels, ids and feature bytes: the data part of the teacher cache key. */
+/**
+ * FNV-1a over the dataset's labels, ids and feature bytes: the data part of the teacher cache key and of the
+ * check that `--resume` continues a run on the same data. Not memoised: a caller may edit a dataset in place.
+ */
 export function datasetFingerprint(ds: EmotionDataset): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193 ^ 0x5bd1e995;
@@ -229,6 +253,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const tHyper: TrainHyper = { ...hyper, ...o.teacherHyper };
   const teacherArch = o.teacherArch ?? o.arch;
   const engines = new Set<string>(); // what ran the training steps (FitResult.engine), for provenance
+  const transductive = new Set<string>();
   if (!ARCH_NAMES.includes(o.arch)) throw new ExperimentConfigError(`unknown architecture "${o.arch}"`);
   if (!o.seeds.length) throw new ExperimentConfigError('no seeds given');
   const C = ds.meta.classNames.length;
@@ -250,17 +275,60 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const tMod = teacherModality(direction);
   const student = role === 'is-teacher' ? null : modalityData(ds, flat, sMod);
   const teacherData = role === 'none' ? null : modalityData(ds, flat, tMod);
-  const fingerprint = role === 'none' ? '' : datasetFingerprint(ds);
+  const fingerprint = datasetFingerprint(ds);
   const lambda = isDistillMethod(o.method) ? (o.lambda ?? LAMBDA_DEFAULTS[o.method]) : null;
+  const config: ExperimentResult['config'] = {
+    dataset: ds.meta.dataset,
+    synthetic: ds.meta.synthetic,
+    data: o.dataLabel ?? ds.meta.root,
+    dataFingerprint: fingerprint,
+    feature: ds.meta.feature,
+    channels: ds.meta.channelNames.length,
+    montage: o.montage?.device ?? null,
+    method: o.method,
+    arch: o.arch,
+    teacherArch: role === 'none' ? null : (o.teacherCheckpoint?.arch.arch ?? teacherArch),
+    protocol: o.protocol,
+    direction,
+    normalisation,
+    mcc: role === 'none' ? null : mccMode,
+    lambdaMcc: role === 'none' ? null : lambdaMcc,
+    lambda,
+    negativePool: o.method === 'crd' || o.method === 'cmcrd' ? (o.negativePool ?? 'other-class') : null,
+    negatives: o.method === 'crd' || o.method === 'cmcrd' ? (o.nNeg ?? null) : null,
+    seeds: [...o.seeds],
+    epochs: hyper.epochs,
+    batchSize: hyper.batchSize,
+    lr: hyper.lr,
+    weightDecay: hyper.weightDecay,
+    warmupEpochs: hyper.warmupEpochs,
+    valFraction: hyper.valFraction,
+    valBy: hyper.valBy ?? 'trial',
+    patience: hyper.patience ?? null,
+    teacherEpochs: role === 'none' ? null : tHyper.epochs,
+    teacherSupplied: !!o.teacherCheckpoint,
+    backend: tf.getBackend(),
+  };
+  const kept = o.resume ? keptRecords(o.resume, config, folds, o.seeds) : new Map<string, FoldRecord>();
+  if (o.resume) {
+    o.resume.transductiveSubjects.forEach((x) => transductive.add(x));
+    for (const e of o.resume.config.engines as string[]) engines.add(e);
+  }
 
   const records: FoldRecord[] = [];
-  const transductive = new Set<string>();
   const planned = folds.length * o.seeds.length;
   let interrupted = false;
   let index = 0;
 
   outer: for (const fold of folds) {
     for (const seed of o.seeds) {
+      const before = kept.get(runKey(fold.id, seed));
+      if (before) {
+        records.push(before);
+        index++;
+        o.onEvent?.({ type: 'fold-done', record: before, index, total: planned, resumed: true });
+        continue;
+      }
       if (o.interrupt?.interrupted) {
         interrupted = true;
         break outer;
@@ -379,36 +447,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       }));
   const teacherRows = asSeeded('teacher');
   return {
-    config: {
-      dataset: ds.meta.dataset,
-      synthetic: ds.meta.synthetic,
-      data: o.dataLabel ?? ds.meta.root,
-      feature: ds.meta.feature,
-      channels: ds.meta.channelNames.length,
-      montage: o.montage?.device ?? null,
-      method: o.method,
-      arch: o.arch,
-      teacherArch: role === 'none' ? null : (o.teacherCheckpoint?.arch.arch ?? teacherArch),
-      protocol: o.protocol,
-      direction,
-      normalisation,
-      mcc: role === 'none' ? null : mccMode,
-      lambdaMcc: role === 'none' ? null : lambdaMcc,
-      lambda,
-      negativePool: o.method === 'crd' || o.method === 'cmcrd' ? (o.negativePool ?? 'other-class') : null,
-      seeds: [...o.seeds],
-      epochs: hyper.epochs,
-      batchSize: hyper.batchSize,
-      lr: hyper.lr,
-      weightDecay: hyper.weightDecay,
-      warmupEpochs: hyper.warmupEpochs,
-      valFraction: hyper.valFraction,
-      valBy: hyper.valBy ?? 'trial',
-      teacherEpochs: role === 'none' ? null : tHyper.epochs,
-      teacherSupplied: !!o.teacherCheckpoint,
-      backend: tf.getBackend(),
-      engines: [...engines],
-    },
+    config: { ...config, engines: [...engines] },
     summary: summarise(asSeeded('student'), C),
     ...(teacherRows.length ? { teacherSummary: summarise(teacherRows, 0) } : {}),
     folds: records,
@@ -418,6 +457,34 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     transductiveSubjects: [...transductive],
     classes: [...ds.meta.classNames],
   };
+}
+
+const runKey = (fold: string, seed: number) => `${fold}#${seed}`;
+
+/**
+ * The earlier run's records by fold and seed, after checking that it ran the same experiment: every config
+ * entry but RESUME_FREE_KEYS must be equal, and each kept record must be one this run plans (so continuing a
+ * run can add seeds or folds but never silently drops finished results).
+ */
+function keptRecords(prev: PreviousRun, config: ExperimentResult['config'], folds: readonly Fold[], seeds: readonly number[]): Map<string, FoldRecord> {
+  for (const [key, value] of Object.entries(config)) {
+    if (RESUME_FREE_KEYS.has(key)) continue;
+    const old = prev.config[key];
+    if (JSON.stringify(old) !== JSON.stringify(value)) {
+      throw new ExperimentConfigError(
+        `${prev.source}: cannot resume, it was made with ${key} = ${old === undefined ? '(missing)' : JSON.stringify(old)} and this run has ${JSON.stringify(value)}; use the same settings or another --out`,
+      );
+    }
+  }
+  const planned = new Set(folds.flatMap((f) => seeds.map((s) => runKey(f.id, s))));
+  const out = new Map<string, FoldRecord>();
+  for (const r of prev.folds) {
+    const k = runKey(r.fold, r.seed);
+    if (!planned.has(k)) throw new ExperimentConfigError(`${prev.source}: cannot resume, it holds fold ${r.fold} seed ${r.seed}, which this run does not plan (add it to --folds/--seeds, or use another --out)`);
+    if (out.has(k)) throw new ExperimentConfigError(`${prev.source}: fold ${r.fold} seed ${r.seed} appears twice`);
+    out.set(k, r);
+  }
+  return out;
 }
 
 function complement(n: number, val: Int32Array): Int32Array {

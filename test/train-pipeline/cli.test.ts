@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -114,5 +114,51 @@ describe('cmcrd train / compare', () => {
     const r = await inProcess(['train', '--root', join(dir, 'missing'), '--dataset', 'synthetic', '--out', join(dir, 'bad')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--root .*missing/);
+  });
+
+  it('--resume keeps the finished runs in --out, trains the added seeds, and refuses other settings without touching the file', async () => {
+    const out = join(dir, 'resume');
+    const args = ['train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1,s2', '--epochs', '2', '--warmup', '1', '--no-checkpoints', '--out', out];
+    const first = cmcrd([...args, '--seeds', '1']);
+    expect(first.code, first.stderr).toBe(0);
+    const before = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const second = cmcrd([...args, '--seeds', '1,2', '--resume']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/--resume: keeping 2 finished fold × seed runs from .*results\.json/);
+    expect(second.stderr.match(/kept from the earlier run/g)).toHaveLength(2);
+    expect(second.stderr.match(/student 2\/2/g)).toHaveLength(2); // only seed 2 trained, on both folds
+    const after = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(after.folds.map((f: { fold: string; seed: number }) => `${f.fold}/${f.seed}`)).toEqual(['s1/1', 's1/2', 's2/1', 's2/2']);
+    expect(after.folds.filter((f: { seed: number }) => f.seed === 1)).toEqual(before.folds);
+    expect(after.config.seeds).toEqual([1, 2]);
+
+    const text = readFileSync(join(out, 'results.json'), 'utf8');
+    const other = await inProcess([...args, '--seeds', '1,2', '--epochs', '3', '--resume']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/resume[/\\]results\.json: cannot resume, it was made with epochs = 2 and this run has 3/);
+    expect(readFileSync(join(out, 'results.json'), 'utf8')).toBe(text);
+    const bad = JSON.parse(text);
+    bad.folds[1].accuracy = 'high';
+    writeFileSync(join(out, 'results.json'), JSON.stringify(bad));
+    const broken = await inProcess([...args, '--seeds', '1,2', '--resume']);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/--resume: .*results\.json: folds\[1\]\.accuracy must be a fraction in \[0, 1\], got "high"/);
+    writeFileSync(join(out, 'results.json'), '{"config": {}, "folds": [');
+    expect((await inProcess([...args, '--resume'])).stderr).toMatch(/--resume: .*results\.json: not valid JSON/);
+  });
+
+  it('compare --resume keeps finished cells and runs the added methods', () => {
+    const out = join(dir, 'cmp-resume');
+    const args = ['compare', '--root', data, '--dataset', 'synthetic', '--folds', 's1,s2', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--out', out];
+    expect(cmcrd([...args, '--methods', 'eeg-only']).code).toBe(0);
+    const before = readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8');
+    const r = cmcrd([...args, '--methods', 'eeg-only,eye-only', '--resume']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[1\/2\] eeg-only · mlp\n {2}--resume: keeping 2 finished fold × seed runs/);
+    expect(r.stderr).toMatch(/\[2\/2\] eye-only · mlp\n {2}--resume: no .*eye-only-mlp.results\.json yet, starting afresh/);
+    expect(r.stderr.match(/kept from the earlier run/g)).toHaveLength(2);
+    const after = JSON.parse(readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8'));
+    expect(after.folds).toEqual(JSON.parse(before).folds);
+    expect(JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')).cells).toHaveLength(2);
   });
 });

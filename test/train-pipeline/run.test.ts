@@ -6,6 +6,7 @@ import { flatten } from '../../src/datasets/types.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { foldMetrics } from '../../src/train/metrics.js';
 import { makeFolds, applyStats } from '../../src/train/protocols.js';
+import { readRunResults, writeRunReport } from '../../src/train/report.js';
 import { networkFromCheckpoint, runExperiment, type ExperimentOptions, type RunEvent } from '../../src/train/run.js';
 import { argmaxRows, predictLogits } from '../../src/train/trainer.js';
 import { tinyDataset, useWasm } from './helpers.js';
@@ -172,5 +173,48 @@ describe('runExperiment', () => {
     expect(r.planned).toBe(2);
     expect(r.folds.map((f) => f.fold)).toEqual(['s1']);
     expect(epochs).toBe(1);
+  });
+
+  it('resumes an earlier run: keeps its records, trains only the rest, and equals an uninterrupted run', async () => {
+    const plan = { folds: ['s1', 's2'], seeds: [5, 6] };
+    const full = await runExperiment(opts(plan));
+    const partial = await runExperiment(opts({ ...plan, seeds: [5] }));
+    const path = join(dir, 'partial');
+    writeRunReport(path, partial);
+    const prev = readRunResults(join(path, 'results.json'))!;
+    expect(prev.folds).toEqual(partial.folds);
+    const started: string[] = [];
+    let kept = 0;
+    const resumed = await runExperiment(
+      opts({
+        ...plan,
+        resume: prev,
+        onEvent: (e) => {
+          if (e.type === 'fold-start') started.push(`${e.fold}/${e.seed}`);
+          if (e.type === 'fold-done' && e.resumed) kept++;
+        },
+      }),
+    );
+    expect(started).toEqual(['s1/6', 's2/6']);
+    expect(kept).toBe(2);
+    const strip = (r: typeof full) => r.folds.map(({ seconds: _s, ...f }) => f);
+    expect(strip(resumed)).toEqual(strip(full));
+    expect(resumed.folds.filter((f) => f.seed === 5)).toEqual(partial.folds);
+    expect(resumed.summary).toEqual(full.summary);
+    expect(resumed.completed).toBe(4);
+    expect(resumed.config.engines).toEqual(full.config.engines);
+  });
+
+  it('refuses to resume a different experiment, naming the setting, or to drop finished records', async () => {
+    const partial = await runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'] }));
+    const resume = { source: 'old/results.json', config: partial.config, folds: partial.folds, transductiveSubjects: [] };
+    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], hyper: { ...quick, epochs: 4 }, resume }))).rejects.toThrow(
+      /old\/results\.json: cannot resume, it was made with epochs = 3 and this run has 4/,
+    );
+    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], dataset: tinyDataset({ subjects: 3, seed: 8 }), resume }))).rejects.toThrow(/made with dataFingerprint = "[0-9a-f]{16}"/);
+    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1'], resume }))).rejects.toThrow(/holds fold s2 seed 5, which this run does not plan/);
+    // A results.json from before dataFingerprint was recorded cannot be checked, so it is not resumed.
+    const { dataFingerprint: _d, ...older } = partial.config;
+    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], resume: { ...resume, config: older } }))).rejects.toThrow(/dataFingerprint = \(missing\)/);
   });
 });

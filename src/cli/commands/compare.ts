@@ -2,7 +2,7 @@
  * `cmcrd compare`: the methods × networks table (like the paper's) under one protocol. Every cell is a full
  * `cmcrd train` run (results in <out>/runs/<method>-<arch>/); teachers are trained once per fold, seed and
  * network and shared by all methods (memory + <out>/teachers). Writes comparison.{json,csv,md,svg} after
- * every cell, so an interrupted comparison keeps the finished cells.
+ * every cell, so an interrupted comparison keeps the finished cells; `--resume` continues it where it stopped.
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -13,7 +13,7 @@ import { writeComparison, writeRunReport, type CompareCell } from '../../train/r
 import { ExperimentConfigError, runExperiment } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt } from '../progress.js';
-import { addCommonOptions, commonConfig, parseArchs, parseMethods, progressReporter, startBackend, summaryLine } from './train.js';
+import { addCommonOptions, commonConfig, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
 
 export function registerCompare(program: Command): void {
   const cmd = program
@@ -50,6 +50,7 @@ export function registerCompare(program: Command): void {
         for (const method of methods) {
           log(`[${cells.length + 1}/${total}] ${method} · ${arch}`);
           const runDir = join(out, 'runs', `${method}-${arch}`);
+          const resume = previousRun(raw, runDir, log, '  ');
           let result;
           try {
             result = await runExperiment({
@@ -59,6 +60,7 @@ export function registerCompare(program: Command): void {
               arch,
               teacherMemo: memo,
               checkpointDir: raw.checkpoints ? join(runDir, 'checkpoints') : null,
+              ...(resume ? { resume } : {}),
               interrupt,
               onEvent: progressReporter('  ', log),
             });
@@ -84,6 +86,6 @@ export function registerCompare(program: Command): void {
     process.stdout.write(
       JSON.stringify({ out, cells: cells.map((c) => ({ method: c.method, arch: c.arch, accuracy: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std, bca: c.result.summary.bca.mean })), interrupted }) + '\n',
     );
-    if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out}`, 130);
+    if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, 130);
   });
 }

@@ -14,8 +14,8 @@ import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { ENGINE_CHOICES, type EngineChoice } from '../../train/trainer.js';
 import { PROTOCOLS, type NormalisationMode, type ProtocolName, type ValidationUnit } from '../../train/protocols.js';
 import type { NegativePool } from '../../train/losses/index.js';
-import { writeRunReport } from '../../train/report.js';
-import { DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type RunEvent, type TrainHyper } from '../../train/run.js';
+import { readRunResults, writeRunReport } from '../../train/report.js';
+import { DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type PreviousRun, type RunEvent, type TrainHyper } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
 
@@ -51,6 +51,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--teacher <checkpoint>', 'use this teacher checkpoint for every fold instead of training one')
     .option('--teacher-cache <dir>', 'where trained teachers are cached (default <out>/teachers)')
     .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)')
+    .option('--resume', 'continue an interrupted run in --out: keep its finished fold × seed runs and train the rest (same settings; more --seeds or --folds may be added)')
     .option('--engine <e>', "what runs the networks' training steps: auto (the MLP's forward and backward on onnxruntime-node where it loads, on the wasm or cpu backend; everything else tfjs) or tfjs", 'auto');
 }
 
@@ -197,6 +198,21 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   return { kind, root, dataset, ...(montage ? { montage } : {}), base };
 }
 
+/** With --resume, the earlier results in `dir` (none yet: start afresh, and say so). */
+export function previousRun(raw: Record<string, unknown>, dir: string, log: (l: string) => void, prefix = ''): PreviousRun | undefined {
+  if (!raw.resume) return undefined;
+  const path = join(dir, 'results.json');
+  let prev: PreviousRun | null;
+  try {
+    prev = readRunResults(path);
+  } catch (e) {
+    throw new CliError(`--resume: ${(e as Error).message}`);
+  }
+  if (!prev) log(`${prefix}--resume: no ${path} yet, starting afresh`);
+  else log(`${prefix}--resume: keeping ${prev.folds.length} finished fold × seed run${prev.folds.length === 1 ? '' : 's'} from ${path}`);
+  return prev ?? undefined;
+}
+
 /** Start the tfjs backend and say what will run the training steps. */
 export async function startBackend(raw: Record<string, unknown>, log: (l: string) => void): Promise<void> {
   const prefer = raw.backend === undefined ? undefined : choice<BackendName>(raw.backend, '--backend', ['tensorflow', 'wasm', 'cpu']);
@@ -215,6 +231,7 @@ export function progressReporter(prefix: string, log: (l: string) => void): (e: 
   let bar: Progress | null = null;
   return (e) => {
     if (e.type === 'fold-start') log(`${prefix}fold ${e.fold} seed ${e.seed} (${e.index + 1}/${e.total})`);
+    else if (e.type === 'fold-done' && e.resumed) log(`${prefix}fold ${e.record.fold} seed ${e.record.seed} (${e.index}/${e.total}): kept from the earlier run, test accuracy ${(100 * e.record.accuracy).toFixed(1)} %`);
     else if (e.type === 'teacher' && e.source !== 'trained') log(`${prefix}  teacher: ${e.source}${e.path && e.source === 'disk' ? ` (${e.path})` : ''}`);
     else if (e.type === 'epoch') {
       if (e.info.epoch === 1 || !bar) {
@@ -250,6 +267,7 @@ export function registerTrain(program: Command): void {
     const arch = choice<ArchName>(raw.arch, '--arch', ARCH_NAMES);
     const out = String(raw.out);
     const cfg = commonConfig(raw, out, log);
+    const resume = previousRun(raw, out, log);
     await startBackend(raw, log);
     const interrupt = new Interrupt();
     let result: ExperimentResult;
@@ -260,6 +278,7 @@ export function registerTrain(program: Command): void {
         method,
         arch,
         checkpointDir: raw.checkpoints === false ? null : join(out, 'checkpoints'),
+        ...(resume ? { resume } : {}),
         interrupt,
         onEvent: progressReporter('', log),
       });
@@ -273,6 +292,6 @@ export function registerTrain(program: Command): void {
     log(summaryLine(result));
     log(`wrote ${files.join(', ')}`);
     process.stdout.write(JSON.stringify({ out, summary: { accuracy: result.summary.accuracy, bca: result.summary.bca }, completed: result.completed, planned: result.planned, interrupted: result.interrupted }) + '\n');
-    if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out}`, 130);
+    if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`, 130);
   });
 }
