@@ -470,9 +470,10 @@ function keptRecords(prev: PreviousRun, config: ExperimentResult['config'], fold
   for (const [key, value] of Object.entries(config)) {
     if (RESUME_FREE_KEYS.has(key)) continue;
     const old = prev.config[key];
+    if (old === undefined) throw new ExperimentConfigError(`${prev.source}: cannot resume, it does not record ${key} (written by an older cmcrd); use another --out`);
     if (JSON.stringify(old) !== JSON.stringify(value)) {
       throw new ExperimentConfigError(
-        `${prev.source}: cannot resume, it was made with ${key} = ${old === undefined ? '(missing)' : JSON.stringify(old)} and this run has ${JSON.stringify(value)}; use the same settings or another --out`,
+        `${prev.source}: cannot resume, it was made with ${key} = ${JSON.stringify(old)} and this run has ${JSON.stringify(value)}; use the same settings or another --out`,
       );
     }
   }

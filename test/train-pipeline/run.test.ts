@@ -215,6 +215,6 @@ describe('runExperiment', () => {
     await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1'], resume }))).rejects.toThrow(/holds fold s2 seed 5, which this run does not plan/);
     // A results.json from before dataFingerprint was recorded cannot be checked, so it is not resumed.
     const { dataFingerprint: _d, ...older } = partial.config;
-    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], resume: { ...resume, config: older } }))).rejects.toThrow(/dataFingerprint = \(missing\)/);
+    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], resume: { ...resume, config: older } }))).rejects.toThrow(/cannot resume, it does not record dataFingerprint \(written by an older cmcrd\)/);
   });
 });
