@@ -47,20 +47,31 @@ function formatInfo(info?: Record<string, string | number>): string {
 }
 
 /**
- * Ctrl-C handling: the first SIGINT sets `interrupted` so loops can finish their current step and keep
- * what is done; a second SIGINT exits at once.
+ * Ctrl-C and SIGTERM handling: the first signal sets `interrupted` so loops can finish their current step and
+ * keep what is done; a second one exits at once. SIGTERM counts too because that is how job schedulers,
+ * `timeout`, `docker stop` and systemd end a long run. `exitCode` follows the shell convention 128 + signal.
  */
 export class Interrupt {
   interrupted = false;
-  private readonly handler = () => {
-    if (this.interrupted) process.exit(130);
-    this.interrupted = true;
-    process.stderr.write('\ninterrupt: finishing the current step (Ctrl-C again to abort)\n');
-  };
+  signal: 'SIGINT' | 'SIGTERM' | null = null;
+  private readonly onInt = () => this.handle('SIGINT');
+  private readonly onTerm = () => this.handle('SIGTERM');
   constructor() {
-    process.on('SIGINT', this.handler);
+    process.on('SIGINT', this.onInt);
+    process.on('SIGTERM', this.onTerm);
+  }
+  /** 130 after SIGINT, 143 after SIGTERM. */
+  get exitCode(): number {
+    return this.signal === 'SIGTERM' ? 143 : 130;
+  }
+  private handle(signal: 'SIGINT' | 'SIGTERM'): void {
+    if (this.interrupted) process.exit(signal === 'SIGTERM' ? 143 : 130);
+    this.interrupted = true;
+    this.signal = signal;
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupt' : 'terminate'}: finishing the current step (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to abort)\n`);
   }
   dispose(): void {
-    process.off('SIGINT', this.handler);
+    process.off('SIGINT', this.onInt);
+    process.off('SIGTERM', this.onTerm);
   }
 }

@@ -96,6 +96,11 @@ export interface ExperimentOptions {
   resume?: PreviousRun;
   interrupt?: { interrupted: boolean };
   onEvent?: (e: RunEvent) => void;
+  /**
+   * Called with the result so far after every trained fold × seed run but the last, so a caller can save it
+   * as it goes (a run that is killed then keeps, and `--resume` continues from, its finished runs).
+   */
+  onPartial?: (r: ExperimentResult) => void;
 }
 
 /** What `--resume` keeps from an earlier run (read from its results.json by `readRunResults`). */
@@ -319,6 +324,29 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const planned = folds.length * o.seeds.length;
   let interrupted = false;
   let index = 0;
+  /** The result over the records so far; `stopped` marks it as ending (or, mid-run, so far) short of the plan. */
+  const assemble = (stopped: boolean): ExperimentResult => {
+    const asSeeded = (key: 'student' | 'teacher') =>
+      records
+        .filter((r) => key === 'student' || r.teacherAccuracy !== undefined)
+        .map((r) => ({
+          fold: r.fold,
+          seed: r.seed,
+          metrics: key === 'student' ? { accuracy: r.accuracy, bca: r.bca, confusion: r.confusion, n: r.testWindows } : { accuracy: r.teacherAccuracy!, bca: r.teacherBca!, confusion: [], n: r.testWindows },
+        }));
+    const teacherRows = asSeeded('teacher');
+    return {
+      config: { ...config, engines: [...engines] },
+      summary: summarise(asSeeded('student'), C),
+      ...(teacherRows.length ? { teacherSummary: summarise(teacherRows, 0) } : {}),
+      folds: [...records],
+      planned,
+      completed: records.length,
+      interrupted: stopped,
+      transductiveSubjects: [...transductive],
+      classes: [...ds.meta.classNames],
+    };
+  };
 
   outer: for (const fold of folds) {
     for (const seed of o.seeds) {
@@ -434,29 +462,11 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       records.push(record);
       index++;
       o.onEvent?.({ type: 'fold-done', record, index, total: planned });
+      if (records.length < planned) o.onPartial?.(assemble(true));
     }
   }
 
-  const asSeeded = (key: 'student' | 'teacher') =>
-    records
-      .filter((r) => key === 'student' || r.teacherAccuracy !== undefined)
-      .map((r) => ({
-        fold: r.fold,
-        seed: r.seed,
-        metrics: key === 'student' ? { accuracy: r.accuracy, bca: r.bca, confusion: r.confusion, n: r.testWindows } : { accuracy: r.teacherAccuracy!, bca: r.teacherBca!, confusion: [], n: r.testWindows },
-      }));
-  const teacherRows = asSeeded('teacher');
-  return {
-    config: { ...config, engines: [...engines] },
-    summary: summarise(asSeeded('student'), C),
-    ...(teacherRows.length ? { teacherSummary: summarise(teacherRows, 0) } : {}),
-    folds: records,
-    planned,
-    completed: records.length,
-    interrupted,
-    transductiveSubjects: [...transductive],
-    classes: [...ds.meta.classNames],
-  };
+  return assemble(interrupted);
 }
 
 const runKey = (fold: string, seed: number) => `${fold}#${seed}`;

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,5 +160,30 @@ describe('cmcrd train / compare', () => {
     const after = JSON.parse(readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8'));
     expect(after.folds).toEqual(JSON.parse(before).folds);
     expect(JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')).cells).toHaveLength(2);
+  });
+
+  it('SIGTERM stops after the current epoch with exit code 143, keeping the finished runs for --resume', async () => {
+    const out = join(dir, 'term');
+    const args = ['bin/cmcrd.js', 'train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1,s2,s3', '--seeds', '1', '--epochs', '40', '--warmup', '1', '--no-checkpoints', '--out', out];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      const first = !/→ test accuracy/.test(stderr);
+      stderr += b.toString();
+      if (first && /→ test accuracy/.test(stderr)) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code, stderr).toBe(143);
+    expect(stderr).toMatch(/terminate: finishing the current step/);
+    const stopped = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(stopped.interrupted).toBe(true);
+    expect(stopped.completed).toBeGreaterThanOrEqual(1);
+    expect(stopped.completed).toBeLessThan(3);
+    const r = cmcrd([...args.slice(1), '--resume']);
+    expect(r.code, r.stderr).toBe(0);
+    const done = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(done.folds.map((f: { fold: string }) => f.fold)).toEqual(['s1', 's2', 's3']);
+    expect(done.folds.slice(0, stopped.completed)).toEqual(stopped.folds);
+    expect(done.interrupted).toBe(false);
   });
 });

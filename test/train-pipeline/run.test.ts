@@ -217,4 +217,16 @@ describe('runExperiment', () => {
     const { dataFingerprint: _d, ...older } = partial.config;
     await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], resume: { ...resume, config: older } }))).rejects.toThrow(/cannot resume, it does not record dataFingerprint \(written by an older cmcrd\)/);
   });
+
+  it('hands the result so far to onPartial after every trained run but the last', async () => {
+    const partials: { completed: number; interrupted: boolean; folds: string[] }[] = [];
+    const r = await runExperiment(
+      opts({ method: 'eeg-only', folds: ['s1', 's2'], seeds: [5, 6], onPartial: (p) => partials.push({ completed: p.completed, interrupted: p.interrupted, folds: p.folds.map((f) => `${f.fold}/${f.seed}`) }) }),
+    );
+    expect(partials.map((p) => p.completed)).toEqual([1, 2, 3]);
+    expect(partials.every((p) => p.interrupted)).toBe(true);
+    expect(partials[2]!.folds).toEqual(['s1/5', 's1/6', 's2/5']);
+    expect(r.interrupted).toBe(false);
+    expect(r.completed).toBe(4);
+  });
 });

@@ -63,6 +63,7 @@ export function registerCompare(program: Command): void {
               ...(resume ? { resume } : {}),
               interrupt,
               onEvent: progressReporter('  ', log),
+              onPartial: (partial) => writeRunReport(runDir, partial),
             });
           } catch (e) {
             if (e instanceof ExperimentConfigError) throw new CliError(`${method} · ${arch}: ${e.message}`);
@@ -86,6 +87,6 @@ export function registerCompare(program: Command): void {
     process.stdout.write(
       JSON.stringify({ out, cells: cells.map((c) => ({ method: c.method, arch: c.arch, accuracy: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std, bca: c.result.summary.bca.mean })), interrupted }) + '\n',
     );
-    if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, 130);
+    if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }

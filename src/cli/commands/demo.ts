@@ -76,7 +76,7 @@ export function registerDemo(program: Command): void {
           },
         });
         for (const b of bars.values()) b.stop();
-        if (trained.interrupted) throw new CliError('interrupted during training; nothing exported', 130);
+        if (trained.interrupted) throw new CliError('interrupted during training; nothing exported', interrupt.exitCode);
         log(`      held-out accuracy: teacher (eye) ${pct(trained.accuracy.teacher)}, EEG-only ${pct(trained.accuracy.eegOnly)}, KD student ${pct(trained.accuracy.kd)} (chance ${pct(1 / dataset.classes.length)})`);
         for (const [name, ck] of [['teacher', trained.teacher], ['student-eeg-only', trained.eegOnly], ['student-kd', trained.kd]] as const) {
           await writeFile(join(raw.out!, `${name}.json`), serialiseCheckpoint(ck));

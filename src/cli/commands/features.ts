@@ -182,5 +182,5 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
   }
   if (o.out) writeFileSync(o.out, outText);
   else process.stdout.write(outText);
-  if (stop.interrupted) throw new CliError(`interrupted after ${frames.length} windows${o.out ? ` (partial output in ${o.out})` : ''}`, 130);
+  if (stop.interrupted) throw new CliError(`interrupted after ${frames.length} windows${o.out ? ` (partial output in ${o.out})` : ''}`, stop.exitCode);
 }

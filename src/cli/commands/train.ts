@@ -1,7 +1,8 @@
 /**
  * `cmcrd train`: one method × network × protocol on a dataset, over folds and seeds. Writes results.json,
  * results.csv, results.md, the student checkpoints (checkpoints/) and the cached teachers (teachers/) to --out.
- * The option parsing here is shared with `cmcrd compare`.
+ * The results are rewritten after every finished fold × seed run, so a run that is stopped (Ctrl-C, SIGTERM)
+ * or killed keeps them, and `--resume` continues it. The option parsing here is shared with `cmcrd compare`.
  */
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
@@ -281,6 +282,7 @@ export function registerTrain(program: Command): void {
         ...(resume ? { resume } : {}),
         interrupt,
         onEvent: progressReporter('', log),
+        onPartial: (partial) => writeRunReport(out, partial),
       });
     } catch (e) {
       if (e instanceof ExperimentConfigError) throw new CliError(e.message);
@@ -292,6 +294,6 @@ export function registerTrain(program: Command): void {
     log(summaryLine(result));
     log(`wrote ${files.join(', ')}`);
     process.stdout.write(JSON.stringify({ out, summary: { accuracy: result.summary.accuracy, bca: result.summary.bca }, completed: result.completed, planned: result.planned, interrupted: result.interrupted }) + '\n');
-    if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`, 130);
+    if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }
