@@ -196,21 +196,40 @@ export function modalityData(ds: EmotionDataset, flat: FlatDataset, name: Modali
  * check that `--resume` continues a run on the same data. Not memoised: a caller may edit a dataset in place.
  */
 export function datasetFingerprint(ds: EmotionDataset): string {
+  const enc = new TextEncoder();
+  return fingerprint((feed) => {
+    feed(enc.encode(JSON.stringify([ds.meta.dataset, ds.meta.channelNames, ds.meta.bandNames, ds.meta.eyeFeatures, ds.meta.feature])));
+    for (const t of ds.trials) {
+      feed(enc.encode(`${t.subject}/${t.session}/${t.trial}/${t.label}/${t.windows}`));
+      feed(new Uint8Array(t.eeg.buffer, t.eeg.byteOffset, t.eeg.byteLength));
+      if (t.eye) feed(new Uint8Array(t.eye.buffer, t.eye.byteOffset, t.eye.byteLength));
+    }
+  });
+}
+
+/** A supplied teacher's architecture and weights, so `--resume` notices a different `--teacher`. */
+function checkpointFingerprint(ck: Checkpoint): string {
+  const enc = new TextEncoder();
+  return fingerprint((feed) => {
+    feed(enc.encode(JSON.stringify(ck.arch)));
+    for (const name of Object.keys(ck.weights).sort()) {
+      const w = ck.weights[name]!.data;
+      feed(enc.encode(name));
+      feed(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+    }
+  });
+}
+
+/** Two FNV-1a streams over the bytes `body` feeds: 64 bits, as 16 hex digits. */
+function fingerprint(body: (feed: (u: Uint8Array) => void) => void): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193 ^ 0x5bd1e995;
-  const feed = (u: Uint8Array) => {
+  body((u) => {
     for (let i = 0; i < u.length; i++) {
       h1 = Math.imul(h1 ^ u[i]!, 0x01000193) >>> 0;
       h2 = Math.imul(h2 ^ u[i]!, 0x01000193 ^ 0x2f) >>> 0;
     }
-  };
-  const enc = new TextEncoder();
-  feed(enc.encode(JSON.stringify([ds.meta.dataset, ds.meta.channelNames, ds.meta.bandNames, ds.meta.eyeFeatures, ds.meta.feature])));
-  for (const t of ds.trials) {
-    feed(enc.encode(`${t.subject}/${t.session}/${t.trial}/${t.label}/${t.windows}`));
-    feed(new Uint8Array(t.eeg.buffer, t.eeg.byteOffset, t.eeg.byteLength));
-    if (t.eye) feed(new Uint8Array(t.eye.buffer, t.eye.byteOffset, t.eye.byteLength));
-  }
+  });
   return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }
 
@@ -312,6 +331,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     patience: hyper.patience ?? null,
     teacherEpochs: role === 'none' ? null : tHyper.epochs,
     teacherSupplied: !!o.teacherCheckpoint,
+    teacherFingerprint: o.teacherCheckpoint ? checkpointFingerprint(o.teacherCheckpoint) : null,
     backend: tf.getBackend(),
   };
   const kept = o.resume ? keptRecords(o.resume, config, folds, o.seeds) : new Map<string, FoldRecord>();

@@ -152,6 +152,14 @@ describe('runExperiment', () => {
     await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, folds: ['s2'] }))).rejects.toThrow(/trained on subject\(s\) 2/);
     const ok = await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t }));
     expect(ok.folds[0]!.teacherAccuracy).toBe(ve.folds[0]!.teacherAccuracy);
+    // --resume with another supplied teacher (one weight nudged) is refused.
+    const w0 = Object.keys(t.weights)[0]!;
+    const data = Float32Array.from(t.weights[w0]!.data);
+    data[0] = data[0]! + 1e-3;
+    const t2 = { ...t, weights: { ...t.weights, [w0]: { ...t.weights[w0]!, data } } };
+    const resume = { source: 'kd/results.json', config: ok.config, folds: ok.folds, transductiveSubjects: [] };
+    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t2, resume }))).rejects.toThrow(/made with teacherFingerprint = "[0-9a-f]{16}"/);
+    expect((await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, resume }))).folds).toEqual(ok.folds);
     await expect(runExperiment(opts({ folds: ['s9'] }))).rejects.toThrow(/unknown fold id\(s\) s9/);
   });
 
