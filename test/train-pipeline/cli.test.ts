@@ -121,6 +121,7 @@ describe('cmcrd train / compare', () => {
     const args = ['train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1,s2', '--epochs', '2', '--warmup', '1', '--no-checkpoints', '--out', out];
     const first = cmcrd([...args, '--seeds', '1']);
     expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).not.toMatch(/replacing/);
     const before = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     const second = cmcrd([...args, '--seeds', '1,2', '--resume']);
     expect(second.code, second.stderr).toBe(0);
@@ -132,6 +133,7 @@ describe('cmcrd train / compare', () => {
     expect(after.folds.filter((f: { seed: number }) => f.seed === 1)).toEqual(before.folds);
     expect(after.config.seeds).toEqual([1, 2]);
 
+    expect(second.stderr).not.toMatch(/replacing/);
     const text = readFileSync(join(out, 'results.json'), 'utf8');
     const other = await inProcess([...args, '--seeds', '1,2', '--epochs', '3', '--resume']);
     expect(other.code).toBe(2);
@@ -145,6 +147,8 @@ describe('cmcrd train / compare', () => {
     expect(broken.stderr).toMatch(/--resume: .*results\.json: folds\[1\]\.accuracy must be a fraction in \[0, 1\], got "high"/);
     writeFileSync(join(out, 'results.json'), '{"config": {}, "folds": [');
     expect((await inProcess([...args, '--resume'])).stderr).toMatch(/--resume: .*results\.json: not valid JSON/);
+    // Without --resume the run starts afresh, and says what it replaces.
+    expect((await inProcess([...args, '--seeds', '1', '--folds', 's1'])).stderr).toMatch(/note: replacing the earlier .*results\.json \(--resume would keep its finished runs\)/);
   });
 
   it('compare --resume keeps finished cells and runs the added methods', () => {

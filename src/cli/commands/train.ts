@@ -4,6 +4,7 @@
  * The results are rewritten after every finished fold × seed run, so a run that is stopped (Ctrl-C, SIGTERM)
  * or killed keeps them, and `--resume` continues it. The option parsing here is shared with `cmcrd compare`.
  */
+import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { customMontage, MUSE_MONTAGE } from '../../../firmware-bridge/montage/index.js';
@@ -199,10 +200,13 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   return { kind, root, dataset, ...(montage ? { montage } : {}), base };
 }
 
-/** With --resume, the earlier results in `dir` (none yet: start afresh, and say so). */
+/** With --resume, the earlier results in `dir` (none yet: start afresh, and say so); without, warn before replacing them. */
 export function previousRun(raw: Record<string, unknown>, dir: string, log: (l: string) => void, prefix = ''): PreviousRun | undefined {
-  if (!raw.resume) return undefined;
   const path = join(dir, 'results.json');
+  if (!raw.resume) {
+    if (existsSync(path)) log(`${prefix}note: replacing the earlier ${path} (--resume would keep its finished runs)`);
+    return undefined;
+  }
   let prev: PreviousRun | null;
   try {
     prev = readRunResults(path);
