@@ -28,7 +28,7 @@ export function runMarkdown(r: ExperimentResult): string {
   const lines = [
     `# ${c.method} · ${c.arch} · ${c.protocol} · ${c.dataset}${c.synthetic ? ' (synthetic)' : ''}${c.montage ? ` · montage ${c.montage}` : ''}`,
     '',
-    `Completed ${r.completed}/${r.planned} fold × seed runs${r.interrupted ? ' (interrupted: the unfinished runs are missing)' : ''}; seeds ${(c.seeds as number[]).join(', ')}; backend ${c.backend}.`,
+    `Completed ${r.completed}/${r.planned} fold × seed runs${r.interrupted ? ' (not finished: the run was stopped, or is still going; `--resume` continues it)' : ''}; seeds ${(c.seeds as number[]).join(', ')}; backend ${c.backend}.`,
     '',
     '| metric | mean ± std over folds (%) | std over seeds (%) |',
     '|---|---|---|',

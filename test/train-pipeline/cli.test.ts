@@ -183,6 +183,7 @@ describe('cmcrd train / compare', () => {
     expect(stopped.interrupted).toBe(true);
     expect(stopped.completed).toBeGreaterThanOrEqual(1);
     expect(stopped.completed).toBeLessThan(3);
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/Completed [12]\/3 fold × seed runs \(not finished: .*--resume/);
     const r = cmcrd([...args.slice(1), '--resume']);
     expect(r.code, r.stderr).toBe(0);
     const done = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
