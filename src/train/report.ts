@@ -3,7 +3,7 @@
  * comparison.{json,csv,md,svg} for `cmcrd compare` (methods × networks, mean ± std, bar chart with error bars).
  * Accuracies are fractions in JSON/CSV and percentages in Markdown/SVG.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentResult, FoldRecord, PreviousRun } from './run.js';
 
@@ -91,13 +91,23 @@ export function readRunResults(path: string): PreviousRun | null {
   return { source: path, config: o.config as ExperimentResult['config'], folds, transductiveSubjects: transductive as string[] };
 }
 
-/** results.json, results.csv, results.md in `dir`. */
+/**
+ * Write through a temporary file and a rename, so a run killed while saving leaves the previous version of the
+ * file (and the finished runs in it), never a truncated one.
+ */
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.partial`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** results.json, results.csv, results.md in `dir` (rewritten after every finished run, so each write is atomic). */
 export function writeRunReport(dir: string, r: ExperimentResult): string[] {
   mkdirSync(dir, { recursive: true });
   const files = [join(dir, 'results.json'), join(dir, 'results.csv'), join(dir, 'results.md')];
-  writeFileSync(files[0]!, JSON.stringify(r, null, 1) + '\n');
-  writeFileSync(files[1]!, runCsv(r));
-  writeFileSync(files[2]!, runMarkdown(r));
+  writeAtomic(files[0]!, JSON.stringify(r, null, 1) + '\n');
+  writeAtomic(files[1]!, runCsv(r));
+  writeAtomic(files[2]!, runMarkdown(r));
   return files;
 }
 
@@ -290,9 +300,9 @@ export function writeComparison(dir: string, cells: readonly CompareCell[], titl
   mkdirSync(dir, { recursive: true });
   const t = comparisonTable(cells, reference);
   const files = ['comparison.json', 'comparison.csv', 'comparison.md', 'comparison.svg'].map((f) => join(dir, f));
-  writeFileSync(files[0]!, JSON.stringify({ title, ...t }, null, 1) + '\n');
-  writeFileSync(files[1]!, comparisonCsv(t));
-  writeFileSync(files[2]!, comparisonMarkdown(t, title));
-  writeFileSync(files[3]!, comparisonSvg(t, title));
+  writeAtomic(files[0]!, JSON.stringify({ title, ...t }, null, 1) + '\n');
+  writeAtomic(files[1]!, comparisonCsv(t));
+  writeAtomic(files[2]!, comparisonMarkdown(t, title));
+  writeAtomic(files[3]!, comparisonSvg(t, title));
   return files;
 }

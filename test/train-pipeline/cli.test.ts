@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -190,5 +190,6 @@ describe('cmcrd train / compare', () => {
     expect(done.folds.map((f: { fold: string }) => f.fold)).toEqual(['s1', 's2', 's3']);
     expect(done.folds.slice(0, stopped.completed)).toEqual(stopped.folds);
     expect(done.interrupted).toBe(false);
+    expect(readdirSync(out).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -211,6 +211,13 @@ describe('runExperiment', () => {
     expect(resumed.summary).toEqual(full.summary);
     expect(resumed.completed).toBe(4);
     expect(resumed.config.engines).toEqual(full.config.engines);
+    // Saving is atomic: a write that fails half-way (here: its temporary file cannot be created) leaves the
+    // previous results.json whole.
+    const before = readFileSync(join(path, 'results.json'), 'utf8');
+    mkdirSync(join(path, 'results.json.partial'));
+    expect(() => writeRunReport(path, resumed)).toThrow();
+    expect(readFileSync(join(path, 'results.json'), 'utf8')).toBe(before);
+    expect(readRunResults(join(path, 'results.json'))!.folds).toEqual(partial.folds);
   });
 
   it('refuses to resume a different experiment, naming the setting, or to drop finished records', async () => {
