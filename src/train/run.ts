@@ -113,10 +113,10 @@ export interface PreviousRun {
 }
 
 /**
- * Config entries a continued run may change: more seeds, the data's path (its content is pinned by
- * dataFingerprint) and the set of engines (merged).
+ * Config entries a continued run may change: more seeds, and the data's path (its content is pinned by
+ * dataFingerprint). `engines` is not compared either: it is added after the check, as the union of both runs'.
  */
-const RESUME_FREE_KEYS: ReadonlySet<string> = new Set(['seeds', 'data', 'engines']);
+const RESUME_FREE_KEYS: ReadonlySet<string> = new Set(['seeds', 'data']);
 
 export type RunEvent =
   | { type: 'fold-start'; fold: string; seed: number; index: number; total: number }
