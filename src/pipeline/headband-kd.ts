@@ -8,7 +8,7 @@ import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 import { ZScoreNormalizer } from '../../runtime/dsp/normalize.js';
 import { mapToCap, MUSE_MONTAGE as MUSE_SITES, type MapOptions, type Montage } from '../../firmware-bridge/montage/index.js';
 import type { PairedDataset, PairedWindow } from '../synthetic/paired.js';
-import { Mlp, mlpSpec } from '../train/nets/mlp.js';
+import { buildNetwork, defaultSpec, type ArchName } from '../train/nets/index.js';
 import { kd, LAMBDA_DEFAULTS } from '../train/losses/index.js';
 import type { Network } from '../train/nets/types.js';
 import { accuracy, argmaxRows, fit, predictLogits, type EpochInfo, type Matrix } from '../train/trainer.js';
@@ -74,6 +74,8 @@ export interface SkeletonTrainOptions {
   montage: HeadbandMontage;
   epochs: number;
   seed: number;
+  /** Network for the teacher and both students (default 'mlp'). */
+  arch?: ArchName;
   kdWeight?: number;
   kdTemperature?: number;
   onEpoch?: (model: string, info: EpochInfo) => void;
@@ -129,7 +131,8 @@ export async function trainSkeleton(o: SkeletonTrainOptions): Promise<SkeletonRe
   const eyeTr = matrix(trainRows, (w) => w.eye);
   const eyeZ = fitZScore(eyeTr);
   const eyeTrN = applyZScore(eyeTr, eyeZ);
-  const teacher = new Mlp(mlpSpec({ channels: 1, bands: ds.eyeDims }, C), o.seed);
+  const arch = o.arch ?? 'mlp';
+  const teacher = buildNetwork(defaultSpec(arch, { channels: 1, bands: ds.eyeDims }, C), o.seed);
   const rT = await fit(teacher, eyeTrN, ytr, { ...TRAIN, epochs: o.epochs, seed: o.seed, onEpoch: (i) => o.onEpoch?.('teacher', i), interrupt: o.interrupt });
   const teacherAcc = accuracy(argmaxRows(predictLogits(teacher, applyZScore(matrix(testRows, (w) => w.eye), eyeZ)), C), yte);
   const teacherLogits = predictLogits(teacher, eyeTrN); // frozen teacher: its logits on the training rows are constants
@@ -142,14 +145,14 @@ export async function trainSkeleton(o: SkeletonTrainOptions): Promise<SkeletonRe
   const eegTeN = applyZScore(eegTeRaw, eegZ);
   const input = { channels: o.montage.capChannels.length, bands: ds.bands.length };
 
-  const eegOnly = new Mlp(mlpSpec(input, C), o.seed + 1);
+  const eegOnly = buildNetwork(defaultSpec(arch, input, C), o.seed + 1);
   const rE = await fit(eegOnly, eegTrN, ytr, { ...TRAIN, epochs: o.epochs, seed: o.seed + 1, onEpoch: (i) => o.onEpoch?.('eeg-only', i), interrupt: o.interrupt });
   const eegAcc = accuracy(argmaxRows(predictLogits(eegOnly, eegTeN), C), yte);
 
   // KD (Hinton): λ·T²·KL(softmax(p_t/T) ‖ softmax(p_s/T)) with the method.md defaults λ = 10, T = 4.
   const T = o.kdTemperature ?? 4;
   const lambda = o.kdWeight ?? LAMBDA_DEFAULTS.kd;
-  const kdNet = new Mlp(mlpSpec(input, C), o.seed + 1);
+  const kdNet = buildNetwork(defaultSpec(arch, input, C), o.seed + 1);
   const rK = await fit(kdNet, eegTrN, ytr, {
     ...TRAIN,
     epochs: o.epochs,

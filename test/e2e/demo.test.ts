@@ -69,6 +69,32 @@ describe('cmcrd demo (short run)', () => {
     expect((fastLines.at(-1) as typeof summary).closedLoop).toEqual(summary.closedLoop);
   });
 
+  it('runs the same journey with EEGNet-mini and DGCNN students (export parity, closed loop above chance)', () => {
+    for (const arch of ['eegnet', 'dgcnn']) {
+      const out = mkdtempSync(join(tmpdir(), `cmcrd-demo-${arch}-`));
+      const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--arch', arch, '--out', out, '--subjects', '6', '--windows-per-trial', '4', '--epochs', '12', '--segment', '16', '--cycles', '4', '--speed', '1000'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 240_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { arch: string; closedLoop: { correct: number; scoredWindows: number; decodeErrors: number }; onnx: { maxProbabilityDiff: number } };
+      expect(summary.arch).toBe(arch);
+      expect(summary.onnx.maxProbabilityDiff, arch).toBeLessThan(1e-4);
+      expect(summary.closedLoop.scoredWindows).toBe(64);
+      expect(summary.closedLoop.decodeErrors).toBe(0);
+      expect(summary.closedLoop.correct, arch).toBeGreaterThanOrEqual(binomialCritical(64, 0.25, 0.01));
+      // The exported model is the network asked for: its card says so, and the checkpoint holds that network's weights.
+      expect(readFileSync(join(out, 'student.onnx')).includes(Buffer.from(`cmcrd-eeg-${arch}`))).toBe(true);
+      const ck = JSON.parse(readFileSync(join(out, 'student-kd.json'), 'utf8')) as { arch: { arch: string }; weights: Record<string, unknown> };
+      expect(ck.arch.arch).toBe(arch);
+      expect(Object.keys(ck.weights)).toContain(arch === 'dgcnn' ? 'adj' : 'sep_pw.weight');
+    }
+    const bad = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--arch', 'resnet'], { cwd: ROOT, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--arch must be one of mlp, eegnet, dgcnn, got "resnet"/);
+  });
+
   it('rejects a bad option with a clear message and exit code 2', () => {
     const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--subjects', 'many'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status).toBe(2);

@@ -10,6 +10,8 @@ import { readRunResults, writeRunReport } from '../../src/train/report.js';
 import { networkFromCheckpoint, runExperiment, type ExperimentOptions, type RunEvent } from '../../src/train/run.js';
 import { argmaxRows, predictLogits } from '../../src/train/trainer.js';
 import { tinyDataset, useWasm } from './helpers.js';
+import { exportOnnx } from '../../export/onnx-export.js';
+import { loadOnnxClassifier } from '../../runtime/infer/onnx.node.js';
 
 let dir: string;
 
@@ -120,6 +122,25 @@ describe('runExperiment', () => {
     // Without tfjs: the eval-mode MLP written out in plain arithmetic from the checkpoint's named weights.
     const plain = Array.from(fold.testRows, (_, k) => argmax(mlpPlain(ck.weights, x.subarray(k * 20, (k + 1) * 20))));
     expect(plain).toEqual(Array.from(pred));
+  });
+
+  it('checkpoints of every network export to ONNX that reproduces the fold\'s test predictions (onnxruntime-node)', async () => {
+    const ds = tinyDataset({ subjects: 3 });
+    const flat = flatten(ds);
+    const fold = makeFolds(flat, 'loso', 'seed-iv')[0]!;
+    const rows = Array.from(fold.testRows, (i) => flat.eeg.slice(i * 20, (i + 1) * 20)); // raw: the graph z-scores
+    const truth = Array.from(fold.testRows, (i) => flat.labels[i]!);
+    for (const arch of ['mlp', 'eegnet', 'dgcnn'] as const) {
+      const r = await runExperiment(opts({ dataset: ds, method: 'kd', arch, checkpointDir: join(dir, `onnx-${arch}`) }));
+      const ck = readCheckpoint(r.folds[0]!.checkpoint!);
+      expect(ck.arch.arch).toBe(arch);
+      const clf = await loadOnnxClassifier(exportOnnx(ck), `${arch}.onnx`);
+      const probs = await clf.run(rows);
+      await clf.dispose();
+      const m = foldMetrics(Int32Array.from(probs, (p) => argmax(Array.from(p))), truth, 4);
+      expect(m.confusion, arch).toEqual(r.folds[0]!.confusion);
+      expect(m.accuracy, arch).toBe(r.folds[0]!.accuracy);
+    }
   });
 
   it('trains the teacher once per fold and seed and reuses it from memory and disk', async () => {

@@ -12,6 +12,7 @@ import { exportOnnx } from '../../../export/onnx-export.js';
 import { serialiseCheckpoint } from '../../../export/checkpoint.js';
 import { loadOnnxClassifier } from '../../../runtime/infer/onnx.node.js';
 import { initBackend, trainingStepsLine } from '../../train/backend.js';
+import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { generatePairedDataset } from '../../synthetic/paired.js';
 import { MUSE_MONTAGE, trainSkeleton } from '../../pipeline/headband-kd.js';
 import { runClosedLoop } from '../../demo/closed-loop.js';
@@ -27,6 +28,7 @@ export function registerDemo(program: Command): void {
     .option('--windows-per-trial <n>', '4-s windows per trial (24 trials per subject)', '8')
     .option('--epochs <n>', 'training epochs per model', '30')
     .option('--seed <n>', 'training seed', '2022')
+    .option('--arch <a>', `network for the teacher and the students: ${ARCH_NAMES.join(', ')}`, 'mlp')
     .option('--segment <s>', 'seconds the virtual wearer stays in each emotion', '24')
     .option('--cycles <n>', 'times the closed loop cycles through all emotions', '2')
     .option('--speed <x>', 'virtual headband speed (virtual seconds per real second)', '16')
@@ -46,6 +48,8 @@ export function registerDemo(program: Command): void {
       const speed = num('speed', 0.1);
       const drop = num('drop', 0);
       if (drop >= 1) throw new CliError(`--drop must be a probability below 1, got ${raw.drop}`);
+      const arch = raw.arch as ArchName;
+      if (!ARCH_NAMES.includes(arch)) throw new CliError(`--arch must be one of ${ARCH_NAMES.join(', ')}, got ${JSON.stringify(raw.arch)}`);
       const interrupt = new Interrupt();
       const log = (l: string) => process.stderr.write(l + '\n');
       const t0 = performance.now();
@@ -59,7 +63,7 @@ export function registerDemo(program: Command): void {
         bar.stop();
         const testSubjects = [subjects - 2, subjects - 1];
         log(`[2/5] features: SEED-lab DE (4-s windows, nfft ${dataset.nfft}, 5 bands) computed by runtime/dsp; ${dataset.windows.length} windows`);
-        log(`[3/5] training (held-out subjects ${testSubjects.join(', ')}): eye teacher, EEG-only student, KD student on the Muse montage`);
+        log(`[3/5] training (held-out subjects ${testSubjects.join(', ')}): eye teacher, EEG-only student, KD student on the Muse montage (${arch})`);
         const bars = new Map<string, ReturnType<typeof progress>>();
         const trained = await trainSkeleton({
           dataset,
@@ -67,6 +71,7 @@ export function registerDemo(program: Command): void {
           montage: MUSE_MONTAGE,
           epochs,
           seed,
+          arch,
           interrupt,
           onEpoch(model, info) {
             let b = bars.get(model);
@@ -82,7 +87,7 @@ export function registerDemo(program: Command): void {
           await writeFile(join(raw.out!, `${name}.json`), serialiseCheckpoint(ck));
         }
 
-        log('[4/5] export: KD student → fp32 ONNX (BatchNorm folded, model card in metadata_props)');
+        log(`[4/5] export: KD student (${arch}) → fp32 ONNX (BatchNorm folded, model card in metadata_props)`);
         const onnxBytes = exportOnnx(trained.kd);
         const onnxPath = join(raw.out!, 'student.onnx');
         await writeFile(onnxPath, onnxBytes);
@@ -125,6 +130,7 @@ export function registerDemo(program: Command): void {
         await classifier.dispose();
         const summary = {
           summary: true,
+          arch,
           heldOutAccuracy: trained.accuracy,
           closedLoop: { accuracy: loop.accuracy, scoredWindows: loop.scored, correct: loop.correct, chance: 1 / dataset.classes.length, skippedWindows: loop.stats.skipped, lostSamples: loop.stats.lostSamples, filledSamples: loop.stats.filledSamples, decodeErrors: loop.stats.decodeErrors },
           battery: { start: Number(loop.batteryStart.toFixed(2)), end: Number(loop.batteryEnd.toFixed(2)) },
