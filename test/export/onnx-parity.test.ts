@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/train/backend.js';
 import { Mlp, mlpSpec } from '../../src/train/nets/mlp.js';
@@ -30,6 +31,8 @@ function trainedLike<N extends Network>(net: N, seed: number): N {
   net.setWeights(w);
   return net;
 }
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 function trainedLikeMlp(seed: number): Mlp {
   return trainedLike(new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), seed), seed);
@@ -141,6 +144,27 @@ describe('ONNX export', () => {
       expect(dLogit, arch).toBeLessThan(1e-4);
       expect(dProb, arch).toBeLessThan(1e-5);
       net.dispose();
+    }
+  });
+
+  it('every network\'s model runs on onnxruntime-web (the phone-browser runtime, wasm) as on onnxruntime-node', async () => {
+    for (const arch of ['mlp', 'eegnet', 'dgcnn'] as const) {
+      for (const input of [{ channels: 8, bands: 5 }, { channels: 1, bands: 33 }]) {
+        const net = trainedLike(buildNetwork(defaultSpec(arch, input, 4), 41), 41);
+        const d = input.channels * input.bands;
+        const rng = new SeededRandom(42);
+        const bytes = exportOnnx(checkpointOf(net, new Array(d).fill(0), new Array(d).fill(1), input.channels === 1 ? 'eye' : 'eeg'));
+        net.dispose();
+        const x = Float32Array.from({ length: 16 * d }, () => rng.normal());
+        const native = await ort.InferenceSession.create(bytes);
+        const web = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+        const a = (await native.run({ features: new ort.Tensor('float32', x, [16, d]) })).probabilities!.data as Float32Array;
+        const b = (await web.run({ features: new ortWeb.Tensor('float32', x, [16, d]) })).probabilities!.data as Float32Array;
+        await native.release();
+        await web.release();
+        expect(b.length).toBe(64);
+        expect(maxDiff(a, b), `${arch} ${input.channels}×${input.bands}`).toBeLessThan(1e-6);
+      }
     }
   });
 
