@@ -671,7 +671,7 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
 /** A supplied teacher must read this modality's features, know the classes, and (LOSO) not have seen the test subject. */
 function checkSuppliedTeacher(ck: Checkpoint, data: ModalityData, classes: number, fold: Fold, protocol: ProtocolName): void {
   const d = ck.arch.input.channels * ck.arch.input.bands;
-  if (ck.modality !== data.name) throw new ExperimentConfigError(`--teacher: the checkpoint is a ${ck.modality} network but this run needs a ${data.name} teacher`);
+  if (ck.modality !== data.name) throw new ExperimentConfigError(`--teacher: the checkpoint is an ${ck.modality === 'eeg' ? 'EEG' : 'eye-movement'} network but this run needs an ${data.name === 'eeg' ? 'EEG' : 'eye-movement'} teacher`);
   if (d !== data.d) throw new ExperimentConfigError(`--teacher: the checkpoint reads ${d} features, the data has ${data.d}`);
   if (ck.arch.classes !== classes) throw new ExperimentConfigError(`--teacher: the checkpoint has ${ck.arch.classes} classes, the data ${classes}`);
   const seen = typeof ck.provenance.trainSubjects === 'string' ? ck.provenance.trainSubjects.split(',') : null;

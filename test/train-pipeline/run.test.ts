@@ -173,6 +173,8 @@ describe('runExperiment', () => {
     await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, folds: ['s2'] }))).rejects.toThrow(/trained on subject\(s\) 2/);
     const ok = await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t }));
     expect(ok.folds[0]!.teacherAccuracy).toBe(ve.folds[0]!.teacherAccuracy);
+    // An EEG teacher cannot teach an EEG student (the default direction needs an eye-movement teacher).
+    await expect(runExperiment(opts({ method: 'kd', teacherCheckpoint: t }))).rejects.toThrow(/the checkpoint is an EEG network but this run needs an eye-movement teacher/);
     // --resume with another supplied teacher (one weight nudged) is refused.
     const w0 = Object.keys(t.weights)[0]!;
     const data = Float32Array.from(t.weights[w0]!.data);
