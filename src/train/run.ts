@@ -340,12 +340,16 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     for (const e of o.resume.config.engines as string[]) engines.add(e);
   }
 
-  const records: FoldRecord[] = [];
+  // Finished runs by fold and seed: the kept ones from the start (so a stop or a partial save never drops an
+  // earlier run's records of later folds), the trained ones as they finish. Results list them in plan order.
+  const done = new Map<string, FoldRecord>(kept);
+  const inPlanOrder = (): FoldRecord[] => folds.flatMap((f) => o.seeds.flatMap((seed) => done.get(runKey(f.id, seed)) ?? []));
   const planned = folds.length * o.seeds.length;
   let interrupted = false;
   let index = 0;
   /** The result over the records so far; `stopped` marks it as ending (or, mid-run, so far) short of the plan. */
   const assemble = (stopped: boolean): ExperimentResult => {
+    const records = inPlanOrder();
     const asSeeded = (key: 'student' | 'teacher') =>
       records
         .filter((r) => key === 'student' || r.teacherAccuracy !== undefined)
@@ -372,7 +376,6 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     for (const seed of o.seeds) {
       const before = kept.get(runKey(fold.id, seed));
       if (before) {
-        records.push(before);
         index++;
         o.onEvent?.({ type: 'fold-done', record: before, index, total: planned, resumed: true });
         continue;
@@ -479,10 +482,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       }
       teacher?.net.dispose();
       record.seconds = (performance.now() - t0) / 1000;
-      records.push(record);
+      done.set(runKey(fold.id, seed), record);
       index++;
       o.onEvent?.({ type: 'fold-done', record, index, total: planned });
-      if (records.length < planned) o.onPartial?.(assemble(true));
+      if (done.size < planned) o.onPartial?.(assemble(true));
     }
   }
 

@@ -241,6 +241,25 @@ describe('runExperiment', () => {
     expect(() => writeRunReport(path, resumed)).toThrow();
     expect(readFileSync(join(path, 'results.json'), 'utf8')).toBe(before);
     expect(readRunResults(join(path, 'results.json'))!.folds).toEqual(partial.folds);
+
+    // Stopped after the first new run (s1 seed 6): the earlier run's record of the later fold (s2 seed 5) is
+    // still in the result and in every partial save, so stopping a continued run never drops finished work.
+    const stop = { interrupted: false };
+    const saves: number[][] = [];
+    const stopped = await runExperiment(
+      opts({
+        ...plan,
+        resume: prev,
+        interrupt: stop,
+        onEvent: (e) => {
+          if (e.type === 'fold-done' && !e.resumed) stop.interrupted = true;
+        },
+        onPartial: (r) => saves.push(r.folds.map((f) => f.seed)),
+      }),
+    );
+    expect(stopped.interrupted).toBe(true);
+    expect(stopped.folds.map((f) => `${f.fold}/${f.seed}`)).toEqual(['s1/5', 's1/6', 's2/5']);
+    expect(saves).toEqual([[5, 6, 5]]);
   });
 
   it('refuses to resume a different experiment, naming the setting, or to drop finished records', async () => {
