@@ -387,6 +387,9 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
       const info: EpochInfo = { epoch: epoch + 1, epochs: opts.epochs, loss: lossSum / trainRows.length, trainAccuracy: correct / trainRows.length, valAccuracy: valAcc, lr };
       history.push(info);
       opts.onEpoch?.(info);
+      // Let the event loop run once per epoch: the tfjs backends' steps and reads resolve as microtasks, so without
+      // this a Ctrl-C / SIGTERM handler (or a browser's UI) would not run until training ended.
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
       if (opts.interrupt?.interrupted) {
         interrupted = true;
         break;
