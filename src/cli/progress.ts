@@ -64,11 +64,17 @@ export class Interrupt {
   get exitCode(): number {
     return this.signal === 'SIGTERM' ? 143 : 130;
   }
+  private readonly listeners: Array<() => void> = [];
+  /** Called once, at the first signal (e.g. to pass the stop on to child processes). */
+  onInterrupt(listener: () => void): void {
+    this.listeners.push(listener);
+  }
   private handle(signal: 'SIGINT' | 'SIGTERM'): void {
     if (this.interrupted) process.exit(signal === 'SIGTERM' ? 143 : 130);
     this.interrupted = true;
     this.signal = signal;
     process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupt' : 'terminate'}: finishing the current step (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to abort)\n`);
+    for (const l of this.listeners) l();
   }
   dispose(): void {
     process.off('SIGINT', this.onInt);

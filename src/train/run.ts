@@ -267,6 +267,21 @@ export function usesTeacher(method: MethodName, direction: Direction): 'distill'
   return 'none';
 }
 
+/** The protocol's folds on this dataset, restricted to `only` (fold ids) when given; unknown ids are an error. */
+export function selectFolds(flat: FlatDataset, ds: EmotionDataset, protocol: ProtocolName, only?: readonly string[]): Fold[] {
+  let folds: Fold[];
+  try {
+    folds = makeFolds(flat, protocol, ds.meta.dataset);
+  } catch (e) {
+    throw new ExperimentConfigError((e as Error).message);
+  }
+  if (!only?.length) return folds;
+  const known = new Set(folds.map((f) => f.id));
+  const bad = only.filter((f) => !known.has(f));
+  if (bad.length) throw new ExperimentConfigError(`unknown fold id(s) ${bad.join(', ')} for protocol ${protocol} (known: ${[...known].join(', ')})`);
+  return folds.filter((f) => only.includes(f.id));
+}
+
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const ds = o.dataset;
   const direction = o.direction ?? 'eye-to-eeg';
@@ -282,18 +297,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   if (!o.seeds.length) throw new ExperimentConfigError('no seeds given');
   const C = ds.meta.classNames.length;
   const flat = flatten(ds);
-  let folds: Fold[];
-  try {
-    folds = makeFolds(flat, o.protocol, ds.meta.dataset);
-  } catch (e) {
-    throw new ExperimentConfigError((e as Error).message);
-  }
-  if (o.folds?.length) {
-    const known = new Set(folds.map((f) => f.id));
-    const bad = o.folds.filter((f) => !known.has(f));
-    if (bad.length) throw new ExperimentConfigError(`unknown fold id(s) ${bad.join(', ')} for protocol ${o.protocol} (known: ${[...known].join(', ')})`);
-    folds = folds.filter((f) => o.folds!.includes(f.id));
-  }
+  const folds = selectFolds(flat, ds, o.protocol, o.folds);
   const role = usesTeacher(o.method, direction);
   const sMod = studentModality(o.method, direction);
   const tMod = teacherModality(direction);

@@ -166,6 +166,21 @@ describe('cmcrd train / compare', () => {
     expect(JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')).cells).toHaveLength(2);
   });
 
+  it('SIGTERM stops tfjs-only training (EEGNet-mini) after the current epoch too', async () => {
+    const args = ['bin/cmcrd.js', 'train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--arch', 'eegnet', '--folds', 's1,s2,s3', '--seeds', '1', '--epochs', '60', '--warmup', '1', '--no-checkpoints', '--out', join(dir, 'term-eegnet')];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      const first = !/student 1\/60/.test(stderr);
+      stderr += b.toString();
+      if (first && /student 1\/60/.test(stderr)) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code, stderr).toBe(143);
+    expect(stderr).toMatch(/terminate: finishing the current step/);
+    expect(stderr).not.toMatch(/fold s2 seed 1/);
+  });
+
   it('SIGTERM stops after the current epoch with exit code 143, keeping the finished runs for --resume', async () => {
     const out = join(dir, 'term');
     const args = ['bin/cmcrd.js', 'train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1,s2,s3', '--seeds', '1', '--epochs', '40', '--warmup', '1', '--no-checkpoints', '--out', out];
@@ -191,5 +206,57 @@ describe('cmcrd train / compare', () => {
     expect(done.folds.slice(0, stopped.completed)).toEqual(stopped.folds);
     expect(done.interrupted).toBe(false);
     expect(readdirSync(out).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('--jobs 2 runs the folds in two processes with the same results, checkpoints and teachers as one process', () => {
+    const args = ['train', '--root', data, '--dataset', 'synthetic', '--method', 'kd', '--seeds', '1,2', '--epochs', '2', '--warmup', '1'];
+    const seq = cmcrd([...args, '--out', join(dir, 'jobs-seq')]);
+    expect(seq.code, seq.stderr).toBe(0);
+    const out = join(dir, 'jobs-par');
+    const par = cmcrd([...args, '--jobs', '2', '--out', out]);
+    expect(par.code, par.stderr).toBe(0);
+    expect(par.stderr).toMatch(/--jobs 2: job 1 runs s1,s3; job 2 runs s2/);
+    expect(par.stderr).toMatch(/^\[job 2\/2\] fold s2 seed 1 \(1\/2\)$/m);
+    const a = JSON.parse(readFileSync(join(dir, 'jobs-seq', 'results.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const strip = (r: { folds: Array<Record<string, unknown>> }) => r.folds.map(({ seconds: _s, checkpoint: _c, ...f }) => f);
+    expect(strip(b)).toEqual(strip(a));
+    expect(b.summary).toEqual(a.summary);
+    expect(b.completed).toBe(6);
+    // The students' checkpoints land in <out>/checkpoints as in a sequential run, the teachers in <out>/teachers,
+    // and the jobs' working folders are gone.
+    expect(readdirSync(join(out, 'checkpoints')).sort()).toEqual(readdirSync(join(dir, 'jobs-seq', 'checkpoints')).sort());
+    for (const f of b.folds as Array<{ checkpoint: string }>) expect(existsSync(f.checkpoint) && f.checkpoint.startsWith(join(out, 'checkpoints'))).toBe(true);
+    expect(readdirSync(join(out, 'teachers'))).toHaveLength(6);
+    expect(existsSync(join(out, '.jobs'))).toBe(false);
+    expect(cmcrd([...args, '--jobs', '0', '--out', out]).stderr).toMatch(/--jobs must be an integer ≥ 1, got "0"/);
+  });
+
+  it('compare --jobs 2: SIGTERM reaches every job, the merged results keep their finished runs, --resume --jobs 2 completes them', async () => {
+    const opts = ['--root', data, '--dataset', 'synthetic', '--methods', 'eeg-only,kd', '--seeds', '1', '--epochs', '30', '--warmup', '1'];
+    const seq = cmcrd(['compare', ...opts, '--out', join(dir, 'cjobs-seq')]);
+    expect(seq.code, seq.stderr).toBe(0);
+    const out = join(dir, 'cjobs');
+    const child = spawn(process.execPath, ['bin/cmcrd.js', 'compare', ...opts, '--jobs', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      const first = !/→ test accuracy/.test(stderr);
+      stderr += b.toString();
+      if (first && /→ test accuracy/.test(stderr)) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code, stderr).toBe(143);
+    expect(stderr.match(/^\[job [12]\/2\] terminate: finishing the current step/gm)).toHaveLength(2);
+    const stopped = JSON.parse(readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8'));
+    expect(stopped.completed).toBeGreaterThanOrEqual(1);
+    const r = cmcrd(['compare', ...opts, '--jobs', '2', '--resume', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.match(/kept from the earlier run/g)?.length).toBeGreaterThanOrEqual(stopped.completed);
+    for (const cell of ['eeg-only-mlp', 'kd-mlp']) {
+      const a = JSON.parse(readFileSync(join(dir, 'cjobs-seq', 'runs', cell, 'results.json'), 'utf8'));
+      const b = JSON.parse(readFileSync(join(out, 'runs', cell, 'results.json'), 'utf8'));
+      expect(b.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f)).toEqual(a.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f));
+    }
+    expect(readFileSync(join(out, 'comparison.md'), 'utf8').split('\n').slice(1)).toEqual(readFileSync(join(dir, 'cjobs-seq', 'comparison.md'), 'utf8').split('\n').slice(1));
   });
 });

@@ -13,7 +13,8 @@ import { writeComparison, writeRunReport, type CompareCell } from '../../train/r
 import { ExperimentConfigError, runExperiment } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt } from '../progress.js';
-import { addCommonOptions, commonConfig, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
+import { addCommonOptions, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
+import { argsFromOptions, JOB_OPTIONS_DROPPED, runInJobs } from '../jobs.js';
 
 export function registerCompare(program: Command): void {
   const cmd = program
@@ -34,6 +35,7 @@ export function registerCompare(program: Command): void {
     if (reference !== undefined && !methods.includes(reference as (typeof methods)[number])) {
       throw new CliError(`--reference ${reference} is not one of --methods (${methods.join(', ')})`);
     }
+    const jobs = jobsOption(raw);
     const cfg = commonConfig(raw, out, log);
     await startBackend(raw, log);
     const title =
@@ -45,8 +47,32 @@ export function registerCompare(program: Command): void {
     const interrupt = new Interrupt();
     const total = methods.length * archs.length;
     let interrupted = false;
+    let failures: string[] = [];
     try {
-      outer: for (const arch of archs) {
+      if (jobs > 1) {
+        const grid = archs.flatMap((arch) => methods.map((method) => ({ method, arch, rel: join('runs', `${method}-${arch}`) })));
+        const done = await runInJobs({
+          command: 'compare',
+          args: argsFromOptions(cmd, raw, JOB_OPTIONS_DROPPED),
+          out,
+          jobs,
+          cfg,
+          cells: grid.map((c) => {
+            const resume = previousRun(raw, join(out, c.rel), log, `${c.method} · ${c.arch}: `);
+            return { ...c, checkpointDir: raw.checkpoints ? join(out, c.rel, 'checkpoints') : null, ...(resume ? { resume } : {}) };
+          }),
+          log,
+          interrupt,
+        });
+        failures = done.failures;
+        done.results.forEach((result, i) => {
+          const { method, arch, rel } = grid[i]!;
+          writeRunReport(join(out, rel), result);
+          if (result.completed > 0) cells.push({ method, arch, result });
+          log(`  ${summaryLine(result)}`);
+          interrupted ||= result.interrupted;
+        });
+      } else outer: for (const arch of archs) {
         for (const method of methods) {
           log(`[${cells.length + 1}/${total}] ${method} · ${arch}`);
           const runDir = join(out, 'runs', `${method}-${arch}`);
@@ -87,6 +113,7 @@ export function registerCompare(program: Command): void {
     process.stdout.write(
       JSON.stringify({ out, cells: cells.map((c) => ({ method: c.method, arch: c.arch, accuracy: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std, bca: c.result.summary.bca.mean })), interrupted }) + '\n',
     );
+    if (failures.length) throw new CliError(`${failures.join('\n')}\nthe finished runs were written to ${out}; ${join(out, '.jobs')} keeps the jobs' files`, 1);
     if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }

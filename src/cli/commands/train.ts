@@ -20,6 +20,7 @@ import { readRunResults, writeRunReport } from '../../train/report.js';
 import { DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type PreviousRun, type RunEvent, type TrainHyper } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
+import { argsFromOptions, JOB_OPTIONS_DROPPED, runInJobs } from '../jobs.js';
 
 /** Options shared by `train` and `compare` (everything but the method/arch choice and output). */
 export function addCommonOptions(cmd: Command): Command {
@@ -54,7 +55,8 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--teacher-cache <dir>', 'where trained teachers are cached (default <out>/teachers)')
     .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)')
     .option('--resume', 'continue an interrupted run in --out: keep its finished fold × seed runs and train the rest (same settings; more --seeds or --folds may be added)')
-    .option('--engine <e>', "what runs the networks' training steps: auto (the MLP's forward and backward on onnxruntime-node where it loads, on the wasm or cpu backend; everything else tfjs) or tfjs", 'auto');
+    .option('--engine <e>', "what runs the networks' training steps: auto (the MLP's forward and backward on onnxruntime-node where it loads, on the wasm or cpu backend; everything else tfjs) or tfjs", 'auto')
+    .option('--jobs <n>', 'run the folds in n parallel processes, one core each (same results as one process)', '1');
 }
 
 export interface CommonConfig {
@@ -218,6 +220,11 @@ export function previousRun(raw: Record<string, unknown>, dir: string, log: (l: 
   return prev ?? undefined;
 }
 
+/** --jobs: how many processes run the folds (1 = this one). */
+export function jobsOption(raw: Record<string, unknown>): number {
+  return intOpt(raw, 'jobs', '--jobs', 1) ?? 1;
+}
+
 /** Start the tfjs backend and say what will run the training steps. */
 export async function startBackend(raw: Record<string, unknown>, log: (l: string) => void): Promise<void> {
   const prefer = raw.backend === undefined ? undefined : choice<BackendName>(raw.backend, '--backend', ['tensorflow', 'wasm', 'cpu']);
@@ -254,6 +261,7 @@ export function progressReporter(prefix: string, log: (l: string) => void): (e: 
 }
 
 export function summaryLine(r: ExperimentResult): string {
+  if (r.completed === 0) return `${r.config.method} · ${r.config.arch}: no finished fold × seed run (0/${r.planned})`;
   const s = r.summary;
   return `${r.config.method} · ${r.config.arch}: accuracy ${(100 * s.accuracy.mean).toFixed(2)} ± ${(100 * s.accuracy.std).toFixed(2)} %, BCA ${(100 * s.bca.mean).toFixed(2)} ± ${(100 * s.bca.std).toFixed(2)} % (${r.completed}/${r.planned} fold × seed runs)`;
 }
@@ -271,18 +279,34 @@ export function registerTrain(program: Command): void {
     const method = choice<MethodName>(raw.method, '--method', METHOD_NAMES);
     const arch = choice<ArchName>(raw.arch, '--arch', ARCH_NAMES);
     const out = String(raw.out);
+    const jobs = jobsOption(raw);
     const cfg = commonConfig(raw, out, log);
     const resume = previousRun(raw, out, log);
     await startBackend(raw, log);
     const interrupt = new Interrupt();
+    const checkpointDir = raw.checkpoints === false ? null : join(out, 'checkpoints');
     let result: ExperimentResult;
+    let failures: string[] = [];
     try {
-      result = await runExperiment({
+      if (jobs > 1) {
+        const done = await runInJobs({
+          command: 'train',
+          args: argsFromOptions(cmd, raw, JOB_OPTIONS_DROPPED),
+          out,
+          jobs,
+          cfg,
+          cells: [{ method, arch, rel: '', checkpointDir, ...(resume ? { resume } : {}) }],
+          log,
+          interrupt,
+        });
+        result = done.results[0]!;
+        failures = done.failures;
+      } else result = await runExperiment({
         ...cfg.base,
         dataset: cfg.dataset,
         method,
         arch,
-        checkpointDir: raw.checkpoints === false ? null : join(out, 'checkpoints'),
+        checkpointDir,
         ...(resume ? { resume } : {}),
         interrupt,
         onEvent: progressReporter('', log),
@@ -298,6 +322,7 @@ export function registerTrain(program: Command): void {
     log(summaryLine(result));
     log(`wrote ${files.join(', ')}`);
     process.stdout.write(JSON.stringify({ out, summary: { accuracy: result.summary.accuracy, bca: result.summary.bca }, completed: result.completed, planned: result.planned, interrupted: result.interrupted }) + '\n');
+    if (failures.length) throw new CliError(`${failures.join('\n')}\nthe finished runs were written to ${out}; ${join(out, '.jobs')} keeps the jobs' files`, 1);
     if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }
