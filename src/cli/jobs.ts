@@ -12,14 +12,14 @@
  * own tfjs backend and onnxruntime sessions, exactly as a sequential run.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { flatten } from '../datasets/types.js';
 import { readRunResults } from '../train/report.js';
-import { runExperiment, selectFolds, type ExperimentResult, type FoldRecord, type PreviousRun } from '../train/run.js';
+import { runExperiment, selectFolds, type ExperimentResult, type PreviousRun } from '../train/run.js';
 import type { MethodName } from '../train/methods/index.js';
 import type { ArchName } from '../train/nets/index.js';
 import type { Interrupt } from './progress.js';
@@ -69,6 +69,8 @@ export interface JobsRun {
   args: string[];
   out: string;
   jobs: number;
+  /** --resume: continue from the cells' earlier results and from jobs an earlier --jobs run left unmerged. */
+  resume: boolean;
   cfg: CommonConfig;
   cells: JobCell[];
   log: (line: string) => void;
@@ -91,20 +93,29 @@ export async function runInJobs(p: JobsRun): Promise<JobsOutcome> {
   const { cfg, out } = p;
   const folds = selectFolds(flatten(cfg.dataset), cfg.dataset, cfg.base.protocol, cfg.base.folds).map((f) => f.id);
   const groups = splitFolds(folds, p.jobs);
-  rmSync(join(out, '.jobs'), { recursive: true, force: true });
   const common = { ...cfg.base, dataset: cfg.dataset };
-  // An earlier run is checked here first (same experiment, no finished record left out of the plan), then each
-  // child continues from the records of its own folds.
+  // With --resume, the earlier run is <out>'s results plus whatever jobs of an earlier --jobs run finished but never
+  // merged (their parent was killed). It is checked here first (same experiment, no finished record left out of
+  // the plan); then each child continues from the records of its own folds.
+  const earlier: Array<PreviousRun | null> = [];
   for (const cell of p.cells) {
-    if (!cell.resume) continue;
-    await runExperiment({ ...common, method: cell.method, arch: cell.arch, resume: cell.resume, interrupt: { interrupted: true }, checkpointDir: null });
-    const raw = JSON.parse(readFileSync(cell.resume.source, 'utf8')) as { folds: FoldRecord[] };
+    const stale = p.resume ? mergeJobs(staleJobs(out).map((d) => join(d, cell.rel, 'results.json')), join(out, '.jobs'), cell.checkpointDir) : null;
+    const prev = combineRuns(cell.resume ?? null, stale);
+    if (stale) p.log(`${cell.method} · ${cell.arch}: --resume: ${stale.folds.length} finished run(s) found in ${join(out, '.jobs')} from an earlier --jobs run`);
+    if (prev) await runExperiment({ ...common, method: cell.method, arch: cell.arch, resume: prev, interrupt: { interrupted: true }, checkpointDir: null });
+    earlier.push(prev);
+  }
+  rmSync(join(out, '.jobs'), { recursive: true, force: true });
+  p.cells.forEach((cell, i) => {
+    const prev = earlier[i];
+    if (!prev) return;
     groups.forEach((group, k) => {
       const dir = join(jobDir(out, k), cell.rel);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...raw, folds: raw.folds.filter((f) => group.includes(f.fold)) }));
+      const folds = prev.folds.filter((f) => group.includes(f.fold));
+      writeFileSync(join(dir, 'results.json'), JSON.stringify({ config: prev.config, folds, transductiveSubjects: prev.transductiveSubjects }));
     });
-  }
+  });
   p.log(`--jobs ${groups.length}: ${groups.map((g, k) => `job ${k + 1} runs ${g.join(',')}`).join('; ')}`);
   const exits = await spawnJobs(p, groups);
   // A child stopped by the signal we passed on exits 130/143, or dies of it if it came before its handler was set.
@@ -152,6 +163,27 @@ function spawnJobs(p: JobsRun, groups: string[][]): Promise<JobExit[]> {
     });
   });
   return Promise.all(waits);
+}
+
+/** The job folders an earlier --jobs run left in <out>/.jobs. */
+function staleJobs(out: string): string[] {
+  const root = join(out, '.jobs');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((d) => /^job\d+$/.test(d))
+    .map((d) => join(root, d));
+}
+
+/** Two earlier runs of one cell as one: `a`'s records, then `b`'s of the fold × seed runs `a` lacks. */
+function combineRuns(a: PreviousRun | null, b: PreviousRun | null): PreviousRun | null {
+  if (!a || !b) return a ?? b;
+  const have = new Set(a.folds.map((f) => `${f.fold}#${f.seed}`));
+  return {
+    source: a.source,
+    config: { ...a.config, engines: [...new Set([...(a.config.engines as string[]), ...(b.config.engines as string[])])] },
+    folds: [...a.folds, ...b.folds.filter((f) => !have.has(`${f.fold}#${f.seed}`))],
+    transductiveSubjects: [...new Set([...a.transductiveSubjects, ...b.transductiveSubjects])],
+  };
 }
 
 /**

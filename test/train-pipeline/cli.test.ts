@@ -230,6 +230,19 @@ describe('cmcrd train / compare', () => {
     expect(readdirSync(join(out, 'teachers'))).toHaveLength(6);
     expect(existsSync(join(out, '.jobs'))).toBe(false);
     expect(cmcrd([...args, '--jobs', '0', '--out', out]).stderr).toMatch(/--jobs must be an integer ≥ 1, got "0"/);
+
+    // A --jobs run whose parent was killed leaves its jobs' finished runs unmerged in <out>/.jobs: --resume
+    // takes them up (here: job 1 finished fold s1) instead of training them again.
+    const out2 = join(dir, 'jobs-killed');
+    const job1 = cmcrd([...args, '--folds', 's1', '--out', join(out2, '.jobs', 'job1'), '--teacher-cache', join(out2, 'teachers')]);
+    expect(job1.code, job1.stderr).toBe(0);
+    const resumed = cmcrd([...args, '--jobs', '2', '--resume', '--out', out2]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/kd · mlp: --resume: 2 finished run\(s\) found in .*jobs-killed.\.jobs from an earlier --jobs run/);
+    expect(resumed.stderr.match(/kept from the earlier run/g)).toHaveLength(2);
+    const c = JSON.parse(readFileSync(join(out2, 'results.json'), 'utf8'));
+    expect(strip(c)).toEqual(strip(a));
+    expect(readdirSync(join(out2, 'checkpoints'))).toHaveLength(6);
   });
 
   it('compare --jobs 2: SIGTERM reaches every job, the merged results keep their finished runs, --resume --jobs 2 completes them', async () => {

@@ -56,6 +56,7 @@ export function registerCompare(program: Command): void {
           args: argsFromOptions(cmd, raw, JOB_OPTIONS_DROPPED),
           out,
           jobs,
+          resume: raw.resume === true,
           cfg,
           cells: grid.map((c) => {
             const resume = previousRun(raw, join(out, c.rel), log, `${c.method} · ${c.arch}: `);

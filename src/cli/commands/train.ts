@@ -294,6 +294,7 @@ export function registerTrain(program: Command): void {
           args: argsFromOptions(cmd, raw, JOB_OPTIONS_DROPPED),
           out,
           jobs,
+          resume: raw.resume === true,
           cfg,
           cells: [{ method, arch, rel: '', checkpointDir, ...(resume ? { resume } : {}) }],
           log,
