@@ -117,7 +117,7 @@ export async function runInJobs(p: JobsRun): Promise<JobsOutcome> {
     });
   });
   p.log(`--jobs ${groups.length}: ${groups.map((g, k) => `job ${k + 1} runs ${g.join(',')}`).join('; ')}`);
-  const exits = await spawnJobs(p, groups);
+  const exits = p.interrupt.interrupted ? [] : await spawnJobs(p, groups);
   // A child stopped by the signal we passed on exits 130/143, or dies of it if it came before its handler was set.
   const stopped = (e: JobExit) => (e.code !== null && STOPPED.has(e.code)) || (e.signal !== null && p.interrupt.interrupted);
   const failures = exits.flatMap((e, k) => (e.code === 0 || stopped(e) ? [] : [`job ${k + 1} (folds ${groups[k]!.join(',')}) exited with ${e.code ?? e.signal}:\n${e.tail.join('\n')}`]));
