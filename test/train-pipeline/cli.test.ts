@@ -37,6 +37,19 @@ async function inProcess(args: string[]): Promise<{ code: number; stderr: string
   }
 }
 
+/** Run `node <args>`, send SIGTERM once stderr first matches `when`, and wait for the exit. */
+async function terminateWhen(args: string[], when: RegExp): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    const first = !when.test(stderr);
+    stderr += b.toString();
+    if (first && when.test(stderr)) child.kill('SIGTERM');
+  });
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  return { code, stderr };
+}
+
 const common = ['--dataset', 'synthetic', '--protocol', 'loso', '--folds', 's1,s2', '--seeds', '1', '--epochs', '2', '--warmup', '1', '--negatives', '16'];
 
 describe('cmcrd train / compare', () => {
@@ -168,14 +181,7 @@ describe('cmcrd train / compare', () => {
 
   it('SIGTERM stops tfjs-only training (EEGNet-mini) after the current epoch too', async () => {
     const args = ['bin/cmcrd.js', 'train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--arch', 'eegnet', '--folds', 's1,s2,s3', '--seeds', '1', '--epochs', '60', '--warmup', '1', '--no-checkpoints', '--out', join(dir, 'term-eegnet')];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => {
-      const first = !/student 1\/60/.test(stderr);
-      stderr += b.toString();
-      if (first && /student 1\/60/.test(stderr)) child.kill('SIGTERM');
-    });
-    const code = await new Promise<number | null>((done) => child.on('close', done));
+    const { code, stderr } = await terminateWhen(args, /student 1\/60/);
     expect(code, stderr).toBe(143);
     expect(stderr).toMatch(/terminate: finishing the current step/);
     expect(stderr).not.toMatch(/fold s2 seed 1/);
@@ -184,14 +190,7 @@ describe('cmcrd train / compare', () => {
   it('SIGTERM stops after the current epoch with exit code 143, keeping the finished runs for --resume', async () => {
     const out = join(dir, 'term');
     const args = ['bin/cmcrd.js', 'train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1,s2,s3', '--seeds', '1', '--epochs', '40', '--warmup', '1', '--no-checkpoints', '--out', out];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => {
-      const first = !/→ test accuracy/.test(stderr);
-      stderr += b.toString();
-      if (first && /→ test accuracy/.test(stderr)) child.kill('SIGTERM');
-    });
-    const code = await new Promise<number | null>((done) => child.on('close', done));
+    const { code, stderr } = await terminateWhen(args, /→ test accuracy/);
     expect(code, stderr).toBe(143);
     expect(stderr).toMatch(/terminate: finishing the current step/);
     const stopped = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
@@ -250,14 +249,7 @@ describe('cmcrd train / compare', () => {
     const seq = cmcrd(['compare', ...opts, '--out', join(dir, 'cjobs-seq')]);
     expect(seq.code, seq.stderr).toBe(0);
     const out = join(dir, 'cjobs');
-    const child = spawn(process.execPath, ['bin/cmcrd.js', 'compare', ...opts, '--jobs', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => {
-      const first = !/→ test accuracy/.test(stderr);
-      stderr += b.toString();
-      if (first && /→ test accuracy/.test(stderr)) child.kill('SIGTERM');
-    });
-    const code = await new Promise<number | null>((done) => child.on('close', done));
+    const { code, stderr } = await terminateWhen(['bin/cmcrd.js', 'compare', ...opts, '--jobs', '2', '--out', out], /→ test accuracy/);
     expect(code, stderr).toBe(143);
     expect(stderr.match(/^\[job [12]\/2\] terminate: finishing the current step/gm)).toHaveLength(2);
     const stopped = JSON.parse(readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8'));
