@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { flatten } from '../datasets/types.js';
 import { readRunResults } from '../train/report.js';
-import { runExperiment, selectFolds, type ExperimentResult, type PreviousRun } from '../train/run.js';
+import { ExperimentConfigError, runExperiment, selectFolds, type ExperimentResult, type PreviousRun } from '../train/run.js';
+import { CliError } from './main.js';
 import type { MethodName } from '../train/methods/index.js';
 import type { ArchName } from '../train/nets/index.js';
 import type { Interrupt } from './progress.js';
@@ -89,7 +90,17 @@ export const JOB_OPTIONS_DROPPED: ReadonlySet<string> = new Set(['jobs', 'out', 
 
 export const jobDir = (out: string, k: number): string => join(out, '.jobs', `job${k + 1}`);
 
+/** {@link runJobsChecked}, with configuration errors (unknown folds, a run --resume cannot continue) as CLI errors. */
 export async function runInJobs(p: JobsRun): Promise<JobsOutcome> {
+  try {
+    return await runJobsChecked(p);
+  } catch (e) {
+    if (e instanceof ExperimentConfigError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
   const { cfg, out } = p;
   const folds = selectFolds(flatten(cfg.dataset), cfg.dataset, cfg.base.protocol, cfg.base.folds).map((f) => f.id);
   const groups = splitFolds(folds, p.jobs);
@@ -102,7 +113,14 @@ export async function runInJobs(p: JobsRun): Promise<JobsOutcome> {
     const stale = p.resume ? mergeJobs(staleJobs(out).map((d) => join(d, cell.rel, 'results.json')), join(out, '.jobs'), cell.checkpointDir) : null;
     const prev = combineRuns(cell.resume ?? null, stale);
     if (stale) p.log(`${cell.method} · ${cell.arch}: --resume: ${stale.folds.length} finished run(s) found in ${join(out, '.jobs')} from an earlier --jobs run`);
-    if (prev) await runExperiment({ ...common, method: cell.method, arch: cell.arch, resume: prev, interrupt: { interrupted: true }, checkpointDir: null });
+    if (prev) {
+      try {
+        await runExperiment({ ...common, method: cell.method, arch: cell.arch, resume: prev, interrupt: { interrupted: true }, checkpointDir: null });
+      } catch (e) {
+        if (e instanceof ExperimentConfigError) throw new ExperimentConfigError(`${cell.method} · ${cell.arch}: ${e.message}`);
+        throw e;
+      }
+    }
     earlier.push(prev);
   }
   rmSync(join(out, '.jobs'), { recursive: true, force: true });

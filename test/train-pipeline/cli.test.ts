@@ -229,6 +229,12 @@ describe('cmcrd train / compare', () => {
     expect(readdirSync(join(out, 'teachers'))).toHaveLength(6);
     expect(existsSync(join(out, '.jobs'))).toBe(false);
     expect(cmcrd([...args, '--jobs', '0', '--out', out]).stderr).toMatch(/--jobs must be an integer ≥ 1, got "0"/);
+    const badFold = cmcrd([...args, '--jobs', '2', '--folds', 's1,s9', '--out', out]);
+    expect(badFold.code).toBe(2);
+    expect(badFold.stderr).toMatch(/unknown fold id\(s\) s9 for protocol loso/);
+    const badResume = cmcrd([...args.map((a) => (a === '2' ? '3' : a)), '--jobs', '2', '--resume', '--out', out]);
+    expect(badResume.code).toBe(2);
+    expect(badResume.stderr).toMatch(/kd · mlp: .*results\.json: cannot resume, it was made with epochs = 2 and this run has 3/);
 
     // A --jobs run whose parent was killed leaves its jobs' finished runs unmerged in <out>/.jobs: --resume
     // takes them up (here: job 1 finished fold s1) instead of training them again.
