@@ -11,6 +11,7 @@ import { registerFeatures } from './commands/features.js';
 import { registerDataset } from './commands/dataset.js';
 import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
+import { registerExport } from './commands/export.js';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDataset(program);
   registerTrain(program);
   registerCompare(program);
+  registerExport(program);
   return program;
 }
 

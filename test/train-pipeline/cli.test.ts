@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthesize } from '../../src/datasets/index.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
+import { parseModelCard } from '../../runtime/model-card.js';
 
 let dir: string;
 let data: string;
@@ -269,5 +270,35 @@ describe('cmcrd train / compare', () => {
       expect(b.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f)).toEqual(a.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f));
     }
     expect(readFileSync(join(out, 'comparison.md'), 'utf8').split('\n').slice(1)).toEqual(readFileSync(join(dir, 'cjobs-seq', 'comparison.md'), 'utf8').split('\n').slice(1));
+  });
+
+  it('export writes a trained checkpoint (student or eye teacher, any network) as ONNX after a parity check', () => {
+    const out = join(dir, 'export');
+    const t = cmcrd(['train', '--root', data, '--dataset', 'synthetic', '--method', 'kd', '--arch', 'dgcnn', '--folds', 's1', '--seeds', '1', '--epochs', '2', '--warmup', '1', '--out', out]);
+    expect(t.code, t.stderr).toBe(0);
+    const student = join(out, 'checkpoints', 'kd-dgcnn-s1-seed1.json');
+    const teacher = join(out, 'teachers', readdirSync(join(out, 'teachers'))[0]!);
+    for (const [ck, modality] of [[student, 'eeg'], [teacher, 'eye']] as const) {
+      const r = cmcrd(['export', ck, '--out', join(out, `${modality}.onnx`)]);
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout.trim()) as { out: string; bytes: number; arch: string; modality: string; maxProbabilityDiff: number };
+      expect(res).toMatchObject({ arch: 'dgcnn', modality });
+      expect(res.maxProbabilityDiff).toBeLessThan(1e-5);
+      const bytes = readFileSync(res.out);
+      expect(bytes.length).toBe(res.bytes);
+      expect(parseModelCard(new Uint8Array(bytes), res.out).classes).toEqual(['neutral', 'sad', 'fear', 'happy']);
+    }
+    // Default output name: the checkpoint's, with .onnx.
+    expect(cmcrd(['export', student]).code).toBe(0);
+    expect(existsSync(student.replace(/\.json$/, '.onnx'))).toBe(true);
+    // A checkpoint whose weights do not fit its network: the weight is named, exit 2, nothing written.
+    const bad = JSON.parse(readFileSync(student, 'utf8'));
+    bad.weights.adj.shape = [5, 4];
+    bad.weights.adj.base64 = Buffer.from(new Float32Array(20).buffer).toString('base64');
+    writeFileSync(join(out, 'bad.json'), JSON.stringify(bad));
+    const r = cmcrd(['export', join(out, 'bad.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.json: checkpoint weight "adj" has shape \[5,4\], arch dgcnn needs \[62,62\]/);
+    expect(existsSync(join(out, 'bad.onnx'))).toBe(false);
   });
 });
