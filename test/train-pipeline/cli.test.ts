@@ -38,14 +38,15 @@ async function inProcess(args: string[]): Promise<{ code: number; stderr: string
   }
 }
 
-/** Run `node <args>`, send SIGTERM once stderr first matches `when`, and wait for the exit. */
-async function terminateWhen(args: string[], when: RegExp): Promise<{ code: number | null; stderr: string }> {
+/** Run `node <args>`, send SIGTERM once stderr first matches every pattern of `when`, and wait for the exit. */
+async function terminateWhen(args: string[], ...when: RegExp[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  const ready = () => when.every((w) => w.test(stderr));
   child.stderr.on('data', (b: Buffer) => {
-    const first = !when.test(stderr);
+    const first = !ready();
     stderr += b.toString();
-    if (first && when.test(stderr)) child.kill('SIGTERM');
+    if (first && ready()) child.kill('SIGTERM');
   });
   const code = await new Promise<number | null>((done) => child.on('close', done));
   return { code, stderr };
@@ -256,7 +257,8 @@ describe('cmcrd train / compare', () => {
     const seq = cmcrd(['compare', ...opts, '--out', join(dir, 'cjobs-seq')]);
     expect(seq.code, seq.stderr).toBe(0);
     const out = join(dir, 'cjobs');
-    const { code, stderr } = await terminateWhen(['bin/cmcrd.js', 'compare', ...opts, '--jobs', '2', '--out', out], /→ test accuracy/);
+    // Once both jobs are training (each has its signal handler), and one run has finished.
+    const { code, stderr } = await terminateWhen(['bin/cmcrd.js', 'compare', ...opts, '--jobs', '2', '--out', out], /→ test accuracy/, /^\[job 1\/2\] +student/m, /^\[job 2\/2\] +student/m);
     expect(code, stderr).toBe(143);
     expect(stderr.match(/^\[job [12]\/2\] terminate: finishing the current step/gm)).toHaveLength(2);
     const stopped = JSON.parse(readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8'));
