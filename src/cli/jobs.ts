@@ -12,13 +12,13 @@
  * own tfjs backend and onnxruntime sessions, exactly as a sequential run.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { flatten } from '../datasets/types.js';
-import { readRunResults } from '../train/report.js';
+import { readRunResults, writeRunResults } from '../train/report.js';
 import { ExperimentConfigError, runExperiment, selectFolds, type ExperimentResult, type PreviousRun } from '../train/run.js';
 import { CliError } from './main.js';
 import type { MethodName } from '../train/methods/index.js';
@@ -66,12 +66,13 @@ export interface JobCell {
 
 export interface JobsRun {
   command: 'train' | 'compare';
-  /** The command's options for the children (without --jobs, --out, --folds, --teacher-cache, --resume). */
-  args: string[];
+  /** The command and its parsed options: the children get the same ones, but --jobs, --out, --folds, --teacher-cache
+   * and --resume; with --resume the run continues from the cells' earlier results and from jobs an earlier --jobs
+   * run left unmerged. */
+  cmd: Command;
+  raw: Record<string, unknown>;
   out: string;
   jobs: number;
-  /** --resume: continue from the cells' earlier results and from jobs an earlier --jobs run left unmerged. */
-  resume: boolean;
   cfg: CommonConfig;
   cells: JobCell[];
   log: (line: string) => void;
@@ -86,7 +87,7 @@ export interface JobsOutcome {
 }
 
 const STOPPED = new Set([130, 143]);
-export const JOB_OPTIONS_DROPPED: ReadonlySet<string> = new Set(['jobs', 'out', 'folds', 'teacherCache', 'resume']);
+const JOB_OPTIONS_DROPPED: ReadonlySet<string> = new Set(['jobs', 'out', 'folds', 'teacherCache', 'resume']);
 
 export const jobDir = (out: string, k: number): string => join(out, '.jobs', `job${k + 1}`);
 
@@ -104,18 +105,21 @@ async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
   const { cfg, out } = p;
   const folds = selectFolds(flatten(cfg.dataset), cfg.dataset, cfg.base.protocol, cfg.base.folds).map((f) => f.id);
   const groups = splitFolds(folds, p.jobs);
-  const common = { ...cfg.base, dataset: cfg.dataset };
+  // The cell's result from finished runs alone: nothing is trained (a missing run ends the loop at once, as a
+  // stop would), and `resume` goes through the checks that it is this experiment on this data.
+  const assemble = (cell: JobCell, resume: PreviousRun | null) =>
+    runExperiment({ ...cfg.base, dataset: cfg.dataset, method: cell.method, arch: cell.arch, ...(resume ? { resume } : {}), interrupt: { interrupted: true }, checkpointDir: null });
   // With --resume, the earlier run is <out>'s results plus whatever jobs of an earlier --jobs run finished but never
   // merged (their parent was killed). It is checked here first (same experiment, no finished record left out of
   // the plan); then each child continues from the records of its own folds.
   const earlier: Array<PreviousRun | null> = [];
   for (const cell of p.cells) {
-    const stale = p.resume ? mergeJobs(staleJobs(out).map((d) => join(d, cell.rel, 'results.json')), join(out, '.jobs'), cell.checkpointDir) : null;
+    const stale = p.raw.resume === true ? mergeJobs(staleJobs(out).map((d) => join(d, cell.rel, 'results.json')), join(out, '.jobs'), cell.checkpointDir) : null;
     const prev = combineRuns(cell.resume ?? null, stale);
     if (stale) p.log(`${cell.method} · ${cell.arch}: --resume: ${stale.folds.length} finished run(s) found in ${join(out, '.jobs')} from an earlier --jobs run`);
     if (prev) {
       try {
-        await runExperiment({ ...common, method: cell.method, arch: cell.arch, resume: prev, interrupt: { interrupted: true }, checkpointDir: null });
+        await assemble(cell, prev);
       } catch (e) {
         if (e instanceof ExperimentConfigError) throw new ExperimentConfigError(`${cell.method} · ${cell.arch}: ${e.message}`);
         throw e;
@@ -129,9 +133,7 @@ async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
     if (!prev) return;
     groups.forEach((group, k) => {
       const dir = join(jobDir(out, k), cell.rel);
-      mkdirSync(dir, { recursive: true });
-      const folds = prev.folds.filter((f) => group.includes(f.fold));
-      writeFileSync(join(dir, 'results.json'), JSON.stringify({ config: prev.config, folds, transductiveSubjects: prev.transductiveSubjects }));
+      writeRunResults(join(dir, 'results.json'), { ...prev, folds: prev.folds.filter((f) => group.includes(f.fold)) });
     });
   });
   p.log(`--jobs ${groups.length}: ${groups.map((g, k) => `job ${k + 1} runs ${g.join(',')}`).join('; ')}`);
@@ -142,11 +144,15 @@ async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
   const results: ExperimentResult[] = [];
   for (const cell of p.cells) {
     const merged = mergeJobs(groups.map((_, k) => join(jobDir(out, k), cell.rel, 'results.json')), join(out, '.jobs'), cell.checkpointDir);
-    // Nothing is trained here: a missing run stops the assembly at once (interrupted), the finished ones are kept.
-    results.push(await runExperiment({ ...common, method: cell.method, arch: cell.arch, ...(merged ? { resume: merged } : {}), interrupt: { interrupted: true }, checkpointDir: null }));
+    results.push(await assemble(cell, merged));
   }
   if (!failures.length) rmSync(join(out, '.jobs'), { recursive: true, force: true });
   return { results, failures };
+}
+
+/** The error a run ends with when jobs failed: what each printed last, and where the finished runs are. */
+export function jobsFailed(out: string, failures: string[]): CliError {
+  return new CliError(`${failures.join('\n')}\nthe finished runs were written to ${out}; ${join(out, '.jobs')} keeps the jobs' files`, 1);
 }
 
 interface JobExit {
@@ -158,7 +164,7 @@ interface JobExit {
 function spawnJobs(p: JobsRun, groups: string[][]): Promise<JobExit[]> {
   const bin = fileURLToPath(new URL('../../bin/cmcrd.js', import.meta.url));
   const waits = groups.map((group, k) => {
-    const args = [bin, p.command, ...p.args, '--folds', group.join(','), '--out', jobDir(p.out, k), '--teacher-cache', p.cfg.base.teacherCacheDir ?? join(p.out, 'teachers'), '--resume'];
+    const args = [bin, p.command, ...argsFromOptions(p.cmd, p.raw, JOB_OPTIONS_DROPPED), '--folds', group.join(','), '--out', jobDir(p.out, k), '--teacher-cache', p.cfg.base.teacherCacheDir ?? join(p.out, 'teachers'), '--resume'];
     // Detached: a terminal's Ctrl-C reaches only this process, which passes the stop on exactly once (a second
     // signal would make a child abort its epoch instead of finishing it).
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

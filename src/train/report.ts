@@ -4,7 +4,7 @@
  * Accuracies are fractions in JSON/CSV and percentages in Markdown/SVG.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ExperimentResult, FoldRecord, PreviousRun } from './run.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(2) : 'n/a');
@@ -89,6 +89,15 @@ export function readRunResults(path: string): PreviousRun | null {
   const transductive = o.transductiveSubjects ?? [];
   if (!Array.isArray(transductive) || !transductive.every((x) => typeof x === 'string')) throw new Error(`${path}: transductiveSubjects must be an array of strings`);
   return { source: path, config: o.config as ExperimentResult['config'], folds, transductiveSubjects: transductive as string[] };
+}
+
+/**
+ * An earlier run as a results.json that {@link readRunResults} reads back (config, records, transductive subjects;
+ * no summary): how `--jobs` hands each job the finished runs of its folds.
+ */
+export function writeRunResults(path: string, prev: PreviousRun): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeAtomic(path, JSON.stringify({ config: prev.config, folds: prev.folds, transductiveSubjects: prev.transductiveSubjects }));
 }
 
 /**

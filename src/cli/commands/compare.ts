@@ -14,7 +14,7 @@ import { ExperimentConfigError, runExperiment } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt } from '../progress.js';
 import { addCommonOptions, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
-import { argsFromOptions, JOB_OPTIONS_DROPPED, runInJobs } from '../jobs.js';
+import { jobsFailed, runInJobs } from '../jobs.js';
 
 export function registerCompare(program: Command): void {
   const cmd = program
@@ -53,10 +53,10 @@ export function registerCompare(program: Command): void {
         const grid = archs.flatMap((arch) => methods.map((method) => ({ method, arch, rel: join('runs', `${method}-${arch}`) })));
         const done = await runInJobs({
           command: 'compare',
-          args: argsFromOptions(cmd, raw, JOB_OPTIONS_DROPPED),
+          cmd,
+          raw,
           out,
           jobs,
-          resume: raw.resume === true,
           cfg,
           cells: grid.map((c) => {
             const resume = previousRun(raw, join(out, c.rel), log, `${c.method} · ${c.arch}: `);
@@ -114,7 +114,7 @@ export function registerCompare(program: Command): void {
     process.stdout.write(
       JSON.stringify({ out, cells: cells.map((c) => ({ method: c.method, arch: c.arch, accuracy: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std, bca: c.result.summary.bca.mean })), interrupted }) + '\n',
     );
-    if (failures.length) throw new CliError(`${failures.join('\n')}\nthe finished runs were written to ${out}; ${join(out, '.jobs')} keeps the jobs' files`, 1);
+    if (failures.length) throw jobsFailed(out, failures);
     if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }

@@ -20,7 +20,7 @@ import { readRunResults, writeRunReport } from '../../train/report.js';
 import { DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type PreviousRun, type RunEvent, type TrainHyper } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
-import { argsFromOptions, JOB_OPTIONS_DROPPED, runInJobs } from '../jobs.js';
+import { jobsFailed, runInJobs } from '../jobs.js';
 
 /** Options shared by `train` and `compare` (everything but the method/arch choice and output). */
 export function addCommonOptions(cmd: Command): Command {
@@ -291,10 +291,10 @@ export function registerTrain(program: Command): void {
       if (jobs > 1) {
         const done = await runInJobs({
           command: 'train',
-          args: argsFromOptions(cmd, raw, JOB_OPTIONS_DROPPED),
+          cmd,
+          raw,
           out,
           jobs,
-          resume: raw.resume === true,
           cfg,
           cells: [{ method, arch, rel: '', checkpointDir, ...(resume ? { resume } : {}) }],
           log,
@@ -323,7 +323,7 @@ export function registerTrain(program: Command): void {
     log(summaryLine(result));
     log(`wrote ${files.join(', ')}`);
     process.stdout.write(JSON.stringify({ out, summary: { accuracy: result.summary.accuracy, bca: result.summary.bca }, completed: result.completed, planned: result.planned, interrupted: result.interrupted }) + '\n');
-    if (failures.length) throw new CliError(`${failures.join('\n')}\nthe finished runs were written to ${out}; ${join(out, '.jobs')} keeps the jobs' files`, 1);
+    if (failures.length) throw jobsFailed(out, failures);
     if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }
