@@ -4,11 +4,12 @@ import { skeletonSuite } from './skeleton.js';
 import { dspSuite } from './dsp.js';
 import { trainSuite } from './train.js';
 import { lossesSuite } from './losses.js';
+import { trainNetsSuite } from './train-nets.js';
 import { datasetsSuite } from './datasets.js';
 import { firmwareSuite } from './firmware.js';
 import { trainPipelineSuite } from './train-pipeline.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, lossesSuite, datasetsSuite, firmwareSuite];
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite];
 
 /** Suites too long for the default run (the LOSO methods comparison takes ~30 min): `cmcrd bench --only train-pipeline`. */
 export const optionalSuites: BenchSuite[] = [trainPipelineSuite];

@@ -95,6 +95,42 @@ export class EegNetMini extends StoredModule implements Network {
     return tf.reshape(tf.transpose(h, [0, 2, 1]), [b, maps * bands]);
   }
 
+  /**
+   * Conv(1→F1, 1×1, no bias) – BN1 – depthwise (channels×1) conv, as one matrix product. Map f of the 1×1 conv is
+   * w_f·x, and BatchNorm of it is an affine function of x with the same shape for every map:
+   *   training: BN1(w_f·x) = s_f·(x − m) + β_f,  s_f = γ_f·w_f / √(w_f²·v + ε),  m, v the batch mean and (biased)
+   *             variance of x over batch, channels and bands (map f's batch statistics are w_f·m and w_f²·v);
+   *   eval:     BN1(w_f·x) = s_f·x + t_f,  s_f = γ_f·w_f / √(var_f + ε),  t_f = β_f − γ_f·mean_f / √(var_f + ε).
+   * So output map g (reading map f = ⌊g/D⌋) is s_f·(X dw)[·, g] + t_f·Σ_c dw[c, g], with X the input (centred in
+   * training) as [B·bands, channels]: one [B·bands, channels] × [channels, maps] product instead of a
+   * [B, channels, bands, maps] tensor, whose broadcast products and channel sum made this block ~4× slower forward
+   * and backward on tfjs-wasm. Same function as PyTorch's layers, to float32 rounding (test/train/nets.test.ts).
+   */
+  private conv1Bn1Depthwise(x: tf.Tensor2D, training: boolean): tf.Tensor3D {
+    const { channels, bands } = this;
+    const b = x.shape[0];
+    const bn1 = this.bn[0]!;
+    let centred: tf.Tensor2D = x;
+    let scale: tf.Tensor;
+    let shift: tf.Tensor;
+    if (training) {
+      const { mean, variance } = tf.moments(x);
+      bn1.queueStats(tf.mul(this.conv1, mean), tf.mul(tf.square(this.conv1), variance), x.size);
+      centred = tf.sub(x, mean);
+      scale = tf.div(tf.mul(bn1.gamma, this.conv1), tf.sqrt(tf.add(tf.mul(tf.square(this.conv1), variance), bn1.eps)));
+      shift = bn1.beta;
+    } else {
+      const rstd = tf.rsqrt(tf.add(bn1.variance, bn1.eps));
+      scale = tf.mul(tf.mul(bn1.gamma, this.conv1), rstd);
+      shift = tf.sub(bn1.beta, tf.mul(tf.mul(bn1.gamma, bn1.mean), rstd));
+    }
+    // [B, channels·bands] (channel-major) → [B·bands, channels].
+    const xt = tf.reshape(tf.transpose(tf.reshape(centred, [b, channels, bands]), [0, 2, 1]), [b * bands, channels]);
+    const perMap = (v: tf.Tensor) => matMulFast(tf.reshape(v, [1, this.F1]), this.expand); // [1, maps]: v_⌊g/D⌋
+    const y = tf.add(tf.mul(matMulFast(xt, this.dw), perMap(scale)), tf.mul(tf.sum(this.dw, 0, true), perMap(shift)));
+    return tf.reshape(y, [b, bands, this.maps]);
+  }
+
   forward(x: tf.Tensor2D, training: boolean): NetOutput {
     const { channels, bands } = this;
     const b = x.shape[0];
@@ -102,12 +138,7 @@ export class EegNetMini extends StoredModule implements Network {
       throw new Error(`eegnet: input has ${x.shape[1]} features, expected ${channels}×${bands} = ${channels * bands}`);
     }
     return tf.tidy(() => {
-      // Layout NHWC-like: [B, channels, bands, maps], so BatchNorm normalises the last axis.
-      const x4 = tf.reshape(x, [b, channels, bands, 1]);
-      const h1 = this.bn[0]!.apply(tf.mul(x4, this.conv1), training) as tf.Tensor4D; // [B, ch, bands, F1]
-      // Depthwise (channels×1) conv: replicate each map D times (matMul with a 0/1 matrix), weight and sum channels.
-      const rep = tf.reshape(matMulFast(tf.reshape(h1, [b * channels * bands, this.F1]), this.expand), [b, channels, bands, this.maps]);
-      const dw = tf.sum(tf.mul(rep, tf.reshape(this.dw, [1, channels, 1, this.maps])), 1) as tf.Tensor3D; // [B, bands, maps]
+      const dw = this.conv1Bn1Depthwise(x, training); // [B, bands, maps]
       const a1 = this.drop(tf.elu(this.bn[1]!.apply(dw, training)) as tf.Tensor3D, training);
       const sd = this.bn[2]!.apply(tf.mul(a1, this.sepDw), training);
       const pw = tf.reshape(matMulFast(tf.reshape(sd, [b * bands, this.maps]), this.sepPw), [b, bands, this.F2]);

@@ -1,0 +1,181 @@
+/**
+ * Training speed of the two other networks, EEGNet-mini and DGCNN (62 channels × 5 bands → 4 classes, method.md
+ * sizes), through the trainer's own `Stepper` (what `fit` runs; for these networks the whole step is tfjs-wasm),
+ * next to the same networks trained by PyTorch on the CPU in the same run: EEGNet-mini with real Conv2d layers
+ * (grouped depthwise convolution, BatchNorm2d, ELU, dropout 0.5) and DGCNN with a trainable adjacency, Chebyshev
+ * K = 2. Samples/s over epochs of 4096 random samples at batch 32 and 256, AdamW; each side keeps its best of a
+ * few alternating rounds; ratio = PyTorch samples/s ÷ ours. The MLP's figures are in the `train` suite.
+ */
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs';
+import { SeededRandom } from '../src/train/nets/layers.js';
+import { buildNetwork, defaultSpec, type ArchName } from '../src/train/nets/index.js';
+import { disposeStep, Stepper } from '../src/train/trainer.js';
+import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
+
+const IN = { channels: 62, bands: 5 };
+const CLASSES = 4;
+const BATCHES = [32, 256];
+const ARCHS: readonly ArchName[] = ['eegnet', 'dgcnn'];
+const TORCH_THREADS = [1, 2];
+
+const PY = String.raw`
+import json, sys, time
+import torch, torch.nn as nn, torch.nn.functional as F
+cfg = json.loads(sys.argv[1])
+CH, BANDS, C = cfg['channels'], cfg['bands'], cfg['classes']
+
+class EegNetMini(nn.Module):
+    def __init__(self, F1=8, D=2, F2=16, p=0.5):
+        super().__init__()
+        self.body1 = nn.Sequential(nn.Conv2d(1, F1, 1, bias=False), nn.BatchNorm2d(F1),
+                                   nn.Conv2d(F1, F1 * D, (CH, 1), groups=F1, bias=False), nn.BatchNorm2d(F1 * D),
+                                   nn.ELU(), nn.Dropout(p))
+        self.body2 = nn.Sequential(nn.Conv2d(F1 * D, F1 * D, 1, groups=F1 * D, bias=False), nn.BatchNorm2d(F1 * D),
+                                   nn.Conv2d(F1 * D, F2, 1, bias=False), nn.BatchNorm2d(F2), nn.ELU(), nn.Dropout(p))
+        self.head = nn.Linear(F2 * BANDS, C)
+    def forward(self, x):
+        return self.head(self.body2(self.body1(x.reshape(-1, 1, CH, BANDS))).flatten(1))
+
+class Dgcnn(nn.Module):
+    def __init__(self, hidden=16):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(BANDS)
+        self.A = nn.Parameter(torch.empty(CH, CH).uniform_(0.01, 0.5))
+        self.W0 = nn.Parameter(torch.empty(BANDS, hidden).uniform_(-0.5, 0.5))
+        self.W1 = nn.Parameter(torch.empty(BANDS, hidden).uniform_(-0.5, 0.5))
+        self.head = nn.Linear(CH * hidden, C)
+    def forward(self, x):
+        a = F.relu(self.A)
+        a = (a + a.T) / 2 * (1 - torch.eye(CH))
+        d = (a.sum(1) + 1e-10) ** -0.5
+        lap = d[:, None] * a * d[None, :]
+        x = self.bn(x.reshape(-1, CH, BANDS).transpose(1, 2)).transpose(1, 2)
+        return self.head(F.relu(x @ self.W0 + lap @ x @ self.W1).flatten(1))
+
+def timed(epoch):
+    epoch()
+    t0 = time.perf_counter(); reps = 0
+    while True:
+        epoch(); reps += 1
+        if time.perf_counter() - t0 >= cfg['minSeconds']:
+            return (time.perf_counter() - t0) / reps
+
+threads = cfg['threads']
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+n = cfg['n']
+x = torch.randn(n, CH * BANDS); y = torch.randint(0, C, (n,))
+out = {}
+for arch in cfg['archs']:
+    for bs in cfg['batches']:
+        net = EegNetMini() if arch == 'eegnet' else Dgcnn()
+        net.train()
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-3)
+        def epoch():
+            for s in range(0, n - bs + 1, bs):
+                opt.zero_grad()
+                F.cross_entropy(net(x[s:s + bs]), y[s:s + bs]).backward()
+                opt.step()
+        out[f'{threads}.{arch}.{bs}'] = (n // bs) * bs / timed(epoch)
+print(json.dumps(out))
+`;
+
+/** The PyTorch twin, one process per thread count (OpenBLAS takes its thread count from the environment). */
+function runTorch(n: number, minSeconds: number): { rates: Record<string, number> } | { note: string } {
+  const rates: Record<string, number> = {};
+  for (const threads of TORCH_THREADS) {
+    const cfg = JSON.stringify({ n, ...IN, classes: CLASSES, archs: ARCHS, batches: BATCHES, threads, minSeconds });
+    const t = String(threads);
+    const env = { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t };
+    const r = spawnSync('/usr/bin/python3', ['-c', PY, cfg], { encoding: 'utf8', timeout: 900_000, env });
+    if (r.error) return { note: `PyTorch comparison skipped: ${r.error.message}` };
+    if (r.status !== 0) return { note: `PyTorch comparison skipped: ${(r.stderr || '').trim().split('\n').pop() ?? 'failed'}` };
+    try {
+      Object.assign(rates, JSON.parse(r.stdout) as Record<string, number>);
+    } catch {
+      return { note: 'PyTorch comparison skipped: unreadable output' };
+    }
+  }
+  return { rates };
+}
+
+/** Samples/s of the trainer's step for one network: one warm-up epoch, then whole epochs for at least `minMs`. */
+async function netRate(arch: ArchName, n: number, batch: number, minMs: number): Promise<{ rate: number; engine: string }> {
+  const d = IN.channels * IN.bands;
+  const rng = new SeededRandom(1);
+  const x = Float32Array.from({ length: n * d }, () => rng.normal());
+  const y = Int32Array.from({ length: n }, () => rng.int(CLASSES));
+  const net = buildNetwork(defaultSpec(arch, IN, CLASSES), 1);
+  const stepper = await Stepper.create(net, { weightDecay: 1e-3, engine: 'auto' });
+  const steps = Math.floor(n / batch);
+  const epoch = async () => {
+    for (let s = 0; s < steps; s++) {
+      const rows = Int32Array.from({ length: batch }, (_, i) => s * batch + i);
+      const r = await stepper.step(x.subarray(s * batch * d, (s + 1) * batch * d), y.subarray(s * batch, (s + 1) * batch), rows, 1e-3);
+      // Read the loss once per epoch, as fit's progress line does, so the queued work is finished inside the timing.
+      if (s === steps - 1 && typeof r.loss !== 'number') await r.loss.data();
+      disposeStep(r);
+    }
+  };
+  const { msPerCall: ms } = await timeIt(epoch, minMs, 1);
+  const engine = stepper.engineName;
+  stepper.dispose();
+  net.dispose();
+  return { rate: (steps * batch) / (ms / 1000), engine };
+}
+
+export const trainNetsSuite: BenchSuite = {
+  name: 'train-nets',
+  async run(ctx) {
+    const n = ctx.quick ? 1024 : 4096;
+    const minMs = ctx.quick ? 300 : 2000;
+    const rounds = ctx.quick ? 1 : 2;
+    const previous = tf.getBackend();
+    const ours: Record<string, { rate: number; engine: string }> = {};
+    const torch: Record<string, number> = {};
+    let note: string | undefined;
+    for (let round = 1; round <= rounds; round++) {
+      await tf.setBackend('wasm');
+      await tf.ready();
+      try {
+        for (const arch of ARCHS) {
+          for (const b of BATCHES) {
+            const r = await netRate(arch, n, b, minMs);
+            const key = `${arch}.${b}`;
+            if (!ours[key] || r.rate > ours[key].rate) ours[key] = r;
+          }
+        }
+      } finally {
+        if (previous && previous !== 'wasm') await tf.setBackend(previous);
+      }
+      ctx.log(`round ${round}/${rounds}: running the PyTorch twin with /usr/bin/python3 …`);
+      const r = runTorch(n, minMs / 1000);
+      if ('note' in r) note = r.note;
+      else for (const [k, v] of Object.entries(r.rates)) torch[k] = Math.max(torch[k] ?? 0, v);
+    }
+    const results: BenchResult[] = [];
+    for (const arch of ARCHS) {
+      for (const b of BATCHES) {
+        const { rate, engine } = ours[`${arch}.${b}`]!;
+        const detail: Record<string, string | number | boolean> = {
+          engine,
+          backend: 'wasm',
+          model: arch === 'eegnet' ? 'EEGNet-mini F1 8, D 2, F2 16, dropout 0.5' : 'DGCNN 62 nodes, K 2, hidden 16',
+          samples: n,
+          bestOfRounds: rounds,
+          optimiser: 'AdamW lr 1e-3 wd 1e-3',
+        };
+        if (note !== undefined) detail.note = note;
+        for (const th of TORCH_THREADS) {
+          const t = torch[`${th}.${arch}.${b}`];
+          if (t === undefined) continue;
+          detail[`torch${th}tSamplesPerS`] = Math.round(t);
+          detail[`torch${th}tOverOurs`] = Number((t / rate).toFixed(2));
+        }
+        results.push({ name: `train.${arch}.b${b}`, value: Math.round(rate), unit: 'samples/s', detail });
+      }
+    }
+    return results;
+  },
+};
