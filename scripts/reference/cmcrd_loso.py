@@ -12,9 +12,14 @@ cause is in the data model.
 
 Usage (Debian: apt-get install python3-torch python3-scipy):
     /usr/bin/python3 scripts/reference/cmcrd_loso.py --root D --out R/pytorch.json \
-        [--methods eeg-only,kd,crd,cmcrd] [--seeds 2022,2023,2024] [--epochs 20] [--warmup 5] [--init pytorch|glorot]
+        [--methods eeg-only,kd,crd,cmcrd] [--seeds 2022,2023,2024] [--epochs 20] [--warmup 5] [--init pytorch|glorot] [--evaluation honest|authors]
 Prints one line per fold × seed and a table with paired CMCRD − X differences (fold means over seeds,
 Student-t 95 % interval), and writes every accuracy to --out.
+
+`--evaluation authors` evaluates as the authors' distill.py does instead (the held-out subject z-scored with its own
+statistics, no validation split, the epoch of best training accuracy kept) and also reports each student's last
+epoch and its best epoch on the test subject: an oracle, there only to measure how much such selection inflates
+each method (docs/cmcrd-benchmark.md, "Under the authors' evaluation").
 """
 import argparse
 import copy
@@ -194,11 +199,15 @@ class Contrast:
             self.mem_t[idx] = F.normalize(self.mem_t[idx] * self.m + zt * (1 - self.m), dim=1)
 
 
-def fit(net, x, y, train_mask, seed, a, extra=None, extra_params=(), after=None, mcc=False):
-    """AdamW, linear warm-up then half-cosine per step, batch 32; keeps the best-validation epoch."""
+def fit(net, x, y, train_mask, seed, a, extra=None, extra_params=(), after=None, mcc=False, test=None, curve=None):
+    """AdamW, linear warm-up then half-cosine per step, batch 32; keeps the best-validation epoch, or with no
+    validation rows (the authors' evaluation) the epoch of best training accuracy, as the authors' train.py does.
+    With `test` = (x, y), appends each epoch's test accuracy to `curve` (diagnostic only; never used to select)."""
     gen = torch.Generator().manual_seed(seed)
     tr = torch.tensor(np.nonzero(train_mask)[0])
     va = torch.tensor(np.nonzero(~train_mask)[0])
+    if len(va) == 0:
+        va = tr
     opt = torch.optim.AdamW([*net.parameters(), *extra_params], lr=a.lr, weight_decay=a.weight_decay)
     spe = math.ceil(len(tr) / a.batch)
     total, warm = a.epochs * spe, min(a.warmup, a.epochs) * spe
@@ -228,6 +237,8 @@ def fit(net, x, y, train_mask, seed, a, extra=None, extra_params=(), after=None,
         net.eval()
         with torch.no_grad():
             acc = (net(x[va])[2].argmax(1) == y[va]).float().mean().item()
+            if test is not None:
+                curve.append((net(test[0])[2].argmax(1) == test[1]).float().mean().item())
         if acc > best:
             best, best_state = acc, copy.deepcopy(net.state_dict())
     net.load_state_dict(best_state)
@@ -235,11 +246,19 @@ def fit(net, x, y, train_mask, seed, a, extra=None, extra_params=(), after=None,
     return net
 
 
-def zscore(x, train_idx):
-    mu = x[train_idx].mean(0)
-    sd = x[train_idx].std(0)
-    sd[sd == 0] = 1
-    return torch.tensor((x - mu) / sd, dtype=torch.float32)
+def zscore(x, train_idx, test_idx=None):
+    """Every row z-scored with the training rows' statistics; with `test_idx`, the test rows instead with their
+    own (the authors' distill.py fits a separate StandardScaler on the held-out subject)."""
+    def stats(idx):
+        mu, sd = x[idx].mean(0), x[idx].std(0)
+        sd[sd == 0] = 1
+        return mu, sd
+    mu, sd = stats(train_idx)
+    out = (x - mu) / sd
+    if test_idx is not None:
+        mu, sd = stats(test_idx)
+        out[test_idx] = (x[test_idx] - mu) / sd
+    return torch.tensor(out, dtype=torch.float32)
 
 
 def main():
@@ -256,6 +275,10 @@ def main():
     ap.add_argument('--val-fraction', type=float, default=0.2)
     ap.add_argument('--feature', default='de_LDS')
     ap.add_argument('--init', choices=['pytorch', 'glorot'], default='pytorch', help='Linear initialisation')
+    ap.add_argument('--evaluation', choices=['honest', 'authors'], default='honest',
+                    help="'authors': what kssyyy/CMCRD's distill.py does, i.e. the held-out subject z-scored with its own "
+                         "statistics, no validation split, and besides the last epoch's test accuracy also the best epoch's "
+                         "(selected on the test subject)")
     a = ap.parse_args()
     methods = a.methods.split(',')
     for m in methods:
@@ -268,15 +291,23 @@ def main():
     print(f'{a.root}: {len(lab)} windows, {len(subjects)} subjects; LOSO, MLP, seeds {seeds}, {a.epochs} epochs', flush=True)
     need_teacher = any(m != 'eeg-only' for m in methods)
     acc = {m: {} for m in (['eye-only'] if need_teacher else []) + methods}
+    # Students' test accuracy at the last epoch and at the best epoch chosen on the test subject (an oracle:
+    # reported only to measure how much such selection inflates each method).
+    last = {m: {} for m in methods}
+    oracle = {m: {} for m in methods}
     t0 = time.time()
     for s in subjects:
         tr_idx = np.nonzero(subj != s)[0]
         te_idx = np.nonzero(subj == s)[0]
-        xe, xy = zscore(eeg, tr_idx), zscore(eye, tr_idx)
+        own = te_idx if a.evaluation == 'authors' else None
+        xe, xy = zscore(eeg, tr_idx, own), zscore(eye, tr_idx, own)
         y = torch.tensor(lab)
         for seed in seeds:
             # Matrices of the fold: training rows first (positions 0..n−1), then the test rows.
-            train_mask = ~validation_mask(lab, subj, sess, trial, tr_idx, a.val_fraction, seed)
+            if a.evaluation == 'authors':
+                train_mask = np.ones(len(tr_idx), dtype=bool)
+            else:
+                train_mask = ~validation_mask(lab, subj, sess, trial, tr_idx, a.val_fraction, seed)
             Xe_tr, Xe_te, Xy_tr, Xy_te = xe[tr_idx], xe[te_idx], xy[tr_idx], xy[te_idx]
             y_tr, y_te = y[tr_idx], y[te_idx]
             if need_teacher:
@@ -295,18 +326,40 @@ def main():
                     c = Contrast(lab[tr_idx], train_mask, 128, m == 'cmcrd', torch.Generator().manual_seed(seed + 7))
                     extra = lambda f1, f2, lg, yb, idx, c=c: 0.02 * c.loss(f2, t_f2[idx], lg, t_logits[idx], yb, idx)
                     params, after = c.params(), c.update
-                fit(net, Xe_tr, y_tr, train_mask, seed, a, extra, params, after)
+                curve = []
+                fit(net, Xe_tr, y_tr, train_mask, seed, a, extra, params, after, test=(Xe_te, y_te), curve=curve)
                 with torch.no_grad():
                     acc[m].setdefault(s, []).append((net(Xe_te)[2].argmax(1) == y_te).float().mean().item())
+                last[m].setdefault(s, []).append(curve[-1])
+                oracle[m].setdefault(s, []).append(max(curve))
             line = ', '.join(f'{m} {100 * acc[m][s][-1]:.1f}' for m in acc)
             print(f'  fold s{s} seed {seed}: {line}  ({time.time() - t0:.0f} s)', flush=True)
+    selected = 'best-validation' if a.evaluation == 'honest' else 'best-training-accuracy'
+    fold_mean, paired = summarise(acc, subjects, f'{selected} epoch')
+    extra = {}
+    if a.evaluation == 'authors':
+        for name, table in (('last epoch', last), ('best test epoch (oracle)', oracle)):
+            means, pairs = summarise(table, subjects, name)
+            extra[name] = {'accuracy': {m: {str(s): v for s, v in table[m].items()} for m in table},
+                           'foldMeans': {m: v.tolist() for m, v in means.items()}, 'pairedCmcrdMinus': pairs}
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, 'w') as f:
+        json.dump({'root': a.root, 'seeds': seeds, 'epochs': a.epochs, 'warmup': a.warmup, 'init': a.init,
+                   'evaluation': a.evaluation, 'torch': torch.__version__,
+                   'accuracy': {m: {str(s): v for s, v in acc[m].items()} for m in acc},
+                   'foldMeans': {m: fold_mean[m].tolist() for m in acc}, 'pairedCmcrdMinus': paired,
+                   'otherEpochs': extra}, f, indent=1)
+
+
+def summarise(acc, subjects, title):
+    """Prints mean ± std over folds (each fold averaged over seeds) and the paired CMCRD − X differences."""
     fold_mean = {m: np.array([np.mean(acc[m][s]) for s in subjects]) for m in acc}
-    print('\naccuracy % (mean ± std over folds; each fold averaged over seeds)')
+    print(f'\naccuracy % at the {title} (mean ± std over folds; each fold averaged over seeds)')
     for m in acc:
         print(f'  {m:9s} {100 * fold_mean[m].mean():6.2f} ± {100 * fold_mean[m].std(ddof=1):5.2f}')
     paired = {}
-    if 'cmcrd' in methods:
-        print('\npaired cmcrd − X (points; mean ± s.e.; 95 % t interval; folds better/equal/worse)')
+    if 'cmcrd' in acc:
+        print('paired cmcrd − X (points; mean ± s.e.; 95 % t interval; folds better/equal/worse)')
         for m in acc:
             if m == 'cmcrd':
                 continue
@@ -316,12 +369,7 @@ def main():
             paired[m] = {'mean': d.mean(), 'se': se, 'low': d.mean() - h, 'high': d.mean() + h}
             print(f'  {m:9s} {d.mean():+6.2f} ± {se:4.2f}  [{d.mean() - h:+.2f}, {d.mean() + h:+.2f}]  '
                   f'{(d > 1e-9).sum()}/{(abs(d) <= 1e-9).sum()}/{(d < -1e-9).sum()}')
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, 'w') as f:
-        json.dump({'root': a.root, 'seeds': seeds, 'epochs': a.epochs, 'warmup': a.warmup, 'init': a.init, 'torch': torch.__version__,
-                   'accuracy': {m: {str(s): v for s, v in acc[m].items()} for m in acc},
-                   'foldMeans': {m: fold_mean[m].tolist() for m in acc}, 'pairedCmcrdMinus': paired}, f, indent=1)
-
+    return fold_mean, paired
 
 if __name__ == '__main__':
     main()
