@@ -6,12 +6,12 @@
  * K = 2. Samples/s over epochs of 4096 random samples at batch 32 and 256, AdamW; each side keeps its best of a
  * few alternating rounds; ratio = PyTorch samples/s ÷ ours. The MLP's figures are in the `train` suite.
  */
-import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '../src/train/nets/layers.js';
 import { buildNetwork, defaultSpec, type ArchName } from '../src/train/nets/index.js';
 import { disposeStep, Stepper } from '../src/train/trainer.js';
 import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
+import { PY_TIMED, runTorchTwin, type TorchRates } from './torch-twin.js';
 
 const IN = { channels: 62, bands: 5 };
 const CLASSES = 4;
@@ -53,14 +53,7 @@ class Dgcnn(nn.Module):
         x = self.bn(x.reshape(-1, CH, BANDS).transpose(1, 2)).transpose(1, 2)
         return self.head(F.relu(x @ self.W0 + lap @ x @ self.W1).flatten(1))
 
-def timed(epoch):
-    epoch()
-    t0 = time.perf_counter(); reps = 0
-    while True:
-        epoch(); reps += 1
-        if time.perf_counter() - t0 >= cfg['minSeconds']:
-            return (time.perf_counter() - t0) / reps
-
+${PY_TIMED}
 threads = cfg['threads']
 torch.set_num_threads(threads)
 torch.manual_seed(0)
@@ -81,23 +74,9 @@ for arch in cfg['archs']:
 print(json.dumps(out))
 `;
 
-/** The PyTorch twin, one process per thread count (OpenBLAS takes its thread count from the environment). */
-function runTorch(n: number, minSeconds: number): { rates: Record<string, number> } | { note: string } {
-  const rates: Record<string, number> = {};
-  for (const threads of TORCH_THREADS) {
-    const cfg = JSON.stringify({ n, ...IN, classes: CLASSES, archs: ARCHS, batches: BATCHES, threads, minSeconds });
-    const t = String(threads);
-    const env = { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t };
-    const r = spawnSync('/usr/bin/python3', ['-c', PY, cfg], { encoding: 'utf8', timeout: 900_000, env });
-    if (r.error) return { note: `PyTorch comparison skipped: ${r.error.message}` };
-    if (r.status !== 0) return { note: `PyTorch comparison skipped: ${(r.stderr || '').trim().split('\n').pop() ?? 'failed'}` };
-    try {
-      Object.assign(rates, JSON.parse(r.stdout) as Record<string, number>);
-    } catch {
-      return { note: 'PyTorch comparison skipped: unreadable output' };
-    }
-  }
-  return { rates };
+/** The PyTorch twin, one process per thread count. */
+function runTorch(n: number, minSeconds: number): TorchRates {
+  return runTorchTwin(PY, TORCH_THREADS, (threads) => ({ n, ...IN, classes: CLASSES, archs: ARCHS, batches: BATCHES, threads, minSeconds }));
 }
 
 /** Samples/s of the trainer's step for one network: one warm-up epoch, then whole epochs for at least `minMs`. */

@@ -9,7 +9,6 @@
  * next to its PyTorch twin (same student, heads, banks, K other-class negatives, Z, weights, sign, stop-gradients
  * and memory update; teacher features and logits fixed random stand-ins on both sides).
  */
-import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { CMCRD } from '../src/train/losses/index.js';
@@ -18,6 +17,7 @@ import { buildNetwork, defaultSpec } from '../src/train/nets/index.js';
 import { tensorFrom } from '../src/train/simd.js';
 import { disposeStep, Stepper, type EngineChoice } from '../src/train/trainer.js';
 import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
+import { PY_TIMED, runTorchTwin, type TorchRates } from './torch-twin.js';
 
 const IN = { channels: 62, bands: 5 };
 const CLASSES = 4;
@@ -31,14 +31,7 @@ import json, math, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
 cfg = json.loads(sys.argv[1])
 
-def timed(epoch):
-    epoch()
-    t0 = time.perf_counter(); reps = 0
-    while True:
-        epoch(); reps += 1
-        if time.perf_counter() - t0 >= cfg['minSeconds']:
-            return (time.perf_counter() - t0) / reps
-
+${PY_TIMED}
 def mlp(d, c):
     layers = []
     for i in range(4):
@@ -125,27 +118,9 @@ if cfg['cmcrd']:
 print(json.dumps(out))
 `;
 
-/**
- * The PyTorch twin, one process per thread count. Debian's torch does its matrix products in the system OpenBLAS,
- * whose own thread pool `torch.set_num_threads` does not reach; left alone it runs 2 threads even in the
- * "1 thread" row (and spins under load), so each process gets OMP/OpenBLAS/MKL thread counts in its environment.
- */
-function runTorch(n: number, minSeconds: number): { rates: Record<string, number> } | { note: string } {
-  const rates: Record<string, number> = {};
-  for (const threads of TORCH_THREADS) {
-    const cfg = JSON.stringify({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads, minSeconds, cmcrd: true });
-    const t = String(threads);
-    const env = { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t };
-    const r = spawnSync('/usr/bin/python3', ['-c', PY, cfg], { encoding: 'utf8', timeout: 900_000, env });
-    if (r.error) return { note: `PyTorch comparison skipped: ${r.error.message}` };
-    if (r.status !== 0) return { note: `PyTorch comparison skipped: ${(r.stderr || '').trim().split('\n').pop() ?? 'failed'}` };
-    try {
-      Object.assign(rates, JSON.parse(r.stdout) as Record<string, number>);
-    } catch {
-      return { note: 'PyTorch comparison skipped: unreadable output' };
-    }
-  }
-  return { rates };
+/** The PyTorch twin, one process per thread count. */
+function runTorch(n: number, minSeconds: number): TorchRates {
+  return runTorchTwin(PY, TORCH_THREADS, (threads) => ({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads, minSeconds, cmcrd: true }));
 }
 
 /** Samples/s of the trainer's own step (`Stepper`, as `fit` runs it): one warm-up epoch, then whole epochs for at least `minMs`. */
