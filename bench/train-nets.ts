@@ -7,14 +7,11 @@
  * few alternating rounds; ratio = PyTorch samples/s ÷ ours. The MLP's figures are in the `train` suite.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SeededRandom } from '../src/train/nets/layers.js';
-import { buildNetwork, defaultSpec, type ArchName } from '../src/train/nets/index.js';
-import { disposeStep, Stepper } from '../src/train/trainer.js';
-import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
+import type { ArchName } from '../src/train/nets/index.js';
+import type { BenchResult, BenchSuite } from './harness.js';
+import { CLASSES, IN, stepRate } from './train.js';
 import { PY_TIMED, runTorchTwin, type TorchRates } from './torch-twin.js';
 
-const IN = { channels: 62, bands: 5 };
-const CLASSES = 4;
 const BATCHES = [32, 256];
 const ARCHS: readonly ArchName[] = ['eegnet', 'dgcnn'];
 const TORCH_THREADS = [1, 2];
@@ -79,31 +76,6 @@ function runTorch(n: number, minSeconds: number): TorchRates {
   return runTorchTwin(PY, TORCH_THREADS, (threads) => ({ n, ...IN, classes: CLASSES, archs: ARCHS, batches: BATCHES, threads, minSeconds }));
 }
 
-/** Samples/s of the trainer's step for one network: one warm-up epoch, then whole epochs for at least `minMs`. */
-async function netRate(arch: ArchName, n: number, batch: number, minMs: number): Promise<{ rate: number; engine: string }> {
-  const d = IN.channels * IN.bands;
-  const rng = new SeededRandom(1);
-  const x = Float32Array.from({ length: n * d }, () => rng.normal());
-  const y = Int32Array.from({ length: n }, () => rng.int(CLASSES));
-  const net = buildNetwork(defaultSpec(arch, IN, CLASSES), 1);
-  const stepper = await Stepper.create(net, { weightDecay: 1e-3, engine: 'auto' });
-  const steps = Math.floor(n / batch);
-  const epoch = async () => {
-    for (let s = 0; s < steps; s++) {
-      const rows = Int32Array.from({ length: batch }, (_, i) => s * batch + i);
-      const r = await stepper.step(x.subarray(s * batch * d, (s + 1) * batch * d), y.subarray(s * batch, (s + 1) * batch), rows, 1e-3);
-      // Read the loss once per epoch, as fit's progress line does, so the queued work is finished inside the timing.
-      if (s === steps - 1 && typeof r.loss !== 'number') await r.loss.data();
-      disposeStep(r);
-    }
-  };
-  const { msPerCall: ms } = await timeIt(epoch, minMs, 1);
-  const engine = stepper.engineName;
-  stepper.dispose();
-  net.dispose();
-  return { rate: (steps * batch) / (ms / 1000), engine };
-}
-
 export const trainNetsSuite: BenchSuite = {
   name: 'train-nets',
   async run(ctx) {
@@ -120,7 +92,7 @@ export const trainNetsSuite: BenchSuite = {
       try {
         for (const arch of ARCHS) {
           for (const b of BATCHES) {
-            const r = await netRate(arch, n, b, minMs);
+            const r = await stepRate(arch, n, b, minMs, 'auto');
             const key = `${arch}.${b}`;
             if (!ours[key] || r.rate > ours[key].rate) ours[key] = r;
           }

@@ -13,14 +13,14 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { CMCRD } from '../src/train/losses/index.js';
 import { SeededRandom } from '../src/train/nets/layers.js';
-import { buildNetwork, defaultSpec } from '../src/train/nets/index.js';
+import { buildNetwork, defaultSpec, type ArchName } from '../src/train/nets/index.js';
 import { tensorFrom } from '../src/train/simd.js';
 import { disposeStep, Stepper, type EngineChoice } from '../src/train/trainer.js';
 import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
 import { PY_TIMED, runTorchTwin, type TorchRates } from './torch-twin.js';
 
-const IN = { channels: 62, bands: 5 };
-const CLASSES = 4;
+export const IN = { channels: 62, bands: 5 };
+export const CLASSES = 4;
 const BATCHES = [32, 256];
 const TORCH_THREADS = [1, 2];
 /** The trainer's default (the MLP on onnxruntime-node where it loads), and the tfjs-wasm path it falls back to. */
@@ -123,13 +123,17 @@ function runTorch(n: number, minSeconds: number): TorchRates {
   return runTorchTwin(PY, TORCH_THREADS, (threads) => ({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads, minSeconds, cmcrd: true }));
 }
 
-/** Samples/s of the trainer's own step (`Stepper`, as `fit` runs it): one warm-up epoch, then whole epochs for at least `minMs`. */
-async function mlpRate(n: number, batch: number, minMs: number, engine: EngineChoice): Promise<{ rate: number; engine: string }> {
+/**
+ * Samples/s of the trainer's own step (`Stepper`, as `fit` runs it) for a network of method.md's default size on
+ * 62 × 5 inputs: one warm-up epoch, then whole epochs for at least `minMs`. The last step's loss is read each epoch,
+ * so the queued work finishes inside the timing.
+ */
+export async function stepRate(arch: ArchName, n: number, batch: number, minMs: number, engine: EngineChoice): Promise<{ rate: number; engine: string }> {
   const d = IN.channels * IN.bands;
   const rng = new SeededRandom(1);
   const x = Float32Array.from({ length: n * d }, () => rng.normal());
   const y = Int32Array.from({ length: n }, () => rng.int(CLASSES));
-  const net = buildNetwork(defaultSpec('mlp', IN, CLASSES), 1);
+  const net = buildNetwork(defaultSpec(arch, IN, CLASSES), 1);
   const stepper = await Stepper.create(net, { weightDecay: 1e-3, engine });
   const steps = Math.floor(n / batch);
   const epoch = async () => {
@@ -206,7 +210,7 @@ export const trainSuite: BenchSuite = {
     };
     for (let round = 1; round <= rounds; round++) {
       try {
-        for (const engine of ENGINES) for (const b of BATCHES) keep(`${engine}.${b}`, await mlpRate(n, b, minMs, engine));
+        for (const engine of ENGINES) for (const b of BATCHES) keep(`${engine}.${b}`, await stepRate('mlp', n, b, minMs, engine));
         keep('auto.cmcrd32', await cmcrdRate(n, 32, minMs));
       } finally {
         if (previous && previous !== 'wasm') await tf.setBackend(previous);
