@@ -327,11 +327,13 @@ def main():
                     extra = lambda f1, f2, lg, yb, idx, c=c: 0.02 * c.loss(f2, t_f2[idx], lg, t_logits[idx], yb, idx)
                     params, after = c.params(), c.update
                 curve = []
-                fit(net, Xe_tr, y_tr, train_mask, seed, a, extra, params, after, test=(Xe_te, y_te), curve=curve)
+                test = (Xe_te, y_te) if a.evaluation == 'authors' else None
+                fit(net, Xe_tr, y_tr, train_mask, seed, a, extra, params, after, test=test, curve=curve)
                 with torch.no_grad():
                     acc[m].setdefault(s, []).append((net(Xe_te)[2].argmax(1) == y_te).float().mean().item())
-                last[m].setdefault(s, []).append(curve[-1])
-                oracle[m].setdefault(s, []).append(max(curve))
+                if curve:
+                    last[m].setdefault(s, []).append(curve[-1])
+                    oracle[m].setdefault(s, []).append(max(curve))
             line = ', '.join(f'{m} {100 * acc[m][s][-1]:.1f}' for m in acc)
             print(f'  fold s{s} seed {seed}: {line}  ({time.time() - t0:.0f} s)', flush=True)
     selected = 'best-validation' if a.evaluation == 'honest' else 'best-training-accuracy'
