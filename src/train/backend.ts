@@ -4,7 +4,7 @@
  * else the pure-JS cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mlpOrtEngineName } from './nets/mlpOrt.node.js';
+import { ortEngineName } from './nets/ortEngine.node.js';
 import { networkEnginesApply, type EngineChoice } from './trainer.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -39,6 +39,6 @@ export async function initBackend(prefer?: BackendName, log: (line: string) => v
 /** One line saying what will run the networks' training steps under `choice` on `backend` (see FitOptions.engine). */
 export async function trainingStepsLine(choice: EngineChoice, backend: BackendName): Promise<string> {
   if (!networkEnginesApply(choice, backend)) return `training steps: tfjs ${backend}`;
-  const ort = await mlpOrtEngineName();
-  return ort ? `training steps: MLP on ${ort}, other networks on tfjs ${backend}` : `training steps: tfjs ${backend} (onnxruntime-node did not load)`;
+  const ort = await ortEngineName();
+  return ort ? `training steps: MLP and DGCNN on ${ort}, EEGNet-mini on tfjs ${backend}` : `training steps: tfjs ${backend} (onnxruntime-node did not load)`;
 }

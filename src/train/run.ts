@@ -87,7 +87,7 @@ export interface ExperimentOptions {
   montage?: Checkpoint['montage'];
   /** Free-form label of the data for provenance, e.g. "synthetic seed-iv (runs/data)". */
   dataLabel?: string;
-  /** What runs the networks' training steps (default 'auto': the MLP on onnxruntime-node where it loads). */
+  /** What runs the networks' training steps (default 'auto': the MLP and DGCNN on onnxruntime-node where it loads). */
   engine?: EngineChoice;
   /**
    * An earlier, interrupted run of the same experiment (`--resume`): its finished fold × seed runs are kept

@@ -45,7 +45,7 @@ export interface FitOptions {
   interrupt?: { interrupted: boolean };
   /**
    * What runs the network's training steps: 'auto' (default) uses the network's faster engine where it has one
-   * and tfjs runs on wasm or cpu (the MLP on onnxruntime-node's native kernels); 'tfjs' always uses tfjs.
+   * and tfjs runs on wasm or cpu (the MLP and DGCNN on onnxruntime-node's native kernels); 'tfjs' always uses tfjs.
    */
   engine?: EngineChoice;
 }

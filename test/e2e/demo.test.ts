@@ -31,7 +31,7 @@ describe('cmcrd demo (short run)', () => {
       timeout: 240_000,
     });
     expect(r.stderr).toMatch(/tfjs backend: (wasm|tensorflow|cpu)/);
-    expect(r.stderr).toMatch(/training steps: (MLP on onnxruntime-node|tfjs)/);
+    expect(r.stderr).toMatch(/training steps: (MLP and DGCNN on onnxruntime-node|tfjs)/);
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const summary = lines.at(-1) as { summary: boolean; closedLoop: { accuracy: number; correct: number; scoredWindows: number; decodeErrors: number; lostSamples: number }; onnx: { maxProbabilityDiff: number }; heldOutAccuracy: Record<string, number> };

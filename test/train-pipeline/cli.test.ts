@@ -79,7 +79,7 @@ describe('cmcrd train / compare', () => {
     expect(ck.arch.input).toEqual({ channels: 4, bands: 5 });
     expect(r.stderr).toMatch(/tfjs backend: /);
     // The MLP trains on onnxruntime-node by default (wasm backend here), and the results say so.
-    expect(r.stderr).toMatch(/training steps: MLP on onnxruntime-node \d+\.\d+\.\d+ \(cpu, 1 thread\), other networks on tfjs wasm/);
+    expect(r.stderr).toMatch(/training steps: MLP and DGCNN on onnxruntime-node \d+\.\d+\.\d+ \(cpu, 1 thread\), EEGNet-mini on tfjs wasm/);
     expect(res.config.engines).toEqual([expect.stringMatching(/^onnxruntime-node /)]);
     expect(r.stderr).toMatch(/student 2\/2 loss=[\d.]+ acc=[\d.]+ val=[\d.]+/);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!).completed).toBe(2);

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, Dense, glorot, StoredModule, matMulFast } from './layers.js';
-import type { ArchSpec, Network, NetOutput } from './types.js';
+import type { ArchSpec, Network, NetOutput, TrainEngine } from './types.js';
 
 /**
  * @param input channels × bands as for every network. By default a one-channel input is read as `bands`
@@ -92,5 +92,12 @@ export class Dgcnn extends StoredModule implements Network {
 
   commitStats(): void {
     this.bn.commit();
+  }
+
+  /** Training steps on onnxruntime-node's native kernels (./dgcnnOrt.node.ts), where it loads. */
+  async createTrainEngine(): Promise<TrainEngine | null> {
+    // Loaded on demand: the module pulls in the native binding, which only Node has.
+    const { createDgcnnOrtEngine } = await import('./dgcnnOrt.node.js');
+    return createDgcnnOrtEngine({ bn: this.bn, adj: this.adj, w0: this.w0, w1: this.w1, head: this.head });
   }
 }

@@ -12,17 +12,13 @@
  * Results agree with the tfjs path to float32 rounding (not bit for bit: the sums run in another order), and
  * are deterministic: one intra-op thread, fixed kernels.
  *
- * Node only (native binding). The graphs do not depend on the weights, so sessions are cached per shape.
+ * Node only (native binding). The engine around the graphs is shared with DGCNN's (./ortEngine.node.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { GraphBuilder } from '../../../export/onnx-graph.js';
-import { hostValues } from '../simd.js';
 import type { BatchNorm, Dense } from './layers.js';
-import type { HostForward, TrainEngine } from './types.js';
-
-type Ort = typeof import('onnxruntime-node');
-type Session = import('onnxruntime-node').InferenceSession;
-type OrtTensor = import('onnxruntime-node').Tensor;
+import { addCrossEntropyGradient, createOrtEngine } from './ortEngine.node.js';
+import type { TrainEngine } from './types.js';
 
 export interface MlpLayers {
   blocks: Array<{ dense: Dense; bn: BatchNorm }>;
@@ -117,19 +113,14 @@ export function mlpBackwardGraph(s: Shape): Uint8Array {
 }
 
 /**
- * A whole cross-entropy step's gradients in one graph: forward, dL/dlogits of the mean cross-entropy, backward.
- * Input `yw` is the one-hot label matrix divided by the batch size (a row of zeros: no gradient from that row, as
- * crossEntropyValues does for a label outside the classes), so dL/dlogits = softmax(logits)·Σ_c yw − yw. Outputs
- * the gradients, the logits (the caller computes the loss and accuracy from them) and the batch statistics; the
- * saved activations never leave onnxruntime.
+ * A whole cross-entropy step's gradients in one graph: forward, dL/dlogits of the mean cross-entropy
+ * (./ortEngine.node.ts `addCrossEntropyGradient`), backward. Outputs the gradients, the logits (the caller computes
+ * the loss and accuracy from them) and the batch statistics; the saved activations never leave onnxruntime.
  */
 export function mlpCrossEntropyStepGraph(s: Shape): Uint8Array {
   const g = new GraphBuilder();
   addForward(g, s, false);
-  const yw = g.input('yw', [s.classes]);
-  const rowWeight = g.node('ReduceSum', [yw, g.int64Initializer('axis1', [1], [1])], { keepdims: 1 });
-  const dLogits = g.node('Sub', [g.node('Mul', [g.node('Softmax', ['logits'], { axis: 1 }), rowWeight]), yw]);
-  addBackward(g, s, (name) => name, dLogits, false);
+  addBackward(g, s, (name) => name, addCrossEntropyGradient(g, 'logits', s.classes), false);
   return g.build('mlp_train_ce_step', {});
 }
 
@@ -145,53 +136,10 @@ function gradNames(s: Shape): string[] {
   return [...names, 'dWh', 'dbh'];
 }
 
-let ortModule: Promise<Ort | null> | null = null;
-/** onnxruntime-node, or null where its native binding does not load. */
-export function loadOrt(): Promise<Ort | null> {
-  ortModule ??= import('onnxruntime-node').then(
-    (m) => ((m as unknown as { default?: Ort }).default ?? m) as Ort,
-    () => null,
-  );
-  return ortModule;
-}
-
-/** The engine's name here (as {@link TrainEngine.name}), or null where onnxruntime-node does not load. */
-export async function mlpOrtEngineName(): Promise<string | null> {
-  const ort = await loadOrt();
-  return ort ? engineName(ort) : null;
-}
-
-function engineName(ort: Ort): string {
-  return `onnxruntime-node ${ort.env.versions.node ?? '?'} (cpu, 1 thread)`;
-}
-
-interface Sessions {
-  fwd: Session;
-  bwd: Session;
-  ceStep: Session;
-}
-const sessions = new Map<string, Promise<Sessions>>();
-
-async function sessionsFor(ort: Ort, s: Shape): Promise<Sessions> {
-  const key = JSON.stringify(s);
-  let p = sessions.get(key);
-  if (!p) {
-    // One intra-op thread: deterministic, and on the 2-core machines we measured faster than two at these sizes.
-    const opts: import('onnxruntime-node').InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
-    const make = (graph: Uint8Array) => ort.InferenceSession.create(graph, opts);
-    p = Promise.all([make(mlpForwardGraph(s)), make(mlpBackwardGraph(s)), make(mlpCrossEntropyStepGraph(s))]).then(([fwd, bwd, ceStep]) => ({ fwd, bwd, ceStep }));
-    sessions.set(key, p);
-    p.catch(() => sessions.delete(key));
-  }
-  return p;
-}
-
 /** The engine for an MLP, or null where onnxruntime-node is unavailable. */
-export async function createMlpOrtEngine(layers: MlpLayers): Promise<TrainEngine | null> {
-  const ort = await loadOrt();
-  if (!ort) return null;
+export function createMlpOrtEngine(layers: MlpLayers): Promise<TrainEngine | null> {
   const first = layers.blocks[0]!;
-  const shape: Shape = {
+  const s: Shape = {
     inDim: first.dense.w.shape[0]!,
     hidden: first.dense.w.shape[1]!,
     classes: layers.head.w.shape[1]!,
@@ -199,93 +147,32 @@ export async function createMlpOrtEngine(layers: MlpLayers): Promise<TrainEngine
     f1Block: layers.f1Block,
     eps: first.bn.eps,
   };
-  if (layers.blocks.some((b) => !b.dense.b || b.bn.eps !== shape.eps) || !layers.head.b) return null;
-  return new MlpOrtEngine(ort, await sessionsFor(ort, shape), layers, shape);
-}
-
-class MlpOrtEngine implements TrainEngine {
-  readonly name: string;
-  private saved: Record<string, OrtTensor> | null = null;
-  private n = 0;
-
-  constructor(private readonly ort: Ort, private readonly sessions: Sessions, private readonly layers: MlpLayers, private readonly s: Shape) {
-    this.name = engineName(ort);
-  }
-
-  private tensor(data: Float32Array, dims: number[]): OrtTensor {
-    return new this.ort.Tensor('float32', data, dims);
-  }
-
-  /** A copy of a variable's values: a wasm-heap view is only valid until tfjs next allocates. */
-  private weight(v: tf.Variable): OrtTensor {
-    return this.tensor(hostValues(v).slice(), v.shape);
-  }
-
-  /** The input batch and every weight, as the forward graphs' feeds. */
-  private feeds(x: Float32Array, n: number): Record<string, OrtTensor> {
-    const { s, layers } = this;
-    if (x.length !== n * s.inDim) throw new Error(`MLP engine: ${x.length} input values for ${n} rows of ${s.inDim}`);
-    const feeds: Record<string, OrtTensor> = { x: this.tensor(x, [n, s.inDim]) };
-    layers.blocks.forEach(({ dense, bn }, i) => {
-      feeds[`W${i}`] = this.weight(dense.w);
-      feeds[`b${i}`] = this.weight(dense.b!);
-      feeds[`g${i}`] = this.weight(bn.gamma);
-      feeds[`be${i}`] = this.weight(bn.beta);
-    });
-    feeds.Wh = this.weight(layers.head.w);
-    feeds.bh = this.weight(layers.head.b!);
-    return feeds;
-  }
-
-  private queueStats(out: Record<string, OrtTensor>, n: number): void {
-    this.layers.blocks.forEach(({ bn }, i) => bn.queueHostStats(out[`mean${i}`]!.data as Float32Array, out[`var${i}`]!.data as Float32Array, n));
-  }
-
-  async forward(x: Float32Array, n: number): Promise<HostForward> {
-    const { s } = this;
-    const feeds = this.feeds(x, n);
-    const out = await this.sessions.fwd.run(feeds);
-    const data = (name: string) => out[name]!.data as Float32Array;
-    this.queueStats(out, n);
-    const saved: Record<string, OrtTensor> = { x: feeds.x!, Wh: feeds.Wh };
-    for (let i = 0; i < s.blocks; i++) {
-      for (const k of [`a${i}`, `xhat${i}`, `rstd${i}`]) saved[k] = out[k]!;
-      saved[`g${i}`] = feeds[`g${i}`]!;
-      if (i > 0) saved[`W${i}`] = feeds[`W${i}`]!;
-    }
-    this.saved = saved;
-    this.n = n;
-    const last = s.blocks - 1;
-    return { n, logits: data('logits'), f1: data(`a${s.f1Block}`), f1Dim: s.hidden, f2: data(`a${last}`), f2Dim: s.hidden };
-  }
-
-  async backward(d: { logits: Float32Array; f1: Float32Array | null; f2: Float32Array | null }): Promise<Float32Array[]> {
-    const { s, n } = this;
-    if (!this.saved) throw new Error('MLP engine: backward without a forward');
-    const rows = (v: Float32Array | null, cols: number, what: string) => {
-      if (v && v.length !== n * cols) throw new Error(`MLP engine: ${what} gradient has ${v.length} values for ${n}×${cols}`);
-      return this.tensor(v ?? new Float32Array(n * cols), [n, cols]);
-    };
-    const feeds: Record<string, OrtTensor> = { ...this.saved, dlogits: rows(d.logits, s.classes, 'logits'), df2: rows(d.f2, s.hidden, 'f2') };
-    if (s.f1Block !== s.blocks - 1) feeds.df1 = rows(d.f1, s.hidden, 'f1');
-    else if (d.f1) throw new Error('MLP engine: f1 is the last block here; pass its gradient as f2');
-    this.saved = null;
-    const out = await this.sessions.bwd.run(feeds);
-    return gradNames(s).map((k) => out[k]!.data as Float32Array);
-  }
-
-  async crossEntropyStep(x: Float32Array, y: Int32Array, n: number): Promise<{ logits: Float32Array; grads: Float32Array[] }> {
-    const { s } = this;
-    if (y.length !== n) throw new Error(`MLP engine: ${y.length} labels for ${n} rows`);
-    const feeds = this.feeds(x, n);
-    const yw = new Float32Array(n * s.classes);
-    y.forEach((c, i) => {
-      if (c >= 0 && c < s.classes) yw[i * s.classes + c] = 1 / n;
-    });
-    feeds.yw = this.tensor(yw, [n, s.classes]);
-    this.saved = null; // a backward() after this has nothing to differentiate
-    const out = await this.sessions.ceStep.run(feeds);
-    this.queueStats(out, n);
-    return { logits: out.logits!.data as Float32Array, grads: gradNames(s).map((k) => out[k]!.data as Float32Array) };
-  }
+  if (layers.blocks.some((b) => !b.dense.b || b.bn.eps !== s.eps) || !layers.head.b) return Promise.resolve(null);
+  const weights: Record<string, tf.Variable> = {};
+  const savedFeeds = ['x', 'Wh'];
+  const savedOutputs: string[] = [];
+  layers.blocks.forEach(({ dense, bn }, i) => {
+    Object.assign(weights, { [`W${i}`]: dense.w, [`b${i}`]: dense.b!, [`g${i}`]: bn.gamma, [`be${i}`]: bn.beta });
+    savedFeeds.push(`g${i}`);
+    if (i > 0) savedFeeds.push(`W${i}`);
+    savedOutputs.push(`a${i}`, `xhat${i}`, `rstd${i}`);
+  });
+  weights.Wh = layers.head.w;
+  weights.bh = layers.head.b!;
+  const last = s.blocks - 1;
+  return createOrtEngine({
+    label: 'MLP engine',
+    key: `mlp ${JSON.stringify(s)}`,
+    graphs: () => ({ forward: mlpForwardGraph(s), backward: mlpBackwardGraph(s), crossEntropyStep: mlpCrossEntropyStepGraph(s) }),
+    inDim: s.inDim,
+    classes: s.classes,
+    f1: { output: `a${s.f1Block}`, dim: s.hidden },
+    f2: { output: `a${last}`, dim: s.hidden },
+    df1Input: s.f1Block !== last,
+    weights,
+    savedFeeds,
+    savedOutputs,
+    grads: gradNames(s),
+    stats: layers.blocks.map(({ bn }, i) => ({ bn, mean: `mean${i}`, variance: `var${i}`, rows: (n: number) => n })),
+  });
 }

@@ -42,7 +42,7 @@ export interface HostForward {
 }
 
 /**
- * A network's training-mode forward and backward run outside tfjs (e.g. the MLP on onnxruntime's native
+ * A network's training-mode forward and backward run outside tfjs (e.g. the MLP or DGCNN on onnxruntime's native
  * kernels), one batch at a time: {@link TrainEngine.forward}, then the loss (in tfjs) gives dL/d(logits, f1, f2),
  * then {@link TrainEngine.backward} returns the gradients of {@link Network.trainable}; a loss of cross-entropy
  * alone is one {@link TrainEngine.crossEntropyStep}. The weights stay in the

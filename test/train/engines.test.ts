@@ -1,8 +1,8 @@
 /**
- * The MLP's onnxruntime-node training engine (src/train/nets/mlpOrt.node.ts): forward values, cross-entropy
- * gradients and BatchNorm statistics against PyTorch (test/fixtures/train/nets.json), gradients through f1 and f2
- * against the tfjs path, and `fit` on the engine: deterministic, close to the tfjs path, and adding gradients
- * that reach the network through tfjs as well (a loss that runs the network again).
+ * The onnxruntime-node training engines of the MLP (src/train/nets/mlpOrt.node.ts) and DGCNN (dgcnnOrt.node.ts):
+ * forward values, cross-entropy gradients and BatchNorm statistics against PyTorch (test/fixtures/train/nets.json),
+ * gradients through f1 and f2 against the tfjs path, and `fit` on the engine: deterministic, close to the tfjs
+ * path, and adding gradients that reach the network through tfjs as well (a loss that runs the network again).
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,19 +14,19 @@ import { fit, type FitOptions, type Matrix } from '../../src/train/trainer.js';
 import { expectClose, flat, loadFixture, maxAbs, tensor2d, useWasm, type Nested } from './helpers.js';
 
 interface NetCase {
-  spec: { arch: 'mlp'; input: { channels: number; bands: number }; classes: number; params: Record<string, number> };
+  spec: { arch: 'mlp' | 'dgcnn'; input: { channels: number; bands: number }; classes: number; params: Record<string, number> };
   weights: Record<string, { shape: number[]; data: number[] }>;
   x: Nested;
   labels: number[];
   train: { logits: Nested; loss: number; grads: Record<string, Nested>; stats: Record<string, Nested> };
 }
-const c = loadFixture<Record<string, NetCase>>('nets.json')['mlp-eeg']!;
+const cases = loadFixture<Record<string, NetCase>>('nets.json');
 
 beforeAll(useWasm);
 
 const storeName = (v: tf.Variable) => v.name.replace(/_\d+$/, '');
 
-function fromFixture(): Network {
+function fromCase(c: NetCase): Network {
   const net = buildNetwork(c.spec, 1);
   const w: Record<string, NamedArray> = {};
   for (const [k, v] of Object.entries(c.weights)) w[k] = { shape: v.shape, data: Float32Array.from(v.data) };
@@ -48,7 +48,10 @@ function ceGrad(logits: Float32Array, labels: number[], classes: number): Float3
   });
 }
 
-describe('MLP training engine on onnxruntime-node', () => {
+describe.each(['mlp-eeg', 'dgcnn-eeg', 'dgcnn-em'])('training engine on onnxruntime-node: %s', (name) => {
+  const c = cases[name]!;
+  const fromFixture = () => fromCase(c);
+
   it('train-mode logits, cross-entropy gradients of every weight and BatchNorm running statistics match PyTorch', async () => {
     const net = fromFixture();
     const engine = await engineOf(net);
@@ -109,16 +112,17 @@ describe('MLP training engine on onnxruntime-node', () => {
     const net = fromFixture();
     const n = c.labels.length;
     const rng = new SeededRandom(7);
-    const h = c.spec.params.hidden!;
-    const r1 = Float32Array.from({ length: n * h }, () => rng.uniform(-1, 1));
-    const r2 = Float32Array.from({ length: n * h }, () => rng.uniform(-1, 1));
+    const engine = await engineOf(net);
+    const fw = await engine.forward(Float32Array.from(flat(c.x)), n);
+    const [d1, d2] = [fw.f1Dim, fw.f2Dim];
+    const r1 = Float32Array.from({ length: n * d1 }, () => rng.uniform(-1, 1));
+    const r2 = Float32Array.from({ length: n * d2 }, () => rng.uniform(-1, 1));
     // L = CE + Σ f1·r1 + Σ f2·r2, so dL/df1 = r1 and dL/df2 = r2.
     const { grads: ref } = tf.variableGrads(() => {
       const out = net.forward(tensor2d(c.x), true);
-      return tf.addN([crossEntropy(out.logits, Int32Array.from(c.labels)), tf.sum(tf.mul(out.f1, tf.tensor2d(r1, [n, h]))), tf.sum(tf.mul(out.f2, tf.tensor2d(r2, [n, h])))]) as tf.Scalar;
+      return tf.addN([crossEntropy(out.logits, Int32Array.from(c.labels)), tf.sum(tf.mul(out.f1, tf.tensor2d(r1, [n, d1]))), tf.sum(tf.mul(out.f2, tf.tensor2d(r2, [n, d2])))]) as tf.Scalar;
     }, net.trainable);
-    const engine = await engineOf(net);
-    const fw = await engine.forward(Float32Array.from(flat(c.x)), n);
+    net.commitStats(); // the tfjs forward's statistics (the engine's were queued too); not compared here
     const got = await engine.backward({ logits: ceGrad(fw.logits, c.labels, c.spec.classes), f1: r1, f2: r2 });
     // A Linear bias before BatchNorm has a zero gradient in theory (rounding noise in practice): tolerances
     // are scaled by the largest gradient too, as in nets.test.ts.
@@ -139,14 +143,15 @@ describe('MLP training engine on onnxruntime-node', () => {
     const net = fromFixture();
     const engine = await engineOf(net);
     await expect(engine.backward({ logits: new Float32Array(8), f1: null, f2: null })).rejects.toThrow(/backward without a forward/);
-    await expect(engine.forward(new Float32Array(10), 2)).rejects.toThrow(/10 input values for 2 rows of 310/);
+    const inDim = c.spec.input.channels * c.spec.input.bands;
+    await expect(engine.forward(new Float32Array(10), 2)).rejects.toThrow(new RegExp(`10 input values for 2 rows of ${inDim}`));
     await engine.forward(Float32Array.from(flat(c.x)), c.labels.length);
     await expect(engine.backward({ logits: new Float32Array(3), f1: null, f2: null })).rejects.toThrow(/logits gradient has 3 values/);
     net.dispose();
   });
 });
 
-describe('fit on the MLP engine', () => {
+describe('fit on the engines', () => {
   const spec = defaultSpec('mlp', { channels: 62, bands: 5 }, 4);
   const data = (() => {
     const rng = new SeededRandom(3);
@@ -168,8 +173,8 @@ describe('fit on the MLP engine', () => {
    */
   const compared = (w: Record<string, NamedArray>) => Object.keys(w).filter((k) => !/^fc\d\.bias$/.test(k));
 
-  async function run(engine: 'auto' | 'tfjs', extra: Partial<FitOptions> = {}) {
-    const net = buildNetwork(spec, 5);
+  async function run(engine: 'auto' | 'tfjs', extra: Partial<FitOptions> = {}, arch: 'mlp' | 'dgcnn' = 'mlp') {
+    const net = buildNetwork(arch === 'mlp' ? spec : defaultSpec(arch, { channels: 62, bands: 5 }, 4), 5);
     const r = await fit(net, data.m, data.y, { ...opts, ...extra, engine });
     const w = net.getWeights();
     net.dispose();
@@ -192,6 +197,32 @@ describe('fit on the MLP engine', () => {
       const diff = maxAbs(Array.from(a.w[k]!.data, (v, j) => v - t.w[k]!.data[j]!));
       expect(diff, k).toBeLessThan(5e-3);
     }
+  });
+
+  it('DGCNN: on onnxruntime by default, deterministic, close to the tfjs path, with and without an extra loss', async () => {
+    const a = await run('auto', {}, 'dgcnn');
+    const b = await run('auto', {}, 'dgcnn');
+    const t = await run('tfjs', {}, 'dgcnn');
+    expect(a.r.engine).toMatch(/^onnxruntime-node/);
+    expect(t.r.engine).toBe('tfjs wasm');
+    expect(b.r.history).toEqual(a.r.history);
+    for (const k of Object.keys(a.w)) expect(Array.from(b.w[k]!.data), k).toEqual(Array.from(a.w[k]!.data));
+    a.r.history.forEach((h, i) => expect(Math.abs(h.loss - t.r.history[i]!.loss), `epoch ${i + 1} loss`).toBeLessThan(2e-3));
+    expect(a.r.history.at(-1)!.loss).toBeLessThan(a.r.history[0]!.loss);
+    // DGCNN has no bias before a BatchNorm, so every weight is compared, running statistics included.
+    for (const k of Object.keys(a.w)) expect(maxAbs(Array.from(a.w[k]!.data, (v, j) => v - t.w[k]!.data[j]!)), k).toBeLessThan(5e-3);
+    const init = buildNetwork(defaultSpec('dgcnn', { channels: 62, bands: 5 }, 4), 5);
+    const adj0 = init.getWeights().adj!.data;
+    init.dispose();
+    expect(maxAbs(Array.from(a.w.adj!.data, (v, j) => v - adj0[j]!)), 'the adjacency is trained').toBeGreaterThan(1e-3);
+
+    const extraLoss = (out: { f1: tf.Tensor2D; f2: tf.Tensor2D }) => tf.add(tf.mul(tf.mean(tf.square(out.f2)), 0.3), tf.mul(tf.mean(out.f1), 0.2)) as tf.Scalar;
+    const ea = await run('auto', { epochs: 1, valFraction: 0, extraLoss }, 'dgcnn');
+    const et = await run('tfjs', { epochs: 1, valFraction: 0, extraLoss }, 'dgcnn');
+    const none = await run('auto', { epochs: 1, valFraction: 0 }, 'dgcnn');
+    expect(Math.abs(ea.r.history[0]!.loss - et.r.history[0]!.loss)).toBeLessThan(1e-3);
+    for (const k of Object.keys(ea.w)) expect(maxAbs(Array.from(ea.w[k]!.data, (v, j) => v - et.w[k]!.data[j]!)), k).toBeLessThan(2e-3);
+    expect(maxAbs(Array.from(ea.w['bn.gamma']!.data, (v, j) => v - none.w['bn.gamma']!.data[j]!))).toBeGreaterThan(1e-3);
   });
 
   it('an extra loss on f1 and f2 trains the same way on both paths; other networks stay on tfjs', async () => {
