@@ -12,6 +12,9 @@ afterEach(() => setBankSimd(true));
 describe('memory-bank products', () => {
   it.each([
     [3, 8, 5, 50],
+    [4, 8, 6, 50],
+    [3, 8, 21, 50],
+    [2, 12, 1, 9],
     [32, 128, 1001, 400],
   ])('b %i, d %i, j %i, N %i: kernels = TypeScript loops, close to float64', (b, d, j, n) => {
     const r = new SeededRandom(b * d + j);
@@ -22,7 +25,8 @@ describe('memory-bank products', () => {
     const bank = Float32Array.from({ length: n * d }, () => r.uniform(-1, 1));
     for (const p of pairs) p.bank(1).set(bank);
     const z = Float64Array.from({ length: b * d }, () => Math.fround(r.normal()));
-    const g = Float64Array.from({ length: b * j }, (_, i) => (i % 7 === 0 ? 0 : r.normal()));
+    // Zeros at every 7th and some 13th entries: pairs of rows with one, both or neither weight zero (the kernels skip g = 0 rows).
+    const g = Float64Array.from({ length: b * j }, (_, i) => (i % 7 === 0 || i % 13 === 1 ? 0 : r.normal()));
     const idx = Int32Array.from({ length: b * j }, () => r.int(n));
     const [simd, ts] = pairs.map((p) => [Array.from(p.rowDots(1, z, idx, b, j)), Array.from(p.rowAccumulate(1, g, idx, b, j))]);
     expect(ts).toEqual(simd);
