@@ -75,6 +75,8 @@ export interface ExperimentOptions {
   nNeg?: number;
   /** CRD/CMCRD negative pool: 'other-class' (method.md, default) or 'any' (instance-level ablation). */
   negativePool?: NegativePool;
+  /** CMCRD's unimodal-supervision sign: on (method.md, default) or off (ablation: s_i = +1 for every sample). */
+  cmcrdSign?: boolean;
   /** Use this teacher for every fold instead of training one (its own normalisation is applied). */
   teacherCheckpoint?: Checkpoint;
   /** Directory for cached teachers (null: memory only). */
@@ -117,6 +119,13 @@ export interface PreviousRun {
  * dataFingerprint). `engines` is not compared either: it is added after the check, as the union of both runs'.
  */
 const RESUME_FREE_KEYS: ReadonlySet<string> = new Set(['seeds', 'data']);
+/**
+ * Config entries added after results.json files already existed, with the value every earlier run had: a run that
+ * does not record one is resumed as if it recorded that value.
+ */
+const RESUME_DEFAULTS: Readonly<Record<string, (config: ExperimentResult['config']) => unknown>> = {
+  cmcrdSign: (c) => (c.method === 'cmcrd' ? true : null),
+};
 
 export type RunEvent =
   | { type: 'fold-start'; fold: string; seed: number; index: number; total: number }
@@ -324,6 +333,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     lambda,
     negativePool: o.method === 'crd' || o.method === 'cmcrd' ? (o.negativePool ?? 'other-class') : null,
     negatives: o.method === 'crd' || o.method === 'cmcrd' ? (o.nNeg ?? null) : null,
+    cmcrdSign: o.method === 'cmcrd' ? (o.cmcrdSign ?? true) : null,
     seeds: [...o.seeds],
     epochs: hyper.epochs,
     batchSize: hyper.batchSize,
@@ -433,6 +443,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
               seed,
               ...(o.nNeg !== undefined ? { nNeg: o.nNeg } : {}),
               ...(o.negativePool !== undefined ? { negativePool: o.negativePool } : {}),
+              ...(o.cmcrdSign !== undefined ? { cmcrdSign: o.cmcrdSign } : {}),
             })
           : null;
         const fitOpts: FitOptions = {
@@ -506,7 +517,7 @@ const runKey = (fold: string, seed: number) => `${fold}#${seed}`;
 function keptRecords(prev: PreviousRun, config: ExperimentResult['config'], folds: readonly Fold[], seeds: readonly number[]): Map<string, FoldRecord> {
   for (const [key, value] of Object.entries(config)) {
     if (RESUME_FREE_KEYS.has(key)) continue;
-    const old = prev.config[key];
+    const old = prev.config[key] !== undefined ? prev.config[key] : RESUME_DEFAULTS[key]?.(prev.config);
     if (old === undefined) throw new ExperimentConfigError(`${prev.source}: cannot resume, it does not record ${key} (written by an older cmcrd); use another --out`);
     if (JSON.stringify(old) !== JSON.stringify(value)) {
       throw new ExperimentConfigError(

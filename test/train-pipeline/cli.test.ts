@@ -116,6 +116,7 @@ describe('cmcrd train / compare', () => {
       [['--montage', 'helmet'], /--montage must be muse or custom:/],
       [['--folds', 's9'], /unknown fold id\(s\) s9/],
       [['--engine', 'torch'], /--engine must be one of auto, tfjs.*got "torch"/],
+      [['--cmcrd-sign', 'maybe'], /--cmcrd-sign must be one of on, off.*got "maybe"/],
     ] as const;
     // In-process (main() as bin/cmcrd.js calls it) to keep this fast; the two tests above spawn the real CLI.
     for (const [args, msg] of bad) {
@@ -164,6 +165,27 @@ describe('cmcrd train / compare', () => {
     expect((await inProcess([...args, '--resume'])).stderr).toMatch(/--resume: .*results\.json: not valid JSON/);
     // Without --resume the run starts afresh, and says what it replaces.
     expect((await inProcess([...args, '--seeds', '1', '--folds', 's1'])).stderr).toMatch(/note: replacing the earlier .*results\.json \(--resume would keep its finished runs\)/);
+  });
+
+  it('--cmcrd-sign off (ablation) is recorded; a results.json from before the option resumes as sign on', async () => {
+    const out = join(dir, 'sign');
+    const args = ['train', '--root', data, '--dataset', 'synthetic', '--method', 'cmcrd', '--folds', 's1', '--seeds', '1', '--epochs', '1', '--warmup', '1', '--no-checkpoints', '--out', out];
+    const first = await inProcess(args);
+    expect(first.code, first.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res.config.cmcrdSign).toBe(true);
+    // As written before the option existed: no cmcrdSign entry.
+    delete res.config.cmcrdSign;
+    writeFileSync(join(out, 'results.json'), JSON.stringify(res));
+    const kept = await inProcess([...args, '--resume']);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stderr).toMatch(/kept from the earlier run/);
+    const off = await inProcess([...args, '--cmcrd-sign', 'off', '--resume']);
+    expect(off.code).toBe(2);
+    expect(off.stderr).toMatch(/cannot resume, it was made with cmcrdSign = true and this run has false/);
+    const fresh = await inProcess([...args, '--cmcrd-sign', 'off', '--out', join(dir, 'sign-off')]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'sign-off', 'results.json'), 'utf8')).config.cmcrdSign).toBe(false);
   });
 
   it('compare --resume keeps finished cells and runs the added methods', () => {

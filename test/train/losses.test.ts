@@ -303,6 +303,32 @@ describe('CRD / CMCRD machinery', () => {
     l.dispose();
   });
 
+  it('with the unimodal-supervision sign off (ablation), a sample the teacher gets wrong keeps the sign +1', () => {
+    // One-sample batches, same weights, banks, Z and negatives: with the sign on, the loss of a sample the teacher
+    // misclassifies is exactly the negative of the loss with the sign off; for a sample it gets right they are equal.
+    const labelsN = Int32Array.from([0, 1, 2, 0, 1, 2]);
+    const make = (unimodalSign?: boolean) => new CMCRD({ nData: 6, dS: 3, dT: 3, labels: labelsN, seed: 5, embedDim: 4, nNeg: 3, ...(unimodalSign === undefined ? {} : { unimodalSign }) });
+    const on = make();
+    const off = make(false);
+    expect([on.unimodalSign, off.unimodalSign]).toEqual([true, false]);
+    const z = { zS: 2.5, zT: 3.5 };
+    on.normalisers = z;
+    off.normalisers = z;
+    const fs = tf.tensor2d([[0.3, -1.2, 0.8]]);
+    const ft = tf.tensor2d([[1.1, 0.4, -0.6]]);
+    const student = tf.tensor2d([[2, 0, 0]]); // predicts class 0 (right)
+    const neg = Int32Array.from([1, 2, 4]);
+    const value = (l: CMCRD, teacher: number[]) => l.loss(fs, ft, student, tf.tensor2d([teacher]), Int32Array.from([0]), Int32Array.from([0]), neg).dataSync()[0]!;
+    const wrong = [0, 3, 0]; // the teacher predicts class 1
+    const right = [3, 0, 0];
+    const offWrong = value(off, wrong);
+    expect(Math.abs(offWrong)).toBeGreaterThan(1e-3);
+    expect(value(on, wrong)).toBeCloseTo(-offWrong, 5);
+    expect(value(on, right)).toBeCloseTo(value(off, right), 6);
+    on.dispose();
+    off.dispose();
+  });
+
   it('rejects duplicate indices, label mismatches and single-class data with clear errors', () => {
     const labelsN = Int32Array.from([0, 1, 0, 1, 2, 2]);
     const l = new CRD({ nData: 6, dS: 3, dT: 3, labels: labelsN, seed: 1, embedDim: 4 });

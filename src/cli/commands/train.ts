@@ -51,6 +51,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--teacher-arch <arch>', 'teacher network (default: the student network)')
     .option('--negatives <k>', 'CRD/CMCRD negatives per sample (default 1000, capped by the data)')
     .option('--negative-pool <pool>', "CRD/CMCRD negatives from 'other-class' samples (method.md, default) or 'any' other sample (ablation)")
+    .option('--cmcrd-sign <on|off>', "CMCRD's unimodal-supervision sign: on (method.md, default) or off (ablation: no sample's NCE term is reversed)")
     .option('--teacher <checkpoint>', 'use this teacher checkpoint for every fold instead of training one')
     .option('--teacher-cache <dir>', 'where trained teachers are cached (default <out>/teachers)')
     .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)')
@@ -139,6 +140,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   const teacherArch = raw.teacherArch === undefined ? undefined : choice<ArchName>(raw.teacherArch, '--teacher-arch', ARCH_NAMES);
   const nNeg = intOpt(raw, 'negatives', '--negatives', 1);
   const negativePool = raw.negativePool === undefined ? undefined : choice<NegativePool>(raw.negativePool, '--negative-pool', ['other-class', 'any']);
+  const cmcrdSign = raw.cmcrdSign === undefined ? undefined : choice<'on' | 'off'>(raw.cmcrdSign, '--cmcrd-sign', ['on', 'off']) === 'on';
   const loadOpts: LoadDatasetOptions = {};
   if (raw.subjects !== undefined) loadOpts.subjects = parseList(raw.subjects);
   if (raw.sessions !== undefined) {
@@ -194,6 +196,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
     ...(teacherArch ? { teacherArch } : {}),
     ...(nNeg !== undefined ? { nNeg } : {}),
     ...(negativePool ? { negativePool } : {}),
+    ...(cmcrdSign !== undefined ? { cmcrdSign } : {}),
     ...(teacherCheckpoint ? { teacherCheckpoint } : {}),
     teacherCacheDir: raw.teacherCache !== undefined ? String(raw.teacherCache) : join(out, 'teachers'),
     ...(montage ? { montage } : {}),

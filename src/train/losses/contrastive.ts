@@ -409,8 +409,11 @@ function argmaxRows(logits: tf.Tensor2D): Int32Array {
  * Correctness is read from argmax of the logits on the host (it is not differentiable anyway).
  */
 export class CMCRD extends ContrastiveDistiller {
-  constructor(opts: ContrastiveOptions) {
+  /** Whether the unimodal-supervision sign is applied (method.md; off only as an ablation: s_i = +1 for all). */
+  readonly unimodalSign: boolean;
+  constructor(opts: ContrastiveOptions & { unimodalSign?: boolean }) {
     super(opts, 0.05);
+    this.unimodalSign = opts.unimodalSign ?? true;
   }
   protected modifiers(studentLogits: tf.Tensor2D | null, teacherLogits: tf.Tensor2D | null, labels: Int32Array): Modifiers {
     if (!studentLogits || !teacherLogits) throw new Error('CMCRD.loss needs the student and teacher logits');
@@ -426,7 +429,7 @@ export class CMCRD extends ContrastiveDistiller {
     for (let i = 0; i < b; i++) {
       const sRight = ps[i] === labels[i];
       const tRight = pt[i] === labels[i];
-      sign[i] = tRight ? 1 : -1;
+      sign[i] = tRight || !this.unimodalSign ? 1 : -1;
       keepS[i] = sRight && !tRight ? 0 : 1;
       keepT[i] = tRight && !sRight ? 0 : 1;
     }

@@ -88,6 +88,8 @@ export interface DistillerOptions {
   nNeg?: number;
   /** CRD/CMCRD negative pool (default 'other-class', method.md). */
   negativePool?: NegativePool;
+  /** CMCRD's unimodal-supervision sign (default on, method.md; off is an ablation). */
+  cmcrdSign?: boolean;
   /** KD temperature (default 4). */
   kdTemperature?: number;
 }
@@ -149,7 +151,7 @@ export function makeDistiller(o: DistillerOptions): Distiller {
         ...(o.nNeg !== undefined ? { nNeg: o.nNeg } : {}),
         ...(o.negativePool !== undefined ? { negativePool: o.negativePool } : {}),
       };
-      const c: ContrastiveDistiller = o.method === 'crd' ? new CRD(opts) : new CMCRD(opts);
+      const c: ContrastiveDistiller = o.method === 'crd' ? new CRD(opts) : new CMCRD({ ...opts, ...(o.cmcrdSign !== undefined ? { unimodalSign: o.cmcrdSign } : {}) });
       return {
         ...base,
         extraTrainable: c.trainable,
