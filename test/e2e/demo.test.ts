@@ -93,7 +93,8 @@ describe('cmcrd demo (short run)', () => {
     const bad = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--arch', 'resnet'], { cwd: ROOT, encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--arch must be one of mlp, eegnet, dgcnn, got "resnet"/);
-  });
+    // Two demo runs, each allowed the 240 s its spawn is (the default 120 s per test is for one).
+  }, 480_000);
 
   it('rejects a bad option with a clear message and exit code 2', () => {
     const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--subjects', 'many'], { cwd: ROOT, encoding: 'utf8' });
