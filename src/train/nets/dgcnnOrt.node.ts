@@ -53,9 +53,13 @@ function toSampleMajor(g: GraphBuilder, s: Shape, v: string): string {
   return g.node('Reshape', [t, g.int64Initializer(`smOut_${v}`, [2], [-1, s.feats])]);
 }
 
-/** 1 − I, [N, N] row-major. */
-function offDiagonal(n: number): Float32Array {
-  return Float32Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1));
+/** A new graph with the constants both passes use: `half` (0.5) and `offDiagonal` (1 − I, [N, N]). */
+function newGraph(s: Shape): GraphBuilder {
+  const g = new GraphBuilder();
+  const n = s.nodes;
+  g.initializer('half', [], Float32Array.of(0.5));
+  g.initializer('offDiagonal', [n, n], Float32Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1)));
+  return g;
 }
 
 function rowsOf(g: GraphBuilder, v: string, width: number, name: string): string {
@@ -68,8 +72,6 @@ function rowsOf(g: GraphBuilder, v: string, width: number, name: string): string
  */
 function addForward(g: GraphBuilder, s: Shape, saved: boolean): void {
   const { nodes: N, feats: F, hidden: H } = s;
-  const half = g.initializer('half', [], Float32Array.of(0.5));
-  const mask = g.initializer('offDiagonal', [N, N], offDiagonal(N));
   // BatchNorm over every (sample, node) row.
   const x = rowsOf(g, g.input('x', [N * F]), F, 'x');
   const mean = g.node('ReduceMean', [x], { axes: [0], keepdims: 1 }, 'bnMean');
@@ -81,7 +83,7 @@ function addForward(g: GraphBuilder, s: Shape, saved: boolean): void {
   g.node('Reshape', [xn, g.int64Initializer('flatF', [2], [-1, N * F])], {}, 'f1');
   // L̃ from the learnable adjacency.
   const r = g.node('Relu', [g.input('adj', [N, N], false)]);
-  const a = g.node('Mul', [g.node('Mul', [g.node('Add', [r, g.node('Transpose', [r])]), half]), mask], {}, 'adjA');
+  const a = g.node('Mul', [g.node('Mul', [g.node('Add', [r, g.node('Transpose', [r])]), 'half']), 'offDiagonal'], {}, 'adjA');
   const deg = g.node('Add', [g.node('ReduceSum', [a, g.int64Initializer('degAxis', [1], [1])], { keepdims: 1 }), g.initializer('degEps', [], Float32Array.of(1e-10))]);
   const u = g.node('Reciprocal', [g.node('Sqrt', [deg])], {}, 'dinv');
   const lap = g.node('Mul', [g.node('Mul', [a, u]), g.node('Transpose', [u])], {}, 'lap');
@@ -131,7 +133,7 @@ function addBackward(g: GraphBuilder, s: Shape, src: Source, dLogits: string, fe
   if (featureGrads) dxn = g.node('Add', [dxn, rowsOf(g, g.input('df1', [N * F]), F, 'df1')]);
   colSum(g.node('Mul', [dxn, rowsOf(g, src('xhat', [N * F]), F, 'xhat')]), 'dgamma');
   colSum(dxn, 'dbeta');
-  // Through L̃ = Â⊙(u uᵀ) to the adjacency (initializers renamed: the fused step graph holds the forward's too).
+  // Through L̃ = Â⊙(u uᵀ) to the adjacency.
   const gl = g.node('Gemm', [dlxT, toNodeMajor(g, s, xn)], { transB: 1 });
   const a = src('adjA', [N, N], false);
   const u = src('dinv', [N, 1], false);
@@ -140,8 +142,8 @@ function addBackward(g: GraphBuilder, s: Shape, src: Source, dLogits: string, fe
   const u3 = g.node('Mul', [g.node('Mul', [u, u]), u]);
   const ddeg = g.node('Mul', [g.node('Mul', [du, u3]), g.initializer('minusHalf', [], Float32Array.of(-0.5))]);
   const da = g.node('Add', [g.node('Mul', [gl, g.node('Mul', [u, g.node('Transpose', [u])])]), ddeg]);
-  const ds = g.node('Mul', [da, g.initializer('offDiagonalB', [N, N], offDiagonal(N))]);
-  const dr = g.node('Mul', [g.node('Add', [ds, g.node('Transpose', [ds])]), g.initializer('halfB', [], Float32Array.of(0.5))]);
+  const ds = g.node('Mul', [da, 'offDiagonal']);
+  const dr = g.node('Mul', [g.node('Add', [ds, g.node('Transpose', [ds])]), 'half']);
   g.node('Where', [g.node('Greater', [src('adj', [N, N], false), zero]), dr, zero], {}, 'dadj');
   const dims: Record<string, number[]> = { dgamma: [F], dbeta: [F], dadj: [N, N], dW0: [F, H], dW1: [F, H], dWh: [N * H, s.classes], dbh: [s.classes] };
   for (const k of GRADS) g.output(k, dims[k]!, false);
@@ -151,19 +153,19 @@ function addBackward(g: GraphBuilder, s: Shape, src: Source, dLogits: string, fe
 const GRADS = ['dgamma', 'dbeta', 'dadj', 'dW0', 'dW1', 'dWh', 'dbh'];
 
 export function dgcnnForwardGraph(s: Shape): Uint8Array {
-  const g = new GraphBuilder();
+  const g = newGraph(s);
   addForward(g, s, true);
   return g.build('dgcnn_train_forward', {});
 }
 
 export function dgcnnBackwardGraph(s: Shape): Uint8Array {
-  const g = new GraphBuilder();
+  const g = newGraph(s);
   addBackward(g, s, (name, dims, batch = true) => g.input(name, dims, batch), g.input('dlogits', [s.classes]), true);
   return g.build('dgcnn_train_backward', {});
 }
 
 export function dgcnnCrossEntropyStepGraph(s: Shape): Uint8Array {
-  const g = new GraphBuilder();
+  const g = newGraph(s);
   addForward(g, s, false);
   addBackward(g, s, (name) => name, addCrossEntropyGradient(g, 'logits', s.classes), false);
   return g.build('dgcnn_train_ce_step', {});
