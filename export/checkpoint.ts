@@ -90,12 +90,29 @@ export function parseCheckpoint(text: string, source = 'checkpoint'): Checkpoint
   for (const key of ['arch', 'weights', 'classes', 'channels', 'features', 'normalisation'] as const) {
     if (o[key] === undefined) throw new Error(`${source}: missing field "${key}"`);
   }
+  const arch = o.arch as Record<string, unknown> | null;
+  const input = (typeof arch === 'object' && arch ? arch.input : undefined) as Record<string, unknown> | undefined;
+  const count = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+  if (typeof arch?.arch !== 'string' || !count(arch.classes) || !input || !count(input.channels) || !count(input.bands)) {
+    throw new Error(`${source}: field "arch" must have "arch" (a name), "classes" and "input.channels" / "input.bands" (positive integers)`);
+  }
+  const norm = o.normalisation as Record<string, unknown> | null;
+  if (typeof norm !== 'object' || !norm || !Array.isArray(norm.mean) || !Array.isArray(norm.std)) {
+    throw new Error(`${source}: field "normalisation" must have arrays "mean" and "std"`);
+  }
+  if (!Array.isArray(o.classes) || !o.classes.every((c) => typeof c === 'string')) throw new Error(`${source}: field "classes" must be an array of names`);
+  if (typeof o.weights !== 'object' || o.weights === null || Array.isArray(o.weights)) throw new Error(`${source}: field "weights" must be an object of named weights`);
   const weights: Record<string, WeightArray> = {};
   for (const [name, w] of Object.entries(o.weights as Record<string, SerialisedWeight>)) {
-    if (!w || w.dtype !== 'float32' || typeof w.base64 !== 'string' || !Array.isArray(w.shape)) {
-      throw new Error(`${source}: weight "${name}" must have shape, dtype "float32" and base64`);
+    if (!w || w.dtype !== 'float32' || typeof w.base64 !== 'string' || !Array.isArray(w.shape) || !w.shape.every((x) => Number.isInteger(x) && x >= 0)) {
+      throw new Error(`${source}: weight "${name}" must have shape (non-negative integers), dtype "float32" and base64`);
     }
-    const bytes = fromBase64(w.base64);
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(w.base64);
+    } catch {
+      throw new Error(`${source}: weight "${name}": field "base64" is not valid base64`);
+    }
     const n = w.shape.reduce((a, b) => a * b, 1);
     if (bytes.length !== n * 4) throw new Error(`${source}: weight "${name}" has ${bytes.length} bytes, shape [${w.shape}] needs ${n * 4}`);
     weights[name] = { shape: w.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)) };

@@ -13,7 +13,8 @@
  * `unsupported` entries (so a file with an extra variable still loads) and reading them as numbers fails
  * with a message naming the variable.
  */
-import { Unzlib, unzlibSync, zlibSync } from 'fflate';
+import { inflateSync } from 'node:zlib';
+import { Unzlib, zlibSync } from 'fflate';
 import { DataFormatError } from './errors.js';
 import {
   allocate,
@@ -208,12 +209,36 @@ function pad8(n: number): number {
   return (n + 7) & ~7;
 }
 
-function inflate(body: Uint8Array, opts: ReadMatOptions, where: string): Uint8Array {
-  try {
-    return unzlibSync(body);
-  } catch (err) {
-    fail(`${where}: corrupt zlib stream in miCOMPRESSED element (${err instanceof Error ? err.message : String(err)})`, opts);
+/** What `inflateSync(…, { info: true })` returns (@types/node types the result as a plain Buffer). */
+interface InflateInfo {
+  buffer: Buffer;
+  engine: { bytesWritten: number };
+}
+
+/**
+ * Inflate one miCOMPRESSED element with Node's zlib rather than fflate: fflate's unzlibSync neither checks the
+ * Adler-32 trailer nor reports where the stream ended, so a damaged element decoded to garbage numbers.
+ * zlib verifies the trailer ("incorrect data check") and truncation ("unexpected end of file"); `info`
+ * gives the bytes it consumed, which must be the whole element (scipy.io.loadmat requires the same).
+ */
+function inflate(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: string): Uint8Array {
+  function damaged(why: string): never {
+    // The variable name sits at the start of the stream, usually before the damage: name it when readable.
+    const name = peekCompressedName(body, le);
+    const key = name !== null && /^[A-Za-z]\w{0,62}$/.test(name) ? name : undefined;
+    fail(`${where}: damaged miCOMPRESSED element (${why}); the file is corrupt or incompletely copied, get a fresh copy`, opts, key);
   }
+  let out: InflateInfo;
+  try {
+    out = inflateSync(body, { info: true }) as unknown as InflateInfo;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'Z_DATA_ERROR' && /incorrect data check/.test(e.message)) damaged('Adler-32 checksum of the inflated data does not match the zlib trailer');
+    if (e.code === 'Z_BUF_ERROR') damaged(`zlib stream truncated: no end marker within the element's ${body.length} bytes`);
+    damaged(`corrupt zlib stream: ${e.message}`);
+  }
+  if (out.engine.bytesWritten !== body.length) damaged(`zlib stream ends after ${out.engine.bytesWritten} of the element's ${body.length} bytes`);
+  return new Uint8Array(out.buffer.buffer, out.buffer.byteOffset, out.buffer.byteLength);
 }
 
 function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: string, seen: (name: string) => void): MatVariable | null {
@@ -224,7 +249,7 @@ function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, whe
       return null;
     }
   }
-  const inner = inflate(body, opts, where);
+  const inner = inflate(body, le, opts, where);
   if (inner.length < 8) fail(`${where}: compressed element inflates to ${inner.length} bytes, less than a tag`, opts);
   const dv = new DataView(inner.buffer, inner.byteOffset, inner.byteLength);
   const type = dv.getUint32(0, le);

@@ -7,7 +7,7 @@
  * Besides numeric arrays we read fixed-width byte strings ('|S<n>'), because SEED-V's npz files store
  * pickled dicts as 0-d byte-string arrays (`np.savez(path, data=pickle.dumps(d))`).
  */
-import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { FlateErrorCode, strFromU8, unzipSync, zipSync, type FlateError, type Zippable } from 'fflate';
 import { DataFormatError } from './errors.js';
 import { DTYPE_BYTES, decodeElements, fortranToC, shapeSize, toBytes, type NdArray, type NumericDType } from './ndarray.js';
 
@@ -156,10 +156,39 @@ export function writeNpy(a: NpyArray): Uint8Array {
 /** Read every member of an .npz archive; keys are the member names without ".npy". */
 export function readNpz(bytes: Uint8Array, file?: string): Map<string, NpyArray> {
   let files: Record<string, Uint8Array>;
+  // unzipSync inflates entries in central-directory order and offers no per-entry error; the filter hook
+  // runs just before each entry, so it tells us which one a corrupt deflate stream belongs to.
+  let current: string | undefined;
   try {
-    files = unzipSync(bytes);
+    files = unzipSync(bytes, {
+      filter: (f) => {
+        current = f.name;
+        return true;
+      },
+    });
   } catch (err) {
-    throw new DataFormatError(`not a readable .npz (zip) archive: ${err instanceof Error ? err.message : String(err)}`, file);
+    const why = err instanceof Error ? err.message : String(err);
+    const code = (err as Partial<FlateError>).code;
+    const inflating = code === FlateErrorCode.UnexpectedEOF || code === FlateErrorCode.InvalidBlockType || code === FlateErrorCode.InvalidLengthLiteral || code === FlateErrorCode.InvalidDistance;
+    if (inflating && current !== undefined) {
+      throw new DataFormatError(`damaged .npz: entry cannot be decompressed (${why}); the file is corrupt or incompletely copied`, file, current);
+    }
+    throw new DataFormatError(`not a readable .npz (zip) archive: ${why}`, file);
+  }
+  // fflate does not check CRC-32s: compare each entry with the value in the zip's central directory, so a
+  // damaged archive fails here instead of yielding arrays of wrong numbers.
+  const crcs = centralDirectoryCrcs(bytes, file);
+  for (const [name, data] of Object.entries(files)) {
+    const expected = crcs.get(name);
+    if (expected === undefined) throw new DataFormatError('entry missing from the zip central directory', file, name);
+    const got = crc32(data);
+    if (got !== expected) {
+      throw new DataFormatError(
+        `damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(expected)}; the file is corrupt or incompletely copied`,
+        file,
+        name,
+      );
+    }
   }
   const out = new Map<string, NpyArray>();
   for (const [name, data] of Object.entries(files)) {
@@ -172,6 +201,59 @@ export function readNpz(bytes: Uint8Array, file?: string): Map<string, NpyArray>
     }
   }
   return out;
+}
+
+const hex32 = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
+
+/**
+ * Entry name → CRC-32 from the zip central directory (APPNOTE 4.3.12). The CRC field is 32-bit even in
+ * zip64 archives; only the directory's offset and count move to the zip64 end record. Names are decoded as
+ * fflate decodes them (UTF-8 when general-purpose bit 11 is set, else Latin-1) so the keys match unzipSync's.
+ */
+function centralDirectoryCrcs(b: Uint8Array, file?: string): Map<string, number> {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const bad = (msg: string): never => {
+    throw new DataFormatError(`damaged .npz: ${msg}`, file);
+  };
+  let eocd = b.length - 22;
+  while (eocd >= 0 && dv.getUint32(eocd, true) !== 0x06054b50) eocd--;
+  if (eocd < 0) bad('no zip end-of-central-directory record');
+  let count = dv.getUint16(eocd + 10, true);
+  let at = dv.getUint32(eocd + 16, true);
+  // zip64: a locator 20 bytes before the end record points at the zip64 end record.
+  if (eocd >= 20 && dv.getUint32(eocd - 20, true) === 0x07064b50) {
+    const z = Number(dv.getBigUint64(eocd - 12, true));
+    if (z + 56 > b.length || dv.getUint32(z, true) !== 0x06064b50) bad('zip64 end record not found where its locator points');
+    count = Number(dv.getBigUint64(z + 32, true));
+    at = Number(dv.getBigUint64(z + 48, true));
+  }
+  const out = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    if (at + 46 > b.length || dv.getUint32(at, true) !== 0x02014b50) bad(`central directory entry #${i} not found at byte ${at}`);
+    const flags = dv.getUint16(at + 8, true);
+    const nameLen = dv.getUint16(at + 28, true);
+    const name = strFromU8(b.subarray(at + 46, at + 46 + nameLen), !(flags & 0x800));
+    out.set(name, dv.getUint32(at + 16, true));
+    at += 46 + nameLen + dv.getUint16(at + 30, true) + dv.getUint16(at + 32, true);
+  }
+  return out;
+}
+
+// CRC-32 (IEEE 802.3, as zip uses). fflate computes it internally but does not export it, and Node's
+// zlib.crc32 only exists from Node 20.15 / 22.2 while the package supports every Node >= 20.
+let CRC_TABLE: Uint32Array | undefined;
+function crc32(data: Uint8Array): number {
+  if (!CRC_TABLE) {
+    CRC_TABLE = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      CRC_TABLE[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
 }
 
 /** Write an .npz archive (np.savez when `compress` is false, np.savez_compressed when true). */

@@ -4,8 +4,9 @@
  * Nothing here imports tfjs (the Network type is type-only); rebuilding a tfjs network from a checkpoint is
  * `networkFromCheckpoint` in ./run.ts.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 import { parseCheckpoint, serialiseCheckpoint, type Checkpoint, type FeatureSpec } from '../../export/checkpoint.js';
 import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 import type { DatasetMeta } from '../datasets/types.js';
@@ -58,7 +59,7 @@ export function makeCheckpoint(net: Network, info: CheckpointInfo): Checkpoint {
 
 export function writeCheckpoint(path: string, ck: Checkpoint): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, serialiseCheckpoint(ck));
+  writeFileAtomic(path, serialiseCheckpoint(ck));
 }
 
 /** Read and validate a checkpoint file (no tfjs involved); errors name the file. */

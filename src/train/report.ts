@@ -3,7 +3,8 @@
  * comparison.{json,csv,md,svg} for `cmcrd compare` (methods × networks, mean ± std, bar chart with error bars).
  * Accuracies are fractions in JSON/CSV and percentages in Markdown/SVG.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { dirname, join } from 'node:path';
 import type { ExperimentResult, FoldRecord, PreviousRun } from './run.js';
 
@@ -97,26 +98,16 @@ export function readRunResults(path: string): PreviousRun | null {
  */
 export function writeRunResults(path: string, prev: PreviousRun): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeAtomic(path, JSON.stringify({ config: prev.config, folds: prev.folds, transductiveSubjects: prev.transductiveSubjects }));
-}
-
-/**
- * Write through a temporary file and a rename, so a run killed while saving leaves the previous version of the
- * file (and the finished runs in it), never a truncated one.
- */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.partial`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify({ config: prev.config, folds: prev.folds, transductiveSubjects: prev.transductiveSubjects }));
 }
 
 /** results.json, results.csv, results.md in `dir` (rewritten after every finished run, so each write is atomic). */
 export function writeRunReport(dir: string, r: ExperimentResult): string[] {
   mkdirSync(dir, { recursive: true });
   const files = [join(dir, 'results.json'), join(dir, 'results.csv'), join(dir, 'results.md')];
-  writeAtomic(files[0]!, JSON.stringify(r, null, 1) + '\n');
-  writeAtomic(files[1]!, runCsv(r));
-  writeAtomic(files[2]!, runMarkdown(r));
+  writeFileAtomic(files[0]!, JSON.stringify(r, null, 1) + '\n');
+  writeFileAtomic(files[1]!, runCsv(r));
+  writeFileAtomic(files[2]!, runMarkdown(r));
   return files;
 }
 
@@ -234,7 +225,12 @@ export function comparisonMarkdown(t: ComparisonTable, title: string): string {
   }
   if (t.paired.length) {
     const ref = t.paired[0]!.reference;
-    const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}` : 'n/a');
+    // Rounded first, so a difference that rounds to zero prints as +0.00, never as -0.00.
+    const signed = (x: number) => {
+      if (!Number.isFinite(x)) return 'n/a';
+      const r = Number((100 * x).toFixed(2)) + 0;
+      return `${r >= 0 ? '+' : ''}${r.toFixed(2)}`;
+    };
     lines.push(
       '',
       `## Paired differences: ${ref} − method`,
@@ -309,9 +305,9 @@ export function writeComparison(dir: string, cells: readonly CompareCell[], titl
   mkdirSync(dir, { recursive: true });
   const t = comparisonTable(cells, reference);
   const files = ['comparison.json', 'comparison.csv', 'comparison.md', 'comparison.svg'].map((f) => join(dir, f));
-  writeAtomic(files[0]!, JSON.stringify({ title, ...t }, null, 1) + '\n');
-  writeAtomic(files[1]!, comparisonCsv(t));
-  writeAtomic(files[2]!, comparisonMarkdown(t, title));
-  writeAtomic(files[3]!, comparisonSvg(t, title));
+  writeFileAtomic(files[0]!, JSON.stringify({ title, ...t }, null, 1) + '\n');
+  writeFileAtomic(files[1]!, comparisonCsv(t));
+  writeFileAtomic(files[2]!, comparisonMarkdown(t, title));
+  writeFileAtomic(files[3]!, comparisonSvg(t, title));
   return files;
 }

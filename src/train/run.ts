@@ -130,7 +130,8 @@ const RESUME_DEFAULTS: Readonly<Record<string, (config: ExperimentResult['config
 export type RunEvent =
   | { type: 'fold-start'; fold: string; seed: number; index: number; total: number }
   | { type: 'epoch'; model: 'teacher' | 'student'; fold: string; seed: number; info: EpochInfo }
-  | { type: 'teacher'; fold: string; seed: number; source: 'trained' | 'memory' | 'disk' | 'supplied'; path?: string }
+  /** `damaged`: a cached teacher at `path` could not be read (the reason), so it was trained again and replaced. */
+  | { type: 'teacher'; fold: string; seed: number; source: 'trained' | 'memory' | 'disk' | 'supplied'; path?: string; damaged?: string }
   /** `resumed`: the record was kept from an earlier run (PreviousRun), nothing was trained. */
   | { type: 'fold-done'; record: FoldRecord; index: number; total: number; resumed?: boolean };
 
@@ -620,11 +621,18 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
   const path = o.teacherCacheDir ? join(o.teacherCacheDir, file) : null;
   let ck = o.teacherMemo?.get(key) ?? null;
   let source: 'memory' | 'disk' | 'trained' = 'memory';
+  let damaged: string | undefined;
   if (!ck && path && existsSync(path)) {
-    const disk = readCheckpoint(path);
-    if (disk.provenance.cacheKey === key) {
-      ck = disk;
-      source = 'disk';
+    // The cache holds derived data only: a file that does not parse (e.g. left by a process killed before
+    // atomic writes) is retrained and replaced rather than stopping every later run.
+    try {
+      const disk = readCheckpoint(path);
+      if (disk.provenance.cacheKey === key) {
+        ck = disk;
+        source = 'disk';
+      }
+    } catch (e) {
+      damaged = (e as Error).message;
     }
   }
   let net: Network;
@@ -682,7 +690,7 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
     if (path) writeCheckpoint(path, ck);
   }
   o.teacherMemo?.set(key, ck);
-  o.onEvent?.({ type: 'teacher', fold: fold.id, seed, source, ...(path ? { path } : {}) });
+  o.onEvent?.({ type: 'teacher', fold: fold.id, seed, source, ...(path ? { path } : {}), ...(damaged ? { damaged } : {}) });
   return { net, train, test, metrics: evaluate(net, test, q.yTest, q.classes) };
 }
 

@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { unzlibSync, zlibSync } from 'fflate';
 import { readMat, writeMat, matNumeric, type MatVariable } from '../../src/io/mat.js';
+import { loadSeedIV } from '../../src/datasets/index.js';
 import { DataFormatError } from '../../src/io/errors.js';
 import { cToFortran, fortranToC } from '../../src/io/ndarray.js';
 
@@ -178,3 +181,114 @@ describe('column-major ↔ row-major', () => {
     );
   });
 });
+
+// Damaged miCOMPRESSED elements: the corrupt files are made here from the good fixtures' bytes.
+describe('damaged miCOMPRESSED elements', () => {
+  /** Top-level elements of a little-endian MAT v5 file (compressed ones are unpadded). */
+  const elements = (b: Uint8Array) => {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const out: { at: number; type: number; n: number }[] = [];
+    for (let at = 128; at + 8 <= b.length; ) {
+      const type = dv.getUint32(at, true);
+      const n = dv.getUint32(at + 4, true);
+      out.push({ at, type, n });
+      at += 8 + (type === 15 ? n : (n + 7) & ~7);
+    }
+    return out;
+  };
+  /**
+   * Flip one byte in the middle of a compressed element's deflate data such that the stream still inflates
+   * (to different bytes): the damage only the Adler-32 trailer can reveal. Returns the damaged file copy.
+   */
+  const silentFlip = (file: Uint8Array, el: { at: number; n: number }) => {
+    const start = el.at + 8;
+    const good = unzlibSync(file.subarray(start, start + el.n));
+    for (let p = start + Math.floor(el.n / 2); p < start + el.n - 4; p++) {
+      const c = file.slice();
+      c[p]! ^= 0x10;
+      try {
+        const got = unzlibSync(c.subarray(start, start + el.n));
+        if (got.length === good.length && got.some((v, i) => v !== good[i])) return c;
+      } catch {
+        /* this flip breaks the deflate structure: try the next byte */
+      }
+    }
+    throw new Error('no silently inflating byte flip found');
+  };
+  /** A MAT file whose only element is a miCOMPRESSED one with `zbody` (a zlib stream, intact or not) as its data. */
+  const withCompressed = (zbody: Uint8Array) => {
+    const head = writeMat({}).subarray(0, 128);
+    const out = new Uint8Array(128 + 8 + zbody.length);
+    out.set(head);
+    new DataView(out.buffer).setUint32(128, 15, true);
+    new DataView(out.buffer).setUint32(132, zbody.length, true);
+    out.set(zbody, 136);
+    return out;
+  };
+  const vec: Record<string, { dtype: 'float64'; shape: number[]; data: Float64Array }> = {
+    vals: { dtype: 'float64', shape: [1, 64], data: Float64Array.from({ length: 64 }, (_, i) => i / 8) },
+  };
+  const plainElement = writeMat(vec).subarray(128);
+
+  it('good compressed and plain fixtures still load', () => {
+    const mats = (readdirSync(join(DIR, '..'), { recursive: true }) as string[]).filter((f) => f.endsWith('.mat') && !f.endsWith('v73.mat'));
+    expect(mats.length).toBe(11);
+    let compressed = 0;
+    for (const m of mats) {
+      const b = new Uint8Array(readFileSync(join(DIR, '..', m)));
+      compressed += elements(b).filter((e) => e.type === 15).length;
+      expect(readMat(b, { file: m }).names.length, m).toBeGreaterThan(0);
+    }
+    expect(compressed).toBeGreaterThan(150);
+    expect(summaryOf(loadSeedIV(join(DIR, '../seed_iv_mini')))).toEqual({ trials: 72, finite: true });
+  });
+
+  it('a byte flip that still inflates fails on the Adler-32 check, naming the file and the variable', () => {
+    const b = bytes('classes_zlib.mat');
+    const big = elements(b).reduce((a, e) => (e.n > a.n ? e : a));
+    const bad = silentFlip(b, big);
+    expect(() => readMat(bad, { file: 'classes_zlib.mat' })).toThrow(
+      /^classes_zlib\.mat \[big\]: element #\d+ at byte \d+: damaged miCOMPRESSED element \(Adler-32 checksum .* does not match/,
+    );
+    // The same flip inside a stored (level 0) deflate block: only the checksum can notice.
+    const stored = withCompressed(zlibSync(plainElement, { level: 0 }));
+    expect(matNumeric(readMat(stored), 'vals').data[9]).toBe(9 / 8);
+    const flipped = stored.slice();
+    flipped[stored.length - 4 - 100]! ^= 0x01;
+    expect(() => readMat(flipped, { file: 'v.mat' })).toThrow(/^v\.mat \[vals\]: .*damaged miCOMPRESSED element \(Adler-32/);
+    expect(() => readMat(flipped, { file: 'v.mat', only: (n) => n === 'vals' })).toThrow(/Adler-32/);
+  });
+
+  it('a stream that ends before or after its element ends is rejected', () => {
+    const z = zlibSync(plainElement);
+    expect(matNumeric(readMat(withCompressed(z)), 'vals').data[63]).toBe(63 / 8);
+    for (const cut of [2, 4, 7]) {
+      expect(() => readMat(withCompressed(z.subarray(0, z.length - cut)), { file: 't.mat' }), `cut ${cut}`).toThrow(/^t\.mat.*: damaged miCOMPRESSED element \(zlib stream truncated/);
+    }
+    // Bytes after the zlib trailer but inside the element (a wrong byte count, or spliced data).
+    const longer = new Uint8Array(z.length + 8);
+    longer.set(z);
+    longer.set(z.subarray(z.length - 4), z.length + 4); // even ending in a matching trailer
+    expect(() => readMat(withCompressed(longer), { file: 't.mat' })).toThrow(
+      new RegExp(`^t\\.mat \\[vals\\]: element #0 at byte 128: damaged miCOMPRESSED element \\(zlib stream ends after ${z.length} of the element's ${z.length + 8} bytes\\)`),
+    );
+  });
+
+  it('the SEED-IV loader reports a damaged file by path and variable instead of returning its numbers', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cmcrd-badmat-'));
+    try {
+      cpSync(join(DIR, '../seed_iv_mini'), tmp, { recursive: true });
+      const path = join(tmp, 'eeg_feature_smooth/1/7_20150721.mat');
+      const b = new Uint8Array(readFileSync(path));
+      // Element 4 is de_LDS5 (the file holds de_LDS1..24 in order).
+      writeFileSync(path, silentFlip(b, elements(b)[4]!));
+      expect(() => loadSeedIV(tmp)).toThrow(/7_20150721\.mat \[de_LDS5\]: element #4 at byte \d+: damaged miCOMPRESSED element \(Adler-32/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+function summaryOf(ds: ReturnType<typeof loadSeedIV>) {
+  return { trials: ds.trials.length, finite: ds.trials.every((t) => t.eeg.every((v) => Number.isFinite(v))) };
+}

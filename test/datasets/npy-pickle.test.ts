@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { unzipSync } from 'fflate';
+import { loadSeedV } from '../../src/datasets/index.js';
 import { readNpz, readNpy, writeNpy, writeNpz, npzBytesMember } from '../../src/io/npy.js';
 import { unpickle, pickleDictOfArrays, PyTuple } from '../../src/io/pickle.js';
 import { DataFormatError } from '../../src/io/errors.js';
@@ -146,6 +149,85 @@ describe('npy', () => {
     expect(() => readNpz(Uint8Array.from([1, 2, 3]), 'bad.npz')).toThrow(/bad\.npz: not a readable \.npz/);
     const trunc = writeNpy(a).slice(0, 130);
     expect(() => readNpy(trunc, 't.npy')).toThrow(/t\.npy: truncated \.npy data/);
+  });
+});
+
+// Damaged .npz entries: the corrupt archives are made here from the good fixtures' bytes.
+describe('npz CRC-32 checks', () => {
+  /** Byte range of entry `name`'s stored/compressed data, from its local file header (APPNOTE 4.3.7). */
+  const entryData = (b: Uint8Array, name: string) => {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let at = 0; at + 30 <= b.length && dv.getUint32(at, true) === 0x04034b50; ) {
+      const n = dv.getUint16(at + 26, true);
+      const start = at + 30 + n + dv.getUint16(at + 28, true);
+      // numpy writes zip64 local headers (sizes 0xffffffff): find the end at the next header instead.
+      let end = start;
+      while (end + 4 <= b.length && dv.getUint32(end, true) !== 0x04034b50 && dv.getUint32(end, true) !== 0x02014b50) end++;
+      if (new TextDecoder().decode(b.subarray(at + 30, at + 30 + n)) === name) return { start, end, method: dv.getUint16(at + 8, true) };
+      at = end;
+    }
+    throw new Error(`no entry ${name}`);
+  };
+  /** Flip a byte in the middle of the entry's data such that fflate's unzipSync still extracts it (to other bytes). */
+  const silentFlip = (b: Uint8Array, name: string) => {
+    const { start, end } = entryData(b, name);
+    const good = unzipSync(b)[name]!;
+    for (let p = Math.floor((start + end) / 2); p < end; p++) {
+      const c = b.slice();
+      c[p]! ^= 0x10;
+      try {
+        const got = unzipSync(c)[name]!;
+        if (got.length === good.length && got.some((v, i) => v !== good[i])) return c;
+      } catch {
+        /* broke the deflate structure: try the next byte */
+      }
+    }
+    throw new Error('no silently extracting byte flip found');
+  };
+
+  it.each([
+    ['EEG_DE_features/5_123.npz', 0],
+    ['EEG_DE_features/6_123.npz', 8],
+    ['Eye_movement_features/5_123.npz', 0],
+  ])('%s (zip method %i): good bytes load, a damaged entry fails naming file and entry', (path, method) => {
+    const b = file(path);
+    expect(entryData(b, 'data.npy').method).toBe(method);
+    // The good file passes the check (our CRC-32 agrees with the values numpy's zip writer recorded).
+    const npz = readNpz(b, path);
+    expect((unpickle(npzBytesMember(npz, 'data', path)) as Map<number, NdArray>).size).toBe(45);
+    const bad = silentFlip(b, 'data.npy');
+    expect(() => readNpz(bad, path)).toThrow(
+      new RegExp(`^${path.replace(/[./]/g, '\\$&')} \\[data\\.npy\\]: damaged \\.npz: CRC-32 of the extracted entry is 0x[0-9a-f]{8}, the zip directory records 0x[0-9a-f]{8}`),
+    );
+  });
+
+  it('an entry whose deflate data no longer decodes is named too', () => {
+    const b = file('EEG_DE_features/6_123.npz');
+    const { start, end } = entryData(b, 'label.npy');
+    const c = b.slice();
+    c.fill(0xff, start, end);
+    expect(() => readNpz(c, '6_123.npz')).toThrow(/^6_123\.npz \[label\.npy\]: damaged \.npz: entry cannot be decompressed/);
+  });
+
+  it('our own writer (stored and deflated) round-trips through the check', () => {
+    const x: NdArray = { dtype: 'float64', shape: [3], data: Float64Array.from([1.5, -2, 1e300]) };
+    for (const compress of [false, true]) {
+      const z = writeNpz({ x }, { compress });
+      expect(Array.from((readNpz(z).get('x') as NdArray).data as Float64Array)).toEqual([1.5, -2, 1e300]);
+      expect(() => readNpz(silentFlip(z, 'x.npy'), 'w.npz')).toThrow(/^w\.npz \[x\.npy\]: damaged \.npz: CRC-32/);
+    }
+  });
+
+  it('the SEED-V loader reports a damaged file by path instead of returning its numbers', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cmcrd-badnpz-'));
+    try {
+      cpSync(SEEDV, tmp, { recursive: true });
+      const path = join(tmp, 'EEG_DE_features/5_123.npz');
+      writeFileSync(path, silentFlip(new Uint8Array(readFileSync(path)), 'data.npy'));
+      expect(() => loadSeedV(tmp)).toThrow(/EEG_DE_features[\\/]5_123\.npz \[data\.npy\]: damaged \.npz: CRC-32/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 

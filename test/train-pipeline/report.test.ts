@@ -51,4 +51,11 @@ describe('paired differences in comparisons', () => {
     expect(comparisonTable(cells.filter((x) => x.method !== 'cmcrd')).paired).toEqual([]);
     expect(comparisonMarkdown(comparisonTable(cells.filter((x) => x.method !== 'cmcrd')), 'x')).not.toMatch(/Paired/);
   });
+
+  it('prints a difference that rounds to zero as +0.00, never -0.00', () => {
+    const ref = [[0.5], [0.75], [0.625]];
+    const md = comparisonMarkdown(comparisonTable([cell('cmcrd', 'mlp', ref), cell('kd', 'mlp', [[0.5 + 1e-6], [0.75], [0.625 + 2e-6]])]), 'x');
+    const row = md.split('\n').find((l) => l.startsWith('| mlp | kd |'))!;
+    expect(row).toMatch(/^\| mlp \| kd \| \+0\.00 \| 0\.00 \| \[\+0\.00, \+0\.00\] \| 0 \/ 1 \/ 2 \(of 3\) \|$/);
+  });
 });
