@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DataFormatError } from '../io/errors.js';
 import type { CommonLoadOptions } from './common.js';
-import { exists, join } from './fsutil.js';
+import { exists, join, listFiles } from './fsutil.js';
 import { SYNTHETIC_MANIFEST, type SeedIVFeature } from './layouts.js';
 import { loadSeed, type SeedFeature } from './seed.js';
 import { loadSeedIV } from './seed-iv.js';
@@ -17,7 +17,7 @@ export * from './layouts.js';
 export { loadSeed, SEED_FEATURES, type SeedFeature, type SeedLoadOptions } from './seed.js';
 export { loadSeedIV, type SeedIVLoadOptions } from './seed-iv.js';
 export { loadSeedV, type SeedVLoadOptions, type SeedVColumnOrder } from './seed-v.js';
-export { synthesize, trialWindows, FULL_SIZE, type SynthOptions, type SynthResult, type SynthLayout } from './synth.js';
+export { synthesize, trialWindows, FULL_SIZE, SynthOutputError, type SynthOptions, type SynthResult, type SynthLayout } from './synth.js';
 export { rawTrialFeatures, type RawFeatureOptions, type TrialFeatures } from './raw-features.js';
 
 export type DatasetKind = 'seed' | 'seed-iv' | 'seed-v' | 'synthetic';
@@ -40,6 +40,8 @@ export interface SyntheticManifest {
   windowsPerTrial: number;
   seed: number;
   raw: boolean;
+  /** True when the run was interrupted: the files then hold fewer subjects/sessions than the counts above. */
+  stopped?: boolean;
 }
 
 export function readSyntheticManifest(root: string): SyntheticManifest {
@@ -54,7 +56,43 @@ export function readSyntheticManifest(root: string): SyntheticManifest {
   const o = m as Partial<SyntheticManifest>;
   if (o.layout !== 'seed-iv' && o.layout !== 'seed-v') throw new DataFormatError(`unknown layout ${JSON.stringify(o.layout)}`, path, 'layout');
   if (!(typeof o.sessions === 'number' && o.sessions >= 1 && o.sessions <= 3)) throw new DataFormatError(`bad sessions ${JSON.stringify(o.sessions)}`, path, 'sessions');
+  if (!(typeof o.subjects === 'number' && Number.isInteger(o.subjects) && o.subjects >= 1)) throw new DataFormatError(`bad subjects ${JSON.stringify(o.subjects)}`, path, 'subjects');
   return o as SyntheticManifest;
+}
+
+/**
+ * Subjects (and, for SEED-IV, sessions) present on disk must match SYNTHETIC.json: a folder that two
+ * `dataset synth` runs wrote into (possible before synth refused non-empty folders) holds leftover subjects
+ * from the older run, which the loader would otherwise mix in silently. Only file names are read.
+ */
+function checkSyntheticCounts(root: string, m: SyntheticManifest): void {
+  const subjects = new Set<string>();
+  let sessions: number | null = null;
+  if (m.layout === 'seed-iv') {
+    const base = join(root, 'eeg_feature_smooth');
+    if (!exists(base)) return; // the loader reports the missing folder
+    sessions = 0;
+    for (const s of [1, 2, 3]) {
+      const dir = join(base, String(s));
+      const files = exists(dir) ? listFiles(dir, '.mat') : [];
+      if (files.length) sessions++;
+      for (const f of files) subjects.add(f.split('_')[0]!);
+    }
+  } else {
+    const dir = join(root, 'EEG_DE_features');
+    if (!exists(dir)) return;
+    for (const f of listFiles(dir, '.npz')) subjects.add(f.split('_')[0]!);
+  }
+  // An interrupted run (stopped) legitimately wrote fewer subjects/sessions than it recorded, never more.
+  const off = (disk: number, manifest: number) => (m.stopped ? disk > manifest : disk !== manifest);
+  if (off(subjects.size, m.subjects) || (sessions !== null && off(sessions, m.sessions))) {
+    const what = (n: number, s: number | null) => `${n} subject${n === 1 ? '' : 's'}${s === null ? '' : ` × ${s} session${s === 1 ? '' : 's'}`}`;
+    throw new DataFormatError(
+      `${SYNTHETIC_MANIFEST} describes ${what(m.subjects, sessions === null ? null : m.sessions)}, but the ${m.layout} files hold ${what(subjects.size, sessions)}. ` +
+        'The folder probably mixes two synthetic datasets; synthesise again into a new, empty folder',
+      root,
+    );
+  }
 }
 
 export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOptions = {}): EmotionDataset {
@@ -83,6 +121,7 @@ export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOp
       });
     case 'synthetic': {
       const m = readSyntheticManifest(root);
+      checkSyntheticCounts(root, m);
       const sessions = opts.sessions ?? Array.from({ length: m.sessions }, (_, i) => i + 1);
       return loadDataset(m.layout, root, { ...opts, sessions });
     }

@@ -6,7 +6,7 @@
  * EEG at 200 Hz and per-window eye features. EEG feature files are computed from that raw signal with the
  * runtime's feature code (rawTrialFeatures), so eeg_feature_smooth is consistent with eeg_raw_data.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmotionWorld, synthesizeTrial, type WorldOptions } from '../../firmware-bridge/sim/wearer-model.js';
 import { writeMat, type MatWritable } from '../io/mat.js';
@@ -35,6 +35,7 @@ export type SynthLayout = 'seed-iv' | 'seed-v';
 
 export interface SynthOptions {
   layout: SynthLayout;
+  /** Output folder: must not exist yet or be empty (otherwise SynthOutputError; nothing is written). */
   out: string;
   /** Default 2. */
   subjects?: number;
@@ -87,6 +88,41 @@ function sessionDate(session: number): string {
   return `2018${String(2 + session).padStart(2, '0')}1${session}`;
 }
 
+/** `synthesize` was pointed at an output path it must not write into; the message names the path. */
+export class SynthOutputError extends Error {
+  constructor(
+    readonly dir: string,
+    message: string,
+  ) {
+    super(`${dir}: ${message}`);
+    this.name = 'SynthOutputError';
+  }
+}
+
+/**
+ * Refuse an output path that is a file or a non-empty folder. Writing into a previous dataset's folder would
+ * overwrite some of its files and keep the rest (extra subjects, sessions, the other layout), and loaders would
+ * read the mix as one dataset. We never delete anything: the user picks a new folder or removes the old one.
+ */
+function checkOutputFolder(dir: string): void {
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new SynthOutputError(dir, 'exists and is a file, not a folder; choose a new output folder');
+    entries = readdirSync(dir);
+  } catch (err) {
+    if (err instanceof SynthOutputError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // created below
+    throw err;
+  }
+  if (entries.length === 0) return;
+  const shown = entries.sort().slice(0, 4).join(', ') + (entries.length > 4 ? ', …' : '');
+  throw new SynthOutputError(
+    dir,
+    `folder exists and is not empty (${shown}); synthesising into it would mix the new dataset with these files. ` +
+      'Choose a new output folder, or delete this one yourself first if you no longer need it',
+  );
+}
+
 export function synthesize(o: SynthOptions): SynthResult {
   const subjects = o.subjects ?? 2;
   const sessions = o.sessions ?? 2;
@@ -98,6 +134,7 @@ export function synthesize(o: SynthOptions): SynthResult {
   if (!(Number.isInteger(base) && base >= 1)) throw new RangeError(`--windows-per-trial must be a positive integer, got ${base}`);
   if (o.raw && o.layout !== 'seed-iv') throw new RangeError('--raw is only available for the seed-iv layout (SEED-V releases no raw EEG)');
   const classes = o.layout === 'seed-iv' ? SEED_IV_CLASSES : SEED_V_CLASSES;
+  checkOutputFolder(o.out);
   const world = new EmotionWorld({ ...o.model, seed, classes });
   mkdirSync(o.out, { recursive: true });
   const files: string[] = [];

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -85,6 +85,71 @@ describe('cmcrd dataset', () => {
       bad = await synth('x', '--model', '{"eegLatentGain":[1,1]}');
       expect(bad.code).toBe(2);
       expect(bad.err).toMatch(/eegLatentGain must hold 6 finite numbers/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('synth refuses a non-empty --out folder (exit 2) and leaves the dataset there untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmcrd-synth-reuse-'));
+    /** Every file under `root` → its bytes (base64), to compare before/after. */
+    const snapshot = (root: string, into = new Map<string, string>()) => {
+      for (const d of readdirSync(root, { withFileTypes: true })) {
+        const p = join(root, d.name);
+        if (d.isDirectory()) snapshot(p, into);
+        else into.set(p, readFileSync(p).toString('base64'));
+      }
+      return into;
+    };
+    try {
+      const out = join(dir, 'ds');
+      const synth = (...extra: string[]) => run('dataset', 'synth', '--windows-per-trial', '1', '--sessions', '1', '--out', out, ...extra);
+      expect((await synth('--layout', 'seed-iv', '--subjects', '3')).code).toBe(0);
+      const before = snapshot(out);
+      expect(before.size).toBe(7); // 3 subjects × (EEG + eye) + SYNTHETIC.json
+      for (const second of [['--layout', 'seed-iv', '--subjects', '2', '--seed', '5'], ['--layout', 'seed-v', '--subjects', '1']]) {
+        const r = await synth(...second);
+        expect(r.code, second.join(' ')).toBe(2);
+        expect(r.err).toContain(`--out ${out}: folder exists and is not empty (SYNTHETIC.json, eeg_feature_smooth, eye_feature_smooth)`);
+        expect(r.err).toMatch(/Choose a new output folder, or delete this one yourself first/);
+        expect(snapshot(out)).toEqual(before);
+      }
+      const info = await run('dataset', 'info', '--dataset', 'synthetic', '--root', out, '--json');
+      expect(JSON.parse(info.out)).toMatchObject({ subjects: 3, sessions: 1 });
+
+      // An existing empty folder is fine (e.g. from mkdtemp); a file in the way is not.
+      const empty = join(dir, 'empty');
+      mkdirSync(empty);
+      expect((await run('dataset', 'synth', '--layout', 'seed-v', '--subjects', '1', '--sessions', '1', '--windows-per-trial', '1', '--out', empty)).code).toBe(0);
+      writeFileSync(join(dir, 'a-file'), 'keep me');
+      const f = await run('dataset', 'synth', '--layout', 'seed-v', '--out', join(dir, 'a-file'));
+      expect(f.code).toBe(2);
+      expect(f.err).toMatch(/a-file: exists and is a file, not a folder/);
+      expect(readFileSync(join(dir, 'a-file'), 'utf8')).toBe('keep me');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a synthetic folder whose files disagree with SYNTHETIC.json is an error naming the folder and both counts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmcrd-synth-mixed-'));
+    try {
+      const out = join(dir, 'ds');
+      expect((await run('dataset', 'synth', '--layout', 'seed-iv', '--subjects', '3', '--sessions', '1', '--windows-per-trial', '1', '--out', out)).code).toBe(0);
+      // What two runs into one folder used to leave: the newer manifest (2 subjects) over 3 subjects' files.
+      const manifestPath = join(out, 'SYNTHETIC.json');
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      writeFileSync(manifestPath, JSON.stringify({ ...manifest, subjects: 2 }));
+      let r = await run('dataset', 'info', '--dataset', 'synthetic', '--root', out, '--json');
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`${out}: SYNTHETIC.json describes 2 subjects × 1 session, but the seed-iv files hold 3 subjects × 1 session`);
+      // An interrupted run records its planned size and may hold fewer files, never more.
+      writeFileSync(manifestPath, JSON.stringify({ ...manifest, subjects: 4, stopped: true }));
+      r = await run('dataset', 'info', '--dataset', 'synthetic', '--root', out, '--json');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).subjects).toBe(3);
+      writeFileSync(manifestPath, JSON.stringify({ ...manifest, subjects: 4 }));
+      r = await run('dataset', 'info', '--dataset', 'synthetic', '--root', out, '--json');
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/describes 4 subjects × 1 session, but the seed-iv files hold 3 subjects/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

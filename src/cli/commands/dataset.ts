@@ -16,6 +16,7 @@ import {
   nestedWindow,
   summarize,
   synthesize,
+  SynthOutputError,
   type DatasetKind,
   type LoadDatasetOptions,
   type SynthLayout,
@@ -139,7 +140,7 @@ export function registerDataset(program: Command): void {
   ds.command('synth')
     .description('write a synthetic dataset in the SEED-IV or SEED-V layout (signals from the wearer model)')
     .requiredOption('--layout <layout>', 'seed-iv or seed-v')
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder (new or empty; an existing dataset is never overwritten)')
     .option('--subjects <n>', 'subjects (default 2; --full: 15)', int('--subjects', 1))
     .option('--sessions <n>', 'sessions 1..3 (default 2; --full: 3)', int('--sessions', 1))
     .option('--windows-per-trial <n>', 'windows per trial (default 3; --full: 35 on average)', int('--windows-per-trial', 1))
@@ -177,6 +178,7 @@ export function registerDataset(program: Command): void {
         const summary = { out: o.out, layout: o.layout, files: r.files.length, subjects: r.subjects, sessions: r.sessions, trials: r.trials, windows: r.windows, stopped: r.stopped };
         process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `wrote ${r.files.length} files (${r.trials} trials, ${r.windows} windows) to ${o.out}${r.stopped ? ' (interrupted: partial dataset)' : ''}\n`);
       } catch (err) {
+        if (err instanceof SynthOutputError) throw new CliError(`--out ${err.message}`);
         if (err instanceof RangeError || err instanceof DataFormatError) throw new CliError(err.message);
         throw err;
       } finally {
