@@ -60,6 +60,7 @@ export function ganglionMontage(sites: readonly string[], reference?: string): M
 
 /** Any named sites (checked against the position table). */
 export function customMontage(name: string, sites: readonly string[], reference?: string): Montage {
+  if (!sites.length) throw new RangeError(`montage ${name} lists no electrode sites`);
   for (const s of sites) requirePosition(s);
   if (new Set(sites.map((s) => s.toUpperCase())).size !== sites.length) throw new RangeError(`montage ${name} lists a site twice`);
   return Object.freeze({ name, sites: Object.freeze([...sites]), ...(reference ? { reference } : {}) });

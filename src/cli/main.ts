@@ -26,7 +26,10 @@ export function buildProgram(): Command {
     .name('cmcrd')
     .description('CMCRD edge toolkit: train an EEG student with an eye-movement teacher, export it, run it on a headband.')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before the commands are registered, so every command and subcommand inherits it: commander then throws
+    // instead of calling process.exit(1), and main() maps its errors to exit code 2 like our own.
+    .exitOverride();
   registerDemo(program);
   registerBench(program);
   registerDecode(program);
@@ -41,13 +44,13 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help / --version exit with code 0 through this path.
-      process.exitCode = err.exitCode;
+      // --help / --version exit with code 0 through this path; commander has already printed its message for a
+      // missing or unknown option or command, which is a user error like any other (exit 2, as the README says).
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
     if (err instanceof CliError) {

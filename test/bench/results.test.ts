@@ -84,4 +84,15 @@ describe('cmcrd bench --only', () => {
     expect(r.err).not.toMatch(/bench: firmware/);
     expect(readFileSync(out, 'utf8')).toBe('not json');
   });
+
+  it('names the unknown suite; a repeated one runs once', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cmcrd-bench-'));
+    const out = join(dir, 'results.json');
+    const bad = await run('bench', '--only', 'firmware,nope,firmware', '--quick', '--out', out);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown suite in --only: nope \(have: /);
+    const twice = await run('bench', '--only', 'firmware,firmware', '--quick', '--out', out);
+    expect(twice.code).toBe(0);
+    expect(twice.err.match(/bench: firmware/g)).toHaveLength(1);
+  });
 });

@@ -1,11 +1,13 @@
 /** `cmcrd features` end to end: spawn `node bin/cmcrd.js features …` on small CSV files. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCaptureFile } from '../../src/cli/commands/decode.js';
+import { recordCapture } from '../../src/cli/commands/record.js';
 import { fixture } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -96,5 +98,59 @@ describe('cmcrd features', () => {
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
     });
+  });
+
+  it('reads the CSV of `cmcrd decode --format csv` as is: t and sample are not channels, an empty cell is a lost sample like NaN', async () => {
+    // A lossy virtual Muse → capture → decode's CSV, exactly as a user would produce it.
+    const cap = join(dir, 'cap.jsonl');
+    await recordCapture({ device: 'sim:muse?emotion=happy&drop=0.01&seed=5', out: cap, seconds: 13, quiet: true });
+    const rows: string[] = [];
+    await decodeCaptureFile(cap, 'csv', (l) => rows.push(l));
+    expect(rows[0]).toBe('t,sample,TP9,AF7,AF8,TP10');
+    expect(rows.some((r) => r.split(',').slice(2).includes(''))).toBe(true); // the link did lose samples
+    const decoded = join(dir, 'decoded.csv');
+    writeFileSync(decoded, rows.join('\n') + '\n');
+    // The same samples in the plain format (channels only, "NaN" where lost): both must give the same features.
+    const plain = join(dir, 'plain.csv');
+    writeFileSync(plain, rows.map((r) => r.split(',').slice(2).map((c) => (c === '' ? 'NaN' : c)).join(',')).join('\n') + '\n');
+    const [a, b] = await Promise.all([cli(decoded, '--fs', '256', '--window', '2'), cli(plain, '--fs', '256', '--window', '2')]);
+    expect(a.stderr).not.toMatch(/cmcrd:/);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const out = JSON.parse(a.stdout) as { channels: string[]; features: (number | null)[][][] };
+    expect(out.channels).toEqual(['TP9', 'AF7', 'AF8', 'TP10']);
+    expect(out.features.length).toBe(Math.floor((rows.length - 1) / 512));
+    // Gap policy of runtime/dsp kept: a window with a lost sample has no features for that channel, the rest do.
+    const perChannel = out.features.flat();
+    expect(perChannel.some((ch) => ch.every((v) => v === null))).toBe(true);
+    expect(perChannel.some((ch) => ch.every((v) => typeof v === 'number' && Number.isFinite(v)))).toBe(true);
+
+    const only = join(dir, 'only-index.csv');
+    writeFileSync(only, 't,sample\n0,0\n');
+    const none = await cli(only, '--fs', '256');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/only-index\.csv:1: no channel columns/);
+  });
+
+  it('an unwritable --out, or --out naming the input, fails at once with exit 2 naming the path (input kept)', async () => {
+    const blocker = join(dir, 'not-a-folder');
+    writeFileSync(blocker, 'x');
+    const bad = await cli(csv, '--fs', '200', '--out', join(blocker, 'f.json'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/cmcrd: --out .*not-a-folder.*a file is in the way/);
+    expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/);
+    expect(bad.stderr).not.toMatch(/features \d+\/\d+/); // no work was done first
+
+    const before = readFileSync(csv, 'utf8');
+    const self = await cli(csv, '--fs', '200', '--out', csv);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toMatch(/--out .*rec\.csv is the input recording itself/);
+    expect(readFileSync(csv, 'utf8')).toBe(before);
+
+    const nested = join(dir, 'new-folder', 'f.json');
+    const ok = await cli(csv, '--fs', '200', '--out', nested);
+    expect(ok.code).toBe(0);
+    expect(existsSync(nested)).toBe(true);
   });
 });

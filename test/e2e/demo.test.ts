@@ -3,7 +3,7 @@
  * teacher / EEG-only / KD training → ONNX export with parity → virtual Muse closed loop.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -99,7 +99,24 @@ describe('cmcrd demo (short run)', () => {
   it('rejects a bad option with a clear message and exit code 2', () => {
     const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--subjects', 'many'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--subjects must be a number ≥ 3, got "many"/);
+    expect(r.stderr).toMatch(/--subjects must be an integer ≥ 3, got "many"/);
+  });
+
+  it('rejects fractional counts (like train) and an unwritable --out before any training', () => {
+    const blocker = join(mkdtempSync(join(tmpdir(), 'cmcrd-demo-bad-')), 'demo.out');
+    writeFileSync(blocker, 'not a folder');
+    const cases: [string[], RegExp][] = [
+      [['--epochs', '2.5'], /--epochs must be an integer ≥ 1, got "2\.5"/],
+      [['--subjects', '3.9'], /--subjects must be an integer ≥ 3, got "3\.9"/],
+      [['--out', join(blocker, 'x')], /--out .*demo\.out.*a file is in the way/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/\n\s+at |backend|\[1\/5\]/); // no stack trace, nothing started
+    }
+    expect(readFileSync(blocker, 'utf8')).toBe('not a folder');
   });
 
   it('prints help for the CLI', () => {

@@ -95,6 +95,7 @@ describe('cmcrd train / compare', () => {
     expect(t.cells).toHaveLength(6);
     expect(t.paired.map((p: { method: string; arch: string }) => `${p.method}-${p.arch}`)).toEqual(['eeg-only-mlp', 'eye-only-mlp', 'eeg-only-eegnet', 'eye-only-eegnet']);
     const md = readFileSync(join(out, 'comparison.md'), 'utf8');
+    expect(md.split('\n')[0]).toBe('# seed-iv (synthetic) · loso · seeds 1'); // the layout, as train's report names it
     expect(md).toMatch(/\| method \| mlp \| eegnet \| mean \|/);
     expect(md.split('\n').filter((l) => l.startsWith('| kd |'))).toHaveLength(1);
     expect(md).toMatch(/## Paired differences: kd − method/);
@@ -117,6 +118,11 @@ describe('cmcrd train / compare', () => {
       [['--folds', 's9'], /unknown fold id\(s\) s9/],
       [['--engine', 'torch'], /--engine must be one of auto, tfjs.*got "torch"/],
       [['--cmcrd-sign', 'maybe'], /--cmcrd-sign must be one of on, off.*got "maybe"/],
+      // A repeated seed or fold would be trained twice and counted twice in the statistics.
+      [['--seeds', '1,01'], /--seeds lists "1" more than once/],
+      [['--folds', 's1,s1'], /--folds lists "s1" more than once/],
+      [['--montage', 'custom:,'], /--montage custom:,: montage custom lists no electrode sites/],
+      [['--epoch', '2'], /unknown option '--epoch'/],
     ] as const;
     // In-process (main() as bin/cmcrd.js calls it) to keep this fast; the two tests above spawn the real CLI.
     for (const [args, msg] of bad) {
@@ -127,9 +133,34 @@ describe('cmcrd train / compare', () => {
     const ref = await inProcess(['compare', '--root', data, '--dataset', 'synthetic', '--methods', 'eeg-only,kd', '--reference', 'crd', '--out', join(dir, 'bad')]);
     expect(ref.code).toBe(2);
     expect(ref.stderr).toMatch(/--reference crd is not one of --methods \(eeg-only, kd\)/);
+    const dup = await inProcess(['compare', '--root', data, '--dataset', 'synthetic', '--methods', 'kd,kd', '--out', join(dir, 'bad')]);
+    expect(dup.code).toBe(2);
+    expect(dup.stderr).toMatch(/--methods lists "kd" more than once/);
     const r = await inProcess(['train', '--root', join(dir, 'missing'), '--dataset', 'synthetic', '--out', join(dir, 'bad')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--root .*missing/);
+    // An --out that cannot be a folder fails before any training, naming the path.
+    writeFileSync(join(dir, 'a-file'), 'x');
+    const blocked = await inProcess(['train', '--root', data, '--dataset', 'synthetic', '--seeds', '1', '--epochs', '1', '--out', join(dir, 'a-file', 'run')]);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toMatch(/--out .*a-file\/run: cannot create or write this folder \(a file is in the way\)/);
+    expect(blocked.stderr).not.toMatch(/teacher|fold s1/);
+  });
+
+  it('a cached teacher that cannot be read is trained again and replaced, not a crash', () => {
+    const out = join(dir, 'damaged');
+    const args = ['train', '--root', data, '--method', 'kd', ...common, '--folds', 's1', '--out', out];
+    expect(cmcrd(args).code).toBe(0);
+    const file = join(out, 'teachers', readdirSync(join(out, 'teachers'))[0]!);
+    const good = readFileSync(file, 'utf8');
+    const first = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).folds[0].accuracy;
+    writeFileSync(file, good.slice(0, 1000)); // as a process killed mid-write would have left it before atomic writes
+    const r = cmcrd(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/teacher: retrained, the cached file could not be read and was replaced \(.*not valid JSON/);
+    expect(readFileSync(file, 'utf8')).toBe(good); // training is deterministic: the same teacher again
+    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).folds[0].accuracy).toBe(first);
+    expect(readdirSync(join(out, 'teachers')).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
   it('--resume keeps the finished runs in --out, trains the added seeds, and refuses other settings without touching the file', async () => {
@@ -324,5 +355,15 @@ describe('cmcrd train / compare', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.json: checkpoint weight "adj" has shape \[5,4\], arch dgcnn needs \[62,62\]/);
     expect(existsSync(join(out, 'bad.onnx'))).toBe(false);
+    // --out the checkpoint itself would replace it: refused, the checkpoint untouched.
+    const before = readFileSync(student, 'utf8');
+    const self = cmcrd(['export', student, '--out', student]);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toMatch(/--out .*kd-dgcnn-s1-seed1\.json is the checkpoint itself/);
+    expect(readFileSync(student, 'utf8')).toBe(before);
+    // An --out whose folder cannot be made: named, before any work.
+    const blocked = cmcrd(['export', student, '--out', join(out, 'bad.json', 'x.onnx')]);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toMatch(/--out .*bad\.json: cannot create or write this folder \(a file is in the way\)/);
   });
 });

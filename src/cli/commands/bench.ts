@@ -14,12 +14,13 @@ export function registerBench(program: Command): void {
     .option('--only <names>', 'comma-separated suite names (also runs optional long suites such as train-pipeline)')
     .option('--out <file>', 'results file', 'bench/results.json')
     .action(async (o: { quick?: boolean; only?: string; out: string }) => {
-      const wanted = o.only ? o.only.split(',').map((s) => s.trim()) : null;
+      // A repeated name runs its suite once; an empty entry (e.g. a trailing comma) is ignored.
+      const wanted = o.only ? [...new Set(o.only.split(',').map((s) => s.trim()).filter(Boolean))] : null;
       const all = [...suites, ...optionalSuites];
+      if (wanted && !wanted.length) throw new CliError('--only names no suite');
+      const unknown = wanted ? wanted.filter((w) => !all.some((s) => s.name === w)) : [];
+      if (unknown.length) throw new CliError(`unknown suite in --only: ${unknown.join(', ')} (have: ${all.map((s) => s.name).join(', ')})`);
       const chosen = wanted ? all.filter((s) => wanted.includes(s.name)) : suites;
-      if (wanted && chosen.length !== wanted.length) {
-        throw new CliError(`unknown suite in --only: ${wanted.filter((w) => !all.some((s) => s.name === w)).join(', ')} (have: ${all.map((s) => s.name).join(', ')})`);
-      }
       // Read the existing file first: results of suites not run now are kept, and a bad file stops us before
       // minutes of benchmarking rather than after.
       let previous: ResultsFile | null = null;

@@ -41,7 +41,7 @@ export function registerCompare(program: Command): void {
     const title =
       raw.title !== undefined
         ? String(raw.title)
-        : `${cfg.kind}${cfg.dataset.meta.synthetic ? ' (synthetic)' : ''} · ${cfg.base.protocol}${cfg.montage ? ` · ${cfg.montage.device}` : ''} · seeds ${cfg.base.seeds.join(',')}`;
+        : `${cfg.dataset.meta.dataset}${cfg.dataset.meta.synthetic ? ' (synthetic)' : ''} · ${cfg.base.protocol}${cfg.montage ? ` · ${cfg.montage.device}` : ''} · seeds ${cfg.base.seeds.join(',')}`;
     const memo = new Map<string, Checkpoint>();
     const cells: CompareCell[] = [];
     const interrupt = new Interrupt();

@@ -4,7 +4,7 @@
  * loop through a virtual Muse that speaks the real byte protocol. Progress on stderr; one JSON line per
  * prediction and a final summary line on stdout.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultWorld, DEFAULT_WORLD_SEED } from '../../../firmware-bridge/sim/wearer-model.js';
@@ -17,6 +17,7 @@ import { generatePairedDataset } from '../../synthetic/paired.js';
 import { MUSE_MONTAGE, trainSkeleton } from '../../pipeline/headband-kd.js';
 import { runClosedLoop } from '../../demo/closed-loop.js';
 import { CliError } from '../main.js';
+import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
 export function registerDemo(program: Command): void {
@@ -34,27 +35,34 @@ export function registerDemo(program: Command): void {
     .option('--speed <x>', 'virtual headband speed (virtual seconds per real second)', '16')
     .option('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', '0')
     .action(async (raw: Record<string, string>) => {
+      const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
       const num = (k: string, min: number) => {
         const v = Number(raw[k]);
-        if (!Number.isFinite(v) || v < min) throw new CliError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a number ≥ ${min}, got ${JSON.stringify(raw[k])}`);
+        if (String(raw[k]).trim() === '' || !Number.isFinite(v) || v < min) throw new CliError(`${flag(k)} must be a number ≥ ${min}, got ${JSON.stringify(raw[k])}`);
         return v;
       };
-      const subjects = Math.floor(num('subjects', 3));
-      const windowsPerTrial = Math.floor(num('windowsPerTrial', 1));
-      const epochs = Math.floor(num('epochs', 1));
-      const seed = Math.floor(num('seed', 0));
+      // Counts are rejected, not rounded, when fractional (same rule and message as `cmcrd train`).
+      const int = (k: string, min: number) => {
+        const v = Number(raw[k]);
+        if (String(raw[k]).trim() === '' || !Number.isInteger(v) || v < min) throw new CliError(`${flag(k)} must be an integer ≥ ${min}, got ${JSON.stringify(raw[k])}`);
+        return v;
+      };
+      const subjects = int('subjects', 3);
+      const windowsPerTrial = int('windowsPerTrial', 1);
+      const epochs = int('epochs', 1);
+      const seed = int('seed', 0);
       const segmentSec = num('segment', 8);
-      const cycles = Math.floor(num('cycles', 1));
+      const cycles = int('cycles', 1);
       const speed = num('speed', 0.1);
       const drop = num('drop', 0);
       if (drop >= 1) throw new CliError(`--drop must be a probability below 1, got ${raw.drop}`);
       const arch = raw.arch as ArchName;
       if (!ARCH_NAMES.includes(arch)) throw new CliError(`--arch must be one of ${ARCH_NAMES.join(', ')}, got ${JSON.stringify(raw.arch)}`);
+      prepareOutDir(raw.out!, '--out'); // before training, so a bad --out fails in a second
       const interrupt = new Interrupt();
       const log = (l: string) => process.stderr.write(l + '\n');
       const t0 = performance.now();
       try {
-        await mkdir(raw.out!, { recursive: true });
         log(await trainingStepsLine('auto', await initBackend(undefined, log)));
         const world = defaultWorld();
         log(`[1/5] data: ${subjects} synthetic subjects × 24 trials × ${windowsPerTrial} windows, 62-channel raw EEG at 200 Hz + 31 eye features (world seed ${DEFAULT_WORLD_SEED})`);

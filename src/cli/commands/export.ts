@@ -3,7 +3,8 @@
  * its model card, checked before it is kept: onnxruntime-node must give tfjs's eval-mode probabilities on rows drawn
  * around the training normalisation (max |Δp| printed; above 1e-4 nothing is written).
  */
-import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { writeFileAtomic } from '../../io/atomic.js';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { exportOnnx } from '../../../export/onnx-export.js';
@@ -13,6 +14,7 @@ import { readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { SeededRandom } from '../../train/nets/layers.js';
 import { networkFromCheckpoint } from '../../train/run.js';
 import { CliError } from '../main.js';
+import { prepareOutFile } from '../paths.js';
 
 const PARITY_ROWS = 64;
 const PARITY_LIMIT = 1e-4;
@@ -60,6 +62,8 @@ export function registerExport(program: Command): void {
         throw new CliError((e as Error).message);
       }
       const out = raw.out ?? path.replace(/\.json$/i, '') + '.onnx';
+      if (resolve(out) === resolve(path)) throw new CliError(`--out ${out} is the checkpoint itself; writing there would replace it (choose another file)`);
+      prepareOutFile(out, '--out');
       let model: Uint8Array;
       try {
         model = exportOnnx(ck);
@@ -70,7 +74,7 @@ export function registerExport(program: Command): void {
       const maxDiff = await exportParity(ck, model);
       log(`${ck.modality} ${ck.arch.arch} (${ck.arch.input.channels}×${ck.arch.input.bands} → ${ck.classes.join(', ')}): onnxruntime-node vs tfjs on ${PARITY_ROWS} rows, max |Δp| = ${maxDiff.toExponential(2)}`);
       if (!(maxDiff < PARITY_LIMIT)) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
-      writeFileSync(out, model);
+      writeFileAtomic(out, model);
       log(`wrote ${out} (${model.length} bytes)`);
       process.stdout.write(JSON.stringify({ out, bytes: model.length, arch: ck.arch.arch, modality: ck.modality, maxProbabilityDiff: maxDiff }) + '\n');
     });

@@ -1,9 +1,12 @@
 /**
  * `cmcrd features <input.csv> --fs <Hz>`: EEG band features of a recording, with the same code the
- * device runs (runtime/dsp). Input: a header row of channel names, then one row per sample (a cell
- * "NaN" marks a lost sample). Output: JSON {channels, bands, features[window][channel][band]} or CSV.
+ * device runs (runtime/dsp). Input: a header row of channel names, then one row per sample; an empty cell or
+ * "NaN" marks a lost sample. Columns named `t` and `sample` (time and sample index, as `cmcrd decode --format
+ * csv` writes them) are not channels and are skipped, so decode's CSV is read as is.
+ * Output: JSON {channels, bands, features[window][channel][band]} or CSV.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   FEATURE_METHODS,
@@ -14,7 +17,9 @@ import {
   type FeatureMethod,
   type SmoothMethod,
 } from '../../../runtime/dsp/index.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { CliError } from '../main.js';
+import { prepareOutFile } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
 interface FeaturesCliOptions {
@@ -36,29 +41,42 @@ export interface CsvSignal {
   data: Float64Array[];
 }
 
-/** Parse an EEG CSV (header of channel names, one numeric row per sample). Errors name the file and line. */
+/**
+ * Columns that are not EEG channels: the time (ms) and sample-index columns of `cmcrd decode --format csv`.
+ * Matched by exact header name; their cells are not read.
+ */
+export const NON_CHANNEL_COLUMNS: readonly string[] = ['t', 'sample'];
+
+/**
+ * Parse an EEG CSV (header of channel names, one row per sample; an empty cell or "NaN" = lost sample, which
+ * the feature extractor handles like any other gap). Errors name the file, line, column and channel.
+ */
 export function parseSignalCsv(text: string, file: string): CsvSignal {
   const lines = text.split(/\r?\n/);
   while (lines.length && lines[lines.length - 1]!.trim() === '') lines.pop();
   if (lines.length === 0) throw new CliError(`${file}: empty file (expected a header row of channel names)`);
-  const channels = lines[0]!.split(',').map((s) => s.trim());
-  if (channels.some((c) => c === '')) throw new CliError(`${file}:1: empty channel name in the header`);
-  if (channels.every((c) => Number.isFinite(Number(c)))) throw new CliError(`${file}:1: the first row must be a header of channel names, got numbers`);
+  const header = lines[0]!.split(',').map((s) => s.trim());
+  if (header.some((c) => c === '')) throw new CliError(`${file}:1: empty channel name in the header`);
+  if (header.every((c) => Number.isFinite(Number(c)))) throw new CliError(`${file}:1: the first row must be a header of channel names, got numbers`);
+  // Indices (in the file) of the channel columns.
+  const cols = header.flatMap((c, i) => (NON_CHANNEL_COLUMNS.includes(c) ? [] : [i]));
+  if (cols.length === 0) throw new CliError(`${file}:1: no channel columns (${NON_CHANNEL_COLUMNS.map((c) => `"${c}"`).join(' and ')} are time / sample-index columns, not channels)`);
+  const channels = cols.map((i) => header[i]!);
   const n = lines.length - 1;
   const data = channels.map(() => new Float64Array(n));
   for (let i = 1; i < lines.length; i++) {
     const cells = lines[i]!.split(',');
-    if (cells.length !== channels.length) {
-      throw new CliError(`${file}:${i + 1}: expected ${channels.length} values (one per channel), got ${cells.length}`);
+    if (cells.length !== header.length) {
+      throw new CliError(`${file}:${i + 1}: expected ${header.length} values (one per column of the header), got ${cells.length}`);
     }
-    for (let c = 0; c < cells.length; c++) {
+    cols.forEach((c, k) => {
       const s = cells[c]!.trim();
-      const v = s === 'NaN' ? NaN : Number(s);
-      if (s === '' || (s !== 'NaN' && !Number.isFinite(v))) {
-        throw new CliError(`${file}:${i + 1}: column ${c + 1} (${channels[c]}) is not a number: ${JSON.stringify(cells[c])}`);
+      const v = s === '' || s === 'NaN' ? NaN : Number(s);
+      if (!Number.isFinite(v) && s !== '' && s !== 'NaN') {
+        throw new CliError(`${file}:${i + 1}: column ${c + 1} (${header[c]}) is not a number: ${JSON.stringify(cells[c])}`);
       }
-      data[c]![i - 1] = v;
-    }
+      data[k]![i - 1] = v;
+    });
   }
   return { channels, data };
 }
@@ -80,7 +98,7 @@ export function registerFeatures(program: Command): void {
   program
     .command('features')
     .description('extract EEG band features (SEED DE/PSD, Gaussian DE, Welch) from a CSV recording')
-    .argument('<input.csv>', 'header row of channel names, one row per sample')
+    .argument('<input.csv>', 'header row of channel names, one row per sample; an empty cell or NaN is a lost sample; columns named t and sample (as `cmcrd decode --format csv` writes) are skipped')
     .option('--fs <Hz>', 'sampling rate of the input (required)')
     .option('--window <s>', 'window length in seconds', '4')
     .option('--hop <s>', 'hop between windows in seconds (default: the window length)')
@@ -91,7 +109,7 @@ export function registerFeatures(program: Command): void {
     .option('--notch <Hz>', 'causal notch at the mains frequency (50 or 60)')
     .option('--bandpass <lo,hi>', 'causal Butterworth band-pass before featurising, e.g. 1,75')
     .option('--format <f>', 'json | csv', 'json')
-    .option('--out <file>', 'write to a file instead of stdout')
+    .option('--out <file>', 'write to a file instead of stdout (its folder is created if needed)')
     .action((input: string, o: FeaturesCliOptions) => runFeatures(input, o));
 }
 
@@ -111,6 +129,12 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     const p = o.bandpass.split(',').map(Number);
     if (p.length !== 2 || !p.every((v) => v > 0) || !(p[0]! < p[1]!)) throw new CliError(`--bandpass must be lo,hi in Hz with 0 < lo < hi, got ${JSON.stringify(o.bandpass)}`);
     bandpass = [p[0]!, p[1]!];
+  }
+
+  if (o.out !== undefined) {
+    // Checked before the work: the recording must not be overwritten, and a bad path fails at once.
+    if (resolve(o.out) === resolve(input)) throw new CliError(`--out ${o.out} is the input recording itself; writing there would replace it (choose another file)`);
+    prepareOutFile(o.out, '--out');
   }
 
   let text: string;
@@ -180,7 +204,12 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     for (const f of frames) f.features.forEach((ch, c) => rows.push([f.index, f.tStart, fx.channelNames[c], ...Array.from(ch, fmt)].join(',')));
     outText = rows.join('\n') + '\n';
   }
-  if (o.out) writeFileSync(o.out, outText);
-  else process.stdout.write(outText);
+  if (o.out !== undefined) {
+    try {
+      writeFileAtomic(o.out, outText);
+    } catch (e) {
+      throw new CliError(`--out ${o.out}: cannot write the features (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  } else process.stdout.write(outText);
   if (stop.interrupted) throw new CliError(`interrupted after ${frames.length} windows${o.out ? ` (partial output in ${o.out})` : ''}`, stop.exitCode);
 }

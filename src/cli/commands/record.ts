@@ -1,17 +1,26 @@
 /**
  * `cmcrd record --device <uri> --out <file> [--seconds N]`: stream a device and write a capture file (JSON Lines).
  * `sim:` devices run on a virtual clock as fast as the CPU allows unless the URI says clock=real; `replay:`
- * devices re-record a capture. Ctrl-C stops cleanly and keeps what was recorded.
+ * devices re-record a capture. Ctrl-C stops cleanly and keeps what was recorded. The header's "preset" is the one
+ * the data was streamed with: the URI's preset= or --preset (they must agree), else the device's default; a
+ * replay keeps the recorded one.
  */
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { formatCaptureHeader, formatCaptureLine } from '../../../firmware-bridge/capture.js';
-import { startStream } from '../../../firmware-bridge/drivers.js';
+import type { DeviceKind } from '../../../firmware-bridge/devices.js';
+import { startStream, type StreamSession } from '../../../firmware-bridge/drivers.js';
 import { OPEN_EEG } from '../../../firmware-bridge/protocols/open-eeg.js';
 import type { GattPeripheral } from '../../../firmware-bridge/gatt.js';
 import { openDevice } from '../../../firmware-bridge/open.node.js';
-import { DeviceUriError } from '../../../firmware-bridge/sim/uri.js';
+import { ReplayPeripheral } from '../../../firmware-bridge/sim/replay.js';
+import { DeviceUriError, parseReplayUri, parseSimUri, type SimSpec } from '../../../firmware-bridge/sim/uri.js';
+import { VirtualMuse } from '../../../firmware-bridge/sim/virtual-muse.js';
 import { CliError } from '../main.js';
+import { prepareOutFile } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
 interface Advanceable {
@@ -36,35 +45,108 @@ export interface RecordOptions {
   quiet?: boolean;
 }
 
+/** Devices with presets, and the preset they stream when none is asked for. */
+const DEFAULT_PRESET: Partial<Record<DeviceKind, string>> = { muse: 'p21', 'muse-athena': 'p1041' };
+
+function uriError(e: unknown): never {
+  if (e instanceof DeviceUriError) throw new CliError(e.message);
+  throw e;
+}
+
+/**
+ * `--preset` against a `sim:` URI: only for devices with presets, and it must not contradict the URI's own
+ * preset= (the virtual device starts in the URI's preset; a second, different one would be ambiguous).
+ * Unknown names are left to the virtual device, so they get the same message as in the URI.
+ */
+function checkSimPreset(flag: string, sim: SimSpec, device: string): void {
+  if (DEFAULT_PRESET[sim.kind] === undefined) throw new CliError(`--preset ${flag}: sim:${sim.kind} has no presets (--preset is for Muse and Muse S Athena devices)`);
+  const inUri = sim.params.get('preset');
+  if (inUri !== undefined && inUri !== flag) throw new CliError(`--preset ${flag} conflicts with preset=${inUri} in --device ${device}; give the preset once`);
+}
+
+/**
+ * `--preset` against a replay: the recorded notifications are re-sent as they are, so a preset can only
+ * restate the one the capture was recorded with.
+ */
+function checkReplayPreset(flag: string, header: ReplayPeripheral['capture']['header'], device: string): void {
+  if (DEFAULT_PRESET[header.device] === undefined) throw new CliError(`--preset ${flag}: ${device} replays a ${header.device} capture, which has no presets`);
+  if (header.preset !== flag) {
+    throw new CliError(`--preset ${flag}: ${device} re-sends the notifications as recorded (${header.preset ? `preset ${header.preset}` : 'no preset in the capture header'}); a replay cannot change the preset, drop --preset`);
+  }
+}
+
 export async function recordCapture(o: RecordOptions): Promise<{ notifications: number; kind: string }> {
+  // Everything that can be checked without streaming is checked first, the output path included.
+  let sim: SimSpec | null = null;
+  if (o.device.startsWith('sim:')) {
+    try {
+      sim = parseSimUri(o.device);
+    } catch (e) {
+      uriError(e);
+    }
+    if (o.preset !== undefined) checkSimPreset(o.preset, sim, o.device);
+  } else if (o.device.startsWith('replay:')) {
+    let path: string;
+    try {
+      path = parseReplayUri(o.device).path;
+    } catch (e) {
+      uriError(e);
+    }
+    if (resolve(path) === resolve(o.out)) throw new CliError(`--out ${o.out} is the capture being replayed; writing there would replace it (choose another file)`);
+  }
+  prepareOutFile(o.out, '--out');
+
   let device: GattPeripheral;
   try {
-    device = await openDevice(o.device, { simDefaults: { clock: 'manual' } });
+    // A --preset goes to the virtual device too, so it starts in (and validates) the preset the host will send.
+    device = await openDevice(o.device, { simDefaults: { clock: 'manual', ...(o.preset !== undefined ? { preset: o.preset } : {}) } });
   } catch (e) {
     if (e instanceof DeviceUriError) throw new CliError(e.message);
     throw new CliError(`cannot open ${o.device}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const file = createWriteStream(o.out, 'utf8');
+  // The preset the host sends in its start sequence, and the one the header records.
+  let preset: string | undefined;
+  if (sim) preset = sim.params.get('preset') ?? o.preset ?? DEFAULT_PRESET[sim.kind];
+  else if (device instanceof ReplayPeripheral) {
+    if (o.preset !== undefined) {
+      try {
+        checkReplayPreset(o.preset, device.capture.header, o.device);
+      } catch (e) {
+        await device.disconnect().catch(() => undefined);
+        throw e;
+      }
+    }
+    preset = device.capture.header.preset;
+  } else preset = o.preset;
+
   const lines: string[] = [];
   let count = 0;
   let ended: string | null = null;
   device.onDisconnect((r) => (ended = r));
   const clock = manualClock(device);
-  const session = await startStream(
-    device,
-    (char, data, t) => {
-      lines.push(formatCaptureLine(t, char, data));
-      count++;
-    },
-    { ...(o.preset ? { preset: o.preset } : {}), keepAlive: !clock, ...(clock ? { wait: async (ms: number) => clock.advance(ms) } : {}) },
-  );
+  let session: StreamSession;
+  try {
+    session = await startStream(
+      device,
+      (char, data, t) => {
+        lines.push(formatCaptureLine(t, char, data));
+        count++;
+      },
+      { ...(preset !== undefined ? { preset } : {}), keepAlive: !clock, ...(clock ? { wait: async (ms: number) => clock.advance(ms) } : {}) },
+    );
+  } catch (e) {
+    await device.disconnect().catch(() => undefined);
+    throw new CliError(`cannot start streaming from ${o.device}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  // A virtual Muse reports the preset it actually streams; trust that over what was asked for.
+  if (device instanceof VirtualMuse) preset = device.currentPreset;
   const header: Parameters<typeof formatCaptureHeader>[0] = {
     device: session.kind,
     name: device.name,
     source: o.device,
     createdAt: new Date().toISOString(),
     ...(session.kind === 'ganglion' ? { firmware: session.firmware === 2 ? '2.x' : '3.x' } : {}),
-    ...(session.kind === 'muse' ? { preset: o.preset ?? 'p21' } : {}),
+    ...((session.kind === 'muse' || session.kind === 'muse-athena') && preset !== undefined ? { preset } : {}),
     ...(session.kind === 'muse-athena' ? { experimental: true } : {}),
     ...(session.kind === 'ganglion' || session.kind === 'open-eeg' ? { channels: session.profile.channels.map((c) => c.name) } : {}),
   };
@@ -77,6 +159,10 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     }
   }
   if ('sites' in device && Array.isArray((device as { sites?: unknown }).sites) && session.kind === 'ganglion') header.channels = [...(device as unknown as { sites: string[] }).sites];
+  // Opened only now, so a device that fails to start leaves an existing file at --out untouched.
+  const file = createWriteStream(o.out, 'utf8');
+  const writeFailure: { error: NodeJS.ErrnoException | null } = { error: null };
+  file.on('error', (e) => (writeFailure.error ??= e));
   file.write(formatCaptureHeader(header) + '\n');
   if (session.kind === 'muse-athena' && !o.quiet) process.stderr.write('note: Muse S Athena support is EXPERIMENTAL\n');
   const interrupt = new Interrupt();
@@ -86,11 +172,14 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     lines.length = 0;
   };
   try {
-    for (let step = 0; step < Math.round(o.seconds * 10) && !interrupt.interrupted && !ended; step++) {
+    for (let step = 0; step < Math.round(o.seconds * 10) && !interrupt.interrupted && !ended && !writeFailure.error; step++) {
       if (clock) clock.advance(100);
       else await new Promise((r) => setTimeout(r, 100));
       flush();
       bar?.update(step + 1, { notifications: count });
+      // A manual clock never waits: yield so the file drains and Ctrl-C / SIGTERM and write errors get through.
+      if (file.writableNeedDrain && !file.destroyed) await once(file, 'drain').catch(() => undefined);
+      else if (clock) await new Promise((r) => setImmediate(r));
     }
   } finally {
     const lostLink = ended;
@@ -98,10 +187,13 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     interrupt.dispose();
     await session.stop().catch(() => undefined);
     flush();
-    await new Promise<void>((r) => file.end(() => r()));
+    file.end();
+    await finished(file).catch((e: NodeJS.ErrnoException) => (writeFailure.error ??= e));
     await device.disconnect().catch(() => undefined);
     if (lostLink && !o.quiet) process.stderr.write(`device disconnected: ${lostLink}\n`);
   }
+  const err = writeFailure.error;
+  if (err) throw new CliError(`--out ${o.out}: cannot write the capture (${err.code ?? err.message})`);
   return { notifications: count, kind: session.kind };
 }
 
@@ -112,11 +204,11 @@ export function registerRecord(program: Command): void {
     .requiredOption('--device <uri>', 'device URI, e.g. sim:muse?emotion=happy&drop=0.01 (see firmware-bridge/README.md)')
     .requiredOption('--out <file>', 'capture file to write (JSON Lines)')
     .option('--seconds <n>', 'seconds of (virtual) time to record', '10')
-    .option('--preset <preset>', 'Muse / Athena preset (default p21 / p1041)')
+    .option('--preset <preset>', "Muse / Athena preset (default: the URI's preset=, else p21 / p1041); an error on devices without presets, on a replay recorded with another preset, or if it contradicts the URI's preset=")
     .action(async (opts: { device: string; out: string; seconds: string; preset?: string }) => {
       const seconds = Number(opts.seconds);
       if (!(seconds > 0 && seconds <= 86400)) throw new CliError(`--seconds must be a number in (0, 86400], got ${JSON.stringify(opts.seconds)}`);
-      const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset ? { preset: opts.preset } : {}) });
+      const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset !== undefined ? { preset: opts.preset } : {}) });
       process.stderr.write(`wrote ${r.notifications} notifications from a ${r.kind} to ${opts.out}\n`);
     });
 }

@@ -19,6 +19,7 @@ import type { NegativePool } from '../../train/losses/index.js';
 import { readRunResults, writeRunReport } from '../../train/report.js';
 import { DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type PreviousRun, type RunEvent, type TrainHyper } from '../../train/run.js';
 import { CliError } from '../main.js';
+import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
 
@@ -56,7 +57,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--teacher-cache <dir>', 'where trained teachers are cached (default <out>/teachers)')
     .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)')
     .option('--resume', 'continue an interrupted run in --out: keep its finished fold × seed runs and train the rest (same settings; more --seeds or --folds may be added)')
-    .option('--engine <e>', "what runs the networks' training steps: auto (the MLP's forward and backward on onnxruntime-node where it loads, on the wasm or cpu backend; everything else tfjs) or tfjs", 'auto')
+    .option('--engine <e>', "what runs the networks' training steps: auto (the MLP's and DGCNN's forward and backward on onnxruntime-node where it loads, on the wasm or cpu backend; EEGNet-mini and the losses on tfjs) or tfjs (everything on tfjs)", 'auto')
     .option('--jobs <n>', 'run the folds in n parallel processes, one core each (same results as one process)', '1');
 }
 
@@ -96,16 +97,26 @@ export function parseList(v: unknown): string[] {
     .filter(Boolean);
 }
 
+/** A list option names each entry once: a repeated seed or fold would be trained twice and counted twice. */
+function unique<T extends string | number>(list: T[], flag: string): T[] {
+  const seen = new Set<T>();
+  for (const x of list) {
+    if (seen.has(x)) throw new CliError(`${flag} lists "${x}" more than once`);
+    seen.add(x);
+  }
+  return list;
+}
+
 export function parseMethods(v: unknown, flag: string): MethodName[] {
   const list = parseList(v);
   if (!list.length) throw new CliError(`${flag} is empty`);
-  return list.map((m) => choice(m, flag, METHOD_NAMES));
+  return unique(list.map((m) => choice(m, flag, METHOD_NAMES)), flag);
 }
 
 export function parseArchs(v: unknown, flag: string): ArchName[] {
   const list = parseList(v);
   if (!list.length) throw new CliError(`${flag} is empty`);
-  return list.map((a) => choice(a, flag, ARCH_NAMES));
+  return unique(list.map((a) => choice(a, flag, ARCH_NAMES)), flag);
 }
 
 /** Parse and check the shared options, load the data (montage applied) and the supplied teacher. */
@@ -113,11 +124,14 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   const kind = choice(raw.dataset, '--dataset', DATASET_KINDS);
   const root = String(raw.root);
   const protocol = choice<ProtocolName>(raw.protocol, '--protocol', PROTOCOLS);
-  const seeds = parseList(raw.seeds).map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new CliError(`--seeds must be non-negative integers, got "${s}"`);
-    return n;
-  });
+  const seeds = unique(
+    parseList(raw.seeds).map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 0) throw new CliError(`--seeds must be non-negative integers, got "${s}"`);
+      return n;
+    }),
+    '--seeds',
+  );
   if (!seeds.length) throw new CliError('--seeds is empty');
   const hyper: Partial<TrainHyper> = {
     epochs: intOpt(raw, 'epochs', '--epochs', 1)!,
@@ -142,15 +156,20 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   const negativePool = raw.negativePool === undefined ? undefined : choice<NegativePool>(raw.negativePool, '--negative-pool', ['other-class', 'any']);
   const cmcrdSign = raw.cmcrdSign === undefined ? undefined : choice<'on' | 'off'>(raw.cmcrdSign, '--cmcrd-sign', ['on', 'off']) === 'on';
   const loadOpts: LoadDatasetOptions = {};
-  if (raw.subjects !== undefined) loadOpts.subjects = parseList(raw.subjects);
+  if (raw.subjects !== undefined) loadOpts.subjects = unique(parseList(raw.subjects), '--subjects');
   if (raw.sessions !== undefined) {
-    loadOpts.sessions = parseList(raw.sessions).map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1) throw new CliError(`--sessions must be positive integers, got "${s}"`);
-      return n;
-    });
+    loadOpts.sessions = unique(
+      parseList(raw.sessions).map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n) || n < 1) throw new CliError(`--sessions must be positive integers, got "${s}"`);
+        return n;
+      }),
+      '--sessions',
+    );
   }
   if (raw.feature !== undefined) loadOpts.feature = String(raw.feature);
+  prepareOutDir(out, '--out');
+  if (raw.teacherCache !== undefined) prepareOutDir(String(raw.teacherCache), '--teacher-cache');
   let dataset: EmotionDataset;
   try {
     dataset = loadDataset(kind, root, loadOpts);
@@ -187,7 +206,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
     seeds,
     hyper,
     ...(teacherEpochs !== undefined ? { teacherHyper: { epochs: teacherEpochs } } : {}),
-    ...(raw.folds !== undefined ? { folds: parseList(raw.folds) } : {}),
+    ...(raw.folds !== undefined ? { folds: unique(parseList(raw.folds), '--folds') } : {}),
     ...(lambda !== undefined ? { lambda } : {}),
     lambdaMcc,
     mcc,
@@ -247,6 +266,7 @@ export function progressReporter(prefix: string, log: (l: string) => void): (e: 
   return (e) => {
     if (e.type === 'fold-start') log(`${prefix}fold ${e.fold} seed ${e.seed} (${e.index + 1}/${e.total})`);
     else if (e.type === 'fold-done' && e.resumed) log(`${prefix}fold ${e.record.fold} seed ${e.record.seed} (${e.index}/${e.total}): kept from the earlier run, test accuracy ${(100 * e.record.accuracy).toFixed(1)} %`);
+    else if (e.type === 'teacher' && e.damaged) log(`${prefix}  teacher: retrained, the cached file could not be read and was replaced (${e.damaged})`);
     else if (e.type === 'teacher' && e.source !== 'trained') log(`${prefix}  teacher: ${e.source}${e.path && e.source === 'disk' ? ` (${e.path})` : ''}`);
     else if (e.type === 'epoch') {
       if (e.info.epoch === 1 || !bar) {
