@@ -355,6 +355,7 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
       shuffle(order, rng);
       let lossSum = 0;
       let correct = 0;
+      let seen = 0; // rows stepped on: a last batch of one row is skipped
       let lr = opts.lr;
       // Per-step losses (and tfjs predictions) stay on the backend until the end of the epoch, then are read in
       // step order (same sums as reading them each step, without a host round trip per step).
@@ -369,6 +370,7 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
         }
         for (const p of pending) {
           lossSum += (typeof p.loss === 'number' ? p.loss : (await p.loss.data())[0]!) * p.labels.length;
+          seen += p.labels.length;
           const pred = p.pred instanceof Int32Array ? p.pred : p.pred.dataSync();
           for (let i = 0; i < pred.length; i++) if (pred[i] === p.labels[i]) correct++;
         }
@@ -384,7 +386,7 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
           sinceBest = 0;
         } else sinceBest++;
       }
-      const info: EpochInfo = { epoch: epoch + 1, epochs: opts.epochs, loss: lossSum / trainRows.length, trainAccuracy: correct / trainRows.length, valAccuracy: valAcc, lr };
+      const info: EpochInfo = { epoch: epoch + 1, epochs: opts.epochs, loss: lossSum / seen, trainAccuracy: correct / seen, valAccuracy: valAcc, lr };
       history.push(info);
       opts.onEpoch?.(info);
       // Let the event loop run once per epoch: the tfjs backends' steps and reads resolve as microtasks, so without
@@ -394,7 +396,7 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
         interrupted = true;
         break;
       }
-      if (opts.patience !== undefined && sinceBest > opts.patience) break;
+      if (opts.patience !== undefined && sinceBest >= opts.patience) break;
     }
   } finally {
     stepper.dispose();
