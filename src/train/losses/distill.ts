@@ -71,19 +71,24 @@ export function fitnet(fs: tf.Tensor2D, ft: tf.Tensor2D, regressor?: (x: tf.Tens
  * axis: neuron i's vector is column i of the [B, D] matrix (its activations over the batch), l2-normalised, and
  * MMD² = mean_{i,i'} k(s_i, s_i') + mean_{j,j'} k(t_j, t_j') − 2·mean_{i,j} k(s_i, t_j).
  * Student and teacher widths may differ; the batch must be the same.
- * @param fsLevels student features per level, e.g. [f1, f2]; `ftLevels` the teacher's, same length.
+ * @param fs student features: one [B, D] tensor, or one per level, e.g. [f1, f2]; `ft` the teacher's in the same
+ *   form (the same number of levels).
  */
-export function nst(fsLevels: tf.Tensor2D[], ftLevels: tf.Tensor2D[]): tf.Scalar {
+export function nst(fs: tf.Tensor2D | tf.Tensor2D[], ft: tf.Tensor2D | tf.Tensor2D[]): tf.Scalar {
+  const fsLevels = Array.isArray(fs) ? fs : [fs];
+  const ftLevels = Array.isArray(ft) ? ft : [ft];
+  fsLevels.forEach((f, l) => assertRank2(`nst student level ${l}`, f));
+  ftLevels.forEach((f, l) => assertRank2(`nst teacher level ${l}`, f));
   if (fsLevels.length !== ftLevels.length || fsLevels.length === 0) {
     throw new Error(`nst: need the same non-zero number of student (${fsLevels.length}) and teacher (${ftLevels.length}) levels`);
   }
   return tf.tidy(() => {
     let total: tf.Scalar = tf.scalar(0);
-    fsLevels.forEach((fs, l) => {
-      const ft = ftLevels[l]!;
-      assertSameBatch(fs, ft, `nst level ${l}`);
-      const s = l2Normalize(fs, 0);
-      const t = l2Normalize(stopGradient(ft), 0);
+    fsLevels.forEach((fsl, l) => {
+      const ftl = ftLevels[l]!;
+      assertSameBatch(fsl, ftl, `nst level ${l}`);
+      const s = l2Normalize(fsl, 0);
+      const t = l2Normalize(stopGradient(ftl), 0);
       // mean_{i,j} (a_iᵀb_j)² = ‖AᵀB‖²_F / (D_a·D_b) = ⟨AAᵀ, BBᵀ⟩_F / (D_a·D_b): B×B Gram matrices instead of the
       // D_a×D_b kernel matrix (O(B²·D) rather than O(B·D²); 20× faster for DGCNN's 992 features).
       const gs = matMulFast(s, tf.transpose(s));
