@@ -123,18 +123,24 @@ export interface RkdOptions {
   angleW?: number;
 }
 
-/** Pairwise Euclidean distances [B, B] with a zero diagonal; squared distances clamped at 1e-12 before the sqrt. */
-function pairwiseDistance(e: tf.Tensor2D): tf.Tensor2D {
-  const b = e.shape[0];
-  const sq = tf.sum(tf.square(e), 1);
-  const d2 = tf.sub(tf.add(tf.expandDims(sq, 1), tf.expandDims(sq, 0)), tf.mul(matMulFast(e, tf.transpose(e)), 2));
-  return tf.mul(tf.sqrt(tf.maximum(d2, 1e-12)), tf.sub(1, tf.eye(b))) as tf.Tensor2D;
+/**
+ * Squared pairwise distances [B, B] from the explicit differences, not from the Gram expansion
+ * ‖x‖² + ‖y‖² − 2⟨x, y⟩: windows of one trial lie about 0.5 % of the typical distance apart, and the expansion's
+ * cancellation would make their distances and angles noise. Exact zeros on the diagonal.
+ */
+function squaredDistances(e: tf.Tensor2D): tf.Tensor2D {
+  const off = tf.sub(1, tf.eye(e.shape[0]));
+  return tf.mul(tf.sum(tf.square(tf.sub(tf.expandDims(e, 0), tf.expandDims(e, 1))), 2), off) as tf.Tensor2D;
 }
 
-/** Distances divided by their mean over the B(B−1) off-diagonal pairs. */
-function normalisedDistance(e: tf.Tensor2D): tf.Tensor2D {
-  const b = e.shape[0];
-  const d = pairwiseDistance(e);
+/**
+ * Distances divided by their mean over the B(B−1) off-diagonal pairs. The diagonal's distance is computed as 1
+ * and masked, so no 0/0 reaches the tape; 1e-12 guards exact duplicates.
+ */
+function normalisedDistance(d2: tf.Tensor2D): tf.Tensor2D {
+  const b = d2.shape[0];
+  const eye = tf.eye(b);
+  const d = tf.mul(tf.sqrt(tf.add(tf.maximum(d2, 1e-12), eye)), tf.sub(1, eye));
   return tf.div(d, tf.div(tf.sum(d), b * (b - 1))) as tf.Tensor2D;
 }
 
@@ -142,17 +148,12 @@ function normalisedDistance(e: tf.Tensor2D): tf.Tensor2D {
  * Cosines of the angles at vertex a: out[a, b, c] = ⟨unit(e_b − e_a), unit(e_c − e_a)⟩, [B, B, B], 0 where b = a
  * or c = a. By the law of cosines this is (d²_ab + d²_ac − d²_bc) / (2·d_ab·d_ac), so only the B² squared
  * distances are needed: O(B²·D) work instead of the O(B³·D) of normalising all B² difference vectors and taking
- * their B batched Gram matrices (5× faster at D = 992). The squared distances come from the explicit differences,
- * not from the Gram expansion ‖x‖² + ‖y‖² − 2⟨x, y⟩: windows of one trial lie about 0.5 % of the typical distance
- * apart, and the expansion's cancellation would make their angles noise.
+ * their B batched Gram matrices (5× faster at D = 992).
  */
-function angles(e: tf.Tensor2D): tf.Tensor3D {
-  const b = e.shape[0];
-  const eye = tf.eye(b);
+function angles(d2: tf.Tensor2D): tf.Tensor3D {
+  const eye = tf.eye(d2.shape[0]);
   const off = tf.sub(1, eye);
-  const d2 = tf.mul(tf.sum(tf.square(tf.sub(tf.expandDims(e, 0), tf.expandDims(e, 1))), 2), off) as tf.Tensor2D;
-  // The diagonal's distance is set to 1 (masked below), so no 0/0 reaches the tape; 1e-12 guards exact duplicates.
-  const d = tf.sqrt(tf.add(tf.maximum(d2, 1e-12), eye));
+  const d = tf.sqrt(tf.add(tf.maximum(d2, 1e-12), eye)); // diagonal as in normalisedDistance, masked below
   const num = tf.sub(tf.add(tf.expandDims(d2, 2), tf.expandDims(d2, 1)), tf.expandDims(d2, 0)); // [a, b, c]
   const den = tf.mul(tf.mul(tf.expandDims(d, 2), tf.expandDims(d, 1)), 2);
   return tf.mul(tf.div(num, den), tf.mul(tf.expandDims(off, 2), tf.expandDims(off, 1))) as tf.Tensor3D;
@@ -169,9 +170,10 @@ export function rkd(fs: tf.Tensor2D, ft: tf.Tensor2D, opts: RkdOptions = {}): tf
   assertSameBatch(fs, ft, 'rkd');
   if (fs.shape[0] < 2) throw new Error('rkd: needs a batch of at least 2 samples');
   return tf.tidy(() => {
-    const t = stopGradient(ft);
-    const lossD = smoothL1Mean(normalisedDistance(fs), normalisedDistance(t));
-    const lossA = smoothL1Mean(angles(fs), angles(t));
+    // One set of squared distances per side feeds both terms.
+    const [ds, dt] = [squaredDistances(fs), squaredDistances(stopGradient(ft))];
+    const lossD = smoothL1Mean(normalisedDistance(ds), normalisedDistance(dt));
+    const lossA = smoothL1Mean(angles(ds), angles(dt));
     return tf.add(tf.mul(lossD, distW), tf.mul(lossA, angleW)) as tf.Scalar;
   });
 }
