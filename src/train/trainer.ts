@@ -341,7 +341,8 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
     : opts.valFraction > 0
       ? stratifiedSplit(labels, opts.valFraction, rng)
       : [Int32Array.from({ length: data.n }, (_, i) => i), new Int32Array(0)];
-  const stepsPerEpoch = Math.ceil(trainRows.length / opts.batchSize);
+  // Batches actually stepped on: a last batch of one row is skipped (below), and must not count in the schedule.
+  const stepsPerEpoch = Math.floor(trainRows.length / opts.batchSize) + (trainRows.length % opts.batchSize >= 2 ? 1 : 0);
   const schedule = warmupCosine(opts.lr, opts.epochs, opts.warmupEpochs, stepsPerEpoch);
   const stepper = await Stepper.create(net, opts, opts.lr);
   const history: EpochInfo[] = [];

@@ -66,4 +66,22 @@ describe('fit', () => {
     expect(b.trainAccuracy).toBe(a.trainAccuracy);
     expect([0, 1]).toContain(a.trainAccuracy); // identical rows are all right or all wrong
   });
+
+  it('the learning-rate schedule counts only the batches stepped on', async () => {
+    // 33 rows at batch 32 step once per epoch, like 32 rows: the warm-up and the cosine must take as many epochs.
+    const rng = new SeededRandom(1);
+    const opts: FitOptions = { epochs: 8, batchSize: 32, lr: 1e-3, weightDecay: 0, warmupEpochs: 2, seed: 5, valFraction: 0 };
+    const lrs = [];
+    for (const n of [32, 33]) {
+      const { m, y } = data(n, (i, x, yy) => {
+        yy[i] = i % 4;
+        for (let j = 0; j < D; j++) x[i * D + j] = rng.normal();
+      });
+      const net = buildNetwork(spec, 2);
+      lrs.push((await fit(net, m, y, opts)).history.map((h) => h.lr));
+      net.dispose();
+    }
+    expect(lrs[0]![1]).toBe(1e-3); // warm-up over after 2 epochs of one step
+    expect(lrs[1]).toEqual(lrs[0]);
+  });
 });
