@@ -188,6 +188,212 @@ describe('finite-difference check of CRD with respect to f_s (wasm)', () => {
   });
 });
 
+// ----- float64 references for the finite-difference checks below (independent of src/: method.md's formulas) -----
+
+/** Row-wise softmax of a row-major [b, c] matrix at temperature T, in float64. */
+function softmaxRows64(z: ArrayLike<number>, b: number, c: number, T = 1): Float64Array {
+  const p = new Float64Array(b * c);
+  for (let i = 0; i < b; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j]! / T);
+    let s = 0;
+    for (let j = 0; j < c; j++) s += p[i * c + j] = Math.exp(z[i * c + j]! / T - m);
+    for (let j = 0; j < c; j++) p[i * c + j]! /= s;
+  }
+  return p;
+}
+
+/** method.md: H_i = −Σ_j p_ij log(p_ij + 1e-5), w_i = B·(1 + e^{−H_i}) / Σ_k (1 + e^{−H_k}). */
+function entropyWeights64(p: Float64Array, b: number, c: number): Float64Array {
+  const u = new Float64Array(b);
+  for (let i = 0; i < b; i++) {
+    let h = 0;
+    for (let j = 0; j < c; j++) h -= p[i * c + j]! * Math.log(p[i * c + j]! + 1e-5);
+    u[i] = 1 + Math.exp(-h);
+  }
+  const sum = u.reduce((a, v) => a + v, 0);
+  return u.map((v) => (b * v) / sum);
+}
+
+/** method.md's L_MCC of logits z [b, c] with the sample weights w given (held constant). */
+function mcc64(z: ArrayLike<number>, b: number, c: number, T: number, w: Float64Array): number {
+  const p = softmaxRows64(z, b, c, T);
+  // C = Ŷᵀ diag(w) Ŷ; C̃ = C with each column normalised to sum 1; L = (Σ C̃ − trace C̃) / C.
+  let sum = 0;
+  let trace = 0;
+  for (let k = 0; k < c; k++) {
+    const col = new Float64Array(c);
+    for (let j = 0; j < c; j++) for (let i = 0; i < b; i++) col[j]! += w[i]! * p[i * c + j]! * p[i * c + k]!;
+    const colSum = col.reduce((a, v) => a + v, 0);
+    for (let j = 0; j < c; j++) {
+      sum += col[j]! / colSum;
+      if (j === k) trace += col[j]! / colSum;
+    }
+  }
+  return (sum - trace) / c;
+}
+
+/** Central-difference gradient of f at x, one coordinate at a time, in float64. */
+function fdGrad64(f: (x: Float64Array) => number, x0: ArrayLike<number>, h: number): Float64Array {
+  const x = Float64Array.from(x0);
+  const g = new Float64Array(x.length);
+  for (let q = 0; q < x.length; q++) {
+    const xq = x[q]!;
+    x[q] = xq + h;
+    const up = f(x);
+    x[q] = xq - h;
+    const down = f(x);
+    x[q] = xq;
+    g[q] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+describe('finite-difference check of MCC with respect to the logits (float64 reference, wasm)', () => {
+  // mcc is not in the float32 list above because it detaches its entropy weights (as Jin et al.'s code and the
+  // PyTorch fixture do): its gradient is that of L_MCC with w held at its current value, not the total
+  // derivative, so central differences of mcc() itself would not match it. Here the differences are taken of an
+  // independent float64 L_MCC (method.md) whose w is frozen at the base logits; L_MCC is smooth (softmax, and the
+  // 1e-5 inside the entropy's log only enters through w), so h = 1e-5 leaves an error ≈ 1e-10, and the tolerance
+  // (1e-4 of each element plus 1e-5 of the largest) only has to absorb the float32 gradient's rounding (measured
+  // ≈ 2e-7 of the largest): a gradient off by 1 % fails it, and so does the total derivative, ~2–3 % away.
+  for (const T of [2.5, 1]) {
+    it(`T = ${T}: ∇mcc equals the differences of L_MCC with the weights frozen, and differs from the total derivative`, () => {
+      const [b, c] = shapeOf(inp.studentLogits!) as [number, number];
+      const z0 = Float64Array.from(flat(inp.studentLogits!));
+      const w = entropyWeights64(softmaxRows64(z0, b, c, T), b, c);
+      const x = tensor2d(inp.studentLogits!);
+      const value = tf.tidy(() => mcc(x, { T }).dataSync()[0]!);
+      expect(Math.abs(value - mcc64(z0, b, c, T, w)), `value ${value} vs ${mcc64(z0, b, c, T, w)}`).toBeLessThanOrEqual(1e-6);
+      const grad = tf.tidy(() => tf.grad((v: tf.Tensor) => mcc(v as tf.Tensor2D, { T }))(x).dataSync());
+      x.dispose();
+      const fd = fdGrad64((v) => mcc64(v, b, c, T, w), z0, 1e-5);
+      expect(maxAbs(Array.from(fd))).toBeGreaterThan(1e-3); // a non-trivial gradient
+      expectClose(grad, Array.from(fd), 1e-4, 1e-5 * maxAbs(Array.from(fd)), `mcc T=${T} d/dlogits`);
+      // The weights do depend on the logits, so the total derivative is a different vector: detaching them is
+      // what the gradient above encodes (and a check of the total derivative would be a check of something else).
+      const total = fdGrad64((v) => mcc64(v, b, c, T, entropyWeights64(softmaxRows64(v, b, c, T), b, c)), z0, 1e-5);
+      expect(maxAbsDiff(total, grad)).toBeGreaterThan(0.01 * maxAbs(Array.from(fd)));
+    });
+  }
+});
+
+describe('finite-difference check of CMCRD with respect to f_s (float64 reference, wasm)', () => {
+  // Only L_s depends on f_s: L_t compares z_t (from the constant f_t) with the memory bank M_s, which is a constant
+  // (it only changes in updateMemory). Rows where z_s,i is detached (student right, teacher wrong) therefore get no
+  // gradient at all. The gradient tfjs computes must equal the derivative of L_s with those rows' z_s,i frozen at
+  // their base value; the central differences below are of an independent float64 L_s (method.md steps 1, 4–7)
+  // written exactly that way, with the entropy weights, signs and fixed Z. The banks and Z are read from the loss
+  // object and must not move during the evaluations (no updateMemory between them; Z set before the first call).
+  it('matches ∇_{f_s} L with detached rows held constant, covering weights, s_i = −1 and the stop-gradients', () => {
+    const c = fx.contrast;
+    const bt = c.batches[0]!;
+    const loss = makeContrast('cmcrd');
+    loss.setWeights(contrastState());
+    loss.normalisers = { ...c.cmcrd.Z };
+    const before = loss.getWeights();
+    const [b, dS] = shapeOf(bt.fs!) as [number, number];
+    const nCls = shapeOf(bt.teacherLogits!)[1]!;
+    const { nNeg: K, nData: N, embedDim: d, temperature: tau, eps } = c;
+
+    // Modifiers from method.md, computed here from the logits.
+    const argmax = (m: Nested, i: number) => {
+      const row = flat((m as Nested[])[i]!);
+      return row.indexOf(Math.max(...row));
+    };
+    const sRight = bt.labels.map((y, i) => argmax(bt.studentLogits!, i) === y);
+    const tRight = bt.labels.map((y, i) => argmax(bt.teacherLogits!, i) === y);
+    const sign = tRight.map((r) => (r ? 1 : -1));
+    const detached = sRight.map((r, i) => r && !tRight[i]!);
+    const w = entropyWeights64(softmaxRows64(flat(bt.teacherLogits!), b, nCls), b, nCls);
+    // The batch must exercise what the check is about.
+    expect(detached.filter(Boolean).length, 'rows with z_s detached').toBeGreaterThan(0);
+    expect(sign.some((s, i) => s === -1 && !detached[i]), 'rows with s = −1 whose gradient flows').toBe(true);
+    expect(sign.some((s) => s === 1), 'rows with s = +1').toBe(true);
+    expect(Math.max(...w) - Math.min(...w), 'entropy weights far from uniform').toBeGreaterThan(0.2);
+
+    const W = (k: string) => Float64Array.from(before[k]!.data);
+    const idx = bt.indices.map((p, i) => [p, ...bt.negatives.slice(i * K, (i + 1) * K)]);
+    /** z = l2norm(f W + b) of every row of f [rows, dIn], float64. */
+    const embed = (f: ArrayLike<number>, wt: Float64Array, bias: Float64Array, dIn: number) =>
+      Array.from({ length: b }, (_, i) => {
+        const z = Float64Array.from(bias);
+        for (let a = 0; a < dIn; a++) for (let t = 0; t < d; t++) z[t]! += f[i * dIn + a]! * wt[a * d + t]!;
+        const n = Math.hypot(...z);
+        return z.map((v) => v / n);
+      });
+    /** One NCE direction (method.md step 7) of embeddings z against bank M with the fixed Z. */
+    const nce = (z: Float64Array[], bank: Float64Array, zNorm: number) => {
+      const cN = K / N;
+      let total = 0;
+      for (let i = 0; i < b; i++) {
+        const p = idx[i]!.map((row) => {
+          let dot = 0;
+          for (let t = 0; t < d; t++) dot += z[i]![t]! * bank[row * d + t]!;
+          return (w[i]! * Math.exp(dot / tau)) / zNorm;
+        });
+        let per = Math.log(p[0]! / (p[0]! + cN + eps));
+        for (let q = 1; q <= K; q++) per += Math.log(cN / (p[q]! + cN + eps));
+        total += sign[i]! * per;
+      }
+      return -total / b;
+    };
+    const fs0 = Float64Array.from(flat(bt.fs!));
+    const zS0 = embed(fs0, W('embedS.weight'), W('embedS.bias'), dS);
+    /** L_s as a function of f_s, with the detached rows' z_s,i frozen at fs0. */
+    const lS = (f: ArrayLike<number>) => {
+      const z = embed(f, W('embedS.weight'), W('embedS.bias'), dS).map((zi, i) => (detached[i] ? zS0[i]! : zi));
+      return nce(z, W('memoryT'), c.cmcrd.Z.zS);
+    };
+    const lT = nce(embed(flat(bt.ft!), W('embedT.weight'), W('embedT.bias'), shapeOf(bt.ft!)[1]!), W('memoryS'), c.cmcrd.Z.zT);
+
+    const args = [tensor2d(bt.ft!), tensor2d(bt.studentLogits!), tensor2d(bt.teacherLogits!), Int32Array.from(bt.labels), Int32Array.from(bt.indices), Int32Array.from(bt.negatives)] as const;
+    const f = (x: tf.Tensor2D) => loss.loss(x, ...args);
+    const at = (x: ArrayLike<number>) => tf.tidy(() => f(tf.tensor2d(Float32Array.from(x), [b, dS])).dataSync()[0]!);
+    // The reference is the same function as the loss (value within float32 rounding of the embeddings).
+    const value = at(fs0);
+    expect(Math.abs(value - (lS(fs0) + lT)), `value ${value} vs reference ${lS(fs0) + lT}`).toBeLessThanOrEqual(1e-4 * Math.abs(value));
+
+    const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(Float32Array.from(fs0), [b, dS])).dataSync());
+    // Detached rows: exactly zero (no other path from f_s,i to the loss).
+    detached.forEach((isDet, i) => {
+      if (isDet) expect(maxAbs(Array.from(grad.subarray(i * dS, (i + 1) * dS))), `row ${i} (detached)`).toBe(0);
+    });
+    const fd = fdGrad64(lS, fs0, 1e-6);
+    const scale = maxAbs(Array.from(fd));
+    expect(scale).toBeGreaterThan(1e-2);
+    expectClose(grad, Array.from(fd), 1e-4, 1e-5 * scale, 'cmcrd d/dfs');
+
+    // The same against the loss object's own forward (a float32 scalar, ulp ≈ 2.4e-7 at L ≈ 3.3, so h = 1e-3 and an
+    // absolute tolerance of 5e-4 ≈ 2·ulp/h plus 0.2 %; measured errors ≤ 1.5e-4, a 1 % error fails): differences
+    // along random directions that leave the detached rows alone (= those rows held constant) equal ⟨∇L, v⟩; along
+    // directions in the detached rows only, the forward value does change although the gradient there is 0 —
+    // which is why the differences of the full forward value are not the gradient when a stop-gradient fires.
+    const rng = new SeededRandom(5);
+    const h = 1e-3;
+    const dir = (s: number, v: Float64Array) => at(fs0.map((x0, q) => x0 + s * h * v[q]!));
+    for (let trial = 0; trial < 3; trial++) {
+      const v = fs0.map((_, q) => (detached[Math.floor(q / dS)] ? 0 : rng.normal()));
+      const fdv = (dir(1, v) - dir(-1, v)) / (2 * h);
+      const an = v.reduce((acc, vi, q) => acc + vi * grad[q]!, 0);
+      expect(Math.abs(fdv - an), `trial ${trial}: fd ${fdv} vs analytic ${an}`).toBeLessThanOrEqual(2e-3 * Math.abs(an) + 5e-4);
+    }
+    const vDet = fs0.map((_, q) => (detached[Math.floor(q / dS)] ? rng.normal() : 0));
+    const fdDet = (dir(1, vDet) - dir(-1, vDet)) / (2 * h);
+    expect(Math.abs(fdDet), 'the detached rows do change the forward value').toBeGreaterThan(1e-2 * scale);
+
+    // Nothing moved: banks and Z as before every evaluation.
+    const after = loss.getWeights();
+    expect(Array.from(after.memoryS!.data)).toEqual(Array.from(before.memoryS!.data));
+    expect(Array.from(after.memoryT!.data)).toEqual(Array.from(before.memoryT!.data));
+    expect(loss.normalisers).toEqual(c.cmcrd.Z);
+    tf.dispose([...args.slice(0, 3)] as tf.Tensor[]);
+    loss.dispose();
+  });
+});
+
 function contrastState(): Record<string, NamedArray> {
   const out: Record<string, NamedArray> = {};
   for (const [k, v] of Object.entries(fx.contrast.weights)) out[k] = { shape: shapeOf(v), data: Float32Array.from(flat(v)) };
