@@ -12,6 +12,7 @@ import { registerDataset } from './commands/dataset.js';
 import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
+import { TOOLKIT_VERSION } from '../version.js';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -25,7 +26,7 @@ export function buildProgram(): Command {
   program
     .name('cmcrd')
     .description('CMCRD edge toolkit: train an EEG student with an eye-movement teacher, export it, run it on a headband.')
-    .version('0.1.0')
+    .version(TOOLKIT_VERSION)
     .showHelpAfterError()
     // Before the commands are registered, so every command and subcommand inherits it: commander then throws
     // instead of calling process.exit(1), and main() maps its errors to exit code 2 like our own.

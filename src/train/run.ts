@@ -20,7 +20,8 @@ import { SeededRandom } from './nets/layers.js';
 import type { Network } from './nets/types.js';
 import { applyNormaliser, applyStats, fitNormaliser, makeFolds, validationSplit, type Fold, type NormalisationMode, type ProtocolName, type ValidationUnit } from './protocols.js';
 import { argmaxRows, fit, predictLogits, type EngineChoice, type EpochInfo, type FitOptions, type Matrix } from './trainer.js';
-import { makeCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { TOOLKIT_VERSION } from '../version.js';
+import { encodeTrials, makeCheckpoint, parseTrials, readCheckpoint, writeCheckpoint, type TrialId, type TrialSet } from './checkpoint.js';
 
 /** A problem with the options or the data (reported to the user as such, without a stack). */
 export class ExperimentConfigError extends Error {
@@ -313,6 +314,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const tMod = teacherModality(direction);
   const student = role === 'is-teacher' ? null : modalityData(ds, flat, sMod);
   const teacherData = role === 'none' ? null : modalityData(ds, flat, tMod);
+  // A supplied teacher is checked against every planned fold before any training: a leak into the last fold
+  // must not surface only after the earlier folds have trained.
+  if (o.teacherCheckpoint && teacherData) checkTeacherOnFolds(o.teacherCheckpoint, teacherData, C, flat, folds, o.protocol);
   const fingerprint = datasetFingerprint(ds);
   const lambda = isDistillMethod(o.method) ? (o.lambda ?? LAMBDA_DEFAULTS[o.method]) : null;
   const config: ExperimentResult['config'] = {
@@ -488,7 +492,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
               channels: s.channels,
               normalisation: norm.global,
               ...(o.montage && s.name === 'eeg' ? { montage: o.montage } : {}),
-              provenance: provenance(o, fold, seed, { role: 'student', normalisation, direction, lambda: lambda ?? 0, teacherArch: teacher ? teacherArch : '' }),
+              provenance: provenance(o, fold, seed, flat, hyper, { role: 'student', normalisation, direction, lambda: lambda ?? 0, teacherArch: teacher ? teacherArch : '' }),
               metrics: { testAccuracy: m.accuracy, testBca: m.bca, bestEpoch: r.bestEpoch, ...(r.bestValAccuracy !== null ? { valAccuracy: r.bestValAccuracy } : {}) },
             }),
           );
@@ -545,9 +549,36 @@ function complement(n: number, val: Int32Array): Int32Array {
   return Int32Array.from(out);
 }
 
-function provenance(o: ExperimentOptions, fold: Fold, seed: number, extra: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+/** The distinct trials of these rows of the flat dataset, in row order. */
+function trialsOf(flat: FlatDataset, rows: Int32Array): TrialId[] {
+  const seen = new Set<string>();
+  const out: TrialId[] = [];
+  for (const r of rows) {
+    const subject = flat.subjectIds[flat.subjects[r]!]!;
+    const session = flat.sessions[r]!;
+    const trial = flat.trials[r]!;
+    const k = `${flat.subjects[r]}/${session}/${trial}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push({ subject, session, trial });
+  }
+  return out;
+}
+
+/**
+ * A checkpoint's provenance: what made it (toolkit version, training hyper-parameters), on which data, fold and
+ * seed, and exactly what it was trained on, so that a supplied `--teacher` can be checked for leaks under any
+ * protocol (`checkTeacherOnFolds`):
+ *   trainTrials    every trial of the fold's training rows in encodeTrials' text ("1/1/1-16;1/2/1-16;…"): the
+ *                  validation split is carved from them, so the network has seen all of them;
+ *   trainSubjects  the subjects among them, comma-separated (what checkpoints recorded before trainTrials).
+ * Everything here is deterministic (no timestamps), so the same run writes the same bytes.
+ */
+function provenance(o: ExperimentOptions, fold: Fold, seed: number, flat: FlatDataset, hyper: TrainHyper, extra: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  const trained = trialsOf(flat, fold.trainRows);
   return {
     createdBy: 'cmcrd train',
+    cmcrdVersion: TOOLKIT_VERSION,
     dataset: o.dataset.meta.dataset,
     synthetic: o.dataset.meta.synthetic,
     data: o.dataLabel ?? o.dataset.meta.root,
@@ -558,6 +589,16 @@ function provenance(o: ExperimentOptions, fold: Fold, seed: number, extra: Recor
     fold: fold.id,
     testSubjects: fold.testSubjects.join(','),
     seed,
+    epochs: hyper.epochs,
+    warmupEpochs: hyper.warmupEpochs,
+    batchSize: hyper.batchSize,
+    lr: hyper.lr,
+    weightDecay: hyper.weightDecay,
+    valFraction: hyper.valFraction,
+    valBy: hyper.valBy ?? 'trial',
+    ...(hyper.patience !== undefined ? { patience: hyper.patience } : {}),
+    trainSubjects: [...new Set(trained.map((t) => t.subject))].join(','),
+    trainTrials: encodeTrials(trained),
     ...extra,
   };
 }
@@ -591,8 +632,7 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
   const { o, fold, seed, flat, data } = q;
   const trainRows = fold.trainRows;
   if (o.teacherCheckpoint) {
-    const ck = o.teacherCheckpoint;
-    checkSuppliedTeacher(ck, data, q.classes, fold, o.protocol);
+    const ck = o.teacherCheckpoint; // checked against every fold by runExperiment before the first one trained
     const net = networkFromCheckpoint(ck);
     const train: Matrix = { x: applyStats(data.x, data.d, trainRows, ck.normalisation), n: trainRows.length, d: data.d };
     const test: Matrix = { x: applyStats(data.x, data.d, fold.testRows, ck.normalisation), n: fold.testRows.length, d: data.d };
@@ -680,9 +720,8 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
       normalisation: norm.global,
       ...(o.montage && data.name === 'eeg' ? { montage: o.montage } : {}),
       provenance: {
-        ...provenance(o, fold, seed, { role: 'teacher', normalisation: q.normalisation, mcc: q.mccMode, lambdaMcc: q.lambdaMcc }),
+        ...provenance(o, fold, seed, flat, q.hyper, { role: 'teacher', normalisation: q.normalisation, mcc: q.mccMode, lambdaMcc: q.lambdaMcc }),
         arch: q.arch,
-        trainSubjects: [...new Set(Array.from(fold.trainRows, (x) => flat.subjectIds[flat.subjects[x]!]!))].join(','),
         cacheKey: key,
       },
       metrics: { testAccuracy: m.accuracy, testBca: m.bca, bestEpoch: r.bestEpoch, ...(r.bestValAccuracy !== null ? { valAccuracy: r.bestValAccuracy } : {}) },
@@ -694,17 +733,83 @@ async function obtainTeacher(q: TeacherRequest): Promise<{ net: Network; train: 
   return { net, train, test, metrics: evaluate(net, test, q.yTest, q.classes) };
 }
 
-/** A supplied teacher must read this modality's features, know the classes, and (LOSO) not have seen the test subject. */
-function checkSuppliedTeacher(ck: Checkpoint, data: ModalityData, classes: number, fold: Fold, protocol: ProtocolName): void {
+/** How many leaking folds an error lists in full (the rest by count). */
+const LEAKS_LISTED = 6;
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * A supplied teacher must read this run's teacher modality (features, classes) and must not have been trained
+ * on any trial that one of the planned folds tests on, under every protocol. Throws ExperimentConfigError naming
+ * the folds and trials; returns notes on what could not be checked, for the caller to print.
+ *
+ * The leak check reads the checkpoint's provenance (see `provenance`):
+ *   - trainTrials (this version on): refused when a fold's test trial (subject/session/trial of its test rows)
+ *     is among the teacher's training trials, whatever the protocol;
+ *   - trainSubjects only (checkpoints written before trainTrials): refused when a fold's test subject is among
+ *     the training subjects. Under LOSO that is exactly a leak (the fold tests on all of the subject's trials);
+ *     under within and cross-session it may or may not be one, and the checkpoint cannot tell which trials it
+ *     saw, so it is refused too, asking for a retrained teacher, rather than run a possibly leaking experiment.
+ *     An old checkpoint that saw none of the test subjects is accepted under any protocol;
+ *   - neither (e.g. a checkpoint not made by `cmcrd train`): accepted, with a note that it was not checked.
+ */
+function checkTeacherOnFolds(ck: Checkpoint, data: ModalityData, classes: number, flat: FlatDataset, folds: readonly Fold[], protocol: ProtocolName): string[] {
   const d = ck.arch.input.channels * ck.arch.input.bands;
   if (ck.modality !== data.name) throw new ExperimentConfigError(`--teacher: the checkpoint is an ${ck.modality === 'eeg' ? 'EEG' : 'eye-movement'} network but this run needs an ${data.name === 'eeg' ? 'EEG' : 'eye-movement'} teacher`);
   if (d !== data.d) throw new ExperimentConfigError(`--teacher: the checkpoint reads ${d} features, the data has ${data.d}`);
   if (ck.arch.classes !== classes) throw new ExperimentConfigError(`--teacher: the checkpoint has ${ck.arch.classes} classes, the data ${classes}`);
-  const seen = typeof ck.provenance.trainSubjects === 'string' ? ck.provenance.trainSubjects.split(',') : null;
-  if (protocol === 'loso' && seen) {
-    const leak = fold.testSubjects.filter((s) => seen.includes(s));
-    if (leak.length) throw new ExperimentConfigError(`--teacher: the checkpoint was trained on subject(s) ${leak.join(', ')}, which fold ${fold.id} tests on`);
+  const recorded = ck.provenance.trainTrials;
+  if (recorded !== undefined) {
+    let seen: TrialSet;
+    try {
+      if (typeof recorded !== 'string') throw new Error(`a string was expected, it is ${JSON.stringify(recorded)}`);
+      seen = parseTrials(recorded);
+    } catch (e) {
+      throw new ExperimentConfigError(`--teacher: the checkpoint's provenance.trainTrials cannot be read: ${(e as Error).message}`);
+    }
+    const leaks = folds.flatMap((fold) => {
+      const hit = trialsOf(flat, fold.testRows).filter((t) => seen.has(t));
+      return hit.length ? [{ fold, hit }] : [];
+    });
+    if (!leaks.length) return [];
+    const listed = leaks.slice(0, LEAKS_LISTED).map(({ fold, hit }) => {
+      const subjects = [...new Set(hit.map((t) => t.subject))];
+      return `fold ${fold.id}, ${plural(hit.length, 'trial')} of subject${subjects.length === 1 ? '' : 's'} ${subjects.join(', ')} (${encodeTrials(hit)})`;
+    });
+    const more = leaks.length > LEAKS_LISTED ? `; and ${plural(leaks.length - LEAKS_LISTED, 'fold')} more (${leaks.slice(LEAKS_LISTED).map((l) => l.fold.id).join(', ')})` : '';
+    throw new ExperimentConfigError(
+      `--teacher: the checkpoint was trained on test trials of ${folds.length === 1 ? 'the planned fold' : leaks.length === folds.length ? `all ${folds.length} planned folds` : `${leaks.length} of the ${folds.length} planned folds`}, so it would leak them into the student's test scores ` +
+        `(subject/session/trials): ${listed.join('; ')}${more}. Use a teacher that never saw these folds' test trials (e.g. --folds with the fold it was trained for), or leave out --teacher to train one per fold`,
+    );
   }
+  if (typeof ck.provenance.trainSubjects === 'string') {
+    const seen = new Set(ck.provenance.trainSubjects.split(','));
+    const hits = folds.filter((f) => f.testSubjects.some((s) => seen.has(s)));
+    if (!hits.length) return [];
+    const subjects = [...new Set(hits.flatMap((f) => f.testSubjects.filter((s) => seen.has(s))))].join(', ');
+    const ids = hits.map((f) => f.id).join(', ');
+    if (protocol === 'loso') throw new ExperimentConfigError(`--teacher: the checkpoint was trained on subject(s) ${subjects}, which fold${hits.length === 1 ? ` ${ids} tests` : `s ${ids} test`} on`);
+    throw new ExperimentConfigError(
+      `--teacher: the checkpoint was trained on subject(s) ${subjects}, which fold${hits.length === 1 ? ` ${ids} tests` : `s ${ids} test`} on, and it records only its training subjects ` +
+        `(it predates trial-level provenance), so under protocol ${protocol} it cannot be checked for leaked test trials. Retrain the teacher with this version of cmcrd (its checkpoint then records its training trials), or leave out --teacher`,
+    );
+  }
+  return [`--teacher: note: the checkpoint does not record what it was trained on (no provenance.trainTrials), so it could not be checked for leaks of the test folds`];
+}
+
+/** What {@link checkSuppliedTeacher} needs of a run: its data, protocol and folds, direction and the teacher. */
+export type SuppliedTeacherRun = Pick<ExperimentOptions, 'dataset' | 'protocol' | 'folds' | 'direction'> & { teacher: Checkpoint };
+
+/**
+ * The check runExperiment makes of a supplied teacher before it trains anything (modality, features, classes, and
+ * no leak into any planned fold's test trials; see `checkTeacherOnFolds`), for callers that want it before other
+ * work (the CLI, before it starts the backend or `--jobs` children). Throws ExperimentConfigError; returns notes.
+ */
+export function checkSuppliedTeacher(o: SuppliedTeacherRun): string[] {
+  const flat = flatten(o.dataset);
+  const folds = selectFolds(flat, o.dataset, o.protocol, o.folds);
+  const data = modalityData(o.dataset, flat, teacherModality(o.direction ?? 'eye-to-eeg'));
+  return checkTeacherOnFolds(o.teacher, data, o.dataset.meta.classNames.length, flat, folds, o.protocol);
 }
 
 export { readCheckpoint };

@@ -147,6 +147,32 @@ describe('cmcrd train / compare', () => {
     expect(blocked.stderr).not.toMatch(/teacher|fold s1/);
   });
 
+  it('--teacher that leaks into later folds is refused at once: exit 2 naming folds and trials, nothing trained, no results.json (--jobs too)', async () => {
+    const made = join(dir, 'teacher-src');
+    const t = await inProcess(['train', '--root', data, '--dataset', 'synthetic', '--method', 'eye-only', '--folds', 's1', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--out', made]);
+    expect(t.code, t.stderr).toBe(0);
+    const teacher = join(made, 'teachers', readdirSync(join(made, 'teachers'))[0]!); // LOSO fold s1's: trained on subjects 2 and 3
+    const leak = /cmcrd: --teacher: the checkpoint was trained on test trials of 2 of the 3 planned folds, .*: fold s2, 24 trials of subject 2 \(2\/1\/1-24\); fold s3, 24 trials of subject 3 \(3\/1\/1-24\)\./;
+    for (const jobs of ['1', '2']) {
+      const out = join(dir, `teacher-leak-jobs${jobs}`);
+      const t0 = performance.now();
+      const r = cmcrd(['train', '--root', data, '--dataset', 'synthetic', '--method', 'kd', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--teacher', teacher, '--jobs', jobs, '--out', out]);
+      const seconds = (performance.now() - t0) / 1000;
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(leak);
+      // Refused before the backend starts, before fold s1 trains and before any --jobs child is spawned.
+      expect(r.stderr).not.toMatch(/tfjs backend|fold s1 seed|(teacher|student) +\d+\/\d+|--jobs 2:|\[job/);
+      expect(existsSync(join(out, 'results.json'))).toBe(false);
+      expect(seconds, `--jobs ${jobs}`).toBeLessThan(30);
+    }
+    // compare: before its first cell (eeg-only, which uses no teacher) trains.
+    const cmp = await inProcess(['compare', '--root', data, '--dataset', 'synthetic', '--methods', 'eeg-only,kd', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--teacher', teacher, '--out', join(dir, 'teacher-leak-cmp')]);
+    expect(cmp.code).toBe(2);
+    expect(cmp.stderr).toMatch(leak);
+    expect(cmp.stderr).not.toMatch(/eeg-only · mlp/);
+    expect(existsSync(join(dir, 'teacher-leak-cmp', 'comparison.json'))).toBe(false);
+  });
+
   it('a cached teacher that cannot be read is trained again and replaced, not a crash', () => {
     const out = join(dir, 'damaged');
     const args = ['train', '--root', data, '--method', 'kd', ...common, '--folds', 's1', '--out', out];

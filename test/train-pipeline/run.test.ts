@@ -1,13 +1,14 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flatten } from '../../src/datasets/types.js';
-import { readCheckpoint } from '../../src/train/checkpoint.js';
+import { encodeTrials, parseTrials, readCheckpoint, type Checkpoint } from '../../src/train/checkpoint.js';
 import { foldMetrics } from '../../src/train/metrics.js';
 import { makeFolds, applyStats } from '../../src/train/protocols.js';
 import { readRunResults, writeRunReport } from '../../src/train/report.js';
-import { networkFromCheckpoint, runExperiment, type ExperimentOptions, type RunEvent } from '../../src/train/run.js';
+import { checkSuppliedTeacher, networkFromCheckpoint, runExperiment, type ExperimentOptions, type RunEvent } from '../../src/train/run.js';
+import { TOOLKIT_VERSION } from '../../src/version.js';
 import { argmaxRows, predictLogits } from '../../src/train/trainer.js';
 import { tinyDataset, useWasm } from './helpers.js';
 import { exportOnnx } from '../../export/onnx-export.js';
@@ -170,7 +171,7 @@ describe('runExperiment', () => {
     expect(t.modality).toBe('eeg');
     expect(ve.config.direction).toBe('eeg-to-eye');
     // A teacher trained on fold s1 (subjects 2, 3) may be reused for s1 but not for s2.
-    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, folds: ['s2'] }))).rejects.toThrow(/trained on subject\(s\) 2/);
+    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, folds: ['s2'] }))).rejects.toThrow(/fold s2, 24 trials of subject 2 \(2\/1\/1-24\)/);
     const ok = await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t }));
     expect(ok.folds[0]!.teacherAccuracy).toBe(ve.folds[0]!.teacherAccuracy);
     // An EEG teacher cannot teach an EEG student (the default direction needs an eye-movement teacher).
@@ -285,5 +286,104 @@ describe('runExperiment', () => {
     expect(partials[2]!.folds).toEqual(['s1/5', 's1/6', 's2/5']);
     expect(r.interrupted).toBe(false);
     expect(r.completed).toBe(4);
+  });
+});
+
+describe('a supplied teacher (--teacher) is checked against every planned fold, under every protocol', () => {
+  const one = { epochs: 1, warmupEpochs: 0, batchSize: 16 };
+  const twoSessions = tinyDataset({ subjects: 2, sessions: 2 });
+  /** The teacher trained for one fold of a protocol (eye-only is the teacher itself: nothing else trains). */
+  async function teacherFor(ds: ReturnType<typeof tinyDataset>, protocol: ExperimentOptions['protocol'], fold: string, name: string): Promise<{ ck: Checkpoint; accuracy: number }> {
+    const cache = join(dir, name);
+    const r = await runExperiment(opts({ dataset: ds, method: 'eye-only', protocol, folds: [fold], hyper: one, teacherCacheDir: cache }));
+    return { ck: readCheckpoint(join(cache, readdirSync(cache)[0]!)), accuracy: r.folds[0]!.accuracy };
+  }
+
+  it('refuses a teacher that leaks into fold 2 of 3 before any fold trains', async () => {
+    const ds = tinyDataset({ subjects: 3 });
+    // Trained for the within-subject fold s2-sess1: trials 1–16 of subject 2, which LOSO fold s2 tests on.
+    const { ck } = await teacherFor(ds, 'within', 's2-sess1', 'leak-fold2');
+    expect(ck.provenance.trainTrials).toBe('2/1/1-16');
+    const events: RunEvent[] = [];
+    let partials = 0;
+    const ckDir = join(dir, 'leak-fold2-students');
+    const t0 = performance.now();
+    await expect(
+      runExperiment(opts({ dataset: ds, method: 'kd', folds: ['s1', 's2', 's3'], hyper: one, teacherCheckpoint: ck, checkpointDir: ckDir, onEvent: (e) => events.push(e), onPartial: () => partials++ })),
+    ).rejects.toThrow(/trained on test trials of 1 of the 3 planned folds, .*: fold s2, 16 trials of subject 2 \(2\/1\/1-16\)\. /);
+    const ms = performance.now() - t0;
+    expect(events).toEqual([]); // no fold started, no epoch ran (fold s1 used to train first)
+    expect(partials).toBe(0);
+    expect(existsSync(ckDir)).toBe(false);
+    expect(ms).toBeLessThan(5000);
+    // The same check on its own, as the CLI makes it before starting the backend or --jobs children.
+    expect(() => checkSuppliedTeacher({ dataset: ds, protocol: 'loso', teacher: ck })).toThrow(/1 of the 3 planned folds, .*fold s2, 16 trials/);
+    expect(checkSuppliedTeacher({ dataset: ds, protocol: 'loso', folds: ['s1', 's3'], teacher: ck })).toEqual([]);
+  });
+
+  it('refuses under within a teacher that was trained on the test trials of a fold (a cross-session teacher)', async () => {
+    // Cross-session fold s1-sess2 trains on all of subject 1's session 1, whose trials 17–24 within fold s1-sess1 tests on.
+    const { ck } = await teacherFor(twoSessions, 'cross-session', 's1-sess2', 'leak-within');
+    expect(ck.provenance.trainTrials).toBe('1/1/1-24');
+    const events: RunEvent[] = [];
+    await expect(
+      runExperiment(opts({ dataset: twoSessions, method: 'kd', protocol: 'within', folds: ['s1-sess2', 's1-sess1', 's2-sess1'], hyper: one, teacherCheckpoint: ck, onEvent: (e) => events.push(e) })),
+    ).rejects.toThrow(/trained on test trials of 1 of the 3 planned folds, .*: fold s1-sess1, 8 trials of subject 1 \(1\/1\/17-24\)\. /);
+    expect(events).toEqual([]);
+  });
+
+  it('accepts a clean teacher under within, and records trials, hyper-parameters and version in provenance', async () => {
+    const { ck, accuracy } = await teacherFor(twoSessions, 'within', 's1-sess1', 'clean-within');
+    expect(ck.provenance).toMatchObject({ role: 'teacher', cmcrdVersion: TOOLKIT_VERSION, epochs: 1, warmupEpochs: 0, batchSize: 16, lr: 1e-3, weightDecay: 1e-3, valFraction: 0.2, valBy: 'trial', trainSubjects: '1', trainTrials: '1/1/1-16' });
+    expect(ck.provenance.patience).toBeUndefined();
+    expect(TOOLKIT_VERSION).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    const ckDir = join(dir, 'clean-within-students');
+    const r = await runExperiment(opts({ dataset: twoSessions, method: 'kd', protocol: 'within', folds: ['s1-sess1', 's1-sess2', 's2-sess1'], hyper: { ...one, patience: 3 }, teacherCheckpoint: ck, checkpointDir: ckDir }));
+    expect(r.completed).toBe(3);
+    expect(r.folds[0]!.teacherAccuracy).toBe(accuracy); // its own fold: the very teacher that was trained for it
+    const student = readCheckpoint(r.folds[1]!.checkpoint!);
+    expect(student.provenance).toMatchObject({ role: 'student', fold: 's1-sess2', trainTrials: '1/2/1-16', trainSubjects: '1', patience: 3, cmcrdVersion: TOOLKIT_VERSION });
+  });
+
+  it('checks a checkpoint from before trial-level provenance by subject, and refuses it outside LOSO when it saw a test subject', async () => {
+    const { ck } = await teacherFor(twoSessions, 'within', 's1-sess1', 'old-format');
+    const { trainTrials: _t, ...old } = ck.provenance;
+    const oldCk: Checkpoint = { ...ck, provenance: old };
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', folds: ['s1-sess2', 's2-sess2'], teacher: oldCk })).toThrow(
+      /trained on subject\(s\) 1, which fold s1-sess2 tests on, and it records only its training subjects \(it predates trial-level provenance\), so under protocol within it cannot be checked for leaked test trials\. Retrain the teacher/,
+    );
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'cross-session', teacher: oldCk })).toThrow(/folds s1-sess1, s1-sess2 test on, .*under protocol cross-session/);
+    expect(checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', folds: ['s2-sess1', 's2-sess2'], teacher: oldCk })).toEqual([]);
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'loso', teacher: oldCk })).toThrow(/^--teacher: the checkpoint was trained on subject\(s\) 1, which fold s1 tests on$/);
+    // Nothing recorded (not made by cmcrd train): accepted, with a note.
+    const { trainSubjects: _s, ...bare } = old;
+    expect(checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', teacher: { ...ck, provenance: bare } })).toEqual([expect.stringMatching(/could not be checked for leaks/)]);
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', teacher: { ...ck, provenance: { ...ck.provenance, trainTrials: '1/x/3' } } })).toThrow(/provenance\.trainTrials cannot be read: "1\/x\/3" is not/);
+    // The other up-front checks: modality, feature count, classes.
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', direction: 'eeg-to-eye', teacher: ck })).toThrow(/an eye-movement network but this run needs an EEG teacher/);
+    expect(() => checkSuppliedTeacher({ dataset: tinyDataset({ subjects: 2, sessions: 2, eye: 4 }), protocol: 'within', teacher: ck })).toThrow(/reads 3 features, the data has 4/);
+    expect(() => checkSuppliedTeacher({ dataset: tinyDataset({ layout: 'seed-v', subjects: 2 }), protocol: 'within', teacher: ck })).toThrow(/the checkpoint has 4 classes, the data 5/);
+  });
+
+  it('encodes a set of trials compactly and reads it back', () => {
+    const ids = [
+      { subject: '10', session: 1, trial: 3 },
+      { subject: '2', session: 1, trial: 5 },
+      { subject: '2', session: 1, trial: 1 },
+      { subject: '2', session: 1, trial: 2 },
+      { subject: '2', session: 1, trial: 2 },
+      { subject: '2', session: 3, trial: 4 },
+      { subject: 'a/b;c,d', session: 1, trial: 1 },
+    ];
+    const text = encodeTrials(ids);
+    expect(text).toBe('2/1/1-2,5;2/3/4;10/1/3;a%2Fb%3Bc%2Cd/1/1');
+    const set = parseTrials(text);
+    expect(set.count).toBe(6);
+    for (const t of ids) expect(set.has(t), JSON.stringify(t)).toBe(true);
+    for (const t of [{ subject: '2', session: 1, trial: 3 }, { subject: '2', session: 2, trial: 1 }, { subject: '1', session: 1, trial: 3 }, { subject: 'a', session: 1, trial: 1 }]) expect(set.has(t), JSON.stringify(t)).toBe(false);
+    expect(parseTrials('').count).toBe(0);
+    expect(encodeTrials([])).toBe('');
+    expect(() => parseTrials('2/1/5-3')).toThrow(/runs backwards/);
+    expect(() => parseTrials('2/1/1;;3/1/1')).toThrow(/"" is not <subject>/);
   });
 });

@@ -13,7 +13,7 @@ import { writeComparison, writeRunReport, type CompareCell } from '../../train/r
 import { ExperimentConfigError, runExperiment } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt } from '../progress.js';
-import { addCommonOptions, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
+import { addCommonOptions, checkTeacherUpFront, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
 
 export function registerCompare(program: Command): void {
@@ -37,6 +37,7 @@ export function registerCompare(program: Command): void {
     }
     const jobs = jobsOption(raw);
     const cfg = commonConfig(raw, out, log);
+    checkTeacherUpFront(cfg, methods, log);
     await startBackend(raw, log);
     const title =
       raw.title !== undefined

@@ -17,7 +17,7 @@ import { ENGINE_CHOICES, type EngineChoice } from '../../train/trainer.js';
 import { PROTOCOLS, type NormalisationMode, type ProtocolName, type ValidationUnit } from '../../train/protocols.js';
 import type { NegativePool } from '../../train/losses/index.js';
 import { readRunResults, writeRunReport } from '../../train/report.js';
-import { DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type PreviousRun, type RunEvent, type TrainHyper } from '../../train/run.js';
+import { checkSuppliedTeacher, DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, usesTeacher, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type PreviousRun, type RunEvent, type TrainHyper } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
@@ -142,7 +142,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
     valFraction: numOpt(raw, 'valFraction', '--val-fraction', (x) => x >= 0 && x < 1, 'a fraction in [0, 1)')!,
   };
   hyper.valBy = choice<ValidationUnit>(raw.valBy, '--val-by', ['trial', 'subject']);
-  const patience = intOpt(raw, 'patience', '--patience', 0);
+  const patience = intOpt(raw, 'patience', '--patience', 1);
   if (patience !== undefined) hyper.patience = patience;
   const teacherEpochs = intOpt(raw, 'teacherEpochs', '--teacher-epochs', 1);
   const lambda = numOpt(raw, 'lambda', '--lambda', (x) => x >= 0, 'a number ≥ 0');
@@ -222,6 +222,29 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
     dataLabel: `${kind} (${resolve(root)})`,
   };
   return { kind, root, dataset, ...(montage ? { montage } : {}), base };
+}
+
+/**
+ * A supplied --teacher checked against every planned fold (modality, features, classes, and no leak of any fold's
+ * test trials) before anything else runs: the backend, the first fold, or --jobs children. runExperiment checks it
+ * again (so does each child); this makes a refusal take a second, not the training of the folds before it.
+ * Nothing to check when no method of the run uses the teacher (then it is ignored, and that is said).
+ */
+export function checkTeacherUpFront(cfg: CommonConfig, methods: readonly MethodName[], log: (l: string) => void): void {
+  const teacher = cfg.base.teacherCheckpoint;
+  if (!teacher) return;
+  const direction = cfg.base.direction ?? 'eye-to-eeg';
+  if (methods.every((m) => usesTeacher(m, direction) === 'none')) {
+    log(`note: --teacher is not used: ${methods.length === 1 ? `method ${methods[0]} uses` : `methods ${methods.join(', ')} use`} no teacher`);
+    return;
+  }
+  try {
+    const run = { dataset: cfg.dataset, protocol: cfg.base.protocol, direction, teacher, ...(cfg.base.folds ? { folds: cfg.base.folds } : {}) };
+    for (const note of checkSuppliedTeacher(run)) log(note);
+  } catch (e) {
+    if (e instanceof ExperimentConfigError) throw new CliError(e.message);
+    throw e;
+  }
 }
 
 /** With --resume, the earlier results in `dir` (none yet: start afresh, and say so); without, warn before replacing them. */
@@ -304,6 +327,7 @@ export function registerTrain(program: Command): void {
     const out = String(raw.out);
     const jobs = jobsOption(raw);
     const cfg = commonConfig(raw, out, log);
+    checkTeacherUpFront(cfg, [method], log);
     const resume = previousRun(raw, out, log);
     await startBackend(raw, log);
     const interrupt = new Interrupt();
