@@ -3,7 +3,7 @@
  * naming the path, not after an hour of training with a stack trace.
  */
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { CliError } from './main.js';
 
 function reason(e: unknown): string {
@@ -22,8 +22,12 @@ export function prepareOutDir(dir: string, flag: string): void {
   }
 }
 
-/** Check that the file `path` can be written: its folder is created if needed, and `path` is not a folder. */
-export function prepareOutFile(path: string, flag: string): void {
+/**
+ * Check that the file `path` can be written: its folder is created if needed, and `path` is not a folder. With
+ * `input`, `path` must not be that file, which the command reads (`what` names it in the message).
+ */
+export function prepareOutFile(path: string, flag: string, input?: { path: string; what: string }): void {
+  if (input && resolve(path) === resolve(input.path)) throw new CliError(`${flag} ${path} is ${input.what}; writing there would replace it (choose another file)`);
   prepareOutDir(dirname(path), flag);
   let isDir = false;
   try {

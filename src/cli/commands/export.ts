@@ -3,7 +3,6 @@
  * its model card, checked before it is kept: onnxruntime-node must give tfjs's eval-mode probabilities on rows drawn
  * around the training normalisation (max |Δp| printed; above 1e-4 nothing is written).
  */
-import { resolve } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
@@ -62,8 +61,7 @@ export function registerExport(program: Command): void {
         throw new CliError((e as Error).message);
       }
       const out = raw.out ?? path.replace(/\.json$/i, '') + '.onnx';
-      if (resolve(out) === resolve(path)) throw new CliError(`--out ${out} is the checkpoint itself; writing there would replace it (choose another file)`);
-      prepareOutFile(out, '--out');
+      prepareOutFile(out, '--out', { path, what: 'the checkpoint itself' });
       let model: Uint8Array;
       try {
         model = exportOnnx(ck);

@@ -6,7 +6,6 @@
  * Output: JSON {channels, bands, features[window][channel][band]} or CSV.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   FEATURE_METHODS,
@@ -133,8 +132,7 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
 
   if (o.out !== undefined) {
     // Checked before the work: the recording must not be overwritten, and a bad path fails at once.
-    if (resolve(o.out) === resolve(input)) throw new CliError(`--out ${o.out} is the input recording itself; writing there would replace it (choose another file)`);
-    prepareOutFile(o.out, '--out');
+    prepareOutFile(o.out, '--out', { path: input, what: 'the input recording itself' });
   }
 
   let text: string;

@@ -7,7 +7,6 @@
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { formatCaptureHeader, formatCaptureLine } from '../../../firmware-bridge/capture.js';
@@ -78,6 +77,7 @@ function checkReplayPreset(flag: string, header: ReplayPeripheral['capture']['he
 export async function recordCapture(o: RecordOptions): Promise<{ notifications: number; kind: string }> {
   // Everything that can be checked without streaming is checked first, the output path included.
   let sim: SimSpec | null = null;
+  let replayed: string | undefined; // the capture a replay: device reads
   if (o.device.startsWith('sim:')) {
     try {
       sim = parseSimUri(o.device);
@@ -86,15 +86,13 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     }
     if (o.preset !== undefined) checkSimPreset(o.preset, sim, o.device);
   } else if (o.device.startsWith('replay:')) {
-    let path: string;
     try {
-      path = parseReplayUri(o.device).path;
+      replayed = parseReplayUri(o.device).path;
     } catch (e) {
       uriError(e);
     }
-    if (resolve(path) === resolve(o.out)) throw new CliError(`--out ${o.out} is the capture being replayed; writing there would replace it (choose another file)`);
   }
-  prepareOutFile(o.out, '--out');
+  prepareOutFile(o.out, '--out', replayed !== undefined ? { path: replayed, what: 'the capture being replayed' } : undefined);
 
   let device: GattPeripheral;
   try {
