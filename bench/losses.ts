@@ -7,7 +7,7 @@
  * number (the gradient's sum), as training does: it never reads gradients back, and reading a [32, 992] tensor
  * from tfjs-wasm costs several ms by itself.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/train/tf.js';
 import { crossEntropy, fitnet, kd, nst, pkt, rkd, sp } from '../src/train/losses/index.js';
 import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
 

@@ -2,7 +2,7 @@
  * End-to-end path figures: MLP training throughput (tfjs, the backend in use), SEED-lab DE per 4-s window for
  * a 4-channel headband, and ONNX inference per window (onnxruntime-node, one thread).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/train/tf.js';
 import type { BenchSuite, BenchResult } from './harness.js';
 import { timeIt } from './harness.js';
 import { initBackend } from '../src/train/backend.js';

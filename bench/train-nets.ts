@@ -7,7 +7,7 @@
  * K = 2. Samples/s over epochs of 4096 random samples at batch 32 and 256, AdamW; each side keeps its best of a
  * few alternating rounds; ratio = PyTorch samples/s ÷ ours. The MLP's figures are in the `train` suite.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/train/tf.js';
 import type { ArchName } from '../src/train/nets/index.js';
 import type { EngineChoice } from '../src/train/trainer.js';
 import type { BenchResult, BenchSuite } from './harness.js';

@@ -9,7 +9,7 @@
  * next to its PyTorch twin (same student, heads, banks, K other-class negatives, Z, weights, sign, stop-gradients
  * and memory update; teacher features and logits fixed random stand-ins on both sides).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/train/tf.js';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { CMCRD } from '../src/train/losses/index.js';
 import { SeededRandom } from '../src/train/nets/layers.js';

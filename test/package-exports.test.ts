@@ -25,7 +25,7 @@ describe('package exports', () => {
   it('root losses take plain tfjs tensors (features [B, D], logits [B, C], int32 labels [B]) and return a scalar', () => {
     // Each loss on the same random inputs, from the built package as a user imports it.
     const script = `
-      import * as tf from '@tensorflow/tfjs';
+      import * as tf from '@tensorflow/tfjs-core';
       import { losses } from 'cmcrd-edge';
       await tf.setBackend('cpu');
       const r = (b, d, s) => tf.randomNormal([b, d], 0, 1, 'float32', s);

@@ -2,7 +2,7 @@
  * The walking skeleton's training path: eye-movement MLP teacher (CE), EEG-only MLP student and a KD student
  * on a headband montage's cap channels, evaluated on held-out subjects; returns framework-neutral checkpoints.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../train/tf.js';
 import type { Checkpoint } from '../../export/checkpoint.js';
 import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 import { ZScoreNormalizer } from '../../runtime/dsp/normalize.js';

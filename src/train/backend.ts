@@ -3,7 +3,7 @@
  * downloads libtensorflow, which fails offline), else the wasm backend (binaries ship in the package),
  * else the pure-JS cpu backend.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { ortEngineName } from './nets/ortEngine.node.js';
 import { networkEnginesApply, type EngineChoice } from './trainer.js';
 

@@ -13,7 +13,7 @@
  * matMul caches XNNPACK operators with the right-hand operand packed, keyed by that tensor's id, so editing a
  * weight's buffer in place would leave matMul using the stale packed copy.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { encodeModule, F32, I32, V128 } from '../../runtime/wasm/encoder.js';
 import { F4, hostValues, op, tensorFrom, V_LOAD, V_STORE } from './simd.js';
 

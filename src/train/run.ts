@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import type { Checkpoint } from '../../export/checkpoint.js';
 import { flatten, type EmotionDataset, type FlatDataset } from '../datasets/types.js';
 import { mcc, LAMBDA_DEFAULTS, type NegativePool } from './losses/index.js';

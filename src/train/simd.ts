@@ -9,7 +9,7 @@
  * the same float32 operations in the same order, so both give the same bits.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { encodeModule, I32, instantiate, sleb, uleb, V128, type WasmFn } from '../../runtime/wasm/encoder.js';
 
 interface HeapBackend {

@@ -3,7 +3,7 @@
  * a validation split carved from the training data only (stratified, seeded) for early stopping, and clean
  * interruption after the current epoch.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import type { Network, NetOutput, TrainEngine } from './nets/types.js';
 import { AdamW, warmupCosine } from './optim.js';
 import { SeededRandom } from './nets/layers.js';

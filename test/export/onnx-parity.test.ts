@@ -3,7 +3,7 @@
  * outputs (BatchNorm folded, z-score inside the graph, DGCNN's normalised adjacency precomputed), for EEG-shaped
  * and eye-shaped inputs, and the model card must read back from the model bytes.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /** Small in-memory datasets for the training-pipeline tests. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import type { DatasetName, EmotionDataset, TrialRecord } from '../../src/datasets/types.js';
 import { SeededRandom } from '../../src/train/nets/layers.js';

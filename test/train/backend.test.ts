@@ -18,7 +18,7 @@ const tfjsNodeInstalled = (() => {
 async function freshInit(prefer?: 'tensorflow' | 'wasm' | 'cpu') {
   vi.resetModules(); // the module remembers its choice; each case starts from none
   const { initBackend } = await import('../../src/train/backend.js');
-  const tf = await import('@tensorflow/tfjs');
+  const tf = await import('@tensorflow/tfjs-core');
   const lines: string[] = [];
   const name = await initBackend(prefer, (l) => lines.push(l));
   return { name, lines, active: tf.getBackend() };

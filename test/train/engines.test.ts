@@ -4,7 +4,7 @@
  * gradients through f1 and f2 against the tfjs path, and `fit` on the engine: deterministic, close to the tfjs
  * path, and adding gradients that reach the network through tfjs as well (a loss that runs the network again).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { crossEntropy } from '../../src/train/losses/index.js';
 import { buildNetwork, defaultSpec, type NamedArray, type Network } from '../../src/train/nets/index.js';

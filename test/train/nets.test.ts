@@ -3,7 +3,7 @@
  * Conv2d / BatchNorm / Linear layers (test/fixtures/train/nets.json, scripts/fixtures/train_nets.py), shapes,
  * determinism, and gradient flow to every trainable variable.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { crossEntropy } from '../../src/train/losses/index.js';
 import { ARCH_NAMES, buildNetwork, defaultSpec, type ArchName, type ArchSpec, type NamedArray, type Network } from '../../src/train/nets/index.js';

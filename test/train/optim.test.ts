@@ -5,7 +5,7 @@
  * weights after a step (tfjs-wasm caches packed matMul operands by tensor). Also the learning-rate schedule
  * warmupCosine against a closed form written here from method.md.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW, setAdamWSimd, warmupCosine } from '../../src/train/optim.js';
 import { expectClose, loadFixture, useWasm } from './helpers.js';

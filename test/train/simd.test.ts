@@ -5,7 +5,7 @@
  * running statistics and every gradient, including the input's), on both kernel paths; its host BatchNorm+ReLU
  * forward and backward agree with a float64 reference.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, Dense, ParamStore, SeededRandom, denseBnRelu } from '../../src/train/nets/layers.js';
 import { bnReluBackward, bnReluForward } from '../../src/train/nets/bnHost.js';

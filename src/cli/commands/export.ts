@@ -5,7 +5,7 @@
  */
 import { writeFileAtomic } from '../../io/atomic.js';
 import type { Command } from 'commander';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../train/tf.js';
 import { exportOnnx } from '../../../export/onnx-export.js';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../../train/backend.js';

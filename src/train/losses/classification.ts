@@ -1,7 +1,7 @@
 /** Supervised losses: cross-entropy (every model) and Minimum Class Confusion (the eye-movement teacher). */
 import { hostIsCheap, matMulFast } from '../nets/layers.js';
 import { hostValues, tensorFrom } from '../simd.js';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { entropyWeights, labelsArray, labelsTensor, stopGradient, type Labels } from './util.js';
 
 /**

@@ -14,7 +14,7 @@
  * crd.updateMemory(); // after the step: momentum update of the banks with this batch's embeddings
  * ```
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { ParamStore, SeededRandom, linearInit, matMulFast } from '../nets/layers.js';
 import type { NamedArray } from '../nets/types.js';
 import { BankPair } from './bankKernels.js';

@@ -5,7 +5,7 @@
  * The teacher is frozen: every teacher input (`ft`, `teacherLogits`) is wrapped in a stop-gradient, so these
  * losses send gradients only to the student (and to FitNet's regressor).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { Dense, StoredModule, matMulFast } from '../nets/layers.js';
 
 import { assertRank2, assertSameBatch, l2Normalize, smoothL1Mean, stopGradient } from './util.js';

@@ -1,5 +1,5 @@
 /** Small differentiable helpers shared by the losses. All of them run (forward and gradient) on tfjs-backend-wasm. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 
 /** Labels as an int32 tensor or a plain array (a tensor is returned as is). */
 export type Labels = tf.Tensor1D | Int32Array;

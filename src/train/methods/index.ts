@@ -3,7 +3,7 @@
  * as "extra loss" plug-ins for {@link fit}: student loss = CE + λ·L_method, with the frozen teacher's outputs
  * precomputed once per fold (eval mode) and looked up by training-matrix row.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { CMCRD, CRD, LAMBDA_DEFAULTS, LinearRegressor, fitnet, kd, nst, pkt, rkd, sp, type ContrastiveDistiller, type DistillMethod, type NegativePool } from '../losses/index.js';
 import type { Network, NetOutput } from '../nets/types.js';
 import type { Matrix } from '../trainer.js';

@@ -13,7 +13,7 @@
  * The graph conv has no bias (as in the DGCNN paper's Chebyshev filter). All ops are matMuls / elementwise, so the
  * wasm backend differentiates it, adjacency included.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { BatchNorm, Dense, glorot, StoredModule, matMulFast } from './layers.js';
 import type { ArchSpec, Network, NetOutput, TrainEngine } from './types.js';
 

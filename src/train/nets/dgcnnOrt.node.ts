@@ -19,7 +19,7 @@
  *   dA = ½(dÂ⊙(1 − I) + (dÂ⊙(1 − I))ᵀ)⊙[A > 0]
  * Checked against PyTorch (test/fixtures/train/nets.json) and the tfjs path in test/train/dgcnn-engine.test.ts.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 import { GraphBuilder } from '../../../export/onnx-graph.js';
 import type { BatchNorm, Dense } from './layers.js';
 import { addCrossEntropyGradient, createOrtEngine } from './ortEngine.node.js';

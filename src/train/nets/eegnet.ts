@@ -18,7 +18,7 @@
  * PyTorch weight layouts: conv1 [F1,1,1,1], dw [F1·D,1,channels,1] (= transpose of ours), sep_dw [F1·D,1,1,1],
  * sep_pw [F2,F1·D,1,1] (= transpose of ours), head [C, F2·bands] (= transpose of ours).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { BatchNorm, Dense, SeededRandom, StoredModule, matMulFast } from './layers.js';
 import type { ArchSpec, Network, NetOutput } from './types.js';
 

@@ -1,5 +1,5 @@
 /** Small building blocks shared by the networks: dense and BatchNorm with queued running-stat updates. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { columnSquaredDeviations, columnSumAndDot, columnSums, hostValues, tensorFrom, transposed } from '../simd.js';
 import { bnReluBackward, bnReluForward } from './bnHost.js';
 import type { NamedArray } from './types.js';

@@ -1,7 +1,7 @@
 /**
  * MLP of method.md: [Linear(in,h)–BN–ReLU–Linear(h,h)–BN–ReLU] → f1; [Linear(h,h)–BN–ReLU] ×2 → f2; Linear(h,C).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { BatchNorm, Dense, StoredModule, denseBnRelu } from './layers.js';
 import type { ArchSpec, Network, NetOutput, TrainEngine } from './types.js';
 

@@ -14,7 +14,7 @@
  *
  * Node only (native binding). The engine around the graphs is shared with DGCNN's (./ortEngine.node.ts).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 import { GraphBuilder } from '../../../export/onnx-graph.js';
 import type { BatchNorm, Dense } from './layers.js';
 import { addCrossEntropyGradient, createOrtEngine } from './ortEngine.node.js';

@@ -13,7 +13,7 @@
  *
  * Node only (native binding).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 import type { GraphBuilder } from '../../../export/onnx-graph.js';
 import { hostValues } from '../simd.js';
 import type { BatchNorm } from './layers.js';

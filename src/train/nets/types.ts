@@ -3,7 +3,7 @@
  * Networks are written with plain tfjs ops and `tf.variable`s (no Layers API), so the wasm backend can
  * differentiate them, and their weights are plain named arrays that `export/` can turn into ONNX without tfjs.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 
 export type ArchName = 'mlp' | 'eegnet' | 'dgcnn';
 
