@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -161,10 +161,20 @@ interface JobExit {
   tail: string[];
 }
 
+/**
+ * How a child runs the CLI that is running now: the compiled module from dist/, or — when this process runs the
+ * TypeScript sources (tests, `npm start`) — the same sources through tsx, so parent and children never differ.
+ */
+function childCommand(): string[] {
+  const self = fileURLToPath(import.meta.url);
+  const binModule = fileURLToPath(new URL(`./bin${extname(self)}`, import.meta.url));
+  return extname(self) === '.ts' ? ['--import', 'tsx', binModule] : [binModule];
+}
+
 function spawnJobs(p: JobsRun, groups: string[][]): Promise<JobExit[]> {
-  const bin = fileURLToPath(new URL('../../bin/cmcrd.js', import.meta.url));
+  const bin = childCommand();
   const waits = groups.map((group, k) => {
-    const args = [bin, p.command, ...argsFromOptions(p.cmd, p.raw, JOB_OPTIONS_DROPPED), '--folds', group.join(','), '--out', jobDir(p.out, k), '--teacher-cache', p.cfg.base.teacherCacheDir ?? join(p.out, 'teachers'), '--resume'];
+    const args = [...bin, p.command, ...argsFromOptions(p.cmd, p.raw, JOB_OPTIONS_DROPPED), '--folds', group.join(','), '--out', jobDir(p.out, k), '--teacher-cache', p.cfg.base.teacherCacheDir ?? join(p.out, 'teachers'), '--resume'];
     // Detached: a terminal's Ctrl-C reaches only this process, which passes the stop on exactly once (a second
     // signal would make a child abort its epoch instead of finishing it).
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
