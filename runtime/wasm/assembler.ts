@@ -5,8 +5,9 @@
  * memory, exported as `memory` (1 page to start, grown by the caller), and exported functions. No build step and
  * no binary in the package; runs in Node and in browsers.
  *
- * Why not a package: binaryen and wabt (which the tests use to validate every module) are megabytes of wasm with
- * asynchronous start-up; the kernels need ~60 opcodes and an encoder of this size.
+ * Why not a package: binaryen (megabytes) and wabt (~700 KB, asynchronous start-up; the tests use it to validate
+ * every module) are far larger than the kernels, and webpack's @webassemblyjs AST packages bring a much larger API;
+ * the kernels need a few dozen opcodes and an encoder of this size.
  *
  * Code is data: an instruction is a small object, a sequence is an array (nested arrays are flattened), so
  * kernels compose fragments with ordinary functions. Names are resolved when the module is assembled; an unknown
