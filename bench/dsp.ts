@@ -1,8 +1,10 @@
 /**
  * runtime/dsp speed: µs per 4-s window (200 Hz) for 4 and 62 channels per feature method, next to the
  * same per-window computation in numpy/scipy (vectorised over channels) run by /usr/bin/python3 in the
- * same bench run; plus the real-time factor of a 4-channel Muse-like headband (256 Hz → 200 Hz,
- * SEED DE, LDS, quality) on one core.
+ * same bench run; the speed-up of the WebAssembly SIMD kernels (runtime/dsp/simd.ts) over the TypeScript
+ * loops that replace them where SIMD is unavailable (62-channel DE, both paths timed side by side); plus
+ * the real-time factor of a 4-channel Muse-like headband (256 Hz → 200 Hz, SEED DE, LDS, quality) on one
+ * core.
  *
  * Fairness: both sides process the same number of windows of the same size per timed call and warm up
  * for a fixed time first (one warm-up call left V8 mid tier-up: the first case timed, and the headband,
@@ -13,7 +15,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { FeatureExtractor, type FeatureMethod } from '../runtime/dsp/index.js';
-import { fftKernels, iirKernels } from '../runtime/dsp/simd.js';
+import { fftKernels, iirKernels, setSimdDisabled } from '../runtime/dsp/simd.js';
 import { timeIt, type BenchResult, type BenchSuite } from './harness.js';
 
 const FS = 200;
@@ -234,6 +236,41 @@ export const dspSuite: BenchSuite = {
         results.push({ name: `dsp.${method}.${nch}ch`, value: Number(us.toFixed(2)), unit: 'µs/window', detail });
       }
     }
+
+    // WebAssembly SIMD against the TypeScript loops (same bits, test/dsp/fast-paths.test.ts), 62-channel DE by
+    // FFT (seed-de) and by band-pass filters (gauss-de): the two paths timed one right after the other, who goes
+    // first alternating per round; the ratio of medians is reported, the per-round ratios kept in the details.
+    if (simd) {
+      const simdRounds = Math.max(rounds, 3);
+      const paths: Record<string, { simd: number[]; plain: number[] }> = {};
+      try {
+        for (let round = 0; round < simdRounds; round++) {
+          for (const method of ['seed-de', 'gauss-de'] as const) {
+            const p = (paths[method] ??= { simd: [], plain: [] });
+            for (const off of round % 2 ? [true, false] : [false, true]) {
+              setSimdDisabled(off);
+              (off ? p.plain : p.simd).push(await timeOurs(method, 62));
+            }
+          }
+        }
+      } finally {
+        setSimdDisabled(false);
+      }
+      for (const [method, p] of Object.entries(paths)) {
+        const [s, plain] = [median(p.simd), median(p.plain)];
+        results.push({
+          name: `dsp.${method}.62ch.simd-speedup`,
+          value: Number((plain / s).toFixed(2)),
+          unit: 'x',
+          detail: {
+            simdUsPerWindow: Number(s.toFixed(2)),
+            plainUsPerWindow: Number(plain.toFixed(2)),
+            rounds: simdRounds,
+            speedupPerRound: p.simd.map((v, i) => (p.plain[i]! / v).toFixed(2)).join(' '),
+          },
+        });
+      }
+    } else ctx.log('WebAssembly SIMD unavailable here: no SIMD-versus-TypeScript figure');
 
     // Headband: 4 channels at 256 Hz, streamed in 12-sample packets (Muse-like), resampled to 200 Hz,
     // SEED DE + LDS + quality. Real-time factor = seconds of signal per second of compute.

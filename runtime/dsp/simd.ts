@@ -9,107 +9,28 @@
  *
  * Why not a package: the FFT packages on npm either do different arithmetic (so features would change
  * in the last bits) or ship prebuilt binaries; these kernels are ~300 lines, readable here, and need no
- * build step. The modules are assembled at first use from the opcodes below, each under 4 KB so that
+ * build step. The modules are assembled at first use (../wasm/assembler.ts), each under 4 KB so that
  * synchronous compilation is allowed on a browser's main thread.
  */
 
-import { encodeModule, I32, instantiate as instantiateModule, sleb, uleb, V128, type WasmFn } from '../wasm/encoder.js';
+import {
+  assemble, doWhile, f64, f64x2, i32, instantiate as instantiateModule, local, typed, v128, when, type Code, type Func,
+} from '../wasm/assembler.js';
 
-// ---- function bodies (the module encoder is ../wasm/encoder.ts) ------------------------------------
+// ---- shorthands for the kernels below (f64x2 values in named v128 locals) ---------------------------------
 
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-
-/** Builds one function body; locals are named, parameters first (all i32). */
-class Fn {
-  readonly code: number[] = [];
-  private readonly names = new Map<string, number>();
-  private readonly localTypes: number[] = [];
-  constructor(readonly params: string[]) {
-    params.forEach((p, i) => this.names.set(p, i));
-  }
-  private local(name: string, type: number): number {
-    let i = this.names.get(name);
-    if (i === undefined) {
-      i = this.params.length + this.localTypes.length;
-      this.localTypes.push(type);
-      this.names.set(name, i);
-    }
-    return i;
-  }
-  i32(name: string): number {
-    return this.local(name, I32);
-  }
-  v(name: string): number {
-    return this.local(name, V128);
-  }
-  emit(...bytes: number[]): this {
-    this.code.push(...bytes);
-    return this;
-  }
-  get(name: string): this {
-    const i = this.names.get(name);
-    if (i === undefined) throw new Error(`simd: unknown local ${name}`);
-    return this.emit(0x20, ...uleb(i));
-  }
-  /** local.set to an i32 local */
-  setI(name: string): this {
-    return this.emit(0x21, ...uleb(this.i32(name)));
-  }
-  /** local.set to a v128 local */
-  setV(name: string): this {
-    return this.emit(0x21, ...uleb(this.v(name)));
-  }
-  const(n: number): this {
-    return this.emit(0x41, ...sleb(n));
-  }
-  add(): this {
-    return this.emit(0x6a);
-  }
-  sub(): this {
-    return this.emit(0x6b);
-  }
-  /** v128.load of the address on the stack + offset */
-  vload(offset = 0): this {
-    return this.emit(...simd(0x00), 4, ...uleb(offset));
-  }
-  vstore(offset = 0): this {
-    return this.emit(...simd(0x0b), 4, ...uleb(offset));
-  }
-  /** name = v128.load(addrLocal + offset) */
-  ld(name: string, addr: string, offset = 0): this {
-    return this.get(addr).vload(offset).setV(name);
-  }
-  /** v128.store(addrLocal + offset, value of local) */
-  st(addr: string, offset: number, value: string): this {
-    return this.get(addr).get(value).vstore(offset);
-  }
-  /** dst = a op b, op ∈ + − × on f64x2 */
-  op(dst: string, a: string, o: '+' | '-' | '*', b: string): this {
-    return this.get(a).get(b).emit(...simd(o === '+' ? 0xf0 : o === '-' ? 0xf1 : 0xf2)).setV(dst);
-  }
-  neg(): this {
-    return this.emit(...simd(0xed));
-  }
-  /** loop with the condition checked at the end: body; if (cond) repeat */
-  doWhile(body: () => void, cond: () => void): this {
-    this.emit(0x03, 0x40);
-    body();
-    cond();
-    return this.emit(0x0d, 0, 0x0b);
-  }
-  /** if (cond) { body } */
-  when(cond: () => void, body: () => void): this {
-    cond();
-    this.emit(0x04, 0x40);
-    body();
-    return this.emit(0x0b);
-  }
-  /** The function for ../wasm/encoder.ts: all parameters i32, one local per declaration. */
-  toWasm(name: string): WasmFn {
-    return { name, params: this.params.map(() => I32), locals: this.localTypes.map((t): [number, number] => [1, t]), body: this.code };
-  }
-
-}
+const { get, set } = local;
+/** dst = v128.load(addr + offset) */
+const ld = (dst: string, addr: string, offset = 0): Code => [get(addr), v128.load(offset), set(dst)];
+/** v128.store(addr + offset, value) */
+const st = (addr: string, offset: number, value: string): Code => [get(addr), get(value), v128.store(offset)];
+const F64X2_OP = { '+': f64x2.add, '-': f64x2.sub, '*': f64x2.mul };
+/** dst = a op b on f64x2 */
+const op = (dst: string, a: string, o: '+' | '-' | '*', b: string): Code => [get(a), get(b), F64X2_OP[o], set(dst)];
+/** v += step (an i32 constant or local) */
+const inc = (v: string, step: number | string): Code => [get(v), typeof step === 'number' ? i32.const(step) : get(step), i32.add, set(v)];
+/** i32 a < b (signed) */
+const lt = (a: string, b: string): Code => [get(a), get(b), i32.lt_s];
 
 // ---- kernels --------------------------------------------------------------------------------------
 
@@ -120,231 +41,214 @@ const S = 16;
  * Input of the two-lane FFT: inp[j] = (xa[j] − ma, xb[j] − mb)·taper[j] for j < count, 0 for count ≤ j < n,
  * where (ma, mb) is 0 or, with `demean`, each lane's mean over its count samples, summed in index order.
  */
-function prep(): Fn {
-  const f = new Fn(['inp', 'xa', 'xb', 'taper', 'count', 'n', 'demean']);
-  f.v('mean');
-  f.v('zero');
-  const pairAt = (dst: string) => {
-    // (xa[j], xb[j]) with j as a byte offset ·8 in 'jb'
-    f.get('xa').get('jb').add().emit(0x2b, 3, 0).emit(...simd(0x14));
-    f.get('xb').get('jb').add().emit(0x2b, 3, 0).emit(...simd(0x22), 1).setV(dst);
+function prep(): Func {
+  // (xa[j], xb[j]) with j as a byte offset ·8 in jb
+  const pairAt = (dst: string): Code => [
+    get('xa'), get('jb'), i32.add, f64.load(), f64x2.splat,
+    get('xb'), get('jb'), i32.add, f64.load(), f64x2.replace_lane(1), set(dst),
+  ];
+  const endAtCount = [get('count'), i32.const(3), i32.shl, set('end')]; // end = count·8
+  return {
+    name: 'prep',
+    params: typed('i32', 'inp', 'xa', 'xb', 'taper', 'count', 'n', 'demean'),
+    locals: { mean: 'v128', zero: 'v128', jb: 'i32', end: 'i32', v: 'v128', o: 'i32', t: 'v128' },
+    body: [
+      when(get('demean'), [
+        i32.const(0), set('jb'),
+        endAtCount,
+        doWhile([pairAt('v'), op('mean', 'mean', '+', 'v'), inc('jb', 8)], lt('jb', 'end')),
+        get('mean'), get('count'), f64.convert_i32_s, f64x2.splat, f64x2.div, set('mean'),
+      ]),
+      i32.const(0), set('jb'),
+      endAtCount,
+      get('inp'), set('o'),
+      doWhile([
+        pairAt('v'),
+        op('v', 'v', '-', 'mean'),
+        get('taper'), get('jb'), i32.add, f64.load(), f64x2.splat, set('t'),
+        op('v', 'v', '*', 't'),
+        st('o', 0, 'v'),
+        inc('o', S),
+        inc('jb', 8),
+      ], lt('jb', 'end')),
+      // zero padding up to n slots (a fresh v128 local is +0 in both lanes)
+      get('inp'), get('n'), i32.const(4), i32.shl, i32.add, set('end'),
+      when(lt('o', 'end'), doWhile([st('o', 0, 'zero'), inc('o', S)], lt('o', 'end'))),
+    ],
   };
-  f.when(
-    () => f.get('demean'),
-    () => {
-      f.const(0).setI('jb');
-      f.get('count').const(3).emit(0x74).setI('end');
-      f.doWhile(
-        () => {
-          pairAt('v');
-          f.op('mean', 'mean', '+', 'v');
-          f.get('jb').const(8).add().setI('jb');
-        },
-        () => f.get('jb').get('end').emit(0x48),
-      );
-      f.get('mean').get('count').emit(0xb7).emit(...simd(0x14)).emit(...simd(0xf3)).setV('mean');
-    },
-  );
-  f.const(0).setI('jb');
-  f.get('count').const(3).emit(0x74).setI('end');
-  f.get('inp').setI('o');
-  f.doWhile(
-    () => {
-      pairAt('v');
-      f.op('v', 'v', '-', 'mean');
-      f.get('taper').get('jb').add().emit(0x2b, 3, 0).emit(...simd(0x14)).setV('t');
-      f.op('v', 'v', '*', 't');
-      f.st('o', 0, 'v');
-      f.get('o').const(S).add().setI('o');
-      f.get('jb').const(8).add().setI('jb');
-    },
-    () => f.get('jb').get('end').emit(0x48),
-  );
-  // zero padding
-  f.get('inp').get('n').const(4).emit(0x74).add().setI('end');
-  f.when(
-    () => f.get('o').get('end').emit(0x48),
-    () =>
-      f.doWhile(
-        () => {
-          f.st('o', 0, 'zero');
-          f.get('o').const(S).add().setI('o');
-        },
-        () => f.get('o').get('end').emit(0x48),
-      ),
-  );
-  return f;
 }
 
 /** |X_k|² per lane of slot pair k: (re·re) + (im·im), as the scalar code writes it. */
-function power(f: Fn, addr: string, dst: string): void {
-  f.ld('re', addr).ld('im', addr, S).op('re', 're', '*', 're').op('im', 'im', '*', 'im').op(dst, 're', '+', 'im');
-}
+const power = (addr: string, dst: string): Code => [
+  ld('re', addr), ld('im', addr, S), op('re', 're', '*', 're'), op('im', 'im', '*', 'im'), op(dst, 're', '+', 'im'),
+];
 
 /** acc[k] += |X_k|² for k < nb, per lane (Welch's sum over segments). */
-function powacc(): Fn {
-  const f = new Fn(['spec', 'acc', 'nb']);
-  f.get('acc').get('nb').const(4).emit(0x74).add().setI('end');
-  f.doWhile(
-    () => {
-      power(f, 'spec', 'p');
-      f.ld('a', 'acc').op('a', 'a', '+', 'p').st('acc', 0, 'a');
-      f.get('spec').const(2 * S).add().setI('spec');
-      f.get('acc').const(S).add().setI('acc');
-    },
-    () => f.get('acc').get('end').emit(0x48),
-  );
-  return f;
+function powacc(): Func {
+  return {
+    name: 'powacc',
+    params: typed('i32', 'spec', 'acc', 'nb'),
+    locals: { end: 'i32', ...typed('v128', 're', 'im', 'p', 'a') },
+    body: [
+      get('acc'), get('nb'), i32.const(4), i32.shl, i32.add, set('end'),
+      doWhile([
+        power('spec', 'p'),
+        ld('a', 'acc'), op('a', 'a', '+', 'p'), st('acc', 0, 'a'),
+        inc('spec', 2 * S),
+        inc('acc', S),
+      ], lt('acc', 'end')),
+    ],
+  };
 }
 
 /** out = Σ |X_k|² over k0 ≤ k ≤ k1 in k order, per lane (a SEED band's energy before the mean). */
-function psum(): Fn {
-  const f = new Fn(['spec', 'k0', 'k1', 'out']);
-  f.v('acc');
-  f.get('spec').get('k1').const(5).emit(0x74).add().setI('end');
-  f.get('spec').get('k0').const(5).emit(0x74).add().setI('spec');
-  f.doWhile(
-    () => {
-      power(f, 'spec', 'p');
-      f.op('acc', 'acc', '+', 'p');
-      f.get('spec').const(2 * S).add().setI('spec');
-    },
-    () => f.get('spec').get('end').emit(0x4d), // spec <= end (unsigned)
-  );
-  f.st('out', 0, 'acc');
-  return f;
+function psum(): Func {
+  return {
+    name: 'psum',
+    params: typed('i32', 'spec', 'k0', 'k1', 'out'),
+    locals: { acc: 'v128', end: 'i32', ...typed('v128', 're', 'im', 'p') },
+    body: [
+      get('spec'), get('k1'), i32.const(5), i32.shl, i32.add, set('end'),
+      get('spec'), get('k0'), i32.const(5), i32.shl, i32.add, set('spec'),
+      doWhile([power('spec', 'p'), op('acc', 'acc', '+', 'p'), inc('spec', 2 * S)], [get('spec'), get('end'), i32.le_u]),
+      st('out', 0, 'acc'),
+    ],
+  };
 }
 
+/** a = inp + 16·rev[t]: the bit-reversed input slot of group t. */
+const inputSlot = [get('inp'), get('rev'), get('t'), i32.const(2), i32.shl, i32.add, i32.load(), i32.const(4), i32.shl, i32.add, set('a')];
+
 /** First radix-4 pass: groups of four inputs (bit-reversed) → 8 slots per group. */
-function first4(): Fn {
-  const f = new Fn(['out', 'inp', 'rev', 'groups', 'q']);
-  f.v('zero');
-  // zero = +0 in both lanes (a fresh v128 local is all zero bits)
-  f.const(0).setI('t');
-  f.doWhile(
-    () => {
-      // a = inp + 16·rev[t]
-      f.get('inp').get('rev').get('t').const(2).emit(0x74).add().emit(0x28, 2, 0).const(4).emit(0x74).add().setI('a');
-      f.ld('A', 'a');
-      f.get('a').get('q').add().setI('a');
-      f.ld('B', 'a');
-      f.get('a').get('q').add().setI('a');
-      f.ld('C', 'a');
-      f.get('a').get('q').add().setI('a');
-      f.ld('D', 'a');
-      f.op('t0', 'A', '+', 'C').op('t1', 'A', '-', 'C').op('t2', 'B', '+', 'D').op('t3', 'B', '-', 'D');
-      f.get('out').get('t0').get('t2').emit(...simd(0xf0)).vstore(0);
-      f.st('out', S, 'zero').st('out', 2 * S, 't1');
-      f.get('out').get('t3').neg().vstore(3 * S);
-      f.get('out').get('t0').get('t2').emit(...simd(0xf1)).vstore(4 * S);
-      f.st('out', 5 * S, 'zero').st('out', 6 * S, 't1').st('out', 7 * S, 't3');
-      f.get('out').const(8 * S).add().setI('out');
-      f.get('t').const(1).add().setI('t');
-    },
-    () => f.get('t').get('groups').emit(0x48), // t < groups (signed)
-  );
-  return f;
+function first4(): Func {
+  return {
+    name: 'first4',
+    params: typed('i32', 'out', 'inp', 'rev', 'groups', 'q'),
+    // zero = +0 in both lanes (a fresh v128 local is all zero bits)
+    locals: { zero: 'v128', t: 'i32', a: 'i32', ...typed('v128', 'A', 'B', 'C', 'D', 't0', 't1', 't2', 't3') },
+    body: [
+      i32.const(0), set('t'),
+      doWhile([
+        inputSlot,
+        ld('A', 'a'), inc('a', 'q'),
+        ld('B', 'a'), inc('a', 'q'),
+        ld('C', 'a'), inc('a', 'q'),
+        ld('D', 'a'),
+        op('t0', 'A', '+', 'C'), op('t1', 'A', '-', 'C'), op('t2', 'B', '+', 'D'), op('t3', 'B', '-', 'D'),
+        get('out'), get('t0'), get('t2'), f64x2.add, v128.store(0),
+        st('out', S, 'zero'), st('out', 2 * S, 't1'),
+        get('out'), get('t3'), f64x2.neg, v128.store(3 * S),
+        get('out'), get('t0'), get('t2'), f64x2.sub, v128.store(4 * S),
+        st('out', 5 * S, 'zero'), st('out', 6 * S, 't1'), st('out', 7 * S, 't3'),
+        inc('out', 8 * S),
+        inc('t', 1),
+      ], lt('t', 'groups')),
+    ],
+  };
 }
 
 /** First radix-2 pass (odd powers of two): pairs of inputs → 4 slots per pair. */
-function first2(): Fn {
-  const f = new Fn(['out', 'inp', 'rev', 'groups', 'h']);
-  f.v('zero');
-  f.const(0).setI('t');
-  f.doWhile(
-    () => {
-      f.get('inp').get('rev').get('t').const(2).emit(0x74).add().emit(0x28, 2, 0).const(4).emit(0x74).add().setI('a');
-      f.ld('A', 'a');
-      f.get('a').get('h').add().setI('a');
-      f.ld('B', 'a');
-      f.get('out').get('A').get('B').emit(...simd(0xf0)).vstore(0);
-      f.st('out', S, 'zero');
-      f.get('out').get('A').get('B').emit(...simd(0xf1)).vstore(2 * S);
-      f.st('out', 3 * S, 'zero');
-      f.get('out').const(4 * S).add().setI('out');
-      f.get('t').const(1).add().setI('t');
-    },
-    () => f.get('t').get('groups').emit(0x48),
-  );
-  return f;
+function first2(): Func {
+  return {
+    name: 'first2',
+    params: typed('i32', 'out', 'inp', 'rev', 'groups', 'h'),
+    locals: { zero: 'v128', t: 'i32', a: 'i32', A: 'v128', B: 'v128' },
+    body: [
+      i32.const(0), set('t'),
+      doWhile([
+        inputSlot,
+        ld('A', 'a'), inc('a', 'h'),
+        ld('B', 'a'),
+        get('out'), get('A'), get('B'), f64x2.add, v128.store(0),
+        st('out', S, 'zero'),
+        get('out'), get('A'), get('B'), f64x2.sub, v128.store(2 * S),
+        st('out', 3 * S, 'zero'),
+        inc('out', 4 * S),
+        inc('t', 1),
+      ], lt('t', 'groups')),
+    ],
+  };
 }
 
 /**
  * One radix-4 pass of the real-input transform over blocks of `len` bytes (= 16·len doubles), the same
  * butterflies as RealFftPlan.pass; `tw` holds 6 splatted twiddles (96 bytes) per butterfly index.
  */
-function pass(): Fn {
-  const f = new Fn(['out', 'end', 'len', 'tw']);
-  const loadABCD = () => {
-    f.get('A').get('q').add().setI('B');
-    f.get('B').get('q').add().setI('C');
-    f.get('C').get('q').add().setI('D');
-    f.ld('Ar', 'A').ld('Ai', 'A', S).ld('Br', 'B').ld('Bi', 'B', S).ld('Cr', 'C').ld('Ci', 'C', S).ld('Dr', 'D').ld('Di', 'D', S);
-  };
-  const twiddled = (w: string) => {
-    f.ld('wBr', w).ld('wBi', w, S).ld('wCr', w, 2 * S).ld('wCi', w, 3 * S).ld('wDr', w, 4 * S).ld('wDi', w, 5 * S);
+function pass(): Func {
+  const quarters: Code = [
+    get('A'), get('q'), i32.add, set('B'),
+    get('B'), get('q'), i32.add, set('C'),
+    get('C'), get('q'), i32.add, set('D'),
+    ['A', 'B', 'C', 'D'].map((X) => [ld(`${X}r`, X), ld(`${X}i`, X, S)]),
+  ];
+  const twiddled = (w: string): Code => [
+    ['B', 'C', 'D'].map((X, k) => [ld(`w${X}r`, w, 2 * k * S), ld(`w${X}i`, w, (2 * k + 1) * S)]),
     // M = X·w (complex), written out as in the scalar code: re = Xr·wr − Xi·wi, im = Xr·wi + Xi·wr
-    for (const X of ['B', 'C', 'D']) {
-      f.op('p', `${X}r`, '*', `w${X}r`).op('r', `${X}i`, '*', `w${X}i`).op(`M${X}r`, 'p', '-', 'r');
-      f.op('p', `${X}r`, '*', `w${X}i`).op('r', `${X}i`, '*', `w${X}r`).op(`M${X}i`, 'p', '+', 'r');
-    }
-    f.op('T0r', 'Ar', '+', 'MCr').op('T0i', 'Ai', '+', 'MCi').op('T1r', 'Ar', '-', 'MCr').op('T1i', 'Ai', '-', 'MCi');
-    f.op('T2r', 'MBr', '+', 'MDr').op('T2i', 'MBi', '+', 'MDi').op('T3r', 'MBr', '-', 'MDr').op('T3i', 'MBi', '-', 'MDi');
-  };
-  const storeAB = () => {
-    f.get('A').get('T0r').get('T2r').emit(...simd(0xf0)).vstore(0);
-    f.get('A').get('T0i').get('T2i').emit(...simd(0xf0)).vstore(S);
-    f.get('B').get('T1r').get('T3i').emit(...simd(0xf0)).vstore(0);
-    f.get('B').get('T1i').get('T3r').emit(...simd(0xf1)).vstore(S);
-  };
-  // q = len/4, h = len/2, hq = len/8 (bytes)
-  f.get('len').const(2).emit(0x76).setI('q'); // i32.shr_u
-  f.get('len').const(1).emit(0x76).setI('h');
-  f.get('len').const(3).emit(0x76).setI('hq');
-  f.doWhile(
-    () => {
-      // i = 0: unit twiddles
-      f.get('out').setI('A');
-      loadABCD();
-      f.op('T0r', 'Ar', '+', 'Cr').op('T0i', 'Ai', '+', 'Ci').op('T1r', 'Ar', '-', 'Cr').op('T1i', 'Ai', '-', 'Ci');
-      f.op('T2r', 'Br', '+', 'Dr').op('T2i', 'Bi', '+', 'Di').op('T3r', 'Br', '-', 'Dr').op('T3i', 'Bi', '-', 'Di');
-      storeAB();
-      f.get('C').get('T0r').get('T2r').emit(...simd(0xf1)).vstore(0);
-      f.get('C').get('T0i').get('T2i').emit(...simd(0xf1)).vstore(S);
-      // 0 < i < hq: full butterflies with mirrored outputs
-      f.const(2 * S).setI('i');
-      f.when(
-        () => f.get('i').get('hq').emit(0x48),
-        () =>
-          f.doWhile(
-            () => {
-              f.get('out').get('i').add().setI('A');
-              loadABCD();
-              f.get('tw').get('i').const(3).emit(0x6c).add().setI('w');
-              twiddled('w');
-              storeAB();
-              f.get('out').get('q').add().get('i').sub().setI('SA');
-              f.get('out').get('h').add().get('i').sub().setI('SB');
-              f.get('SA').get('T1r').get('T3i').emit(...simd(0xf1)).vstore(0);
-              f.get('SA').get('T1i').neg().get('T3r').emit(...simd(0xf1)).vstore(S);
-              f.get('SB').get('T0r').get('T2r').emit(...simd(0xf1)).vstore(0);
-              f.get('SB').get('T2i').get('T0i').emit(...simd(0xf1)).vstore(S);
-              f.get('i').const(2 * S).add().setI('i');
-            },
-            () => f.get('i').get('hq').emit(0x48),
-          ),
-      );
-      // i = hq: only A and B
-      f.get('out').get('hq').add().setI('A');
-      loadABCD();
-      f.get('tw').get('hq').const(3).emit(0x6c).add().setI('w');
-      twiddled('w');
-      storeAB();
-      f.get('out').get('len').add().setI('out');
+    ['B', 'C', 'D'].map((X) => [
+      op('p', `${X}r`, '*', `w${X}r`), op('r', `${X}i`, '*', `w${X}i`), op(`M${X}r`, 'p', '-', 'r'),
+      op('p', `${X}r`, '*', `w${X}i`), op('r', `${X}i`, '*', `w${X}r`), op(`M${X}i`, 'p', '+', 'r'),
+    ]),
+    op('T0r', 'Ar', '+', 'MCr'), op('T0i', 'Ai', '+', 'MCi'), op('T1r', 'Ar', '-', 'MCr'), op('T1i', 'Ai', '-', 'MCi'),
+    op('T2r', 'MBr', '+', 'MDr'), op('T2i', 'MBi', '+', 'MDi'), op('T3r', 'MBr', '-', 'MDr'), op('T3i', 'MBi', '-', 'MDi'),
+  ];
+  /** store = a op b, as v128.store(addr) of that */
+  const put = (addr: string, offset: number, a: Code, o: '+' | '-', b: string): Code => [
+    get(addr), a, get(b), F64X2_OP[o], v128.store(offset),
+  ];
+  const storeAB = [
+    put('A', 0, get('T0r'), '+', 'T2r'),
+    put('A', S, get('T0i'), '+', 'T2i'),
+    put('B', 0, get('T1r'), '+', 'T3i'),
+    put('B', S, get('T1i'), '-', 'T3r'),
+  ];
+  return {
+    name: 'pass',
+    params: typed('i32', 'out', 'end', 'len', 'tw'),
+    locals: {
+      ...typed('i32', 'q', 'h', 'hq', 'A', 'B', 'C', 'D', 'i', 'w', 'SA', 'SB'),
+      ...typed('v128', 'Ar', 'Ai', 'Br', 'Bi', 'Cr', 'Ci', 'Dr', 'Di', 'T0r', 'T0i', 'T1r', 'T1i', 'T2r', 'T2i', 'T3r', 'T3i'),
+      ...typed('v128', 'wBr', 'wBi', 'wCr', 'wCi', 'wDr', 'wDi', 'p', 'r', 'MBr', 'MBi', 'MCr', 'MCi', 'MDr', 'MDi'),
     },
-    () => f.get('out').get('end').emit(0x48),
-  );
-  return f;
+    body: [
+      // q = len/4, h = len/2, hq = len/8 (bytes)
+      get('len'), i32.const(2), i32.shr_u, set('q'),
+      get('len'), i32.const(1), i32.shr_u, set('h'),
+      get('len'), i32.const(3), i32.shr_u, set('hq'),
+      doWhile([
+        // i = 0: unit twiddles
+        get('out'), set('A'),
+        quarters,
+        op('T0r', 'Ar', '+', 'Cr'), op('T0i', 'Ai', '+', 'Ci'), op('T1r', 'Ar', '-', 'Cr'), op('T1i', 'Ai', '-', 'Ci'),
+        op('T2r', 'Br', '+', 'Dr'), op('T2i', 'Bi', '+', 'Di'), op('T3r', 'Br', '-', 'Dr'), op('T3i', 'Bi', '-', 'Di'),
+        storeAB,
+        put('C', 0, get('T0r'), '-', 'T2r'),
+        put('C', S, get('T0i'), '-', 'T2i'),
+        // 0 < i < hq: full butterflies with mirrored outputs
+        i32.const(2 * S), set('i'),
+        when(lt('i', 'hq'), doWhile([
+          get('out'), get('i'), i32.add, set('A'),
+          quarters,
+          get('tw'), get('i'), i32.const(3), i32.mul, i32.add, set('w'),
+          twiddled('w'),
+          storeAB,
+          get('out'), get('q'), i32.add, get('i'), i32.sub, set('SA'),
+          get('out'), get('h'), i32.add, get('i'), i32.sub, set('SB'),
+          put('SA', 0, get('T1r'), '-', 'T3i'),
+          put('SA', S, [get('T1i'), f64x2.neg], '-', 'T3r'),
+          put('SB', 0, get('T0r'), '-', 'T2r'),
+          put('SB', S, get('T2i'), '-', 'T0i'),
+          inc('i', 2 * S),
+        ], lt('i', 'hq'))),
+        // i = hq: only A and B
+        get('out'), get('hq'), i32.add, set('A'),
+        quarters,
+        get('tw'), get('hq'), i32.const(3), i32.mul, i32.add, set('w'),
+        twiddled('w'),
+        storeAB,
+        inc('out', 'len'),
+      ], lt('out', 'end')),
+    ],
+  };
 }
 
 /**
@@ -352,85 +256,68 @@ function pass(): Fn {
  * Input: f64 samples splatted to both lanes (`splat`) or v128 pairs; output v128 pairs. Coefficients:
  * 5 v128 per section (b0 b1 b2 a1 a2); state: 2 v128 per section, loaded and stored back.
  */
-function cascade(k: number, splat: boolean): Fn {
-  const f = new Fn(['x', 'y', 'n', 'coef', 'state']);
-  for (let s = 0; s < k; s++) f.ld(`z0_${s}`, 'state', 2 * s * S).ld(`z1_${s}`, 'state', (2 * s + 1) * S);
+function cascade(k: number, splat: boolean): Func {
+  const sections = Array.from({ length: k }, (_, s) => s);
   // Coefficients are read from memory at each use (constant offsets from `coef`): with them in locals
   // the 5·k coefficients and 2·k states exceed the 16 vector registers and the states, the loop-carried
   // chain, get spilled.
-  const cf = (name: string, s: number): void => {
-    f.get('coef').vload((5 * s + ['b0', 'b1', 'b2', 'a1', 'a2'].indexOf(name)) * S);
-  };
-  const mul = () => f.emit(...simd(0xf2));
-  f.get('y').get('n').const(4).emit(0x74).add().setI('end');
-  f.doWhile(
-    () => {
-      if (splat) f.get('x').emit(0x2b, 3, 0).emit(...simd(0x14)).setV('cur');
-      else f.ld('cur', 'x');
-      for (let s = 0; s < k; s++) {
-        // out = b0·cur + z0; z0 = b1·cur − a1·out + z1; z1 = b2·cur − a2·out
-        cf('b0', s);
-        f.get('cur');
-        mul();
-        f.get(`z0_${s}`).emit(...simd(0xf0)).setV('o');
-        cf('b1', s);
-        f.get('cur');
-        mul();
-        cf('a1', s);
-        f.get('o');
-        mul();
-        f.emit(...simd(0xf1)).get(`z1_${s}`).emit(...simd(0xf0)).setV(`z0_${s}`);
-        cf('b2', s);
-        f.get('cur');
-        mul();
-        cf('a2', s);
-        f.get('o');
-        mul();
-        f.emit(...simd(0xf1)).setV(`z1_${s}`);
-        f.get('o').setV('cur');
-      }
-      f.st('y', 0, 'cur');
-      f.get('x').const(splat ? 8 : S).add().setI('x');
-      f.get('y').const(S).add().setI('y');
+  const COEF = ['b0', 'b1', 'b2', 'a1', 'a2'] as const;
+  const cf = (name: (typeof COEF)[number], s: number): Code => [get('coef'), v128.load((5 * s + COEF.indexOf(name)) * S)];
+  // out = b0·cur + z0; z0 = b1·cur − a1·out + z1; z1 = b2·cur − a2·out
+  const section = (s: number): Code => [
+    cf('b0', s), get('cur'), f64x2.mul, get(`z0_${s}`), f64x2.add, set('o'),
+    cf('b1', s), get('cur'), f64x2.mul, cf('a1', s), get('o'), f64x2.mul, f64x2.sub, get(`z1_${s}`), f64x2.add, set(`z0_${s}`),
+    cf('b2', s), get('cur'), f64x2.mul, cf('a2', s), get('o'), f64x2.mul, f64x2.sub, set(`z1_${s}`),
+    get('o'), set('cur'),
+  ];
+  return {
+    name: `cascade${k}${splat ? 's' : 'p'}`,
+    params: typed('i32', 'x', 'y', 'n', 'coef', 'state'),
+    locals: {
+      ...Object.fromEntries(sections.flatMap((s) => [[`z0_${s}`, 'v128'], [`z1_${s}`, 'v128']])),
+      end: 'i32',
+      ...typed('v128', 'cur', 'o'),
     },
-    () => f.get('y').get('end').emit(0x48),
-  );
-  for (let s = 0; s < k; s++) f.st('state', 2 * s * S, `z0_${s}`).st('state', (2 * s + 1) * S, `z1_${s}`);
-  return f;
+    body: [
+      sections.map((s) => [ld(`z0_${s}`, 'state', 2 * s * S), ld(`z1_${s}`, 'state', (2 * s + 1) * S)]),
+      get('y'), get('n'), i32.const(4), i32.shl, i32.add, set('end'),
+      doWhile([
+        splat ? [get('x'), f64.load(), f64x2.splat, set('cur')] : ld('cur', 'x'),
+        sections.map(section),
+        st('y', 0, 'cur'),
+        inc('x', splat ? 8 : S),
+        inc('y', S),
+      ], lt('y', 'end')),
+      sections.map((s) => [st('state', 2 * s * S, `z0_${s}`), st('state', (2 * s + 1) * S, `z1_${s}`)]),
+    ],
+  };
 }
 
 /**
  * Gaussian-entropy sums for three arrays of n v128 pairs at once: per lane the mean (sum in index order
  * / n), then the sum of squared deviations in index order, stored as three v128 at `out`.
  */
-function var3(): Fn {
-  const f = new Fn(['p0', 'p1', 'p2', 'n', 'out']);
-  const ps = ['p0', 'p1', 'p2'];
-  f.get('n').const(4).emit(0x74).setI('end');
-  for (const x of ['m0', 'm1', 'm2', 'v0', 'v1', 'v2']) f.v(x);
-  f.const(0).setI('ib');
-  f.doWhile(
-    () => {
-      ps.forEach((p, j) => f.get(p).get('ib').add().vload(0).setV('a').op(`m${j}`, `m${j}`, '+', 'a'));
-      f.get('ib').const(S).add().setI('ib');
-    },
-    () => f.get('ib').get('end').emit(0x48),
-  );
-  f.get('n').emit(0xb7).emit(...simd(0x14)).setV('nv');
-  for (let j = 0; j < 3; j++) f.get(`m${j}`).get('nv').emit(...simd(0xf3)).setV(`m${j}`);
-  f.const(0).setI('ib');
-  f.doWhile(
-    () => {
-      ps.forEach((p, j) => {
-        f.get(p).get('ib').add().vload(0).setV('a');
-        f.op('d', 'a', '-', `m${j}`).op('d', 'd', '*', 'd').op(`v${j}`, `v${j}`, '+', 'd');
-      });
-      f.get('ib').const(S).add().setI('ib');
-    },
-    () => f.get('ib').get('end').emit(0x48),
-  );
-  for (let j = 0; j < 3; j++) f.st('out', j * S, `v${j}`);
-  return f;
+function var3(): Func {
+  const js = [0, 1, 2];
+  const at = (j: number): Code => [get(`p${j}`), get('ib'), i32.add, v128.load(), set('a')];
+  return {
+    name: 'var3',
+    params: typed('i32', 'p0', 'p1', 'p2', 'n', 'out'),
+    locals: { end: 'i32', ...typed('v128', 'm0', 'm1', 'm2', 'v0', 'v1', 'v2'), ib: 'i32', ...typed('v128', 'a', 'nv', 'd') },
+    body: [
+      get('n'), i32.const(4), i32.shl, set('end'),
+      i32.const(0), set('ib'),
+      doWhile([js.map((j) => [at(j), op(`m${j}`, `m${j}`, '+', 'a')]), inc('ib', S)], lt('ib', 'end')),
+      get('n'), f64.convert_i32_s, f64x2.splat, set('nv'),
+      js.map((j) => [get(`m${j}`), get('nv'), f64x2.div, set(`m${j}`)]),
+      i32.const(0), set('ib'),
+      doWhile([
+        js.map((j) => [at(j), op('d', 'a', '-', `m${j}`), op('d', 'd', '*', 'd'), op(`v${j}`, `v${j}`, '+', 'd')]),
+        inc('ib', S),
+      ], lt('ib', 'end')),
+      js.map((j) => st('out', j * S, `v${j}`)),
+    ],
+  };
 }
 
 export interface FftKernels {
@@ -450,28 +337,14 @@ export interface IirKernels {
   var3(p0: number, p1: number, p2: number, n: number, out: number): void;
 }
 
-function build(fns: [string, Fn][]): Uint8Array<ArrayBuffer> {
-  return encodeModule(fns.map(([name, f]) => f.toWasm(name)));
-}
+/** The FFT module's bytes (exported for the tests, which validate every module). */
+export const fftModule = (): Uint8Array<ArrayBuffer> => assemble([prep(), first4(), first2(), pass(), powacc(), psum()]);
 
-const fftModule = (): Uint8Array<ArrayBuffer> =>
-  build([
-    ['prep', prep()],
-    ['first4', first4()],
-    ['first2', first2()],
-    ['pass', pass()],
-    ['powacc', powacc()],
-    ['psum', psum()],
-  ]);
-
-const iirModule = (): Uint8Array<ArrayBuffer> => {
-  const fns: [string, Fn][] = [['var3', var3()]];
+/** The biquad-cascade module's bytes. */
+export const iirModule = (): Uint8Array<ArrayBuffer> =>
   // Splatted input for the first (up to) four sections; paired input of 4, 2 or 1 sections for the rest of
   // longer cascades (k = 3 paired is left out to stay under 4 KB: 3 = 2 + 1).
-  for (let k = 1; k <= 4; k++) fns.push([`cascade${k}s`, cascade(k, true)]);
-  for (const k of [1, 2, 4]) fns.push([`cascade${k}p`, cascade(k, false)]);
-  return build(fns);
-};
+  assemble([var3(), ...[1, 2, 3, 4].map((k) => cascade(k, true)), ...[1, 2, 4].map((k) => cascade(k, false))]);
 
 let disabled = false;
 let fftCached: FftKernels | null | undefined;

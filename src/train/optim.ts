@@ -14,8 +14,8 @@
  * weight's buffer in place would leave matMul using the stale packed copy.
  */
 import * as tf from './tf.js';
-import { encodeModule, F32, I32, V128 } from '../../runtime/wasm/encoder.js';
-import { F4, hostValues, op, tensorFrom, V_LOAD, V_STORE } from './simd.js';
+import { assemble, compile, countUp, f32x4, i32, local, typed, v128, type Code } from '../../runtime/wasm/assembler.js';
+import { hostValues, tensorFrom } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -60,32 +60,35 @@ function updateTs(g: Float32Array, w: Float32Array, m: Float32Array, v: Float32A
 
 // The SIMD kernel: one exported function `update(g, w, m, v, bytes, c1, b2, c2, bc2Sqrt, eps, decay, negStep)`
 // over byte offsets into its own memory; `bytes` is a multiple of 16 (arrays are padded to 4 floats).
-function kernelModule(): Uint8Array<ArrayBuffer> {
-  const { get, set, tee } = op;
-  const [G, W, M, V, N] = [0, 1, 2, 3, 4]; // i32 params
-  const SC = [5, 6, 7, 8, 9, 10, 11]; // f32 params c1, b2, c2, bc2Sqrt, eps, decay, negStep
-  const I = 12; // i32 local: byte index
-  const [C1, B2, C2, BC, EPS, DEC, NEG, GV, MV, VV] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22]; // v128 locals
-  const at = (base: number) => [...get(base), ...get(I), 0x6a]; // base + i
-  const load = (base: number) => [...at(base), ...V_LOAD];
-  const body = [
-    ...SC.flatMap((p, j) => [...get(p), ...F4.splat, ...set(C1 + j)]),
-    ...op.i32(0), ...set(I),
-    0x02, 0x40, 0x03, 0x40, // block, loop
-    ...get(I), ...get(N), 0x4f, 0x0d, 1, // if i >= bytes: break
-    ...load(G), ...set(GV),
-    // m = m + c1·(g − m)
-    ...at(M), ...load(M), ...get(C1), ...get(GV), ...load(M), ...F4.sub, ...F4.mul, ...F4.add, ...tee(MV), ...V_STORE,
-    // v = v·β2 + (c2·g)·g
-    ...at(V), ...load(V), ...get(B2), ...F4.mul, ...get(C2), ...get(GV), ...F4.mul, ...get(GV), ...F4.mul, ...F4.add, ...tee(VV), ...V_STORE,
-    // w = w·decay + (negStep·m) / (√v / bc + eps)
-    ...at(W), ...load(W), ...get(DEC), ...F4.mul,
-    ...get(NEG), ...get(MV), ...F4.mul, ...get(VV), ...F4.sqrt, ...get(BC), ...F4.div, ...get(EPS), ...F4.add, ...F4.div,
-    ...F4.add, ...V_STORE,
-    ...get(I), ...op.i32(16), 0x6a, ...set(I), // i += 16
-    0x0c, 0, 0x0b, 0x0b, // br loop; end loop; end block
-  ];
-  return encodeModule([{ name: 'update', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32], locals: [[1, I32], [10, V128]], body }]);
+const SCALARS = ['c1', 'b2', 'c2', 'bc2Sqrt', 'eps', 'decay', 'negStep'];
+
+/** The AdamW kernel module's bytes (exported for the tests, which validate every module). */
+export function adamwModule(): Uint8Array<ArrayBuffer> {
+  const { get, set, tee } = local;
+  const x4 = (s: string) => `${s}_x4`; // a scalar in all four lanes, or a loaded f32x4
+  const at = (base: string): Code => [get(base), get('i'), i32.add]; // base + i
+  const load = (base: string): Code => [at(base), v128.load()];
+  return assemble([{
+    name: 'update',
+    params: { ...typed('i32', 'g', 'w', 'm', 'v', 'bytes'), ...typed('f32', ...SCALARS) },
+    locals: { i: 'i32', ...typed('v128', ...[...SCALARS, 'g', 'm', 'v'].map(x4)) },
+    body: [
+      SCALARS.map((s) => [get(s), f32x4.splat, set(x4(s))]),
+      countUp('i', 'bytes', 16, [
+        load('g'), set('g_x4'),
+        // m = m + c1·(g − m)
+        at('m'), load('m'), get('c1_x4'), get('g_x4'), load('m'), f32x4.sub, f32x4.mul, f32x4.add, tee('m_x4'), v128.store(),
+        // v = v·β2 + (c2·g)·g
+        at('v'), load('v'), get('b2_x4'), f32x4.mul,
+        get('c2_x4'), get('g_x4'), f32x4.mul, get('g_x4'), f32x4.mul, f32x4.add, tee('v_x4'), v128.store(),
+        // w = w·decay + (negStep·m) / (√v / bc + eps)
+        at('w'), load('w'), get('decay_x4'), f32x4.mul,
+        get('negStep_x4'), get('m_x4'), f32x4.mul,
+        get('v_x4'), f32x4.sqrt, get('bc2Sqrt_x4'), f32x4.div, get('eps_x4'), f32x4.add, f32x4.div,
+        f32x4.add, v128.store(),
+      ]),
+    ],
+  }]);
 }
 
 type KernelFn = (g: number, w: number, m: number, v: number, bytes: number, ...s: number[]) => void;
@@ -93,13 +96,7 @@ let compiled: WebAssembly.Module | null | undefined;
 
 /** A fresh instance of the SIMD kernel (own memory), or null where WebAssembly SIMD is unavailable. */
 function simdKernel(): { memory: WebAssembly.Memory; update: KernelFn } | null {
-  if (compiled === undefined) {
-    try {
-      compiled = typeof WebAssembly === 'object' ? new WebAssembly.Module(kernelModule()) : null;
-    } catch {
-      compiled = null; // no SIMD, or code generation disallowed
-    }
-  }
+  if (compiled === undefined) compiled = compile(adamwModule()); // null: no SIMD, or code generation disallowed
   if (!compiled) return null;
   const e = new WebAssembly.Instance(compiled, {}).exports as { memory: WebAssembly.Memory; update: KernelFn };
   return { memory: e.memory, update: e.update };

@@ -1,7 +1,7 @@
 /**
- * Small WebAssembly SIMD kernels for the training step, assembled at first use from the opcodes below (no
- * build step, no binary in the package; encoded by runtime/wasm/encoder.ts): column reductions over row-major
- * [rows, cols] float32 matrices for BatchNorm (Σ x, Σ (x − m)², Σ a and Σ a·b per column), and a transpose.
+ * Small WebAssembly SIMD kernels for the training step, assembled at first use by runtime/wasm/assembler.ts (no
+ * build step, no binary in the package): column reductions over row-major [rows, cols] float32 matrices for
+ * BatchNorm (Σ x, Σ (x − m)², Σ a and Σ a·b per column), and a transpose.
  *
  * Why: on tfjs-wasm a reduction over axis 0 transposes first and a ones·M product packs M for XNNPACK, each
  * ~100 µs for 256×128; these loops take ~10 µs plus a memcpy. Each column sum accumulates in float32 over the
@@ -10,7 +10,9 @@
  */
 
 import * as tf from './tf.js';
-import { encodeModule, I32, instantiate, sleb, uleb, V128, type WasmFn } from '../../runtime/wasm/encoder.js';
+import {
+  assemble, countUp, f32, f32x4, i32, i32x4, instantiate, local, typed, v128, whileNot, type Code, type Func,
+} from '../../runtime/wasm/assembler.js';
 
 interface HeapBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
@@ -34,135 +36,113 @@ export function tensorFrom(values: Float32Array, shape: number[]): tf.Tensor {
   return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
 }
 
-// ---- instruction helpers (the module encoder is runtime/wasm/encoder.ts) ---------------------------------
+// ---- column reductions (assembled by runtime/wasm/assembler.ts) -----------------------------------------------
 
-export const op = {
-  get: (l: number) => [0x20, ...uleb(l)],
-  set: (l: number) => [0x21, ...uleb(l)],
-  tee: (l: number) => [0x22, ...uleb(l)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  simd: (o: number) => [0xfd, ...uleb(o)],
-};
-const simd = op.simd;
-export const V_LOAD = [...simd(0x00), 4, 0]; // v128.load align=16 offset=0
-export const V_STORE = [...simd(0x0b), 4, 0];
-export const F4 = { add: simd(0xe4), sub: simd(0xe5), mul: simd(0xe6), div: simd(0xe7), sqrt: simd(0xe3), splat: simd(0x13), gt: simd(0x44), pmax: simd(0xeb) };
-const V_AND = simd(0x4e);
-const V_ZERO = [...op.i32(0), ...simd(0x11)]; // i32x4.splat 0 = +0.0f ×4
-const I32_ADD = [0x6a];
-const I32_MUL = [0x6c];
-const I32_GE_U = [0x4f];
+const { get, set, tee } = local;
+/** +0.0f in all four lanes */
+const ZERO4: Code = [i32.const(0), i32x4.splat];
 
-// ---- column reductions -------------------------------------------------------------------------------------
-
-interface Locals {
-  /** v128 from input matrix k at (i, j) */
-  load: (k: number) => number[];
-  /** v128 of extra per-column vector k at j */
-  extra: (k: number) => number[];
-  /** byte address of (i, j) in input matrix k (for matrices that are written, not read) */
-  addr: (k: number) => number[];
-  acc: (k: number) => number;
-  tmp: number;
+/** What a column reduction's per-row step can use. */
+interface Row {
+  /** v128 of input matrix `m` at (i, j) */
+  load: (m: string) => Code;
+  /** v128 of per-column vector `e` at j */
+  extra: (e: string) => Code;
+  /** byte address of (i, j) in matrix `m` (for matrices that are written, not read) */
+  addr: (m: string) => Code;
+  /** acc(output) += value (f32x4) */
+  accAdd: (output: string, value: Code) => Code;
 }
 
 /**
- * `fnName(in0…, rows, cols4, extra0…, out0…)` (i32 byte offsets and counts): for each group of 4 columns,
- * run `update` for rows 0…rows−1 in order with v128 accumulators starting at +0, then store them to the outputs.
+ * `name(inputs…, rows, cols4, extras…, outputs…)` (i32 byte offsets and counts): for each group of 4 columns j,
+ * run `step` for rows i = 0…rows−1 in order with one v128 accumulator per output starting at +0, then store the
+ * accumulators to the outputs. `tmp` is a spare v128 local.
  */
-function columnReduction(fnName: string, inputs: number, extras: number, outputs: number, update: (l: Locals) => number[]): WasmFn {
-  const pRows = inputs;
-  const pCols4 = inputs + 1;
-  const pExtra = inputs + 2;
-  const pOut = (k: number) => inputs + 2 + extras + k;
-  const nParams = inputs + 2 + extras + outputs;
-  const [J, I, P] = [nParams, nParams + 1, nParams + 2]; // column group, row, byte offset of (i, j) in a matrix
-  const ACC = nParams + 3;
-  const TMP = ACC + outputs;
-  const { get, set } = op;
-  const colOffset = (base: number) => [...get(base), ...get(J), ...op.i32(16), ...I32_MUL, ...I32_ADD];
-  const l: Locals = {
-    load: (k) => [...get(k), ...get(P), ...I32_ADD, ...V_LOAD],
-    extra: (k) => [...colOffset(pExtra + k), ...V_LOAD],
-    addr: (k) => [...get(k), ...get(P), ...I32_ADD],
-    acc: (k) => ACC + k,
-    tmp: TMP,
+function columnReduction(name: string, inputs: string[], extras: string[], outputs: string[], step: (r: Row) => Code): Func {
+  const acc = (out: string) => `acc_${out}`;
+  const column = (base: string): Code => [get(base), get('j'), i32.const(16), i32.mul, i32.add]; // base + 16·j
+  const r: Row = {
+    load: (m) => [get(m), get('p'), i32.add, v128.load()],
+    extra: (e) => [column(e), v128.load()],
+    addr: (m) => [get(m), get('p'), i32.add],
+    accAdd: (out, value) => [get(acc(out)), value, f32x4.add, set(acc(out))],
   };
-  const body = [
-    ...op.i32(0), ...set(J),
-    0x02, 0x40, 0x03, 0x40,
-    ...get(J), ...get(pCols4), ...I32_GE_U, 0x0d, 1,
-    ...Array.from({ length: outputs }, (_, k) => [...op.i32(0), ...simd(0x11), ...set(ACC + k)]).flat(), // i32x4.splat 0 = +0.0f ×4
-    ...op.i32(0), ...set(I),
-    ...get(J), ...op.i32(16), ...I32_MUL, ...set(P),
-    0x02, 0x40, 0x03, 0x40,
-    ...get(I), ...get(pRows), ...I32_GE_U, 0x0d, 1,
-    ...update(l),
-    ...get(I), ...op.i32(1), ...I32_ADD, ...set(I),
-    ...get(P), ...get(pCols4), ...op.i32(16), ...I32_MUL, ...I32_ADD, ...set(P),
-    0x0c, 0, 0x0b, 0x0b,
-    ...Array.from({ length: outputs }, (_, k) => [...colOffset(pOut(k)), ...get(ACC + k), ...V_STORE]).flat(),
-    ...get(J), ...op.i32(1), ...I32_ADD, ...set(J),
-    0x0c, 0, 0x0b, 0x0b,
-  ];
-  return { name: fnName, params: Array<number>(nParams).fill(I32), locals: [[3, I32], [outputs + 1, V128]], body };
+  return {
+    name,
+    params: typed('i32', ...inputs, 'rows', 'cols4', ...extras, ...outputs),
+    // p: byte offset of (i, j) in a matrix
+    locals: { ...typed('i32', 'j', 'i', 'p'), ...typed('v128', ...outputs.map(acc), 'tmp') },
+    body: countUp('j', 'cols4', 1, [
+      outputs.map((out) => [ZERO4, set(acc(out))]),
+      i32.const(0), set('i'),
+      get('j'), i32.const(16), i32.mul, set('p'),
+      whileNot([get('i'), get('rows'), i32.ge_u], [
+        step(r),
+        get('i'), i32.const(1), i32.add, set('i'),
+        get('p'), get('cols4'), i32.const(16), i32.mul, i32.add, set('p'),
+      ]),
+      outputs.map((out) => [column(out), get(acc(out)), v128.store()]),
+    ]),
+  };
 }
-
-const accAdd = (k: number, value: number[]) => [...op.get(k), ...value, ...F4.add, ...op.set(k)];
-
-const COLUMN_FNS: WasmFn[] = [
-  // colsum(src, rows, cols4, dst): acc += x
-  columnReduction('colsum', 1, 0, 1, (l) => accAdd(l.acc(0), l.load(0))),
-  // sqdev(src, rows, cols4, mean, dst): acc += (x − m)·(x − m)
-  columnReduction('sqdev', 1, 1, 1, (l) => accAdd(l.acc(0), [...l.load(0), ...l.extra(0), ...F4.sub, ...op.tee(l.tmp), ...op.get(l.tmp), ...F4.mul])),
-  // dotcols(a, b, rows, cols4, sumA, sumAB): acc0 += a; acc1 += a·b
-  columnReduction('dotcols', 2, 0, 2, (l) => [...accAdd(l.acc(0), l.load(0)), ...accAdd(l.acc(1), [...l.load(0), ...l.load(1), ...F4.mul])]),
-  // BatchNorm + ReLU forward, element-wise (nets/bnHost.ts): bnfwd(z, xhat, y, rows, cols4, mean, rstd, gamma, beta):
-  // x̂ = (z − mean)·rstd → xhat; y = pmax(0, x̂·γ + β) (= a > 0 ? a : 0, as the TypeScript path).
-  columnReduction('bnfwd', 3, 4, 0, (l) => [
-    ...l.addr(1), ...l.load(0), ...l.extra(0), ...F4.sub, ...l.extra(1), ...F4.mul, ...op.tee(l.tmp), ...V_STORE,
-    ...l.addr(2), ...V_ZERO, ...op.get(l.tmp), ...l.extra(2), ...F4.mul, ...l.extra(3), ...F4.add, ...F4.pmax, ...V_STORE,
-  ]),
-  // Its backward, first pass: bnbwd(dy, y, xhat, da, rows, cols4, sumDa, sumDaXhat): da = dy where y > 0 else +0
-  // (and with the y > 0 mask) → da; acc0 += da; acc1 += da·x̂ (the order of dotcols).
-  columnReduction('bnbwd', 4, 0, 2, (l) => [
-    ...l.addr(3), ...l.load(0), ...l.load(1), ...V_ZERO, ...F4.gt, ...V_AND, ...op.tee(l.tmp), ...V_STORE,
-    ...accAdd(l.acc(0), op.get(l.tmp)),
-    ...accAdd(l.acc(1), [...op.get(l.tmp), ...l.load(2), ...F4.mul]),
-  ]),
-  // Second pass: bndz(da, xhat, dz, rows, cols4, k, c1, c2, sumDz): dz = (da·k − x̂·c1) − c2 → dz; acc += dz.
-  columnReduction('bndz', 3, 3, 1, (l) => [
-    ...l.addr(2), ...l.load(0), ...l.extra(0), ...F4.mul, ...l.load(1), ...l.extra(1), ...F4.mul, ...F4.sub, ...l.extra(2), ...F4.sub,
-    ...op.tee(l.tmp), ...V_STORE,
-    ...accAdd(l.acc(0), op.get(l.tmp)),
-  ]),
-];
 
 /** transpose(src, rows, cols, dst): dst[j·rows + i] = src[i·cols + j] (scalar f32 copies, byte offsets). */
-function transposeFn(): WasmFn {
-  const [SRC, ROWS, COLS, DST, I, J, PS, PD, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const { get, set } = op;
-  const body = [
-    ...get(ROWS), ...op.i32(4), ...I32_MUL, ...set(STRIDE),
-    ...get(SRC), ...set(PS),
-    ...op.i32(0), ...set(I),
-    0x02, 0x40, 0x03, 0x40,
-    ...get(I), ...get(ROWS), ...I32_GE_U, 0x0d, 1,
-    ...get(DST), ...get(I), ...op.i32(4), ...I32_MUL, ...I32_ADD, ...set(PD),
-    ...op.i32(0), ...set(J),
-    0x02, 0x40, 0x03, 0x40,
-    ...get(J), ...get(COLS), ...I32_GE_U, 0x0d, 1,
-    ...get(PD), ...get(PS), 0x2a, 2, 0, 0x38, 2, 0, // f32.store(pd, f32.load(ps))
-    ...get(PS), ...op.i32(4), ...I32_ADD, ...set(PS),
-    ...get(PD), ...get(STRIDE), ...I32_ADD, ...set(PD),
-    ...get(J), ...op.i32(1), ...I32_ADD, ...set(J),
-    0x0c, 0, 0x0b, 0x0b,
-    ...get(I), ...op.i32(1), ...I32_ADD, ...set(I),
-    0x0c, 0, 0x0b, 0x0b,
-  ];
-  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [[5, I32]], body };
+function transposeFn(): Func {
+  return {
+    name: 'transpose',
+    params: typed('i32', 'src', 'rows', 'cols', 'dst'),
+    locals: typed('i32', 'i', 'j', 'ps', 'pd', 'stride'),
+    body: [
+      get('rows'), i32.const(4), i32.mul, set('stride'),
+      get('src'), set('ps'),
+      countUp('i', 'rows', 1, [
+        get('dst'), get('i'), i32.const(4), i32.mul, i32.add, set('pd'),
+        countUp('j', 'cols', 1, [
+          get('pd'), get('ps'), f32.load(), f32.store(),
+          get('ps'), i32.const(4), i32.add, set('ps'),
+          get('pd'), get('stride'), i32.add, set('pd'),
+        ]),
+      ]),
+    ],
+  };
 }
-COLUMN_FNS.push(transposeFn());
+
+/** The column-kernel module's bytes (exported for the tests, which validate every module). */
+export function columnModule(): Uint8Array<ArrayBuffer> {
+  return assemble([
+    // acc += x
+    columnReduction('colsum', ['src'], [], ['dst'], (r) => r.accAdd('dst', r.load('src'))),
+    // acc += (x − m)·(x − m)
+    columnReduction('sqdev', ['src'], ['mean'], ['dst'], (r) =>
+      r.accAdd('dst', [r.load('src'), r.extra('mean'), f32x4.sub, tee('tmp'), get('tmp'), f32x4.mul])),
+    // sumA += a; sumAB += a·b
+    columnReduction('dotcols', ['a', 'b'], [], ['sumA', 'sumAB'], (r) => [
+      r.accAdd('sumA', r.load('a')),
+      r.accAdd('sumAB', [r.load('a'), r.load('b'), f32x4.mul]),
+    ]),
+    // BatchNorm + ReLU forward, element-wise (nets/bnHost.ts): x̂ = (z − mean)·rstd → xhat; y = pmax(0, x̂·γ + β)
+    // (= a > 0 ? a : 0, as the TypeScript path).
+    columnReduction('bnfwd', ['z', 'xhat', 'y'], ['mean', 'rstd', 'gamma', 'beta'], [], (r) => [
+      r.addr('xhat'), r.load('z'), r.extra('mean'), f32x4.sub, r.extra('rstd'), f32x4.mul, tee('tmp'), v128.store(),
+      r.addr('y'), ZERO4, get('tmp'), r.extra('gamma'), f32x4.mul, r.extra('beta'), f32x4.add, f32x4.pmax, v128.store(),
+    ]),
+    // Its backward, first pass: da = dy where y > 0 else +0 (and with the y > 0 mask) → da; sumDa += da;
+    // sumDaXhat += da·x̂ (the order of dotcols).
+    columnReduction('bnbwd', ['dy', 'y', 'xhat', 'da'], [], ['sumDa', 'sumDaXhat'], (r) => [
+      r.addr('da'), r.load('dy'), r.load('y'), ZERO4, f32x4.gt, v128.and, tee('tmp'), v128.store(),
+      r.accAdd('sumDa', get('tmp')),
+      r.accAdd('sumDaXhat', [get('tmp'), r.load('xhat'), f32x4.mul]),
+    ]),
+    // Second pass: dz = (da·k − x̂·c1) − c2 → dz; sumDz += dz.
+    columnReduction('bndz', ['da', 'xhat', 'dz'], ['k', 'c1', 'c2'], ['sumDz'], (r) => [
+      r.addr('dz'), r.load('da'), r.extra('k'), f32x4.mul, r.load('xhat'), r.extra('c1'), f32x4.mul, f32x4.sub, r.extra('c2'), f32x4.sub,
+      tee('tmp'), v128.store(),
+      r.accAdd('sumDz', get('tmp')),
+    ]),
+    transposeFn(),
+  ]);
+}
 
 type Fn4 = (...args: number[]) => void;
 interface ColumnKernels {
@@ -185,7 +165,7 @@ export function setColumnSimd(enabled: boolean): void {
 
 function columnKernels(): ColumnKernels | null {
   if (simdDisabled) return null;
-  if (columnCached === undefined) columnCached = instantiate(encodeModule(COLUMN_FNS)) as ColumnKernels | null;
+  if (columnCached === undefined) columnCached = instantiate(columnModule()) as ColumnKernels | null;
   return columnCached;
 }
 

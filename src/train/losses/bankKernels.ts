@@ -9,40 +9,14 @@
  * skipped — so both paths give the same bits (test/train/bank.test.ts). The kernels walk the rows in groups
  * (below) so that several cache misses are in flight at once; that changes no sum's order.
  */
-import { encodeModule, I32, V128, type WasmFn } from '../../../runtime/wasm/encoder.js';
-import { op } from '../simd.js';
+import {
+  assemble, compile, countUp, f32, f64, f64x2, i32, i32x4, local, typed, v128, when, whileNot, type Code, type Func,
+} from '../../../runtime/wasm/assembler.js';
 
-const { get, set, tee } = op;
-const simd = op.simd;
-const I32_ADD = [0x6a];
-const I32_MUL = [0x6c];
-const I32_GE_U = [0x4f];
-const I32_LOAD = [0x28, 2, 0];
-const F64_LOAD = [0x2b, 3, 0];
-const F32_STORE = [0x38, 2, 0];
-const F64_ADD = [0xa0];
-const F64_NE = [0x62];
-const F32_DEMOTE = [0xb6];
-const F64X2 = { add: simd(0xf0), mul: simd(0xf2), splat: simd(0x14), lane: (k: number) => [...simd(0x21), k] };
-/** f64x2 of the two float32 values at address + offset (v128.load64_zero, then f64x2.promote_low_f32x4). */
-const load2f32 = (offset: number) => [...simd(0x5d), 3, offset, ...simd(0x5f)];
-const vLoad = (offset: number) => [...simd(0x00), 4, offset];
-const vStore = (offset: number) => [...simd(0x0b), 4, offset];
-const ZERO = [...op.i32(0), ...simd(0x11)];
-
-/** `block loop (if v >= limit break) body; v += step end end`, with v set to 0 first. */
-function forLoop(v: number, limit: number, step: number, body: number[]): number[] {
-  return [...op.i32(0), ...set(v), 0x02, 0x40, 0x03, 0x40, ...get(v), ...get(limit), ...I32_GE_U, 0x0d, 1, ...body, ...get(v), ...op.i32(step), ...I32_ADD, ...set(v), 0x0c, 0, 0x0b, 0x0b];
-}
-
-// Params of both: bank, src (z [b, d] f64 or g [b, j] f64), idx [b, j] i32, b, d, j, out (byte offsets / counts).
-const [BANK, SRC, IDX, B, D, J, OUT] = [0, 1, 2, 3, 4, 5, 6];
-const [I, C, T, RO, ZO, Q, PO, D4] = [7, 8, 9, 10, 11, 12, 13, 14]; // i32 locals
-
-/** ro = bank + idx[q]·d·4 */
-const rowOffset = [...get(BANK), ...get(Q), ...I32_LOAD, ...get(D4), ...I32_MUL, ...I32_ADD, ...set(RO)];
-/** byte offset of element t in a float64 row starting at `base` */
-const f64At = (base: number) => [...get(base), ...get(T), ...op.i32(8), ...I32_MUL, ...I32_ADD];
+const { get, set, tee } = local;
+/** +0.0 in both f64 lanes */
+const ZERO: Code = [i32.const(0), i32x4.splat];
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 // Both kernels walk the sampled rows in groups (rows c..c+n−1 of sample i in one loop over t). At large N the
 // banks do not fit in cache and each row's first access waits on memory (and on a page walk); with several rows in
@@ -53,100 +27,117 @@ const f64At = (base: number) => [...get(base), ...get(T), ...op.i32(8), ...I32_M
 const DOT_ROWS = 4;
 const ACC_ROWS = 8;
 const ROWS = Math.max(DOT_ROWS, ACC_ROWS); // locals are laid out for the larger group
-const J1 = 15; // i32 local: j − (n − 1), the bound of the grouped loop
-/** i32 local holding the byte offset of row r of the group (r = 0 is the shared RO) */
-const roOf = (r: number) => (r === 0 ? RO : 15 + r);
-const V = 15 + ROWS; // first v128 local
-/** v128 locals: two accumulators per row of the group (dots), one splat weight per row (accumulate) */
-const accOf = (r: number, half: number) => V + 2 * r + half;
-const gvOf = (r: number) => V + 2 * ROWS + r;
-const LOCALS: WasmFn['locals'] = [[8 + ROWS, I32], [3 * ROWS, V128]];
-const I32_LT_U = [0x49];
-const I32_AND = [0x71];
-const I32_SUB = [0x6b];
+
+/** byte offset of row r of the group in the bank */
+const ro = (r: number) => `ro${r}`;
+/** the two f64x2 accumulators of row r (dots): lanes t mod 4 = 0, 1 and 2, 3 */
+const acc = (r: number, half: number) => `acc${r}_${half}`;
+/** the weight g of row r splatted (accumulate) */
+const gv = (r: number) => `g${r}`;
+
+/**
+ * Params of both kernels: bank, src (z [b, d] f64 or g [b, j] f64), idx [b, j] i32, b, d, j, out (byte offsets /
+ * counts). Locals: i (sample), c (sampled row), t (element), zo (z_i or g_i), q (&idx[i·j + c]), po (output),
+ * d4 = 4·d (bytes per bank row), j1 = j − (n − 1), the bound of the grouped loop.
+ */
+const kernel = (name: string, body: Code): Func => ({
+  name,
+  params: typed('i32', 'bank', 'src', 'idx', 'b', 'd', 'j', 'out'),
+  locals: {
+    ...typed('i32', 'i', 'c', 't', ro(0), 'zo', 'q', 'po', 'd4', 'j1', ...range(ROWS).slice(1).map(ro)),
+    ...typed('v128', ...range(ROWS).flatMap((r) => [acc(r, 0), acc(r, 1)]), ...range(ROWS).map(gv)),
+  },
+  body,
+});
+
 /** ro_r = bank + idx[q + r]·d·4 */
-const rowOffsetOf = (r: number) => [...get(BANK), ...get(Q), 0x28, 2, 4 * r, ...get(D4), ...I32_MUL, ...I32_ADD, ...set(roOf(r))];
-const bankAtRow = (ro: number) => [...get(ro), ...get(T), ...op.i32(4), ...I32_MUL, ...I32_ADD];
-/** i32 (g ≠ 0) for the float64 g of row r of the group (at ZO + 8r), splatted into its local on the way */
-const gNonZero = (r: number) => [...get(ZO), 0x2b, 3, 8 * r, ...F64X2.splat, ...tee(gvOf(r)), ...F64X2.lane(0), ...op.i32(0), 0xb7, ...F64_NE];
-const ifThen = (cond: number[], body: number[]) => [...cond, 0x04, 0x40, ...body, 0x0b];
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const rowOffset = (r: number): Code => [get('bank'), get('q'), i32.load(4 * r), get('d4'), i32.mul, i32.add, set(ro(r))];
+/** byte offset of element t in a float32 bank row */
+const bankAt = (row: string): Code => [get(row), get('t'), i32.const(4), i32.mul, i32.add];
+/** byte offset of element t in a float64 row starting at `base` */
+const f64At = (base: string): Code => [get(base), get('t'), i32.const(8), i32.mul, i32.add];
+/** f64x2 of the two float32 values at the address on the stack + offset */
+const load2f32 = (offset: number): Code => [v128.load64_zero(offset), f64x2.promote_low_f32x4];
+/** i32 (g ≠ 0) for the float64 g of row r of the group (at zo + 8r), splatted into its local on the way */
+const gNonZero = (r: number): Code => [
+  get('zo'), f64.load(8 * r), f64x2.splat, tee(gv(r)), f64x2.extract_lane(0), i32.const(0), f64.convert_i32_s, f64.ne,
+];
+/** v += n */
+const inc = (v: string, n: number): Code => [get(v), i32.const(n), i32.add, set(v)];
+
 /** The grouped loop over c (step n, while c < j − n + 1), then the remaining rows one by one. */
-const groupedRows = (n: number, group: number[], single: number[]) => [
-  ...get(J), ...op.i32(n - 1), ...I32_SUB, ...set(J1),
-  // j < n − 1 would wrap J1 around: no group then
-  ...ifThen([...get(J), ...op.i32(n - 1), ...I32_LT_U], [...op.i32(0), ...set(J1)]),
-  ...forLoop(C, J1, n, group),
-  0x02, 0x40, 0x03, 0x40, ...get(C), ...get(J), ...I32_GE_U, 0x0d, 1, ...single, ...get(C), ...op.i32(1), ...I32_ADD, ...set(C), 0x0c, 0, 0x0b, 0x0b,
+const groupedRows = (n: number, group: Code, single: Code): Code => [
+  get('j'), i32.const(n - 1), i32.sub, set('j1'),
+  when([get('j'), i32.const(n - 1), i32.lt_u], [i32.const(0), set('j1')]), // j < n − 1 would wrap j1 around: no group
+  countUp('c', 'j1', n, group),
+  whileNot([get('c'), get('j'), i32.ge_u], [single, inc('c', 1)]),
 ];
 
-function rowDotsFn(): WasmFn {
+/** rowdots: out[i, c] = f32(⟨bank row idx[i·j + c], z_i⟩) */
+function rowDotsFn(): Func {
   /** the two accumulators of row r += the products of elements t..t+3 of that row with z_i */
-  const dotStep = (r: number) => [
-    ...get(accOf(r, 0)), ...bankAtRow(roOf(r)), ...load2f32(0), ...f64At(ZO), ...vLoad(0), ...F64X2.mul, ...F64X2.add, ...set(accOf(r, 0)),
-    ...get(accOf(r, 1)), ...bankAtRow(roOf(r)), ...load2f32(8), ...f64At(ZO), ...vLoad(16), ...F64X2.mul, ...F64X2.add, ...set(accOf(r, 1)),
-  ];
+  const dotStep = (r: number): Code => [0, 1].map((half) => [
+    get(acc(r, half)), bankAt(ro(r)), load2f32(8 * half), f64At('zo'), v128.load(16 * half), f64x2.mul, f64x2.add, set(acc(r, half)),
+  ]);
   /** out[po + 4r] = f32(((a0 + a1) + a2) + a3) of row r */
-  const store = (r: number) => {
-    const [a01, a23] = [accOf(r, 0), accOf(r, 1)];
-    return [
-      ...get(PO),
-      ...get(a01), ...F64X2.lane(0), ...get(a01), ...F64X2.lane(1), ...F64_ADD, ...get(a23), ...F64X2.lane(0), ...F64_ADD, ...get(a23), ...F64X2.lane(1), ...F64_ADD,
-      ...F32_DEMOTE, 0x38, 2, 4 * r,
-    ];
-  };
-  const advance = (rows: number) => [...get(PO), ...op.i32(4 * rows), ...I32_ADD, ...set(PO), ...get(Q), ...op.i32(4 * rows), ...I32_ADD, ...set(Q)];
-  const rows = (rs: number[]) => [
-    ...rs.flatMap(rowOffsetOf),
-    ...rs.flatMap((r) => [...ZERO, ...set(accOf(r, 0)), ...ZERO, ...set(accOf(r, 1))]),
-    ...forLoop(T, D, 4, rs.flatMap(dotStep)),
-    ...rs.flatMap(store),
-    ...advance(rs.length),
+  const store = (r: number): Code => [
+    get('po'),
+    get(acc(r, 0)), f64x2.extract_lane(0), get(acc(r, 0)), f64x2.extract_lane(1), f64.add,
+    get(acc(r, 1)), f64x2.extract_lane(0), f64.add, get(acc(r, 1)), f64x2.extract_lane(1), f64.add,
+    f32.demote_f64, f32.store(4 * r),
   ];
-  const body = [
-    ...get(D), ...op.i32(4), ...I32_MUL, ...set(D4),
-    ...get(IDX), ...set(Q),
-    ...get(OUT), ...set(PO),
-    ...forLoop(I, B, 1, [
-      ...get(SRC), ...get(I), ...get(D), ...I32_MUL, ...op.i32(8), ...I32_MUL, ...I32_ADD, ...set(ZO),
-      ...groupedRows(DOT_ROWS, rows(range(DOT_ROWS)), rows([0])),
+  const rows = (rs: number[]): Code => [
+    rs.map(rowOffset),
+    rs.map((r) => [ZERO, set(acc(r, 0)), ZERO, set(acc(r, 1))]),
+    countUp('t', 'd', 4, rs.map(dotStep)),
+    rs.map(store),
+    inc('po', 4 * rs.length), inc('q', 4 * rs.length),
+  ];
+  return kernel('rowdots', [
+    get('d'), i32.const(4), i32.mul, set('d4'),
+    get('idx'), set('q'),
+    get('out'), set('po'),
+    countUp('i', 'b', 1, [
+      get('src'), get('i'), get('d'), i32.mul, i32.const(8), i32.mul, i32.add, set('zo'),
+      groupedRows(DOT_ROWS, rows(range(DOT_ROWS)), rows([0])),
     ]),
-  ];
-  return { name: 'rowdots', params: Array<number>(7).fill(I32), locals: LOCALS, body };
+  ]);
 }
 
-function rowAccumulateFn(): WasmFn {
-  /** acc[t..t+1 (+2 half)] += g_r·row_r for each row r listed, in order */
-  const acc = (half: number, rs: number[]) => [
-    ...f64At(PO), ...f64At(PO), ...vLoad(half * 16),
-    ...rs.flatMap((r) => [...get(gvOf(r)), ...bankAtRow(roOf(r)), ...load2f32(half * 8), ...F64X2.mul, ...F64X2.add]),
-    ...vStore(half * 16),
+/** rowacc: dz_i (f64, at out) = Σ_c g[i, c]·bank row idx[i·j + c], rows with g = 0 skipped */
+function rowAccumulateFn(): Func {
+  /** dz[t..t+1 (half 0) or t+2..t+3 (half 1)] += g_r·row_r for each row r listed, in order */
+  const accumulate = (half: number, rs: number[]): Code => [
+    f64At('po'), f64At('po'), v128.load(16 * half),
+    rs.map((r) => [get(gv(r)), bankAt(ro(r)), load2f32(8 * half), f64x2.mul, f64x2.add]),
+    v128.store(16 * half),
   ];
-  const rowsLoop = (rs: number[]) => [...rs.flatMap(rowOffsetOf), ...forLoop(T, D, 4, [...acc(0, rs), ...acc(1, rs)])];
-  const advance = (rows: number) => [...get(ZO), ...op.i32(8 * rows), ...I32_ADD, ...set(ZO), ...get(Q), ...op.i32(4 * rows), ...I32_ADD, ...set(Q)];
+  const rowsLoop = (rs: number[]): Code => [rs.map(rowOffset), countUp('t', 'd', 4, [accumulate(0, rs), accumulate(1, rs)])];
+  const advance = (rows: number): Code => [inc('zo', 8 * rows), inc('q', 4 * rows)];
   // Rows with g = 0 are skipped (as in the TypeScript loop): a group with one of them goes row by row.
   const group = [
-    ...range(ACC_ROWS).flatMap(gNonZero), ...range(ACC_ROWS - 1).flatMap(() => I32_AND),
-    0x04, 0x40,
-    ...rowsLoop(range(ACC_ROWS)),
-    0x05, // else
-    ...range(ACC_ROWS).flatMap((r) => ifThen(gNonZero(r), rowsLoop([r]))),
-    0x0b,
-    ...advance(ACC_ROWS),
+    when(
+      [range(ACC_ROWS).map(gNonZero), range(ACC_ROWS - 1).map(() => i32.and)],
+      rowsLoop(range(ACC_ROWS)),
+      range(ACC_ROWS).map((r) => when(gNonZero(r), rowsLoop([r]))),
+    ),
+    advance(ACC_ROWS),
   ];
-  const single = [...ifThen(gNonZero(0), rowsLoop([0])), ...advance(1)];
-  const body = [
-    ...get(D), ...op.i32(4), ...I32_MUL, ...set(D4),
-    ...get(IDX), ...set(Q),
-    ...get(SRC), ...set(ZO), // ZO walks g
-    ...forLoop(I, B, 1, [
-      ...get(OUT), ...get(I), ...get(D), ...I32_MUL, ...op.i32(8), ...I32_MUL, ...I32_ADD, ...set(PO),
-      ...forLoop(T, D, 2, [...f64At(PO), ...ZERO, ...vStore(0)]),
-      ...groupedRows(ACC_ROWS, group, single),
+  const single = [when(gNonZero(0), rowsLoop([0])), advance(1)];
+  return kernel('rowacc', [
+    get('d'), i32.const(4), i32.mul, set('d4'),
+    get('idx'), set('q'),
+    get('src'), set('zo'), // zo walks g
+    countUp('i', 'b', 1, [
+      get('out'), get('i'), get('d'), i32.mul, i32.const(8), i32.mul, i32.add, set('po'),
+      countUp('t', 'd', 2, [f64At('po'), ZERO, v128.store()]),
+      groupedRows(ACC_ROWS, group, single),
     ]),
-  ];
-  return { name: 'rowacc', params: Array<number>(7).fill(I32), locals: LOCALS, body };
+  ]);
 }
+
+/** The bank-kernel module's bytes (exported for the tests, which validate every module). */
+export const bankModule = (): Uint8Array<ArrayBuffer> => assemble([rowDotsFn(), rowAccumulateFn()]);
 
 type Kernel = (...args: number[]) => void;
 interface BankExports {
@@ -165,13 +156,7 @@ export function setBankSimd(enabled: boolean): void {
 
 function newInstance(): BankExports | null {
   if (!simdEnabled) return null;
-  if (compiled === undefined) {
-    try {
-      compiled = typeof WebAssembly === 'object' ? new WebAssembly.Module(encodeModule([rowDotsFn(), rowAccumulateFn()])) : null;
-    } catch {
-      compiled = null; // no WebAssembly SIMD, or code generation disallowed
-    }
-  }
+  if (compiled === undefined) compiled = compile(bankModule()); // null: no WebAssembly SIMD, or code generation disallowed
   return compiled ? (new WebAssembly.Instance(compiled, {}).exports as unknown as BankExports) : null;
 }
 

@@ -1,10 +1,4 @@
-/**
- * A minimal WebAssembly module encoder for the small SIMD kernels assembled at first use (feature extraction in
- * runtime/dsp/simd.ts, training kernels in src/train): no build step and no binary in the package. Modules have
- * one memory, exported as `memory` (1 page to start, grown by the caller), and exported functions without
- * results. Runs in Node and in browsers.
- */
-
+// The old module encoder (runtime/wasm/encoder.ts before the assembler), kept for the parity test only.
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const F64 = 0x7c;
@@ -73,14 +67,4 @@ export function encodeModule(fns: WasmFn[]): Uint8Array<ArrayBuffer> {
       return [...uleb(code.length), ...code];
     }))),
   ]);
-}
-
-/** Compile and instantiate, or null where WebAssembly (SIMD) is unavailable or code generation is disallowed. */
-export function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> | null {
-  try {
-    if (typeof WebAssembly !== 'object') return null;
-    return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Record<string, unknown>;
-  } catch {
-    return null; // no SIMD, code generation disallowed, or too large for synchronous compilation here
-  }
 }
