@@ -1,4 +1,4 @@
-/** The benchmark suites `cmcrd bench` runs, in order. Add a suite by adding one line. */
+/** The benchmark suites `npm run bench` (bench/main.ts) runs, in order. Add a suite by adding one line. */
 import type { BenchSuite } from './harness.js';
 import { skeletonSuite } from './skeleton.js';
 import { dspSuite } from './dsp.js';
@@ -12,5 +12,5 @@ import { packageSuite } from './package.js';
 
 export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, packageSuite];
 
-/** Suites too long for the default run (the LOSO methods comparison takes ~30 min): `cmcrd bench --only train-pipeline`. */
+/** Suites too long for the default run (the LOSO methods comparison takes ~30 min): `npm run bench -- --only train-pipeline`. */
 export const optionalSuites: BenchSuite[] = [trainPipelineSuite];

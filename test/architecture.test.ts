@@ -1,105 +1,164 @@
 /**
- * The layering rule of DEVELOPERS.md: src → export → runtime → firmware-bridge (a root imports only roots to
- * its right); runtime/ and firmware-bridge/ never import tfjs, and use Node built-ins only in *.node.ts files;
- * export/ consumes framework-neutral checkpoints and never imports tfjs either (with the layering rule, nothing
- * it imports can: export/ may only reach runtime/ and firmware-bridge/).
+ * The architecture rules of DEVELOPERS.md, checked mechanically:
+ * - dependency-cruiser with .dependency-cruiser.cjs (through test/depcruise.ts): the layer order
+ *   src → export → runtime → firmware-bridge, no imports of bench/, test/ or scripts/ from the four roots, no import
+ *   cycles, no tfjs in runtime/, firmware-bridge/ or export/, Node built-ins and Node-only packages in runtime/ and
+ *   firmware-bridge/ only in *.node.ts files; and a planted tree shows that each rule does report;
+ * - what an import graph cannot show: Node globals (process, Buffer, __dirname, require) in browser-safe files;
+ * - no source file over 500 lines without a one-line reason at its top: `// size: …` (`# size: …` in Python).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CRUISED, cruiseTree, formatViolation, keepTypeImports, REPO } from './depcruise.js';
 
-const ROOT = resolve(__dirname, '..');
-const ORDER = ['src', 'export', 'runtime', 'firmware-bridge'] as const;
-
-function files(dir: string): string[] {
+function files(dir: string, match: RegExp): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...files(p));
-    else if (/\.[cm]?[jt]sx?$/.test(name)) out.push(p); // every TypeScript / JavaScript module, not only *.ts
+    if (/^(node_modules|dist|fixtures|vendor)$/.test(name)) continue;
+    if (statSync(p).isDirectory()) out.push(...files(p, match));
+    else if (match.test(name) && !/\.d\.[cm]?ts$/.test(name)) out.push(p);
   }
   return out;
 }
 
-/** Module specifiers of static imports and re-exports, side-effect imports, import() and require() calls. */
-function importsOf(text: string): string[] {
-  const re = /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]\s*\)/g;
-  const out: string[] = [];
-  for (const m of text.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3] ?? m[4])!);
-  return out;
-}
-
-function imports(file: string): string[] {
-  return importsOf(readFileSync(file, 'utf8'));
-}
-
-/** Any TensorFlow.js package (@tensorflow/tfjs, -core, -backend-wasm, …); relative paths are the layering test's job. */
-const isTfjs = (spec: string) => !spec.startsWith('.') && (spec.startsWith('@tensorflow/') || /(^|[/-])tfjs([/-]|$)/.test(spec));
-
-function rootOf(absPath: string): string | null {
-  const rel = relative(ROOT, absPath).split(/[\\/]/)[0]!;
-  return (ORDER as readonly string[]).includes(rel) ? rel : null;
-}
-
-describe('architecture', () => {
-  for (const root of ORDER) {
-    it(`${root}/ imports only ${root} and the roots to its right`, () => {
-      const allowed = new Set<string>(ORDER.slice(ORDER.indexOf(root)));
-      const bad: string[] = [];
-      for (const f of files(join(ROOT, root))) {
-        for (const spec of imports(f)) {
-          if (!spec.startsWith('.')) continue;
-          const target = rootOf(resolve(dirname(f), spec));
-          if (target && !allowed.has(target)) bad.push(`${relative(ROOT, f)} → ${spec}`);
-        }
-      }
-      expect(bad).toEqual([]);
-    });
-  }
-
-  for (const root of ['runtime', 'firmware-bridge']) {
-    it(`${root}/ never imports tfjs and uses Node built-ins only in *.node.ts files`, () => {
-      const bad: string[] = [];
-      for (const f of files(join(ROOT, root))) {
-        for (const spec of imports(f)) {
-          if (isTfjs(spec)) bad.push(`${relative(ROOT, f)} imports ${spec}`);
-          const nodeOnly = spec.startsWith('node:') || ['fs', 'path', 'os', 'child_process', 'crypto', 'fs/promises', 'onnxruntime-node', '@stoprocent/noble'].includes(spec);
-          if (nodeOnly && !f.endsWith('.node.ts')) bad.push(`${relative(ROOT, f)} imports ${spec} outside a *.node.ts file`);
-        }
-        if (!f.endsWith('.node.ts') && /\b(process\.|Buffer\.|__dirname|require\()/.test(readFileSync(f, 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, ''))) {
-          bad.push(`${relative(ROOT, f)} uses a Node global`);
-        }
-      }
-      expect(bad).toEqual([]);
-    });
-  }
-
-  it('export/ never imports tfjs (no file is exempt)', () => {
-    const scanned = files(join(ROOT, 'export'));
-    expect(scanned.length).toBeGreaterThan(0);
-    const bad: string[] = [];
-    for (const f of scanned) for (const spec of imports(f)) if (isTfjs(spec)) bad.push(`${relative(ROOT, f)} imports ${spec}`);
-    expect(bad).toEqual([]);
+describe('dependency-cruiser', () => {
+  it('the repository has no violation of .dependency-cruiser.cjs', async () => {
+    const r = await cruiseTree(REPO);
+    expect(r.violations.map(formatViolation)).toEqual([]);
+    // It did see the tree: every root, and the imports between them.
+    expect(r.modules).toBeGreaterThan(150);
+    expect(r.dependencies).toBeGreaterThan(500);
   });
 
-  it('the import scanner sees tfjs imports in every form (so the checks above can fail)', () => {
-    const text = [
-      "import * as tf from '@tensorflow/tfjs';",
-      "import '@tensorflow/tfjs-backend-wasm';",
-      "import type { Tensor } from '@tensorflow/tfjs-core';",
-      'import {\n  a,\n  b,\n} from "@tensorflow/tfjs-layers";',
-      "export { d } from '@tensorflow/tfjs-converter';",
-      "const m = await import( '@tensorflow/tfjs-node' );",
-      "const r = require('@tensorflow/tfjs-data');",
-      "import { x } from './not-tfjs.js'; import onnx from 'onnx-proto';",
-    ].join('\n');
-    const specs = importsOf(text);
-    expect(specs.filter(isTfjs)).toEqual([
-      '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers',
-      '@tensorflow/tfjs-converter', '@tensorflow/tfjs-node', '@tensorflow/tfjs-data',
-    ]);
-    expect(specs.filter((s) => !isTfjs(s))).toEqual(['./not-tfjs.js', 'onnx-proto']);
-    // And on real files: src/ does import tfjs.
-    expect(files(join(ROOT, 'src')).some((f) => imports(f).some(isTfjs))).toBe(true);
+  it('reports each rule on a planted tree (type-only, re-export, dynamic import and require forms too)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cmcrd-planted-'));
+    const plant = (path: string, text: string) => {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    };
+    try {
+      plant('src/a.ts', "import { r } from '../runtime/ok.js';\nexport const a = r;\n");
+      plant('src/uses-bench.ts', "import '../bench/b.js';\n");
+      plant('src/cycle-a.ts', "import { b } from './cycle-b.js';\nexport const a = () => b;\n");
+      plant('src/cycle-b.ts', "import { a } from './cycle-a.js';\nexport const b = () => a;\n");
+      plant('export/up.ts', "import type { A } from '../src/types.js';\nexport type B = A;\n");
+      plant('src/types.ts', 'export type A = number;\n');
+      plant('export/tf.ts', "export { tensor } from '@tensorflow/tfjs-core';\n");
+      plant('runtime/ok.ts', "import { f } from '../firmware-bridge/f.js';\nexport const r = f;\n");
+      plant('runtime/tf-type.ts', "import type { Tensor } from '@tensorflow/tfjs-core';\nexport type T = Tensor;\n");
+      plant(
+        'runtime/fs.ts',
+        "import { readFileSync } from 'node:fs';\nimport { join } from 'path';\nexport const g = [readFileSync, join];\n",
+      );
+      plant(
+        'runtime/ok.node.ts',
+        "import { readFileSync } from 'node:fs';\nimport * as ort from 'onnxruntime-node';\nexport const g = [readFileSync, ort];\n",
+      );
+      plant('runtime/ort.ts', "import * as ort from 'onnxruntime-node';\nexport const o = ort;\n");
+      plant('firmware-bridge/f.ts', 'export const f = 1;\n');
+      plant('firmware-bridge/up.ts', "export const load = () => import('../runtime/ok.js');\n");
+      plant('firmware-bridge/req.js', "const tf = require('@tensorflow/tfjs');\nmodule.exports = { tf };\n");
+      plant('firmware-bridge/missing.ts', "export { x } from './nowhere.js';\n");
+      plant('bench/b.ts', "import { a } from '../src/a.js';\nexport const b = a;\n");
+      plant(
+        'test/t.ts',
+        "import { a } from '../src/a.js';\nimport { b } from '../bench/b.js';\nimport * as tf from '@tensorflow/tfjs-core';\nexport const t = [a, b, tf];\n",
+      );
+      const r = await cruiseTree(root);
+      const got = r.violations
+        .filter((v) => v.rule !== 'no-circular')
+        .map((v) => `${v.rule}: ${v.from} → ${v.to}`)
+        .sort();
+      // A cycle is reported once, from whichever of its files comes first.
+      const cycles = r.violations.filter((v) => v.rule === 'no-circular');
+      expect(cycles).toHaveLength(1);
+      expect([cycles[0]!.from, ...cycles[0]!.cycle!].sort()).toEqual(['src/cycle-a.ts', 'src/cycle-b.ts', 'src/cycle-a.ts'].sort());
+      expect(got).toEqual(
+        [
+          'browser-safe-no-tfjs: firmware-bridge/req.js → @tensorflow/tfjs',
+          'browser-safe-no-tfjs: runtime/tf-type.ts → @tensorflow/tfjs-core',
+          'browser-safe-node-builtins: runtime/fs.ts → fs',
+          'browser-safe-node-builtins: runtime/fs.ts → path',
+          'browser-safe-node-packages: runtime/ort.ts → onnxruntime-node',
+          'export-no-tfjs: export/tf.ts → @tensorflow/tfjs-core',
+          'layer-export: export/up.ts → src/types.ts',
+          'layer-firmware-bridge: firmware-bridge/up.ts → runtime/ok.ts',
+          'no-tooling-imports: src/uses-bench.ts → bench/b.ts',
+          'no-unresolvable-relative: firmware-bridge/missing.ts → ./nowhere.js',
+        ].sort(),
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('type-only imports and re-exports are kept as imports; type declarations are left alone', () => {
+    expect(
+      keepTypeImports(
+        "import type { A } from './a.js';\nimport type * as B from 'b';\nexport type { C } from './c.js';\nexport type * from './d.js';",
+      ),
+    ).toBe("import { A } from './a.js';\nimport * as B from 'b';\nexport { C } from './c.js';\nexport * from './d.js';");
+    const decls = 'export type E = { a: number };\nexport type { E as F };\ntype G = import("x").Y;';
+    expect(keepTypeImports(decls)).toBe(decls);
+  });
+});
+
+describe('browser-safe code', () => {
+  // An import graph does not show globals; comments are stripped so prose may mention them.
+  for (const root of ['runtime', 'firmware-bridge']) {
+    it(`${root}/ uses Node globals only in *.node.ts files`, () => {
+      const scanned = files(join(REPO, root), /\.[cm]?[jt]sx?$/);
+      expect(scanned.length).toBeGreaterThan(0);
+      const bad = scanned.filter(
+        (f) =>
+          !/\.node\.[cm]?[jt]s$/.test(f) &&
+          /\b(process\.|Buffer\.|__dirname|require\()/.test(readFileSync(f, 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')),
+      );
+      expect(bad.map((f) => relative(REPO, f))).toEqual([]);
+    });
+  }
+});
+
+/** Files of `texts` over `limit` lines whose first line gives no reason (`// size: …` or `# size: …`, ≥ 10 characters). */
+export function oversized(texts: ReadonlyMap<string, string>, limit = 500): string[] {
+  const out: string[] = [];
+  for (const [path, text] of texts) {
+    const lines = text.split('\n');
+    const n = lines.length - (lines.at(-1) === '' ? 1 : 0);
+    if (n > limit && !/^(\/\/|#) size: \S.{9,}/.test(lines[0]!)) out.push(`${path}: ${n} lines`);
+  }
+  return out;
+}
+
+describe('file size', () => {
+  it('no source file over 500 lines without a reason on its first line', () => {
+    const texts = new Map<string, string>();
+    for (const d of [...CRUISED, 'bin']) {
+      try {
+        for (const f of files(join(REPO, d), /\.([cm]?[jt]sx?|py)$/)) texts.set(relative(REPO, f), readFileSync(f, 'utf8'));
+      } catch {
+        /* no such folder */
+      }
+    }
+    expect(texts.size).toBeGreaterThan(150);
+    expect(oversized(texts)).toEqual([]);
+  });
+
+  it('the size check counts lines and accepts only a reason on the first line', () => {
+    const long = (first: string, n = 501) => [first, ...Array.from({ length: n - 1 }, (_, i) => `const x${i} = ${i};`)].join('\n') + '\n';
+    const r = oversized(
+      new Map([
+        ['a.ts', long('/** no reason */')],
+        ['b.ts', long('// size: a generated table of coefficients')],
+        ['c.py', long('# size: one reference implementation, kept whole')],
+        ['d.ts', long('/** exactly the limit */', 500)],
+        ['e.ts', long('// size: ok')], // too short to be a reason
+        ['f.ts', '/** x */\n' + long('// size: on the second line, not the first')],
+      ]),
+    );
+    expect(r).toEqual(['a.ts: 501 lines', 'e.ts: 501 lines', 'f.ts: 502 lines']);
   });
 });

@@ -1,3 +1,4 @@
+// size: one streaming pipeline whose stages share carried state, with its offline twin beside it
 /**
  * Streaming EEG feature extraction with an offline twin that gives identical numbers.
  *

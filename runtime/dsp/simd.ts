@@ -1,3 +1,4 @@
+// size: the hand-assembled wasm kernels and their wrappers (moving onto one assembler module, issue 18 item 6)
 /**
  * Two-lane (f64x2) WebAssembly kernels for the hot loops of feature extraction: the input stage, radix-4
  * passes and |X|² sums of {@link RealFftPlan} for two real signals at once (two channels, or two Welch

@@ -20,11 +20,11 @@ import type { Command } from 'commander';
 import { flatten } from '../datasets/types.js';
 import { readRunResults, writeRunResults } from '../train/report.js';
 import { ExperimentConfigError, runExperiment, selectFolds, type ExperimentResult, type PreviousRun } from '../train/run.js';
-import { CliError } from './main.js';
+import { CliError } from './errors.js';
 import type { MethodName } from '../train/methods/index.js';
 import type { ArchName } from '../train/nets/index.js';
 import type { Interrupt } from './progress.js';
-import type { CommonConfig } from './commands/train.js';
+import type { ExperimentConfig } from './experiment-options.js';
 
 /** Fold ids dealt round-robin into at most `jobs` groups (folds take about equally long). */
 export function splitFolds(ids: readonly string[], jobs: number): string[][] {
@@ -73,7 +73,7 @@ export interface JobsRun {
   raw: Record<string, unknown>;
   out: string;
   jobs: number;
-  cfg: CommonConfig;
+  cfg: ExperimentConfig;
   cells: JobCell[];
   log: (line: string) => void;
   interrupt: Interrupt;

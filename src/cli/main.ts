@@ -1,10 +1,11 @@
 /**
  * The `cmcrd` command line. Each command lives in its own module under ./commands and registers itself
- * on the shared commander program; add new commands by adding one `register…` line below.
+ * on the shared commander program; add new commands by adding one `register…` line below. Commands import the
+ * error type from ./errors.ts and shared options from ./options.ts, never this module. The benchmarks are not a
+ * command: they have their own entry, bench/main.ts (`npm run bench`), since src/ never imports bench/.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
-import { registerBench } from './commands/bench.js';
 import { registerDecode } from './commands/decode.js';
 import { registerRecord } from './commands/record.js';
 import { registerFeatures } from './commands/features.js';
@@ -12,14 +13,10 @@ import { registerDataset } from './commands/dataset.js';
 import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
+import { runProgram } from './program.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+export { CliError } from './errors.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,10 +26,9 @@ export function buildProgram(): Command {
     .version(TOOLKIT_VERSION)
     .showHelpAfterError()
     // Before the commands are registered, so every command and subcommand inherits it: commander then throws
-    // instead of calling process.exit(1), and main() maps its errors to exit code 2 like our own.
+    // instead of calling process.exit(1), and runProgram maps its errors to exit code 2 like our own.
     .exitOverride();
   registerDemo(program);
-  registerBench(program);
   registerDecode(program);
   registerRecord(program);
   registerFeatures(program);
@@ -44,22 +40,5 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help / --version exit with code 0 through this path; commander has already printed its message for a
-      // missing or unknown option or command, which is a user error like any other (exit 2, as the README says).
-      process.exitCode = err.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    if (err instanceof CliError) {
-      process.stderr.write(`cmcrd: ${err.message}\n`);
-      process.exitCode = err.exitCode;
-      return;
-    }
-    process.stderr.write(`cmcrd: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
+  await runProgram(buildProgram(), argv);
 }

@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { CliError } from './main.js';
+import { CliError } from './errors.js';
 
 function reason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

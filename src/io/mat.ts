@@ -1,3 +1,4 @@
+// size: reader and writer of one format, sharing its element tags, padding and class rules
 /**
  * MATLAB Level-5 MAT-file reader and writer (the format of `save -v7` / scipy.io.savemat), written from the
  * published "MAT-File Format" description:

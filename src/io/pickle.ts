@@ -1,3 +1,4 @@
+// size: one interpreter over a fixed opcode whitelist; split up, the whitelist would no longer be readable in one place
 /**
  * A deliberately small Python pickle decoder (protocols 2–5) for data: None/bool/int/float/str/bytes,
  * lists, tuples, dicts, and numpy arrays / scalars in the forms numpy actually writes:

@@ -1,3 +1,4 @@
+// size: one experiment's whole loop (folds, teacher cache, resume, leak check); being split by concern (issue 18 item 5)
 /**
  * One experiment: a method × network × protocol on a dataset, over folds and seeds. Per fold and seed:
  *   1. a validation split of whole training trials (early stopping never looks at test data);

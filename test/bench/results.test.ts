@@ -1,10 +1,14 @@
-/** bench/results.json bookkeeping: `cmcrd bench --only …` refreshes some suites and keeps the others' figures. */
+/** bench/results.json bookkeeping: `npm run bench -- --only …` refreshes some suites and keeps the others' figures. */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mergeResults, parseResultsFile, type ResultsFile } from '../../bench/harness.js';
-import { runCli as run } from '../cli-harness.js';
+import { main as benchMain } from '../../bench/main.js';
+import { runEntry } from '../cli-harness.js';
+
+/** bench/main.ts in-process, as `npm run bench -- …args` runs it. */
+const run = (...args: string[]) => runEntry(benchMain, 'bench/main.ts', ...args);
 
 const meta = { started: '2026-02-02T00:00:00.000Z', node: 'v20', cpus: 2, quick: false };
 
@@ -52,7 +56,7 @@ describe('parseResultsFile', () => {
   });
 });
 
-describe('cmcrd bench --only', () => {
+describe('npm run bench -- --only', () => {
   let dir = '';
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -63,7 +67,7 @@ describe('cmcrd bench --only', () => {
     const out = join(dir, 'results.json');
     const old: ResultsFile = { ...meta, results: [{ name: 'dsp.seed-de.4ch', value: 7, unit: 'µs/window' }, { name: 'firmware.open-eeg.decode', value: 1, unit: 'notifications/s' }] };
     writeFileSync(out, JSON.stringify(old));
-    const r = await run('bench', '--only', 'firmware', '--quick', '--out', out);
+    const r = await run('--only', 'firmware', '--quick', '--out', out);
     expect(r.code).toBe(0);
     const now = parseResultsFile(readFileSync(out, 'utf8'), out);
     expect(now.results.find((x) => x.name === 'dsp.seed-de.4ch')).toMatchObject({ value: 7, measured: meta.started });
@@ -78,7 +82,7 @@ describe('cmcrd bench --only', () => {
     dir = mkdtempSync(join(tmpdir(), 'cmcrd-bench-'));
     const out = join(dir, 'results.json');
     writeFileSync(out, 'not json');
-    const r = await run('bench', '--only', 'firmware', '--quick', '--out', out);
+    const r = await run('--only', 'firmware', '--quick', '--out', out);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/results\.json: not JSON/);
     expect(r.err).not.toMatch(/bench: firmware/);
@@ -88,10 +92,10 @@ describe('cmcrd bench --only', () => {
   it('names the unknown suite; a repeated one runs once', async () => {
     dir = mkdtempSync(join(tmpdir(), 'cmcrd-bench-'));
     const out = join(dir, 'results.json');
-    const bad = await run('bench', '--only', 'firmware,nope,firmware', '--quick', '--out', out);
+    const bad = await run('--only', 'firmware,nope,firmware', '--quick', '--out', out);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/unknown suite in --only: nope \(have: /);
-    const twice = await run('bench', '--only', 'firmware,firmware', '--quick', '--out', out);
+    const twice = await run('--only', 'firmware,firmware', '--quick', '--out', out);
     expect(twice.code).toBe(0);
     expect(twice.err.match(/bench: firmware/g)).toHaveLength(1);
   });

@@ -1,3 +1,4 @@
+// size: every loss against its PyTorch fixture and finite differences, sharing one fixture load and helpers
 /**
  * Losses vs PyTorch (test/fixtures/train/losses.json, made by scripts/fixtures/train_losses.py), all on the wasm
  * backend: values, gradients, finite-difference checks, and the CRD / CMCRD state machinery.

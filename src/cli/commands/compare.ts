@@ -7,41 +7,69 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Checkpoint } from '../../train/checkpoint.js';
-import { METHOD_NAMES } from '../../train/methods/index.js';
-import { ARCH_NAMES } from '../../train/nets/index.js';
-import { writeComparison, writeRunReport, type CompareCell } from '../../train/report.js';
-import { ExperimentConfigError, runExperiment } from '../../train/run.js';
-import { CliError } from '../main.js';
+import { METHOD_NAMES, type MethodName } from '../../train/methods/index.js';
+import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
+import { comparisonTable, writeComparison, writeRunReport, type CompareCell } from '../../train/report.js';
+import { runExperiment } from '../../train/run.js';
+import { CliError } from '../errors.js';
+import { addExperimentOptions, checkTeacherUpFront, configError, experimentConfig, previousRun, progressReporter, startBackend, summaryLine, type ExperimentFlags } from '../experiment-options.js';
+import { choiceEntry, choiceOption, listOption } from '../options.js';
 import { Interrupt } from '../progress.js';
-import { addCommonOptions, checkTeacherUpFront, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
+
+type CompareFlags = ExperimentFlags & { methods: MethodName[]; archs: ArchName[]; title?: string; reference?: MethodName; out: string; checkpoints?: boolean };
+
+/**
+ * What `cmcrd compare` prints on stdout: one JSON document with the files written and the key figures (out, cells
+ * and interrupted are the keys it printed before the document had more).
+ */
+export function compareDocument(out: string, files: string[], cells: readonly CompareCell[], title: string, reference: string | undefined, interrupted: boolean) {
+  const table = comparisonTable(cells, reference);
+  return {
+    out,
+    cells: cells.map((c) => ({
+      method: c.method,
+      arch: c.arch,
+      accuracy: c.result.summary.accuracy.mean,
+      std: c.result.summary.accuracy.std,
+      bca: c.result.summary.bca.mean,
+      bcaStd: c.result.summary.bca.std,
+      completed: c.result.completed,
+      planned: c.result.planned,
+      dir: join(out, 'runs', `${c.method}-${c.arch}`),
+    })),
+    interrupted,
+    command: 'compare',
+    title,
+    files,
+    methodMeans: table.methodMeans,
+    reference: table.paired[0]?.reference ?? reference ?? null,
+    paired: table.paired,
+  };
+}
 
 export function registerCompare(program: Command): void {
   const cmd = program
     .command('compare')
     .description('run several methods × networks under one protocol and tabulate them (Markdown, CSV, JSON, SVG bar chart)')
-    .option('--methods <list>', `comma-separated: ${METHOD_NAMES.join(', ')}`, METHOD_NAMES.join(','))
-    .option('--archs <list>', `comma-separated: ${ARCH_NAMES.join(', ')}`, 'mlp')
+    .addOption(listOption('--methods <list>', `comma-separated: ${METHOD_NAMES.join(', ')}`, choiceEntry(METHOD_NAMES)).default([...METHOD_NAMES], METHOD_NAMES.join(',')))
+    .addOption(listOption('--archs <list>', `comma-separated: ${ARCH_NAMES.join(', ')}`, choiceEntry(ARCH_NAMES)).default(['mlp'], 'mlp'))
     .option('--title <text>', 'title of the table and chart')
-    .option('--reference <method>', 'method the others are compared with, fold by fold (default: cmcrd when it is in --methods)')
+    .addOption(choiceOption('--reference <method>', 'method the others are compared with, fold by fold (default: cmcrd when it is in --methods)', METHOD_NAMES))
     .requiredOption('--out <dir>', 'output folder (comparison.*, runs/<method>-<arch>/, teachers/)')
     .option('--checkpoints', 'also write every student checkpoint (off by default: many files)');
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
+  addExperimentOptions(cmd).action(async (raw: CompareFlags) => {
     const log = (l: string) => process.stderr.write(l + '\n');
-    const methods = parseMethods(raw.methods, '--methods');
-    const archs = parseArchs(raw.archs, '--archs');
-    const out = String(raw.out);
-    const reference = raw.reference === undefined ? undefined : String(raw.reference);
-    if (reference !== undefined && !methods.includes(reference as (typeof methods)[number])) {
+    const { methods, archs, out, reference, jobs } = raw;
+    if (reference !== undefined && !methods.includes(reference)) {
       throw new CliError(`--reference ${reference} is not one of --methods (${methods.join(', ')})`);
     }
-    const jobs = jobsOption(raw);
-    const cfg = commonConfig(raw, out, log);
+    const cfg = experimentConfig(raw, out, log);
     checkTeacherUpFront(cfg, methods, log);
     await startBackend(raw, log);
     const title =
       raw.title !== undefined
-        ? String(raw.title)
+        ? raw.title
         : `${cfg.dataset.meta.dataset}${cfg.dataset.meta.synthetic ? ' (synthetic)' : ''} · ${cfg.base.protocol}${cfg.montage ? ` · ${cfg.montage.device}` : ''} · seeds ${cfg.base.seeds.join(',')}`;
     const memo = new Map<string, Checkpoint>();
     const cells: CompareCell[] = [];
@@ -94,8 +122,7 @@ export function registerCompare(program: Command): void {
               onPartial: (partial) => writeRunReport(runDir, partial),
             });
           } catch (e) {
-            if (e instanceof ExperimentConfigError) throw new CliError(`${method} · ${arch}: ${e.message}`);
-            throw e;
+            throw configError(e, `${method} · ${arch}: `);
           }
           writeRunReport(runDir, result);
           if (result.completed > 0) cells.push({ method, arch, result });
@@ -112,9 +139,7 @@ export function registerCompare(program: Command): void {
     }
     const files = writeComparison(out, cells, title, reference);
     log(`wrote ${files.join(', ')}`);
-    process.stdout.write(
-      JSON.stringify({ out, cells: cells.map((c) => ({ method: c.method, arch: c.arch, accuracy: c.result.summary.accuracy.mean, std: c.result.summary.accuracy.std, bca: c.result.summary.bca.mean })), interrupted }) + '\n',
-    );
+    process.stdout.write(JSON.stringify(compareDocument(out, files, cells, title, reference, interrupted)) + '\n');
     if (failures.length) throw jobsFailed(out, failures);
     if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });

@@ -6,7 +6,8 @@
  *   montage nearest cap channels for a headband's sites
  */
 import type { Command } from 'commander';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { choiceOption, intOption } from '../options.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
 import { DataFormatError } from '../../io/errors.js';
 import {
@@ -24,38 +25,21 @@ import {
 import { WORLD_DEFAULTS, type WorldOptions } from '../../../firmware-bridge/sim/wearer-model.js';
 import { customMontage, ganglionMontage, mapToCap, MUSE_MONTAGE, type Montage } from '../../../firmware-bridge/montage/index.js';
 
-function int(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-    return n;
-  };
-}
-
-function kindOf(v: string): DatasetKind {
-  if (!(DATASET_KINDS as readonly string[]).includes(v)) throw new CliError(`--dataset must be one of ${DATASET_KINDS.join(', ')}, got "${v}"`);
-  return v as DatasetKind;
-}
-
 interface LoadFlags {
-  dataset: string;
+  dataset: DatasetKind;
   root: string;
   feature?: string;
-  source?: string;
-  columnOrder?: string;
+  source?: 'features' | 'raw';
+  columnOrder?: 'channel-major' | 'band-major';
   eye?: boolean;
   checkLabels?: boolean;
 }
 
 function loadOptions(o: LoadFlags): LoadDatasetOptions {
-  if (o.source && o.source !== 'features' && o.source !== 'raw') throw new CliError(`--source must be features or raw, got "${o.source}"`);
-  if (o.columnOrder && o.columnOrder !== 'channel-major' && o.columnOrder !== 'band-major') {
-    throw new CliError(`--column-order must be channel-major or band-major, got "${o.columnOrder}"`);
-  }
   return {
     ...(o.feature ? { feature: o.feature } : {}),
-    ...(o.source ? { source: o.source as 'features' | 'raw' } : {}),
-    ...(o.columnOrder ? { columnOrder: o.columnOrder as 'channel-major' | 'band-major' } : {}),
+    ...(o.source ? { source: o.source } : {}),
+    ...(o.columnOrder ? { columnOrder: o.columnOrder } : {}),
     ...(o.eye === false ? { eye: false } : {}),
     ...(o.checkLabels === false ? { checkLabels: false } : {}),
   };
@@ -63,7 +47,7 @@ function loadOptions(o: LoadFlags): LoadDatasetOptions {
 
 /** Run a loader with a progress line on stderr; reader errors become CLI errors (exit 2). */
 function load(o: LoadFlags, extra: LoadDatasetOptions = {}) {
-  const kind = kindOf(o.dataset);
+  const kind = o.dataset;
   let bar: Progress | null = null;
   try {
     return loadDataset(kind, o.root, {
@@ -84,11 +68,11 @@ function load(o: LoadFlags, extra: LoadDatasetOptions = {}) {
 
 function addLoadFlags(cmd: Command): Command {
   return cmd
-    .requiredOption('--dataset <name>', `one of ${DATASET_KINDS.join(', ')}`)
+    .addOption(choiceOption('--dataset <name>', 'dataset', DATASET_KINDS).makeOptionMandatory())
     .requiredOption('--root <dir>', 'dataset folder (as downloaded, or written by `dataset synth`)')
     .option('--feature <name>', 'EEG feature: de_LDS (default), de_movingAve, psd_LDS, psd_movingAve')
-    .option('--source <src>', 'SEED-IV: features (eeg_feature_smooth, default) or raw (compute from eeg_raw_data)')
-    .option('--column-order <order>', 'SEED-V 310-column order: channel-major (default) or band-major')
+    .addOption(choiceOption('--source <src>', 'SEED-IV: features (eeg_feature_smooth, default) or raw (compute from eeg_raw_data)', ['features', 'raw'] as const))
+    .addOption(choiceOption('--column-order <order>', 'SEED-V 310-column order: channel-major (default) or band-major', ['channel-major', 'band-major'] as const))
     .option('--no-eye', 'skip eye-movement features')
     .option('--no-check-labels', 'SEED-V: do not compare file labels with the documented ones')
     .option('--json', 'print JSON');
@@ -117,8 +101,8 @@ export function registerDataset(program: Command): void {
 
   addLoadFlags(ds.command('dump').description("one trial's label, EEG [window][channel][band] and eye [window][feature]"))
     .requiredOption('--subject <id>', 'subject id as in the file names')
-    .requiredOption('--session <n>', '1-based session', int('--session', 1))
-    .requiredOption('--trial <n>', '1-based trial', int('--trial', 1))
+    .addOption(intOption('--session <n>', '1-based session', 1).makeOptionMandatory())
+    .addOption(intOption('--trial <n>', '1-based trial', 1).makeOptionMandatory())
     .action((o: LoadFlags & { subject: string; session: number; trial: number; json?: boolean }) => {
       const data = load(o, { subjects: [o.subject], sessions: [o.session] });
       const t = data.trials.find((x) => x.subject === o.subject && x.session === o.session && x.trial === o.trial);
@@ -139,26 +123,25 @@ export function registerDataset(program: Command): void {
 
   ds.command('synth')
     .description('write a synthetic dataset in the SEED-IV or SEED-V layout (signals from the wearer model)')
-    .requiredOption('--layout <layout>', 'seed-iv or seed-v')
+    .addOption(choiceOption('--layout <layout>', 'file layout to write', ['seed-iv', 'seed-v'] as const).makeOptionMandatory())
     .requiredOption('--out <dir>', 'output folder (new or empty; an existing dataset is never overwritten)')
-    .option('--subjects <n>', 'subjects (default 2; --full: 15)', int('--subjects', 1))
-    .option('--sessions <n>', 'sessions 1..3 (default 2; --full: 3)', int('--sessions', 1))
-    .option('--windows-per-trial <n>', 'windows per trial (default 3; --full: 35 on average)', int('--windows-per-trial', 1))
-    .option('--seed <n>', 'world seed (default 2022)', int('--seed', 0))
+    .addOption(intOption('--subjects <n>', 'subjects (default 2; --full: 15)', 1))
+    .addOption(intOption('--sessions <n>', 'sessions 1..3 (default 2; --full: 3)', 1))
+    .addOption(intOption('--windows-per-trial <n>', 'windows per trial (default 3; --full: 35 on average)', 1))
+    .addOption(intOption('--seed <n>', 'world seed (default 2022)', 0))
     .option('--raw', 'SEED-IV: also write eeg_raw_data (large)')
     .option('--full', 'full SEED-IV-sized dataset (15 subjects × 3 sessions, varied trial lengths)')
     .option('--no-compress', 'write uncompressed MAT files')
     .option('--model <json>', 'override generative-model parameters, e.g. \'{"eyeNoise":0.5}\' (see docs/synthetic-model.md)')
     .option('--json', 'print a JSON summary')
-    .action((o: { layout: string; out: string; subjects?: number; sessions?: number; windowsPerTrial?: number; seed?: number; raw?: boolean; full?: boolean; compress: boolean; model?: string; json?: boolean }) => {
-      if (o.layout !== 'seed-iv' && o.layout !== 'seed-v') throw new CliError(`--layout must be seed-iv or seed-v, got "${o.layout}"`);
+    .action((o: { layout: SynthLayout; out: string; subjects?: number; sessions?: number; windowsPerTrial?: number; seed?: number; raw?: boolean; full?: boolean; compress: boolean; model?: string; json?: boolean }) => {
       const model = o.model === undefined ? undefined : parseModelOverrides(o.model);
       const preset = o.full ? FULL_SIZE : { subjects: 2, sessions: 2, windowsPerTrial: 3 };
       const interrupt = new Interrupt();
       let bar: Progress | null = null;
       try {
         const r = synthesize({
-          layout: o.layout as SynthLayout,
+          layout: o.layout,
           out: o.out,
           ...preset,
           ...(o.subjects !== undefined ? { subjects: o.subjects } : {}),

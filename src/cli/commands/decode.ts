@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { CaptureError, decoderOptionsFromHeader, parseCaptureHeader, parseCaptureLine, type CaptureHeader } from '../../../firmware-bridge/capture.js';
 import { DeviceDecoder, recordToJson, type DecodedRecord } from '../../../firmware-bridge/decoder.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { choiceOption } from '../options.js';
 
 export interface DecodeSummary {
   header: CaptureHeader;
@@ -90,13 +91,12 @@ export function registerDecode(program: Command): void {
     .command('decode')
     .description('decode a headband capture file (JSON Lines) into EEG rows, telemetry, motion, control, gap and error records')
     .argument('<capture>', 'capture file written by `cmcrd record` or any tool following the capture format')
-    .option('--format <format>', 'jsonl (all records) or csv (EEG rows only)', 'jsonl')
-    .action(async (capture: string, opts: { format: string }) => {
+    .addOption(choiceOption('--format <format>', 'jsonl (all records) or csv (EEG rows only)', ['jsonl', 'csv'] as const).default('jsonl'))
+    .action(async (capture: string, opts: { format: 'jsonl' | 'csv' }) => {
       // `cmcrd decode … | head` closes stdout early: stop quietly.
       process.stdout.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'EPIPE') process.exit(0);
       });
-      if (opts.format !== 'jsonl' && opts.format !== 'csv') throw new CliError(`--format must be jsonl or csv, got ${JSON.stringify(opts.format)}`);
       const out: string[] = [];
       const flush = () => {
         if (out.length) process.stdout.write(out.join('\n') + '\n');

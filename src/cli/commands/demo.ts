@@ -16,48 +16,30 @@ import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { generatePairedDataset } from '../../synthetic/paired.js';
 import { MUSE_MONTAGE, trainSkeleton } from '../../pipeline/headband-kd.js';
 import { runClosedLoop } from '../../demo/closed-loop.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { choiceOption, intOption, numberOption } from '../options.js';
 import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
+
+type DemoFlags = { out: string; subjects: number; windowsPerTrial: number; epochs: number; seed: number; arch: ArchName; segment: number; cycles: number; speed: number; drop: number };
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the end-to-end demo on synthetic data and a virtual Muse (what `npm start` runs)')
     .option('--out <dir>', 'where checkpoints, the ONNX model and the report go', 'runs/demo')
-    .option('--subjects <n>', 'synthetic subjects (the last two are held out for testing)', '10')
-    .option('--windows-per-trial <n>', '4-s windows per trial (24 trials per subject)', '8')
-    .option('--epochs <n>', 'training epochs per model', '30')
-    .option('--seed <n>', 'training seed', '2022')
-    .option('--arch <a>', `network for the teacher and the students: ${ARCH_NAMES.join(', ')}`, 'mlp')
-    .option('--segment <s>', 'seconds the virtual wearer stays in each emotion', '24')
-    .option('--cycles <n>', 'times the closed loop cycles through all emotions', '2')
-    .option('--speed <x>', 'virtual headband speed (virtual seconds per real second)', '16')
-    .option('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', '0')
-    .action(async (raw: Record<string, string>) => {
-      const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
-      const num = (k: string, min: number) => {
-        const v = Number(raw[k]);
-        if (String(raw[k]).trim() === '' || !Number.isFinite(v) || v < min) throw new CliError(`${flag(k)} must be a number ≥ ${min}, got ${JSON.stringify(raw[k])}`);
-        return v;
-      };
-      // Counts are rejected, not rounded, when fractional (same rule and message as `cmcrd train`).
-      const int = (k: string, min: number) => {
-        const v = Number(raw[k]);
-        if (String(raw[k]).trim() === '' || !Number.isInteger(v) || v < min) throw new CliError(`${flag(k)} must be an integer ≥ ${min}, got ${JSON.stringify(raw[k])}`);
-        return v;
-      };
-      const subjects = int('subjects', 3);
-      const windowsPerTrial = int('windowsPerTrial', 1);
-      const epochs = int('epochs', 1);
-      const seed = int('seed', 0);
-      const segmentSec = num('segment', 8);
-      const cycles = int('cycles', 1);
-      const speed = num('speed', 0.1);
-      const drop = num('drop', 0);
-      if (drop >= 1) throw new CliError(`--drop must be a probability below 1, got ${raw.drop}`);
-      const arch = raw.arch as ArchName;
-      if (!ARCH_NAMES.includes(arch)) throw new CliError(`--arch must be one of ${ARCH_NAMES.join(', ')}, got ${JSON.stringify(raw.arch)}`);
+    // Counts are rejected, not rounded, when fractional (same rule and message as `cmcrd train`).
+    .addOption(intOption('--subjects <n>', 'synthetic subjects (the last two are held out for testing)', 3).default(10))
+    .addOption(intOption('--windows-per-trial <n>', '4-s windows per trial (24 trials per subject)', 1).default(8))
+    .addOption(intOption('--epochs <n>', 'training epochs per model', 1).default(30))
+    .addOption(intOption('--seed <n>', 'training seed', 0).default(2022))
+    .addOption(choiceOption('--arch <a>', 'network for the teacher and the students', ARCH_NAMES).default('mlp'))
+    .addOption(numberOption('--segment <s>', 'seconds the virtual wearer stays in each emotion', 'a number ≥ 8', (x) => x >= 8).default(24))
+    .addOption(intOption('--cycles <n>', 'times the closed loop cycles through all emotions', 1).default(2))
+    .addOption(numberOption('--speed <x>', 'virtual headband speed (virtual seconds per real second)', 'a number ≥ 0.1', (x) => x >= 0.1).default(16))
+    .addOption(numberOption('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', 'a probability in [0, 1)', (x) => x >= 0 && x < 1).default(0))
+    .action(async (raw: DemoFlags) => {
+      const { subjects, windowsPerTrial, epochs, seed, segment: segmentSec, cycles, speed, drop, arch } = raw;
       prepareOutDir(raw.out!, '--out'); // before training, so a bad --out fails in a second
       const interrupt = new Interrupt();
       const log = (l: string) => process.stderr.write(l + '\n');

@@ -12,7 +12,7 @@ import { initBackend } from '../../train/backend.js';
 import { readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { SeededRandom } from '../../train/nets/layers.js';
 import { networkFromCheckpoint } from '../../train/run.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
 import { prepareOutFile } from '../paths.js';
 
 const PARITY_ROWS = 64;
@@ -52,7 +52,8 @@ export function registerExport(program: Command): void {
     .description('write a trained checkpoint as fp32 ONNX with its model card, after a parity check against tfjs')
     .argument('<checkpoint>', 'checkpoint JSON written by `cmcrd train` (checkpoints/) or `cmcrd demo`')
     .option('--out <file>', 'ONNX file to write (default: the checkpoint path with .onnx)')
-    .action(async (path: string, raw: { out?: string }) => {
+    .option('--json', 'print one JSON document on stdout: the file written and the parity figure (as without the flag)')
+    .action(async (path: string, raw: { out?: string; json?: boolean }) => {
       const log = (l: string) => process.stderr.write(l + '\n');
       let ck: Checkpoint;
       try {
@@ -74,6 +75,19 @@ export function registerExport(program: Command): void {
       if (!(maxDiff < PARITY_LIMIT)) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
       writeFileAtomic(out, model);
       log(`wrote ${out} (${model.length} bytes)`);
-      process.stdout.write(JSON.stringify({ out, bytes: model.length, arch: ck.arch.arch, modality: ck.modality, maxProbabilityDiff: maxDiff }) + '\n');
+      // The first five keys are the ones this command printed before the document had more.
+      const doc = {
+        out,
+        bytes: model.length,
+        arch: ck.arch.arch,
+        modality: ck.modality,
+        maxProbabilityDiff: maxDiff,
+        command: 'export',
+        checkpoint: path,
+        classes: ck.classes,
+        input: ck.arch.input,
+        parityRows: PARITY_ROWS,
+      };
+      process.stdout.write(JSON.stringify(doc) + '\n');
     });
 }

@@ -6,7 +6,7 @@
  * Output: JSON {channels, bands, features[window][channel][band]} or CSV.
  */
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   FEATURE_METHODS,
   FeatureExtractor,
@@ -17,21 +17,22 @@ import {
   type SmoothMethod,
 } from '../../../runtime/dsp/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { choiceOption, numberOption } from '../options.js';
 import { prepareOutFile } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
 interface FeaturesCliOptions {
-  fs?: string;
-  window: string;
-  hop?: string;
-  nfft?: string;
-  method: string;
-  smooth: string;
-  resample?: string;
-  notch?: string;
-  bandpass?: string;
-  format: string;
+  fs?: number;
+  window: number;
+  hop?: number;
+  nfft?: number;
+  method: FeatureMethod;
+  smooth: SmoothMethod;
+  resample?: number;
+  notch?: number;
+  bandpass?: [number, number];
+  format: 'json' | 'csv';
   out?: string;
 }
 
@@ -80,13 +81,16 @@ export function parseSignalCsv(text: string, file: string): CsvSignal {
   return { channels, data };
 }
 
-function positive(name: string, v: string | undefined, integer = false): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!(x > 0) || !Number.isFinite(x) || (integer && !Number.isInteger(x))) {
-    throw new CliError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
-  }
-  return x;
+function positive(flags: string, description: string, integer = false): Option {
+  return numberOption(flags, description, `a positive ${integer ? 'integer' : 'number'}`, (x) => x > 0 && (!integer || Number.isInteger(x)));
+}
+
+function bandpassOption(): Option {
+  return new Option('--bandpass <lo,hi>', 'causal Butterworth band-pass before featurising, e.g. 1,75').argParser((v: string): [number, number] => {
+    const p = v.split(',').map(Number);
+    if (p.length !== 2 || !p.every((x) => x > 0) || !(p[0]! < p[1]!)) throw new CliError(`--bandpass must be lo,hi in Hz with 0 < lo < hi, got ${JSON.stringify(v)}`);
+    return [p[0]!, p[1]!];
+  });
 }
 
 function fmt(v: number): string {
@@ -98,37 +102,23 @@ export function registerFeatures(program: Command): void {
     .command('features')
     .description('extract EEG band features (SEED DE/PSD, Gaussian DE, Welch) from a CSV recording')
     .argument('<input.csv>', 'header row of channel names, one row per sample; an empty cell or NaN is a lost sample; columns named t and sample (as `cmcrd decode --format csv` writes) are skipped')
-    .option('--fs <Hz>', 'sampling rate of the input (required)')
-    .option('--window <s>', 'window length in seconds', '4')
-    .option('--hop <s>', 'hop between windows in seconds (default: the window length)')
-    .option('--nfft <N>', 'FFT length for seed-de / seed-psd (power of two)')
-    .option('--method <m>', `feature: ${FEATURE_METHODS.join(' | ')}`, 'seed-de')
-    .option('--smooth <s>', `smoothing along windows: ${SMOOTH_METHODS.join(' | ')}`, 'none')
-    .option('--resample <Hz>', 'resample to this rate first (e.g. 200 for SEED-trained models)')
-    .option('--notch <Hz>', 'causal notch at the mains frequency (50 or 60)')
-    .option('--bandpass <lo,hi>', 'causal Butterworth band-pass before featurising, e.g. 1,75')
-    .option('--format <f>', 'json | csv', 'json')
+    .addOption(positive('--fs <Hz>', 'sampling rate of the input (required)'))
+    .addOption(positive('--window <s>', 'window length in seconds').default(4))
+    .addOption(positive('--hop <s>', 'hop between windows in seconds (default: the window length)'))
+    .addOption(positive('--nfft <N>', 'FFT length for seed-de / seed-psd (power of two)', true))
+    .addOption(choiceOption('--method <m>', 'feature', FEATURE_METHODS).default('seed-de'))
+    .addOption(choiceOption('--smooth <s>', 'smoothing along windows', SMOOTH_METHODS).default('none'))
+    .addOption(positive('--resample <Hz>', 'resample to this rate first (e.g. 200 for SEED-trained models)'))
+    .addOption(positive('--notch <Hz>', 'causal notch at the mains frequency (50 or 60)'))
+    .addOption(bandpassOption())
+    .addOption(choiceOption('--format <f>', 'output format', ['json', 'csv'] as const).default('json'))
     .option('--out <file>', 'write to a file instead of stdout (its folder is created if needed)')
     .action((input: string, o: FeaturesCliOptions) => runFeatures(input, o));
 }
 
 function runFeatures(input: string, o: FeaturesCliOptions): void {
-  const fs = positive('fs', o.fs);
+  const { fs, window: windowSec, hop: hopSec, nfft, resample: resampleTo, notch: notchHz, bandpass } = o;
   if (fs === undefined) throw new CliError('--fs <Hz> is required (the sampling rate of the CSV rows)');
-  const windowSec = positive('window', o.window)!;
-  const hopSec = positive('hop', o.hop);
-  const nfft = positive('nfft', o.nfft, true);
-  const resampleTo = positive('resample', o.resample);
-  const notchHz = positive('notch', o.notch);
-  if (!FEATURE_METHODS.includes(o.method as FeatureMethod)) throw new CliError(`--method must be one of ${FEATURE_METHODS.join(', ')}, got ${JSON.stringify(o.method)}`);
-  if (!SMOOTH_METHODS.includes(o.smooth as SmoothMethod)) throw new CliError(`--smooth must be one of ${SMOOTH_METHODS.join(', ')}, got ${JSON.stringify(o.smooth)}`);
-  if (o.format !== 'json' && o.format !== 'csv') throw new CliError(`--format must be json or csv, got ${JSON.stringify(o.format)}`);
-  let bandpass: [number, number] | undefined;
-  if (o.bandpass !== undefined) {
-    const p = o.bandpass.split(',').map(Number);
-    if (p.length !== 2 || !p.every((v) => v > 0) || !(p[0]! < p[1]!)) throw new CliError(`--bandpass must be lo,hi in Hz with 0 < lo < hi, got ${JSON.stringify(o.bandpass)}`);
-    bandpass = [p[0]!, p[1]!];
-  }
 
   if (o.out !== undefined) {
     // Checked before the work: the recording must not be overwritten, and a bad path fails at once.
@@ -151,11 +141,11 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
   const opts: FeatureExtractorOptions = {
     fs,
     channels: sig.channels,
-    method: o.method as FeatureMethod,
+    method: o.method,
     windowSec,
     hopSec,
     nfft,
-    smooth: o.smooth as SmoothMethod,
+    smooth: o.smooth,
     resampleTo,
     notchHz,
     bandpass,

@@ -6,10 +6,10 @@
  * replay keeps the recorded one.
  */
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, statSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { formatCaptureHeader, formatCaptureLine } from '../../../firmware-bridge/capture.js';
+import { formatCaptureHeader, formatCaptureLine, parseCaptureHeader, type CaptureHeader } from '../../../firmware-bridge/capture.js';
 import type { DeviceKind } from '../../../firmware-bridge/devices.js';
 import { startStream, type StreamSession } from '../../../firmware-bridge/drivers.js';
 import { OPEN_EEG } from '../../../firmware-bridge/protocols/open-eeg.js';
@@ -18,7 +18,8 @@ import { openDevice } from '../../../firmware-bridge/open.node.js';
 import { ReplayPeripheral } from '../../../firmware-bridge/sim/replay.js';
 import { DeviceUriError, parseReplayUri, parseSimUri, type SimSpec } from '../../../firmware-bridge/sim/uri.js';
 import { VirtualMuse } from '../../../firmware-bridge/sim/virtual-muse.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { numberOption } from '../options.js';
 import { prepareOutFile } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
@@ -195,18 +196,34 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
   return { notifications: count, kind: session.kind };
 }
 
+/** The capture header `recordCapture` wrote: the first line of `path` (read alone, the file may be long). */
+function writtenHeader(path: string): CaptureHeader {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return parseCaptureHeader(buf.subarray(0, n).toString('utf8').split('\n')[0]!);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function registerRecord(program: Command): void {
   program
     .command('record')
     .description('record a headband (sim:… virtual device or replay:<capture>) into a capture file')
     .requiredOption('--device <uri>', 'device URI, e.g. sim:muse?emotion=happy&drop=0.01 (see firmware-bridge/README.md)')
     .requiredOption('--out <file>', 'capture file to write (JSON Lines)')
-    .option('--seconds <n>', 'seconds of (virtual) time to record', '10')
+    .addOption(numberOption('--seconds <n>', 'seconds of (virtual) time to record', 'a number in (0, 86400]', (x) => x > 0 && x <= 86400).default(10))
     .option('--preset <preset>', "Muse / Athena preset (default: the URI's preset=, else p21 / p1041); an error on devices without presets, on a replay recorded with another preset, or if it contradicts the URI's preset=")
-    .action(async (opts: { device: string; out: string; seconds: string; preset?: string }) => {
-      const seconds = Number(opts.seconds);
-      if (!(seconds > 0 && seconds <= 86400)) throw new CliError(`--seconds must be a number in (0, 86400], got ${JSON.stringify(opts.seconds)}`);
+    .option('--json', 'print one JSON document on stdout: the file written, its header and the notification count (progress stays on stderr)')
+    .action(async (opts: { device: string; out: string; seconds: number; preset?: string; json?: boolean }) => {
+      const { seconds } = opts;
       const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset !== undefined ? { preset: opts.preset } : {}) });
       process.stderr.write(`wrote ${r.notifications} notifications from a ${r.kind} to ${opts.out}\n`);
+      if (opts.json) {
+        const doc = { command: 'record', out: opts.out, bytes: statSync(opts.out).size, device: opts.device, kind: r.kind, seconds, notifications: r.notifications, header: writtenHeader(opts.out) };
+        process.stdout.write(JSON.stringify(doc) + '\n');
+      }
     });
 }
