@@ -58,7 +58,7 @@ export async function openHeadband(peripheral: GattPeripheral, opts: OpenHeadban
   if (!kind) throw new Error(`${peripheral.name}: not a supported headband (services ${peripheral.services.join(', ')})`);
   const driver: HeadbandDriver<DeviceKind> = getDriver(kind);
   if (opts.preset !== undefined) {
-    if (driver.presets.length === 0) throw new RangeError(`${peripheral.name}: a ${driver.label} has no presets (got "${opts.preset}")`);
+    if (driver.presets.length === 0) throw new RangeError(`${peripheral.name} (${driver.label}) has no presets (got "${opts.preset}")`);
     // The profile refuses unknown presets with the list of known ones.
     driver.profile({ preset: opts.preset });
   }
