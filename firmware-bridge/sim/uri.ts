@@ -38,9 +38,11 @@ export interface SimSpec {
 export function parseSimUri(uri: string): SimSpec {
   const m = /^sim:([a-z-]+)(?:\?(.*))?$/.exec(uri.trim());
   if (!m) throw new DeviceUriError(`not a simulator URI: ${JSON.stringify(uri)} (expected sim:<${SIMULATED}>[?option=value&…])`);
-  const kind = findDriver(m[1]!)?.kind;
-  const own = kind === undefined ? undefined : PER_KIND[kind];
-  if (kind === undefined || !own) throw new DeviceUriError(`unknown simulated device "${m[1]}" (known: ${SIMULATED.replace(/\|/g, ', ')})`);
+  const driver = findDriver(m[1]!);
+  if (!driver) throw new DeviceUriError(`unknown simulated device "${m[1]}" (known: ${SIMULATED.replace(/\|/g, ', ')})`);
+  const kind = driver.kind;
+  const own = PER_KIND[kind];
+  if (!own) throw new DeviceUriError(`sim:${kind}: there is no virtual ${driver.label} (simulated: ${SIMULATED.replace(/\|/g, ', ')})`);
   const params = new Map<string, string>();
   const allowed = new Set([...COMMON, ...own]);
   for (const [k, v] of new URLSearchParams(m[2] ?? '')) {
