@@ -65,6 +65,10 @@ export interface HeadbandSessionOptions {
 
 export async function startHeadbandSession(opts: HeadbandSessionOptions): Promise<HeadbandSession> {
   const { card, classifier, device } = opts;
+  const perWindow = card.channels.length * card.bands.length;
+  if (classifier.inputSize !== perWindow) {
+    throw new Error(`the model takes ${classifier.inputSize} values per window, but its card describes ${card.channels.length} channels × ${card.bands.length} bands = ${perWindow}`);
+  }
   const sites = opts.sites ?? card.montage?.sites ?? card.channels;
   if (sites.length !== card.channels.length) {
     throw new Error(`the model takes ${card.channels.length} channels (${card.channels.join(', ')}) but ${sites.length} device sites were given`);

@@ -3,7 +3,7 @@ import { GANGLION, GanglionMessageAssembler, ganglionFirmwareFromBytes, parseGan
 import { BlockAssembler } from '../streams/blocks.js';
 import { errorRecord } from '../records.js';
 import { advertises, ascii, webBluetoothRequest } from './common.js';
-import type { DeviceCommand, HeadbandDriver, PreparedDevice } from './types.js';
+import type { DeviceCommand, HeadbandDriver } from './types.js';
 
 const command = (label: string, delayMs = 20): DeviceCommand => ({ label, characteristic: GANGLION.write, bytes: ascii(label), delayMs });
 const DEFAULT_NAMES = ['CH1', 'CH2', 'CH3', 'CH4'];
@@ -51,8 +51,7 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
     try {
       return { firmware: ganglionFirmwareFromBytes(await p.read(GANGLION.firmwareRevision)) };
     } catch (e) {
-      const out: PreparedDevice = { warnings: [`${p.name}: could not read the Ganglion firmware revision (${e instanceof Error ? e.message : String(e)}); assuming firmware 3`] };
-      return out;
+      return { warnings: [`${p.name}: could not read the Ganglion firmware revision (${e instanceof Error ? e.message : String(e)}); assuming firmware 3`] };
     }
   },
 

@@ -3,7 +3,8 @@
  * onnxruntime-web, or anything with onnxruntime-common's InferenceSession/Tensor API) and reads everything about
  * the model's interface from the graph itself: the input's name and size, the batch dimension (symbolic: any
  * number of rows per run; fixed: runs of exactly that many rows, the last one padded), and the output holding
- * the class probabilities. The model card supplies the class names and is checked against the graph.
+ * the class probabilities. The model card supplies the class names (checked against the output's width); how
+ * feature rows are laid out is the caller's business (the session checks the card's layout against inputSize).
  * Browser-safe: the platform adapters (onnx.node.ts, onnx.web.ts) only choose the module and session options.
  */
 import { parseModelCard, type ModelCard } from '../model-card.js';
@@ -91,10 +92,6 @@ export async function createOnnxClassifier<Options>(ort: OrtModule<Options>, mod
     const meta = session.inputMetadata?.find((m) => m.name === inputName);
     if (!meta) throw new Error(`${source}: this onnxruntime does not describe the model's inputs (inputMetadata needs onnxruntime ≥ 1.22)`);
     const layout = inputLayout(meta, source);
-    const fromCard = card.channels.length * card.bands.length;
-    if (layout.size !== fromCard) {
-      throw new Error(`${source}: model input "${inputName}" takes ${layout.size} values per row, but its card describes ${card.channels.length} channels × ${card.bands.length} bands = ${fromCard}`);
-    }
     const outputName = opts.output ?? (session.outputNames.includes('probabilities') ? 'probabilities' : session.outputNames.length === 1 ? session.outputNames[0]! : null);
     if (outputName === null || !session.outputNames.includes(outputName)) {
       throw new Error(`${source}: no output ${opts.output ? `"${opts.output}"` : '"probabilities"'} among the model's outputs (${session.outputNames.join(', ')})`);

@@ -69,6 +69,18 @@ async function run(dev: VirtualPeripheral, device: GattPeripheral, seconds: numb
 }
 
 describe('headband session: the device is opened through its driver', () => {
+  it('refuses a classifier whose input does not hold the card\'s channels × bands, before touching the device', async () => {
+    const classifier = await loadOnnxClassifier(model);
+    const dev = new VirtualMuse({ clock: 'manual' });
+    const { p, reads } = readLogged(dev);
+    const narrow = { ...classifier, inputSize: 19 };
+    await expect(startHeadbandSession({ device: p, classifier: narrow, card: classifier.card, onPrediction: () => undefined })).rejects.toThrow(
+      /the model takes 19 values per window, but its card describes 4 channels × 5 bands = 20/,
+    );
+    expect(reads).toEqual([]);
+    await classifier.dispose();
+  });
+
   it('an AUX preset (Muse p20) streams five channels that decode without errors, and the model gets its four', async () => {
     const dev = new VirtualMuse({ clock: 'manual', startTimeMs: 0, seed: 11, emotion: 'happy' });
     const r = await run(dev, dev, 21, { preset: 'p20' });
