@@ -7,8 +7,8 @@
  * Parsing is browser-safe; reading files is the caller's business.
  */
 import { bytesToHex, hexToBytes } from './bytes.js';
-import type { DeviceDecoderOptions } from './decoder.js';
-import { DEVICE_KINDS, type DeviceKind } from './devices.js';
+import type { DeviceDecoderOptions, DeviceSetup } from './drivers/types.js';
+import { DEVICE_KINDS, getDriver, type DeviceKind } from './registry.js';
 import { normaliseUuid, type Uuid } from './gatt.js';
 
 export interface CaptureHeader {
@@ -117,10 +117,15 @@ export function parseCapture(text: string): ParsedCapture {
   return { header, notifications, errors };
 }
 
+/** The device setup a capture header records (each driver reads the fields that apply to its kind). */
+export function setupFromHeader(h: CaptureHeader): DeviceSetup {
+  return {
+    ...(h.preset !== undefined ? { preset: h.preset } : {}),
+    ...(h.firmware !== undefined ? { firmware: h.firmware === '2.x' ? 2 : 3 } : {}),
+    ...(h.channels !== undefined ? { channelNames: h.channels } : {}),
+  };
+}
+
 export function decoderOptionsFromHeader(h: CaptureHeader): DeviceDecoderOptions {
-  const o: DeviceDecoderOptions = {};
-  if (h.device === 'ganglion') o.firmware = h.firmware === '2.x' ? 2 : 3;
-  if (h.device === 'muse' && h.preset && /^p[256]0$/.test(h.preset)) o.aux = true;
-  if (h.channels && (h.device === 'ganglion' || h.device === 'open-eeg')) o.channelNames = h.channels;
-  return o;
+  return getDriver(h.device).decoderOptions(setupFromHeader(h));
 }

@@ -1,7 +1,7 @@
 /**
- * firmware-bridge public API: headband protocols (pure codecs), stream reassembly, the device registry, the
- * per-device decoder, capture files, and virtual headbands. Browser-safe; Node-only helpers are in *.node.ts
- * (open.node.ts: openDevice that reads replay files from disk).
+ * firmware-bridge public API: headband protocols (pure codecs), stream reassembly, the headband drivers and their
+ * registry, openHeadband, the per-device decoder, capture files, and virtual headbands. Browser-safe; Node-only
+ * helpers are in *.node.ts and reach users through node.ts (`cmcrd-edge/firmware-bridge/node`).
  */
 export * from './gatt.js';
 export * from './bytes.js';
@@ -15,6 +15,13 @@ export { SequenceUnwrapper } from './streams/sequence.js';
 export { BlockAssembler, type BlockEvent, type BlockStreamConfig, type BlockStreamStats, type RowsEvent } from './streams/blocks.js';
 export { MuseEegAssembler, type EegRows, type EegStreamEvent, type GapEvent, type MuseEegAssemblerOptions } from './streams/muse-eeg.js';
 export * from './devices.js';
+export * from './registry.js';
+export * from './headband.js';
+export type * from './drivers/types.js';
+export { museDriver, museCommand, museStreamsAux } from './drivers/muse.js';
+export { museAthenaDriver } from './drivers/muse-athena.js';
+export { ganglionDriver } from './drivers/ganglion.js';
+export { openEegDriver } from './drivers/open-eeg.js';
 export * from './decoder.js';
 export * from './capture.js';
 export * from './drivers.js';

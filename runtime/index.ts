@@ -1,5 +1,10 @@
-/** cmcrd-edge/runtime: browser-safe device, feature and session code (Node-only adapters live in *.node.ts). */
+/**
+ * cmcrd-edge/runtime: browser-safe device, feature, session and inference code. Node-only adapters live in
+ * *.node.ts and reach users through node.ts (`cmcrd-edge/runtime/node`).
+ */
 export * from './dsp/index.js';
 export * from './model-card.js';
 export * from './session.js';
 export type { Classifier } from './infer/types.js';
+export { createOnnxClassifier, type OnnxClassifier, type OnnxClassifierOptions, type OrtModule, type OrtSession, type OrtTensor, type OrtValueMetadata } from './infer/onnx.js';
+export { loadWebOnnxClassifier, type WebOnnxOptions } from './infer/onnx.web.js';

@@ -5,10 +5,9 @@
  * one prediction per window.
  */
 import type { GattPeripheral } from '../firmware-bridge/gatt.js';
-import { deviceProfile, identifyPeripheral, type DeviceKind } from '../firmware-bridge/devices.js';
-import { GANGLION, ganglionFirmwareFromBytes, type GanglionFirmware } from '../firmware-bridge/protocols/ganglion.js';
-import { DeviceDecoder, type DecodedRecord } from '../firmware-bridge/decoder.js';
-import { startStream } from '../firmware-bridge/drivers.js';
+import type { DecodedRecord } from '../firmware-bridge/decoder.js';
+import { openHeadband } from '../firmware-bridge/headband.js';
+import type { DeviceKind } from '../firmware-bridge/registry.js';
 import { FeatureExtractor, GapFiller, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
 import type { Classifier } from './infer/types.js';
 import type { ModelCard } from './model-card.js';
@@ -51,8 +50,12 @@ export interface HeadbandSessionOptions {
   onError?: (message: string) => void;
   /** Device electrode names to feed the model, in its input order (default: the card's montage sites). */
   sites?: readonly string[];
-  /** Device preset (Muse / Athena). */
+  /** Device preset (Muse / Athena); AUX presets (Muse p20/p50/p60) add the AUX electrode as a device site. */
   preset?: string;
+  /** Channel labels the device cannot report itself (e.g. where a Ganglion's electrodes are placed). */
+  channelNames?: readonly string[];
+  /** Warnings from opening the device (e.g. an unreadable Ganglion firmware revision). */
+  onWarning?: (message: string) => void;
   /**
    * Gaps up to this long (ms) are bridged by linear interpolation before featurising (default 100: two lost
    * Muse blocks); longer gaps make the windows they touch skip with `skipped: 'gap'`.
@@ -62,19 +65,22 @@ export interface HeadbandSessionOptions {
 
 export async function startHeadbandSession(opts: HeadbandSessionOptions): Promise<HeadbandSession> {
   const { card, classifier, device } = opts;
-  const kind = identifyPeripheral(device);
-  if (!kind) throw new Error(`${device.name}: not a supported headband (services ${device.services.join(', ')})`);
+  const perWindow = card.channels.length * card.bands.length;
+  if (classifier.inputSize !== perWindow) {
+    throw new Error(`the model takes ${classifier.inputSize} values per window, but its card describes ${card.channels.length} channels × ${card.bands.length} bands = ${perWindow}`);
+  }
   const sites = opts.sites ?? card.montage?.sites ?? card.channels;
   if (sites.length !== card.channels.length) {
     throw new Error(`the model takes ${card.channels.length} channels (${card.channels.join(', ')}) but ${sites.length} device sites were given`);
   }
-  // Ganglion packets differ between firmware 2 and 3: read the version before decoding anything.
-  let firmware: GanglionFirmware | undefined;
-  if (kind === 'ganglion' && device.characteristics.includes(GANGLION.firmwareRevision)) {
-    firmware = ganglionFirmwareFromBytes(await device.read(GANGLION.firmwareRevision));
-  }
-  const decoder = new DeviceDecoder(kind, { firmware });
-  const deviceFs = deviceProfile(kind).sampleRate;
+  // The driver reads what decoding depends on (e.g. the Ganglion firmware) once; the decoder fits the preset.
+  const headband = await openHeadband(device, {
+    ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+    ...(opts.channelNames !== undefined ? { channelNames: opts.channelNames } : {}),
+  });
+  for (const w of headband.warnings) opts.onWarning?.(w);
+  const { kind, decoder } = headband;
+  const deviceFs = headband.profile.sampleRate;
   const pick = sites.map((s) => {
     const i = decoder.eegNames.findIndex((n) => n.toUpperCase() === s.toUpperCase());
     if (i < 0) throw new Error(`${device.name} (${kind}) has no electrode ${s}; it streams ${decoder.eegNames.join(', ')}`);
@@ -155,13 +161,9 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
     }
   };
 
-  const stream = await startStream(
-    device,
-    (char, data, t) => {
-      for (const r of decoder.push(char, data, t)) handleRecord(r);
-    },
-    { kind, preset: opts.preset },
-  );
+  await headband.start((char, data, t) => {
+    for (const r of decoder.push(char, data, t)) handleRecord(r);
+  });
   return {
     kind,
     stats,
@@ -172,7 +174,7 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
       return battery;
     },
     async stop() {
-      await stream.stop();
+      await headband.stop();
       await chain;
     },
   };

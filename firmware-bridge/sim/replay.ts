@@ -6,13 +6,11 @@
  */
 import { ListenerHub } from './listeners.js';
 import type { ParsedCapture } from '../capture.js';
-import { deviceProfile } from '../devices.js';
 import type { GattPeripheral, NotifyListener, Uuid } from '../gatt.js';
-import { ATHENA } from '../protocols/athena.js';
 import { BATTERY_SERVICE } from '../protocols/battery.js';
 import { GANGLION } from '../protocols/ganglion.js';
-import { MUSE } from '../protocols/muse.js';
 import { OPEN_EEG } from '../protocols/open-eeg.js';
+import { getDriver } from '../registry.js';
 
 export interface ReplayOptions {
   speed?: number;
@@ -46,14 +44,12 @@ export class ReplayPeripheral implements GattPeripheral {
     const h = capture.header;
     this.name = opts.name ?? h.name ?? `replay-${h.device}`;
     this.id = `replay-${this.name}`;
-    const profile = deviceProfile(h.device);
+    // The recorded kind's GATT table, plus whatever the capture saw.
+    const driver = getDriver(h.device);
+    const profile = driver.profile();
     this.services = profile.services;
-    const chars = new Set<Uuid>(profile.notify);
+    const chars = new Set<Uuid>([...profile.notify, ...driver.characteristics]);
     for (const c of profile.start) chars.add(c.characteristic);
-    if (h.device === 'muse') for (const c of [...Object.values(MUSE.eeg), MUSE.accelerometer, MUSE.gyroscope, ...MUSE.ppg]) chars.add(c);
-    if (h.device === 'muse-athena') chars.add(ATHENA.data2);
-    if (h.device === 'ganglion') chars.add(GANGLION.firmwareRevision);
-    if (h.device === 'open-eeg') chars.add(OPEN_EEG.info);
     for (const n of capture.notifications) chars.add(n.char);
     this.characteristics = [...chars];
     this.virtualNow = capture.notifications[0]?.t ?? 0;

@@ -4,8 +4,8 @@
  * naming the option.
  */
 import { parseCapture } from '../capture.js';
-import type { DeviceKind } from '../devices.js';
 import type { GattPeripheral } from '../gatt.js';
+import { findDriver, type DeviceKind } from '../registry.js';
 import type { FaultOptions, VirtualDeviceOptions, VirtualPeripheral } from './base.js';
 import { ReplayPeripheral, type ReplayOptions } from './replay.js';
 import { VirtualAthena } from './virtual-athena.js';
@@ -20,15 +20,15 @@ export class DeviceUriError extends Error {
   }
 }
 
-const KIND_ALIASES: Record<string, DeviceKind> = { muse: 'muse', 'muse-athena': 'muse-athena', athena: 'muse-athena', ganglion: 'ganglion', 'open-eeg': 'open-eeg', open: 'open-eeg' };
-
 const COMMON = ['emotion', 'subject', 'seed', 'speed', 'clock', 'battery', 'drain', 'drop', 'dup', 'reorder', 'corrupt', 'jitter', 'stall', 'stall-at', 'disconnect-after', 'name', 'start'];
-const PER_KIND: Record<DeviceKind, string[]> = {
+/** The kinds with a virtual headband, and the options of each beyond COMMON (a new driver needs no entry here). */
+const PER_KIND: Partial<Record<DeviceKind, string[]>> = {
   muse: ['preset'],
   'muse-athena': ['preset'],
   ganglion: ['firmware', 'accel', 'sites'],
   'open-eeg': ['sites', 'rate', 'format', 'frames', 'scale'],
 };
+const SIMULATED = Object.keys(PER_KIND).join('|');
 
 export interface SimSpec {
   kind: DeviceKind;
@@ -37,11 +37,14 @@ export interface SimSpec {
 
 export function parseSimUri(uri: string): SimSpec {
   const m = /^sim:([a-z-]+)(?:\?(.*))?$/.exec(uri.trim());
-  if (!m) throw new DeviceUriError(`not a simulator URI: ${JSON.stringify(uri)} (expected sim:<muse|muse-athena|ganglion|open-eeg>[?option=value&…])`);
-  const kind = KIND_ALIASES[m[1]!];
-  if (!kind) throw new DeviceUriError(`unknown simulated device "${m[1]}" (known: muse, muse-athena, ganglion, open-eeg)`);
+  if (!m) throw new DeviceUriError(`not a simulator URI: ${JSON.stringify(uri)} (expected sim:<${SIMULATED}>[?option=value&…])`);
+  const driver = findDriver(m[1]!);
+  if (!driver) throw new DeviceUriError(`unknown simulated device "${m[1]}" (known: ${SIMULATED.replace(/\|/g, ', ')})`);
+  const kind = driver.kind;
+  const own = PER_KIND[kind];
+  if (!own) throw new DeviceUriError(`sim:${kind}: there is no virtual ${driver.label} (simulated: ${SIMULATED.replace(/\|/g, ', ')})`);
   const params = new Map<string, string>();
-  const allowed = new Set([...COMMON, ...PER_KIND[kind]]);
+  const allowed = new Set([...COMMON, ...own]);
   for (const [k, v] of new URLSearchParams(m[2] ?? '')) {
     if (!allowed.has(k)) throw new DeviceUriError(`unknown option "${k}" for sim:${kind} (known: ${[...allowed].join(', ')})`);
     params.set(k, v);
@@ -62,7 +65,7 @@ const prob = (v: number) => v >= 0 && v <= 1;
 /** Build the virtual headband a `sim:` URI describes. `defaults` fill options the URI leaves out. */
 export function createSimDevice(uri: string, defaults: Partial<Record<string, string>> = {}): VirtualPeripheral {
   const { kind, params } = parseSimUri(uri);
-  for (const [k, v] of Object.entries(defaults)) if (v !== undefined && !params.has(k) && [...COMMON, ...PER_KIND[kind]].includes(k)) params.set(k, v);
+  for (const [k, v] of Object.entries(defaults)) if (v !== undefined && !params.has(k) && [...COMMON, ...(PER_KIND[kind] ?? [])].includes(k)) params.set(k, v);
   const clock = params.get('clock');
   if (clock !== undefined && clock !== 'real' && clock !== 'manual') throw new DeviceUriError(`option clock=${JSON.stringify(clock)}: expected real or manual`);
   const faults: FaultOptions = {};
@@ -129,6 +132,8 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
           ...(scale ? { scaleUv: scale } : {}),
         });
       }
+      default:
+        throw new DeviceUriError(`sim:${kind as string}: no virtual headband for this kind`);
     }
   } catch (e) {
     if (e instanceof DeviceUriError) throw e;

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { CaptureError, decoderOptionsFromHeader, parseCaptureHeader, parseCaptureLine, type CaptureHeader } from '../../../firmware-bridge/capture.js';
 import { DeviceDecoder, recordToJson, type DecodedRecord } from '../../../firmware-bridge/decoder.js';
+import { getDriver } from '../../../firmware-bridge/registry.js';
 import { CliError } from '../errors.js';
 import { choiceOption } from '../options.js';
 
@@ -66,7 +67,8 @@ export async function decodeCaptureFile(path: string, format: 'jsonl' | 'csv', w
       } catch (e) {
         throw new CliError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
       }
-      if (header.device === 'muse-athena') warn('note: Muse S Athena decoding is EXPERIMENTAL (the protocol is reverse-engineered; see firmware-bridge/README.md)');
+      const driver = getDriver(header.device);
+      if (driver.experimental) warn(`note: ${driver.label} decoding is EXPERIMENTAL (the protocol is reverse-engineered; see firmware-bridge/README.md)`);
       decoder = new DeviceDecoder(header.device, decoderOptionsFromHeader(header));
       continue;
     }

@@ -10,13 +10,13 @@ import { closeSync, createWriteStream, openSync, readSync, statSync } from 'node
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { formatCaptureHeader, formatCaptureLine, parseCaptureHeader, type CaptureHeader } from '../../../firmware-bridge/capture.js';
-import type { DeviceKind } from '../../../firmware-bridge/devices.js';
-import { startStream, type StreamSession } from '../../../firmware-bridge/drivers.js';
-import { OPEN_EEG } from '../../../firmware-bridge/protocols/open-eeg.js';
 import type { GattPeripheral } from '../../../firmware-bridge/gatt.js';
+import { openHeadband, type OpenedHeadband } from '../../../firmware-bridge/headband.js';
+import { getDriver } from '../../../firmware-bridge/registry.js';
 import { openDevice } from '../../../firmware-bridge/open.node.js';
 import { ReplayPeripheral } from '../../../firmware-bridge/sim/replay.js';
 import { DeviceUriError, parseReplayUri, parseSimUri, type SimSpec } from '../../../firmware-bridge/sim/uri.js';
+import { VirtualGanglion } from '../../../firmware-bridge/sim/virtual-ganglion.js';
 import { VirtualMuse } from '../../../firmware-bridge/sim/virtual-muse.js';
 import { CliError } from '../errors.js';
 import { numberOption } from '../options.js';
@@ -45,9 +45,6 @@ export interface RecordOptions {
   quiet?: boolean;
 }
 
-/** Devices with presets, and the preset they stream when none is asked for. */
-const DEFAULT_PRESET: Partial<Record<DeviceKind, string>> = { muse: 'p21', 'muse-athena': 'p1041' };
-
 function uriError(e: unknown): never {
   if (e instanceof DeviceUriError) throw new CliError(e.message);
   throw e;
@@ -59,7 +56,7 @@ function uriError(e: unknown): never {
  * Unknown names are left to the virtual device, so they get the same message as in the URI.
  */
 function checkSimPreset(flag: string, sim: SimSpec, device: string): void {
-  if (DEFAULT_PRESET[sim.kind] === undefined) throw new CliError(`--preset ${flag}: sim:${sim.kind} has no presets (--preset is for Muse and Muse S Athena devices)`);
+  if (getDriver(sim.kind).presets.length === 0) throw new CliError(`--preset ${flag}: sim:${sim.kind} has no presets (--preset is for Muse and Muse S Athena devices)`);
   const inUri = sim.params.get('preset');
   if (inUri !== undefined && inUri !== flag) throw new CliError(`--preset ${flag} conflicts with preset=${inUri} in --device ${device}; give the preset once`);
 }
@@ -69,7 +66,7 @@ function checkSimPreset(flag: string, sim: SimSpec, device: string): void {
  * restate the one the capture was recorded with.
  */
 function checkReplayPreset(flag: string, header: ReplayPeripheral['capture']['header'], device: string): void {
-  if (DEFAULT_PRESET[header.device] === undefined) throw new CliError(`--preset ${flag}: ${device} replays a ${header.device} capture, which has no presets`);
+  if (getDriver(header.device).presets.length === 0) throw new CliError(`--preset ${flag}: ${device} replays a ${header.device} capture, which has no presets`);
   if (header.preset !== flag) {
     throw new CliError(`--preset ${flag}: ${device} re-sends the notifications as recorded (${header.preset ? `preset ${header.preset}` : 'no preset in the capture header'}); a replay cannot change the preset, drop --preset`);
   }
@@ -105,7 +102,7 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
   }
   // The preset the host sends in its start sequence, and the one the header records.
   let preset: string | undefined;
-  if (sim) preset = sim.params.get('preset') ?? o.preset ?? DEFAULT_PRESET[sim.kind];
+  if (sim) preset = sim.params.get('preset') ?? o.preset ?? getDriver(sim.kind).defaultPreset ?? undefined;
   else if (device instanceof ReplayPeripheral) {
     if (o.preset !== undefined) {
       try {
@@ -123,47 +120,39 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
   let ended: string | null = null;
   device.onDisconnect((r) => (ended = r));
   const clock = manualClock(device);
-  let session: StreamSession;
+  let session: OpenedHeadband;
   try {
-    session = await startStream(
-      device,
-      (char, data, t) => {
-        lines.push(formatCaptureLine(t, char, data));
-        count++;
-      },
-      { ...(preset !== undefined ? { preset } : {}), keepAlive: !clock, ...(clock ? { wait: async (ms: number) => clock.advance(ms) } : {}) },
-    );
+    session = await openHeadband(device, {
+      ...(preset !== undefined ? { preset } : {}),
+      // A virtual Ganglion knows the sites its wearer's electrodes are at; a real one cannot report them.
+      ...(device instanceof VirtualGanglion ? { channelNames: device.sites } : {}),
+      keepAlive: !clock,
+      ...(clock ? { wait: async (ms: number) => clock.advance(ms) } : {}),
+    });
+    await session.start((char, data, t) => {
+      lines.push(formatCaptureLine(t, char, data));
+      count++;
+    });
   } catch (e) {
     await device.disconnect().catch(() => undefined);
     throw new CliError(`cannot start streaming from ${o.device}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  // A virtual Muse reports the preset it actually streams; trust that over what was asked for.
-  if (device instanceof VirtualMuse) preset = device.currentPreset;
   const header: Parameters<typeof formatCaptureHeader>[0] = {
     device: session.kind,
     name: device.name,
     source: o.device,
     createdAt: new Date().toISOString(),
-    ...(session.kind === 'ganglion' ? { firmware: session.firmware === 2 ? '2.x' : '3.x' } : {}),
-    ...((session.kind === 'muse' || session.kind === 'muse-athena') && preset !== undefined ? { preset } : {}),
-    ...(session.kind === 'muse-athena' ? { experimental: true } : {}),
-    ...(session.kind === 'ganglion' || session.kind === 'open-eeg' ? { channels: session.profile.channels.map((c) => c.name) } : {}),
+    ...session.captureFields(),
   };
-  if (session.kind === 'open-eeg' && device.characteristics.includes(OPEN_EEG.info)) {
-    try {
-      const info = JSON.parse(new TextDecoder().decode(await device.read(OPEN_EEG.info))) as { channels?: unknown };
-      if (Array.isArray(info.channels) && info.channels.every((c) => typeof c === 'string')) header.channels = info.channels as string[];
-    } catch {
-      /* keep default labels */
-    }
-  }
-  if ('sites' in device && Array.isArray((device as { sites?: unknown }).sites) && session.kind === 'ganglion') header.channels = [...(device as unknown as { sites: string[] }).sites];
+  // A virtual Muse reports the preset it actually streams; trust that over what was asked for.
+  if (device instanceof VirtualMuse) header.preset = device.currentPreset;
   // Opened only now, so a device that fails to start leaves an existing file at --out untouched.
   const file = createWriteStream(o.out, 'utf8');
   const writeFailure: { error: NodeJS.ErrnoException | null } = { error: null };
   file.on('error', (e) => (writeFailure.error ??= e));
   file.write(formatCaptureHeader(header) + '\n');
-  if (session.kind === 'muse-athena' && !o.quiet) process.stderr.write('note: Muse S Athena support is EXPERIMENTAL\n');
+  if (session.driver.experimental && !o.quiet) process.stderr.write(`note: ${session.driver.label} support is EXPERIMENTAL\n`);
+  if (!o.quiet) for (const w of session.warnings) process.stderr.write(`warning: ${w}\n`);
   const interrupt = new Interrupt();
   const bar = o.quiet ? null : progress('record', Math.round(o.seconds * 10));
   const flush = () => {

@@ -1,0 +1,108 @@
+/** Muse S Athena (gen 3) — EXPERIMENTAL: protocol in ../protocols/athena.ts (reverse-engineered, see README). */
+import { ATHENA, ATHENA_EEG_CHANNELS, decodeAthenaAccGyro, decodeAthenaBattery, decodeAthenaEeg, parseAthenaNotification } from '../protocols/athena.js';
+import { MUSE, MuseControlAssembler, type Xyz } from '../protocols/muse.js';
+import type { Uuid } from '../gatt.js';
+import { errorRecord, type DecodedRecord } from '../records.js';
+import { checkPreset, webBluetoothRequest } from './common.js';
+import { museCommand } from './muse.js';
+import type { HeadbandDriver } from './types.js';
+
+/** p1041: 8-channel EEG (4 + 4 AUX) in 0x12 subpackets; p1035: the 4 scalp channels in 0x11. */
+const PRESETS = ['p1041', 'p1035'];
+
+export const museAthenaDriver: HeadbandDriver<'muse-athena'> = {
+  kind: 'muse-athena',
+  aliases: ['athena'],
+  label: 'Muse S Athena (gen 3)',
+  experimental: true,
+  presets: PRESETS,
+  defaultPreset: 'p1041',
+  battery: 'athena-subpacket',
+  characteristics: [ATHENA.control, ATHENA.data, ATHENA.data2],
+  webBluetooth: webBluetoothRequest([{ services: [MUSE.service] }], [MUSE.service]),
+
+  profile(setup = {}) {
+    const preset = checkPreset('Muse S Athena', PRESETS, setup.preset ?? 'p1041');
+    const names = preset === 'p1035' ? ATHENA_EEG_CHANNELS.slice(0, 4) : ATHENA_EEG_CHANNELS;
+    return {
+      kind: 'muse-athena',
+      label: `${this.label} — experimental`,
+      experimental: true,
+      scan: { services: [MUSE.service], namePrefixes: ['MuseS-', 'Muse'] },
+      services: [MUSE.service],
+      channels: names.map((n) => ({ name: n, position: n.startsWith('AUX') ? null : n })),
+      sampleRate: ATHENA.sampleRate,
+      scaleUv: ATHENA.eegScale,
+      battery: 'athena-subpacket',
+      notify: [ATHENA.control, ATHENA.data, ATHENA.data2],
+      start: [...['v6', 's', 'h', preset, 's'].map((c) => museCommand(c, 200)), museCommand('dc001', 50), museCommand('dc001', 100), museCommand('s', 100)],
+      stop: [museCommand('h')],
+      keepAlive: { command: museCommand('k', 0), intervalS: 10 },
+    };
+  },
+
+  // It advertises like a gen-2 Muse (the scan says 'muse'); only the connected GATT table tells it apart.
+  matchAdvertisement: () => null,
+  matchPeripheral: (p) => p.services.includes(MUSE.service) && p.characteristics.includes(ATHENA.data),
+
+  decoderOptions: () => ({}),
+
+  setupDecoder(ctx) {
+    const names = [...ATHENA_EEG_CHANNELS];
+    // Athena packets carry device time, not a per-stream counter we trust: EEG blocks are numbered in arrival
+    // order and a jump in device time larger than 1.5 blocks counts as lost blocks (tick jitter is tolerated).
+    const eeg8 = ctx.rowsStream('eeg', names, 2, ATHENA.sampleRate, 2 ** 48);
+    const eeg4 = ctx.rowsStream('eeg', names.slice(0, 4), 4, ATHENA.sampleRate, 2 ** 48);
+    const imuA = ctx.motionStream('accelerometer', 3, 52, 2 ** 48);
+    const imuG = ctx.motionStream('gyroscope', 3, 52, 2 ** 48);
+    const track = new Map<number, { block: number; ticks: number; packet: number }>();
+    const next = (tag: number, ticksPerBlock: number, ticks: number, packet: number): number | null => {
+      const s = track.get(tag);
+      if (!s) {
+        track.set(tag, { block: 0, ticks, packet });
+        return 0;
+      }
+      if (ticks === s.ticks && packet === s.packet) return null; // duplicate notification
+      const dt = ((ticks - s.ticks) >>> 0) / ticksPerBlock; // u32 wrap-safe
+      const step = dt > 1.5 && dt < 2 ** 31 / ticksPerBlock ? Math.round(dt) : 1;
+      s.block += step;
+      s.ticks = ticks;
+      s.packet = packet;
+      return s.block;
+    };
+    const handler = (uuid: Uuid) => (b: Uint8Array, t: number, out: DecodedRecord[]) => {
+      const parsed = parseAthenaNotification(b);
+      for (const e of parsed.errors) out.push(errorRecord(t, uuid, e, b));
+      for (const sp of parsed.subpackets) {
+        const s = sp.sensor;
+        if (s.type === 'eeg') {
+          const ticksPerBlock = (ATHENA.deviceClockHz / ATHENA.sampleRate) * s.samples;
+          const blk = next(sp.tag, ticksPerBlock, sp.deviceTicks, sp.packetIndex);
+          if (blk === null) continue;
+          const asm = s.channels === 8 ? eeg8 : eeg4;
+          ctx.emit(asm, asm.pushAll(blk, decodeAthenaEeg(sp), t), out);
+        } else if (s.type === 'accgyro') {
+          const blk = next(sp.tag, (ATHENA.deviceClockHz / 52) * 3, sp.deviceTicks, sp.packetIndex * 256 + (sp.index ?? 0));
+          if (blk === null) continue;
+          const imu = decodeAthenaAccGyro(sp);
+          const axes = (v: Xyz[]) => [Float64Array.from(v, (q) => q.x), Float64Array.from(v, (q) => q.y), Float64Array.from(v, (q) => q.z)];
+          ctx.emit(imuA, imuA.pushAll(blk, axes(imu.accelerometer), t), out);
+          ctx.emit(imuG, imuG.pushAll(blk, axes(imu.gyroscope), t), out);
+        } else if (s.type === 'battery') {
+          const r = decodeAthenaBattery(sp);
+          out.push(r.ok ? { kind: 'telemetry', t, battery: r.value, source: 'athena-subpacket' } : errorRecord(t, uuid, r.error, b));
+        }
+        // optics and unknown tags are parsed (for framing) but not decoded further.
+      }
+    };
+    ctx.handle(ATHENA.data, handler(ATHENA.data));
+    ctx.handle(ATHENA.data2, handler(ATHENA.data2));
+    const control = new MuseControlAssembler();
+    ctx.handle(ATHENA.control, (b, t, out) => {
+      for (const r of control.push(b)) out.push(r.ok ? { kind: 'control', t, json: r.value } : errorRecord(t, ATHENA.control, r.error, b));
+    });
+    return names;
+  },
+
+  captureFields: (setup) => (setup.preset !== undefined ? { preset: setup.preset } : {}),
+};
