@@ -1,3 +1,3 @@
 export * from './checkpoint.js';
 export { exportOnnx, foldBatchNorm } from './onnx-export.js';
-export { modelCard, MODEL_CARD_VERSION } from './model-card.js';
+export { modelCard, modelCardJson, cardOf, MODEL_CARD_VERSION, type Card } from './model-card.js';

@@ -1,29 +1,49 @@
 /**
- * The model card stored in ONNX metadata_props: string key → string value (JSON for structured values).
- * `runtime/model-card.ts` reads it back on the device.
+ * Writes the model card (defined once, device side, in runtime/card/schema.ts) for a checkpoint: the card object
+ * is built, validated with the runtime's own schema — so nothing is written that a device would refuse — and
+ * serialised as ONNX metadata_props (`modelCard`) or as the plain object a card.json holds (`modelCardJson`).
  */
+import { cardToJson, cardToMetadata, checkCard, CARD_VERSION, INPUT_LAYOUT, type Card } from '../runtime/card/schema.js';
 import type { Checkpoint } from './checkpoint.js';
 
-export const MODEL_CARD_VERSION = '1';
+export type { Card } from '../runtime/card/schema.js';
 
+/** The card version written, as the metadata string. */
+export const MODEL_CARD_VERSION = String(CARD_VERSION);
+
+/** The validated card of a checkpoint; an error names the card field (`model card: window_s must be > 0, got -4`). */
+export function cardOf(ck: Checkpoint): Card {
+  const f = ck.features;
+  return checkCard(
+    {
+      card_version: CARD_VERSION,
+      modality: ck.modality,
+      arch: ck.arch.arch,
+      classes: ck.classes,
+      channels: ck.channels,
+      montage: ck.montage ?? null,
+      bands: f.bands,
+      sampling_rate_hz: f.fs,
+      window_s: f.windowSec,
+      hop_s: f.hopSec,
+      nfft: f.nfft ?? null,
+      feature_method: f.method,
+      smoothing: f.smoothing,
+      input_layout: INPUT_LAYOUT,
+      normalisation: ck.normalisation,
+      provenance: ck.provenance,
+      metrics: ck.metrics ?? {},
+    },
+    'model card',
+  );
+}
+
+/** The card as ONNX metadata_props: `cmcrd.<field>` → string. */
 export function modelCard(ck: Checkpoint): Record<string, string> {
-  return {
-    'cmcrd.card_version': MODEL_CARD_VERSION,
-    'cmcrd.modality': ck.modality,
-    'cmcrd.arch': ck.arch.arch,
-    'cmcrd.classes': JSON.stringify(ck.classes),
-    'cmcrd.channels': JSON.stringify(ck.channels),
-    'cmcrd.montage': JSON.stringify(ck.montage ?? null),
-    'cmcrd.bands': JSON.stringify(ck.features.bands),
-    'cmcrd.sampling_rate_hz': String(ck.features.fs),
-    'cmcrd.window_s': String(ck.features.windowSec),
-    'cmcrd.hop_s': String(ck.features.hopSec),
-    'cmcrd.nfft': String(ck.features.nfft ?? ''),
-    'cmcrd.feature_method': ck.features.method,
-    'cmcrd.smoothing': ck.features.smoothing,
-    'cmcrd.input_layout': 'channel-major [channel][band], raw features; the graph applies the z-score below',
-    'cmcrd.normalisation': JSON.stringify(ck.normalisation),
-    'cmcrd.provenance': JSON.stringify(ck.provenance),
-    'cmcrd.metrics': JSON.stringify(ck.metrics ?? {}),
-  };
+  return cardToMetadata(cardOf(ck));
+}
+
+/** The card as a plain JSON object (the content of a card.json; read back with runtime's `parseModelCardJson`). */
+export function modelCardJson(ck: Checkpoint): Record<string, unknown> {
+  return cardToJson(cardOf(ck));
 }

@@ -1,120 +1,81 @@
 /**
- * Reads the model card (ONNX ModelProto.metadata_props) straight from the model bytes with a minimal
- * protobuf scan — browser-safe and without a protobuf library: only field 14 (metadata_props, repeated
- * StringStringEntryProto {1: key, 2: value}) is decoded; every other field is skipped by wire type.
+ * The device side of the model card (defined in ./card/schema.ts): read it from an ONNX model's metadata_props
+ * or from a card.json object, validate it, and return it with the runtime's field names. A card this runtime
+ * cannot run — missing or ill-typed fields, a newer card version, feature settings the extractor cannot
+ * reproduce — is refused with the source and the field named.
  */
+import type { SmoothMethod } from './dsp/extractor.js';
+import { cardFromMetadata, cardToMetadata, checkCard, type Card, type CardFeatureMethod } from './card/schema.js';
+import { readMetadataEntries } from './card/onnx-metadata.js';
+
+export { CARD_VERSION, CARD_FIELDS, CARD_FEATURE_METHODS, CARD_LIMITS, INPUT_LAYOUT, CardSchema, cardToJson, cardToMetadata, checkCard, type Card, type CardFeatureMethod } from './card/schema.js';
+export { FieldError } from './card/issues.js';
+export { METADATA_LIMITS } from './card/onnx-metadata.js';
 
 export interface ModelCard {
+  /** Card format version (≤ CARD_VERSION). */
+  cardVersion: number;
   modality: 'eeg' | 'eye';
   arch: string;
   classes: string[];
+  /** Input channels in order (cap channel names the model was trained on; eye models: feature names). */
   channels: string[];
+  /** For headband models: the device electrode feeding each channel, in input order. */
   montage: { device: string; sites: string[]; capChannels: string[] } | null;
   bands: { name: string; lo: number; hi: number }[];
+  /** Model sampling rate (Hz): device data is resampled to it (0 for eye-tracker features). */
   fs: number;
   windowSec: number;
   hopSec: number;
   nfft: number | null;
-  featureMethod: string;
-  smoothing: string;
+  featureMethod: CardFeatureMethod;
+  smoothing: SmoothMethod;
+  /** How a feature row is laid out (see INPUT_LAYOUT). */
+  inputLayout: string;
+  /** The training z-score, already inside the graph (channel-major, mean.length = the model's input size). */
+  normalisation: { mean: number[]; std: number[] };
+  provenance: Record<string, string | number | boolean>;
+  metrics: Record<string, number>;
+  /** Every metadata_props entry of the model (for a card.json: the card's own entries). */
   raw: Record<string, string>;
 }
 
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Uint8Array, readonly end = buf.length) {}
-  varint(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (this.pos >= this.end) throw new Error('truncated varint');
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) return result;
-      shift += 7;
-      if (shift > 63) throw new Error('varint too long');
-    }
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) {
-      const len = this.varint(); // read first: `pos += varint()` would add to the stale pos
-      this.pos += len;
-    }
-    else if (wire === 5) this.pos += 4;
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
-    if (this.pos > this.end) throw new Error('truncated field');
-  }
-}
-
-const utf8 = new TextDecoder();
-
-export function readOnnxMetadata(model: Uint8Array): Record<string, string> {
-  const r = new Reader(model);
-  const out: Record<string, string> = {};
-  while (r.pos < r.end) {
-    const tag = r.varint();
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (field === 14 && wire === 2) {
-      const len = r.varint();
-      const sub = new Reader(model, r.pos + len);
-      sub.pos = r.pos;
-      let key = '';
-      let value = '';
-      while (sub.pos < sub.end) {
-        const t = sub.varint();
-        if ((t & 7) === 2 && (t >> 3 === 1 || t >> 3 === 2)) {
-          const l = sub.varint();
-          const s = utf8.decode(model.subarray(sub.pos, sub.pos + l));
-          sub.pos += l;
-          if (t >> 3 === 1) key = s;
-          else value = s;
-        } else sub.skip(t & 7);
-      }
-      r.pos += len;
-      out[key] = value;
-    } else r.skip(wire);
-  }
-  return out;
-}
-
-function json<T>(meta: Record<string, string>, key: string, source: string): T {
-  const v = meta[key];
-  if (v === undefined) throw new Error(`${source}: model card has no "${key}" (not a cmcrd-edge model?)`);
-  try {
-    return JSON.parse(v) as T;
-  } catch {
-    throw new Error(`${source}: model card field "${key}" is not valid JSON`);
-  }
-}
-
-export function parseModelCard(model: Uint8Array, source = 'model'): ModelCard {
-  let meta: Record<string, string>;
-  try {
-    meta = readOnnxMetadata(model);
-  } catch (e) {
-    throw new Error(`${source}: not a readable ONNX model (${(e as Error).message})`);
-  }
-  const num = (k: string) => {
-    const n = Number(meta[k]);
-    if (meta[k] === undefined || !Number.isFinite(n)) throw new Error(`${source}: model card field "${k}" must be a number, got ${JSON.stringify(meta[k])}`);
-    return n;
-  };
+function toModelCard(c: Card, raw: Record<string, string>): ModelCard {
   return {
-    modality: (meta['cmcrd.modality'] ?? 'eeg') as 'eeg' | 'eye',
-    arch: meta['cmcrd.arch'] ?? 'unknown',
-    classes: json<string[]>(meta, 'cmcrd.classes', source),
-    channels: json<string[]>(meta, 'cmcrd.channels', source),
-    montage: json<ModelCard['montage']>(meta, 'cmcrd.montage', source),
-    bands: json<ModelCard['bands']>(meta, 'cmcrd.bands', source),
-    fs: num('cmcrd.sampling_rate_hz'),
-    windowSec: num('cmcrd.window_s'),
-    hopSec: num('cmcrd.hop_s'),
-    nfft: meta['cmcrd.nfft'] ? Number(meta['cmcrd.nfft']) : null,
-    featureMethod: meta['cmcrd.feature_method'] ?? 'seed-de',
-    smoothing: meta['cmcrd.smoothing'] ?? 'none',
-    raw: meta,
+    cardVersion: c.card_version,
+    modality: c.modality,
+    arch: c.arch,
+    classes: c.classes,
+    channels: c.channels,
+    montage: c.montage,
+    bands: c.bands,
+    fs: c.sampling_rate_hz,
+    windowSec: c.window_s,
+    hopSec: c.hop_s,
+    nfft: c.nfft,
+    featureMethod: c.feature_method,
+    smoothing: c.smoothing,
+    inputLayout: c.input_layout,
+    normalisation: c.normalisation,
+    provenance: c.provenance,
+    metrics: c.metrics,
+    raw,
   };
+}
+
+/** Every metadata_props entry of an ONNX model (bounded scan; see ./card/onnx-metadata.ts); errors name `source`. */
+export function readOnnxMetadata(model: Uint8Array, source = 'model'): Record<string, string> {
+  return Object.fromEntries(readMetadataEntries(model, source));
+}
+
+/** The model card of an ONNX model's bytes; `source` (the file) is named in every error. */
+export function parseModelCard(model: Uint8Array, source = 'model'): ModelCard {
+  const meta = readMetadataEntries(model, source);
+  return toModelCard(cardFromMetadata(meta, source), Object.fromEntries(meta));
+}
+
+/** The model card of a parsed card.json (the same fields with native JSON values); `source` is named in errors. */
+export function parseModelCardJson(obj: unknown, source = 'card.json'): ModelCard {
+  const card = checkCard(obj, source, 'model card');
+  return toModelCard(card, cardToMetadata(card));
 }

@@ -4,10 +4,10 @@
  * Nothing here imports tfjs (the Network type is type-only); rebuilding a tfjs network from a checkpoint is
  * `networkFromCheckpoint` in ./run.ts.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { parseCheckpoint, serialiseCheckpoint, type Checkpoint, type FeatureSpec } from '../../export/checkpoint.js';
+import { parseCheckpoint, serialiseCheckpoint, type Checkpoint, type FeatureSpec, type ParseCheckpointOptions } from '../../export/checkpoint.js';
 import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 import type { DatasetMeta } from '../datasets/types.js';
 import type { Network } from './nets/types.js';
@@ -62,15 +62,28 @@ export function writeCheckpoint(path: string, ck: Checkpoint): void {
   writeFileAtomic(path, serialiseCheckpoint(ck));
 }
 
-/** Read and validate a checkpoint file (no tfjs involved); errors name the file. */
-export function readCheckpoint(path: string): Checkpoint {
+/**
+ * Largest checkpoint file read (a 62×5-input MLP with hidden 2048 is ~25 MB; V8 strings stop at ~512 MiB, so a
+ * bigger file could not be parsed anyway).
+ */
+export const MAX_CHECKPOINT_BYTES = 256 * 2 ** 20;
+
+/**
+ * Read and validate a checkpoint file (no tfjs involved): every field, and every weight against the architecture
+ * (export/checkpoint.ts). Errors name the file and the field (`ck.json: normalisation.std[3] must be > 0 …`).
+ */
+export function readCheckpoint(path: string, options: ParseCheckpointOptions = {}): Checkpoint {
   let text: string;
   try {
+    const st = statSync(path);
+    // Not a FIFO or device either: reading /dev/zero would never end.
+    if (!st.isFile()) throw new Error(st.isDirectory() ? 'it is a directory' : 'not a regular file');
+    if (st.size > MAX_CHECKPOINT_BYTES) throw new Error(`${st.size} bytes, more than the ${MAX_CHECKPOINT_BYTES} a checkpoint may have`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new Error(`${path}: cannot read checkpoint (${(e as Error).message})`);
   }
-  return parseCheckpoint(text, path);
+  return parseCheckpoint(text, path, options);
 }
 
 /** One trial of a dataset: the unit the protocols split by and a checkpoint's provenance records. */

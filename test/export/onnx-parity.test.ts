@@ -41,7 +41,7 @@ function trainedLikeMlp(seed: number): Mlp {
 function checkpointOf(net: Network, mean: number[], std: number[], modality: 'eeg' | 'eye' = 'eeg'): Checkpoint {
   const { channels, bands } = net.spec.input;
   const eeg = modality === 'eeg';
-  const names = eeg ? ['TP7', 'FP1', 'FP2', 'TP8', 'O1', 'O2', 'C3', 'C4'].slice(0, channels) : ['eye'];
+  const names = eeg ? Array.from({ length: channels }, (_, i) => ['TP7', 'FP1', 'FP2', 'TP8', 'O1', 'O2', 'C3', 'C4'][i] ?? `ch${i + 1}`) : ['eye'];
   return {
     format: 'cmcrd-checkpoint', version: 1, modality, arch: net.spec, weights: net.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
     channels: names,
