@@ -110,6 +110,7 @@ export function featureProblems(f: FeatureFields, at: Record<'fs' | 'windowSec' 
  */
 export function inputSizeProblems(method: CardFeatureMethod, channels: number, bands: number, d: number, at: { channels: string; bands: string; d: string }): Problem[] {
   if (method === 'eye' ? channels * Math.max(1, bands) === d || channels === d : channels * bands === d) return [];
+  if (method === 'eye') return [{ field: at.d, message: `${at.d} has ${d} values, but an eye model takes one per ${at.channels} entry (${channels}) or per ${at.channels} × ${at.bands} (${channels} × ${bands})` }];
   return [{ field: at.d, message: `${at.d} has ${d} values, but ${at.channels} × ${at.bands} = ${channels} × ${bands} = ${channels * bands}` }];
 }
 

@@ -19,10 +19,14 @@ import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 
 /** A checkpoint's card fields for `channels` × `bands` features and `classes` (weights are not needed for a card). */
 function cardFor(channels: string[], bands: number, classes: string[]): Record<string, string> {
+  // No bands: an eye-tracker model's card (its features are computed off the headband).
+  const eye = bands === 0;
   const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: mlpSpec({ channels: channels.length, bands }, classes.length), weights: {}, classes, channels,
-    features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })), smoothing: 'none' },
-    normalisation: { mean: new Array(channels.length * bands).fill(0), std: new Array(channels.length * bands).fill(1) }, provenance: {},
+    format: 'cmcrd-checkpoint', version: 1, modality: eye ? 'eye' : 'eeg', arch: mlpSpec({ channels: channels.length, bands }, classes.length), weights: {}, classes, channels,
+    features: eye
+      ? { method: 'eye', fs: 0, windowSec: 4, hopSec: 4, bands: [], smoothing: 'none' }
+      : { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })), smoothing: 'none' },
+    normalisation: { mean: new Array(channels.length * Math.max(1, bands)).fill(0), std: new Array(channels.length * Math.max(1, bands)).fill(1) }, provenance: {},
   };
   return modelCard(ck);
 }
