@@ -115,6 +115,31 @@ export interface PackageCard {
   notes: string[];
 }
 
+/**
+ * Why a checkpoint cannot be deployed as a model the device reproduces (empty when it can):
+ *   - trained with per-subject normalisation: every subject was z-scored with its own statistics (the held-out one
+ *     with its own unlabelled test features), but a model carries one set, the training set's global statistics,
+ *     which the network never saw its inputs scaled by;
+ *   - normalisation statistics that are not finite, or a standard deviation that is not positive.
+ */
+export function undeployableReasons(ck: Checkpoint): string[] {
+  const out: string[] = [];
+  const mode = ck.provenance.normalisation;
+  if (mode !== undefined && mode !== 'global') {
+    out.push(
+      mode === 'per-subject'
+        ? 'it was trained with --normalise per-subject (each subject z-scored with its own statistics, the held-out subject with its own unlabelled features), while an exported model carries one set of statistics, so on the device it would see inputs scaled unlike any it was trained on; retrain with --normalise global'
+        : `provenance.normalisation is ${JSON.stringify(mode)}, not "global"`,
+    );
+  }
+  const bad = (xs: number[], positive: boolean) => xs.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0));
+  const m = bad(ck.normalisation.mean, false);
+  const s = bad(ck.normalisation.std, true);
+  if (m >= 0) out.push(`normalisation.mean[${m}] is ${JSON.stringify(ck.normalisation.mean[m])}, not a finite number`);
+  if (s >= 0) out.push(`normalisation.std[${s}] is ${JSON.stringify(ck.normalisation.std[s])}, not a positive number`);
+  return out;
+}
+
 /** The shortest decimal that rounds to the same float32 (the precision the graph applies the statistics in). */
 export function float32Text(v: number): number {
   const f = Math.fround(v);
