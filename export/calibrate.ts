@@ -44,8 +44,8 @@ export function percentileRange(values: Float32Array, percentile = DEFAULT_PERCE
 }
 
 /**
- * MXNet's smoothing of a normalised histogram before KL: empty bins get `eps`, taken evenly from the others, so
- * KL stays finite where the quantised distribution has mass the reference lacks (or the other way round).
+ * The smoothing onnxruntime (after MXNet) applies to the histogram counts before KL: empty bins get `eps`, taken
+ * evenly from the others, so KL stays finite where one distribution has mass the other lacks.
  */
 function smooth(p: Float64Array, eps = 1e-4): Float64Array | null {
   let zeros = 0;
@@ -92,11 +92,14 @@ export function entropyThreshold(values: Float32Array, levels: number, bins = EN
       }
       for (let k = start; k < end; k++) if (p[k]! > 0) q[k] = mass / nonzero;
     }
-    const ps = smooth(normalised(p));
-    const qs = smooth(normalised(q));
-    if (!ps || !qs) continue;
+    const sp = smooth(p);
+    const sq = smooth(q);
+    if (!sp || !sq) continue;
+    const ps = normalised(sp);
+    const qs = normalised(sq);
     let kl = 0;
     for (let k = 0; k < i; k++) kl += ps[k]! * Math.log(ps[k]! / qs[k]!);
+    if (Number.isNaN(kl)) continue;
     if (kl < bestKl) {
       bestKl = kl;
       best = i;
