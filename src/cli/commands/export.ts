@@ -357,6 +357,7 @@ export function registerExport(program: Command): void {
       }
       const refusal = undeployableReasons(ck);
       if (refusal.length) throw new CliError(`${path}: cannot export a model the device could not reproduce: ${refusal.join('; ')}`);
+      if (raw.out !== undefined && resolve(raw.out) === resolve(path)) throw new CliError(`--out ${raw.out} is the checkpoint itself; writing there would replace it (choose another file)`);
       const singleFile = raw.out === undefined || /\.onnx$/i.test(raw.out);
       if (singleFile) {
         if (raw.int8 !== undefined || raw.tfjs !== undefined) throw new CliError(`--int8 and --tfjs write a model directory: give --out <folder> (not a .onnx file)`);
