@@ -12,6 +12,7 @@ import { registerDataset } from './commands/dataset.js';
 import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
+import { registerInspect } from './commands/inspect.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
 export class CliError extends Error {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerCompare(program);
   registerExport(program);
+  registerInspect(program);
   return program;
 }
 
