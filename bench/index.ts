@@ -8,8 +8,9 @@ import { trainNetsSuite } from './train-nets.js';
 import { datasetsSuite } from './datasets.js';
 import { firmwareSuite } from './firmware.js';
 import { trainPipelineSuite } from './train-pipeline.js';
+import { exportSuite } from './export.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite];
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite];
 
 /** Suites too long for the default run (the LOSO methods comparison takes ~30 min): `cmcrd bench --only train-pipeline`. */
 export const optionalSuites: BenchSuite[] = [trainPipelineSuite];
