@@ -131,7 +131,9 @@ export function checkpointWindows(ck: Checkpoint, override?: string): Checkpoint
   let root: string;
   if (override !== undefined) {
     root = override;
-    kind = existsSync(join(root, 'SYNTHETIC.json')) ? 'synthetic' : recorded?.kind ?? ((DATASET_KINDS as readonly string[]).includes(String(p.dataset)) ? (p.dataset as DatasetKind) : 'seed-iv');
+    // A synthetic folder says so (SYNTHETIC.json); otherwise the layout the checkpoint was trained on (provenance.dataset).
+    const layout = ['seed', 'seed-iv', 'seed-v'].includes(String(p.dataset)) ? (p.dataset as DatasetKind) : recorded && recorded.kind !== 'synthetic' ? recorded.kind : 'seed-iv';
+    kind = existsSync(join(root, 'SYNTHETIC.json')) ? 'synthetic' : layout;
   } else if (recorded) {
     ({ kind, root } = recorded);
   } else {
