@@ -182,8 +182,11 @@ function dgcnnGraph(g: GraphBuilder, ck: Checkpoint, x: string): string {
 
 const GRAPHS = { mlp: mlpGraph, eegnet: eegnetGraph, dgcnn: dgcnnGraph } as const;
 
-/** Checkpoint → fp32 ONNX bytes, for any of the three networks. */
-export function exportOnnx(ck: Checkpoint): Uint8Array {
+/**
+ * The fp32 inference graph of a checkpoint (z-score, network with BatchNorm folded, head, softmax), recorded in a
+ * GraphBuilder: `build()` gives the ONNX model, `ir` feeds the other formats' writers.
+ */
+export function buildInferenceGraph(ck: Checkpoint): GraphBuilder {
   const { channels, bands } = ck.arch.input;
   const d = channels * bands;
   const build = GRAPHS[ck.arch.arch];
@@ -199,5 +202,15 @@ export function exportOnnx(ck: Checkpoint): Uint8Array {
   g.node('Softmax', [logits], { axis: 1 }, 'probabilities');
   g.output('logits', [ck.arch.classes]);
   g.output('probabilities', [ck.arch.classes]);
-  return g.build(`cmcrd-${ck.modality}-${ck.arch.arch}`, modelCard(ck));
+  return g;
+}
+
+/** The ONNX graph name of a checkpoint's model. */
+export function graphName(ck: Checkpoint): string {
+  return `cmcrd-${ck.modality}-${ck.arch.arch}`;
+}
+
+/** Checkpoint → fp32 ONNX bytes, for any of the three networks; `extraMetadata` is added to the model card's entries. */
+export function exportOnnx(ck: Checkpoint, extraMetadata: Record<string, string> = {}): Uint8Array {
+  return buildInferenceGraph(ck).build(graphName(ck), { ...modelCard(ck), ...extraMetadata });
 }

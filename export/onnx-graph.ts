@@ -10,7 +10,18 @@ export const onnx = (onnxProto as unknown as { onnx: typeof import('onnx-proto')
 export const IR_VERSION = 8;
 export const OPSET = 17;
 
+/** What a GraphBuilder recorded, for emitters of other formats (the tfjs GraphModel writer). */
+export interface GraphIR {
+  nodes: { opType: string; inputs: string[]; output: string; attrs: Record<string, number | number[]> }[];
+  floats: Map<string, { dims: number[]; data: Float32Array }>;
+  ints: Map<string, { dims: number[]; values: number[] }>;
+  inputs: { name: string; dims: number[] }[];
+  outputs: { name: string; dims: number[] }[];
+}
+
 export class GraphBuilder {
+  /** The graph as recorded (same content as the ModelProto that build() encodes). */
+  readonly ir: GraphIR = { nodes: [], floats: new Map(), ints: new Map(), inputs: [], outputs: [] };
   private readonly nodes: import('onnx-proto').onnx.INodeProto[] = [];
   private readonly initializers: import('onnx-proto').onnx.ITensorProto[] = [];
   private readonly inputs: import('onnx-proto').onnx.IValueInfoProto[] = [];
@@ -32,16 +43,19 @@ export class GraphBuilder {
   }
 
   input(name: string, dims: number[], batch = true): string {
+    this.ir.inputs.push({ name, dims });
     this.inputs.push(this.valueInfo(name, dims, batch));
     return name;
   }
 
   output(name: string, dims: number[], batch = true): void {
+    this.ir.outputs.push({ name, dims });
     this.outputs.push(this.valueInfo(name, dims, batch));
   }
 
   /** An int64 constant (axes, shapes, indices). */
   int64Initializer(name: string, dims: number[], values: number[]): string {
+    this.ir.ints.set(name, { dims, values: [...values] });
     this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.INT64, int64Data: values });
     return name;
   }
@@ -50,6 +64,7 @@ export class GraphBuilder {
     const n = dims.reduce((a, b) => a * b, 1);
     if (n !== data.length) throw new Error(`initializer ${name}: ${data.length} values for shape [${dims}]`);
     const copy = new Float32Array(data); // own, aligned, little-endian buffer for rawData
+    this.ir.floats.set(name, { dims, data: copy });
     this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(copy.buffer) });
     return name;
   }
@@ -65,6 +80,7 @@ export class GraphBuilder {
           : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v },
     );
     this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
+    this.ir.nodes.push({ opType, inputs: [...inputs], output: out, attrs });
     return out;
   }
 
