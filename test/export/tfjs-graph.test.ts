@@ -27,7 +27,9 @@ function checkpointOf(arch: ArchName, channels: number, bands: number, seed: num
   const d = channels * bands;
   return {
     format: 'cmcrd-checkpoint', version: 1, modality: channels === 1 ? 'eye' : 'eeg', arch: net.spec, weights: w, classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: Array.from({ length: channels }, (_, i) => `C${i}`), features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, bands: [], smoothing: 'none' },
+    channels: Array.from({ length: channels }, (_, i) => `C${i}`), features: channels === 1
+      ? { method: 'eye', fs: 0, windowSec: 4, hopSec: 4, bands: Array.from({ length: bands }, (_, i) => ({ name: `f${i}`, lo: 0, hi: 0 })), smoothing: 'none' }
+      : { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })), smoothing: 'none' },
     normalisation: { mean: Array.from({ length: d }, () => 10 + rng.normal()), std: Array.from({ length: d }, () => 0.5 + rng.next()) }, provenance: {},
   };
 }

@@ -1,3 +1,4 @@
+// size: one command with its model-directory writer, parity and latency steps (issue 20); split when it grows further
 /**
  * `cmcrd export <checkpoint>`: a trained checkpoint (any of the three networks, either modality) as a deployable
  * model directory, or (with `--out x.onnx`, or no --out) as one fp32 ONNX file as before.

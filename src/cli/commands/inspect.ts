@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { formatModelDirInspection, formatOnnxInspection, inspectModelDir, inspectOnnx, MAX_MODEL_BYTES } from '../../../export/inspect.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
 
 function readLimited(path: string): Uint8Array {
   const st = statSync(path);
