@@ -24,6 +24,7 @@ import {
 } from './protocols/muse.js';
 import { OPEN_EEG, decodeOpenEegPacket } from './protocols/open-eeg.js';
 import { BlockAssembler, type BlockEvent } from './streams/blocks.js';
+import { DeviceTimeBlocks } from './streams/device-time.js';
 
 /** Sample rows of one stream (EEG or PPG); values in µV (EEG) or raw units (PPG), NaN where lost. */
 export interface RowsRecord {
@@ -43,6 +44,25 @@ export interface GapRecord {
   channels?: string[];
   /** Extra consequence, e.g. Ganglion FW2's delta baseline being lost. */
   note?: string;
+}
+/**
+ * The host clock did something the sample grid does not follow (see streams/clock.ts): a step (the grid
+ * re-anchored to the new host time), a glitch (isolated host times off the grid, ignored) or an unusable time
+ * (NaN, ±Infinity, beyond ±2^53 ms; ignored). Samples are never counted lost because of host time; a step may
+ * also hide whole counter cycles lost with it, which no counter can show.
+ */
+export interface ClockRecord {
+  kind: 'clock';
+  /** Grid time of fromSample (NaN when the stream has no usable time yet). */
+  t: number;
+  stream: string;
+  change: 'step' | 'glitch' | 'invalid';
+  fromSample: number;
+  /** The host time that showed it, as received. */
+  hostMs: number;
+  /** Host time minus grid time (ms), null when not measurable. */
+  jumpMs: number | null;
+  notifications: number;
 }
 export interface TelemetryRecord {
   kind: 'telemetry';
@@ -81,7 +101,7 @@ export interface ErrorRecord {
   error: string;
   hex: string;
 }
-export type DecodedRecord = RowsRecord | GapRecord | TelemetryRecord | MotionRecord | ControlRecord | ImpedanceRecord | MessageRecord | ErrorRecord;
+export type DecodedRecord = RowsRecord | GapRecord | ClockRecord | TelemetryRecord | MotionRecord | ControlRecord | ImpedanceRecord | MessageRecord | ErrorRecord;
 
 export interface DeviceDecoderOptions {
   /** Ganglion firmware major version (default 3). */
@@ -163,6 +183,7 @@ export class DeviceDecoder {
       asm,
       convert: (e, out) => {
         if (e.kind === 'rows') rows(e, out);
+        else if (e.kind === 'clock') out.push({ ...e, t: asm.clock.timeOf(e.fromSample) });
         else {
           const t = asm.clock.timeOf(e.fromSample);
           const n = note?.();
@@ -242,26 +263,18 @@ export class DeviceDecoder {
 
   private setupAthena(): string[] {
     const names = [...ATHENA_EEG_CHANNELS];
-    // Athena packets carry device time, not a per-stream counter we trust: EEG blocks are numbered in arrival
-    // order and a jump in device time larger than 1.5 blocks counts as lost blocks (tick jitter is tolerated).
+    // Athena packets carry device time, not a per-stream counter we trust: EEG blocks are numbered from it
+    // (streams/device-time.ts), so duplicates and reordered packets find their place and a corrupted time does
+    // not become lost samples. IMU subpackets carry their own 8-bit index.
     const eeg8 = this.rowsStream('eeg', names, 2, ATHENA.sampleRate, 2 ** 48);
     const eeg4 = this.rowsStream('eeg', names.slice(0, 4), 4, ATHENA.sampleRate, 2 ** 48);
-    const imuA = this.motionStream('accelerometer', 3, 52, 2 ** 48);
-    const imuG = this.motionStream('gyroscope', 3, 52, 2 ** 48);
-    const track = new Map<number, { block: number; ticks: number; packet: number }>();
-    const next = (tag: number, ticksPerBlock: number, ticks: number, packet: number): number | null => {
-      const s = track.get(tag);
-      if (!s) {
-        track.set(tag, { block: 0, ticks, packet });
-        return 0;
-      }
-      if (ticks === s.ticks && packet === s.packet) return null; // duplicate notification
-      const dt = ((ticks - s.ticks) >>> 0) / ticksPerBlock; // u32 wrap-safe
-      const step = dt > 1.5 && dt < 2 ** 31 / ticksPerBlock ? Math.round(dt) : 1;
-      s.block += step;
-      s.ticks = ticks;
-      s.packet = packet;
-      return s.block;
+    const imuA = this.motionStream('accelerometer', 3, 52, 256);
+    const imuG = this.motionStream('gyroscope', 3, 52, 256);
+    const clocks = new Map<number, DeviceTimeBlocks>();
+    const eegBlock = (tag: number, ticksPerBlock: number, ticks: number): number => {
+      let c = clocks.get(tag);
+      if (!c) clocks.set(tag, (c = new DeviceTimeBlocks(ticksPerBlock)));
+      return ((c.block(ticks) % 2 ** 48) + 2 ** 48) % 2 ** 48;
     };
     const handler = (uuid: Uuid) => (b: Uint8Array, t: number, out: DecodedRecord[]) => {
       const parsed = parseAthenaNotification(b);
@@ -269,14 +282,11 @@ export class DeviceDecoder {
       for (const sp of parsed.subpackets) {
         const s = sp.sensor;
         if (s.type === 'eeg') {
-          const ticksPerBlock = (ATHENA.deviceClockHz / ATHENA.sampleRate) * s.samples;
-          const blk = next(sp.tag, ticksPerBlock, sp.deviceTicks, sp.packetIndex);
-          if (blk === null) continue;
+          const blk = eegBlock(sp.tag, (ATHENA.deviceClockHz / ATHENA.sampleRate) * s.samples, sp.deviceTicks);
           const asm = s.channels === 8 ? eeg8 : eeg4;
           this.emit(asm, asm.pushAll(blk, decodeAthenaEeg(sp), t), out);
         } else if (s.type === 'accgyro') {
-          const blk = next(sp.tag, (ATHENA.deviceClockHz / 52) * 3, sp.deviceTicks, sp.packetIndex * 256 + (sp.index ?? 0));
-          if (blk === null) continue;
+          const blk = sp.index ?? sp.packetIndex;
           const imu = decodeAthenaAccGyro(sp);
           const axes = (v: Xyz[]) => [Float64Array.from(v, (q) => q.x), Float64Array.from(v, (q) => q.y), Float64Array.from(v, (q) => q.z)];
           this.emit(imuA, imuA.pushAll(blk, axes(imu.accelerometer), t), out);
@@ -312,6 +322,11 @@ export class DeviceDecoder {
       (e, out) => {
         const n = e.t.length;
         const ch = names.map(() => new Float64Array(n));
+        if (fw === 2 && !last) {
+          // The raw packet that opens a firmware-2 stream was lost: integrate from zero, as after any gap.
+          last = new Int32Array(4);
+          out.push({ kind: 'gap', t: e.t[0]!, stream: 'eeg', lostSamples: 1, fromSample: -1, note: 'firmware 2: the raw packet opening the stream was lost; values carry an unknown constant offset per channel (removed by any high-pass) until the next raw packet' });
+        }
         for (let i = 0; i < n; i++) {
           if (fw === 3) {
             for (let c = 0; c < 4; c++) ch[c]![i] = k * e.channels[c]![i]!;
@@ -336,12 +351,21 @@ export class DeviceDecoder {
     );
     const accel: { x?: number; y?: number; z?: number } = {};
     const messages = new GanglionMessageAssembler();
+    let lastRaw: Uint8Array | null = null;
+    let samplesSinceRaw = false;
     this.handlers.set(GANGLION.notify, (b, t, out) => {
       const r = parseGanglionPacket(b, fw);
       if (!r.ok) return void out.push(errorRecord(t, GANGLION.notify, r.error, b));
       const p = r.value;
       switch (p.kind) {
         case 'raw': {
+          // The same raw packet again before any sample packet: a duplicated notification.
+          if (lastRaw && !samplesSinceRaw && lastRaw.length === b.length && lastRaw.every((x, i) => x === b[i])) {
+            asm.stats.duplicates++;
+            return;
+          }
+          lastRaw = b.slice();
+          samplesSinceRaw = false;
           // A raw packet (re)starts the FW2 delta chain and the packet counter.
           for (const e of asm.restart()) this.streams.find((s) => s.asm === asm)!.convert(e, out);
           last = Int32Array.from(p.counts);
@@ -349,6 +373,7 @@ export class DeviceDecoder {
           return;
         }
         case 'samples': {
+          samplesSinceRaw = true;
           const ch = [0, 1, 2, 3].map((c) => Float64Array.of(p.values[c]!, p.values[c + 4]!));
           this.emit(asm, asm.pushAll(p.cyclePos, ch, t), out);
           if (p.accel) {
@@ -378,12 +403,16 @@ export class DeviceDecoder {
     let shape = '';
     let names: string[] = preset ? [...preset] : [];
     let lastBattery: number | null = null;
+    let restartPacket: Uint8Array | null = null;
     this.handlers.set(OPEN_EEG.data, (b, t, out) => {
       const r = decodeOpenEegPacket(b);
       if (!r.ok) return void out.push(errorRecord(t, OPEN_EEG.data, r.error, b));
       const p = r.value;
       const s = `${p.channels}/${p.frames}/${p.sampleRate}`;
-      if (!asm || s !== shape || p.restart) {
+      // A duplicated restart packet is not a second restart: it goes to the assembler, which drops it.
+      const restart = p.restart && !(restartPacket && restartPacket.length === b.length && restartPacket.every((x, i) => x === b[i]));
+      if (restart) restartPacket = b.slice();
+      if (!asm || s !== shape || restart) {
         if (asm) {
           const a: BlockAssembler = asm;
           for (const e of a.flush()) this.streams.find((x) => x.asm === a)!.convert(e, out);
