@@ -27,7 +27,7 @@ const PER_KIND: Record<DeviceKind, string[]> = {
   muse: ['preset'],
   'muse-athena': ['preset'],
   ganglion: ['firmware', 'accel', 'sites'],
-  'open-eeg': ['sites', 'rate', 'format', 'frames', 'scale'],
+  'open-eeg': ['sites', 'rate', 'format', 'frames', 'scale', 'version'],
 };
 
 export interface SimSpec {
@@ -119,6 +119,7 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
         const rate = num(params, 'rate', (v) => Number.isInteger(v) && v > 100 && v <= 16000, 'an integer sample rate 101–16000 Hz');
         const frames = num(params, 'frames', (v) => Number.isInteger(v) && v >= 1 && v <= 255, 'an integer 1–255');
         const scale = num(params, 'scale', (v) => v > 0, 'µV per count > 0');
+        const version = num(params, 'version', (v) => v === 1 || v === 2, 'packet format version 1 or 2');
         return new VirtualOpenEeg({
           ...base,
           ...wearer,
@@ -127,6 +128,7 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
           ...(format ? { format } : {}),
           ...(frames ? { frames } : {}),
           ...(scale ? { scaleUv: scale } : {}),
+          ...(version ? { version: version as 1 | 2 } : {}),
         });
       }
     }
