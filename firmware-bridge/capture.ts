@@ -3,7 +3,8 @@
  * the host received it:
  *   {"format":"cmcrd-capture","version":1,"device":"muse"|"muse-athena"|"ganglion"|"open-eeg", …}
  *   {"t": <host ms>, "char": "<full lowercase uuid>", "hex": "<payload>"}
- * Ganglion captures add "firmware": "2.x" | "3.x"; Muse captures may add "preset" (p20/p50/p60 add AUX).
+ * Ganglion captures add "firmware": "2.x" | "3.x", or the revision as the device reports it ("2.0.1", "v3.0.2");
+ * Muse captures may add "preset" (p20/p50/p60 add AUX).
  * Parsing is browser-safe; reading files is the caller's business.
  */
 import { bytesToHex, hexToBytes } from './bytes.js';
@@ -15,7 +16,8 @@ export interface CaptureHeader {
   format: 'cmcrd-capture';
   version: 1;
   device: DeviceKind;
-  firmware?: '2.x' | '3.x';
+  /** Ganglion firmware: "2.x", "3.x" or the revision string the device reports ("2.0.1", "3.0.2"). */
+  firmware?: string;
   preset?: string;
   /** Channel labels (Ganglion sites, open-profile labels). */
   channels?: string[];
@@ -51,8 +53,9 @@ export function parseCaptureHeader(text: string, line = 1): CaptureHeader {
   if (o.format !== 'cmcrd-capture') throw new CaptureError(line, `"format" must be "cmcrd-capture", got ${JSON.stringify(o.format)}`);
   if (o.version !== 1) throw new CaptureError(line, `"version" ${JSON.stringify(o.version)} is not supported (expected 1)`);
   if (typeof o.device !== 'string' || !(DEVICE_KINDS as readonly string[]).includes(o.device)) throw new CaptureError(line, `"device" must be one of ${DEVICE_KINDS.join(', ')}, got ${JSON.stringify(o.device)}`);
-  if (o.firmware !== undefined && o.firmware !== '2.x' && o.firmware !== '3.x') throw new CaptureError(line, `"firmware" must be "2.x" or "3.x", got ${JSON.stringify(o.firmware)}`);
-  if (o.device === 'ganglion' && o.firmware === undefined) throw new CaptureError(line, 'a Ganglion capture needs "firmware": "2.x" or "3.x"');
+  if (o.firmware !== undefined && firmwareMajor(o.firmware) === null)
+    throw new CaptureError(line, `"firmware" must be "2.x", "3.x" or a firmware 2 or 3 revision such as "2.0.1" or "3.0.2", got ${JSON.stringify(o.firmware)}`);
+  if (o.device === 'ganglion' && o.firmware === undefined) throw new CaptureError(line, 'a Ganglion capture needs "firmware": "2.x" or "3.x" (or the revision the device reports, e.g. "3.0.2")');
   if (o.channels !== undefined && (!Array.isArray(o.channels) || !o.channels.every((c) => typeof c === 'string'))) throw new CaptureError(line, '"channels" must be an array of strings');
   if (o.preset !== undefined && typeof o.preset !== 'string') throw new CaptureError(line, '"preset" must be a string');
   return o as unknown as CaptureHeader;
@@ -117,11 +120,18 @@ export function parseCapture(text: string): ParsedCapture {
   return { header, notifications, errors };
 }
 
+/** Major version of a header's Ganglion firmware field ("2.x", "3.0.2", "v2.0.1" …), or null when it is not 2 or 3. */
+export function firmwareMajor(v: unknown): 2 | 3 | null {
+  if (typeof v !== 'string') return null;
+  const m = /^\s*v?([23])(?:\.(?:x|\d+))*(?:[-+][0-9a-z.-]*)?\s*$/i.exec(v);
+  return m ? (Number(m[1]) as 2 | 3) : null;
+}
+
 /** The device setup a capture header records (each driver reads the fields that apply to its kind). */
 export function setupFromHeader(h: CaptureHeader): DeviceSetup {
   return {
     ...(h.preset !== undefined ? { preset: h.preset } : {}),
-    ...(h.firmware !== undefined ? { firmware: h.firmware === '2.x' ? 2 : 3 } : {}),
+    ...(h.firmware !== undefined ? { firmware: firmwareMajor(h.firmware) ?? 3 } : {}),
     ...(h.channels !== undefined ? { channelNames: h.channels } : {}),
   };
 }

@@ -12,7 +12,7 @@ import { getDriver, type DeviceKind } from './registry.js';
 import { BlockAssembler, type BlockEvent } from './streams/blocks.js';
 
 export type { DeviceDecoderOptions } from './drivers/types.js';
-export type { ControlRecord, DecodedRecord, ErrorRecord, GapRecord, ImpedanceRecord, MessageRecord, MotionRecord, RowsRecord, TelemetryRecord } from './records.js';
+export type { ClockRecord, ControlRecord, DecodedRecord, ErrorRecord, GapRecord, ImpedanceRecord, MessageRecord, MotionRecord, RowsRecord, TelemetryRecord } from './records.js';
 
 export class DeviceDecoder {
   private readonly handlers = new Map<Uuid, (b: Uint8Array, t: number, out: DecodedRecord[]) => void>();
@@ -81,6 +81,7 @@ export class DeviceDecoder {
       asm,
       convert: (e, out) => {
         if (e.kind === 'rows') rows(e, out);
+        else if (e.kind === 'clock') out.push({ ...e, t: asm.clock.timeOf(e.fromSample) });
         else {
           const t = asm.clock.timeOf(e.fromSample);
           const n = note?.();

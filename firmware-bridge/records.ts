@@ -1,6 +1,6 @@
 /**
- * What a device decoder emits: typed records for sample rows, gaps, telemetry, motion, control replies,
- * impedance, messages and undecodable packets. Shared by the decoder and the per-kind drivers.
+ * What a device decoder emits: typed records for sample rows, gaps, host-clock events, telemetry, motion,
+ * control replies, impedance, messages and undecodable packets. Shared by the decoder and the per-kind drivers.
  */
 import { bytesToHex, hexPreview } from './bytes.js';
 import type { Xyz } from './protocols/muse.js';
@@ -23,6 +23,25 @@ export interface GapRecord {
   channels?: string[];
   /** Extra consequence, e.g. Ganglion FW2's delta baseline being lost. */
   note?: string;
+}
+/**
+ * The host clock did something the sample grid does not follow (see streams/clock.ts): a step (the grid
+ * re-anchored to the new host time), a glitch (isolated host times off the grid, ignored) or an unusable time
+ * (NaN, ±Infinity, beyond ±2^53 ms; ignored). Samples are never counted lost because of host time; a step may
+ * also hide whole counter cycles lost with it, which no counter can show.
+ */
+export interface ClockRecord {
+  kind: 'clock';
+  /** Grid time of fromSample (NaN when the stream has no usable time yet). */
+  t: number;
+  stream: string;
+  change: 'step' | 'glitch' | 'invalid';
+  fromSample: number;
+  /** The host time that showed it, as received. */
+  hostMs: number;
+  /** Host time minus grid time (ms), null when not measurable. */
+  jumpMs: number | null;
+  notifications: number;
 }
 export interface TelemetryRecord {
   kind: 'telemetry';
@@ -61,7 +80,7 @@ export interface ErrorRecord {
   error: string;
   hex: string;
 }
-export type DecodedRecord = RowsRecord | GapRecord | TelemetryRecord | MotionRecord | ControlRecord | ImpedanceRecord | MessageRecord | ErrorRecord;
+export type DecodedRecord = RowsRecord | GapRecord | ClockRecord | TelemetryRecord | MotionRecord | ControlRecord | ImpedanceRecord | MessageRecord | ErrorRecord;
 
 export function errorRecord(t: number, char: string, error: string, bytes: Uint8Array): ErrorRecord {
   return { kind: 'error', t, char, error, hex: bytes.length <= 64 ? bytesToHex(bytes) : hexPreview(bytes, 64) };

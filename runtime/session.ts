@@ -27,6 +27,7 @@ export interface SessionStats {
   windows: number;
   predictions: number;
   skipped: number;
+  /** lost samples (per channel the model reads, averaged over them) */
   lostSamples: number;
   /** lost samples (per channel) recovered by interpolation across short gaps */
   filledSamples: number;
@@ -86,6 +87,7 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
     if (i < 0) throw new Error(`${device.name} (${kind}) has no electrode ${s}; it streams ${decoder.eegNames.join(', ')}`);
     return i;
   });
+  const usedNames = new Set(pick.map((i) => decoder.eegNames[i]!));
   let extractor: FeatureExtractor | null = null;
   const windowMs = card.windowSec * 1000;
   const stats: SessionStats = { windows: 0, predictions: 0, skipped: 0, lostSamples: 0, filledSamples: 0, decodeErrors: 0 };
@@ -147,7 +149,9 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
         break;
       }
       case 'gap':
-        if (r.stream === 'eeg') stats.lostSamples += r.lostSamples;
+        // Per electrode the model reads (like filledSamples): a gap on an electrode it does not use costs
+        // nothing, one on one of four electrodes costs a quarter.
+        if (r.stream === 'eeg') stats.lostSamples += (r.lostSamples * (r.channels ? r.channels.filter((c) => usedNames.has(c)).length : sites.length)) / sites.length;
         break;
       case 'telemetry':
         battery = r.battery;

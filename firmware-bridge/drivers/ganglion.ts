@@ -70,6 +70,11 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
       (e, out) => {
         const n = e.t.length;
         const ch = names.map(() => new Float64Array(n));
+        if (fw === 2 && !last) {
+          // The raw packet that opens a firmware-2 stream was lost: integrate from zero, as after any gap.
+          last = new Int32Array(4);
+          out.push({ kind: 'gap', t: e.t[0]!, stream: 'eeg', lostSamples: 1, fromSample: -1, note: 'firmware 2: the raw packet opening the stream was lost; values carry an unknown constant offset per channel (removed by any high-pass) until the next raw packet' });
+        }
         for (let i = 0; i < n; i++) {
           if (fw === 3) {
             for (let c = 0; c < 4; c++) ch[c]![i] = k * e.channels[c]![i]!;
@@ -94,12 +99,21 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
     );
     const accel: { x?: number; y?: number; z?: number } = {};
     const messages = new GanglionMessageAssembler();
+    let lastRaw: Uint8Array | null = null;
+    let samplesSinceRaw = false;
     ctx.handle(GANGLION.notify, (b, t, out) => {
       const r = parseGanglionPacket(b, fw);
       if (!r.ok) return void out.push(errorRecord(t, GANGLION.notify, r.error, b));
       const p = r.value;
       switch (p.kind) {
         case 'raw': {
+          // The same raw packet again before any sample packet: a duplicated notification.
+          if (lastRaw && !samplesSinceRaw && lastRaw.length === b.length && lastRaw.every((x, i) => x === b[i])) {
+            asm.stats.duplicates++;
+            return;
+          }
+          lastRaw = b.slice();
+          samplesSinceRaw = false;
           // A raw packet (re)starts the FW2 delta chain and the packet counter.
           ctx.emit(asm, asm.restart(), out);
           last = Int32Array.from(p.counts);
@@ -107,6 +121,7 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
           return;
         }
         case 'samples': {
+          samplesSinceRaw = true;
           const ch = [0, 1, 2, 3].map((c) => Float64Array.of(p.values[c]!, p.values[c + 4]!));
           ctx.emit(asm, asm.pushAll(p.cyclePos, ch, t), out);
           if (p.accel) {

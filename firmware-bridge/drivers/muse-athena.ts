@@ -3,6 +3,7 @@ import { ATHENA, ATHENA_EEG_CHANNELS, decodeAthenaAccGyro, decodeAthenaBattery, 
 import { MUSE, MuseControlAssembler, type Xyz } from '../protocols/muse.js';
 import type { Uuid } from '../gatt.js';
 import { errorRecord, type DecodedRecord } from '../records.js';
+import { DeviceTimeBlocks } from '../streams/device-time.js';
 import { checkPreset, webBluetoothRequest } from './common.js';
 import { museCommand } from './muse.js';
 import type { HeadbandDriver } from './types.js';
@@ -49,26 +50,18 @@ export const museAthenaDriver: HeadbandDriver<'muse-athena'> = {
 
   setupDecoder(ctx) {
     const names = [...ATHENA_EEG_CHANNELS];
-    // Athena packets carry device time, not a per-stream counter we trust: EEG blocks are numbered in arrival
-    // order and a jump in device time larger than 1.5 blocks counts as lost blocks (tick jitter is tolerated).
+    // Athena packets carry device time, not a per-stream counter we trust: EEG blocks are numbered from it
+    // (streams/device-time.ts), so duplicates and reordered packets find their place and a corrupted time does
+    // not become lost samples. IMU subpackets carry their own 8-bit index.
     const eeg8 = ctx.rowsStream('eeg', names, 2, ATHENA.sampleRate, 2 ** 48);
     const eeg4 = ctx.rowsStream('eeg', names.slice(0, 4), 4, ATHENA.sampleRate, 2 ** 48);
-    const imuA = ctx.motionStream('accelerometer', 3, 52, 2 ** 48);
-    const imuG = ctx.motionStream('gyroscope', 3, 52, 2 ** 48);
-    const track = new Map<number, { block: number; ticks: number; packet: number }>();
-    const next = (tag: number, ticksPerBlock: number, ticks: number, packet: number): number | null => {
-      const s = track.get(tag);
-      if (!s) {
-        track.set(tag, { block: 0, ticks, packet });
-        return 0;
-      }
-      if (ticks === s.ticks && packet === s.packet) return null; // duplicate notification
-      const dt = ((ticks - s.ticks) >>> 0) / ticksPerBlock; // u32 wrap-safe
-      const step = dt > 1.5 && dt < 2 ** 31 / ticksPerBlock ? Math.round(dt) : 1;
-      s.block += step;
-      s.ticks = ticks;
-      s.packet = packet;
-      return s.block;
+    const imuA = ctx.motionStream('accelerometer', 3, 52, 256);
+    const imuG = ctx.motionStream('gyroscope', 3, 52, 256);
+    const clocks = new Map<number, DeviceTimeBlocks>();
+    const eegBlock = (tag: number, ticksPerBlock: number, ticks: number): number => {
+      let c = clocks.get(tag);
+      if (!c) clocks.set(tag, (c = new DeviceTimeBlocks(ticksPerBlock)));
+      return ((c.block(ticks) % 2 ** 48) + 2 ** 48) % 2 ** 48;
     };
     const handler = (uuid: Uuid) => (b: Uint8Array, t: number, out: DecodedRecord[]) => {
       const parsed = parseAthenaNotification(b);
@@ -76,14 +69,11 @@ export const museAthenaDriver: HeadbandDriver<'muse-athena'> = {
       for (const sp of parsed.subpackets) {
         const s = sp.sensor;
         if (s.type === 'eeg') {
-          const ticksPerBlock = (ATHENA.deviceClockHz / ATHENA.sampleRate) * s.samples;
-          const blk = next(sp.tag, ticksPerBlock, sp.deviceTicks, sp.packetIndex);
-          if (blk === null) continue;
+          const blk = eegBlock(sp.tag, (ATHENA.deviceClockHz / ATHENA.sampleRate) * s.samples, sp.deviceTicks);
           const asm = s.channels === 8 ? eeg8 : eeg4;
           ctx.emit(asm, asm.pushAll(blk, decodeAthenaEeg(sp), t), out);
         } else if (s.type === 'accgyro') {
-          const blk = next(sp.tag, (ATHENA.deviceClockHz / 52) * 3, sp.deviceTicks, sp.packetIndex * 256 + (sp.index ?? 0));
-          if (blk === null) continue;
+          const blk = sp.index ?? sp.packetIndex;
           const imu = decodeAthenaAccGyro(sp);
           const axes = (v: Xyz[]) => [Float64Array.from(v, (q) => q.x), Float64Array.from(v, (q) => q.y), Float64Array.from(v, (q) => q.z)];
           ctx.emit(imuA, imuA.pushAll(blk, axes(imu.accelerometer), t), out);

@@ -66,12 +66,16 @@ export const openEegDriver: HeadbandDriver<'open-eeg'> = {
     let shape = '';
     let names: string[] = preset ? [...preset] : [];
     let lastBattery: number | null = null;
+    let restartPacket: Uint8Array | null = null;
     ctx.handle(OPEN_EEG.data, (b, t, out) => {
       const r = decodeOpenEegPacket(b);
       if (!r.ok) return void out.push(errorRecord(t, OPEN_EEG.data, r.error, b));
       const p = r.value;
       const s = `${p.channels}/${p.frames}/${p.sampleRate}`;
-      if (!asm || s !== shape || p.restart) {
+      // A duplicated restart packet is not a second restart: it goes to the assembler, which drops it.
+      const restart = p.restart && !(restartPacket && restartPacket.length === b.length && restartPacket.every((x, i) => x === b[i]));
+      if (restart) restartPacket = b.slice();
+      if (!asm || s !== shape || restart) {
         if (asm) ctx.removeStream(asm, out);
         names = preset && preset.length === p.channels ? [...preset] : Array.from({ length: p.channels }, (_, i) => `CH${i + 1}`);
         const nm = names;

@@ -4,8 +4,8 @@
  * information. The C reference encoder is firmware-bridge/c/cmcrd_open_eeg.h; both share test vectors.
  *
  * Data notification, little-endian:
- *   0  u8   version (1)
- *   1  u8   header length in bytes (14 for version 1; decoders skip unknown trailing header bytes)
+ *   0  u8   version (2; version 1 packets are still decoded)
+ *   1  u8   header length in bytes (14; decoders skip unknown trailing header bytes)
  *   2  u8   flags: bits 0–1 sample format (0 = int16, 1 = int24); bit 2 = stream restart (first packet after
  *           start: sequence and clock re-anchor, no gap); bits 3–7 reserved (0)
  *   3  u8   channels (1–64)
@@ -15,7 +15,8 @@
  *   8  u16  sample rate, Hz
  *   10 f32  µV per count
  *   14 …    frames × channels samples, frame-major (frame 0 ch 0..n-1, frame 1 …), signed, little-endian
- * The packet's length must equal header length + frames · channels · (2 | 3).
+ *   end u16 version 2 only: CRC-16/CCITT-FALSE of every byte before it
+ * The packet's length must equal header length + frames · channels · (2 | 3) (+ 2 in version 2).
  */
 import type { Uuid } from '../gatt.js';
 import { BATTERY_SERVICE } from './battery.js';
@@ -32,8 +33,11 @@ export const OPEN_EEG = {
   /** Read: UTF-8 JSON device description (name, channel labels, firmware). */
   info: base('0004'),
   battery: BATTERY_SERVICE,
-  version: 1,
+  /** Version hosts and the reference encoders write; decoders read 1 and 2. */
+  version: 2,
   headerBytes: 14,
+  /** Version 2 ends every data packet with a CRC-16/CCITT-FALSE of the bytes before it (little-endian). */
+  crcBytes: 2,
   namePrefix: 'CMCRD-',
 } as const;
 
@@ -45,9 +49,10 @@ export const OPEN_EEG_COMMANDS = {
 } as const;
 
 export type OpenEegFormat = 'int16' | 'int24';
+export type OpenEegVersion = 1 | 2;
 
 export interface OpenEegPacket {
-  version: number;
+  version: OpenEegVersion;
   format: OpenEegFormat;
   restart: boolean;
   channels: number;
@@ -72,10 +77,29 @@ export interface OpenEegInfo {
 
 const FORMAT_BYTES: Record<OpenEegFormat, number> = { int16: 2, int24: 3 };
 
+/** CRC of each byte value shifted through the register (the bitwise loop, tabulated once). */
+const CRC_TABLE = Uint16Array.from({ length: 256 }, (_, v) => {
+  let crc = v << 8;
+  for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  return crc;
+});
+
+/**
+ * CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor; check value 0x29B1 for
+ * "123456789"). Written out rather than taken from a package: ten lines that must match the C encoder bit for
+ * bit, with no dependency for browser bundles.
+ */
+export function crc16CcittFalse(bytes: Uint8Array, from = 0, to = bytes.length): number {
+  let crc = 0xffff;
+  for (let i = from; i < to; i++) crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[((crc >> 8) ^ bytes[i]!) & 0xff]!;
+  return crc;
+}
+
+
 export function decodeOpenEegPacket(bytes: Uint8Array): Decoded<OpenEegPacket> {
   if (bytes.length < OPEN_EEG.headerBytes) return { ok: false, error: `open-EEG packet shorter than the ${OPEN_EEG.headerBytes}-byte header (${bytes.length} bytes)` };
   const version = bytes[0]!;
-  if (version !== 1) return { ok: false, error: `open-EEG profile version ${version} is not supported (expected 1)` };
+  if (version !== 1 && version !== 2) return { ok: false, error: `open-EEG profile version ${version} is not supported (expected 1 or 2)` };
   const hdr = bytes[1]!;
   if (hdr < OPEN_EEG.headerBytes) return { ok: false, error: `open-EEG header length ${hdr} < ${OPEN_EEG.headerBytes}` };
   const flags = bytes[2]!;
@@ -87,9 +111,16 @@ export function decodeOpenEegPacket(bytes: Uint8Array): Decoded<OpenEegPacket> {
   if (channels < 1 || channels > 64) return { ok: false, error: `open-EEG channel count ${channels} outside 1–64` };
   if (frames < 1) return { ok: false, error: 'open-EEG packet declares 0 frames' };
   const bps = FORMAT_BYTES[format];
-  const want = hdr + frames * channels * bps;
-  if (bytes.length !== want) return { ok: false, error: `open-EEG packet is ${bytes.length} bytes; header says ${want} (${frames} frames × ${channels} ch × ${bps} B + ${hdr})` };
+  const crc = version === 2 ? OPEN_EEG.crcBytes : 0;
+  const want = hdr + frames * channels * bps + crc;
+  if (bytes.length !== want)
+    return { ok: false, error: `open-EEG version ${version} packet is ${bytes.length} bytes; header says ${want} (${frames} frames × ${channels} ch × ${bps} B + ${hdr}${crc ? ` + ${crc}-byte CRC` : ''})` };
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (crc) {
+    const got = v.getUint16(want - crc, true);
+    const calc = crc16CcittFalse(bytes, 0, want - crc);
+    if (got !== calc) return { ok: false, error: `open-EEG packet CRC is 0x${hex4(got)} but its bytes give 0x${hex4(calc)}: corrupted, samples dropped` };
+  }
   const battery = bytes[5]!;
   const sampleRate = v.getUint16(8, true);
   const scaleUv = v.getFloat32(10, true);
@@ -104,7 +135,7 @@ export function decodeOpenEegPacket(bytes: Uint8Array): Decoded<OpenEegPacket> {
     }
   return {
     ok: true,
-    value: { version, format, restart: (flags & 4) !== 0, channels, frames, batteryPercent: battery <= 100 ? battery : null, sequence: v.getUint16(6, true), sampleRate, scaleUv, counts },
+    value: { version: version as OpenEegVersion, format, restart: (flags & 4) !== 0, channels, frames, batteryPercent: battery <= 100 ? battery : null, sequence: v.getUint16(6, true), sampleRate, scaleUv, counts },
   };
 }
 
@@ -115,7 +146,11 @@ export interface OpenEegEncodeOptions {
   scaleUv: number;
   batteryPercent?: number | null;
   restart?: boolean;
+  /** Packet format version (default OPEN_EEG.version, 2: with CRC). */
+  version?: OpenEegVersion;
 }
+
+const hex4 = (x: number) => x.toString(16).padStart(4, '0');
 
 /** counts[c][f] (integers; clamped to the format's range) → one data packet. */
 export function encodeOpenEegPacket(counts: readonly ArrayLike<number>[], o: OpenEegEncodeOptions): Uint8Array {
@@ -125,10 +160,13 @@ export function encodeOpenEegPacket(counts: readonly ArrayLike<number>[], o: Ope
   if (frames < 1 || frames > 255) throw new RangeError(`open-EEG packets carry 1–255 frames, got ${frames}`);
   if (counts.some((c) => c.length !== frames)) throw new RangeError('every channel must have the same number of frames');
   if (!(o.sampleRate >= 1 && o.sampleRate <= 65535)) throw new RangeError(`sample rate ${o.sampleRate} outside 1–65535 Hz`);
+  const version = o.version ?? OPEN_EEG.version;
+  if (version !== 1 && version !== 2) throw new RangeError(`open-EEG packet version must be 1 or 2, got ${String(version)}`);
   const bps = FORMAT_BYTES[o.format];
-  const out = new Uint8Array(OPEN_EEG.headerBytes + frames * channels * bps);
+  const crc = version === 2 ? OPEN_EEG.crcBytes : 0;
+  const out = new Uint8Array(OPEN_EEG.headerBytes + frames * channels * bps + crc);
   const v = new DataView(out.buffer);
-  out[0] = OPEN_EEG.version;
+  out[0] = version;
   out[1] = OPEN_EEG.headerBytes;
   out[2] = (o.format === 'int24' ? 1 : 0) | (o.restart ? 4 : 0);
   out[3] = channels;
@@ -152,12 +190,14 @@ export function encodeOpenEegPacket(counts: readonly ArrayLike<number>[], o: Ope
       }
       p += bps;
     }
+  if (crc) v.setUint16(p, crc16CcittFalse(out, 0, p), true);
   return out;
 }
 
 /** Largest frame count that fits a notification payload of `payloadBytes` (ATT MTU − 3). */
-export function openEegFramesPerPacket(channels: number, format: OpenEegFormat, payloadBytes: number): number {
-  return Math.max(0, Math.min(255, Math.floor((payloadBytes - OPEN_EEG.headerBytes) / (channels * FORMAT_BYTES[format]))));
+export function openEegFramesPerPacket(channels: number, format: OpenEegFormat, payloadBytes: number, version: OpenEegVersion = OPEN_EEG.version): number {
+  const fixed = OPEN_EEG.headerBytes + (version === 2 ? OPEN_EEG.crcBytes : 0);
+  return Math.max(0, Math.min(255, Math.floor((payloadBytes - fixed) / (channels * FORMAT_BYTES[format]))));
 }
 
 export function decodeOpenEegInfo(bytes: Uint8Array): Decoded<OpenEegInfo> {

@@ -5,7 +5,7 @@
  * last battery level). At the end of the capture it reports a disconnect ("end of capture").
  */
 import { ListenerHub } from './listeners.js';
-import type { ParsedCapture } from '../capture.js';
+import { firmwareMajor, type ParsedCapture } from '../capture.js';
 import type { GattPeripheral, NotifyListener, Uuid } from '../gatt.js';
 import { BATTERY_SERVICE } from '../protocols/battery.js';
 import { GANGLION } from '../protocols/ganglion.js';
@@ -72,7 +72,10 @@ export class ReplayPeripheral implements GattPeripheral {
   async read(characteristic: Uuid): Promise<Uint8Array> {
     this.assertConnected();
     const h = this.capture.header;
-    if (characteristic === GANGLION.firmwareRevision && h.device === 'ganglion') return Uint8Array.from(h.firmware === '2.x' ? '2.0.0' : '3.0.0', (c) => c.charCodeAt(0));
+    if (characteristic === GANGLION.firmwareRevision && h.device === 'ganglion') {
+      const rev = h.firmware && !/x/i.test(h.firmware) ? h.firmware.trim() : firmwareMajor(h.firmware) === 2 ? '2.0.0' : '3.0.0';
+      return Uint8Array.from(rev, (c) => c.charCodeAt(0));
+    }
     if (characteristic === BATTERY_SERVICE.level && this.lastBattery !== null) return Uint8Array.of(this.lastBattery);
     if (characteristic === OPEN_EEG.info && h.device === 'open-eeg') return new TextEncoder().encode(JSON.stringify({ name: this.name, channels: h.channels ?? [] }));
     throw new Error(`the capture does not record a value for ${characteristic}`);

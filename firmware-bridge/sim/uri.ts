@@ -26,7 +26,7 @@ const PER_KIND: Partial<Record<DeviceKind, string[]>> = {
   muse: ['preset'],
   'muse-athena': ['preset'],
   ganglion: ['firmware', 'accel', 'sites'],
-  'open-eeg': ['sites', 'rate', 'format', 'frames', 'scale'],
+  'open-eeg': ['sites', 'rate', 'format', 'frames', 'scale', 'version'],
 };
 const SIMULATED = Object.keys(PER_KIND).join('|');
 
@@ -122,6 +122,7 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
         const rate = num(params, 'rate', (v) => Number.isInteger(v) && v > 100 && v <= 16000, 'an integer sample rate 101–16000 Hz');
         const frames = num(params, 'frames', (v) => Number.isInteger(v) && v >= 1 && v <= 255, 'an integer 1–255');
         const scale = num(params, 'scale', (v) => v > 0, 'µV per count > 0');
+        const version = num(params, 'version', (v) => v === 1 || v === 2, 'packet format version 1 or 2');
         return new VirtualOpenEeg({
           ...base,
           ...wearer,
@@ -130,6 +131,7 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
           ...(format ? { format } : {}),
           ...(frames ? { frames } : {}),
           ...(scale ? { scaleUv: scale } : {}),
+          ...(version ? { version: version as 1 | 2 } : {}),
         });
       }
       default:

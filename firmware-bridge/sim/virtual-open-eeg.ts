@@ -1,12 +1,12 @@
 /**
  * A virtual board implementing the cmcrd open EEG profile (docs/open-eeg-profile.md): write 0x01 to start,
  * 0x00 to stop, 0x02 keep-alive; read the info characteristic for a JSON description; data packets with the
- * 14-byte header at the configured rate, channel count, sample format and frames per packet; Battery Service
- * level readable and notified every 10 s.
+ * 14-byte header at the configured rate, channel count, sample format and frames per packet, in packet format
+ * version 2 (with CRC) unless told to speak version 1; Battery Service level readable and notified every 10 s.
  */
 import type { Uuid } from '../gatt.js';
 import { BATTERY_SERVICE, encodeBatteryLevel } from '../protocols/battery.js';
-import { OPEN_EEG, OPEN_EEG_COMMANDS, encodeOpenEegInfo, encodeOpenEegPacket, openEegFramesPerPacket, type OpenEegFormat } from '../protocols/open-eeg.js';
+import { OPEN_EEG, OPEN_EEG_COMMANDS, encodeOpenEegInfo, encodeOpenEegPacket, openEegFramesPerPacket, type OpenEegFormat, type OpenEegVersion } from '../protocols/open-eeg.js';
 import { VirtualPeripheral, type SignalSource, type VirtualDeviceOptions } from './base.js';
 import { WearerSource } from './sources.js';
 
@@ -19,6 +19,8 @@ export interface VirtualOpenEegOptions extends VirtualDeviceOptions {
   frames?: number;
   /** µV per count (default ADS1299 at gain 24: 4.5 V / 24 / (2^23 − 1)). */
   scaleUv?: number;
+  /** Packet format version: 2 (default, CRC-protected) or 1 (older boards). */
+  version?: OpenEegVersion;
   source?: SignalSource;
   emotion?: number | string;
   subject?: number;
@@ -32,6 +34,7 @@ export class VirtualOpenEeg extends VirtualPeripheral {
   readonly format: OpenEegFormat;
   readonly frames: number;
   readonly scaleUv: number;
+  readonly version: OpenEegVersion;
   private readonly source: SignalSource;
   private seq = 0;
   private first = true;
@@ -42,7 +45,9 @@ export class VirtualOpenEeg extends VirtualPeripheral {
     this.sampleRate = opts.sampleRate ?? 250;
     this.format = opts.format ?? 'int24';
     this.scaleUv = opts.scaleUv ?? (4.5 / 24 / 8388607) * 1e6;
-    this.frames = opts.frames ?? openEegFramesPerPacket(this.sites.length, this.format, 244);
+    this.version = opts.version ?? OPEN_EEG.version;
+    if (this.version !== 1 && this.version !== 2) throw new RangeError(`open-EEG packet version must be 1 or 2, got ${String(opts.version)}`);
+    this.frames = opts.frames ?? openEegFramesPerPacket(this.sites.length, this.format, 244, this.version);
     if (!(this.frames >= 1 && this.frames <= 255)) throw new RangeError(`frames per packet must be 1–255, got ${this.frames}`);
     if (!(this.sampleRate >= 101 && this.sampleRate <= 16000 && Number.isInteger(this.sampleRate))) throw new RangeError(`sample rate must be an integer 101–16000 Hz, got ${this.sampleRate}`);
     this.source = opts.source ?? new WearerSource({ sites: this.sites, sampleRate: this.sampleRate, emotion: opts.emotion ?? 0, subject: opts.subject ?? 0, seed: opts.seed ?? 1 });
@@ -56,7 +61,7 @@ export class VirtualOpenEeg extends VirtualPeripheral {
   }
 
   protected onRead(characteristic: Uuid): Uint8Array {
-    if (characteristic === OPEN_EEG.info) return encodeOpenEegInfo({ name: this.name, channels: [...this.sites], firmware: 'sim-1.0', reference: 'linked ears' });
+    if (characteristic === OPEN_EEG.info) return encodeOpenEegInfo({ name: this.name, channels: [...this.sites], firmware: `sim-${this.version}.0`, reference: 'linked ears' });
     if (characteristic === BATTERY_SERVICE.level) return encodeBatteryLevel(this.battery);
     throw new Error(`characteristic ${characteristic} is not readable on ${this.name}`);
   }
@@ -74,7 +79,7 @@ export class VirtualOpenEeg extends VirtualPeripheral {
     this.every((this.frames / this.sampleRate) * 1000, (t) => {
       const uv = this.source.read(this.frames);
       const counts = uv.map((ch) => Array.from(ch, (v) => Math.round(v / this.scaleUv)));
-      this.emit(OPEN_EEG.data, encodeOpenEegPacket(counts, { format: this.format, sequence: this.seq, sampleRate: this.sampleRate, scaleUv: this.scaleUv, batteryPercent: this.battery, restart: this.first }), t);
+      this.emit(OPEN_EEG.data, encodeOpenEegPacket(counts, { format: this.format, sequence: this.seq, sampleRate: this.sampleRate, scaleUv: this.scaleUv, batteryPercent: this.battery, restart: this.first, version: this.version }), t);
       this.seq = (this.seq + 1) & 0xffff;
       this.first = false;
     });

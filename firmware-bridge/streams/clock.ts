@@ -9,6 +9,12 @@
  * leaking lower envelope of the residuals: times are anchored to the fastest arrivals, and a burst of late
  * packets after a stalled link does not drag the grid. Arrivals more than `outlierMs` off the line are left out
  * of the fit; if they persist at the sampling pace the device clock really jumped and the fit re-anchors.
+ *
+ * Host clocks misbehave too (suspend, NTP steps, a bad timestamp source): every host time is treated as a claim
+ * to check, never as a count of samples. Times that are not finite or beyond ±2^53 ms are ignored; the first
+ * anchor needs two arrivals that agree; a persistent jump re-anchors the fit; isolated arrivals that are early
+ * or later than any link could deliver are left out. Each of these is reported as a ClockChange (takeChanges())
+ * so callers can say so, instead of guessing lost samples from the time.
  */
 export interface SampleClockOptions {
   /** Half-life of a point's weight, in samples (default 60 s of data). */
@@ -23,6 +29,45 @@ export interface SampleClockOptions {
   lateMs?: number;
   /** How fast (ms per second of data) the lower envelope rises without a fast arrival (default 0.2). */
   envelopeLeakMsPerS?: number;
+  /**
+   * Longest delay a link can add to a notification (default 32 s, BLE's longest supervision timeout: a link
+   * that delivers nothing for longer is dropped). Arrivals later than this, or early by more than `outlierMs`,
+   * are host clock glitches, not link delays.
+   */
+  maxLinkDelayMs?: number;
+}
+
+/** Something the host clock did that the sample grid does not follow. */
+export interface ClockChange {
+  /**
+   * step: the host time jumped and stayed (clock step, suspend, device pause): the grid re-anchored to it.
+   * glitch: isolated host times off the grid (early, or later than any link delay): ignored.
+   * invalid: a host time that is not a finite number within ±2^53 ms: ignored.
+   */
+  change: 'step' | 'glitch' | 'invalid';
+  /** Absolute sample where it was first seen. */
+  atSample: number;
+  /** The host time that showed it (first of a run). */
+  hostMs: number;
+  /** Host time minus the grid's time for that sample (ms); null when not measurable (invalid time, no grid yet). */
+  jumpMs: number | null;
+  /** Notifications in the run (a step counts those seen before the re-anchor; 'invalid' is reported at the first). */
+  notifications: number;
+}
+
+/** Largest magnitude a host time may have (ms); beyond it a double no longer holds whole milliseconds. */
+export const MAX_HOST_MS = 2 ** 53;
+
+export function usableHostTime(t: number): boolean {
+  return Number.isFinite(t) && Math.abs(t) <= MAX_HOST_MS;
+}
+
+interface OutlierRun {
+  since: number;
+  sinceMs: number;
+  jump: number;
+  count: number;
+  clockLike: boolean;
 }
 
 export class SampleClock {
@@ -39,11 +84,16 @@ export class SampleClock {
   private snt = 0;
   private readonly outlierMs: number;
   private readonly reanchorSamples: number;
-  private outlierSince = NaN;
-  private outlierSinceMs = NaN;
+  private readonly maxLinkDelayMs: number;
+  private run: OutlierRun | null = null;
   private env = 0;
   private readonly leakPerSample: number;
   private readonly lateMs: number;
+  /** Arrivals seen before the first anchor, waiting for one that agrees (bounded). */
+  private early: { n: number; t: number }[] = [];
+  private earlyDropped: { n: number; t: number; count: number } | null = null;
+  private invalidRun = false;
+  private changes: ClockChange[] = [];
   /** Times the clock re-anchored after a persistent jump. */
   reanchors = 0;
 
@@ -57,45 +107,132 @@ export class SampleClock {
     this.outlierMs = opts.outlierMs ?? 300;
     this.reanchorSamples = opts.reanchorSamples ?? sampleRate;
     this.lateMs = opts.lateMs ?? 80;
+    this.maxLinkDelayMs = opts.maxLinkDelayMs ?? 32_000;
     // The envelope may rise by 2 ms per second of data when no fast arrival refreshes it.
     this.leakPerSample = (opts.envelopeLeakMsPerS ?? 0.2) / sampleRate;
   }
 
-  /** Forget everything: the next observation anchors a new fit. */
+  /** Forget the fit: the next observations anchor a new one. Pending reports stay available (takeChanges()). */
   reset(): void {
+    this.finish();
+    this.clearFit();
+    this.early = [];
+    this.earlyDropped = null;
+  }
+
+  private clearFit(): void {
     this.n0 = NaN;
     this.w = this.mn = this.mt = this.snn = this.snt = this.env = 0;
-    this.outlierSince = NaN;
-    this.outlierSinceMs = NaN;
+    this.run = null;
   }
 
+  /** True once the clock has an anchor (possibly provisional: one arrival, not yet confirmed by a second). */
   get ready(): boolean {
-    return !Number.isNaN(this.n0);
+    return !Number.isNaN(this.n0) || this.early.length > 0;
   }
 
-  /** Record that the packet ending with absolute sample `lastSample` arrived at host time `hostMs`. */
-  observe(lastSample: number, hostMs: number): void {
-    if (!Number.isFinite(hostMs)) return;
-    if (!Number.isNaN(this.n0) && this.w >= 8) {
-      const r = hostMs - this.timeOf(lastSample);
-      if (Math.abs(r) > this.outlierMs) {
-        if (Number.isNaN(this.outlierSince)) {
-          this.outlierSince = lastSample;
-          this.outlierSinceMs = hostMs;
-        }
-        // Re-anchor only when the outliers keep arriving at the sampling pace: a burst after a stalled link
-        // delivers many samples in no time and must not move the clock.
-        const samples = lastSample - this.outlierSince;
-        if (samples < this.reanchorSamples || hostMs - this.outlierSinceMs < 0.5 * samples * this.nominalMs) return;
-        this.reset();
-        this.reanchors++;
-      } else this.outlierSince = NaN;
+  /** Reports since the last call, oldest first. */
+  takeChanges(): ClockChange[] {
+    const c = this.changes;
+    this.changes = [];
+    return c;
+  }
+
+  /** Report whatever is still pending (an unfinished glitch run, dropped early arrivals): end of stream. */
+  finish(): void {
+    this.endRun();
+    this.reportEarlyDropped();
+  }
+
+  /** A notification whose host time is unusable arrived near absolute sample `atSample` (reported at the first of a run). */
+  invalid(atSample: number, hostMs: number): void {
+    if (this.invalidRun) return;
+    this.invalidRun = true;
+    this.changes.push({ change: 'invalid', atSample, hostMs, jumpMs: null, notifications: 1 });
+  }
+
+  /** A notification with a usable host time arrived (ends a run of unusable ones). */
+  valid(): void {
+    this.invalidRun = false;
+  }
+
+  /**
+   * Record that the packet ending with absolute sample `lastSample` arrived at host time `hostMs`. With
+   * `fit` false the arrival is only checked (steps and glitches), not added to the fit: for further packets of a
+   * block already observed (Muse sends one per electrode), whose times must be checked all the same.
+   */
+  observe(lastSample: number, hostMs: number, fit = true): void {
+    if (!usableHostTime(hostMs)) return this.invalid(lastSample, hostMs);
+    this.valid();
+    if (Number.isNaN(this.n0)) return fit ? this.observeEarly(lastSample, hostMs) : undefined;
+    const r = hostMs - this.timeOf(lastSample);
+    // Until the fit has a few points only gross outliers are judged (a wild first timestamp must not set the grid).
+    const limit = this.w >= 8 ? this.outlierMs : Math.max(this.outlierMs, this.maxLinkDelayMs);
+    if (Math.abs(r) > limit) {
+      const clockLike = r < -this.outlierMs || r > this.maxLinkDelayMs;
+      if (!this.run) this.run = { since: lastSample, sinceMs: hostMs, jump: r, count: 0, clockLike };
+      const run = this.run;
+      run.count++;
+      run.clockLike ||= clockLike;
+      // Re-anchor only when the outliers keep arriving at the sampling pace: a burst after a stalled link
+      // delivers many samples in no time and must not move the clock.
+      const samples = lastSample - run.since;
+      if (samples < this.reanchorSamples || hostMs - run.sinceMs < 0.5 * samples * this.nominalMs) return;
+      this.changes.push({ change: 'step', atSample: run.since, hostMs: run.sinceMs, jumpMs: r, notifications: run.count });
+      this.clearFit();
+      this.reanchors++;
+      this.anchor(lastSample, hostMs);
+      return;
     }
-    if (Number.isNaN(this.n0)) {
-      this.n0 = lastSample;
-      this.t0 = hostMs;
-      this.lastN = 0;
+    this.endRun();
+    if (fit) this.fit(lastSample, hostMs);
+  }
+
+  private endRun(): void {
+    const run = this.run;
+    this.run = null;
+    if (run?.clockLike) this.changes.push({ change: 'glitch', atSample: run.since, hostMs: run.sinceMs, jumpMs: run.jump, notifications: run.count });
+  }
+
+  /** Before the first anchor: wait for two arrivals that agree (at the nominal rate, within outlierMs). */
+  private observeEarly(n: number, t: number): void {
+    const agree = this.early.findIndex((e) => Math.abs(t - e.t - (n - e.n) * this.nominalMs) <= this.outlierMs);
+    if (agree < 0) {
+      this.early.push({ n, t });
+      if (this.early.length > 8) this.dropEarly(this.early.shift()!);
+      return;
     }
+    const mate = this.early[agree]!;
+    const others = this.early.filter((_, i) => i !== agree);
+    this.early = [];
+    const [a, b] = mate.n <= n ? [mate, { n, t }] : [{ n, t }, mate];
+    this.anchor(a.n, a.t);
+    this.fit(b.n, b.t);
+    for (const o of others) this.dropEarly(o);
+    this.reportEarlyDropped();
+  }
+
+  private dropEarly(e: { n: number; t: number }): void {
+    if (!this.earlyDropped) this.earlyDropped = { ...e, count: 1 };
+    else this.earlyDropped.count++;
+  }
+
+  private reportEarlyDropped(): void {
+    const d = this.earlyDropped;
+    if (!d) return;
+    this.earlyDropped = null;
+    const jump = Number.isNaN(this.n0) ? null : d.t - this.timeOf(d.n);
+    this.changes.push({ change: 'glitch', atSample: d.n, hostMs: d.t, jumpMs: jump, notifications: d.count });
+  }
+
+  private anchor(n: number, t: number): void {
+    this.n0 = n;
+    this.t0 = t;
+    this.lastN = 0;
+    this.fit(n, t);
+  }
+
+  private fit(lastSample: number, hostMs: number): void {
     const n = lastSample - this.n0;
     const t = hostMs - this.t0;
     // Clearly delayed packets (well above the envelope) would pull the line up: keep them out of the fit.
@@ -131,15 +268,19 @@ export class SampleClock {
     return Math.min(this.nominalMs * 1.02, Math.max(this.nominalMs * 0.98, s));
   }
 
-  /** Host time of absolute sample n (NaN before the first observation). */
+  /** Host time of absolute sample n (NaN before the first usable observation). */
   timeOf(n: number): number {
-    if (Number.isNaN(this.n0)) return NaN;
+    if (Number.isNaN(this.n0)) {
+      // Provisional: the latest unconfirmed arrival at the nominal rate.
+      const e = this.early[this.early.length - 1];
+      return e ? e.t + this.nominalMs * (n - e.n) : NaN;
+    }
     return this.t0 + this.mt + this.env + this.periodMs * (n - this.n0 - this.mn);
   }
 
-  /** Absolute sample index the clock expects at host time t (for resolving counter wrap-around after long gaps). */
+  /** Absolute sample index the clock expects at host time t (NaN without a confirmed anchor or a usable t). */
   sampleAt(hostMs: number): number {
-    if (Number.isNaN(this.n0)) return NaN;
+    if (Number.isNaN(this.n0) || !usableHostTime(hostMs)) return NaN;
     return this.n0 + this.mn + (hostMs - this.t0 - this.mt - this.env) / this.periodMs;
   }
 }

@@ -5,7 +5,7 @@
  * and sample times come from a running fit of arrival time on sample index (see SampleClock).
  */
 import { MUSE } from '../protocols/muse.js';
-import { BlockAssembler, type BlockEvent, type BlockStreamStats } from './blocks.js';
+import { BlockAssembler, type BlockEvent, type BlockStreamStats, type ClockEvent } from './blocks.js';
 
 export interface EegRows {
   kind: 'eeg';
@@ -27,7 +27,9 @@ export interface GapEvent {
   /** true when NaN rows were emitted for the gap */
   filled: boolean;
 }
-export type EegStreamEvent = EegRows | GapEvent;
+/** The host clock stepped, glitched or gave an unusable time (no sample is lost by it; see SampleClock). */
+export type EegClockEvent = ClockEvent & { stream: 'eeg' };
+export type EegStreamEvent = EegRows | GapEvent | EegClockEvent;
 
 export interface MuseEegAssemblerOptions {
   /** Electrode count: 4 (TP9, AF7, AF8, TP10) or 5 with the right AUX input (presets p20/p50). */
@@ -77,5 +79,6 @@ export class MuseEegAssembler {
 
 function toEeg(e: BlockEvent): EegStreamEvent {
   if (e.kind === 'rows') return { kind: 'eeg', t: e.t, channels: e.channels, firstSample: e.firstSample };
+  if (e.kind === 'clock') return { ...e, stream: 'eeg' };
   return { ...e, stream: 'eeg' };
 }

@@ -214,7 +214,7 @@ describe('open EEG profile', () => {
       if (!r.ok) throw new Error(r.error);
       expect(r.value).toMatchObject({ format: v.format, channels: v.channels, frames: v.frames, sampleRate: v.sampleRate, sequence: v.sequence, batteryPercent: v.battery, restart: v.restart, scaleUv: v.scaleUv });
       expect(r.value.counts.map((c) => Array.from(c))).toEqual(v.counts);
-      const re = encodeOpenEegPacket(v.counts, { format: v.format, sequence: v.sequence, sampleRate: v.sampleRate, scaleUv: v.scaleUv, batteryPercent: v.battery, restart: v.restart });
+      const re = encodeOpenEegPacket(v.counts, { format: v.format, sequence: v.sequence, sampleRate: v.sampleRate, scaleUv: v.scaleUv, batteryPercent: v.battery, restart: v.restart, version: 1 });
       expect(bytesToHex(re)).toBe(v.hex);
     }
   });

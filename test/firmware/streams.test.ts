@@ -3,6 +3,7 @@ import { BlockAssembler, type BlockEvent } from '../../firmware-bridge/streams/b
 import { SampleClock } from '../../firmware-bridge/streams/clock.js';
 import { SequenceUnwrapper } from '../../firmware-bridge/streams/sequence.js';
 import { MuseEegAssembler } from '../../firmware-bridge/streams/muse-eeg.js';
+import { DeviceTimeBlocks } from '../../firmware-bridge/streams/device-time.js';
 import { Rng } from '../../firmware-bridge/sim/rng.js';
 
 const NAMES = ['TP9', 'AF7', 'AF8', 'TP10'];
@@ -14,7 +15,7 @@ const block = (c: number, b: number) => Float64Array.from({ length: 12 }, (_, j)
 function collect(events: BlockEvent[], rows: Map<number, number[]>, gaps: BlockEvent[]): void {
   for (const e of events) {
     if (e.kind === 'gap') gaps.push(e);
-    else for (let j = 0; j < e.t.length; j++) rows.set(e.firstSample + j, e.channels.map((ch) => ch[j]!));
+    else if (e.kind === 'rows') for (let j = 0; j < e.t.length; j++) rows.set(e.firstSample + j, e.channels.map((ch) => ch[j]!));
   }
 }
 
@@ -94,11 +95,130 @@ describe('BlockAssembler', () => {
     for (let i = 0; i < 20; i++) collect(asm.pushAll(i, [Float64Array.of(1000 + i)], (t += 10)), rows, gaps);
     collect(asm.flush(), rows, gaps);
     expect(asm.stats.restarts).toBe(1);
-    expect(rows.size).toBe(210 + 19); // the first packet after the restart is held as suspect until confirmed
+    // the first packet after the restart is held until the next confirms it, then kept (it used to be lost)
+    expect(rows.size).toBe(210 + 20);
+  });
+});
+
+describe('BlockAssembler: counters, not host time, count lost samples', () => {
+  const mk = () => new BlockAssembler({ stream: 'x', channels: ['a', 'b'], samplesPerBlock: 2, sampleRate: 200, indexModulus: 100 });
+  const blk = (i: number) => [Float64Array.of(i, i + 0.5), Float64Array.of(-i, -i - 0.5)];
+  function run(asm: BlockAssembler, packets: [raw: number, value: number, t: number][]) {
+    const rows = new Map<number, number[]>();
+    const gaps: BlockEvent[] = [];
+    const clock: BlockEvent[] = [];
+    const t0 = performance.now();
+    for (const [raw, v, t] of packets) {
+      const ev = asm.pushAll(raw, blk(v), t);
+      collect(ev, rows, gaps);
+      clock.push(...ev.filter((e) => e.kind === 'clock'));
+    }
+    const ev = asm.flush();
+    collect(ev, rows, gaps);
+    clock.push(...ev.filter((e) => e.kind === 'clock'));
+    return { rows, gaps, clock, ms: performance.now() - t0 };
+  }
+  const clean = (n: number) => Array.from({ length: n }, (_, i): [number, number, number] => [i % 100, i, 1000 + 10 * i]);
+
+  it('a wild host time on one packet (1e12, 1e14, −1e14, 1e308, NaN, Infinity) loses nothing, is reported, and costs nothing', () => {
+    for (const wild of [1e12, 1e14, -1e14, 1e308, NaN, Infinity]) {
+      const p = clean(400);
+      p[200]![2] = wild;
+      const r = run(mk(), p);
+      expect(r.ms).toBeLessThan(200);
+      expect(r.gaps).toEqual([]);
+      expect(r.rows.size).toBe(800);
+      for (let i = 0; i < 400; i++) expect(r.rows.get(2 * i)).toEqual([i, -i]);
+      expect(r.clock).toHaveLength(1);
+      expect(r.clock[0]).toMatchObject({ kind: 'clock', change: Math.abs(wild) <= 2 ** 53 ? 'glitch' : 'invalid', fromSample: 401, notifications: 1 });
+      if (r.clock[0]!.kind === 'clock' && r.clock[0]!.change === 'glitch') expect(r.clock[0]!.jumpMs! / (wild - 3000)).toBeCloseTo(1, 6);
+    }
+  });
+
+  it('a host clock step (+1 h, −1 h) re-anchors the times and is reported; no sample is lost and rows keep their data', () => {
+    for (const step of [3_600_000, -3_600_000]) {
+      const p = clean(600).map(([raw, v, t], i): [number, number, number] => [raw, v, i >= 300 ? t + step : t]);
+      const r = run(mk(), p);
+      expect(r.gaps).toEqual([]);
+      expect(r.rows.size).toBe(1200);
+      expect(r.clock).toHaveLength(1);
+      expect(r.clock[0]).toMatchObject({ change: 'step', fromSample: 601 });
+      expect(r.clock[0]!.kind === 'clock' && r.clock[0]!.jumpMs).toBeCloseTo(step, -1);
+    }
+  });
+
+  it('a counter corrupted within the restart window is not a gap (it used to become one)', () => {
+    const p = clean(200);
+    p[100]![0] = 130 % 100; // 30 blocks ahead
+    const r = run(mk(), p);
+    const lostBlock = r.gaps.filter((g) => g.kind === 'gap');
+    // Only the damaged packet's own block is missing.
+    expect(lostBlock).toEqual([{ kind: 'gap', stream: 'x', lostSamples: 2, fromSample: 200, filled: true }]);
+    expect(r.rows.size).toBe(400);
+  });
+
+  it('a real loss beyond the reordering window is counted exactly once a second packet confirms it; the first packet after it is kept', () => {
+    const p = clean(200).filter(([, v]) => v < 50 || v >= 60);
+    const asm = mk();
+    const r = run(asm, p);
+    expect(r.gaps).toEqual([{ kind: 'gap', stream: 'x', lostSamples: 20, fromSample: 100, filled: true }]);
+    expect(r.rows.get(120)).toEqual([60, -60]);
+    expect(asm.stats.lostSamples).toBe(40);
+    expect(asm.stats.lostByChannel).toEqual({ a: 20, b: 20 });
+    expect(asm.stats.suspect).toBe(0);
+  });
+});
+
+describe('DeviceTimeBlocks', () => {
+  it('numbers blocks from device ticks: duplicates and reordered packets keep their number, a corrupted tick does not move the stream, the u32 wrap is seamless', () => {
+    const tpb = 2000;
+    const start = 2 ** 32 - 50 * tpb; // wraps after 50 blocks
+    const tick = (b: number) => (start + b * tpb) % 2 ** 32;
+    const d = new DeviceTimeBlocks(tpb);
+    const seen: number[] = [];
+    for (let b = 0; b < 120; b++) {
+      seen.push(d.block(tick(b)));
+      if (b === 10) seen.push(d.block(tick(b))); // duplicate
+      if (b === 20) seen.push(d.block(tick(b) ^ (1 << 27))); // corrupted high byte: far away
+      if (b === 30) seen.push(d.block(tick(b - 2))); // late
+    }
+    const expected: number[] = [];
+    for (let b = 0; b < 120; b++) {
+      expected.push(b);
+      if (b === 10) expected.push(10);
+      if (b === 20) expected.push(seen[expected.length]!);
+      if (b === 30) expected.push(28);
+    }
+    expect(seen).toEqual(expected);
+    expect(Math.abs(seen[22]! - 20)).toBeGreaterThan(1000);
+    // A real jump (two packets agree on it) moves the stream.
+    expect(d.block(tick(5000))).toBe(5000);
+    expect(d.block(tick(5001))).toBe(5001);
+    expect(d.block(tick(5002))).toBe(5002);
   });
 });
 
 describe('SampleClock', () => {
+  it('anchors on the first two arrivals that agree: a wild first timestamp is reported, not used', () => {
+    const clk = new SampleClock(100);
+    clk.observe(0, 1e14);
+    for (let n = 1; n < 500; n++) clk.observe(n, 5000 + n * 10);
+    expect(clk.timeOf(499)).toBeCloseTo(5000 + 4990, 1);
+    const ch = clk.takeChanges();
+    expect(ch).toHaveLength(1);
+    expect(ch[0]).toMatchObject({ change: 'glitch', atSample: 0, hostMs: 1e14, notifications: 1 });
+    expect(ch[0]!.jumpMs).toBeCloseTo(1e14 - 5000, -3);
+    clk.observe(500, Number.NaN);
+    clk.observe(501, 1e308);
+    clk.observe(502, 5000 + 5020);
+    clk.observe(503, -Infinity);
+    expect(clk.takeChanges().map((c) => [c.change, c.atSample])).toEqual([
+      ['invalid', 500],
+      ['invalid', 503],
+    ]);
+    expect(clk.timeOf(503)).toBeCloseTo(5000 + 5030, 1);
+  });
+
   it('tracks device clock drift and removes jitter', () => {
     const fs = 256;
     const clk = new SampleClock(fs);
@@ -124,14 +244,21 @@ describe('SampleClock', () => {
 });
 
 describe('SequenceUnwrapper', () => {
-  it('uses elapsed time to count whole wraps after a long gap', () => {
+  it('counts from the counter only: a time hint picks between its two readings but never adds wraps', () => {
     const u = new SequenceUnwrapper(100);
     expect(u.unwrap(98)).toBe(98);
     expect(u.unwrap(99)).toBe(99);
     expect(u.unwrap(3)).toBe(103);
     expect(u.unwrap(1)).toBe(101); // late packet: behind the head
     expect(u.head).toBe(103);
-    expect(u.unwrap(10, 310)).toBe(310); // two whole wraps lost, clock says so
-    expect(u.unwrap(20, 360)).toBe(320); // clock disagrees by less than 3/4 wrap: no extra wrap
+    // Elapsed time says two whole wraps were lost: the counter cannot say so, so they are not inferred.
+    expect(u.unwrap(10, 310)).toBe(110);
+    // A step of more than half a cycle is ambiguous (ahead 60 or behind 40): time picks the reading.
+    expect(u.peek(70)).toBe(70);
+    expect(u.peek(70, 171)).toBe(170);
+    expect(u.peek(70, 75)).toBe(70);
+    // A hint no single counter step can reach (a host clock step) is ignored.
+    expect(u.peek(70, 1e14)).toBe(70);
+    expect(u.peek(70, Number.NaN)).toBe(70);
   });
 });
