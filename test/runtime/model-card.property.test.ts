@@ -1,7 +1,7 @@
 /**
  * Property tests of the model card reader on hostile input (fast-check): random byte strings, random metadata_props
  * entries (any bytes as keys and values), mutations of a valid card's metadata (dropped, duplicated, retyped,
- * corrupted, truncated entries) and of its card.json object. Every case must finish in under 50 ms and either return
+ * corrupted, truncated entries) and of its card.json object. Every case must finish in under 250 ms (a bound against hangs, generous for loaded CI machines; typical parses take well under 1 ms) and either return
  * a card that holds together (re-encoding it reads back the same card) or throw an Error that names the source.
  */
 import fc from 'fast-check';
@@ -10,7 +10,7 @@ import { parseModelCard, parseModelCardJson, CARD_FIELDS, type ModelCard } from 
 import { cardToJson } from '../../runtime/card/schema.js';
 import { concat, modelBytes, museCard, museMetadata } from './card-helpers.js';
 
-const LIMIT_MS = 50;
+const LIMIT_MS = 250;
 const SOURCE = 'fuzz.onnx';
 
 /**
@@ -132,7 +132,7 @@ function applyMutations(mutations: Mutation[]): Entries {
 }
 
 describe('parseModelCard on hostile bytes (fast-check)', () => {
-  it('3000 random byte strings: a card or an Error naming the source, each < 50 ms', () => {
+  it('3000 random byte strings: a card or an Error naming the source, each < 250 ms', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => {
         runCase(() => parseModelCard(bytes, SOURCE));
@@ -141,7 +141,7 @@ describe('parseModelCard on hostile bytes (fast-check)', () => {
     );
   });
 
-  it('1000 models of random metadata_props entries (any bytes as keys and values): a card or an Error naming the source, each < 50 ms', () => {
+  it('1000 models of random metadata_props entries (any bytes as keys and values): a card or an Error naming the source, each < 250 ms', () => {
     const entries = fc.array(fc.tuple(fc.oneof(cardKey, fc.uint8Array({ maxLength: 40 })), bytesOrText), { maxLength: 60 });
     fc.assert(
       fc.property(entries, fc.uint8Array({ maxLength: 64 }), (list, tail) => {
@@ -151,7 +151,7 @@ describe('parseModelCard on hostile bytes (fast-check)', () => {
     );
   });
 
-  it('3000 mutations of a valid card (dropped, duplicated, retyped, corrupted, truncated entries): a card or an Error naming the source, each < 50 ms', () => {
+  it('3000 mutations of a valid card (dropped, duplicated, retyped, corrupted, truncated entries): a card or an Error naming the source, each < 250 ms', () => {
     let accepted = 0;
     let refused = 0;
     fc.assert(
@@ -175,7 +175,7 @@ describe('parseModelCard on hostile bytes (fast-check)', () => {
     expect(refused).toBeGreaterThan(0);
   });
 
-  it('1000 mutated card.json objects: a card or an Error naming the source, each < 50 ms', () => {
+  it('1000 mutated card.json objects: a card or an Error naming the source, each < 250 ms', () => {
     const fields = fc.constantFrom(...CARD_FIELDS);
     fc.assert(
       fc.property(fc.array(fc.tuple(fields, fc.array(fc.oneof(fc.nat({ max: 25 }), fc.constantFrom('mean', 'std', 'lo', 'hi', 'name', 'sites')), { maxLength: 2 }), fc.jsonValue({ maxDepth: 3 })), { minLength: 1, maxLength: 3 }), (edits) => {
@@ -187,7 +187,7 @@ describe('parseModelCard on hostile bytes (fast-check)', () => {
     );
   });
 
-  it('non-card JSON of every shape (500 cases) is refused naming the source, each < 50 ms', () => {
+  it('non-card JSON of every shape (500 cases) is refused naming the source, each < 250 ms', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 5 }), (x) => {
         runCase(() => parseModelCardJson(x, 'fuzz.json'), 'fuzz.json');
