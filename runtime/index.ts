@@ -3,3 +3,4 @@ export * from './dsp/index.js';
 export * from './model-card.js';
 export * from './session.js';
 export type { Classifier } from './infer/types.js';
+export * from './pairing/index.js';

@@ -28,7 +28,7 @@ export interface SimAdvertiser {
   rssi: number;
   /** Put the battery level in the advertisement (Battery Service data), as some custom firmware does. */
   advertiseBattery?: boolean;
-  /** When the scan first hears it (ms after the scan starts; default 150 ms × its position). */
+  /** When the scan first hears it (ms after the scan starts; default 40 ms + 150 ms × its position). */
   heardAtMs?: number;
   /** It advertises, but connects never complete (out of range by the time you connect). */
   unreachable?: boolean;
@@ -90,7 +90,7 @@ export class SimTransport implements BleTransport {
     this.fleet.forEach((a, i) => {
       const services = deviceProfile(a.kind).scan.services.map((u) => normaliseUuid(u));
       heard.push({
-        at: a.heardAtMs ?? 150 * i,
+        at: a.heardAtMs ?? 40 + 150 * i,
         result: {
           transport: 'sim',
           id: simDeviceId(a.name),
@@ -105,7 +105,7 @@ export class SimTransport implements BleTransport {
     this.strangers.forEach((s, i) => {
       const services = s.services.map((u) => normaliseUuid(u));
       heard.push({
-        at: 75 + 150 * i,
+        at: 115 + 150 * i,
         result: { transport: 'sim', id: simDeviceId(s.name), name: s.name, rssi: s.rssi, services, kind: identifyAdvertisement({ name: s.name, services }), battery: null },
       });
     });

@@ -12,6 +12,8 @@ import { registerDataset } from './commands/dataset.js';
 import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
+import { registerPair } from './commands/pair.js';
+import { registerDevices } from './commands/devices.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
 export class CliError extends Error {
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerCompare(program);
   registerExport(program);
+  registerPair(program);
+  registerDevices(program);
   return program;
 }
 
