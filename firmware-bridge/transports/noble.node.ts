@@ -605,9 +605,10 @@ export function createNobleTransport(opts: NobleTransportOptions = {}): NobleTra
   return new NobleTransport(opts);
 }
 
-// Compile-time proof that the real @stoprocent/noble satisfies the structural types above.
+// Compile-time proof that the real @stoprocent/noble satisfies the structural types above (not exported, so
+// the published declarations do not need the optional package's types).
 type Satisfies<T extends U, U> = T;
-export type NobleApiCheck = [
+type NobleApiCheck = [
   Satisfies<NobleApi.Noble, NobleLike>,
   Satisfies<NobleApi.Peripheral, NoblePeripheralLike>,
   Satisfies<NobleApi.Service, NobleServiceLike>,
