@@ -34,3 +34,4 @@ export { VirtualGanglion, type VirtualGanglionOptions } from './sim/virtual-gang
 export { VirtualOpenEeg, type VirtualOpenEegOptions } from './sim/virtual-open-eeg.js';
 export { ReplayPeripheral, type ReplayOptions } from './sim/replay.js';
 export { openDevice, createSimDevice, parseSimUri, parseReplayUri, isVirtualDevice, DeviceUriError, type OpenDeviceOptions } from './sim/uri.js';
+export * from './transports/index.js';

@@ -15,6 +15,8 @@ import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { runProgram } from './program.js';
+import { registerPair } from './commands/pair.js';
+import { registerDevices } from './commands/devices.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
 export { CliError } from './errors.js';
@@ -38,6 +40,8 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerExport(program);
   registerInspect(program);
+  registerPair(program);
+  registerDevices(program);
   return program;
 }
 
