@@ -4,6 +4,8 @@
  * classes, provenance and metrics. Stored as one JSON file (weights base64-encoded little-endian float32).
  */
 
+import type { SmoothingName } from '../runtime/dsp/smooth.js';
+
 export interface ArchSpecJson {
   arch: 'mlp' | 'eegnet' | 'dgcnn';
   input: { channels: number; bands: number };
@@ -25,7 +27,8 @@ export interface FeatureSpec {
   hopSec: number;
   nfft?: number;
   bands: { name: string; lo: number; hi: number }[];
-  smoothing: 'none' | 'lds' | 'moving-average';
+  /** Smoothing form along windows (runtime/dsp/smooth.ts SMOOTHING_FORMS; only causal forms run live exactly). */
+  smoothing: SmoothingName;
 }
 
 export interface Checkpoint {
