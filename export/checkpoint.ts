@@ -32,6 +32,7 @@ export interface FeatureSpec {
   hopSec: number;
   nfft?: number;
   bands: { name: string; lo: number; hi: number }[];
+  /** Smoothing form along windows (runtime/dsp/smooth.ts SMOOTHING_FORMS; only causal forms run live exactly). */
   smoothing: SmoothMethod;
 }
 

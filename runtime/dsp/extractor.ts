@@ -5,7 +5,8 @@
  * Pipeline per channel: lost-sample handling → optional polyphase resampling to `resampleTo` →
  * optional causal pre-filters (notch, Butterworth band-pass) → windows of `windowSec` every `hopSec`
  * → band features (SEED DE/PSD, textbook Gaussian DE, Welch band powers) → optional smoothing along
- * windows (online LDS or causal moving average). Every stage is causal with carried state and does the
+ * windows (runtime/dsp/smooth.ts: causal LDS or trailing moving average exactly as training computes them;
+ * the offline forms only by a stand-in, see `smoothingCausal`). Every stage is causal with carried state and does the
  * same arithmetic per sample whatever the block sizes, so `extractFeatures(x)` (one push + flush) and
  * any sequence of `push` calls + `flush` produce the same frames bit for bit.
  *
@@ -24,13 +25,14 @@ import { processPair, SosFilter } from './filter.js';
 import { channelQuality, type ChannelQuality, type QualityOptions } from './quality.js';
 import { StreamingResampler } from './resample.js';
 import { SeedSpectrum, type SeedWindow } from './seed-de.js';
-import { OnlineLDS, OnlineMovingAverage, type LdsOptions } from './smooth.js';
+import { onlineSmoother, smoothingForm, smoothTrial, SMOOTHING_NAMES, type OnlineLdsOptions, type OnlineSmoother, type SmoothingName, type SmoothingOptions } from './smooth.js';
 import { bandFilterBank, pairedGaussianEntropies, WelchSpectrum } from './spectral.js';
 
 export type FeatureMethod = 'seed-de' | 'seed-psd' | 'gauss-de' | 'welch' | 'welch-rel';
 export const FEATURE_METHODS: readonly FeatureMethod[] = ['seed-de', 'seed-psd', 'gauss-de', 'welch', 'welch-rel'];
-export type SmoothMethod = 'none' | 'lds' | 'moving-average';
-export const SMOOTH_METHODS: readonly SmoothMethod[] = ['none', 'lds', 'moving-average'];
+/** The smoothing forms (runtime/dsp/smooth.ts SMOOTHING_FORMS). */
+export type SmoothMethod = SmoothingName;
+export const SMOOTH_METHODS: readonly SmoothMethod[] = SMOOTHING_NAMES;
 
 export interface FeatureExtractorOptions {
   /** Input sampling rate (Hz). */
@@ -56,12 +58,19 @@ export interface FeatureExtractorOptions {
   /** Welch segment length / overlap (samples) for welch / welch-rel. */
   welchNperseg?: number;
   welchNoverlap?: number;
-  /** Smoothing along windows. Default 'none'. */
+  /**
+   * Smoothing along windows. Default 'none'. The causal forms (lds-causal, moving-average-causal) equal what
+   * training computes per trial; the offline forms (lds, moving-average) need the whole trial and run here as
+   * a stand-in only (lds: the running mean as μ₀; moving-average: trailing), see `smoothingCausal`.
+   */
   smooth?: SmoothMethod;
   /** Moving-average length in windows. Default 5. */
   movingAverageWindow?: number;
-  /** LDS parameters; `initialMean` (channel-major [c·nBands + b]) fixes μ₀, else the running mean is used. */
-  lds?: Omit<LdsOptions, 'initialMean'> & { initialMean?: ArrayLike<number> };
+  /**
+   * LDS parameters; `initialMean` (channel-major [c·nBands + b]) fixes μ₀ (lds-causal: a calibration
+   * baseline), else lds-causal starts from the first valid window and lds from the running mean.
+   */
+  lds?: Omit<OnlineLdsOptions, 'init'>;
   /** Resample to this rate (Hz) before everything else (e.g. Muse 256 → 200). */
   resampleTo?: number;
   /** Causal notch at this mains frequency (Hz). */
@@ -232,7 +241,10 @@ export class FeatureExtractor {
   private readonly ch: ChannelState[];
   private readonly seed: SeedSpectrum | null = null;
   private readonly welch: WelchSpectrum | null = null;
-  private readonly smoother: OnlineLDS | OnlineMovingAverage | null;
+  /** The smoothing form, and whether it is computed exactly (false: an offline form's stand-in). */
+  readonly smoothing: SmoothMethod;
+  readonly smoothingCausal: boolean;
+  private readonly smoother: OnlineSmoother | null;
   private readonly settle: number;
   private readonly qualityOpts: QualityOptions | null;
   private nextWindow = 0;
@@ -304,14 +316,26 @@ export class FeatureExtractor {
 
     const dim = names.length * this.bands.length;
     const smooth = opts.smooth ?? 'none';
-    if (!SMOOTH_METHODS.includes(smooth)) throw new RangeError(`unknown smoothing "${smooth}" (expected ${SMOOTH_METHODS.join(', ')})`);
-    this.smoother = smooth === 'lds' ? new OnlineLDS(dim, opts.lds) : smooth === 'moving-average' ? new OnlineMovingAverage(dim, opts.movingAverageWindow ?? 5) : null;
+    const form = smoothingForm(smooth);
+    if (!form) throw new RangeError(`unknown smoothing "${smooth}" (expected ${SMOOTH_METHODS.join(', ')})`);
+    this.smoothing = smooth;
+    this.smoothingCausal = form.causal;
+    this.smoother = onlineSmoother(smooth, dim, { ...(opts.lds ? { lds: opts.lds } : {}), ...(opts.movingAverageWindow !== undefined ? { movingAverageWindow: opts.movingAverageWindow } : {}) }, true);
     this.qualityOpts = opts.quality === false ? null : { ...(opts.quality ?? {}), fs: fsF };
     this.bandOffsets = new Int32Array(this.bands.length);
   }
 
   get channelCount(): number {
     return this.ch.length;
+  }
+
+  /**
+   * Start a new smoothing trial: the next valid window of each feature initialises the smoother, as the first
+   * window of a trial does in training. Call it at the session start and after a reconnect. Sample-level state
+   * (filters, resampler, the window grid, gap marks) is kept; frames already returned are not changed.
+   */
+  reset(): void {
+    this.smoother?.reset();
   }
 
   /**
@@ -520,4 +544,20 @@ export function extractFeatureFrames(signalPerChannel: readonly ArrayLike<number
 /** Offline extraction: features indexed [window][channel][band]. */
 export function extractFeatures(signalPerChannel: readonly ArrayLike<number>[], opts: ExtractOptions): Float64Array[][] {
   return extractFeatureFrames(signalPerChannel, opts).map((f) => f.features);
+}
+
+/**
+ * Smooth finished frames as one trial with `form` (smoothTrial: causal forms with the online code from a reset
+ * state, offline forms over the whole trial, e.g. SEED's `lds` with the trial mean). For frames extracted with
+ * `smooth: 'none'`; returns new frames, the input is not changed.
+ */
+export function smoothFrames(frames: readonly FeatureFrame[], form: SmoothMethod, opts: SmoothingOptions = {}): FeatureFrame[] {
+  const nb = frames[0]?.features[0]?.length ?? 0;
+  const rows = frames.map((f) => {
+    const v = new Float64Array(f.features.length * nb);
+    f.features.forEach((ch, c) => v.set(ch, c * nb));
+    return v;
+  });
+  const sm = smoothTrial(form, rows, opts);
+  return frames.map((f, w) => ({ ...f, features: f.features.map((_, c) => sm[w]!.slice(c * nb, (c + 1) * nb)) }));
 }

@@ -25,7 +25,26 @@ export {
   type WelchOptions,
   type GaussDEOptions,
 } from './spectral.js';
-export { ldsSmooth, OnlineLDS, movingAverage, OnlineMovingAverage, type LdsOptions, type MovingAverageMode } from './smooth.js';
+export {
+  ldsSmooth,
+  OnlineLDS,
+  movingAverage,
+  OnlineMovingAverage,
+  SMOOTHING_FORMS,
+  SMOOTHING_NAMES,
+  smoothingForm,
+  smoothingIsCausal,
+  onlineSmoother,
+  smoothTrial,
+  type LdsOptions,
+  type LdsInit,
+  type OnlineLdsOptions,
+  type OnlineSmoother,
+  type MovingAverageMode,
+  type SmoothingName,
+  type SmoothingForm,
+  type SmoothingOptions,
+} from './smooth.js';
 export {
   RunningStats,
   ZScoreNormalizer,
@@ -39,6 +58,7 @@ export {
   FeatureExtractor,
   extractFeatures,
   extractFeatureFrames,
+  smoothFrames,
   FEATURE_METHODS,
   SMOOTH_METHODS,
   type FeatureMethod,

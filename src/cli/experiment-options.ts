@@ -38,6 +38,7 @@ import {
   type RunEvent,
   type TrainHyper,
 } from '../train/run.js';
+import { SMOOTHING_NAMES, type SmoothingName } from '../../runtime/dsp/smooth.js';
 import { CliError } from './errors.js';
 import { anyEntry, choiceOption, intEntry, intOption, listOption, numberOption, splitList } from './options.js';
 import { prepareOutDir } from './paths.js';
@@ -52,6 +53,7 @@ export type ExperimentFlags = {
   subjects?: string[];
   sessions?: number[];
   feature?: string;
+  smooth?: SmoothingName;
   montage?: string;
   seeds: number[];
   epochs: number;
@@ -96,7 +98,14 @@ export function addExperimentOptions(cmd: Command): Command {
     .addOption(listOption('--folds <ids>', 'only these fold ids, comma-separated (e.g. s1,s2 for loso; s1-sess1 for within)', anyEntry))
     .addOption(listOption('--subjects <ids>', 'load only these subject ids, comma-separated', anyEntry))
     .addOption(listOption('--sessions <list>', 'load only these sessions, comma-separated', intEntry(1, 'positive integers')))
-    .option('--feature <name>', 'EEG feature key (SEED/SEED-IV), e.g. de_LDS, de_movingAve')
+    .option('--feature <name>', 'EEG feature key (SEED/SEED-IV), e.g. de_LDS, de_movingAve; with --smooth just de or psd')
+    .addOption(
+      choiceOption(
+        '--smooth <form>',
+        'compute the EEG features from the raw EEG (SEED-IV eeg_raw_data, synthetic --raw) smoothed per trial with this form; lds-causal and moving-average-causal are what the device reproduces (docs/smoothing.md)',
+        SMOOTHING_NAMES,
+      ),
+    )
     .addOption(
       new Option('--montage <name>', 'train on a headband montage: muse, or custom:SITE,SITE,… (nearest cap channels)').argParser(
         (v: string) => {
@@ -221,6 +230,7 @@ export function experimentConfig(f: ExperimentFlags, out: string, log: (l: strin
     ...(f.subjects !== undefined ? { subjects: f.subjects } : {}),
     ...(f.sessions !== undefined ? { sessions: f.sessions } : {}),
     ...(f.feature !== undefined ? { feature: f.feature } : {}),
+    ...(f.smooth !== undefined ? { smooth: f.smooth } : {}),
   };
   prepareOutDir(out, '--out');
   if (f.teacherCache !== undefined) prepareOutDir(f.teacherCache, '--teacher-cache');

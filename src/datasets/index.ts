@@ -11,6 +11,7 @@ import { loadSeed, type SeedFeature } from './seed.js';
 import { loadSeedIV } from './seed-iv.js';
 import { loadSeedV, type SeedVColumnOrder } from './seed-v.js';
 import type { EmotionDataset } from './types.js';
+import type { SmoothingName } from '../../runtime/dsp/smooth.js';
 
 export * from './types.js';
 export * from './layouts.js';
@@ -18,7 +19,7 @@ export { loadSeed, SEED_FEATURES, type SeedFeature, type SeedLoadOptions } from 
 export { loadSeedIV, type SeedIVLoadOptions } from './seed-iv.js';
 export { loadSeedV, type SeedVLoadOptions, type SeedVColumnOrder } from './seed-v.js';
 export { synthesize, trialWindows, FULL_SIZE, SynthOutputError, type SynthOptions, type SynthResult, type SynthLayout } from './synth.js';
-export { rawTrialFeatures, type RawFeatureOptions, type TrialFeatures } from './raw-features.js';
+export { rawTrialFeatures, rawTrialFeature, type RawFeatureOptions, type RawFeatureKind, type TrialFeatures } from './raw-features.js';
 
 export type DatasetKind = 'seed' | 'seed-iv' | 'seed-v' | 'synthetic';
 export const DATASET_KINDS: readonly DatasetKind[] = ['seed', 'seed-iv', 'seed-v', 'synthetic'];
@@ -28,6 +29,11 @@ export interface LoadDatasetOptions extends CommonLoadOptions {
   feature?: string;
   /** SEED-IV: read eeg_raw_data and compute the feature. */
   source?: 'features' | 'raw';
+  /**
+   * Smoothing form computed per trial from the raw EEG (implies source 'raw'; `feature` may then be just de or
+   * psd). SEED and SEED-V ship no raw EEG this reader reads, so they refuse it (docs/smoothing.md).
+   */
+  smooth?: SmoothingName;
   eye?: boolean;
   columnOrder?: SeedVColumnOrder;
   checkLabels?: boolean;
@@ -95,6 +101,14 @@ function checkSyntheticCounts(root: string, m: SyntheticManifest): void {
   }
 }
 
+/** SEED and SEED-V: the released features exist only in the offline-smoothed forms, and no raw reader exists. */
+function noRawEeg(name: string, smooth: SmoothingName): DataFormatError {
+  return new DataFormatError(
+    `smoothing "${smooth}" is computed per trial from the raw EEG, and ${name}'s released features exist only in SEED's offline forms (de_LDS: LDS from the trial mean${name === 'SEED' ? '; de_movingAve' : ''}). ` +
+      'cmcrd reads raw EEG for SEED-IV (eeg_raw_data) and synthetic data (`cmcrd dataset synth --layout seed-iv --raw`): train a deployable model on one of those (see docs/smoothing.md)',
+  );
+}
+
 export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOptions = {}): EmotionDataset {
   const common: CommonLoadOptions = {
     ...(opts.subjects ? { subjects: opts.subjects } : {}),
@@ -103,15 +117,20 @@ export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOp
   };
   switch (kind) {
     case 'seed':
+      if (opts.smooth) throw noRawEeg('SEED', opts.smooth);
       return loadSeed(root, { ...common, ...(opts.feature ? { feature: opts.feature as SeedFeature } : {}) });
-    case 'seed-iv':
+    case 'seed-iv': {
+      // With a smoothing form the family is just de or psd; the loader takes it as the _LDS key of that family.
+      const feature = opts.smooth && (opts.feature === 'de' || opts.feature === 'psd') ? `${opts.feature}_LDS` : opts.feature;
       return loadSeedIV(root, {
         ...common,
-        ...(opts.feature ? { feature: opts.feature as SeedIVFeature } : {}),
-        ...(opts.source ? { source: opts.source } : {}),
+        ...(feature ? { feature: feature as SeedIVFeature } : {}),
+        ...(opts.smooth ? { smooth: opts.smooth, source: 'raw' as const } : opts.source ? { source: opts.source } : {}),
         ...(opts.eye !== undefined ? { eye: opts.eye } : {}),
       });
+    }
     case 'seed-v':
+      if (opts.smooth) throw noRawEeg('SEED-V', opts.smooth);
       if (opts.feature && opts.feature !== 'de_LDS') throw new DataFormatError(`SEED-V releases only DE features (de_LDS); got --feature ${opts.feature}`);
       return loadSeedV(root, {
         ...common,
@@ -121,6 +140,9 @@ export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOp
       });
     case 'synthetic': {
       const m = readSyntheticManifest(root);
+      if (opts.smooth && !(m.layout === 'seed-iv' && m.raw)) {
+        throw new DataFormatError(`smoothing "${opts.smooth}" is computed from the raw EEG, which this synthetic dataset does not hold; synthesise one with \`cmcrd dataset synth --layout seed-iv --raw\``, root);
+      }
       checkSyntheticCounts(root, m);
       const sessions = opts.sessions ?? Array.from({ length: m.sessions }, (_, i) => i + 1);
       return loadDataset(m.layout, root, { ...opts, sessions });

@@ -26,7 +26,8 @@ import {
   SYNTHETIC_MANIFEST,
   type SeedIVFeature,
 } from './layouts.js';
-import { rawTrialFeatures, type RawFeatureOptions } from './raw-features.js';
+import { rawTrialFeature, type RawFeatureOptions } from './raw-features.js';
+import type { SmoothingName } from '../../runtime/dsp/smooth.js';
 import type { EmotionDataset, TrialRecord } from './types.js';
 
 export interface SeedIVLoadOptions extends CommonLoadOptions {
@@ -41,6 +42,11 @@ export interface SeedIVLoadOptions extends CommonLoadOptions {
   eye?: boolean;
   /** Options for raw → feature computation (nfft, bands, LDS parameters). */
   raw?: Partial<RawFeatureOptions>;
+  /**
+   * Source 'raw' only: smooth the feature family of `feature` (de or psd) with this form instead of the one its
+   * name says, per trial from its start (e.g. 'lds-causal', which the device reproduces; docs/smoothing.md).
+   */
+  smooth?: SmoothingName;
 }
 
 const FEATURE_KEY = /^(de_LDS|de_movingAve|psd_LDS|psd_movingAve)(\d+)$/;
@@ -92,6 +98,9 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
     throw new DataFormatError(`unknown SEED-IV feature "${feature}" (available: ${SEED_IV_FEATURES.join(', ')})`);
   }
   const source = opts.source ?? 'features';
+  if (opts.smooth !== undefined && source !== 'raw') {
+    throw new DataFormatError(`smoothing "${opts.smooth}" is computed from the raw EEG (eeg_raw_data, source "raw"); eeg_feature_smooth holds only the released offline forms (_LDS, _movingAve)`);
+  }
   const sessions = opts.sessions ?? [1, 2, 3];
   for (const s of sessions) if (!(s >= 1 && s <= 3 && Number.isInteger(s))) throw new DataFormatError(`SEED-IV session must be 1, 2 or 3, got ${s}`);
   requireDir(root, 'SEED-IV root');
@@ -137,9 +146,10 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
         const flat = toFloat64(a);
         const n = a.shape[1]!;
         const chans = Array.from({ length: C }, (_, c) => flat.subarray(c * n, (c + 1) * n));
-        const { features, windows } = rawTrialFeatures(chans, { fs: SEED_IV_FS, windowSec: SEED_IV_WINDOW_SEC, ...opts.raw });
+        const [kind, family] = feature.split('_') as ['de' | 'psd', 'LDS' | 'movingAve'];
+        const smoothing = opts.smooth ?? (family === 'LDS' ? 'lds' : 'moving-average');
+        const { data: src, windows } = rawTrialFeature(chans, { fs: SEED_IV_FS, windowSec: SEED_IV_WINDOW_SEC, ...opts.raw }, kind, smoothing);
         if (windows === 0) throw new DataFormatError(`raw trial shorter than one ${SEED_IV_WINDOW_SEC}-s window (${n} samples)`, job.path, key);
-        const src = features[feature];
         const eeg = new Float32Array(windows * C * B);
         for (let c = 0; c < C; c++) for (let w = 0; w < windows; w++) for (let b = 0; b < B; b++) eeg[(w * C + c) * B + b] = src[(c * windows + w) * B + b]!;
         perTrial.push({ eeg, windows });
@@ -171,8 +181,9 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
       channelNames: CHANNELS_62,
       bandNames: BAND_NAMES,
       eyeFeatures: eyeFiles ? SEED_IV_EYE_FEATURES : 0,
-      feature: source === 'raw' ? `${feature} (from eeg_raw_data)` : feature,
+      feature: source === 'raw' ? (opts.smooth ? `${feature.split('_')[0]!} (${opts.smooth}, from eeg_raw_data)` : `${feature} (from eeg_raw_data)`) : feature,
       windowSec: SEED_IV_WINDOW_SEC,
+      ...(opts.smooth ? { smoothing: opts.smooth } : {}),
     },
     trials,
   };

@@ -8,6 +8,7 @@
  * Float32 because that is what the networks train on, and it halves memory (full SEED-IV ≈ 45 MB).
  * `windowsOf` / `flatten` give per-window views and training matrices.
  */
+import type { SmoothingName } from '../../runtime/dsp/smooth.js';
 import { mapToCap, selectChannelFeatures, type ChannelMapping, type MapOptions, type Montage } from '../../firmware-bridge/montage/index.js';
 
 export type DatasetName = 'seed' | 'seed-iv' | 'seed-v';
@@ -27,6 +28,8 @@ export interface DatasetMeta {
   feature: string;
   /** Window length in seconds (SEED 1, SEED-IV 4, SEED-V 4). */
   windowSec: number;
+  /** Smoothing form of the EEG features when chosen at load time (`smooth`); otherwise implied by `feature`. */
+  smoothing?: SmoothingName;
   /** For montage-selected datasets: the cap channel each channel came from. */
   sourceChannels?: readonly string[];
 }

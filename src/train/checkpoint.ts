@@ -18,7 +18,7 @@ export type { Checkpoint } from '../../export/checkpoint.js';
 export function featureSpecOf(meta: DatasetMeta, modality: 'eeg' | 'eye'): FeatureSpec {
   if (modality === 'eye') return { method: 'eye', fs: 0, windowSec: meta.windowSec, hopSec: meta.windowSec, bands: [], smoothing: 'none' };
   const f = meta.feature.toLowerCase();
-  const smoothing = f.includes('lds') ? 'lds' : f.includes('movingave') ? 'moving-average' : 'none';
+  const smoothing = meta.smoothing ?? (f.includes('lds') ? 'lds' : f.includes('movingave') ? 'moving-average' : 'none');
   return {
     method: f.startsWith('psd') ? 'seed-psd' : 'seed-de',
     fs: 200,

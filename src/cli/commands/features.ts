@@ -11,6 +11,8 @@ import {
   FEATURE_METHODS,
   FeatureExtractor,
   SMOOTH_METHODS,
+  smoothFrames,
+  smoothingIsCausal,
   type FeatureExtractorOptions,
   type FeatureFrame,
   type FeatureMethod,
@@ -107,7 +109,13 @@ export function registerFeatures(program: Command): void {
     .addOption(positive('--hop <s>', 'hop between windows in seconds (default: the window length)'))
     .addOption(positive('--nfft <N>', 'FFT length for seed-de / seed-psd (power of two)', true))
     .addOption(choiceOption('--method <m>', 'feature', FEATURE_METHODS).default('seed-de'))
-    .addOption(choiceOption('--smooth <s>', 'smoothing along windows', SMOOTH_METHODS).default('none'))
+    .addOption(
+      choiceOption(
+        '--smooth <s>',
+        "smoothing along windows, the recording taken as one trial: lds = SEED's offline LDS (trial mean; the released de_LDS), moving-average = centred; lds-causal / moving-average-causal = what the device computes live",
+        SMOOTH_METHODS,
+      ).default('none'),
+    )
     .addOption(positive('--resample <Hz>', 'resample to this rate first (e.g. 200 for SEED-trained models)'))
     .addOption(positive('--notch <Hz>', 'causal notch at the mains frequency (50 or 60)'))
     .addOption(bandpassOption())
@@ -145,7 +153,8 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     windowSec,
     hopSec,
     nfft,
-    smooth: o.smooth,
+    // An offline form needs the whole recording: it is applied after the last window (smoothFrames).
+    smooth: smoothingIsCausal(o.smooth) ? o.smooth : 'none',
     resampleTo,
     notchHz,
     bandpass,
@@ -160,7 +169,7 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
 
   // Stream the recording through in 10-s chunks so long files show progress and can be interrupted.
   const chunk = Math.max(1, Math.round(fs * 10));
-  const frames: FeatureFrame[] = [];
+  let frames: FeatureFrame[] = [];
   const bar = progress('features', nSamples);
   const stop = new Interrupt();
   try {
@@ -173,6 +182,7 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     bar.stop();
     stop.dispose();
   }
+  if (!smoothingIsCausal(o.smooth)) frames = smoothFrames(frames, o.smooth);
 
   const bands = fx.bands.map((b) => b.name);
   let outText: string;
@@ -182,6 +192,7 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
         channels: fx.channelNames,
         bands,
         method: fx.method,
+        smoothing: o.smooth,
         fs: fx.featureFs,
         windowSec,
         hopSec: hopSec ?? windowSec,
