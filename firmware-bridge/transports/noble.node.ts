@@ -1,3 +1,4 @@
+// size: the noble adapter with its adapter-state, permission and timeout handling in one place (issue 21)
 /**
  * The noble transport (Node: Raspberry Pi, Linux, macOS, Windows) over `@stoprocent/noble`, the maintained
  * noble fork with prebuilt binaries for linux-arm64/arm/x64. The package is an optional dependency and is

@@ -134,7 +134,7 @@ describe('parseCheckpoint', () => {
     expect(refused(edited((j) => j.classes.pop()))).toBe('ck.json: 3 class names but the network has 4 outputs (arch.classes)');
     expect(refused(edited((j) => j.normalisation.mean.pop()))).toMatch(/^ck\.json: normalisation has 19 means \/ 20 stds, input has 20 features/);
     expect(refused(edited((j) => (j.features.method = 'wavelet')))).toBe('ck.json: features.method must be one of "seed-de", "seed-psd", "gauss-de", "welch", "welch-rel", "eye", got "wavelet"');
-    expect(refused(edited((j) => (j.features.smoothing = 'kalman')))).toBe('ck.json: features.smoothing must be one of "none", "lds", "moving-average", got "kalman"');
+    expect(refused(edited((j) => (j.features.smoothing = 'kalman')))).toBe('ck.json: features.smoothing must be one of "none", "lds", "lds-causal", "moving-average", "moving-average-causal", got "kalman"');
     expect(refused(edited((j) => (j.features.hopSec = 5)))).toBe('ck.json: features.hopSec (5 s) must be ≤ features.windowSec (4 s)');
     expect(refused(edited((j) => (j.features.bands[2].hi = 8)))).toBe('ck.json: features.bands[2].hi (8 Hz) must be > features.bands[2].lo (8 Hz)');
     expect(refused(edited((j) => ([j.features.bands[0], j.features.bands[1]] = [j.features.bands[1], j.features.bands[0]])))).toBe(

@@ -113,7 +113,7 @@ describe('parseModelCard / parseModelCardJson', () => {
 
   it('refuse a card the runtime cannot satisfy', () => {
     expect(refusedBothWays((c) => (c.feature_method = 'wavelet'))).toBe('model card: feature_method must be one of "seed-de", "seed-psd", "gauss-de", "welch", "welch-rel", "eye", got "wavelet"');
-    expect(refusedBothWays((c) => (c.smoothing = 'kalman'))).toBe('model card: smoothing must be one of "none", "lds", "moving-average", got "kalman"');
+    expect(refusedBothWays((c) => (c.smoothing = 'kalman'))).toBe('model card: smoothing must be one of "none", "lds", "lds-causal", "moving-average", "moving-average-causal", got "kalman"');
     expect(refusedBothWays((c) => ([c.bands[0], c.bands[1]] = [c.bands[1], c.bands[0]]))).toBe('model card: bands must be in ascending order: bands[1] [1, 4) Hz comes after [4, 8) Hz');
     expect(refusedBothWays((c) => (c.bands[2].hi = 8))).toBe('model card: bands[2].hi (8 Hz) must be > bands[2].lo (8 Hz)');
     expect(refusedBothWays((c) => (c.bands[3].hi = 2))).toBe('model card: bands[3].hi (2 Hz) must be > bands[3].lo (14 Hz)');
