@@ -21,6 +21,7 @@ import { flatten } from '../datasets/types.js';
 import { readRunResults, writeRunResults } from '../train/report.js';
 import { ExperimentConfigError, runExperiment, selectFolds, type ExperimentResult, type PreviousRun } from '../train/run.js';
 import { CliError } from './main.js';
+import { cliMessage } from './flags.js';
 import type { MethodName } from '../train/methods/index.js';
 import type { ArchName } from '../train/nets/index.js';
 import type { Interrupt } from './progress.js';
@@ -96,7 +97,7 @@ export async function runInJobs(p: JobsRun): Promise<JobsOutcome> {
   try {
     return await runJobsChecked(p);
   } catch (e) {
-    if (e instanceof ExperimentConfigError) throw new CliError(e.message);
+    if (e instanceof ExperimentConfigError) throw new CliError(cliMessage(e));
     throw e;
   }
 }
@@ -121,7 +122,7 @@ async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
       try {
         await assemble(cell, prev);
       } catch (e) {
-        if (e instanceof ExperimentConfigError) throw new ExperimentConfigError(`${cell.method} · ${cell.arch}: ${e.message}`);
+        if (e instanceof ExperimentConfigError) throw e.prefixed(`${cell.method} · ${cell.arch}: `);
         throw e;
       }
     }

@@ -12,6 +12,7 @@ import { ARCH_NAMES } from '../../train/nets/index.js';
 import { writeComparison, writeRunReport, type CompareCell } from '../../train/report.js';
 import { ExperimentConfigError, runExperiment } from '../../train/run.js';
 import { CliError } from '../main.js';
+import { cliMessage } from '../flags.js';
 import { Interrupt } from '../progress.js';
 import { addCommonOptions, checkTeacherUpFront, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
@@ -94,7 +95,7 @@ export function registerCompare(program: Command): void {
               onPartial: (partial) => writeRunReport(runDir, partial),
             });
           } catch (e) {
-            if (e instanceof ExperimentConfigError) throw new CliError(`${method} · ${arch}: ${e.message}`);
+            if (e instanceof ExperimentConfigError) throw new CliError(`${method} · ${arch}: ${cliMessage(e)}`);
             throw e;
           }
           writeRunReport(runDir, result);

@@ -9,6 +9,8 @@ import type { Command } from 'commander';
 import { CliError } from '../main.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
 import { DataFormatError } from '../../io/errors.js';
+import { ExperimentConfigError } from '../../train/errors.js';
+import { cliMessage } from '../flags.js';
 import {
   DATASET_KINDS,
   FULL_SIZE,
@@ -75,7 +77,7 @@ function load(o: LoadFlags, extra: LoadDatasetOptions = {}) {
       },
     });
   } catch (err) {
-    if (err instanceof DataFormatError || err instanceof RangeError) throw new CliError(err.message);
+    if (err instanceof DataFormatError || err instanceof RangeError || err instanceof ExperimentConfigError) throw new CliError(cliMessage(err));
     throw err;
   } finally {
     (bar as Progress | null)?.stop();
@@ -179,7 +181,7 @@ export function registerDataset(program: Command): void {
         process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `wrote ${r.files.length} files (${r.trials} trials, ${r.windows} windows) to ${o.out}${r.stopped ? ' (interrupted: partial dataset)' : ''}\n`);
       } catch (err) {
         if (err instanceof SynthOutputError) throw new CliError(`--out ${err.message}`);
-        if (err instanceof RangeError || err instanceof DataFormatError) throw new CliError(err.message);
+        if (err instanceof RangeError || err instanceof DataFormatError || err instanceof ExperimentConfigError) throw new CliError(cliMessage(err));
         throw err;
       } finally {
         interrupt.dispose();

@@ -19,6 +19,7 @@ import type { NegativePool } from '../../train/losses/index.js';
 import { readRunResults, writeRunReport } from '../../train/report.js';
 import { checkSuppliedTeacher, DEFAULT_HYPER, DEFAULT_SEEDS, ExperimentConfigError, runExperiment, usesTeacher, type Direction, type ExperimentOptions, type ExperimentResult, type MccMode, type PreviousRun, type RunEvent, type TrainHyper } from '../../train/run.js';
 import { CliError } from '../main.js';
+import { cliMessage, flagOf } from '../flags.js';
 import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
@@ -174,7 +175,7 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
   try {
     dataset = loadDataset(kind, root, loadOpts);
   } catch (e) {
-    throw new CliError(`--root ${root}: ${(e as Error).message}`);
+    throw new CliError(`--root ${root}: ${cliMessage(e)}`);
   }
   if (!dataset.trials.length) throw new CliError(`--root ${root}: no trials loaded (check --subjects / --sessions)`);
   let montage: Checkpoint['montage'] | undefined;
@@ -240,9 +241,9 @@ export function checkTeacherUpFront(cfg: CommonConfig, methods: readonly MethodN
   }
   try {
     const run = { dataset: cfg.dataset, protocol: cfg.base.protocol, direction, teacher, ...(cfg.base.folds ? { folds: cfg.base.folds } : {}) };
-    for (const note of checkSuppliedTeacher(run)) log(note);
+    for (const note of checkSuppliedTeacher(run)) log(`${flagOf('teacher')}: ${note}`);
   } catch (e) {
-    if (e instanceof ExperimentConfigError) throw new CliError(e.message);
+    if (e instanceof ExperimentConfigError) throw new CliError(cliMessage(e));
     throw e;
   }
 }
@@ -361,7 +362,7 @@ export function registerTrain(program: Command): void {
         onPartial: (partial) => writeRunReport(out, partial),
       });
     } catch (e) {
-      if (e instanceof ExperimentConfigError) throw new CliError(e.message);
+      if (e instanceof ExperimentConfigError) throw new CliError(cliMessage(e));
       throw e;
     } finally {
       interrupt.dispose();
