@@ -5,45 +5,30 @@
  */
 import { writeFileAtomic } from '../../io/atomic.js';
 import type { Command } from 'commander';
-import * as tf from '../../train/tf.js';
 import { exportOnnx } from '../../../export/onnx-export.js';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../../train/backend.js';
 import { readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { SeededRandom } from '../../train/nets/layers.js';
-import { networkFromCheckpoint } from '../../train/run.js';
+import { checkpointProbabilities } from '../../train/run.js';
+import { checkParity, ortSessionLoader, PARITY_LIMIT } from '../../../export/parity.js';
 import { CliError } from '../main.js';
 import { prepareOutFile } from '../paths.js';
 
 const PARITY_ROWS = 64;
-const PARITY_LIMIT = 1e-4;
 
-/** Largest |Δp| between tfjs (eval mode, normalised input) and the exported model (raw input), on seeded rows. */
+/**
+ * Largest |Δp| between tfjs (eval mode) and the exported model on seeded raw rows drawn around the training
+ * normalisation. onnxruntime runs the graph directly rather than through the runtime's classifier, which sizes its
+ * input from the card's EEG channels × bands and so does not take eye-movement models (a teacher, or a student of
+ * the eeg-to-eye direction).
+ */
 export async function exportParity(ck: Checkpoint, model: Uint8Array, seed = 1): Promise<number> {
   const { mean, std } = ck.normalisation;
-  const d = mean.length;
   const rng = new SeededRandom(seed);
-  const raw = Array.from({ length: PARITY_ROWS }, () => Float32Array.from({ length: d }, (_, j) => mean[j]! + std[j]! * rng.normal()));
-  const net = networkFromCheckpoint(ck);
-  const expected = tf.tidy(() => {
-    const x = tf.tensor2d(raw.flatMap((r) => Array.from(r, (v, j) => (v - mean[j]!) / std[j]!)), [PARITY_ROWS, d]);
-    return tf.softmax(net.forward(x, false).logits).arraySync() as number[][];
-  });
-  net.dispose();
-  // onnxruntime directly rather than the runtime's classifier, which sizes its input from the card's EEG channels
-  // × bands and so does not take eye-movement models (a teacher, or a student of the eeg-to-eye direction).
-  const session = await ort.InferenceSession.create(model);
-  try {
-    const flat = new Float32Array(PARITY_ROWS * d);
-    raw.forEach((r, i) => flat.set(r, i * d));
-    const got = (await session.run({ features: new ort.Tensor('float32', flat, [PARITY_ROWS, d]) })).probabilities!.data as Float32Array;
-    const C = ck.classes.length;
-    let max = 0;
-    for (let i = 0; i < PARITY_ROWS; i++) for (let c = 0; c < C; c++) max = Math.max(max, Math.abs(got[i * C + c]! - expected[i]![c]!));
-    return max;
-  } finally {
-    await session.release();
-  }
+  const rows = Array.from({ length: PARITY_ROWS }, () => Float32Array.from(mean, (m, j) => m + std[j]! * rng.normal()));
+  const r = await checkParity(model, (x) => checkpointProbabilities(ck, x), rows, { loadSession: ortSessionLoader(ort) });
+  return r.maxAbsDiff;
 }
 
 export function registerExport(program: Command): void {

@@ -4,6 +4,6 @@ export * from './types.js';
 export { resolveOptions, studentModality, teacherModality, usesTeacher, type ResolvedOptions } from './options.js';
 export { modalityData, selectFolds, type ModalityData } from './data.js';
 export { datasetFingerprint } from './fingerprint.js';
-export { networkFromCheckpoint } from './provenance.js';
+export { checkpointProbabilities, networkFromCheckpoint } from './network.js';
 export { checkSuppliedTeacher, type SuppliedTeacherRun } from './leak-check.js';
 export { ExperimentConfigError, OptionError } from '../errors.js';

@@ -1,12 +1,8 @@
-/** What a checkpoint records about how it was made, and rebuilding a network from a checkpoint. */
-import type { Checkpoint } from '../../../export/checkpoint.js';
+/** What a checkpoint records about how it was made. */
 import type { FlatDataset } from '../../datasets/types.js';
 import { TOOLKIT_VERSION } from '../../version.js';
 import { encodeTrials } from '../checkpoint.js';
-import { buildNetwork } from '../nets/index.js';
-import type { Network } from '../nets/types.js';
 import type { Fold } from '../protocols.js';
-import { ExperimentConfigError } from '../errors.js';
 import { trialsOf } from './data.js';
 import type { ExperimentOptions, TrainHyper } from './types.js';
 
@@ -46,16 +42,4 @@ export function provenance(o: ExperimentOptions, fold: Fold, seed: number, flat:
     trainTrials: encodeTrials(trained),
     ...extra,
   };
-}
-
-/** Rebuild the tfjs network of a checkpoint with its weights. */
-export function networkFromCheckpoint(ck: Checkpoint): Network {
-  const net = buildNetwork({ ...ck.arch, input: { ...ck.arch.input }, params: { ...ck.arch.params } }, 0);
-  try {
-    net.setWeights(ck.weights);
-  } catch (e) {
-    net.dispose();
-    throw new ExperimentConfigError(`checkpoint weights do not fit a ${ck.arch.arch} network: ${(e as Error).message}`);
-  }
-  return net;
 }

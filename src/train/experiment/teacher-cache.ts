@@ -17,7 +17,8 @@ import { applyNormaliser, applyStats, fitNormaliser, type Fold, type Normalisati
 import { fit, type Matrix } from '../trainer.js';
 import { evaluate, type ModalityData } from './data.js';
 import { hashString } from './fingerprint.js';
-import { networkFromCheckpoint, provenance } from './provenance.js';
+import { networkFromCheckpoint } from './network.js';
+import { provenance } from './provenance.js';
 import type { ExperimentOptions, MccMode, Modality, TrainHyper } from './types.js';
 
 export interface TeacherRequest {
