@@ -7,7 +7,7 @@
  *                         below: variants, quantisation summary, measured latency and the faster variant per
  *                         runtime, files with sizes and SHA-256
  *   parity.json           per format and variant: max |Δp| against the checkpoint's own forward pass, arg-max
- *                         agreement and held-out accuracy beside fp32's
+ *                         agreement and held-out accuracy beside fp32's (measured by checkParity, ./parity.ts)
  * Pure (no Node built-ins): the CLI measures, hashes and writes.
  */
 import type { Checkpoint } from './checkpoint.js';
@@ -168,28 +168,6 @@ export function variantMetadata(v: VariantName, q?: CompactQuantisation, load?: 
     ...(q ? { 'cmcrd.quantisation': JSON.stringify(q) } : {}),
     ...(load && Object.keys(load).length ? { 'cmcrd.load_per_runtime': JSON.stringify(load) } : {}),
   };
-}
-
-export function argmax(p: ArrayLike<number>, row: number, C: number): number {
-  let best = 0;
-  for (let c = 1; c < C; c++) if (p[row * C + c]! > p[row * C + best]!) best = c;
-  return best;
-}
-
-/** max |Δp|, arg-max agreement and accuracy of `got` against the reference probabilities (both [n, C] row-major). */
-export function compareProbabilities(reference: ArrayLike<number>, got: ArrayLike<number>, C: number, labels?: ArrayLike<number>): { maxAbsDp: number; argmaxAgreement: number; accuracy: number | null } {
-  const n = reference.length / C;
-  if (got.length !== reference.length) throw new Error(`probabilities: ${got.length / C} rows, the reference has ${n}`);
-  let maxAbsDp = 0;
-  let agree = 0;
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < C; c++) maxAbsDp = Math.max(maxAbsDp, Math.abs(got[i * C + c]! - reference[i * C + c]!));
-    const g = argmax(got, i, C);
-    if (g === argmax(reference, i, C)) agree++;
-    if (labels && g === labels[i]) correct++;
-  }
-  return { maxAbsDp: Number.isNaN(maxAbsDp) ? Infinity : maxAbsDp, argmaxAgreement: n ? agree / n : 1, accuracy: labels && n ? correct / n : null };
 }
 
 /** Does a parity entry meet the quality bar? fp32 by |Δp|, quantised variants by agreement and accuracy drop. */

@@ -40,6 +40,7 @@ import {
 } from '../train/run.js';
 import { SMOOTHING_NAMES, type SmoothingName } from '../../runtime/dsp/smooth.js';
 import { CliError } from './errors.js';
+import { cliMessage, flagOf } from './flags.js';
 import { anyEntry, choiceOption, intEntry, intOption, listOption, numberOption, splitList } from './options.js';
 import { prepareOutDir } from './paths.js';
 import { progress, type Progress } from './progress.js';
@@ -210,7 +211,7 @@ export interface ExperimentConfig {
 
 /** A library's configuration error as a CLI error (exit 2), its message prefixed with `prefix`. */
 export function configError(e: unknown, prefix = ''): unknown {
-  return e instanceof ExperimentConfigError ? new CliError(prefix + e.message) : e;
+  return e instanceof ExperimentConfigError ? new CliError(prefix + cliMessage(e)) : e;
 }
 
 /** Check what needs the file system, load the data (montage applied) and the supplied teacher. */
@@ -238,7 +239,7 @@ export function experimentConfig(f: ExperimentFlags, out: string, log: (l: strin
   try {
     dataset = loadDataset(kind, root, loadOpts);
   } catch (e) {
-    throw new CliError(`--root ${root}: ${(e as Error).message}`);
+    throw new CliError(`--root ${root}: ${cliMessage(e)}`);
   }
   if (!dataset.trials.length) throw new CliError(`--root ${root}: no trials loaded (check --subjects / --sessions)`);
   let montage: Checkpoint['montage'] | undefined;
@@ -311,7 +312,7 @@ export function checkTeacherUpFront(cfg: ExperimentConfig, methods: readonly Met
       teacher,
       ...(cfg.base.folds ? { folds: cfg.base.folds } : {}),
     };
-    for (const note of checkSuppliedTeacher(run)) log(note);
+    for (const note of checkSuppliedTeacher(run)) log(`${flagOf('teacher')}: ${note}`);
   } catch (e) {
     throw configError(e);
   }

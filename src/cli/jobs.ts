@@ -24,7 +24,7 @@ import { CliError } from './errors.js';
 import type { MethodName } from '../train/methods/index.js';
 import type { ArchName } from '../train/nets/index.js';
 import type { Interrupt } from './progress.js';
-import type { ExperimentConfig } from './experiment-options.js';
+import { configError, type ExperimentConfig } from './experiment-options.js';
 
 /** Fold ids dealt round-robin into at most `jobs` groups (folds take about equally long). */
 export function splitFolds(ids: readonly string[], jobs: number): string[][] {
@@ -96,8 +96,7 @@ export async function runInJobs(p: JobsRun): Promise<JobsOutcome> {
   try {
     return await runJobsChecked(p);
   } catch (e) {
-    if (e instanceof ExperimentConfigError) throw new CliError(e.message);
-    throw e;
+    throw configError(e);
   }
 }
 
@@ -121,7 +120,7 @@ async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
       try {
         await assemble(cell, prev);
       } catch (e) {
-        if (e instanceof ExperimentConfigError) throw new ExperimentConfigError(`${cell.method} · ${cell.arch}: ${e.message}`);
+        if (e instanceof ExperimentConfigError) throw e.prefixed(`${cell.method} · ${cell.arch}: `);
         throw e;
       }
     }

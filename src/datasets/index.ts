@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DataFormatError } from '../io/errors.js';
+import { option, optionText, OptionError } from '../train/errors.js';
 import type { CommonLoadOptions } from './common.js';
 import { exists, join, listFiles } from './fsutil.js';
 import { SYNTHETIC_MANIFEST, type SeedIVFeature } from './layouts.js';
@@ -131,7 +132,7 @@ export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOp
     }
     case 'seed-v':
       if (opts.smooth) throw noRawEeg('SEED-V', opts.smooth);
-      if (opts.feature && opts.feature !== 'de_LDS') throw new DataFormatError(`SEED-V releases only DE features (de_LDS); got --feature ${opts.feature}`);
+      if (opts.feature && opts.feature !== 'de_LDS') throw new OptionError('feature', optionText`SEED-V releases only DE features (de_LDS); got ${option('feature')} ${opts.feature}`);
       return loadSeedV(root, {
         ...common,
         ...(opts.columnOrder ? { columnOrder: opts.columnOrder } : {}),

@@ -14,6 +14,7 @@ import { pairingError, windowsByColumns, type CommonLoadOptions } from './common
 import { exists, join, listFiles, readBytes, requireDir } from './fsutil.js';
 import { BAND_NAMES, CHANNELS_62, SEED_V_CLASSES, SEED_V_EYE_FEATURES, SEED_V_LABELS, SEED_V_TRIALS, SEED_V_WINDOW_SEC, SYNTHETIC_MANIFEST } from './layouts.js';
 import type { EmotionDataset, TrialRecord } from './types.js';
+import { option, optionText, renderMessage, type MessagePart, type NamesOptions } from '../train/errors.js';
 
 export type SeedVColumnOrder = 'channel-major' | 'band-major';
 
@@ -140,6 +141,15 @@ export function loadSeedV(root: string, opts: SeedVLoadOptions = {}): EmotionDat
   };
 }
 
+/** The documented-label check failed: a data error whose hint names the option that turns the check off. */
+class LabelCheckError extends DataFormatError implements NamesOptions {
+  readonly parts: readonly MessagePart[];
+  constructor(text: string, hint: readonly MessagePart[], file: string, key: string) {
+    super(text + renderMessage(hint), file, key);
+    this.parts = [this.message.slice(0, this.message.length - renderMessage(hint).length), ...hint];
+  }
+}
+
 function trialLabel(a: NdArray | undefined, windows: number, session: number, trial: number, file: string, k: number, check: boolean): number {
   const key = `label[${k}]`;
   if (!a) throw new DataFormatError(`label for trial ${k} (session ${session}, trial ${trial}) missing`, file, key);
@@ -150,7 +160,7 @@ function trialLabel(a: NdArray | undefined, windows: number, session: number, tr
   if (!Number.isInteger(first) || first < 0 || first >= SEED_V_CLASSES.length) throw new DataFormatError(`label ${first} is not a class index 0..${SEED_V_CLASSES.length - 1}`, file, key);
   const expected = SEED_V_LABELS[session - 1]![trial - 1]!;
   if (check && first !== expected) {
-    throw new DataFormatError(`label ${first} differs from the documented label ${expected} for session ${session}, trial ${trial} (disable with checkLabels: false / --no-check-labels)`, file, key);
+    throw new LabelCheckError(`label ${first} differs from the documented label ${expected} for session ${session}, trial ${trial} `, optionText`(${option('checkLabels')} turns this check off)`, file, key);
   }
   return first;
 }

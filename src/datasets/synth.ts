@@ -30,6 +30,7 @@ import {
   SYNTHETIC_MANIFEST,
 } from './layouts.js';
 import { rawTrialFeatures } from './raw-features.js';
+import { option, optionText, OptionError } from '../train/errors.js';
 
 export type SynthLayout = 'seed-iv' | 'seed-v';
 
@@ -129,10 +130,10 @@ export function synthesize(o: SynthOptions): SynthResult {
   const base = o.windowsPerTrial ?? 3;
   const vary = o.varyWindows ?? false;
   const seed = o.seed ?? 2022;
-  if (!(Number.isInteger(subjects) && subjects >= 1)) throw new RangeError(`--subjects must be a positive integer, got ${subjects}`);
-  if (!(Number.isInteger(sessions) && sessions >= 1 && sessions <= 3)) throw new RangeError(`--sessions must be 1, 2 or 3, got ${sessions}`);
-  if (!(Number.isInteger(base) && base >= 1)) throw new RangeError(`--windows-per-trial must be a positive integer, got ${base}`);
-  if (o.raw && o.layout !== 'seed-iv') throw new RangeError('--raw is only available for the seed-iv layout (SEED-V releases no raw EEG)');
+  if (!(Number.isInteger(subjects) && subjects >= 1)) throw new OptionError('subjects', optionText`${option('subjects')} must be a positive integer, got ${subjects}`);
+  if (!(Number.isInteger(sessions) && sessions >= 1 && sessions <= 3)) throw new OptionError('sessions', optionText`${option('sessions')} must be 1, 2 or 3, got ${sessions}`);
+  if (!(Number.isInteger(base) && base >= 1)) throw new OptionError('windowsPerTrial', optionText`${option('windowsPerTrial')} must be a positive integer, got ${base}`);
+  if (o.raw && o.layout !== 'seed-iv') throw new OptionError('raw', optionText`${option('raw')} is only available for the seed-iv layout (SEED-V releases no raw EEG)`);
   const classes = o.layout === 'seed-iv' ? SEED_IV_CLASSES : SEED_V_CLASSES;
   checkOutputFolder(o.out);
   const world = new EmotionWorld({ ...o.model, seed, classes });

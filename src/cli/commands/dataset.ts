@@ -10,6 +10,8 @@ import { CliError } from '../errors.js';
 import { choiceOption, intOption } from '../options.js';
 import { Interrupt, progress, type Progress } from '../progress.js';
 import { DataFormatError } from '../../io/errors.js';
+import { ExperimentConfigError } from '../../train/errors.js';
+import { cliMessage } from '../flags.js';
 import {
   DATASET_KINDS,
   FULL_SIZE,
@@ -59,7 +61,7 @@ function load(o: LoadFlags, extra: LoadDatasetOptions = {}) {
       },
     });
   } catch (err) {
-    if (err instanceof DataFormatError || err instanceof RangeError) throw new CliError(err.message);
+    if (err instanceof DataFormatError || err instanceof RangeError || err instanceof ExperimentConfigError) throw new CliError(cliMessage(err));
     throw err;
   } finally {
     (bar as Progress | null)?.stop();
@@ -162,7 +164,7 @@ export function registerDataset(program: Command): void {
         process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `wrote ${r.files.length} files (${r.trials} trials, ${r.windows} windows) to ${o.out}${r.stopped ? ' (interrupted: partial dataset)' : ''}\n`);
       } catch (err) {
         if (err instanceof SynthOutputError) throw new CliError(`--out ${err.message}`);
-        if (err instanceof RangeError || err instanceof DataFormatError) throw new CliError(err.message);
+        if (err instanceof RangeError || err instanceof DataFormatError || err instanceof ExperimentConfigError) throw new CliError(cliMessage(err));
         throw err;
       } finally {
         interrupt.dispose();

@@ -1,8 +1,9 @@
 /**
  * `cmcrd demo` (= `npm start`): the whole journey on the embedded default — synthetic paired data, an eye
- * teacher and a distilled EEG student for the Muse montage, ONNX export with a parity check, and a closed
- * loop through a virtual Muse that speaks the real byte protocol. Progress on stderr; one JSON line per
- * prediction and a final summary line on stdout.
+ * teacher and EEG-only, KD and CMCRD students for the Muse montage (trained by the experiment code of
+ * `cmcrd train`, src/demo/train.ts), the CMCRD student exported to ONNX with a parity check, and a closed loop
+ * through a virtual Muse that speaks the real byte protocol. Progress on stderr; one JSON line per prediction
+ * and a final summary line on stdout.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,17 +12,22 @@ import { defaultWorld, DEFAULT_WORLD_SEED } from '../../../firmware-bridge/sim/w
 import { exportOnnx } from '../../../export/onnx-export.js';
 import { serialiseCheckpoint } from '../../../export/checkpoint.js';
 import { loadOnnxClassifier } from '../../../runtime/infer/onnx.node.js';
+import * as ort from 'onnxruntime-node';
 import { initBackend, trainingStepsLine } from '../../train/backend.js';
 import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
-import { generatePairedDataset } from '../../synthetic/paired.js';
-import { MUSE_MONTAGE, trainSkeleton } from '../../pipeline/headband-kd.js';
+import { MUSE_MONTAGE } from '../../../firmware-bridge/montage/index.js';
+import { checkParity, ortSessionLoader } from '../../../export/parity.js';
+import { checkpointProbabilities } from '../../train/run.js';
+import { PAIRED_NFFT, syntheticPairedDataset } from '../../synthetic/paired.js';
 import { runClosedLoop } from '../../demo/closed-loop.js';
+import { DEMO_STUDENTS, trainDemoModels, type DemoStudent } from '../../demo/train.js';
 import { CliError } from '../errors.js';
+import { configError } from '../experiment-options.js';
 import { choiceOption, intOption, numberOption } from '../options.js';
 import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
-type DemoFlags = { out: string; subjects: number; windowsPerTrial: number; epochs: number; seed: number; arch: ArchName; segment: number; cycles: number; speed: number; drop: number };
+type DemoFlags = { out: string; subjects: number; windowsPerTrial: number; epochs: number; seed: number; arch: ArchName; segment: number; cycles: number; speed: number; drop: number; ship: DemoStudent };
 
 export function registerDemo(program: Command): void {
   program
@@ -38,8 +44,9 @@ export function registerDemo(program: Command): void {
     .addOption(intOption('--cycles <n>', 'times the closed loop cycles through all emotions', 1).default(2))
     .addOption(numberOption('--speed <x>', 'virtual headband speed (virtual seconds per real second)', 'a number ≥ 0.1', (x) => x >= 0.1).default(16))
     .addOption(numberOption('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', 'a probability in [0, 1)', (x) => x >= 0 && x < 1).default(0))
+    .addOption(choiceOption('--ship <method>', 'student exported and run in the closed loop', DEMO_STUDENTS).default('cmcrd'))
     .action(async (raw: DemoFlags) => {
-      const { subjects, windowsPerTrial, epochs, seed, segment: segmentSec, cycles, speed, drop, arch } = raw;
+      const { subjects, windowsPerTrial, epochs, seed, segment: segmentSec, cycles, speed, drop, arch, ship } = raw;
       prepareOutDir(raw.out!, '--out'); // before training, so a bad --out fails in a second
       const interrupt = new Interrupt();
       const log = (l: string) => process.stderr.write(l + '\n');
@@ -49,49 +56,54 @@ export function registerDemo(program: Command): void {
         const world = defaultWorld();
         log(`[1/5] data: ${subjects} synthetic subjects × 24 trials × ${windowsPerTrial} windows, 62-channel raw EEG at 200 Hz + 31 eye features (world seed ${DEFAULT_WORLD_SEED})`);
         const bar = progress('  generating trials', subjects * 24);
-        const dataset = generatePairedDataset({ world, subjects: Array.from({ length: subjects }, (_, i) => i), windowsPerTrial, onTrial: (d) => bar.update(d) });
+        const dataset = syntheticPairedDataset({ world, subjects: Array.from({ length: subjects }, (_, i) => i), windowsPerTrial, onTrial: (d) => bar.update(d) });
         bar.stop();
-        const testSubjects = [subjects - 2, subjects - 1];
-        log(`[2/5] features: SEED-lab DE (4-s windows, nfft ${dataset.nfft}, 5 bands) computed by runtime/dsp; ${dataset.windows.length} windows`);
-        log(`[3/5] training (held-out subjects ${testSubjects.join(', ')}): eye teacher, EEG-only student, KD student on the Muse montage (${arch})`);
+        const heldOut = [String(subjects - 2), String(subjects - 1)];
+        const windows = dataset.trials.reduce((n, t) => n + t.windows, 0);
+        log(`[2/5] features: SEED-lab DE (4-s windows, nfft ${PAIRED_NFFT}, 5 bands) computed by runtime/dsp; ${windows} windows`);
+        log(`[3/5] training (held-out subjects ${heldOut.join(', ')}): eye teacher, then EEG-only, KD and CMCRD students on the Muse montage (${arch}), with the experiment code of \`cmcrd train\``);
         const bars = new Map<string, ReturnType<typeof progress>>();
-        const trained = await trainSkeleton({
+        const trained = await trainDemoModels({
           dataset,
-          testSubjects,
           montage: MUSE_MONTAGE,
+          heldOut,
+          arch,
           epochs,
           seed,
-          arch,
+          dataLabel: `synthetic people (world seed ${DEFAULT_WORLD_SEED}, in memory)`,
           interrupt,
-          onEpoch(model, info) {
+          onEvent(model, e) {
+            if (e.type !== 'epoch') return;
+            const info = e.info;
             let b = bars.get(model);
             if (!b) bars.set(model, (b = progress(`  ${model.padEnd(8)}`, info.epochs)));
             b.update(info.epoch, { loss: info.loss, acc: info.trainAccuracy, val: info.valAccuracy ?? NaN });
             if (info.epoch === info.epochs) b.stop();
           },
+        }).catch((e: unknown) => {
+          throw configError(e);
         });
         for (const b of bars.values()) b.stop();
         if (trained.interrupted) throw new CliError('interrupted during training; nothing exported', interrupt.exitCode);
-        log(`      held-out accuracy: teacher (eye) ${pct(trained.accuracy.teacher)}, EEG-only ${pct(trained.accuracy.eegOnly)}, KD student ${pct(trained.accuracy.kd)} (chance ${pct(1 / dataset.classes.length)})`);
-        for (const [name, ck] of [['teacher', trained.teacher], ['student-eeg-only', trained.eegOnly], ['student-kd', trained.kd]] as const) {
-          await writeFile(join(raw.out!, `${name}.json`), serialiseCheckpoint(ck));
-        }
+        const acc = trained.accuracy;
+        log(`      held-out accuracy (fold ${trained.fold}, ${trained.windows.test} windows): teacher (eye) ${pct(acc.teacher)}, EEG-only ${pct(acc['eeg-only'])}, KD ${pct(acc.kd)}, CMCRD ${pct(acc.cmcrd)} (chance ${pct(1 / dataset.meta.classNames.length)})`);
+        await writeFile(join(raw.out!, 'teacher.json'), serialiseCheckpoint(trained.teacher));
+        for (const m of DEMO_STUDENTS) await writeFile(join(raw.out!, `student-${m}.json`), serialiseCheckpoint(trained.students[m]));
 
-        log(`[4/5] export: KD student (${arch}) → fp32 ONNX (BatchNorm folded, model card in metadata_props)`);
-        const onnxBytes = exportOnnx(trained.kd);
+        const shipped = trained.students[ship];
+        log(`[4/5] export: ${SHIP_NAMES[ship]} student (${arch}) → fp32 ONNX (BatchNorm folded, model card in metadata_props)`);
+        const onnxBytes = exportOnnx(shipped);
         const onnxPath = join(raw.out!, 'student.onnx');
         await writeFile(onnxPath, onnxBytes);
+        const parity = await checkParity(onnxBytes, (rows) => checkpointProbabilities(shipped, rows), trained.testRows, { loadSession: ortSessionLoader(ort) });
+        log(`      ${onnxPath}: ${onnxBytes.length} bytes; onnxruntime-node vs tfjs on ${parity.rows} held-out windows: max |Δp| = ${parity.maxAbsDiff.toExponential(2)}, same class on ${pct(parity.argmaxAgreement)}`);
+        if (!parity.passed) throw new Error(`export parity failed: max |Δp| = ${parity.maxAbsDiff}`);
         const classifier = await loadOnnxClassifier(onnxBytes, onnxPath);
-        const { n, d, rawFeatures, logits } = trained.parity;
-        const rows = Array.from({ length: n }, (_, i) => rawFeatures.slice(i * d, (i + 1) * d));
-        const probs = await classifier.run(rows);
-        const maxDiff = maxProbabilityDiff(probs, logits, dataset.classes.length);
-        log(`      ${onnxPath}: ${onnxBytes.length} bytes; onnxruntime-node vs tfjs on ${n} held-out windows: max |Δp| = ${maxDiff.toExponential(2)}`);
-        if (!(maxDiff < 1e-4)) throw new Error(`export parity failed: max |Δp| = ${maxDiff}`);
 
-        const schedule = Array.from({ length: cycles * dataset.classes.length }, (_, i) => DEMO_ORDER[i % DEMO_ORDER.length]! % dataset.classes.length);
+        const classes = dataset.meta.classNames;
+        const schedule = Array.from({ length: cycles * classes.length }, (_, i) => DEMO_ORDER[i % DEMO_ORDER.length]! % classes.length);
         const wearer = subjects; // a person not in the dataset at all
-        log(`[5/5] closed loop: virtual Muse (subject ${wearer}, unseen) → 20-byte EEG notifications → decode → reassemble → 256→200 Hz → DE → ONNX; emotion changes every ${segmentSec} s: ${schedule.map((c) => dataset.classes[c]).join(' → ')} (speed ×${speed})`);
+        log(`[5/5] closed loop: virtual Muse (subject ${wearer}, unseen) → 20-byte EEG notifications → decode → reassemble → 256→200 Hz → DE → ONNX (${SHIP_NAMES[ship]}); emotion changes every ${segmentSec} s: ${schedule.map((c) => classes[c]).join(' → ')} (speed ×${speed})`);
         const loop = await runClosedLoop({
           world,
           subject: wearer,
@@ -121,36 +133,27 @@ export function registerDemo(program: Command): void {
         const summary = {
           summary: true,
           arch,
-          heldOutAccuracy: trained.accuracy,
-          closedLoop: { accuracy: loop.accuracy, scoredWindows: loop.scored, correct: loop.correct, chance: 1 / dataset.classes.length, skippedWindows: loop.stats.skipped, lostSamples: loop.stats.lostSamples, filledSamples: loop.stats.filledSamples, decodeErrors: loop.stats.decodeErrors },
+          shipped: ship,
+          heldOutAccuracy: { teacher: acc.teacher, eegOnly: acc['eeg-only'], kd: acc.kd, cmcrd: acc.cmcrd },
+          closedLoop: { accuracy: loop.accuracy, scoredWindows: loop.scored, correct: loop.correct, chance: 1 / classes.length, skippedWindows: loop.stats.skipped, lostSamples: loop.stats.lostSamples, filledSamples: loop.stats.filledSamples, decodeErrors: loop.stats.decodeErrors },
           battery: { start: Number(loop.batteryStart.toFixed(2)), end: Number(loop.batteryEnd.toFixed(2)) },
-          onnx: { path: onnxPath, bytes: onnxBytes.length, maxProbabilityDiff: maxDiff },
+          onnx: { path: onnxPath, bytes: onnxBytes.length, maxProbabilityDiff: parity.maxAbsDiff, argmaxAgreement: parity.argmaxAgreement },
           seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
         };
         await writeFile(join(raw.out!, 'demo-report.json'), JSON.stringify(summary, null, 2));
         process.stdout.write(JSON.stringify(summary) + '\n');
-        log(`closed-loop accuracy ${pct(loop.accuracy)} over ${loop.scored} windows (chance ${pct(1 / dataset.classes.length)}); report in ${join(raw.out!, 'demo-report.json')} (${summary.seconds} s)`);
+        log(`closed-loop accuracy of the ${SHIP_NAMES[ship]} student ${pct(loop.accuracy)} over ${loop.scored} windows (chance ${pct(1 / classes.length)}); report in ${join(raw.out!, 'demo-report.json')} (${summary.seconds} s)`);
       } finally {
         interrupt.dispose();
       }
     });
 }
 
+const SHIP_NAMES: Record<DemoStudent, string> = { cmcrd: 'CMCRD', kd: 'KD', 'eeg-only': 'EEG-only' };
+
 /** happy, sad, neutral, fear (SEED-IV indices), so consecutive segments always differ. */
 const DEMO_ORDER = [3, 1, 0, 2];
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
-}
-
-function maxProbabilityDiff(probs: Float32Array[], logits: Float32Array, C: number): number {
-  let max = 0;
-  probs.forEach((p, i) => {
-    const l = logits.subarray(i * C, (i + 1) * C);
-    const m = Math.max(...l);
-    const e = Array.from(l, (v) => Math.exp(v - m));
-    const s = e.reduce((a, b) => a + b, 0);
-    for (let c = 0; c < C; c++) max = Math.max(max, Math.abs(p[c]! - e[c]! / s));
-  });
-  return max;
 }

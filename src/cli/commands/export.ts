@@ -22,13 +22,12 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import * as tf from '../../train/tf.js';
 import { buildInferenceGraph, exportOnnx, graphName } from '../../../export/onnx-export.js';
 import { quantizeOnnx, withMetadata, CALIBRATION_METHODS, type CalibrationMethod, type QuantMode, type QuantSummary } from '../../../export/quantize.js';
-import { calibrate, onnxProbabilities, ORT_NODE_OPTIONS } from '../../../export/calibrate.node.js';
+import { calibrate, ORT_NODE_OPTIONS } from '../../../export/calibrate.node.js';
 import { DEFAULT_PERCENTILE } from '../../../export/calibrate.js';
 import { exportGraphModel, type GraphModelFiles, type TfjsWeights } from '../../../export/tfjs-graph.js';
 import {
   chooseVariants,
   compactQuantisation,
-  compareProbabilities,
   FILES,
   meetsBar,
   MODEL_DIR_FORMAT,
@@ -50,28 +49,33 @@ import {
 import { initBackend } from '../../train/backend.js';
 import { parseTrials, readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { SeededRandom } from '../../train/nets/layers.js';
-import { networkFromCheckpoint } from '../../train/run.js';
+import { checkpointProbabilities } from '../../train/run.js';
+import { checkParity, ortSessionLoader, type ParityResult, type SessionLoader } from '../../../export/parity.js';
 import { DATASET_KINDS, flatten, loadDataset, type DatasetKind, type EmotionDataset } from '../../datasets/index.js';
 import { makeFolds, PROTOCOLS, type ProtocolName } from '../../train/protocols.js';
 import { CliError } from '../errors.js';
 import { prepareOutFile } from '../paths.js';
 
 const PARITY_ROWS = 64;
-const PARITY_LIMIT = 1e-4;
 /** Held-out windows the parity check uses at most (evenly spaced over the fold's test windows). */
 export const PARITY_WINDOWS = 2000;
 export const DEFAULT_CALIBRATION_SAMPLES = 1000;
 const LATENCY_RUNS = 300;
 
-/** Largest |Δp| between tfjs (eval mode, normalised input) and the exported model (raw input), on seeded rows. */
-export async function exportParity(ck: Checkpoint, model: Uint8Array, seed = 1): Promise<number> {
-  const rows = syntheticRows(ck, PARITY_ROWS, seed);
-  const d = ck.normalisation.mean.length;
-  const expected = referenceProbabilities(ck, rows, d);
-  // onnxruntime directly rather than the runtime's classifier, which sizes its input from the card's EEG channels
-  // × bands and so does not take eye-movement models (a teacher, or a student of the eeg-to-eye direction).
-  const got = await onnxProbabilities(model, rows, d);
-  return compareProbabilities(expected, got, ck.classes.length).maxAbsDp;
+/**
+ * onnxruntime-node with the device's settings (1 thread, spinning off). The graph is run directly rather than through
+ * the runtime's classifier, which sizes its input from the card's EEG channels × bands and so does not take
+ * eye-movement models (a teacher, or a student of the eeg-to-eye direction).
+ */
+const ortNode: SessionLoader = ortSessionLoader(ort, ORT_NODE_OPTIONS);
+
+/** The rows of a row-major [n, d] block, as views. */
+const rowsOf = (flat: Float32Array, d: number): Float32Array[] => Array.from({ length: flat.length / d }, (_, i) => flat.subarray(i * d, (i + 1) * d));
+
+/** Parity of the exported model with tfjs (eval mode) on seeded raw rows drawn around the training normalisation. */
+export async function exportParity(ck: Checkpoint, model: Uint8Array, seed = 1): Promise<ParityResult> {
+  const rows = rowsOf(syntheticRows(ck, PARITY_ROWS, seed), ck.normalisation.mean.length);
+  return checkParity(model, (x) => checkpointProbabilities(ck, x), rows, { loadSession: ortNode });
 }
 
 /** Rows drawn around the training normalisation (mean + std·N(0, 1)), row-major. */
@@ -80,26 +84,6 @@ function syntheticRows(ck: Checkpoint, n: number, seed: number): Float32Array {
   const d = mean.length;
   const rng = new SeededRandom(seed);
   return Float32Array.from({ length: n * d }, (_, i) => mean[i % d]! + std[i % d]! * rng.normal());
-}
-
-/** The checkpoint's own eval-mode probabilities (tfjs) on raw rows [n, d]. */
-export function referenceProbabilities(ck: Checkpoint, rows: Float32Array, d: number): Float32Array {
-  const { mean, std } = ck.normalisation;
-  const net = networkFromCheckpoint(ck);
-  const C = ck.classes.length;
-  const n = rows.length / d;
-  const out = new Float32Array(n * C);
-  try {
-    for (let i = 0; i < n; i += 512) {
-      const b = Math.min(512, n - i);
-      const x = Float32Array.from(rows.subarray(i * d, (i + b) * d), (v, k) => (v - mean[k % d]!) / std[k % d]!);
-      const p = tf.tidy(() => tf.softmax(net.forward(tf.tensor2d(x, [b, d]), false).logits).dataSync() as Float32Array);
-      out.set(p, i * C);
-    }
-  } finally {
-    net.dispose();
-  }
-  return out;
 }
 
 /** Windows of the checkpoint's own data: training windows (calibration) and held-out windows with labels (parity). */
@@ -380,9 +364,10 @@ async function exportSingleFile(ck: Checkpoint, path: string, outArg: string | u
     throw new CliError(`${path}: ${(e as Error).message}`);
   }
   await initBackend(undefined, () => undefined);
-  const maxDiff = await exportParity(ck, model);
-  log(`${ck.modality} ${ck.arch.arch} (${ck.arch.input.channels}×${ck.arch.input.bands} → ${ck.classes.join(', ')}): onnxruntime-node vs tfjs on ${PARITY_ROWS} rows, max |Δp| = ${maxDiff.toExponential(2)}`);
-  if (!(maxDiff < PARITY_LIMIT)) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
+  const parity = await exportParity(ck, model);
+  const maxDiff = parity.maxAbsDiff;
+  log(`${ck.modality} ${ck.arch.arch} (${ck.arch.input.channels}×${ck.arch.input.bands} → ${ck.classes.join(', ')}): onnxruntime-node vs tfjs on ${parity.rows} rows, max |Δp| = ${maxDiff.toExponential(2)}`);
+  if (!parity.passed) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
   writeFileAtomic(out, model);
   log(`wrote ${out} (${model.length} bytes)`);
   // The first five keys are the ones this command printed before the document had more.
@@ -450,6 +435,13 @@ function writeDirAtomic(out: string, files: Map<string, Uint8Array | string>): v
   }
 }
 
+/** A variant's line of parity.json from checkParity's result, with whether it meets the quality bar. */
+function parityEntry(what: Pick<ParityEntry, 'format' | 'variant' | 'file' | 'runtime'>, r: ParityResult, fp32Accuracy: number | null): ParityEntry {
+  const e: ParityEntry = { ...what, maxAbsDp: r.maxAbsDiff, argmaxAgreement: r.argmaxAgreement, accuracy: r.accuracy ?? null, fp32Accuracy, meetsBar: false };
+  e.meetsBar = meetsBar(what.variant, e);
+  return e;
+}
+
 async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: ExportOptions, log: (l: string) => void): Promise<void> {
   const int8: QuantMode | null = raw.int8 === undefined ? null : raw.int8 === true ? 'static' : choice(String(raw.int8), '--int8', ['static', 'dynamic'] as const);
   const method = choice<CalibrationMethod>(String(raw.calibration ?? 'minmax'), '--calibration', CALIBRATION_METHODS);
@@ -461,7 +453,6 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
   if (raw.calibrationData !== undefined && !existsSync(raw.calibrationData)) throw new CliError(`--calibration-data ${raw.calibrationData}: no such folder`);
   prepareModelDir(out, path, !!raw.force);
   const d = ck.arch.input.channels * ck.arch.input.bands;
-  const C = ck.classes.length;
   const notes: string[] = [];
 
   // The checkpoint's own windows: training (calibration) and held-out (parity).
@@ -488,22 +479,22 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
   }
   await initBackend(undefined, () => undefined);
 
-  // Parity rows and the checkpoint's own probabilities on them.
+  // Parity rows and the checkpoint's own probabilities on them (computed once; every variant is checked against them
+  // by checkParity, the one parity check of export/parity.ts).
   const held = windows?.test ?? null;
-  const rows = held ? held.x : syntheticRows(ck, PARITY_ROWS, 1);
-  const labels = held ? held.labels : undefined;
-  const reference = referenceProbabilities(ck, rows, d);
-  const checkpointAccuracy = labels ? compareProbabilities(reference, reference, C, labels).accuracy : null;
+  const rows = rowsOf(held ? held.x : syntheticRows(ck, PARITY_ROWS, 1), d);
+  const reference = checkpointProbabilities(ck, rows);
+  const parityOf = <M>(model: M, loadSession: SessionLoader<M>) => checkParity(model, () => reference, rows, { loadSession, ...(held ? { labels: held.labels } : {}) });
   const entries: ParityEntry[] = [];
   const unchecked: ParityReport['unchecked'] = [];
   const variants: VariantInfo[] = [];
   const ortVersion = `onnxruntime-node ${ort.env.versions.node ?? ''}`.trim();
 
-  const fp32Probs = await onnxProbabilities(fp32, rows, d);
-  const fp32Cmp = compareProbabilities(reference, fp32Probs, C, labels);
-  const fp32Entry: ParityEntry = { format: 'onnx', variant: 'fp32', file: FILES.fp32, runtime: ortVersion, ...fp32Cmp, fp32Accuracy: fp32Cmp.accuracy, meetsBar: false };
-  fp32Entry.meetsBar = meetsBar('fp32', fp32Entry);
-  if (!(fp32Cmp.maxAbsDp < PARITY_LIMIT)) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${fp32Cmp.maxAbsDp}); nothing written`, 1);
+  const fp32Parity = await parityOf(fp32, ortNode);
+  const checkpointAccuracy = fp32Parity.referenceAccuracy ?? null;
+  const fp32Accuracy = fp32Parity.accuracy ?? null;
+  const fp32Entry = parityEntry({ format: 'onnx', variant: 'fp32', file: FILES.fp32, runtime: ortVersion }, fp32Parity, fp32Accuracy);
+  if (!fp32Parity.passed) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${fp32Parity.maxAbsDiff}); nothing written`, 1);
   entries.push(fp32Entry);
   variants.push({ name: 'fp32', format: 'onnx', file: FILES.fp32, bytes: fp32.length });
 
@@ -528,9 +519,8 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
     summary = q.summary;
     const compact = compactQuantisation(q.summary);
     int8Bytes = withMetadata(q.bytes, variantMetadata(int8Name, compact));
-    const cmp = compareProbabilities(reference, await onnxProbabilities(int8Bytes, rows, d), C, labels);
-    const e: ParityEntry = { format: 'onnx', variant: int8Name, file: FILES.int8, runtime: ortVersion, ...cmp, fp32Accuracy: fp32Cmp.accuracy, meetsBar: false };
-    e.meetsBar = meetsBar(int8Name, e);
+    const cmp = await parityOf(int8Bytes, ortNode);
+    const e = parityEntry({ format: 'onnx', variant: int8Name, file: FILES.int8, runtime: ortVersion }, cmp, fp32Accuracy);
     entries.push(e);
     variants.push({ name: int8Name, format: 'onnx', file: FILES.int8, bytes: int8Bytes.length, quantisation: compact });
     if (!e.meetsBar) log(`warning: ${int8Name} is below the quality bar (arg-max agreement ${(cmp.argmaxAgreement * 100).toFixed(2)} %); the card keeps fp32 as the variant to load`);
@@ -546,11 +536,10 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
     variants.push({ name: tfjsName, format: 'tfjs', file: FILES.tfjs, bytes, ...(graphModel.quantised.length ? { quantisation: { scheme: 'uint8 affine weights (tfjs manifest)', weights: graphModel.quantised.length } } : {}) });
     tfjsModel = await loadGraphModelFiles(graphModel);
     if (tfjsModel) {
-      const n = rows.length / d;
-      const cmp = compareProbabilities(reference, tfjsModel.predict(rows, n, d), C, labels);
-      const e: ParityEntry = { format: 'tfjs', variant: tfjsName, file: FILES.tfjs, runtime: `tfjs-converter loadGraphModel on ${tf.getBackend()}`, ...cmp, fp32Accuracy: fp32Cmp.accuracy, meetsBar: false };
-      e.meetsBar = meetsBar(tfjsName, e);
-      entries.push(e);
+      // The GraphModel stays loaded (latency is measured on it below); the check runs it, it does not release it.
+      const graph: SessionLoader<NonNullable<typeof tfjsModel>> = async (m) => ({ run: async (x, n, dd) => m.predict(x, n, dd), release: async () => undefined });
+      const cmp = await parityOf(tfjsModel, graph);
+      entries.push(parityEntry({ format: 'tfjs', variant: tfjsName, file: FILES.tfjs, runtime: `tfjs-converter loadGraphModel on ${tf.getBackend()}` }, cmp, fp32Accuracy));
     } else unchecked.push({ variant: tfjsName, reason: '@tensorflow/tfjs-converter is not installed' });
   }
 
