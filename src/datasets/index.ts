@@ -106,7 +106,7 @@ function checkSyntheticCounts(root: string, m: SyntheticManifest): void {
 function noRawEeg(name: string, smooth: SmoothingName): DataFormatError {
   return new DataFormatError(
     `smoothing "${smooth}" is computed per trial from the raw EEG, and ${name}'s released features exist only in SEED's offline forms (de_LDS: LDS from the trial mean${name === 'SEED' ? '; de_movingAve' : ''}). ` +
-      'cmcrd reads raw EEG for SEED-IV (eeg_raw_data) and synthetic data (`cmcrd dataset synth --layout seed-iv --raw`): train a deployable model on one of those (see docs/smoothing.md)',
+      'cmcrd reads raw EEG for SEED-IV (eeg_raw_data) and for synthetic data written with its raw EEG (dataset synth, SEED-IV layout, raw option): train a deployable model on one of those (see docs/smoothing.md)',
   );
 }
 
@@ -142,7 +142,7 @@ export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOp
     case 'synthetic': {
       const m = readSyntheticManifest(root);
       if (opts.smooth && !(m.layout === 'seed-iv' && m.raw)) {
-        throw new DataFormatError(`smoothing "${opts.smooth}" is computed from the raw EEG, which this synthetic dataset does not hold; synthesise one with \`cmcrd dataset synth --layout seed-iv --raw\``, root);
+        throw new DataFormatError(`smoothing "${opts.smooth}" is computed from the raw EEG, which this synthetic dataset does not hold; synthesise one that keeps it (dataset synth, SEED-IV layout, raw option)`, root);
       }
       checkSyntheticCounts(root, m);
       const sessions = opts.sessions ?? Array.from({ length: m.sessions }, (_, i) => i + 1);

@@ -320,7 +320,7 @@ describe('loading with a smoothing form', () => {
     const synth = join(tmp, 'synth-no-raw');
     mkdirSync(synth, { recursive: true });
     writeFileSync(join(synth, 'SYNTHETIC.json'), JSON.stringify({ layout: 'seed-iv', subjects: 1, sessions: 1, windowsPerTrial: 3, seed: 1, raw: false }));
-    expect(() => loadDataset('synthetic', synth, { smooth: 'lds-causal' })).toThrow(/does not hold; synthesise one with `cmcrd dataset synth --layout seed-iv --raw`/);
+    expect(() => loadDataset('synthetic', synth, { smooth: 'lds-causal' })).toThrow(/does not hold; synthesise one that keeps it \(dataset synth, SEED-IV layout, raw option\)/);
   });
 
   it('`cmcrd train --smooth`: an unknown form and a dataset without raw EEG are exit-2 errors', async () => {
