@@ -13,6 +13,8 @@ import { registerDataset } from './commands/dataset.js';
 import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
+import { registerRun } from './commands/run.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { runProgram } from './program.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerCompare(program);
   registerExport(program);
+  registerRun(program);
+  registerCalibrate(program);
   return program;
 }
 
