@@ -58,7 +58,7 @@ export interface PolicyOptions {
   targetMargin?: number;
 }
 
-const fmt = (x: number) => (Math.round(x * 10) / 10).toString();
+const fmt = (x: number) => (Number.isFinite(x) ? String(Number(x.toPrecision(3))) : String(x));
 
 export class ModePolicy {
   private current: Mode;

@@ -341,6 +341,8 @@ export function startRun(o: RunOptions): RunHandle {
     const t = now();
     modeSeconds[from] += (t - modeSince) / 1000;
     modeSince = t;
+    // The estimate that decided (measured in the mode being left), before drain is measured afresh.
+    const estimate = monitor.estimates();
     monitor.setMode(d.to);
     c.modeChanges++;
     const before = modes.table[from];
@@ -354,7 +356,7 @@ export function startRun(o: RunOptions): RunHandle {
       reason: d.reason,
       settings: after,
       level: d.level,
-      estimate: monitor.estimates(),
+      estimate,
       ...(d.predictedHours ? { predictedHours: d.predictedHours } : {}),
       ...(reset ? { featureStateReset: true } : {}),
     });
