@@ -132,9 +132,10 @@ export class VirtualClock implements RunClock {
       this.moveTo(next.at);
       // Moving devices runs their listeners, which may cancel timers: take this one out by identity.
       const i = this.timers.indexOf(next);
-      if (i < 0) continue;
-      this.timers.splice(i, 1);
-      next.fire();
+      if (i >= 0) {
+        this.timers.splice(i, 1);
+        next.fire();
+      }
       await yieldToHost();
     }
     this.moveTo(target);
