@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MUSE } from '../../firmware-bridge/protocols/muse.js';
+import type { VirtualMuse } from '../../firmware-bridge/sim/virtual-muse.js';
 import type { GattPeripheral, NotifyListener } from '../../firmware-bridge/gatt.js';
 import { loadOnnxClassifier } from '../../runtime/infer/onnx.node.js';
 import type { OnnxClassifier } from '../../runtime/infer/onnx.js';
@@ -190,6 +191,30 @@ describe('cmcrd run supervisor (virtual Muse, virtual clock)', () => {
     // Halting between windows: far less streaming than run time, and a slower drain in saver.
     expect(summary.streamedSeconds).toBeLessThan(summary.seconds * 0.6);
     expect(summary.modeChanges).toBe(3);
+  });
+
+  it('stop(): the stop command is sent, the link closed, and every iterator ends with the summary', async () => {
+    const { link } = await resolveRunDevice('sim:muse?seed=2', { startMs: 0 });
+    const device = (await link.connect(0)) as VirtualMuse;
+    const writes: string[] = [];
+    const write = device.write.bind(device);
+    device.write = (ch, data) => (writes.push(new TextDecoder().decode(data.subarray(1, data.length - 1))), write(ch, data));
+    const r = startRun({ link, model: { label: 'm', card: classifier.card, default: { name: 'fp32', classifier }, fast: null }, clock: new VirtualClock(0), speed: Infinity });
+    const second = r.hub.iterate();
+    let predictions = 0;
+    for await (const e of r) {
+      if (e.type === 'prediction' && ++predictions === 3) r.stop();
+    }
+    const s = await r.done;
+    expect(s.stoppedBy).toBe('stop');
+    expect(writes.slice(0, 4)).toEqual(['h', 'p21', 's', 'd']);
+    expect(writes.at(-1)).toBe('h');
+    expect(device.isStreaming).toBe(false);
+    expect(device.isConnected).toBe(false);
+    const rest: string[] = [];
+    for await (const e of second) rest.push(e.type);
+    expect(rest.at(-1)).toBe('summary');
+    expect(r.status().state).toBe('stopped');
   });
 
   it('--policy fixed:saver pins the mode, whatever the battery', async () => {
