@@ -8,3 +8,5 @@ export * from './session.js';
 export type { Classifier } from './infer/types.js';
 export { createOnnxClassifier, type OnnxClassifier, type OnnxClassifierOptions, type OrtModule, type OrtSession, type OrtTensor, type OrtValueMetadata } from './infer/onnx.js';
 export { loadWebOnnxClassifier, type WebOnnxOptions } from './infer/onnx.web.js';
+export * from './run/index.js';
+export * from './battery/index.js';
