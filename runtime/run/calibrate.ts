@@ -12,6 +12,7 @@ import { startHeadbandSession } from '../session.js';
 import { calibrationMeta, type CalibrationFile } from './calibration.js';
 import { isVirtualClock, RealClock, type RunClock } from './clock.js';
 import { cardMismatch, modelSites, RunSetupError } from './device-fit.js';
+import { guardPeripheral } from './links.js';
 import type { DeviceLink } from './supervisor.js';
 
 export interface CalibrationRecordOptions {
@@ -85,7 +86,7 @@ export async function recordCalibration(o: CalibrationRecordOptions): Promise<Ca
   let decodeErrors = 0;
   try {
     const session = await startHeadbandSession({
-      device: p,
+      device: guardPeripheral(p, () => decodeErrors++),
       classifier: recorder,
       card,
       sites: modelSites(card),
@@ -107,7 +108,7 @@ export async function recordCalibration(o: CalibrationRecordOptions): Promise<Ca
     }
     await session.stop();
     lostSamples = session.stats.lostSamples;
-    decodeErrors = session.stats.decodeErrors;
+    decodeErrors += session.stats.decodeErrors;
   } catch (e) {
     throw new RunSetupError(`cannot stream from ${o.link.label}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {

@@ -8,7 +8,23 @@ import { VirtualPeripheral } from '../../firmware-bridge/sim/base.js';
 import { ReplayPeripheral } from '../../firmware-bridge/sim/replay.js';
 import { VirtualGanglion } from '../../firmware-bridge/sim/virtual-ganglion.js';
 import type { Advanceable } from './clock.js';
-import type { DeviceLink } from './supervisor.js';
+
+/** How the supervisor reaches a device: the first connection and every reconnection go through it. */
+export interface DeviceLink {
+  /** The device as the user named it (URI or saved name). */
+  readonly label: string;
+  /** attempt 0: first connection; n ≥ 1: the n-th reconnection attempt after a loss. */
+  connect(attempt: number): Promise<GattPeripheral>;
+  /** A loss that must not be retried (e.g. a replay that reached its end). */
+  isFinal?(reason: string): boolean;
+  /** A virtual device for a virtual clock to move. */
+  readonly advanceable?: Advanceable;
+  /** Preset asked for (a URI's preset= or a flag). */
+  readonly preset?: string;
+  /** Channel labels the device cannot report (e.g. a virtual Ganglion's sites). */
+  readonly channelNames?: readonly string[];
+  close(): Promise<void>;
+}
 
 /** Does this device run on a manual clock (advance() works)? */
 export function manualClock(d: GattPeripheral): Advanceable | null {
@@ -77,4 +93,38 @@ export function linkFor(device: GattPeripheral, label: string, preset?: string):
   if (device instanceof VirtualPeripheral) return virtualLink(device, label, preset);
   if (device instanceof ReplayPeripheral) return replayLink(device, label);
   return peripheralLink(device, label);
+}
+
+/**
+ * The same peripheral, but an exception thrown while handling a notification is reported instead of escaping
+ * into the transport (a radio stack's event handler, a virtual device's clock): a bug in one packet's handling
+ * must not end a run of hours.
+ */
+export function guardPeripheral(p: GattPeripheral, report: (e: unknown) => void): GattPeripheral {
+  return {
+    get id() {
+      return p.id;
+    },
+    get name() {
+      return p.name;
+    },
+    get services() {
+      return p.services;
+    },
+    get characteristics() {
+      return p.characteristics;
+    },
+    write: (c, d) => p.write(c, d),
+    read: (c) => p.read(c),
+    subscribe: (c, l) =>
+      p.subscribe(c, (d, t) => {
+        try {
+          l(d, t);
+        } catch (e) {
+          report(e);
+        }
+      }),
+    onDisconnect: (l) => p.onDisconnect(l),
+    disconnect: () => p.disconnect(),
+  };
 }

@@ -26,24 +26,10 @@ import type { Mode, ModeSettings } from './modes.js';
 import { MODES, resolveModes } from './modes.js';
 import type { PredictionEvent, RunEvent, RunSummary } from './events.js';
 import { EventHub } from './hub.js';
+import { guardPeripheral, type DeviceLink } from './links.js';
 import { describePolicy, ModePolicy, type Decision, type PolicySpec, type Thresholds } from './policy.js';
 
-/** How the supervisor reaches a device: the first connection and every reconnection go through it. */
-export interface DeviceLink {
-  /** The device as the user named it (URI or saved name). */
-  readonly label: string;
-  /** attempt 0: first connection; n ≥ 1: the n-th reconnection attempt after a loss. */
-  connect(attempt: number): Promise<GattPeripheral>;
-  /** A loss that must not be retried (e.g. a replay that reached its end). */
-  isFinal?(reason: string): boolean;
-  /** A virtual device for a virtual clock to move. */
-  readonly advanceable?: Advanceable;
-  /** Preset asked for (a URI's preset= or a flag). */
-  readonly preset?: string;
-  /** Channel labels the device cannot report (e.g. a virtual Ganglion's sites). */
-  readonly channelNames?: readonly string[];
-  close(): Promise<void>;
-}
+export type { DeviceLink };
 
 export interface RunVariant {
   name: string;
@@ -386,7 +372,7 @@ export function startRun(o: RunOptions): RunHandle {
     if (ph !== 'continuous') outage = null;
     try {
       session = await startHeadbandSession({
-        device: peripheral!,
+        device: guardPeripheral(peripheral!, (e) => publish({ type: 'error', t: now(), where: 'stream', message: `handling a notification: ${e instanceof Error ? e.message : String(e)}` })),
         classifier,
         card,
         sites,
@@ -696,7 +682,14 @@ export function startRun(o: RunOptions): RunHandle {
     finished = true;
     detach?.();
   });
-  if (virtual) void clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle });
+  if (virtual) {
+    void clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle }).catch((e: unknown) => {
+      // The simulated device itself failed: nothing more will stream, so end the run with what it has.
+      publish({ type: 'error', t: now(), where: 'stream', message: `the virtual device failed: ${e instanceof Error ? e.message : String(e)}`, fatal: true });
+      stopReason ??= 'error';
+      stop();
+    });
+  }
   done.catch(() => undefined);
 
   return {

@@ -12,6 +12,8 @@ import { CalibrationStore } from '../../runtime/dsp/normalize.js';
 import type { ModelCard } from '../../runtime/model-card.js';
 import { applyCalibration, calibrationMeta } from '../../runtime/run/calibration.js';
 import { VirtualClock } from '../../runtime/run/clock.js';
+import { guardPeripheral } from '../../runtime/run/links.js';
+import type { GattPeripheral, NotifyListener } from '../../firmware-bridge/gatt.js';
 import { cardMismatch, leanPreset } from '../../runtime/run/device-fit.js';
 import { describeModelDirectory } from '../../runtime/run/model.js';
 import { loadRunModel } from '../../runtime/run/model-dir.node.js';
@@ -161,5 +163,21 @@ describe('virtual clock', () => {
     await clock.advance(1000);
     expect(log).toEqual(['a@1100', 'cancelled@1300', 'b@1350', 'c@1400']);
     expect(deviceTime).toBe(2000);
+  });
+});
+
+describe('guarded peripheral', () => {
+  it('reports an exception thrown while handling a notification instead of letting it into the transport', async () => {
+    let inner: NotifyListener | null = null;
+    const p = { id: 'x', name: 'x', services: [], characteristics: ['c'], subscribe: async (_c: string, l: NotifyListener) => ((inner = l), async () => {}) } as unknown as GattPeripheral;
+    const errors: unknown[] = [];
+    const seen: number[] = [];
+    await guardPeripheral(p, (e) => errors.push(e)).subscribe('c', (_d, t) => {
+      if (t === 2) throw new Error('bad packet handling');
+      seen.push(t);
+    });
+    for (const t of [1, 2, 3]) expect(() => inner!(new Uint8Array(1), t)).not.toThrow();
+    expect(seen).toEqual([1, 3]);
+    expect(String(errors[0])).toMatch(/bad packet handling/);
   });
 });

@@ -196,7 +196,7 @@ function thresholdsOption(): Option {
 }
 
 function serveOption(): Option {
-  return new Option('--serve [host:port]', 'serve Server-Sent Events on /events and the state on /health (default 127.0.0.1:8787)').argParser((v: string) => {
+  return new Option('--serve [host:port]', 'serve Server-Sent Events on /events and the state on /health (127.0.0.1 unless a host is named)').argParser((v: string) => {
     try {
       return parseServeSpec(v);
     } catch (e) {
