@@ -11,7 +11,7 @@ import type { ModelCard } from '../model-card.js';
 import { startHeadbandSession } from '../session.js';
 import { calibrationMeta, type CalibrationFile } from './calibration.js';
 import { isVirtualClock, RealClock, type RunClock } from './clock.js';
-import { cardMismatch, modelSites, RunSetupError } from './device-fit.js';
+import { cardMismatch, deviceSetup, modelSites, RunSetupError } from './device-fit.js';
 import { guardPeripheral } from './links.js';
 import type { DeviceLink } from './supervisor.js';
 
@@ -59,7 +59,7 @@ export async function recordCalibration(o: CalibrationRecordOptions): Promise<Ca
   }
   const driver = getDriver(kind);
   const preset = o.link.preset ?? driver.defaultPreset;
-  const problem = cardMismatch(card, driver, { ...(preset ? { preset } : {}), ...(o.link.channelNames ? { channelNames: o.link.channelNames } : {}) }, 'the model');
+  const problem = cardMismatch(card, driver, await deviceSetup(driver, p, preset, o.link.channelNames), 'the model');
   if (problem) {
     await o.link.close().catch(() => undefined);
     throw new RunSetupError(problem);

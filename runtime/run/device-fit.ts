@@ -4,7 +4,8 @@
  * the one streaming the fewest characteristics and channels that still carry the model's electrodes (the AUX,
  * PPG and motion streams the model does not use are dropped where a preset allows it). All from the registry.
  */
-import type { DeviceProfile, DeviceSetup, HeadbandDriver } from '../../firmware-bridge/drivers/types.js';
+import type { DeviceProfile, DeviceSetup, HeadbandDriver, PreparedDevice } from '../../firmware-bridge/drivers/types.js';
+import type { GattPeripheral } from '../../firmware-bridge/gatt.js';
 import type { ModelCard } from '../model-card.js';
 
 export class RunSetupError extends Error {
@@ -70,4 +71,14 @@ export function leanPreset(driver: HeadbandDriver, sites: readonly string[], ful
     if (!best || cost[0] < best.cost[0] || (cost[0] === best.cost[0] && cost[1] < best.cost[1])) best = { preset: p, cost };
   }
   return best?.preset ?? full;
+}
+
+/**
+ * The setup to check a card against: the preset asked for (or the default) and the channel labels the link knows,
+ * else those the device reports about itself (the driver's one-time reads, e.g. the open EEG profile's info).
+ */
+export async function deviceSetup(driver: HeadbandDriver, p: GattPeripheral, preset: string | null, channelNames?: readonly string[]): Promise<DeviceSetup> {
+  let names = channelNames;
+  if (!names && driver.prepare) names = (await driver.prepare(p).catch(() => ({}) as PreparedDevice)).channelNames;
+  return { ...(preset ? { preset } : {}), ...(names && names.length ? { channelNames: names } : {}) };
 }

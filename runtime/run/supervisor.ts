@@ -21,7 +21,7 @@ import type { ModelCard } from '../model-card.js';
 import { startHeadbandSession, type HeadbandSession, type Prediction } from '../session.js';
 import type { AppliedCalibration } from './calibration.js';
 import { RealClock, isVirtualClock, type Advanceable, type RunClock } from './clock.js';
-import { cardMismatch, leanPreset, modelSites, RunSetupError } from './device-fit.js';
+import { cardMismatch, deviceSetup, leanPreset, modelSites, RunSetupError } from './device-fit.js';
 import type { Mode, ModeSettings } from './modes.js';
 import { MODES, resolveModes } from './modes.js';
 import type { PredictionEvent, RunEvent, RunSummary } from './events.js';
@@ -145,6 +145,7 @@ export function startRun(o: RunOptions): RunHandle {
   let offDisconnect: (() => void) | null = null;
   let kind: DeviceKind | null = null;
   let fullPreset: string | null = null;
+  let setupNames: readonly string[] | undefined;
   let linkLost: string | null = null;
   let session: HeadbandSession | null = null;
   let phase: Phase | null = null;
@@ -199,7 +200,7 @@ export function startRun(o: RunOptions): RunHandle {
   function presetOf(s: ModeSettings): string | null {
     if (!kind) return null;
     if (s.preset === 'full') return fullPreset;
-    return leanPreset(getDriver(kind), sites, fullPreset, o.link.channelNames ? { channelNames: o.link.channelNames } : {});
+    return leanPreset(getDriver(kind), sites, fullPreset, setupNames ? { channelNames: setupNames } : {});
   }
 
   function variantFor(mode: Mode): RunVariant {
@@ -580,7 +581,8 @@ export function startRun(o: RunOptions): RunHandle {
       }
       const driver = getDriver(kind);
       fullPreset = o.link.preset ?? driver.defaultPreset;
-      const setup = { ...(fullPreset ? { preset: fullPreset } : {}), ...(o.link.channelNames ? { channelNames: o.link.channelNames } : {}) };
+      const setup = await deviceSetup(driver, p, fullPreset, o.link.channelNames);
+      setupNames = setup.channelNames;
       let problem: string | null;
       try {
         problem = cardMismatch(card, driver, setup, o.model.label);
