@@ -40,6 +40,10 @@ export async function resolveRunDevice(spec: string, opts: ResolveRunDeviceOptio
     } else if (!/[?&]clock=/.test(s)) uri = `${s}${s.includes('?') ? '&' : '?'}clock=manual`;
     const device = await openDevice(uri, { simDefaults: { clock: 'manual', start: String(Math.max(0, Math.round(opts.startMs ?? 0))), ...(preset !== undefined ? { preset } : {}) } });
     const link = linkFor(device, spec, preset);
+    if (s.startsWith('replay:') && opts.preset !== undefined && link.preset !== opts.preset) {
+      await link.close().catch(() => undefined);
+      throw new RunSetupError(`--preset ${opts.preset}: ${spec} re-sends notifications recorded ${link.preset ? `with preset ${link.preset}` : 'without a preset'}; a replay cannot change it`);
+    }
     return { link, virtual: link.advanceable !== undefined };
   } catch (e) {
     if (e instanceof RunSetupError) throw e;

@@ -217,6 +217,42 @@ describe('cmcrd run supervisor (virtual Muse, virtual clock)', () => {
     expect(r.status().state).toBe('stopped');
   });
 
+  it('other headbands: a Ganglion (user-placed sites) and an open-EEG board survive a disconnect too', async () => {
+    for (const [uri, sites] of [
+      ['sim:ganglion?seed=2&drop=0.01&disconnect-after=15', ['FP1', 'FP2', 'T7', 'T8']],
+      ['sim:open-eeg?seed=2&disconnect-after=15', ['F3', 'F4', 'F7', 'F8']],
+    ] as const) {
+      const c = await loadOnnxClassifier(await museModel({ sites: [...sites] }));
+      const { link } = await resolveRunDevice(uri, { startMs: 0 });
+      const r = startRun({ link, model: { label: 'm', card: c.card, default: { name: 'fp32', classifier: c }, fast: null }, clock: new VirtualClock(0), speed: Infinity, durationMs: 45_000, random: () => 0.5 });
+      const events: RunEvent[] = [];
+      for await (const e of r) events.push(e);
+      const s = await r.done;
+      expect(s.reconnects, uri).toBe(1);
+      expect(s.lostSamplesReconnect, uri).toBeGreaterThan(0);
+      const back = ofType(events, 'reconnect')[0]!.t;
+      expect(ofType(events, 'prediction').filter((p) => p.start > back).length, uri).toBeGreaterThan(20);
+      await c.dispose();
+    }
+  });
+
+  it('a replay: the run ends with the capture, its losses counted as decode counts them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmcrd-run-replay-'));
+    const cap = join(dir, 'cap.jsonl');
+    await recordCapture({ device: 'sim:muse?seed=12&drop=0.02', out: cap, seconds: 20, quiet: true });
+    let lost = 0;
+    await decodeCaptureFile(cap, 'jsonl', (line) => {
+      const r = JSON.parse(line) as { kind: string; stream?: string; lostSamples?: number };
+      if (r.kind === 'gap' && r.stream === 'eeg') lost += r.lostSamples!;
+    });
+    const { events, summary } = await run(`replay:${cap}`, 600);
+    expect(summary.stoppedBy).toBe('end-of-input');
+    expect(summary.lostSamplesRadio).toBe(lost);
+    expect(ofType(events, 'disconnect')[0]!.reason).toBe('end of capture');
+    expect(ofType(events, 'reconnect')).toEqual([]);
+    expect(summary.windows).toBe(16);
+  });
+
   it('--policy fixed:saver pins the mode, whatever the battery', async () => {
     const { events, summary } = await run('sim:muse?seed=6&battery=90', 70, { policy: { kind: 'fixed', mode: 'saver' } });
     expect(ofType(events, 'mode').filter((m) => m.from !== null)).toEqual([]);
