@@ -29,7 +29,8 @@ export function defaultModes(windowSec: number, hopSec: number): ModeTable {
   return {
     performance: { strideSec: Math.min(1, hopSec), variant: 'default', preset: 'full', dutyCycle: false, pause: false },
     balanced: { strideSec: hopSec, variant: 'fast', preset: 'lean', dutyCycle: false, pause: false },
-    saver: { strideSec: Math.max(4 * hopSec, windowSec * 4), variant: 'fast', preset: 'lean', dutyCycle: true, pause: false },
+    // About half a minute between windows: the headband streams some 15 % of the time (emotions change slowly).
+    saver: { strideSec: Math.max(8 * hopSec, 2 * windowSec, 30), variant: 'fast', preset: 'lean', dutyCycle: true, pause: false },
     critical: { strideSec: Math.max(15 * hopSec, 60), variant: 'fast', preset: 'lean', dutyCycle: true, pause: true },
   };
 }
