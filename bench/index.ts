@@ -11,7 +11,6 @@ import { trainPipelineSuite } from './train-pipeline.js';
 import { packageSuite } from './package.js';
 import { exportSuite } from './export.js';
 
-
 export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, packageSuite];
 
 /**

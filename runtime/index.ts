@@ -10,3 +10,5 @@ export type { Classifier } from './infer/types.js';
 export { createOnnxClassifier, type OnnxClassifier, type OnnxClassifierOptions, type OrtModule, type OrtSession, type OrtTensor, type OrtValueMetadata } from './infer/onnx.js';
 export { loadWebOnnxClassifier, type WebOnnxOptions } from './infer/onnx.web.js';
 export * from './pairing/index.js';
+export * from './run/index.js';
+export * from './battery/index.js';

@@ -4,3 +4,8 @@
  */
 export * from './index.js';
 export { loadOnnxClassifier } from './infer/onnx.node.js';
+export { resolveRunDevice, type ResolveRunDeviceOptions, type ResolvedRunDevice } from './run/device.node.js';
+export { loadRunModel, type LoadedModel } from './run/model-dir.node.js';
+export { serveRunEvents, parseServeSpec, type EventServer, type ServeSpec } from './run/sse.node.js';
+export { writeJsonLines, type JsonLinesOutput } from './run/output.node.js';
+export { sysfsBattery, readPowerSupplies, POWER_SUPPLY_ROOT } from './battery/sysfs.node.js';

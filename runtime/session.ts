@@ -8,7 +8,7 @@ import type { GattPeripheral } from '../firmware-bridge/gatt.js';
 import type { DecodedRecord } from '../firmware-bridge/decoder.js';
 import { openHeadband } from '../firmware-bridge/headband.js';
 import type { DeviceKind } from '../firmware-bridge/registry.js';
-import { FeatureExtractor, GapFiller, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
+import { FeatureExtractor, GapFiller, type ChannelQuality, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
 import type { Classifier } from './infer/types.js';
 import type { ModelCard } from './model-card.js';
 
@@ -21,6 +21,8 @@ export interface Prediction {
   /** set when the window was not classified: lost samples, or a channel of poor signal quality */
   skipped?: 'gap' | 'quality';
   batteryPercent: number | null;
+  /** Per-channel signal quality of the window (model channel order). */
+  quality?: ChannelQuality[];
 }
 
 export interface SessionStats {
@@ -62,6 +64,17 @@ export interface HeadbandSessionOptions {
    * Muse blocks); longer gaps make the windows they touch skip with `skipped: 'gap'`.
    */
   maxFillMs?: number;
+  /** Window stride (s) instead of the card's hop (e.g. to classify more often); windows keep the card's length. */
+  hopSec?: number;
+  /** Called when a window is complete, before it is classified: false leaves it out (not classified, not counted). */
+  gate?: (w: { index: number; startMs: number; endMs: number }) => boolean;
+  /** Sees every decoded record (rows, gaps, telemetry, errors) before the session handles it. */
+  onRecord?: (r: DecodedRecord) => void;
+  /** Passed to openHeadband: how to wait between start commands (virtual clocks), and the keep-alive timer. */
+  wait?: (ms: number) => Promise<void>;
+  keepAlive?: boolean;
+  /** On stop, decode what the reassembler still holds (the last few blocks) before finishing. */
+  flushOnStop?: boolean;
 }
 
 export async function startHeadbandSession(opts: HeadbandSessionOptions): Promise<HeadbandSession> {
@@ -78,6 +91,8 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
   const headband = await openHeadband(device, {
     ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
     ...(opts.channelNames !== undefined ? { channelNames: opts.channelNames } : {}),
+    ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
+    ...(opts.keepAlive !== undefined ? { keepAlive: opts.keepAlive } : {}),
   });
   for (const w of headband.warnings) opts.onWarning?.(w);
   const { kind, decoder } = headband;
@@ -99,15 +114,16 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
   let chain = Promise.resolve();
 
   const handleFrame = (f: FeatureFrame) => {
-    stats.windows++;
     // Row times are on the device's sampling grid: a window starts at an exact offset from the first row.
     const startMs = firstSampleMs! + f.tStart * 1000;
     const endMs = startMs + windowMs - 1000 / card.fs;
+    if (opts.gate && !opts.gate({ index: f.index, startMs, endMs })) return;
+    stats.windows++;
     const skipped = f.valid.some((v) => !v) ? 'gap' : f.quality?.some((q) => !q.good) ? 'quality' : undefined;
     chain = chain.then(async () => {
       if (skipped) {
         stats.skipped++;
-        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: battery });
+        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: battery, ...(f.quality ? { quality: f.quality } : {}) });
         return;
       }
       const row = new Float32Array(card.channels.length * card.bands.length);
@@ -122,11 +138,13 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
         predicted: classifier.classes[best]!,
         probabilities: Object.fromEntries(classifier.classes.map((c, i) => [c, p![i]!])),
         batteryPercent: battery,
+        ...(f.quality ? { quality: f.quality } : {}),
       });
     });
   };
 
   const handleRecord = (r: DecodedRecord) => {
+    opts.onRecord?.(r);
     switch (r.kind) {
       case 'eeg': {
         // The model card fixes every feature convention; the extractor resamples to the model's rate.
@@ -135,7 +153,7 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
           channels: [...sites],
           method: card.featureMethod as FeatureMethod,
           windowSec: card.windowSec,
-          hopSec: card.hopSec,
+          hopSec: opts.hopSec ?? card.hopSec,
           nfft: card.nfft ?? undefined,
           bands: card.bands,
           smooth: card.smoothing as SmoothMethod,
@@ -179,6 +197,7 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
     },
     async stop() {
       await headband.stop();
+      if (opts.flushOnStop) for (const r of decoder.flush()) handleRecord(r);
       await chain;
     },
   };

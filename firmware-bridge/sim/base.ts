@@ -33,6 +33,8 @@ export interface FaultOptions {
   stallAtS?: number;
   /** The link drops this many seconds after streaming starts. */
   disconnectAfterS?: number;
+  /** After a link loss the device stays out of reach this many seconds: reconnect() fails until then. */
+  downS?: number;
 }
 
 export interface VirtualDeviceOptions {
@@ -83,10 +85,15 @@ export abstract class VirtualPeripheral implements GattPeripheral {
   private realAtStart = 0;
   private virtualAtStart = 0;
   private streamStartMs = 0;
+  /** Stall and disconnect-after count from the first start: a host restarting the stream does not replay them. */
+  private faultEpochMs: number | null = null;
+  private droppedAtMs = -Infinity;
   private streams: Stream[] = [];
   private held: { ch: Uuid; data: Uint8Array } | null = null;
   private stallQueue: { ch: Uuid; data: Uint8Array }[] = [];
   private lastDelivered = -Infinity;
+  private linkLossDone = false;
+  private stallOver = false;
 
   constructor(opts: VirtualDeviceOptions, defaultName: string) {
     this.speed = opts.speed ?? 1;
@@ -140,8 +147,20 @@ export abstract class VirtualPeripheral implements GattPeripheral {
   drop(reason: string): void {
     if (!this.connected) return;
     this.connected = false;
+    this.droppedAtMs = this.virtualNow;
     this.stopStreaming();
+    // Packets held back on a dead link never arrive, and a new link does not inherit the stall.
+    this.stallQueue = [];
+    if (this.faultEpochMs !== null && this.virtualNow - this.faultEpochMs >= (this.faults.stallAtS ?? 5) * 1000) this.stallOver = true;
     this.hub.disconnected(reason);
+  }
+
+  /** Connect again after a link loss (the host then subscribes and starts the stream again); fails while the device is out of reach (`downS`). */
+  reconnect(): void {
+    if (this.connected) return;
+    const downMs = (this.faults.downS ?? 0) * 1000;
+    if (this.virtualNow < this.droppedAtMs + downMs) throw new Error(`${this.name} is out of reach (connect timed out)`);
+    this.connected = true;
   }
 
   get isConnected(): boolean {
@@ -196,6 +215,7 @@ export abstract class VirtualPeripheral implements GattPeripheral {
     if (this.streaming) return;
     this.streaming = true;
     this.streamStartMs = this.virtualNow;
+    this.faultEpochMs ??= this.virtualNow;
     this.streams = [];
     this.setupStreams();
     if (!this.manual) {
@@ -244,8 +264,8 @@ export abstract class VirtualPeripheral implements GattPeripheral {
       if (r.next() < 0.25 && d.length > 1) d = d.slice(0, r.int(d.length));
       else if (d.length > 0) d[r.int(d.length)] ^= 1 + r.int(255);
     }
-    const rel = (t - this.streamStartMs) / 1000;
-    if (f.stallS && rel >= (f.stallAtS ?? 5) && rel < (f.stallAtS ?? 5) + f.stallS) {
+    const rel = (t - (this.faultEpochMs ?? this.streamStartMs)) / 1000;
+    if (f.stallS && !this.stallOver && rel >= (f.stallAtS ?? 5) && rel < (f.stallAtS ?? 5) + f.stallS) {
       this.faultCounts.stalled++;
       this.stallQueue.push({ ch, data: d });
       return;
@@ -294,8 +314,10 @@ export abstract class VirtualPeripheral implements GattPeripheral {
       for (const x of this.streams) if (x.next <= target && (!s || x.next < s.next)) s = x;
       if (!s) break;
       const t = s.next;
-      if (f.disconnectAfterS !== undefined && t - this.streamStartMs >= f.disconnectAfterS * 1000) {
-        this.virtualNow = this.streamStartMs + f.disconnectAfterS * 1000;
+      const epoch = this.faultEpochMs ?? this.streamStartMs;
+      if (f.disconnectAfterS !== undefined && !this.linkLossDone && t - epoch >= f.disconnectAfterS * 1000) {
+        this.linkLossDone = true;
+        this.virtualNow = Math.max(this.virtualNow, epoch + f.disconnectAfterS * 1000);
         this.drop('simulated link loss (disconnect-after)');
         return;
       }

@@ -20,7 +20,7 @@ export class DeviceUriError extends Error {
   }
 }
 
-const COMMON = ['emotion', 'subject', 'seed', 'speed', 'clock', 'battery', 'drain', 'drop', 'dup', 'reorder', 'corrupt', 'jitter', 'stall', 'stall-at', 'disconnect-after', 'name', 'start'];
+const COMMON = ['emotion', 'subject', 'seed', 'speed', 'clock', 'battery', 'drain', 'drop', 'dup', 'reorder', 'corrupt', 'jitter', 'stall', 'stall-at', 'disconnect-after', 'down', 'name', 'start'];
 /** The kinds with a virtual headband, and the options of each beyond COMMON (a new driver needs no entry here). */
 const PER_KIND: Partial<Record<DeviceKind, string[]>> = {
   muse: ['preset'],
@@ -80,6 +80,7 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
   setF('stallS', num(params, 'stall', (v) => v > 0, 'seconds > 0'));
   setF('stallAtS', num(params, 'stall-at', (v) => v >= 0, 'seconds ≥ 0'));
   setF('disconnectAfterS', num(params, 'disconnect-after', (v) => v > 0, 'seconds > 0'));
+  setF('downS', num(params, 'down', (v) => v >= 0, 'seconds ≥ 0'));
   const base: VirtualDeviceOptions = { faults };
   const speed = num(params, 'speed', (v) => v > 0, 'a number > 0');
   if (speed !== undefined) base.speed = speed;

@@ -14,6 +14,8 @@ import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerRun } from './commands/run.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { runProgram } from './program.js';
 import { registerPair } from './commands/pair.js';
 import { registerDevices } from './commands/devices.js';
@@ -42,6 +44,8 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerPair(program);
   registerDevices(program);
+  registerRun(program);
+  registerCalibrate(program);
   return program;
 }
 
