@@ -8,7 +8,7 @@ import type { GattPeripheral } from '../firmware-bridge/gatt.js';
 import type { DecodedRecord } from '../firmware-bridge/decoder.js';
 import { openHeadband } from '../firmware-bridge/headband.js';
 import type { DeviceKind } from '../firmware-bridge/registry.js';
-import { FeatureExtractor, GapFiller, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
+import { FeatureExtractor, GapFiller, type ChannelQuality, type FeatureFrame, type FeatureMethod, type SmoothMethod } from './dsp/index.js';
 import type { Classifier } from './infer/types.js';
 import type { ModelCard } from './model-card.js';
 
@@ -21,6 +21,8 @@ export interface Prediction {
   /** set when the window was not classified: lost samples, or a channel of poor signal quality */
   skipped?: 'gap' | 'quality';
   batteryPercent: number | null;
+  /** Per-channel signal quality of the window (model channel order). */
+  quality?: ChannelQuality[];
 }
 
 export interface SessionStats {
@@ -107,7 +109,7 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
     chain = chain.then(async () => {
       if (skipped) {
         stats.skipped++;
-        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: battery });
+        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: battery, ...(f.quality ? { quality: f.quality } : {}) });
         return;
       }
       const row = new Float32Array(card.channels.length * card.bands.length);
@@ -122,6 +124,7 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
         predicted: classifier.classes[best]!,
         probabilities: Object.fromEntries(classifier.classes.map((c, i) => [c, p![i]!])),
         batteryPercent: battery,
+        ...(f.quality ? { quality: f.quality } : {}),
       });
     });
   };

@@ -14,6 +14,8 @@ import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerDeploy } from './commands/deploy.js';
+import { registerServe } from './commands/serve.js';
 import { runProgram } from './program.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
@@ -38,6 +40,8 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerExport(program);
   registerInspect(program);
+  registerDeploy(program);
+  registerServe(program);
   return program;
 }
 
