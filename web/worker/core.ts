@@ -141,19 +141,21 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
 
   const startDemo = async (uri: string, cfg: AppConfig) => {
     const sim = createSimDevice(demoUri(uri)) as VirtualPeripheral;
-    schedule = [];
+    // The wearer starts in the URI's emotion and moves on to the next one every segment.
     const emotions = ['neutral', 'sad', 'fear', 'happy'];
+    const first = Math.max(0, emotions.indexOf(String(sim.emotion)));
+    schedule = sim.emotion === undefined ? [] : [{ at: sim.now(), emotion: String(sim.emotion) }];
     let k = 0;
     const segmentMs = cfg.demo.segmentSec * 1000;
-    const setEmotion = () => {
+    const nextEmotion = () => {
+      k++;
       try {
-        sim.setEmotion(k % emotions.length);
+        sim.setEmotion((first + k) % emotions.length);
+        schedule.push({ at: sim.now(), emotion: String(sim.emotion) });
       } catch {
-        return; // a source that does not model a wearer: no schedule to show
+        /* a source that does not model a wearer */
       }
-      schedule.push({ at: sim.now(), emotion: String(sim.emotion ?? emotions[k % emotions.length]) });
     };
-    setEmotion();
     await start('demo', sim);
     let next = sim.now() + segmentMs;
     // Produce `ms` of virtual signal in steps, switching the wearer's emotion on the segment boundaries.
@@ -161,8 +163,7 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
       const until = sim.now() + ms;
       while (sim.isConnected && next <= until) {
         sim.advance(next - sim.now());
-        k++;
-        setEmotion();
+        nextEmotion();
         next += segmentMs;
       }
       if (sim.isConnected && until > sim.now()) sim.advance(until - sim.now());

@@ -44,7 +44,9 @@ function shade(x: number, y: number, maskable: boolean): Rgba | null {
   const d = Math.hypot(x - cx, y - cy);
   if (y <= cy && Math.abs(d - 0.31) < 0.045) return BAND;
   for (const px of [cx - 0.31, cx + 0.31]) if (Math.hypot(x - px, y - (cy + 0.02)) < 0.075) return BAND;
-  for (let i = 1; i < WAVE_POINTS.length; i++) {
+  // The wave's points are evenly spaced in x (0.01 apart, the stroke is 0.022 wide): only segments near x can reach.
+  const k = Math.floor(((x - 0.26) / 0.48) * (WAVE_POINTS.length - 1));
+  for (let i = Math.max(1, k - 2); i <= Math.min(WAVE_POINTS.length - 1, k + 4); i++) {
     const [ax, ay] = WAVE_POINTS[i - 1]!;
     const [bx, by] = WAVE_POINTS[i]!;
     if (segDist(x, y, ax, ay, bx, by) < 0.022) return WAVE;
