@@ -1,12 +1,10 @@
 /**
- * For the web app's tests and benchmark: a Muse-montage model directory made the way `cmcrd export` makes one, a
- * headless Debian Chromium, real Muse notifications recorded from the virtual Muse, and the runtime's own session
- * in Node as the reference the page's predictions are compared with.
+ * For the web app's tests: a Muse-montage model directory made the way `cmcrd export` makes one, a headless Debian
+ * Chromium (./chromium.ts), real Muse notifications recorded from the virtual Muse, and the runtime's own session in
+ * Node as the reference the page's predictions are compared with.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { serialiseCheckpoint } from '../../export/checkpoint.js';
 import type { GattPeripheral, NotifyListener, Uuid } from '../../firmware-bridge/gatt.js';
 import { decodeMuseCommand, encodeMuseCommand, MUSE } from '../../firmware-bridge/protocols/muse.js';
@@ -18,6 +16,8 @@ import { runCli } from '../cli-harness.js';
 import { trainedCheckpoint } from '../export/helpers.js';
 import { useWasm } from '../train-pipeline/helpers.js';
 
+export { launchChromium, CHROMIUM_ARGS } from './chromium.js';
+
 /** A model directory (fp32 ONNX, and the tfjs GraphModel unless `tfjs: false`) for the Muse montage. */
 export async function makeModelDir(dir: string, o: { tfjs?: boolean } = {}): Promise<string> {
   await useWasm();
@@ -27,21 +27,6 @@ export async function makeModelDir(dir: string, o: { tfjs?: boolean } = {}): Pro
   const r = await runCli('export', ck, '--out', out, ...(o.tfjs === false ? [] : ['--tfjs']), '--latency-runs', '0');
   if (r.code !== 0) throw new Error(`export failed: ${r.err}`);
   return out;
-}
-
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-/** Debian's Chromium, headless, with a fresh profile (removed by close()). */
-export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  const profile = mkdtempSync(join(tmpdir(), 'cmcrd-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 900, height: 1000 } });
-  return {
-    context,
-    async close() {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A notification as recorded: ms after the start command, characteristic, bytes (hex). */
