@@ -85,15 +85,29 @@ export const deploySuite: BenchSuite = {
       const runs = ctx.quick ? 1 : 3;
       for (const engine of ['ort', 'tfjs'] as WebEngine[]) {
         const app = await buildWebApp({ model: modelDir, out: join(dir, `app-${engine}`), engine });
-        const target: Record<string, number | boolean> = engine === 'tfjs' ? { targetBytes: TFJS_TARGET_GZIP, meetsTarget: app.firstLoad.gzipBytes <= TFJS_TARGET_GZIP } : {};
-        const biggest = [...app.files].filter((f) => f.firstLoad).sort((a, b) => b.gzipBytes - a.gzipBytes).slice(0, 3);
+        const target: Record<string, number | boolean> =
+          engine === 'tfjs' ? { targetBytes: TFJS_TARGET_GZIP, meetsTarget: app.firstLoad.gzipBytes <= TFJS_TARGET_GZIP } : {};
+        const biggest = [...app.files]
+          .filter((f) => f.firstLoad)
+          .sort((a, b) => b.gzipBytes - a.gzipBytes)
+          .slice(0, 3);
         out.push({
           name: `deploy.web.${engine}.first-load.gzip`,
           value: mb(app.firstLoad.gzipBytes),
           unit: 'MB',
-          detail: { bytes: app.firstLoad.gzipBytes, files: app.files.filter((f) => f.firstLoad).length, largest: biggest.map((f) => `${f.path} ${mb(f.gzipBytes)} MB`).join(', '), ...target },
+          detail: {
+            bytes: app.firstLoad.gzipBytes,
+            files: app.files.filter((f) => f.firstLoad).length,
+            largest: biggest.map((f) => `${f.path} ${mb(f.gzipBytes)} MB`).join(', '),
+            ...target,
+          },
         });
-        out.push({ name: `deploy.web.${engine}.first-load.raw`, value: mb(app.firstLoad.bytes), unit: 'MB', detail: { bytes: app.firstLoad.bytes } });
+        out.push({
+          name: `deploy.web.${engine}.first-load.raw`,
+          value: mb(app.firstLoad.bytes),
+          unit: 'MB',
+          detail: { bytes: app.firstLoad.bytes },
+        });
         ctx.log(`${engine}: first load ${mb(app.firstLoad.bytes)} MB, ${mb(app.firstLoad.gzipBytes)} MB gzip`);
 
         const server = await startStaticServer({ dir: app.out, port: 0 });
@@ -105,10 +119,14 @@ export const deploySuite: BenchSuite = {
             try {
               const page = await browser.context.newPage();
               const got: { path: string; wire: number }[] = [];
-              page.on('response', (res) => got.push({ path: new URL(res.url()).pathname, wire: Number(res.headers()['content-length'] ?? 0) }));
+              page.on('response', (res) =>
+                got.push({ path: new URL(res.url()).pathname, wire: Number(res.headers()['content-length'] ?? 0) }),
+              );
               await page.addInitScript({ content: PROBE });
               await page.goto(server.url);
-              await page.waitForFunction(() => (window as unknown as { __times: { first: number | null } }).__times.first !== null, null, { timeout: 120_000 });
+              await page.waitForFunction(() => (window as unknown as { __times: { first: number | null } }).__times.first !== null, null, {
+                timeout: 120_000,
+              });
               times.push(await page.evaluate(() => (window as unknown as { __times: Times }).__times));
               fetched = got;
             } finally {
@@ -121,15 +139,38 @@ export const deploySuite: BenchSuite = {
         const readyMs = times.map((t) => t.ready - t.load);
         const firstMs = times.map((t) => t.first - t.load);
         const wire = fetched.reduce((a, f) => a + f.wire, 0);
-        out.push({ name: `deploy.web.${engine}.fetched`, value: mb(wire), unit: 'MB', detail: { requests: fetched.length, files: [...new Set(fetched.map((f) => f.path))].length, note: 'bytes on the wire (cmcrd serve gzips text and wasm) until the first demo prediction, cold cache' } });
-        out.push({ name: `deploy.web.${engine}.model-ready`, value: Math.round(median(readyMs)), unit: 'ms after load', detail: { runs, all: readyMs.map(Math.round).join(', ') } });
+        out.push({
+          name: `deploy.web.${engine}.fetched`,
+          value: mb(wire),
+          unit: 'MB',
+          detail: {
+            requests: fetched.length,
+            files: [...new Set(fetched.map((f) => f.path))].length,
+            note: 'bytes on the wire (cmcrd serve gzips text and wasm) until the first demo prediction, cold cache',
+          },
+        });
+        out.push({
+          name: `deploy.web.${engine}.model-ready`,
+          value: Math.round(median(readyMs)),
+          unit: 'ms after load',
+          detail: { runs, all: readyMs.map(Math.round).join(', ') },
+        });
         out.push({
           name: `deploy.web.${engine}.first-prediction`,
           value: Math.round(median(firstMs)),
           unit: 'ms after load',
-          detail: { runs, all: firstMs.map(Math.round).join(', '), fromNavigationMs: Math.round(median(times.map((t) => t.first))), targetMs: FIRST_PREDICTION_TARGET_MS, meetsTarget: median(firstMs) <= FIRST_PREDICTION_TARGET_MS, note: 'demo mode, one window pre-streamed' },
+          detail: {
+            runs,
+            all: firstMs.map(Math.round).join(', '),
+            fromNavigationMs: Math.round(median(times.map((t) => t.first))),
+            targetMs: FIRST_PREDICTION_TARGET_MS,
+            meetsTarget: median(firstMs) <= FIRST_PREDICTION_TARGET_MS,
+            note: 'demo mode, one window pre-streamed',
+          },
         });
-        ctx.log(`${engine}: model ready ${Math.round(median(readyMs))} ms, first prediction ${Math.round(median(firstMs))} ms after load (${runs} cold starts); fetched ${mb(wire)} MB`);
+        ctx.log(
+          `${engine}: model ready ${Math.round(median(readyMs))} ms, first prediction ${Math.round(median(firstMs))} ms after load (${runs} cold starts); fetched ${mb(wire)} MB`,
+        );
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,10 @@ let tmp: string;
 let modelDir: string;
 let onnxOnly: string;
 const app: Record<'ort' | 'tfjs', string> = { ort: '', tfjs: '' };
-const json: Record<'ort' | 'tfjs', { files: { path: string; bytes: number; gzipBytes: number; firstLoad: boolean }[]; firstLoad: { bytes: number; gzipBytes: number } }> = {} as never;
+const json: Record<
+  'ort' | 'tfjs',
+  { files: { path: string; bytes: number; gzipBytes: number; firstLoad: boolean }[]; firstLoad: { bytes: number; gzipBytes: number } }
+> = {} as never;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'cmcrd-deploy-'));
@@ -42,16 +45,47 @@ const read = (engine: 'ort' | 'tfjs', f: string) => readFileSync(join(app[engine
 
 describe('cmcrd deploy web', () => {
   it('builds the app per engine: shell, model files, one wasm, a service worker precaching them', () => {
-    const common = ['app.js', 'app.json', 'icons/icon-192.png', 'icons/icon-512.png', 'icons/maskable-512.png', 'index.html', 'manifest.webmanifest', 'style.css', 'sw.js', 'worker.js'];
+    const common = [
+      'app.js',
+      'app.json',
+      'icons/icon-192.png',
+      'icons/icon-512.png',
+      'icons/maskable-512.png',
+      'index.html',
+      'manifest.webmanifest',
+      'style.css',
+      'sw.js',
+      'worker.js',
+    ];
     expect(json.ort.files.map((f) => f.path).sort()).toEqual([...common, 'model/model.onnx', 'wasm/ort-wasm-simd-threaded.wasm'].sort());
-    expect(json.tfjs.files.map((f) => f.path).sort()).toEqual([...common, 'model/tfjs/group1-shard1of1.bin', 'model/tfjs/model.json', 'wasm/tfjs-backend-wasm-simd.wasm', 'wasm/tfjs-backend-wasm.wasm'].sort());
+    expect(json.tfjs.files.map((f) => f.path).sort()).toEqual(
+      [
+        ...common,
+        'model/tfjs/group1-shard1of1.bin',
+        'model/tfjs/model.json',
+        'wasm/tfjs-backend-wasm-simd.wasm',
+        'wasm/tfjs-backend-wasm.wasm',
+      ].sort(),
+    );
     // The files are the model directory's and the packages' own bytes.
     expect(read('ort', 'model/model.onnx').equals(readFileSync(join(modelDir, 'model.onnx')))).toBe(true);
     expect(read('tfjs', 'model/tfjs/group1-shard1of1.bin').equals(readFileSync(join(modelDir, 'tfjs/group1-shard1of1.bin')))).toBe(true);
-    expect(read('ort', 'wasm/ort-wasm-simd-threaded.wasm').equals(readFileSync('node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'))).toBe(true);
+    expect(
+      read('ort', 'wasm/ort-wasm-simd-threaded.wasm').equals(readFileSync('node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')),
+    ).toBe(true);
     const cfg = (e: 'ort' | 'tfjs') => JSON.parse(read(e, 'app.json').toString()) as AppConfig;
-    expect(cfg('ort')).toMatchObject({ format: 'cmcrd-web-app', engine: 'ort', model: { url: 'model/model.onnx', variant: 'fp32' }, wasm: { url: 'wasm/ort-wasm-simd-threaded.wasm' }, demo: { uri: 'sim:muse?battery=80&drain=30', prerollSec: 4 } });
-    expect(cfg('tfjs')).toMatchObject({ engine: 'tfjs', model: { url: 'model/tfjs/model.json', variant: 'tfjs-float32' }, wasm: { url: 'wasm/tfjs-backend-wasm-simd.wasm' } });
+    expect(cfg('ort')).toMatchObject({
+      format: 'cmcrd-web-app',
+      engine: 'ort',
+      model: { url: 'model/model.onnx', variant: 'fp32' },
+      wasm: { url: 'wasm/ort-wasm-simd-threaded.wasm' },
+      demo: { uri: 'sim:muse?battery=80&drain=30', prerollSec: 4 },
+    });
+    expect(cfg('tfjs')).toMatchObject({
+      engine: 'tfjs',
+      model: { url: 'model/tfjs/model.json', variant: 'tfjs-float32' },
+      wasm: { url: 'wasm/tfjs-backend-wasm-simd.wasm' },
+    });
     // Sizes reported are the files' sizes; the first load leaves out only the non-SIMD fallback.
     for (const e of ['ort', 'tfjs'] as const) for (const f of json[e].files) expect(f.bytes, f.path).toBe(read(e, f.path).length);
     expect(json.tfjs.files.filter((f) => !f.firstLoad).map((f) => f.path)).toEqual(['wasm/tfjs-backend-wasm.wasm']);
@@ -100,7 +134,15 @@ print(json.dumps(out))`;
     const files = ['icon-192.png', 'icon-512.png', 'maskable-512.png'].map((f) => join(app.ort, 'icons', f));
     const py = spawnSync('/usr/bin/python3', ['-c', script, ...files], { encoding: 'utf8' });
     expect(py.stderr).toBe('');
-    const [a, b, m] = JSON.parse(py.stdout) as { w: number; h: number; depth: number; ctype: number; corner: number[]; bg: number[]; band: number[] }[];
+    const [a, b, m] = JSON.parse(py.stdout) as {
+      w: number;
+      h: number;
+      depth: number;
+      ctype: number;
+      corner: number[];
+      bg: number[];
+      band: number[];
+    }[];
     expect([a!.w, a!.h, b!.w, m!.w]).toEqual([192, 192, 512, 512]);
     for (const i of [a!, b!, m!]) {
       expect([i.depth, i.ctype]).toEqual([8, 6]);
@@ -117,7 +159,10 @@ print(json.dumps(out))`;
 
   it('refuses what it cannot build, naming the file or option, and writes nothing', async () => {
     const cases: [string[], RegExp][] = [
-      [['--model', onnxOnly, '--out', join(tmp, 'x1'), '--engine', 'tfjs'], /--engine tfjs needs the model's tfjs GraphModel, and .*model-onnx-only has no tfjs\/model\.json: export it with cmcrd export <checkpoint> --out .*model-onnx-only --tfjs/],
+      [
+        ['--model', onnxOnly, '--out', join(tmp, 'x1'), '--engine', 'tfjs'],
+        /--engine tfjs needs the model's tfjs GraphModel, and .*model-onnx-only has no tfjs\/model\.json: export it with cmcrd export <checkpoint> --out .*model-onnx-only --tfjs/,
+      ],
       [['--model', join(tmp, 'nowhere'), '--out', join(tmp, 'x2')], /--model .*nowhere: no such folder/],
       [['--model', tmp, '--out', join(tmp, 'x3')], /--model .*: no card\.json; not a model directory/],
       [['--model', modelDir, '--out', app.ort], /--out .*app-ort exists and is not empty \(use --force to replace it\)/],
@@ -193,13 +238,16 @@ describe('cmcrd serve', () => {
       expect([head.status, head.raw.length]).toEqual([200, 0]);
       expect((await get(s.url + 'app.json', {}, 'POST')).status).toBe(405);
       expect((await get(s.url + 'nope.js')).status).toBe(404);
-      for (const p of ['../card.json', '..%2fcard.json', '%2e%2e/%2e%2e/etc/passwd', 'model/../../model/card.json', '%00']) expect((await get(s.url + p)).status, p).toBe(404);
+      for (const p of ['../card.json', '..%2fcard.json', '%2e%2e/%2e%2e/etc/passwd', 'model/../../model/card.json', '%00'])
+        expect((await get(s.url + p)).status, p).toBe(404);
       expect(resolveRequestPath(app.ort, '/../../etc/passwd')).toBeNull();
       expect(resolveRequestPath(app.ort, '/icons/')).toBeNull(); // a folder without index.html
       expect(resolveRequestPath(app.ort, '/?demo=sim:muse')).toBe(join(app.ort, 'index.html'));
       // The port is taken: named.
       const port = Number(new URL(s.url).port);
-      await expect(startStaticServer({ dir: app.ort, port })).rejects.toThrow(new CliError(`--port ${port}: already in use on 127.0.0.1 (choose another, or --port 0 for any free port)`));
+      await expect(startStaticServer({ dir: app.ort, port })).rejects.toThrow(
+        new CliError(`--port ${port}: already in use on 127.0.0.1 (choose another, or --port 0 for any free port)`),
+      );
     } finally {
       await s.close();
     }
@@ -229,7 +277,9 @@ describe('cmcrd serve', () => {
     const path = process.env.PATH;
     process.env.PATH = join(tmp, 'empty-path');
     try {
-      expect(() => selfSignedCertificate(['127.0.0.1'])).toThrow(/--https makes a self-signed certificate with openssl, which is not installed/);
+      expect(() => selfSignedCertificate(['127.0.0.1'])).toThrow(
+        /--https makes a self-signed certificate with openssl, which is not installed/,
+      );
     } finally {
       process.env.PATH = path;
     }

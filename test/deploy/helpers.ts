@@ -38,8 +38,17 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
  * Real Muse notifications: a virtual Muse (manual clock) given the start sequence a session writes, then `seconds`
  * of everything it notifies (EEG, accelerometer, gyroscope, telemetry), in order.
  */
-export function recordMuse(seconds: number, o: { seed?: number; emotion?: string; battery?: number } = {}): { characteristics: Uuid[]; notifications: RecordedNotification[] } {
-  const muse = new VirtualMuse({ clock: 'manual', seed: o.seed ?? 5, emotion: o.emotion ?? 'happy', batteryPercent: o.battery ?? 42, drainPerHour: 0 });
+export function recordMuse(
+  seconds: number,
+  o: { seed?: number; emotion?: string; battery?: number } = {},
+): { characteristics: Uuid[]; notifications: RecordedNotification[] } {
+  const muse = new VirtualMuse({
+    clock: 'manual',
+    seed: o.seed ?? 5,
+    emotion: o.emotion ?? 'happy',
+    batteryPercent: o.battery ?? 42,
+    drainPerHour: 0,
+  });
   const out: RecordedNotification[] = [];
   let recording = false;
   for (const ch of muse.characteristics) {
@@ -81,7 +90,11 @@ export function replayPeripheral(rec: ReturnType<typeof recordMuse>): GattPeriph
 }
 
 /** The runtime session in Node (onnxruntime-node) on `device`; `drive` produces the signal. */
-export async function referencePredictions(model: Uint8Array, device: GattPeripheral, drive: () => void | Promise<void>): Promise<Prediction[]> {
+export async function referencePredictions(
+  model: Uint8Array,
+  device: GattPeripheral,
+  drive: () => void | Promise<void>,
+): Promise<Prediction[]> {
   const classifier = await loadOnnxClassifier(model, 'model.onnx');
   const out: Prediction[] = [];
   const s = await startHeadbandSession({ device, classifier, card: classifier.card, onPrediction: (p) => out.push(p) });

@@ -61,7 +61,10 @@
       this.uuid = uuid;
       this.value = null;
       this.notifying = false;
-      this.properties = uuid === CONTROL ? { read: false, write: false, writeWithoutResponse: true, notify: true } : { read: false, write: false, writeWithoutResponse: false, notify: true };
+      this.properties =
+        uuid === CONTROL
+          ? { read: false, write: false, writeWithoutResponse: true, notify: true }
+          : { read: false, write: false, writeWithoutResponse: false, notify: true };
     }
     readValue() {
       return Promise.reject(domError('NotSupportedError', 'GATT operation not permitted.'));
@@ -124,7 +127,9 @@
     requestDevice(options) {
       log.requests.push(JSON.parse(JSON.stringify(options)));
       const filters = (options && options.filters) || [];
-      const matches = filters.some((f) => (f.services || []).includes(DATA.service) || (f.namePrefix && device.name.startsWith(f.namePrefix)));
+      const matches = filters.some(
+        (f) => (f.services || []).includes(DATA.service) || (f.namePrefix && device.name.startsWith(f.namePrefix)),
+      );
       if (!matches) return Promise.reject(domError('NotFoundError', 'User cancelled the requestDevice() chooser.'));
       granted = [...filters.flatMap((f) => f.services || []), ...((options && options.optionalServices) || [])];
       return Promise.resolve(device);

@@ -128,13 +128,19 @@ describe('cmcrd deploy web in Chromium', () => {
     await page.goto(apps.ort.server.url);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     expect(await page.title()).toBe(apps.ort.config.title);
-    expect(await page.textContent('#model')).toMatch(/mlp model · neutral, sad, fear, happy · 4 electrodes \(AF7, AF8, TP9, TP10\) on muse/);
+    expect(await page.textContent('#model')).toMatch(
+      /mlp model · neutral, sad, fear, happy · 4 electrodes \(AF7, AF8, TP9, TP10\) on muse/,
+    );
     expect(await page.textContent('#engine')).toMatch(/^onnxruntime-web 1\.\d+\.\d+ \(wasm SIMD, 1 thread\), fp32$/);
     expect(await page.isEnabled('#demo')).toBe(true);
     // The manifest and the icons it lists: the browser decodes each PNG at its declared size.
     const icons = await page.evaluate(async () => {
       const href = document.querySelector('link[rel="manifest"]')!.getAttribute('href')!;
-      const m = (await (await fetch(href)).json()) as { display: string; start_url: string; icons: { src: string; sizes: string; purpose: string }[] };
+      const m = (await (await fetch(href)).json()) as {
+        display: string;
+        start_url: string;
+        icons: { src: string; sizes: string; purpose: string }[];
+      };
       const out = [];
       for (const i of m.icons) {
         const bmp = await createImageBitmap(await (await fetch(i.src)).blob());
@@ -177,7 +183,9 @@ describe('cmcrd deploy web in Chromium', () => {
       expect(await page.locator('#quality li.channel[data-good="true"]').count()).toBe(4);
       expect(await page.textContent('#headband-battery')).toBe('80 %');
       expect(await page.getAttribute('#mode', 'data-mode')).toBe('performance');
-      expect(await page.textContent('#engine')).toMatch(engine === 'ort' ? /^onnxruntime-web/ : /^tfjs 4\.\d+\.\d+ GraphModel \(wasm SIMD backend\), tfjs-float32$/);
+      expect(await page.textContent('#engine')).toMatch(
+        engine === 'ort' ? /^onnxruntime-web/ : /^tfjs 4\.\d+\.\d+ GraphModel \(wasm SIMD backend\), tfjs-float32$/,
+      );
       // One engine per app: the other engine's files are never fetched.
       expect(fetched.some((p) => p.endsWith(engine === 'ort' ? 'ort-wasm-simd-threaded.wasm' : 'tfjs-backend-wasm-simd.wasm'))).toBe(true);
       expect(fetched.filter((p) => /tfjs|ort-wasm/.test(p) && !p.includes(engine === 'ort' ? 'ort-wasm' : 'tfjs'))).toEqual([]);
@@ -189,13 +197,23 @@ describe('cmcrd deploy web in Chromium', () => {
 
   it('a mocked navigator.bluetooth playing back real Muse notifications drives the Web Bluetooth path to predictions', async () => {
     const rec = recordMuse(16);
-    const mock = readFileSync(join(HERE, 'mock-web-bluetooth.js'), 'utf8').replace('__DATA__', JSON.stringify({ service: MUSE.service, control: MUSE.control, ...rec }));
+    const mock = readFileSync(join(HERE, 'mock-web-bluetooth.js'), 'utf8').replace(
+      '__DATA__',
+      JSON.stringify({ service: MUSE.service, control: MUSE.control, ...rec }),
+    );
     const { page, errors } = await newPage([mock]);
     await page.goto(apps.ort.server.url);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     await page.click('#connect');
     const got = (await predictions(page, 3)).slice(0, 3);
-    const log = await page.evaluate(() => (window as unknown as { __bluetooth: { requests: unknown[]; writes: string[]; notifying: string[]; delivered: number; busyErrors: number } }).__bluetooth);
+    const log = await page.evaluate(
+      () =>
+        (
+          window as unknown as {
+            __bluetooth: { requests: unknown[]; writes: string[]; notifying: string[]; delivered: number; busyErrors: number };
+          }
+        ).__bluetooth,
+    );
     // The request is the registry's (Muse, Ganglion, open profile…), the start sequence the Muse driver's.
     expect(log.requests).toEqual([webBluetoothRequestFor()]);
     expect(log.writes.slice(0, 4)).toEqual(['h', 'p21', 's', 'd']);

@@ -52,7 +52,8 @@ export async function watchPhoneBattery(nav: Navigator, onChange: (r: BatteryRea
   if (typeof getBattery !== 'function') return false;
   try {
     const m = await getBattery.call(nav);
-    const read = () => onChange({ percent: Number.isFinite(m.level) ? m.level * 100 : null, charging: typeof m.charging === 'boolean' ? m.charging : null });
+    const read = () =>
+      onChange({ percent: Number.isFinite(m.level) ? m.level * 100 : null, charging: typeof m.charging === 'boolean' ? m.charging : null });
     m.addEventListener('levelchange', read);
     m.addEventListener('chargingchange', read);
     read();

@@ -46,7 +46,10 @@ export interface BluetoothLike {
 const bytesOf = (v: DataView): Uint8Array => new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
 
 export async function connectWebBluetooth(bluetooth: BluetoothLike | undefined, request: WebBluetoothRequest): Promise<GattPeripheral> {
-  if (!bluetooth) throw new Error('this browser has no Web Bluetooth: use Chrome or Edge on Android, ChromeOS, macOS or Windows, over https or localhost');
+  if (!bluetooth)
+    throw new Error(
+      'this browser has no Web Bluetooth: use Chrome or Edge on Android, ChromeOS, macOS or Windows, over https or localhost',
+    );
   const device = await bluetooth.requestDevice({ filters: request.filters, optionalServices: request.optionalServices });
   const gatt = device.gatt;
   if (!gatt) throw new Error(`${device.name ?? device.id} has no GATT server`);

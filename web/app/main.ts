@@ -12,7 +12,10 @@ import { View } from './view.js';
 
 const view = new View();
 const button = (id: string) => document.getElementById(id) as HTMLButtonElement;
-const batteries: Record<'headband' | 'phone', BatteryReading> = { headband: { percent: null, charging: null }, phone: { percent: null, charging: null } };
+const batteries: Record<'headband' | 'phone', BatteryReading> = {
+  headband: { percent: null, charging: null },
+  phone: { percent: null, charging: null },
+};
 let host: PeripheralHost | null = null;
 let running = false;
 let source = '';
@@ -78,7 +81,12 @@ async function main(): Promise<void> {
         setRunning(true);
         source = m.mode === 'demo' ? `Demo (virtual ${m.kind})` : `${m.device} (${m.kind})`;
         windows = 0;
-        view.status(m.mode === 'demo' ? `Demo: a virtual ${m.kind} headband (${m.device}). The first window takes a moment…` : `Streaming from ${m.device} (${m.kind}). The first window takes a few seconds…`, 'running');
+        view.status(
+          m.mode === 'demo'
+            ? `Demo: a virtual ${m.kind} headband (${m.device}). The first window takes a moment…`
+            : `Streaming from ${m.device} (${m.kind}). The first window takes a few seconds…`,
+          'running',
+        );
         break;
       case 'prediction':
         if (m.p.headbandBattery !== null) {
@@ -88,7 +96,10 @@ async function main(): Promise<void> {
         }
         view.prediction(m.p);
         windows++;
-        view.status(`${source}: ${windows} window${windows === 1 ? '' : 's'}, ${Math.round(m.p.t)} s${m.p.skipped ? ` — last window skipped (${m.p.skipped === 'gap' ? 'lost samples' : 'poor signal'})` : ''}`, 'running');
+        view.status(
+          `${source}: ${windows} window${windows === 1 ? '' : 's'}, ${Math.round(m.p.t)} s${m.p.skipped ? ` — last window skipped (${m.p.skipped === 'gap' ? 'lost samples' : 'poor signal'})` : ''}`,
+          'running',
+        );
         break;
       case 'warning':
         console.warn(m.message);

@@ -36,7 +36,8 @@ export class PeripheralHost {
           const buf = data ? data.slice().buffer : undefined;
           this.worker.postMessage({ type: 'rpc-result', id: m.id, ok: true, ...(buf ? { data: buf } : {}) }, buf ? [buf] : []);
         },
-        (e: unknown) => this.worker.postMessage({ type: 'rpc-result', id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
+        (e: unknown) =>
+          this.worker.postMessage({ type: 'rpc-result', id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
       );
     const p = this.peripheral;
     const char = m.char ?? '';

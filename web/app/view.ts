@@ -14,7 +14,8 @@ export class View {
 
   setModel(m: ModelSummary, engine: string): void {
     this.classes = m.classes;
-    $('model').textContent = `${m.arch} model · ${m.classes.join(', ')} · ${m.sites.length} electrodes (${m.sites.join(', ')})${m.device ? ` on ${m.device}` : ''} · ${m.windowSec}-s windows`;
+    $('model').textContent =
+      `${m.arch} model · ${m.classes.join(', ')} · ${m.sites.length} electrodes (${m.sites.join(', ')})${m.device ? ` on ${m.device}` : ''} · ${m.windowSec}-s windows`;
     $('engine').textContent = `${engine}, ${m.variant}`;
     $('legend').innerHTML = '';
     m.classes.forEach((c, i) => {

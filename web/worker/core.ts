@@ -6,6 +6,7 @@
 import { createSimDevice, parseSimUri } from '../../firmware-bridge/sim/uri.js';
 import type { VirtualPeripheral } from '../../firmware-bridge/sim/base.js';
 import type { GattPeripheral } from '../../firmware-bridge/gatt.js';
+import { identifyPeripheral } from '../../firmware-bridge/registry.js';
 import type { ChannelQuality } from '../../runtime/dsp/index.js';
 import type { Classifier } from '../../runtime/infer/types.js';
 import type { ModelCard } from '../../runtime/model-card.js';
@@ -101,7 +102,13 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
       probabilities: p.probabilities ? classes.map((c) => p.probabilities![c] ?? 0) : null,
       skipped: p.skipped ?? null,
       quality: p.quality
-        ? p.quality.map((q, i): ChannelQualityView => ({ site: sites[i] ?? `ch${i + 1}`, good: q.good, std: q.std, peakToPeak: q.peakToPeak, problem: problem(q) }))
+        ? p.quality.map((q, i): ChannelQualityView => ({
+            site: sites[i] ?? `ch${i + 1}`,
+            good: q.good,
+            std: q.std,
+            peakToPeak: q.peakToPeak,
+            problem: problem(q),
+          }))
         : null,
       headbandBattery: p.batteryPercent,
       truth: schedule.length ? truthAt((p.startMs + p.endMs) / 2) : null,
@@ -127,11 +134,14 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
     device = dev;
     t0 = null;
     const sites = m.card.montage?.sites ?? m.card.channels;
+    // A Ganglion cannot tell where its electrodes sit: the model's montage says (the user placed them so).
+    const channelNames = identifyPeripheral(dev) === 'ganglion' ? sites : undefined;
     dev.onDisconnect((reason) => void stop(`the headband disconnected: ${reason}`));
     session = await startHeadbandSession({
       device: dev,
       classifier: m.classifier,
       card: m.card,
+      ...(channelNames ? { channelNames } : {}),
       onPrediction: (p) => post({ type: 'prediction', p: view(p, m.classifier.classes, sites) }),
       onError: (message) => post({ type: 'warning', message: `decoding: ${message}` }),
       onWarning: (message) => post({ type: 'warning', message }),

@@ -22,5 +22,9 @@ runWorker(self as unknown as WorkerScope, async (config, base) => {
     source: config.model.url,
     sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' },
   });
-  return { classifier, card: classifier.card, engine: `onnxruntime-web ${ort.env.versions.web ?? ''} (wasm SIMD, 1 thread)`.replace('  ', ' ') };
+  return {
+    classifier,
+    card: classifier.card,
+    engine: `onnxruntime-web ${ort.env.versions.web ?? ''} (wasm SIMD, 1 thread)`.replace('  ', ' '),
+  };
 });

@@ -26,11 +26,13 @@ runWorker(self as unknown as WorkerScope, async (config, base) => {
   const url = new URL(config.model.url, base).href;
   const model = await loadGraphModel(url);
   const meta = (model.metadata as { card?: Record<string, string> } | undefined)?.card;
-  if (!meta || typeof meta !== 'object') throw new Error(`${config.model.url}: no model card in userDefinedMetadata.card (export it again with cmcrd export --tfjs)`);
+  if (!meta || typeof meta !== 'object')
+    throw new Error(`${config.model.url}: no model card in userDefinedMetadata.card (export it again with cmcrd export --tfjs)`);
   const card = parseModelCardJson(cardToJson(cardFromMetadata(new Map(Object.entries(meta)), config.model.url)), config.model.url);
   const input = model.inputs[0];
   const size = input?.shape?.[1] ?? -1;
-  if (!input || size <= 0) throw new Error(`${config.model.url}: the graph's input has no fixed feature size (shape ${JSON.stringify(input?.shape)})`);
+  if (!input || size <= 0)
+    throw new Error(`${config.model.url}: the graph's input has no fixed feature size (shape ${JSON.stringify(input?.shape)})`);
   const C = card.classes.length;
   const classifier: Classifier = {
     inputSize: size,
@@ -44,7 +46,8 @@ runWorker(self as unknown as WorkerScope, async (config, base) => {
       const y = tf.tidy(() => model.execute(tf.tensor2d(flat, [rows.length, size]), 'probabilities') as tf.Tensor);
       const p = (await y.data()) as Float32Array;
       y.dispose();
-      if (p.length !== rows.length * C) throw new Error(`${config.model.url}: ${p.length} probabilities for ${rows.length} rows of ${C} classes`);
+      if (p.length !== rows.length * C)
+        throw new Error(`${config.model.url}: ${p.length} probabilities for ${rows.length} rows of ${C} classes`);
       return rows.map((_, i) => p.slice(i * C, (i + 1) * C));
     },
     async dispose() {

@@ -75,15 +75,18 @@ interface ModelDirCard {
 
 function readModelDir(dir: string): ModelDirCard {
   const cardPath = join(dir, 'card.json');
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`--model ${dir}: no such folder (a model directory from cmcrd export <checkpoint> --out <dir>)`);
-  if (!existsSync(cardPath)) throw new CliError(`--model ${dir}: no card.json; not a model directory (make one with cmcrd export <checkpoint> --out <dir>)`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new CliError(`--model ${dir}: no such folder (a model directory from cmcrd export <checkpoint> --out <dir>)`);
+  if (!existsSync(cardPath))
+    throw new CliError(`--model ${dir}: no card.json; not a model directory (make one with cmcrd export <checkpoint> --out <dir>)`);
   let j: ModelDirCard;
   try {
     j = JSON.parse(readFileSync(cardPath, 'utf8')) as ModelDirCard;
   } catch (e) {
     throw new CliError(`${cardPath}: not JSON (${(e as Error).message})`);
   }
-  if (j?.format !== 'cmcrd-model-dir') throw new CliError(`${cardPath}: format is ${JSON.stringify(j?.format)}, expected "cmcrd-model-dir"`);
+  if (j?.format !== 'cmcrd-model-dir')
+    throw new CliError(`${cardPath}: format is ${JSON.stringify(j?.format)}, expected "cmcrd-model-dir"`);
   if (!j.card || typeof j.card !== 'object') throw new CliError(`${cardPath}: no "card" object`);
   return j;
 }
@@ -115,7 +118,9 @@ function packageFile(root: string, ...parts: string[]): string {
 /** Files in `dir`, recursively, as paths relative to it with '/' separators. */
 function listFiles(dir: string, base = dir): string[] {
   return readdirSync(dir)
-    .flatMap((n) => (statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n), base) : [relative(base, join(dir, n)).split(sep).join('/')]))
+    .flatMap((n) =>
+      statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n), base) : [relative(base, join(dir, n)).split(sep).join('/')],
+    )
     .sort();
 }
 
@@ -123,8 +128,10 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
   const modelDir = resolve(o.model);
   const out = resolve(o.out);
   const j = readModelDir(modelDir);
-  if (out === modelDir || modelDir.startsWith(out + sep) || out.startsWith(modelDir + sep)) throw new CliError(`--out ${o.out} overlaps --model ${o.model}: choose a separate folder`);
-  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0) && !o.force) throw new CliError(`--out ${o.out} exists and is not empty (use --force to replace it)`);
+  if (out === modelDir || modelDir.startsWith(out + sep) || out.startsWith(modelDir + sep))
+    throw new CliError(`--out ${o.out} overlaps --model ${o.model}: choose a separate folder`);
+  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0) && !o.force)
+    throw new CliError(`--out ${o.out} exists and is not empty (use --force to replace it)`);
 
   // The card, validated by the runtime's own schema (the device's contract).
   let card;
@@ -133,7 +140,10 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
-  if (card.modality !== 'eeg') throw new CliError(`${join(o.model, 'card.json')}: the model reads ${card.modality} features; the web app runs EEG models on a headband`);
+  if (card.modality !== 'eeg')
+    throw new CliError(
+      `${join(o.model, 'card.json')}: the model reads ${card.modality} features; the web app runs EEG models on a headband`,
+    );
 
   const root = webSources();
   let esbuild: typeof import('esbuild');
@@ -169,19 +179,24 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
       wasm = { url: 'wasm/ort-wasm-simd-threaded.wasm', bytes: statSync(w).size };
     } else {
       const mj = join(modelDir, 'tfjs', 'model.json');
-      if (!existsSync(mj)) throw new CliError(`--engine tfjs needs the model's tfjs GraphModel, and ${o.model} has no tfjs/model.json: export it with cmcrd export <checkpoint> --out ${o.model} --tfjs --force (or use --engine ort)`);
+      if (!existsSync(mj))
+        throw new CliError(
+          `--engine tfjs needs the model's tfjs GraphModel, and ${o.model} has no tfjs/model.json: export it with cmcrd export <checkpoint> --out ${o.model} --tfjs --force (or use --engine ort)`,
+        );
       let graph: { weightsManifest?: { paths?: string[] }[]; userDefinedMetadata?: { card?: unknown } };
       try {
         graph = JSON.parse(readFileSync(mj, 'utf8')) as typeof graph;
       } catch (e) {
         throw new CliError(`${mj}: not JSON (${(e as Error).message})`);
       }
-      if (!graph.userDefinedMetadata?.card) throw new CliError(`${mj}: no model card (userDefinedMetadata.card); export it again with cmcrd export --tfjs`);
+      if (!graph.userDefinedMetadata?.card)
+        throw new CliError(`${mj}: no model card (userDefinedMetadata.card); export it again with cmcrd export --tfjs`);
       mkdirSync(join(tmp, 'model', 'tfjs'));
       copyFileSync(mj, join(tmp, 'model', 'tfjs', 'model.json'));
       let bytes = statSync(mj).size;
       for (const p of (graph.weightsManifest ?? []).flatMap((g) => g.paths ?? [])) {
-        if (p.includes('/') || p.includes('\\') || p.startsWith('.')) throw new CliError(`${mj}: weight shard path ${JSON.stringify(p)} leaves the tfjs/ folder`);
+        if (p.includes('/') || p.includes('\\') || p.startsWith('.'))
+          throw new CliError(`${mj}: weight shard path ${JSON.stringify(p)} leaves the tfjs/ folder`);
         if (!existsSync(join(modelDir, 'tfjs', p))) throw new CliError(`${mj} lists the weight shard ${p}, which is missing`);
         copyFileSync(join(modelDir, 'tfjs', p), join(tmp, 'model', 'tfjs', p));
         bytes += statSync(join(modelDir, 'tfjs', p)).size;
@@ -241,7 +256,11 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
         2,
       ),
     );
-    for (const [name, size, maskable] of [['icon-192.png', 192, false], ['icon-512.png', 512, false], ['maskable-512.png', 512, true]] as const) {
+    for (const [name, size, maskable] of [
+      ['icon-192.png', 192, false],
+      ['icon-512.png', 512, false],
+      ['maskable-512.png', 512, true],
+    ] as const) {
       writeFileSync(join(tmp, 'icons', name), encodePng(size, size, drawIcon(size, maskable)));
     }
     const app: AppJson = {
@@ -270,7 +289,10 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
       target: ['chrome91', 'safari15'],
       minify: true,
       logLevel: 'silent',
-      define: { __PRECACHE__: JSON.stringify(['./', ...precache.filter((f) => f !== 'index.html'), 'index.html']), __CACHE_NAME__: JSON.stringify(`cmcrd-web-${hash.digest('hex').slice(0, 12)}`) },
+      define: {
+        __PRECACHE__: JSON.stringify(['./', ...precache.filter((f) => f !== 'index.html'), 'index.html']),
+        __CACHE_NAME__: JSON.stringify(`cmcrd-web-${hash.digest('hex').slice(0, 12)}`),
+      },
     });
 
     const files: WebFile[] = listFiles(tmp).map((f) => {
@@ -294,4 +316,3 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
     throw e;
   }
 }
-

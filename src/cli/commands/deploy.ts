@@ -16,7 +16,13 @@ export function registerDeploy(program: Command): void {
     .description('build an installable, offline-capable phone web app (PWA) with Web Bluetooth and a demo mode')
     .requiredOption('--model <dir>', 'model directory (cmcrd export <checkpoint> --out <dir>)')
     .requiredOption('--out <dir>', 'folder for the app (serve it with cmcrd serve <dir>)')
-    .addOption(choiceOption('--engine <engine>', 'inference engine: ort (onnxruntime-web) or tfjs (GraphModel on tfjs wasm; a much smaller download)', WEB_ENGINES).default('ort'))
+    .addOption(
+      choiceOption(
+        '--engine <engine>',
+        'inference engine: ort (onnxruntime-web) or tfjs (GraphModel on tfjs wasm; a much smaller download)',
+        WEB_ENGINES,
+      ).default('ort'),
+    )
     .option('--force', 'replace a non-empty --out')
     .option('--json', 'print the build summary as JSON')
     .action(async (o: { model: string; out: string; engine: WebEngine; force?: boolean; json?: boolean }) => {
@@ -26,8 +32,14 @@ export function registerDeploy(program: Command): void {
         return;
       }
       const w = Math.max(...b.files.map((f) => f.path.length));
-      const lines = [`wrote ${b.out}/ (engine ${b.engine}, model variant ${b.variant})`, `  ${'file'.padEnd(w)}  ${'size'.padStart(9)}  ${'gzip'.padStart(9)}`];
-      for (const f of b.files) lines.push(`  ${f.path.padEnd(w)}  ${kb(f.bytes).padStart(9)}  ${kb(f.gzipBytes).padStart(9)}${f.firstLoad ? '' : '  (only if needed)'}`);
+      const lines = [
+        `wrote ${b.out}/ (engine ${b.engine}, model variant ${b.variant})`,
+        `  ${'file'.padEnd(w)}  ${'size'.padStart(9)}  ${'gzip'.padStart(9)}`,
+      ];
+      for (const f of b.files)
+        lines.push(
+          `  ${f.path.padEnd(w)}  ${kb(f.bytes).padStart(9)}  ${kb(f.gzipBytes).padStart(9)}${f.firstLoad ? '' : '  (only if needed)'}`,
+        );
       lines.push(`  first load: ${kb(b.firstLoad.bytes)} (${kb(b.firstLoad.gzipBytes)} gzip)`);
       for (const n of b.notes) lines.push(`note: ${n}`);
       lines.push(`serve it: cmcrd serve ${o.out}   (a phone on the LAN: cmcrd serve ${o.out} --host 0.0.0.0 --https)`);

@@ -84,11 +84,30 @@ export function selfSignedCertificate(hosts: readonly string[]): { key: Buffer; 
     const san = [...new Set(['localhost', '127.0.0.1', ...hosts])].map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
     const r = spawnSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', '/CN=cmcrd serve', '-addext', `subjectAltName=${san}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-sha256',
+        '-days',
+        '30',
+        '-subj',
+        '/CN=cmcrd serve',
+        '-addext',
+        `subjectAltName=${san}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
       { encoding: 'utf8' },
     );
     if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new CliError('--https makes a self-signed certificate with openssl, which is not installed (Debian/Ubuntu: apt-get install openssl); or serve over http and open the app on http://localhost');
+      throw new CliError(
+        '--https makes a self-signed certificate with openssl, which is not installed (Debian/Ubuntu: apt-get install openssl); or serve over http and open the app on http://localhost',
+      );
     }
     if (r.status !== 0) throw new CliError(`--https: openssl could not make a certificate: ${(r.stderr || r.error?.message || '').trim()}`);
     return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
@@ -141,7 +160,11 @@ export async function startStaticServer(o: ServeOptions): Promise<RunningServer>
       const st = statSync(file);
       let c = cache.get(file);
       if (!c || c.mtimeMs !== st.mtimeMs || c.size !== st.size) {
-        c = { mtimeMs: st.mtimeMs, size: st.size, etag: `"${createHash('sha1').update(`${file}:${st.size}:${st.mtimeMs}`).digest('hex').slice(0, 20)}"` };
+        c = {
+          mtimeMs: st.mtimeMs,
+          size: st.size,
+          etag: `"${createHash('sha1').update(`${file}:${st.size}:${st.mtimeMs}`).digest('hex').slice(0, 20)}"`,
+        };
         cache.set(file, c);
       }
       const ext = extname(file).toLowerCase();
@@ -155,7 +178,15 @@ export async function startStaticServer(o: ServeOptions): Promise<RunningServer>
         Vary: 'Accept-Encoding',
       };
       // A service worker controls its own folder and below; say so explicitly for the app's sw.js.
-      if (/(^|\/)sw\.js$/.test(file.split(sep).join('/'))) headers['Service-Worker-Allowed'] = '/' + file.slice(root.length + 1).split(sep).slice(0, -1).map((s) => s + '/').join('');
+      if (/(^|\/)sw\.js$/.test(file.split(sep).join('/')))
+        headers['Service-Worker-Allowed'] =
+          '/' +
+          file
+            .slice(root.length + 1)
+            .split(sep)
+            .slice(0, -1)
+            .map((s) => s + '/')
+            .join('');
       if (req.headers['if-none-match'] === c.etag) {
         res.writeHead(304, headers).end();
         return done(304);
@@ -177,7 +208,9 @@ export async function startStaticServer(o: ServeOptions): Promise<RunningServer>
   };
 
   const any = host === '0.0.0.0' || host === '::';
-  const server: Server = o.https ? createHttpsServer(selfSignedCertificate(any ? lanAddresses() : [host]), handler) : createHttpServer(handler);
+  const server: Server = o.https
+    ? createHttpsServer(selfSignedCertificate(any ? lanAddresses() : [host]), handler)
+    : createHttpServer(handler);
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       fail(
@@ -225,12 +258,23 @@ export function registerServe(program: Command): void {
         throw new CliError(`${dir}: no such folder`);
       }
       if (!st.isDirectory()) throw new CliError(`${dir}: not a folder`);
-      if (!existsSync(join(dir, 'index.html'))) throw new CliError(`${dir}: no index.html (build the app with cmcrd deploy web --out ${dir})`);
-      const s = await startStaticServer({ dir, host: o.host, port: o.port, https: !!o.https, ...(o.quiet ? {} : { onRequest: (l: string) => process.stderr.write(`${l}\n`) }) });
+      if (!existsSync(join(dir, 'index.html')))
+        throw new CliError(`${dir}: no index.html (build the app with cmcrd deploy web --out ${dir})`);
+      const s = await startStaticServer({
+        dir,
+        host: o.host,
+        port: o.port,
+        https: !!o.https,
+        ...(o.quiet ? {} : { onRequest: (l: string) => process.stderr.write(`${l}\n`) }),
+      });
       const out = (l: string) => process.stdout.write(l + '\n');
       out(`serving ${resolve(dir)} on ${s.urls.join(' , ')}`);
-      if (o.https) out('the certificate is self-signed: the browser warns once; accept it to continue (a service worker, i.e. offline use, needs the certificate trusted: install it on the phone, or use http://localhost through `adb reverse tcp:PORT tcp:PORT`)');
-      else if (o.host !== '127.0.0.1' && o.host !== 'localhost') out('plain http: Web Bluetooth and offline use work on http://localhost only; a phone on the LAN needs --https');
+      if (o.https)
+        out(
+          'the certificate is self-signed: the browser warns once; accept it to continue (a service worker, i.e. offline use, needs the certificate trusted: install it on the phone, or use http://localhost through `adb reverse tcp:PORT tcp:PORT`)',
+        );
+      else if (o.host !== '127.0.0.1' && o.host !== 'localhost')
+        out('plain http: Web Bluetooth and offline use work on http://localhost only; a phone on the LAN needs --https');
       out('Ctrl-C stops the server');
       await new Promise<void>((ok) => {
         const stop = () => {
