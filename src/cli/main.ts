@@ -16,6 +16,8 @@ import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRun } from './commands/run.js';
 import { registerCalibrate } from './commands/calibrate.js';
+import { registerDeploy } from './commands/deploy.js';
+import { registerServe } from './commands/serve.js';
 import { runProgram } from './program.js';
 import { registerPair } from './commands/pair.js';
 import { registerDevices } from './commands/devices.js';
@@ -46,6 +48,8 @@ export function buildProgram(): Command {
   registerDevices(program);
   registerRun(program);
   registerCalibrate(program);
+  registerDeploy(program);
+  registerServe(program);
   return program;
 }
 
