@@ -20,7 +20,7 @@ export const museAthenaDriver: HeadbandDriver<'muse-athena'> = {
   defaultPreset: 'p1041',
   battery: 'athena-subpacket',
   characteristics: [ATHENA.control, ATHENA.data, ATHENA.data2],
-  webBluetooth: webBluetoothRequest([{ services: [MUSE.service] }], [MUSE.service]),
+  webBluetooth: webBluetoothRequest([{ services: [MUSE.service] }, { namePrefix: 'MuseS-' }, { namePrefix: 'Muse' }], [MUSE.service]),
 
   profile(setup = {}) {
     const preset = checkPreset('Muse S Athena', PRESETS, setup.preset ?? 'p1041');

@@ -36,7 +36,7 @@ export const museDriver: HeadbandDriver<'muse'> = {
   defaultPreset: 'p21',
   battery: 'muse-telemetry',
   characteristics: [MUSE.control, MUSE.telemetry, ...Object.values(MUSE.eeg), MUSE.accelerometer, MUSE.gyroscope, ...MUSE.ppg],
-  webBluetooth: webBluetoothRequest([{ services: [MUSE.service] }], [MUSE.service]),
+  webBluetooth: webBluetoothRequest([{ services: [MUSE.service] }, { namePrefix: 'Muse-' }, { namePrefix: 'MuseS-' }, { namePrefix: 'Muse' }], [MUSE.service]),
 
   profile(setup = {}) {
     const preset = checkPreset('Muse', PRESETS, setup.preset ?? 'p21');

@@ -7,6 +7,7 @@
  * disconnect, connect the same BluetoothDevice again with {@link connectWebBluetoothDevice}: the services are
  * fetched afresh and the caller subscribes again.
  */
+import { webBluetoothRequestFor } from '../registry.js';
 import { DEVICE_KINDS, deviceProfile, type DeviceKind } from '../devices.js';
 import { normaliseUuid, type GattPeripheral, type NotifyListener, type Uuid } from '../gatt.js';
 import { BATTERY_SERVICE } from '../protocols/battery.js';
@@ -73,13 +74,9 @@ export interface BluetoothLike {
 
 /** requestDevice options for headbands of the given kinds: one filter per advertised service and name prefix. */
 export function webBluetoothRequestOptions(kinds: readonly DeviceKind[] = DEVICE_KINDS): RequestDeviceOptionsLike {
-  const filters: BluetoothLEScanFilterLike[] = [];
-  for (const u of unique(kinds.flatMap((k) => deviceProfile(k).scan.services.map((s) => normaliseUuid(s))))) filters.push({ services: [u] });
-  // Some Ganglion firmware advertises only its name: name prefixes catch what the service filters miss.
-  for (const p of unique(kinds.flatMap((k) => deviceProfile(k).scan.namePrefixes))) filters.push({ namePrefix: p });
-  // Everything a connected device may need (Battery Service on boards that have it, Ganglion's Device Information).
-  const optional = unique([...registryServices(kinds), BATTERY_SERVICE.service, ...(kinds.includes('ganglion') ? [GANGLION.deviceInfoService] : [])]);
-  return { filters, optionalServices: optional };
+  // The drivers' own requests (one table, the registry), plus the Battery Service, which any board may carry.
+  const r = webBluetoothRequestFor(kinds);
+  return { filters: r.filters.map((f) => ({ ...f })), optionalServices: unique([...r.optionalServices, BATTERY_SERVICE.service]) };
 }
 
 export interface WebBluetoothOptions {

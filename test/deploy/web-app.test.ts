@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MUSE } from '../../firmware-bridge/protocols/muse.js';
-import { webBluetoothRequestFor } from '../../firmware-bridge/registry.js';
+import { webBluetoothRequestOptions } from '../../firmware-bridge/transports/web-bluetooth.js';
 import type { Prediction } from '../../runtime/session.js';
 import type { AppConfig, PredictionView } from '../../web/protocol.js';
 import { runCli } from '../cli-harness.js';
@@ -215,7 +215,7 @@ describe('cmcrd deploy web in Chromium', () => {
         ).__bluetooth,
     );
     // The request is the registry's (Muse, Ganglion, open profile…), the start sequence the Muse driver's.
-    expect(log.requests).toEqual([webBluetoothRequestFor()]);
+    expect(log.requests).toEqual([webBluetoothRequestOptions()]);
     expect(log.writes.slice(0, 4)).toEqual(['h', 'p21', 's', 'd']);
     expect(log.notifying).toEqual(expect.arrayContaining([MUSE.control, MUSE.telemetry, ...Object.values(MUSE.eeg).slice(0, 4)]));
     expect(log.busyErrors).toBe(0);

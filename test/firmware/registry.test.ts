@@ -107,7 +107,7 @@ describe('headband registry', () => {
     expect(new Set(all.filters.map((f) => JSON.stringify(f))).size).toBe(all.filters.length);
     expect(new Set(all.optionalServices).size).toBe(all.optionalServices.length);
     // Muse and Athena share a filter: one entry.
-    expect(webBluetoothRequestFor(['muse', 'muse-athena']).filters).toEqual([{ services: [MUSE.service] }]);
+    expect(webBluetoothRequestFor(['muse', 'muse-athena']).filters).toEqual([{ services: [MUSE.service] }, { namePrefix: 'Muse-' }, { namePrefix: 'MuseS-' }, { namePrefix: 'Muse' }]);
     for (const k of DEVICE_KINDS) for (const s of deviceProfile(k).services) expect(all.optionalServices).toContain(s);
   });
 });

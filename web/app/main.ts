@@ -3,10 +3,9 @@
  * the battery-aware mode, the service worker, and the rendering of what the worker posts. Decoding, features and
  * inference run in the worker (worker.js).
  */
-import { webBluetoothRequestFor } from '../../firmware-bridge/registry.js';
 import type { AppConfig, FromWorker, ToWorker } from '../protocol.js';
 import { decideMode, watchPhoneBattery, type BatteryReading } from './battery-mode.js';
-import { connectWebBluetooth, type BluetoothLike } from './bluetooth.js';
+import { requestHeadband, type BluetoothLike } from '../../firmware-bridge/transports/web-bluetooth.js';
 import { PeripheralHost } from './peripheral-host.js';
 import { View } from './view.js';
 
@@ -134,7 +133,7 @@ async function main(): Promise<void> {
       // Must run inside the click: browsers only show the device chooser for a user gesture.
       const bluetooth = (navigator as Navigator & { bluetooth?: BluetoothLike }).bluetooth;
       view.status('Choose your headband…', 'running');
-      const peripheral = await connectWebBluetooth(bluetooth, webBluetoothRequestFor());
+      const peripheral = await requestHeadband(bluetooth);
       host = new PeripheralHost(peripheral, worker);
       send({ type: 'start-remote', table: host.table });
       view.status(`Connected to ${peripheral.name}; starting…`, 'running');
