@@ -3,7 +3,7 @@
  *
  * - Layers: src → export → runtime → firmware-bridge; a root imports only itself and the roots to its right.
  * - bench/ and test/ may import anything; nothing in the four roots imports bench/, test/ or scripts/.
- * - No import cycles.
+ * - No import cycles. The deploy apps (web/, deploy/) sit on top: no root imports them; web/ is browser-only.
  * - runtime/ and firmware-bridge/ run in the browser too: no tfjs, and Node built-ins (or Node-only packages) only
  *   in *.node.ts files. export/ consumes framework-neutral checkpoints: no tfjs in any file.
  *
@@ -34,6 +34,27 @@ module.exports = {
       severity: 'error',
       from: { path: `^(${ROOTS.join('|')})/` },
       to: { path: '^(bench|test|scripts)/' },
+    },
+    {
+      name: 'no-app-imports',
+      comment: 'the deploy apps (web/, deploy/) sit on top of the four roots: no root imports them',
+      severity: 'error',
+      from: { path: `^(${ROOTS.join('|')})/` },
+      to: { path: '^(web|deploy)/' },
+    },
+    {
+      name: 'web-app-browser-only',
+      comment: 'the phone web app (web/) runs in the browser: it imports runtime/ and firmware-bridge/ only (no src/ or export/)',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { path: '^(src|export|deploy)/' },
+    },
+    {
+      name: 'web-app-no-node-builtins',
+      comment: 'the phone web app never imports Node built-ins',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { dependencyTypes: ['core'] },
     },
     {
       name: 'no-circular',

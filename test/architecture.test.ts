@@ -62,6 +62,8 @@ describe('dependency-cruiser', () => {
       plant('firmware-bridge/up.ts', "export const load = () => import('../runtime/ok.js');\n");
       plant('firmware-bridge/req.js', "const tf = require('@tensorflow/tfjs');\nmodule.exports = { tf };\n");
       plant('firmware-bridge/missing.ts', "export { x } from './nowhere.js';\n");
+      plant('src/uses-web.ts', "import '../web/w.js';\n");
+      plant('web/w.ts', "import type { A } from '../src/types.js';\nimport { readFileSync } from 'node:fs';\nexport type W = A;\nexport const w = readFileSync;\n");
       plant('bench/b.ts', "import { a } from '../src/a.js';\nexport const b = a;\n");
       plant(
         'test/t.ts',
@@ -87,6 +89,9 @@ describe('dependency-cruiser', () => {
           'layer-export: export/up.ts → src/types.ts',
           'layer-firmware-bridge: firmware-bridge/up.ts → runtime/ok.ts',
           'no-tooling-imports: src/uses-bench.ts → bench/b.ts',
+          'no-app-imports: src/uses-web.ts → web/w.ts',
+          'web-app-browser-only: web/w.ts → src/types.ts',
+          'web-app-no-node-builtins: web/w.ts → fs',
           'no-unresolvable-relative: firmware-bridge/missing.ts → ./nowhere.js',
         ].sort(),
       );
