@@ -11,6 +11,7 @@ import { trainPipelineSuite } from './train-pipeline.js';
 import { packageSuite } from './package.js';
 import { exportSuite } from './export.js';
 import { deploySuite } from './deploy.js';
+import { smoothingSuite } from './smoothing.js';
 
 export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, deploySuite, packageSuite];
 
@@ -18,4 +19,4 @@ export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainN
  * Suites too long for the default run (the LOSO methods comparison takes ~30 min; smoothing forms in the closed
  * loop several minutes): `npm run bench -- --only train-pipeline`.
  */
-export const optionalSuites: BenchSuite[] = [trainPipelineSuite];
+export const optionalSuites: BenchSuite[] = [trainPipelineSuite, smoothingSuite];

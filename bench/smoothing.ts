@@ -1,17 +1,21 @@
 /**
  * What the smoothing form does to a deployed model (docs/smoothing.md): for each form, the demo's models are
- * trained on synthetic paired data smoothed per trial with it, exported to ONNX with the form on the card, and
+ * trained (src/demo/train.ts, on the Muse montage) on synthetic paired data smoothed per trial with it, the KD
+ * student is exported to ONNX with the form on the card (from the dataset's meta.smoothing), and
  * run in the demo's closed loop (a virtual Muse worn by unseen synthetic people whose emotion changes every
  * segment; the device smooths with the extractor's online code from the session start, offline forms through
  * their online stand-in as `run --allow-offline-smoothing` would). Also: how far the offline LDS is from what a
  * device can compute on the same trials, and the step-response lag of each causal form.
- * `npm run bench -- --only smoothing --out /tmp/smoothing.json` (optional suite: several minutes).
+ * `npm run bench -- --only smoothing --out /tmp/smoothing.json` (optional suite: several minutes; `--quick`: 6
+ * people, 10 epochs, one wearer).
  */
 import type { BenchResult, BenchSuite } from './harness.js';
 import { initBackend } from '../src/train/backend.js';
 import { defaultWorld } from '../firmware-bridge/sim/wearer-model.js';
-import { generatePairedDataset, type PairedDataset } from '../src/synthetic/paired.js';
-import { MUSE_MONTAGE, selectChannels, trainSkeleton } from '../src/pipeline/headband-kd.js';
+import { MUSE_MONTAGE } from '../firmware-bridge/montage/index.js';
+import { syntheticPairedDataset } from '../src/synthetic/paired.js';
+import { selectMontage, type EmotionDataset } from '../src/datasets/types.js';
+import { trainDemoModels, type DemoStudent } from '../src/demo/train.js';
 import { exportOnnx } from '../export/onnx-export.js';
 import { loadOnnxClassifier } from '../runtime/infer/onnx.node.js';
 import { runClosedLoop, type ClosedLoopResult } from '../src/demo/closed-loop.js';
@@ -20,36 +24,34 @@ import { onlineSmoother, smoothTrial, SMOOTHING_NAMES, type SmoothingName } from
 /** happy, sad, neutral, fear (as the demo), so consecutive segments always differ. */
 const ORDER = [3, 1, 0, 2];
 
-/** The dataset with each trial's EEG features smoothed along its windows with `form` (from the trial start). */
-function smoothDataset(ds: PairedDataset, form: SmoothingName): PairedDataset {
-  const byTrial = new Map<string, number[]>();
-  ds.windows.forEach((w, i) => {
-    const k = `${w.subject}/${w.session}/${w.trial}`;
-    const list = byTrial.get(k);
-    if (list) list.push(i);
-    else byTrial.set(k, [i]);
+/** The student each form's closed loop runs: the KD one, as docs/smoothing.md's table (the demo ships CMCRD). */
+const STUDENT: DemoStudent = 'kd';
+
+/** Each trial's windows as channel-major feature rows [c·bands + b] (what the FeatureExtractor smooths). */
+function trialRows(ds: EmotionDataset): Float32Array[][] {
+  const d = ds.meta.channelNames.length * ds.meta.bandNames.length;
+  return ds.trials.map((t) => Array.from({ length: t.windows }, (_, w) => t.eeg.subarray(w * d, (w + 1) * d)));
+}
+
+/** The dataset with each trial's EEG features smoothed along its windows with `form` (from the trial start), recorded in meta so the card carries it. */
+function smoothDataset(ds: EmotionDataset, form: SmoothingName): EmotionDataset {
+  const rows = trialRows(ds);
+  const trials = ds.trials.map((t, i) => {
+    const eeg = new Float32Array(t.eeg.length);
+    smoothTrial(form, rows[i]!).forEach((r, w) => eeg.set(r, w * r.length));
+    return { ...t, eeg };
   });
-  const windows = ds.windows.map((w) => ({ ...w }));
-  for (const idx of byTrial.values()) {
-    const sm = smoothTrial(form, idx.map((i) => ds.windows[i]!.eeg));
-    idx.forEach((i, t) => (windows[i]!.eeg = Float32Array.from(sm[t]!)));
-  }
-  return { ...ds, windows };
+  return { meta: { ...ds.meta, smoothing: form }, trials };
 }
 
 /** Per trial of `ds` (Muse cap channels): |offline LDS − online stand-in| and |offline LDS − lds-causal|, in DE units. */
-function ldsGap(ds: PairedDataset): { standInMax: number; standInMean: number; causalMax: number; causalMean: number; windows: number } {
-  const pick = selectChannels(ds, MUSE_MONTAGE.capChannels);
-  const trials = new Map<string, Float32Array[]>();
-  for (const w of ds.windows) {
-    const k = `${w.subject}/${w.session}/${w.trial}`;
-    trials.set(k, [...(trials.get(k) ?? []), pick(w)]);
-  }
-  let sMax = 0, sSum = 0, cMax = 0, cSum = 0, n = 0;
-  for (const rows of trials.values()) {
+function ldsGap(ds: EmotionDataset): { standInMax: number; standInMean: number; causalMax: number; causalMean: number; windows: number; features: number } {
+  let sMax = 0, sSum = 0, cMax = 0, cSum = 0, n = 0, features = 0;
+  for (const rows of trialRows(selectMontage(ds, MUSE_MONTAGE).dataset)) {
     const off = smoothTrial('lds', rows);
     const causal = smoothTrial('lds-causal', rows);
-    const stand = onlineSmoother('lds', rows[0]!.length, {}, true)!;
+    features = rows[0]!.length;
+    const stand = onlineSmoother('lds', features, {}, true)!;
     rows.forEach((r, t) => {
       const s = stand.update(r);
       for (let d = 0; d < r.length; d++) {
@@ -63,7 +65,7 @@ function ldsGap(ds: PairedDataset): { standInMax: number; standInMean: number; c
       }
     });
   }
-  return { standInMax: sMax, standInMean: sSum / n, causalMax: cMax, causalMean: cSum / n, windows: n / (MUSE_MONTAGE.capChannels.length * ds.bands.length) };
+  return { standInMax: sMax, standInMean: sSum / n, causalMax: cMax, causalMean: cSum / n, windows: n / features, features };
 }
 
 /** Windows after a unit step until the output reaches 50 % and 90 % of it (the smoother settled on 0 first). */
@@ -122,14 +124,14 @@ export const smoothingSuite: BenchSuite = {
     const cycles = 3;
     const speed = 32;
     const wearers = ctx.quick ? [subjects] : [subjects, subjects + 1, subjects + 2];
-    const testSubjects = [subjects - 2, subjects - 1];
-    const base = generatePairedDataset({ world, subjects: Array.from({ length: subjects }, (_, i) => i), windowsPerTrial });
+    const heldOut = [String(subjects - 2), String(subjects - 1)];
+    const base = syntheticPairedDataset({ world, subjects: Array.from({ length: subjects }, (_, i) => i), windowsPerTrial });
 
     // How far a device is from the offline LDS on the same trials: the demo's 8-window trials and SEED-IV-length ones.
-    const long = generatePairedDataset({ world, subjects: [0, 1], windowsPerTrial: 35, channels: MUSE_MONTAGE.capChannels });
+    const long = syntheticPairedDataset({ world, subjects: [0, 1], windowsPerTrial: 35 });
     for (const [label, ds] of [['8-window trials', base], ['35-window trials', long]] as const) {
       const g = ldsGap(ds);
-      ctx.log(`offline lds vs online (${label}, ${g.windows} windows × 20 features): stand-in max ${g.standInMax.toFixed(3)} mean ${g.standInMean.toFixed(3)}; lds-causal max ${g.causalMax.toFixed(3)} mean ${g.causalMean.toFixed(3)} DE units`);
+      ctx.log(`offline lds vs online (${label}, ${g.windows} windows × ${g.features} features): stand-in max ${g.standInMax.toFixed(3)} mean ${g.standInMean.toFixed(3)}; lds-causal max ${g.causalMax.toFixed(3)} mean ${g.causalMean.toFixed(3)} DE units`);
       const tag = label.startsWith('8') ? 'w8' : 'w35';
       out.push({ name: `smoothing.lds-gap.stand-in.${tag}`, value: g.standInMax, unit: 'DE (max)', detail: { mean: Number(g.standInMean.toFixed(4)), windows: g.windows } });
       out.push({ name: `smoothing.lds-gap.causal.${tag}`, value: g.causalMax, unit: 'DE (max)', detail: { mean: Number(g.causalMean.toFixed(4)), windows: g.windows } });
@@ -148,9 +150,11 @@ export const smoothingSuite: BenchSuite = {
     const head = schedules.map((s) => `closed loop, ${s.segmentSec}-s segments: accuracy · changes recognised · median windows to recognise · most frequent prediction`);
     const table = [`| smoothing (card) | held-out accuracy (offline, per-trial features) | ${head.join(' | ')} |`, `|---|---|${schedules.map(() => '---').join('|')}|`];
     for (const form of SMOOTHING_NAMES) {
-      const trained = await trainSkeleton({ dataset: smoothDataset(base, form), testSubjects, montage: MUSE_MONTAGE, epochs, seed });
-      const ck = { ...trained.kd, features: { ...trained.kd.features, smoothing: form } };
-      const classifier = await loadOnnxClassifier(exportOnnx(ck), `kd-${form}.onnx`);
+      const trained = await trainDemoModels({ dataset: smoothDataset(base, form), montage: MUSE_MONTAGE, heldOut, arch: 'mlp', epochs, seed });
+      if (trained.interrupted) throw new Error('training stopped');
+      const classifier = await loadOnnxClassifier(exportOnnx(trained.students[STUDENT]), `${STUDENT}-${form}.onnx`);
+      if (classifier.card.smoothing !== form) throw new Error(`card of the ${form} model says smoothing ${classifier.card.smoothing}`);
+      const held = Object.fromEntries(Object.entries(trained.accuracy).map(([m, a]) => [`heldOut.${m}`, Number((100 * a).toFixed(1))]));
       const cells: string[] = [];
       for (const { segmentSec: seg, schedule } of schedules) {
         let correct = 0, scored = 0, recognised = 0, total = 0, skipped = 0;
@@ -175,15 +179,15 @@ export const smoothingSuite: BenchSuite = {
           name: `smoothing.closed-loop.${form}.seg${seg}`,
           value: 100 * acc,
           unit: '% accuracy',
-          detail: { heldOut: Number((100 * trained.accuracy.kd).toFixed(1)), scored, recognised, segments: total, medianDelayWindows: delay, dominantShare: Number(share.toFixed(3)), skipped, wearers: wearers.join(',') },
+          detail: { ...held, scored, recognised, segments: total, medianDelayWindows: delay, dominantShare: Number(share.toFixed(3)), skipped, wearers: wearers.join(',') },
         });
       }
       await classifier.dispose();
-      table.push(`| ${form} | ${(100 * trained.accuracy.kd).toFixed(1)} % | ${cells.join(' | ')} |`);
+      table.push(`| ${form} | ${(100 * trained.accuracy[STUDENT]).toFixed(1)} % | ${cells.join(' | ')} |`);
       ctx.log(table[table.length - 1]!);
     }
     ctx.log(
-      `KD students (MLP, ${epochs} epochs, seed ${seed}) on ${subjects} synthetic subjects × 24 trials × ${windowsPerTrial} windows (held-out subjects ${testSubjects.join(', ')}); ` +
+      `${STUDENT} students (the demo's training, MLP, ${epochs} epochs, seed ${seed}) on ${subjects} synthetic subjects × 24 trials × ${windowsPerTrial} windows (held-out subjects ${heldOut.join(', ')}); ` +
         `closed loop: wearers ${wearers.join(', ')}, classes ${schedules.map((s) => `${s.schedule.join('→')} every ${s.segmentSec} s`).join('; ')}, speed ×${speed}`,
     );
     for (const line of table) ctx.log(line);
