@@ -15,6 +15,7 @@ import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
 import { registerRun } from './commands/run.js';
 import { registerCalibrate } from './commands/calibrate.js';
+import { registerDeploy } from './commands/deploy.js';
 import { runProgram } from './program.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerRun(program);
   registerCalibrate(program);
+  registerDeploy(program);
   return program;
 }
 
