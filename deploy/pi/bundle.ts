@@ -29,7 +29,8 @@ function sibling(name: string): string {
 // Anything from these places in main.js means the layering broke somewhere: the Pi carries no trainer.
 const FORBIDDEN = [/(^|[\\/])@tensorflow[\\/]/, /(^|[\\/])src[\\/]train[\\/]/, /(^|[\\/])tfjs/];
 
-export async function bundleRuntime(outFile: string, baked: BakedRunOptions): Promise<BundleResult> {
+/** `entry` is for tests of the guard; the Pi's main.js always comes from ./entry.ts. */
+export async function bundleRuntime(outFile: string, baked: BakedRunOptions, entry = sibling('entry')): Promise<BundleResult> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
@@ -37,7 +38,6 @@ export async function bundleRuntime(outFile: string, baked: BakedRunOptions): Pr
     throw new BundleError(`esbuild is needed to bundle the runtime and could not be loaded (${(e as Error).message.split('\n')[0]}): npm install esbuild`);
   }
   const ortShim = sibling('ort');
-  const entry = sibling('entry');
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const plugin: import('esbuild').Plugin = {
     name: 'cmcrd-pi',

@@ -88,6 +88,14 @@ export function sshErrorLine(stderr: string): string {
   return real.at(-1) ?? lines.at(-1) ?? 'ssh failed without a message';
 }
 
+/** What to do about the usual failures, after ssh's own line. */
+export function sshHint(line: string, t: SshTarget): string {
+  const p = t.port === 22 ? '' : ` -p ${t.port}`;
+  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(line)) return ` (its host key is not in known_hosts: connect once with ssh${p} ${t.user}@${t.host}, or pass --ssh-option StrictHostKeyChecking=accept-new)`;
+  if (/Permission denied/.test(line)) return ` (no key of yours is accepted there: ssh-copy-id${p} ${t.user}@${t.host}, or pass --identity <key>)`;
+  return '';
+}
+
 export class SshSession {
   private readonly base: string[];
   private readonly log: (line: string) => void;
@@ -107,7 +115,10 @@ export class SshSession {
   /** Run a shell command on the remote host; ssh's own failures (exit 255) become PiSshError. */
   async exec(command: string, stream = false): Promise<Exec> {
     const r = await run('ssh', [...this.base, '-p', String(this.o.target.port), '--', destination(this.o.target), command], stream ? this.log : undefined);
-    if (r.code === 255) throw new PiSshError(`--ssh ${this.spec}: ${sshErrorLine(r.err)}`);
+    if (r.code === 255) {
+      const line = sshErrorLine(r.err);
+      throw new PiSshError(`--ssh ${this.spec}: ${line}${sshHint(line, this.o.target)}`);
+    }
     return r;
   }
 
