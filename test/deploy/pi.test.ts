@@ -5,7 +5,7 @@
  * written.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { installScript } from '../../deploy/pi/install-script.js';
 import { chooseEngine } from '../../deploy/pi/ort.js';
 import { parseSshTarget, sshErrorLine, sshHint } from '../../deploy/pi/ssh.js';
 import { systemdUnit } from '../../deploy/pi/unit.js';
+import { TOOLKIT_VERSION } from '../../src/version.js';
 import { runCli } from '../cli-harness.js';
 import { modelDir } from '../run/helpers.js';
 
@@ -188,6 +189,22 @@ describe('the bundle', () => {
     expect(readme).toContain(pkg.cmcrd.wasmRuntime);
     expect(readme).toMatch(/service step skipped/);
     expect(readFileSync(join(out, 'install.sh'), 'utf8')).toContain(`WASM_RUNTIME='${pkg.cmcrd.wasmRuntime}'`);
+  });
+
+  it('main.js without a baked device asks for one; --version is the toolkit version (node_modules linked from the toolkit)', async () => {
+    const out = join(dir, 'nodevice');
+    const b = await buildPiBundle({ model, out, lock: false });
+    expect(b.notes.join(' ')).toMatch(/no --device: set CMCRD_DEVICE in \/etc\/default\/cmcrd-run/);
+    expect(readFileSync(join(out, 'install.sh'), 'utf8')).toContain('HAS_DEVICE=0');
+    symlinkSync(resolve(__dirname, '../../node_modules'), join(out, 'node_modules'), 'dir');
+    const node = (...args: string[]) => spawnSync(process.execPath, [join(out, 'main.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CMCRD_DEVICE: '' } });
+    const none = node('--duration', '5');
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/^main\.js: no headband: pass --device .* set CMCRD_DEVICE/);
+    expect(node('--version').stdout.trim()).toBe(TOOLKIT_VERSION);
+    const ok = node('--device', 'sim:muse', '--duration', '6', '--speed', '1000');
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout.split('\n').filter((l) => l.includes('"type":"prediction"')).length).toBe(2);
   });
 
   it('refuses before writing: a non-empty --out without --force, overlapping folders, a bad model, a calibration that does not fit, a bad service name', async () => {

@@ -1,0 +1,157 @@
+/**
+ * The Pi bundle as a Pi gets it, from the npm registry: `cmcrd deploy pi` locks the native packages against the
+ * registry, the folder is copied to a clean temporary directory, its install.sh runs `npm ci` there (no systemd
+ * here: the service step is skipped and says so) and prunes onnxruntime-node to this platform, and main.js — run
+ * from yet another directory — streams a virtual headband into the model with the baked options, overridable by
+ * argv and environment, on onnxruntime-node and on onnxruntime-web's wasm (the 32-bit Pi OS engine).
+ * Needs the npm registry (as `npm ci` does).
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../runtime/run/events.js';
+import { runCli } from '../cli-harness.js';
+import { modelDir, ofType, parseLines } from '../run/helpers.js';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** The environment of a shell on the Pi: no npm_* variables inherited from the npm/npx that started the tests. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && !/^(ONNXRUNTIME_|CMCRD_)/.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+function sh(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((res) => {
+    const c = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => c.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    c.on('close', (code) => {
+      clearTimeout(t);
+      res({ code: code ?? -1, out, err });
+    });
+  });
+}
+
+let model: string;
+let calib: string;
+let installed: string;
+let runDir: string;
+let install: { code: number; out: string; err: string };
+let build: { lock: { ok: boolean; resolved?: Record<string, string> }; bytes: { total: number } };
+
+beforeAll(async () => {
+  const work = mkdtempSync(join(tmpdir(), 'cmcrd-pi-install-'));
+  model = await modelDir({ int8: true, card: { faster: { 'onnxruntime-node': 'int8' } } });
+  calib = join(work, 'calib.json');
+  const c = await runCli('calibrate', '--model', model, '--device', 'sim:muse?seed=5&subject=2', '--seconds', '20', '--out', calib, '--user', 'ann');
+  expect(c.code, c.err).toBe(0);
+  const out = join(work, 'bundle');
+  const d = await runCli('deploy', 'pi', '--model', model, '--out', out, '--device', 'sim:muse?seed=5&subject=2', '--calibration', calib, '--json');
+  expect(d.code, d.err).toBe(0);
+  build = (JSON.parse(d.out) as { build: typeof build }).build;
+  // "A clean temporary directory": a fresh folder elsewhere, holding only what the bundle holds.
+  installed = join(mkdtempSync(join(tmpdir(), 'cmcrd-pi-clean-')), 'cmcrd-run');
+  cpSync(out, installed, { recursive: true });
+  runDir = mkdtempSync(join(tmpdir(), 'cmcrd-pi-cwd-'));
+  install = await sh('sh', [join(installed, 'install.sh')], { cwd: runDir, timeoutMs: 170_000 });
+}, 200_000);
+
+const run = (args: string[], env: Record<string, string> = {}) => sh(process.execPath, [join(installed, 'main.js'), ...args], { cwd: runDir, env: cleanEnv(env) });
+
+describe('the Pi bundle from the registry, in a clean directory', () => {
+  it('is locked against the registry with only the native packages, onnxruntime-node ≥ 1.22', () => {
+    expect(build.lock.ok).toBe(true);
+    const [maj, min] = build.lock.resolved!['onnxruntime-node']!.split('.').map(Number) as [number, number];
+    expect(maj > 1 || min >= 22).toBe(true);
+    const lock = JSON.parse(readFileSync(join(installed, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dependencies?: Record<string, string> }> };
+    expect(Object.keys(lock.packages['']!.dependencies!).sort()).toEqual(['@stoprocent/noble', 'onnxruntime-node']);
+    const names = Object.keys(lock.packages).filter((k) => k.startsWith('node_modules/'));
+    expect(names).toContain('node_modules/onnxruntime-node');
+    expect(names).toContain('node_modules/@stoprocent/noble');
+    // Nothing the toolkit itself bundles or trains with.
+    for (const p of ['commander', '@tensorflow/tfjs-core', 'valibot', 'fft.js', 'esbuild', 'onnxruntime-web', 'cmcrd-edge']) expect(names, p).not.toContain(`node_modules/${p}`);
+  });
+
+  it('install.sh: npm ci from the lock, only this platform/architecture kept, main.js starts, the service step skipped and said so', () => {
+    expect(install.code, install.err + install.out).toBe(0);
+    expect(install.out).toMatch(/systemd is not running on this host \(no \/run\/systemd\/system\): service step skipped/);
+    expect(install.out.trim().split('\n').at(-1)).toBe('install.sh: done (service: skipped)');
+    expect(install.out).toMatch(/main\.js starts \(engine: onnxruntime-node\)/);
+    const m = /node_modules: (\d+) kB -> (\d+) kB/.exec(install.out)!;
+    expect(Number(m[2])).toBeLessThan(Number(m[1]) / 2);
+    const bin = join(installed, 'node_modules/onnxruntime-node/bin');
+    for (const napi of readdirSync(bin)) {
+      expect(readdirSync(join(bin, napi))).toEqual([process.platform]);
+      expect(readdirSync(join(bin, napi, process.platform))).toEqual([process.arch]);
+      expect(readdirSync(join(bin, napi, process.platform, process.arch)).some((f) => f.endsWith('.node'))).toBe(true);
+    }
+    const noble = join(installed, 'node_modules/@stoprocent/noble/prebuilds');
+    if (existsSync(noble)) expect(readdirSync(noble)).toEqual([`${process.platform}-${process.arch}`]);
+    expect(existsSync(join(installed, 'node_modules/@tensorflow'))).toBe(false);
+  });
+
+  it('main.js streams the virtual headband into the model with the baked device and calibration', async () => {
+    const r = await run(['--duration', '20', '--speed', '2000']);
+    expect(r.code, r.err).toBe(0);
+    const ev = parseLines(r.out);
+    const start = ofType(ev, 'start')[0]!;
+    expect(start.device).toBe('sim:muse?seed=5&subject=2');
+    expect(start.model).toBe(join(installed, 'model'));
+    expect(start.calibration).toMatch(/^user ann \(\d+ windows\)$/);
+    const preds = ofType(ev, 'prediction');
+    expect(preds.length).toBeGreaterThanOrEqual(15); // 4-s windows, one a second, over 20 simulated seconds
+    for (const p of preds) {
+      const probs = Object.values(p.probabilities!);
+      expect(Object.keys(p.probabilities!)).toEqual(['neutral', 'sad', 'fear', 'happy']);
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    }
+    const s = ev.at(-1) as Extract<RunEvent, { type: 'summary' }>;
+    expect(s.type).toBe('summary');
+    expect(s.predictions).toBe(preds.length);
+    expect(s.windows).toBe(preds.length);
+    expect(s.stoppedBy).toBe('duration');
+    expect(r.err).toContain(`run: ${preds.length} predictions`);
+  });
+
+  it('argv and environment override the baked options', async () => {
+    const a = await run(['--device', 'sim:muse?seed=6', '--duration', '6', '--speed', '2000']);
+    expect(a.code, a.err).toBe(0);
+    expect(ofType(parseLines(a.out), 'start')[0]!.device).toBe('sim:muse?seed=6');
+    const e = await run(['--duration', '6', '--speed', '2000'], { CMCRD_DEVICE: 'sim:muse?seed=8', CMCRD_CALIBRATION: '' });
+    expect(e.code, e.err).toBe(0);
+    const st = ofType(parseLines(e.out), 'start')[0]!;
+    expect(st.device).toBe('sim:muse?seed=8');
+    expect(st.calibration).toBeNull();
+    const bad = await run(['--device', 'sim:nosuch', '--duration', '6']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^main\.js: .*nosuch/m);
+    expect(bad.err).not.toMatch(/\n\s+at /);
+  });
+
+  it("the 32-bit path: CMCRD_ORT=web runs onnxruntime-web's wasm in Node and predicts what onnxruntime-node predicts", async () => {
+    const missing = await run(['--duration', '6'], { CMCRD_ORT: 'web' });
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/main\.js: cannot load onnxruntime-web .*install it next to main\.js/);
+    // What install.sh installs on armv7 (npm install onnxruntime-web), taken here from the toolkit's own copy.
+    symlinkSync(join(ROOT, 'node_modules/onnxruntime-web'), join(installed, 'node_modules/onnxruntime-web'), 'dir');
+    const args = ['--duration', '12', '--speed', '2000', '--policy', 'fixed:performance'];
+    const [web, native] = await Promise.all([run(args, { CMCRD_ORT: 'web' }), run(args)]);
+    expect(web.code, web.err).toBe(0);
+    expect(native.code, native.err).toBe(0);
+    const pw = ofType(parseLines(web.out), 'prediction');
+    const pn = ofType(parseLines(native.out), 'prediction');
+    expect(pw.length).toBe(pn.length);
+    expect(pw.length).toBeGreaterThan(5);
+    for (let i = 0; i < pw.length; i++) {
+      expect(pw[i]!.label).toBe(pn[i]!.label);
+      for (const k of Object.keys(pn[i]!.probabilities!)) expect(pw[i]!.probabilities![k]).toBeCloseTo(pn[i]!.probabilities![k]!, 4);
+    }
+  });
+});
