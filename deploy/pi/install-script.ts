@@ -22,7 +22,8 @@ export function installScript(o: InstallScriptOptions): string {
 #   2. 32-bit ARM only: onnxruntime-web (wasm), since onnxruntime-node has no armv7 build
 #   3. removes onnxruntime-node's binaries for other platforms and architectures
 #   4. with systemd: a system user, a copy in $CMCRD_PREFIX (default /opt/<name>), the unit, started
-# Environment: CMCRD_PREFIX (install folder of the service), CMCRD_NO_SERVICE=1 (same as --no-service).
+# Environment: CMCRD_PREFIX (install folder of the service), CMCRD_NO_SERVICE=1 (same as --no-service);
+# CMCRD_SYSTEMD_RUN, CMCRD_UNIT_DIR, CMCRD_DEFAULTS_DIR (systemd's paths, for tests and unusual layouts).
 set -eu
 NAME=${q(o.name)}
 SERVICE_USER=${q(o.user)}
@@ -30,6 +31,9 @@ WASM_RUNTIME=${q(o.wasmRuntime)}
 HAS_DEVICE=${o.hasDevice ? 1 : 0}
 PREFIX=\${CMCRD_PREFIX:-/opt/$NAME}
 NO_SERVICE=\${CMCRD_NO_SERVICE:-}
+SYSTEMD_RUN=\${CMCRD_SYSTEMD_RUN:-/run/systemd/system}
+UNIT_DIR=\${CMCRD_UNIT_DIR:-/etc/systemd/system}
+DEFAULTS_DIR=\${CMCRD_DEFAULTS_DIR:-/etc/default}
 HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$HERE"
 
@@ -104,8 +108,8 @@ if [ -n "$NO_SERVICE" ]; then
   say "done (service: skipped)"
   exit 0
 fi
-if [ ! -d /run/systemd/system ]; then
-  say "systemd is not running on this host (no /run/systemd/system): service step skipped; run it in the foreground: node $HERE/main.js"
+if [ ! -d "$SYSTEMD_RUN" ]; then
+  say "systemd is not running on this host (no $SYSTEMD_RUN): service step skipped; run it in the foreground: node $HERE/main.js"
   say "done (service: skipped)"
   exit 0
 fi
@@ -136,20 +140,20 @@ $SUDO chown -R root:root "$PREFIX"
 $SUDO chmod -R u=rwX,go=rX "$PREFIX"
 
 NODE_BIN=$(command -v node)
-sed -e "s#@PREFIX@#$PREFIX#g" -e "s#@NODE@#$NODE_BIN#g" "$HERE/$NAME.service" | $SUDO tee "/etc/systemd/system/$NAME.service" >/dev/null
-if [ ! -f "/etc/default/$NAME" ]; then
+sed -e "s#@PREFIX@#$PREFIX#g" -e "s#@NODE@#$NODE_BIN#g" "$HERE/$NAME.service" | $SUDO tee "$UNIT_DIR/$NAME.service" >/dev/null
+if [ ! -f "$DEFAULTS_DIR/$NAME" ]; then
   printf '%s\\n' "# Environment of the $NAME service (see $PREFIX/README.md); restart it after a change." \\
-    "#CMCRD_DEVICE=sim:muse" "#CMCRD_CALIBRATION=" "#CMCRD_ORT=web" "#CMCRD_ARGS=--serve 0.0.0.0:8787" | $SUDO tee "/etc/default/$NAME" >/dev/null
+    "#CMCRD_DEVICE=sim:muse" "#CMCRD_CALIBRATION=" "#CMCRD_ORT=web" "#CMCRD_ARGS=--serve 0.0.0.0:8787" | $SUDO tee "$DEFAULTS_DIR/$NAME" >/dev/null
 fi
 $SUDO systemctl daemon-reload
 $SUDO systemctl enable "$NAME" >/dev/null 2>&1
-if [ "$HAS_DEVICE" = 1 ] || grep -q '^CMCRD_DEVICE=.' "/etc/default/$NAME" 2>/dev/null; then
+if [ "$HAS_DEVICE" = 1 ] || grep -q '^CMCRD_DEVICE=.' "$DEFAULTS_DIR/$NAME" 2>/dev/null; then
   $SUDO systemctl reset-failed "$NAME" 2>/dev/null || true
   $SUDO systemctl restart "$NAME"
   say "service $NAME installed in $PREFIX and (re)started; logs: journalctl -u $NAME -f"
   say "done (service: started)"
 else
-  say "service $NAME installed in $PREFIX but not started: no headband yet. Set CMCRD_DEVICE in /etc/default/$NAME, then: sudo systemctl restart $NAME"
+  say "service $NAME installed in $PREFIX but not started: no headband yet. Set CMCRD_DEVICE in $DEFAULTS_DIR/$NAME, then: sudo systemctl restart $NAME"
   say "done (service: installed)"
 fi
 `;

@@ -7,7 +7,7 @@
  * Needs the npm registry (as `npm ci` does).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -140,9 +140,15 @@ describe('the Pi bundle from the registry, in a clean directory', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/main\.js: cannot load onnxruntime-web .*install it next to main\.js/);
     // What install.sh installs on armv7 (npm install onnxruntime-web), taken here from the toolkit's own copy.
-    symlinkSync(join(ROOT, 'node_modules/onnxruntime-web'), join(installed, 'node_modules/onnxruntime-web'), 'dir');
+    const link = join(installed, 'node_modules/onnxruntime-web');
+    symlinkSync(join(ROOT, 'node_modules/onnxruntime-web'), link, 'dir');
     const args = ['--duration', '12', '--speed', '2000', '--policy', 'fixed:performance'];
-    const [web, native] = await Promise.all([run(args, { CMCRD_ORT: 'web' }), run(args)]);
+    let web, native;
+    try {
+      [web, native] = await Promise.all([run(args, { CMCRD_ORT: 'web' }), run(args)]);
+    } finally {
+      unlinkSync(link); // the toolkit's copy must never be touched by a later npm ci or prune
+    }
     expect(web.code, web.err).toBe(0);
     expect(native.code, native.err).toBe(0);
     const pw = ofType(parseLines(web.out), 'prediction');
@@ -153,5 +159,41 @@ describe('the Pi bundle from the registry, in a clean directory', () => {
       expect(pw[i]!.label).toBe(pn[i]!.label);
       for (const k of Object.keys(pn[i]!.probabilities!)) expect(pw[i]!.probabilities![k]).toBeCloseTo(pn[i]!.probabilities![k]!, 4);
     }
+  });
+
+  // The service branch of install.sh, with systemd's tools replaced by stubs that log their calls (no systemd here)
+  // and its paths moved into a temporary folder: user, copy to the prefix, unit with the paths filled, defaults.
+  it.skipIf(process.getuid?.() !== 0)('with systemd: creates the user, installs a copy in the prefix, writes the unit and the defaults, restarts the service', async () => {
+    const t = mkdtempSync(join(tmpdir(), 'cmcrd-pi-systemd-'));
+    const stubs = join(t, 'bin');
+    mkdirSync(stubs);
+    const log = join(t, 'calls.log');
+    for (const tool of ['systemctl', 'useradd', 'usermod', 'getent']) {
+      writeFileSync(join(stubs, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\n`);
+      chmodSync(join(stubs, tool), 0o755);
+    }
+    for (const d of ['run-systemd', 'units', 'default']) mkdirSync(join(t, d));
+    const prefix = join(t, 'opt', 'cmcrd-run');
+    const env = cleanEnv({ PATH: `${stubs}:${process.env.PATH}`, CMCRD_SYSTEMD_RUN: join(t, 'run-systemd'), CMCRD_UNIT_DIR: join(t, 'units'), CMCRD_DEFAULTS_DIR: join(t, 'default'), CMCRD_PREFIX: prefix });
+    const r = await sh('sh', [join(installed, 'install.sh')], { cwd: runDir, env, timeoutMs: 170_000 });
+    expect(r.code, r.err + r.out).toBe(0);
+    expect(r.out.trim().split('\n').at(-1)).toBe('install.sh: done (service: started)');
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls).toContain('useradd --system --user-group --home-dir /var/lib/cmcrd-run --no-create-home --shell /usr/sbin/nologin cmcrd-run');
+    expect(calls).toContain('usermod -a -G bluetooth cmcrd-run');
+    const sc = calls.filter((c) => c.startsWith('systemctl'));
+    expect(sc.indexOf('systemctl daemon-reload')).toBeLessThan(sc.indexOf('systemctl enable cmcrd-run'));
+    expect(sc.indexOf('systemctl enable cmcrd-run')).toBeLessThan(sc.indexOf('systemctl restart cmcrd-run'));
+    const unit = readFileSync(join(t, 'units', 'cmcrd-run.service'), 'utf8');
+    expect(unit).not.toMatch(/@(PREFIX|NODE)@/);
+    expect(unit).toContain(`WorkingDirectory=${prefix}\n`);
+    expect(unit).toMatch(new RegExp(`ExecStart=/\\S*node ${prefix}/main\\.js \\$CMCRD_ARGS`));
+    expect(readFileSync(join(t, 'default', 'cmcrd-run'), 'utf8')).toMatch(/^#CMCRD_DEVICE=/m);
+    expect(statSync(join(prefix, 'main.js')).mode & 0o044).toBe(0o044); // readable by the service user
+    expect(readFileSync(join(prefix, 'main.js'))).toEqual(readFileSync(join(installed, 'main.js')));
+    // What the unit would start, from the prefix.
+    const s = await sh(process.execPath, [join(prefix, 'main.js'), '--duration', '6', '--speed', '2000'], { cwd: prefix });
+    expect(s.code, s.err).toBe(0);
+    expect(ofType(parseLines(s.out), 'prediction').length).toBe(2);
   });
 });

@@ -129,7 +129,8 @@ describe('unit and install script', () => {
     expect(s).toContain(`SERVICE_USER='o'\\''brien'`);
     expect(s).toMatch(/ONNXRUNTIME_NODE_INSTALL=skip/);
     expect(s).toMatch(/npm ci --omit=dev/);
-    expect(s).toMatch(/\[ ! -d \/run\/systemd\/system \]/);
+    expect(s).toMatch(/SYSTEMD_RUN=\$\{CMCRD_SYSTEMD_RUN:-\/run\/systemd\/system\}/);
+    expect(s).toMatch(/if \[ ! -d "\$SYSTEMD_RUN" \]; then/);
     // --help prints the usage lines from its own header.
     const h = spawnSync('/bin/sh', [join(dir, 'install.sh'), '--help'], { encoding: 'utf8' });
     expect(h.status).toBe(0);
