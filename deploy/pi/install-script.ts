@@ -19,7 +19,7 @@ export function installScript(o: InstallScriptOptions): string {
   return `#!/bin/sh
 # Installs this cmcrd Pi bundle (written by cmcrd deploy pi). Usage: sh install.sh [--no-service]
 #   1. npm ci --omit=dev: the locked native packages (onnxruntime-node, @stoprocent/noble)
-#   2. 32-bit ARM only: onnxruntime-web (wasm), since onnxruntime-node has no armv7 build
+#   2. 32-bit ARM (or CMCRD_ORT=web): onnxruntime-web (wasm), since onnxruntime-node has no armv7 build
 #   3. removes onnxruntime-node's binaries for other platforms and architectures
 #   4. with systemd: a system user, a copy in $CMCRD_PREFIX (default /opt/<name>), the unit, started
 # Environment: CMCRD_PREFIX (install folder of the service), CMCRD_NO_SERVICE=1 (same as --no-service);
@@ -67,9 +67,21 @@ else
   say "no package-lock.json (the bundle was built offline): resolving the versions in package.json"
   npm install --omit=dev --ignore-scripts --no-audit --no-fund
 fi
-if [ "$ARCH" = arm ]; then
-  say "32-bit ARM: onnxruntime-node has no build here; installing $WASM_RUNTIME (main.js uses it on arm)"
-  npm install --no-save --no-package-lock --omit=dev --ignore-scripts --no-audit --no-fund "$WASM_RUNTIME"
+WANT_WEB=
+case "\${CMCRD_ORT:-}" in web | wasm) WANT_WEB="CMCRD_ORT=\${CMCRD_ORT}" ;; esac
+[ "$ARCH" = arm ] && WANT_WEB="32-bit ARM: onnxruntime-node has no build here"
+if [ -n "$WANT_WEB" ]; then
+  say "$WANT_WEB: installing $WASM_RUNTIME (main.js runs the model on its wasm build)"
+  npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund "$WASM_RUNTIME"
+  # Node loads dist/ort.node.min.* and the plain SIMD wasm build; the browser bundles, WebGPU/JSEP builds, source
+  # maps and sources are 85 % of the package.
+  for f in node_modules/onnxruntime-web/dist/*; do
+    case "$(basename "$f")" in
+      ort.node.min.mjs | ort.node.min.js | ort-wasm-simd-threaded.mjs | ort-wasm-simd-threaded.wasm) ;;
+      *) rm -rf "$f" ;;
+    esac
+  done
+  rm -rf node_modules/onnxruntime-web/lib node_modules/onnxruntime-web/docs
 fi
 
 # Keep only this host's onnxruntime-node binaries (the package ships ~6 platform/architecture builds).
@@ -94,7 +106,7 @@ say "node_modules: $before kB -> $after kB after keeping only $PLATFORM/$ARCH bi
 
 # main.js loads the inference engine when it starts: --version proves the native binding loads here.
 node main.js --version >/dev/null || die "main.js does not start on this host (see the error above)"
-say "main.js starts (engine: $([ "$ARCH" = arm ] && echo onnxruntime-web || echo "\${CMCRD_ORT:-onnxruntime-node}"))"
+say "main.js starts (engine: $([ -n "$WANT_WEB" ] && echo onnxruntime-web || echo onnxruntime-node))"
 if [ -d node_modules/@stoprocent/bluetooth-hci-socket ]; then
   if node -e "require('node-gyp-build')(require('path').resolve('node_modules/@stoprocent/bluetooth-hci-socket'))" 2>/dev/null; then
     say "noble's HCI socket binding loads"

@@ -77,12 +77,16 @@ a normal user with a real headband, give node the same capabilities:
 Uninstall: \`sudo systemctl disable --now ${o.name}; sudo rm -rf /opt/${o.name} /etc/systemd/system/${o.name}.service
 /etc/default/${o.name} /var/lib/${o.name}; sudo userdel ${o.user}\`.
 
-## 32-bit Pi OS (armv7, armv6)
+## 32-bit Pi OS (armv7)
 
 onnxruntime-node publishes no 32-bit ARM build. On such a host (\`node -p process.arch\` prints \`arm\`) install.sh
-also installs \`${o.wasmRuntime}\` and main.js runs the model on onnxruntime-web's WebAssembly build inside
-Node (one thread). \`CMCRD_ORT=web\` forces that engine on any host (e.g. to compare), \`CMCRD_ORT=node\` the native
-one. The wasm engine is slower than the native one, and int8 models can be slower than fp32 on it: if the card
-names an int8 variant as the faster one, compare \`--policy fixed:performance\` (model.onnx) with the default.
+also installs \`${o.wasmRuntime}\` (pruned to what Node loads: its Node entry and the SIMD wasm build, ~19 MB of
+~150 MB) and main.js runs the model on onnxruntime-web's WebAssembly build inside Node, on one thread. Any host can
+do the same: \`CMCRD_ORT=web sh install.sh\` installs it, \`CMCRD_ORT=web\` (in the shell, or in
+/etc/default/${o.name} for the service) makes main.js use it; \`CMCRD_ORT=node\` forces the native engine. The
+wasm build needs WebAssembly SIMD, i.e. an ARMv7 CPU with NEON (Pi 2, 3, 4, Zero 2 on 32-bit Pi OS); ARMv6 boards
+(Pi 1, Zero) have neither NEON nor an official Node.js 20 build. The wasm engine is slower than the native one, and
+int8 models can be slower than fp32 on it: if the card names an int8 variant as the faster one, compare
+\`--policy fixed:performance\` (model.onnx) with the default.
 `;
 }

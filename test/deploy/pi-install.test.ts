@@ -3,19 +3,18 @@
  * registry, the folder is copied to a clean temporary directory, its install.sh runs `npm ci` there (no systemd
  * here: the service step is skipped and says so) and prunes onnxruntime-node to this platform, and main.js — run
  * from yet another directory — streams a virtual headband into the model with the baked options, overridable by
- * argv and environment, on onnxruntime-node and on onnxruntime-web's wasm (the 32-bit Pi OS engine).
+ * argv and environment, on onnxruntime-node and on onnxruntime-web's wasm (the 32-bit Pi OS engine, installed and
+ * pruned by install.sh). The service branch runs with systemd's tools stubbed.
  * Needs the npm registry (as `npm ci` does).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../runtime/run/events.js';
 import { runCli } from '../cli-harness.js';
 import { modelDir, ofType, parseLines } from '../run/helpers.js';
-
-const ROOT = resolve(__dirname, '../..');
 
 /** The environment of a shell on the Pi: no npm_* variables inherited from the npm/npx that started the tests. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -42,6 +41,7 @@ function sh(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.Proce
 let model: string;
 let calib: string;
 let installed: string;
+let bundle: string;
 let runDir: string;
 let install: { code: number; out: string; err: string };
 let build: { lock: { ok: boolean; resolved?: Record<string, string> }; bytes: { total: number } };
@@ -53,6 +53,7 @@ beforeAll(async () => {
   const c = await runCli('calibrate', '--model', model, '--device', 'sim:muse?seed=5&subject=2', '--seconds', '20', '--out', calib, '--user', 'ann');
   expect(c.code, c.err).toBe(0);
   const out = join(work, 'bundle');
+  bundle = out;
   const d = await runCli('deploy', 'pi', '--model', model, '--out', out, '--device', 'sim:muse?seed=5&subject=2', '--calibration', calib, '--json');
   expect(d.code, d.err).toBe(0);
   build = (JSON.parse(d.out) as { build: typeof build }).build;
@@ -135,31 +136,34 @@ describe('the Pi bundle from the registry, in a clean directory', () => {
     expect(bad.err).not.toMatch(/\n\s+at /);
   });
 
-  it("the 32-bit path: CMCRD_ORT=web runs onnxruntime-web's wasm in Node and predicts what onnxruntime-node predicts", async () => {
+  it("the 32-bit path: CMCRD_ORT=web installs onnxruntime-web (pruned) and main.js runs its wasm in Node, predicting what onnxruntime-node predicts", async () => {
     const missing = await run(['--duration', '6'], { CMCRD_ORT: 'web' });
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/main\.js: cannot load onnxruntime-web .*install it next to main\.js/);
-    // What install.sh installs on armv7 (npm install onnxruntime-web), taken here from the toolkit's own copy.
-    const link = join(installed, 'node_modules/onnxruntime-web');
-    symlinkSync(join(ROOT, 'node_modules/onnxruntime-web'), link, 'dir');
+    // What install.sh does on armv7, forced on this host.
+    const web = join(mkdtempSync(join(tmpdir(), 'cmcrd-pi-web-')), 'cmcrd-run');
+    cpSync(bundle, web, { recursive: true });
+    const lockBefore = readFileSync(join(web, 'package-lock.json'));
+    const inst = await sh('sh', [join(web, 'install.sh')], { cwd: runDir, env: cleanEnv({ CMCRD_ORT: 'web' }), timeoutMs: 170_000 });
+    expect(inst.code, inst.err + inst.out).toBe(0);
+    expect(inst.out).toMatch(/CMCRD_ORT=web: installing onnxruntime-web@1\.\d+\.\d+/);
+    expect(inst.out).toMatch(/main\.js starts \(engine: onnxruntime-web\)/);
+    expect(readFileSync(join(web, 'package-lock.json'))).toEqual(lockBefore);
+    expect(readdirSync(join(web, 'node_modules/onnxruntime-web/dist')).sort()).toEqual(['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'ort.node.min.js', 'ort.node.min.mjs']);
     const args = ['--duration', '12', '--speed', '2000', '--policy', 'fixed:performance'];
-    let web, native;
-    try {
-      [web, native] = await Promise.all([run(args, { CMCRD_ORT: 'web' }), run(args)]);
-    } finally {
-      unlinkSync(link); // the toolkit's copy must never be touched by a later npm ci or prune
-    }
-    expect(web.code, web.err).toBe(0);
-    expect(native.code, native.err).toBe(0);
-    const pw = ofType(parseLines(web.out), 'prediction');
-    const pn = ofType(parseLines(native.out), 'prediction');
+    const node = (env: Record<string, string>) => sh(process.execPath, [join(web, 'main.js'), ...args], { cwd: runDir, env: cleanEnv(env) });
+    const [w, n] = await Promise.all([node({ CMCRD_ORT: 'web' }), node({})]);
+    expect(w.code, w.err).toBe(0);
+    expect(n.code, n.err).toBe(0);
+    const pw = ofType(parseLines(w.out), 'prediction');
+    const pn = ofType(parseLines(n.out), 'prediction');
     expect(pw.length).toBe(pn.length);
     expect(pw.length).toBeGreaterThan(5);
     for (let i = 0; i < pw.length; i++) {
       expect(pw[i]!.label).toBe(pn[i]!.label);
       for (const k of Object.keys(pn[i]!.probabilities!)) expect(pw[i]!.probabilities![k]).toBeCloseTo(pn[i]!.probabilities![k]!, 4);
     }
-  });
+  }, 200_000);
 
   // The service branch of install.sh, with systemd's tools replaced by stubs that log their calls (no systemd here)
   // and its paths moved into a temporary folder: user, copy to the prefix, unit with the paths filled, defaults.
