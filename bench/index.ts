@@ -10,8 +10,9 @@ import { firmwareSuite } from './firmware.js';
 import { trainPipelineSuite } from './train-pipeline.js';
 import { packageSuite } from './package.js';
 import { runtimeSuite } from './runtime.js';
+import { deployPiSuite } from './deploy-pi.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, packageSuite, runtimeSuite];
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, packageSuite, runtimeSuite, deployPiSuite];
 
 /** Suites too long for the default run (the LOSO methods comparison takes ~30 min): `npm run bench -- --only train-pipeline`. */
 export const optionalSuites: BenchSuite[] = [trainPipelineSuite];

@@ -80,7 +80,7 @@ Uninstall: \`sudo systemctl disable --now ${o.name}; sudo rm -rf /opt/${o.name} 
 ## 32-bit Pi OS (armv7)
 
 onnxruntime-node publishes no 32-bit ARM build. On such a host (\`node -p process.arch\` prints \`arm\`) install.sh
-also installs \`${o.wasmRuntime}\` (pruned to what Node loads: its Node entry and the SIMD wasm build, ~19 MB of
+also installs \`${o.wasmRuntime}\` (pruned to what Node loads: its Node entry and the SIMD wasm build, ~14 MB of
 ~150 MB) and main.js runs the model on onnxruntime-web's WebAssembly build inside Node, on one thread. Any host can
 do the same: \`CMCRD_ORT=web sh install.sh\` installs it, \`CMCRD_ORT=web\` (in the shell, or in
 /etc/default/${o.name} for the service) makes main.js use it; \`CMCRD_ORT=node\` forces the native engine. The
