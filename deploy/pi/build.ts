@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { parseSimUri } from '../../firmware-bridge/sim/uri.js';
 import { applyCalibration } from '../../runtime/run/calibration.js';
 import { RunSetupError } from '../../runtime/run/device-fit.js';
 import { loadRunModel } from '../../runtime/run/model-dir.node.js';
@@ -161,6 +162,15 @@ export async function buildPiBundle(o: PiBuildOptions): Promise<PiBuild> {
     if (readdirSync(out).length && !o.force) throw new PiDeployError(`--out ${o.out} exists and is not empty; pass --force to replace it`);
   }
   if (o.device !== undefined && !o.device.trim()) throw new PiDeployError('--device is empty');
+  // A simulator URI is checked here (a typo would otherwise only show in the Pi's journal); saved names and ids are
+  // the Pi's allow-list's business, and a replay's capture lives on the Pi.
+  if (o.device?.trim().startsWith('sim:')) {
+    try {
+      parseSimUri(o.device);
+    } catch (e) {
+      throw new PiDeployError(`--device ${o.device}: ${(e as Error).message}`);
+    }
+  }
 
   // The model must load as cmcrd run loads it, and the calibration must fit its card.
   const notes: string[] = [];

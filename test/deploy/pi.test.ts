@@ -229,6 +229,7 @@ describe('the bundle', () => {
       [['--model', none, '--out', join(dir, 'o6'), '--calibration', join(dir, 'calib-bad.json')], /takes no per-user calibration/],
       [['--model', model, '--out', join(dir, 'o7'), '--name', 'Bad Name'], /--name must be a service name/],
       [['--model', model, '--out', join(dir, 'o8'), '--ssh', 'nohost'], /--ssh must be user@host/],
+      [['--model', model, '--out', join(dir, 'o9'), '--device', 'sim:muse?bogus=1'], /--device sim:muse\?bogus=1: unknown option "bogus" for sim:muse/],
     ];
     for (const [args, msg] of cases) {
       const r = await runCli('deploy', 'pi', ...fast, ...args);
@@ -237,7 +238,7 @@ describe('the bundle', () => {
       expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
     }
     expect(readdirSync(out)).toEqual(['keep.txt']);
-    for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7', 'o8']) expect(existsSync(join(dir, o)), o).toBe(false);
+    for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7', 'o8', 'o9']) expect(existsSync(join(dir, o)), o).toBe(false);
     expect(readdirSync(dir).filter((n) => n.includes('.partial-'))).toEqual([]);
     const forced = await runCli('deploy', 'pi', ...fast, '--model', model, '--out', out, '--force');
     expect(forced.code, forced.err).toBe(0);
