@@ -1,11 +1,11 @@
 /**
  * `cmcrd deploy pi --ssh` against a real sshd (Debian openssh-server) started on 127.0.0.1 by the test: the bundle
- * goes over OpenSSH (BatchMode) to a temporary folder "on the remote" (this machine), whose install.sh installs it
+ * goes over OpenSSH (BatchMode; scp, then rsync where installed) to a temporary folder "on the remote" (this machine), whose install.sh installs it
  * from the registry (no systemd here: the service step is skipped and says so); main.js then runs there over ssh
  * and predicts. A second deploy replaces the first; a foreign folder is kept without --force; an unreachable host,
  * a refused key and an unknown host key exit 2 with ssh's own line.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,21 @@ import { modelDir, ofType, parseLines } from '../run/helpers.js';
 import { freePort, SSHD, startSshd, type Sshd } from './pi-sshd.js';
 
 const haveSsh = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/scp');
+const haveRsync = spawnSync('rsync', ['--version'], { stdio: 'ignore' }).status === 0;
+
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const prev = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) if (x === undefined) delete process.env[k];
+    else process.env[k] = x;
+  };
+  set(vars);
+  try {
+    return await fn();
+  } finally {
+    set(prev);
+  }
+}
 let sshd: Sshd;
 let model: string;
 let work: string;
@@ -53,18 +68,13 @@ interface DeployJson {
 
 describe.skipIf(!haveSsh)('cmcrd deploy pi --ssh (real sshd on 127.0.0.1)', () => {
   it('copies, installs from the registry and reports the skipped service step; main.js then predicts there', async () => {
-    const prev = process.env.CMCRD_SSH_IDENTITY;
-    process.env.CMCRD_SSH_IDENTITY = sshd.key; // the identity from the environment (--identity is tested below)
-    let r;
-    try {
-      r = await runCli('deploy', 'pi', '--model', model, '--out', join(work, 'b1'), '--device', 'sim:muse?seed=3', '--ssh', target(), ...known(), '--remote-dir', remote, '--json');
-    } finally {
-      if (prev === undefined) delete process.env.CMCRD_SSH_IDENTITY;
-      else process.env.CMCRD_SSH_IDENTITY = prev;
-    }
+    // The identity from the environment (--identity is tested below); scp forced (rsync, when installed, below).
+    const r = await withEnv({ CMCRD_SSH_IDENTITY: sshd.key, CMCRD_SSH_COPY: 'scp' }, () =>
+      runCli('deploy', 'pi', '--model', model, '--out', join(work, 'b1'), '--device', 'sim:muse?seed=3', '--ssh', target(), ...known(), '--remote-dir', remote, '--json'),
+    );
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as DeployJson;
-    expect(['scp', 'rsync']).toContain(j.ssh.copiedWith);
+    expect(j.ssh.copiedWith).toBe('scp');
     expect(j.ssh.service).toBe('skipped');
     expect(j.ssh.status).toMatch(/systemd is not running on this host \(no \/run\/systemd\/system\): service step skipped/);
     expect(j.ssh.host.node).toBe(process.version);
@@ -85,10 +95,13 @@ describe.skipIf(!haveSsh)('cmcrd deploy pi --ssh (real sshd on 127.0.0.1)', () =
     expect(preds.every((p) => p.label !== null && Object.keys(p.probabilities!).length === 4)).toBe(true);
   });
 
-  it('a second deploy replaces the first bundle there; a folder that is not a bundle is kept without --force', async () => {
-    const r = await runCli('deploy', 'pi', '--model', model, '--out', join(work, 'b2'), '--device', 'sim:muse?seed=4', '--ssh', target(), '--identity', sshd.key, ...known(), '--remote-dir', remote, '--json');
+  it('a second deploy replaces the first bundle there (rsync when both ends have it); a folder that is not a bundle is kept without --force', async () => {
+    const r = await withEnv({ CMCRD_SSH_COPY: undefined }, () => runCli('deploy', 'pi', '--model', model, '--out', join(work, 'b2'), '--device', 'sim:muse?seed=4', '--ssh', target(), '--identity', sshd.key, ...known(), '--remote-dir', remote, '--json'));
     expect(r.code, r.err).toBe(0);
-    expect((JSON.parse(r.out) as DeployJson).ssh.service).toBe('skipped');
+    const j = JSON.parse(r.out) as DeployJson;
+    expect(j.ssh.service).toBe('skipped');
+    expect(j.ssh.copiedWith).toBe(haveRsync ? 'rsync' : 'scp');
+    expect(readFileSync(join(remote, 'main.js'))).toEqual(readFileSync(join(work, 'b2', 'main.js')));
     const pkg = JSON.parse(readFileSync(join(remote, 'package.json'), 'utf8')) as { cmcrd: { baked: { device: string } } };
     expect(pkg.cmcrd.baked.device).toBe('sim:muse?seed=4');
     expect(readdirSync(join(remote, '..'))).toEqual(['cmcrd-run']); // no .old or .incoming-* left

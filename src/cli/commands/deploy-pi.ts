@@ -57,10 +57,12 @@ export async function deployPiCommand(f: DeployPiFlags): Promise<{ build: PiBuil
     return { build };
   }
   const identity = f.identity ?? (process.env.CMCRD_SSH_IDENTITY || undefined);
+  const copy = process.env.CMCRD_SSH_COPY || 'auto';
+  if (copy !== 'auto' && copy !== 'scp' && copy !== 'rsync') throw new CliError(`CMCRD_SSH_COPY must be auto, scp or rsync, got ${JSON.stringify(copy)}`);
   const remoteDir = f.remoteDir ?? build.name;
   let ssh: PiSshDeployResult;
   try {
-    ssh = await deployOverSsh(build.out, remoteDir, build.name, { target: f.ssh, options: f.sshOption, ...(identity !== undefined ? { identity } : {}), ...(f.force ? { force: true } : {}) });
+    ssh = await deployOverSsh(build.out, remoteDir, build.name, { target: f.ssh, options: f.sshOption, copy, ...(identity !== undefined ? { identity } : {}), ...(f.force ? { force: true } : {}) });
   } catch (e) {
     if (e instanceof PiSshError) throw new CliError(e.message);
     throw e;
@@ -88,7 +90,7 @@ export function addDeployPi(deploy: Command): void {
         }
       }),
     )
-    .option('--identity <file>', 'ssh private key for --ssh (default: $CMCRD_SSH_IDENTITY, else ssh\'s own)')
+    .option('--identity <file>', "ssh private key for --ssh (default: $CMCRD_SSH_IDENTITY, else ssh's own); CMCRD_SSH_COPY=scp|rsync picks the copy (default: rsync when both ends have it)")
     .option('--ssh-option <Name=value>', 'extra ssh option for --ssh, repeatable (e.g. StrictHostKeyChecking=accept-new)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--remote-dir <path>', 'folder on the host the bundle is copied to (default: the service name, in the login\'s home)')
     .option('--name <service>', 'systemd service and system user name', DEFAULT_SERVICE)
