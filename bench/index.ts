@@ -11,9 +11,10 @@ import { trainPipelineSuite } from './train-pipeline.js';
 import { packageSuite } from './package.js';
 import { exportSuite } from './export.js';
 import { deploySuite } from './deploy.js';
+import { deployPiSuite } from './deploy-pi.js';
 import { smoothingSuite } from './smoothing.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, deploySuite, packageSuite];
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, deploySuite, deployPiSuite, packageSuite];
 
 /**
  * Suites too long for the default run (the LOSO methods comparison takes ~30 min; smoothing forms in the closed

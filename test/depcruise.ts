@@ -18,7 +18,7 @@ import { transformSync } from 'esbuild';
 
 export const REPO = resolve(import.meta.dirname, '..');
 /** What is cruised: the four source roots and the folders that may import them. */
-export const CRUISED = ['src', 'export', 'runtime', 'firmware-bridge', 'web', 'bench', 'test', 'scripts'];
+export const CRUISED = ['src', 'export', 'runtime', 'firmware-bridge', 'web', 'deploy', 'bench', 'test', 'scripts'];
 const SKIP = /(^|\/)(node_modules|dist|fixtures)(\/|$)|\.d\.[cm]?ts$/;
 const SOURCE = /\.([cm]?[jt]s|tsx|jsx)$/;
 

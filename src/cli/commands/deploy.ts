@@ -1,16 +1,17 @@
 /**
  * `cmcrd deploy <target>`: from a model directory (`cmcrd export --out`) to something that runs on a device. Each
  * target is a subcommand whose builder lives in its own module: `web` (an installable phone web app,
- * ./deploy-web.ts); `pi` is planned (issue 22).
+ * ./deploy-web.ts) and `pi` (a Raspberry Pi service folder, ./deploy-pi.ts).
  */
 import type { Command } from 'commander';
 import { choiceOption } from '../options.js';
 import { buildWebApp, WEB_ENGINES, type WebEngine } from './deploy-web.js';
+import { addDeployPi } from './deploy-pi.js';
 
 const kb = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 export function registerDeploy(program: Command): void {
-  const deploy = program.command('deploy').description('deploy a model directory to a device (web: an installable phone web app)');
+  const deploy = program.command('deploy').description('deploy a model directory to a device (web: an installable phone web app; pi: a Raspberry Pi service)');
   deploy
     .command('web')
     .description('build an installable, offline-capable phone web app (PWA) with Web Bluetooth and a demo mode')
@@ -45,4 +46,5 @@ export function registerDeploy(program: Command): void {
       lines.push(`serve it: cmcrd serve ${o.out}   (a phone on the LAN: cmcrd serve ${o.out} --host 0.0.0.0 --https)`);
       process.stdout.write(lines.join('\n') + '\n');
     });
+  addDeployPi(deploy);
 }
