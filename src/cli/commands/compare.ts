@@ -13,7 +13,7 @@ import { writeComparison, writeRunReport, type CompareCell } from '../../train/r
 import { ExperimentConfigError, runExperiment } from '../../train/run.js';
 import { CliError } from '../main.js';
 import { Interrupt } from '../progress.js';
-import { addCommonOptions, checkTeacherUpFront, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, startBackend, summaryLine } from './train.js';
+import { addCommonOptions, checkTeacherUpFront, commonConfig, jobsOption, parseArchs, parseMethods, previousRun, progressReporter, runTracker, startBackend, summaryLine } from './train.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
 
 export function registerCompare(program: Command): void {
@@ -80,6 +80,7 @@ export function registerCompare(program: Command): void {
           const runDir = join(out, 'runs', `${method}-${arch}`);
           const resume = previousRun(raw, runDir, log, '  ');
           let result;
+          const tracker = runTracker(`${method} · ${arch}`, progressReporter('  ', log));
           try {
             result = await runExperiment({
               ...cfg.base,
@@ -90,12 +91,12 @@ export function registerCompare(program: Command): void {
               checkpointDir: raw.checkpoints ? join(runDir, 'checkpoints') : null,
               ...(resume ? { resume } : {}),
               interrupt,
-              onEvent: progressReporter('  ', log),
+              onEvent: tracker.onEvent,
               onPartial: (partial) => writeRunReport(runDir, partial),
             });
           } catch (e) {
             if (e instanceof ExperimentConfigError) throw new CliError(`${method} · ${arch}: ${e.message}`);
-            throw e;
+            throw tracker.fail(e);
           }
           writeRunReport(runDir, result);
           if (result.completed > 0) cells.push({ method, arch, result });

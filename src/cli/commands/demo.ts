@@ -4,8 +4,9 @@
  * loop through a virtual Muse that speaks the real byte protocol. Progress on stderr; one JSON line per
  * prediction and a final summary line on stdout.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../io/atomic.js';
 import type { Command } from 'commander';
 import { defaultWorld, DEFAULT_WORLD_SEED } from '../../../firmware-bridge/sim/wearer-model.js';
 import { exportOnnx } from '../../../export/onnx-export.js';
@@ -34,7 +35,8 @@ export function registerDemo(program: Command): void {
     .option('--cycles <n>', 'times the closed loop cycles through all emotions', '2')
     .option('--speed <x>', 'virtual headband speed (virtual seconds per real second)', '16')
     .option('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', '0')
-    .action(async (raw: Record<string, string>) => {
+    .option('--force', 'write into a non-empty --out folder (its files of the same names are replaced)')
+    .action(async (raw: Record<string, string>, cmd: Command) => {
       const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
       const num = (k: string, min: number) => {
         const v = Number(raw[k]);
@@ -58,7 +60,14 @@ export function registerDemo(program: Command): void {
       if (drop >= 1) throw new CliError(`--drop must be a probability below 1, got ${raw.drop}`);
       const arch = raw.arch as ArchName;
       if (!ARCH_NAMES.includes(arch)) throw new CliError(`--arch must be one of ${ARCH_NAMES.join(', ')}, got ${JSON.stringify(raw.arch)}`);
-      prepareOutDir(raw.out!, '--out'); // before training, so a bad --out fails in a second
+      // Before training, so a bad --out fails in a second. The default folder of `npm start` moves on to
+      // runs/demo-2, -3, … when an earlier demo is there, rather than refusing or replacing it.
+      if (cmd.getOptionValueSource('out') === 'default' && !raw.force) {
+        const given = raw.out!;
+        raw.out = freeFolder(given);
+        if (raw.out !== given) process.stderr.write(`note: ${given} holds an earlier demo; writing to ${raw.out} (--out chooses the folder, --force replaces)\n`);
+      }
+      prepareOutDir(raw.out!, '--out', { force: !!raw.force });
       const interrupt = new Interrupt();
       const log = (l: string) => process.stderr.write(l + '\n');
       const t0 = performance.now();
@@ -92,13 +101,13 @@ export function registerDemo(program: Command): void {
         if (trained.interrupted) throw new CliError('interrupted during training; nothing exported', interrupt.exitCode);
         log(`      held-out accuracy: teacher (eye) ${pct(trained.accuracy.teacher)}, EEG-only ${pct(trained.accuracy.eegOnly)}, KD student ${pct(trained.accuracy.kd)} (chance ${pct(1 / dataset.classes.length)})`);
         for (const [name, ck] of [['teacher', trained.teacher], ['student-eeg-only', trained.eegOnly], ['student-kd', trained.kd]] as const) {
-          await writeFile(join(raw.out!, `${name}.json`), serialiseCheckpoint(ck));
+          writeFileAtomic(join(raw.out!, `${name}.json`), serialiseCheckpoint(ck));
         }
 
         log(`[4/5] export: KD student (${arch}) → fp32 ONNX (BatchNorm folded, model card in metadata_props)`);
         const onnxBytes = exportOnnx(trained.kd);
         const onnxPath = join(raw.out!, 'student.onnx');
-        await writeFile(onnxPath, onnxBytes);
+        writeFileAtomic(onnxPath, onnxBytes);
         const classifier = await loadOnnxClassifier(onnxBytes, onnxPath);
         const { n, d, rawFeatures, logits } = trained.parity;
         const rows = Array.from({ length: n }, (_, i) => rawFeatures.slice(i * d, (i + 1) * d));
@@ -145,13 +154,26 @@ export function registerDemo(program: Command): void {
           onnx: { path: onnxPath, bytes: onnxBytes.length, maxProbabilityDiff: maxDiff },
           seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
         };
-        await writeFile(join(raw.out!, 'demo-report.json'), JSON.stringify(summary, null, 2));
+        writeFileAtomic(join(raw.out!, 'demo-report.json'), JSON.stringify(summary, null, 2));
         process.stdout.write(JSON.stringify(summary) + '\n');
         log(`closed-loop accuracy ${pct(loop.accuracy)} over ${loop.scored} windows (chance ${pct(1 / dataset.classes.length)}); report in ${join(raw.out!, 'demo-report.json')} (${summary.seconds} s)`);
       } finally {
         interrupt.dispose();
       }
     });
+}
+
+/** `dir` if it is missing or empty, else the first of dir-2, dir-3, … that is. */
+function freeFolder(dir: string): string {
+  const free = (d: string) => {
+    try {
+      return readdirSync(d).length === 0;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  };
+  if (free(dir)) return dir;
+  for (let k = 2; ; k++) if (free(`${dir}-${k}`)) return `${dir}-${k}`;
 }
 
 /** happy, sad, neutral, fear (SEED-IV indices), so consecutive segments always differ. */

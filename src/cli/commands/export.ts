@@ -3,7 +3,6 @@
  * its model card, checked before it is kept: onnxruntime-node must give tfjs's eval-mode probabilities on rows drawn
  * around the training normalisation (max |Δp| printed; above 1e-4 nothing is written).
  */
-import { writeFileAtomic } from '../../io/atomic.js';
 import type { Command } from 'commander';
 import * as tf from '../../train/tf.js';
 import { exportOnnx } from '../../../export/onnx-export.js';
@@ -13,7 +12,7 @@ import { readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { SeededRandom } from '../../train/nets/layers.js';
 import { networkFromCheckpoint } from '../../train/run.js';
 import { CliError } from '../main.js';
-import { prepareOutFile } from '../paths.js';
+import { checkInputFile, prepareOutFile, writeOutput } from '../paths.js';
 
 const PARITY_ROWS = 64;
 const PARITY_LIMIT = 1e-4;
@@ -52,8 +51,10 @@ export function registerExport(program: Command): void {
     .description('write a trained checkpoint as fp32 ONNX with its model card, after a parity check against tfjs')
     .argument('<checkpoint>', 'checkpoint JSON written by `cmcrd train` (checkpoints/) or `cmcrd demo`')
     .option('--out <file>', 'ONNX file to write (default: the checkpoint path with .onnx)')
-    .action(async (path: string, raw: { out?: string }) => {
+    .option('--force', 'replace the --out file if it exists')
+    .action(async (path: string, raw: { out?: string; force?: boolean }) => {
       const log = (l: string) => process.stderr.write(l + '\n');
+      checkInputFile(path, 'checkpoint');
       let ck: Checkpoint;
       try {
         ck = readCheckpoint(path);
@@ -61,7 +62,7 @@ export function registerExport(program: Command): void {
         throw new CliError((e as Error).message);
       }
       const out = raw.out ?? path.replace(/\.json$/i, '') + '.onnx';
-      prepareOutFile(out, '--out', { path, what: 'the checkpoint itself' });
+      const target = prepareOutFile(out, '--out', { path, what: 'the checkpoint itself' }, { force: !!raw.force });
       let model: Uint8Array;
       try {
         model = exportOnnx(ck);
@@ -72,7 +73,7 @@ export function registerExport(program: Command): void {
       const maxDiff = await exportParity(ck, model);
       log(`${ck.modality} ${ck.arch.arch} (${ck.arch.input.channels}×${ck.arch.input.bands} → ${ck.classes.join(', ')}): onnxruntime-node vs tfjs on ${PARITY_ROWS} rows, max |Δp| = ${maxDiff.toExponential(2)}`);
       if (!(maxDiff < PARITY_LIMIT)) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
-      writeFileAtomic(out, model);
+      writeOutput(target, model, !!raw.force, '--out', out);
       log(`wrote ${out} (${model.length} bytes)`);
       process.stdout.write(JSON.stringify({ out, bytes: model.length, arch: ck.arch.arch, modality: ck.modality, maxProbabilityDiff: maxDiff }) + '\n');
     });

@@ -6,7 +6,7 @@
  * replay keeps the recorded one.
  */
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, renameSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { formatCaptureHeader, formatCaptureLine } from '../../../firmware-bridge/capture.js';
@@ -19,7 +19,8 @@ import { ReplayPeripheral } from '../../../firmware-bridge/sim/replay.js';
 import { DeviceUriError, parseReplayUri, parseSimUri, type SimSpec } from '../../../firmware-bridge/sim/uri.js';
 import { VirtualMuse } from '../../../firmware-bridge/sim/virtual-muse.js';
 import { CliError } from '../main.js';
-import { prepareOutFile } from '../paths.js';
+import { checkInputFile, prepareOutFile } from '../paths.js';
+import { moveIntoPlaceNoReplace, openTemp, removeQuietly } from '../../io/atomic.js';
 import { Interrupt, progress } from '../progress.js';
 
 interface Advanceable {
@@ -42,6 +43,8 @@ export interface RecordOptions {
   seconds: number;
   preset?: string;
   quiet?: boolean;
+  /** Replace an existing file at `out`. */
+  force?: boolean;
 }
 
 /** Devices with presets, and the preset they stream when none is asked for. */
@@ -92,7 +95,8 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
       uriError(e);
     }
   }
-  prepareOutFile(o.out, '--out', replayed !== undefined ? { path: replayed, what: 'the capture being replayed' } : undefined);
+  if (replayed !== undefined) checkInputFile(replayed, `--device ${o.device}: capture`);
+  const target = prepareOutFile(o.out, '--out', replayed !== undefined ? { path: replayed, what: 'the capture being replayed' } : undefined, { force: !!o.force });
 
   let device: GattPeripheral;
   try {
@@ -157,8 +161,17 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     }
   }
   if ('sites' in device && Array.isArray((device as { sites?: unknown }).sites) && session.kind === 'ganglion') header.channels = [...(device as unknown as { sites: string[] }).sites];
-  // Opened only now, so a device that fails to start leaves an existing file at --out untouched.
-  const file = createWriteStream(o.out, 'utf8');
+  // The capture goes to a temporary file beside --out, moved into place when recording ends (also after Ctrl-C),
+  // so --out never holds half a capture and an existing file there is only replaced with --force.
+  const tmp = `${target}.partial`;
+  let file: ReturnType<typeof createWriteStream>;
+  try {
+    file = createWriteStream(tmp, { encoding: 'utf8', fd: openTemp(tmp) });
+  } catch (e) {
+    await session.stop().catch(() => undefined);
+    await device.disconnect().catch(() => undefined);
+    throw new CliError(`--out ${o.out}: cannot write the capture (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   const writeFailure: { error: NodeJS.ErrnoException | null } = { error: null };
   file.on('error', (e) => (writeFailure.error ??= e));
   file.write(formatCaptureHeader(header) + '\n');
@@ -190,8 +203,20 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     await device.disconnect().catch(() => undefined);
     if (lostLink && !o.quiet) process.stderr.write(`device disconnected: ${lostLink}\n`);
   }
+  if (!writeFailure.error) {
+    try {
+      if (o.force) renameSync(tmp, target);
+      else moveIntoPlaceNoReplace(tmp, target);
+    } catch (e) {
+      writeFailure.error = e as NodeJS.ErrnoException;
+    }
+  }
   const err = writeFailure.error;
-  if (err) throw new CliError(`--out ${o.out}: cannot write the capture (${err.code ?? err.message})`);
+  if (err) {
+    removeQuietly(tmp);
+    if (err.code === 'EEXIST') throw new CliError(`--out ${o.out}: a file appeared there while recording; it was kept and the capture dropped (add --force to replace it)`);
+    throw new CliError(`--out ${o.out}: cannot write the capture (${err.code ?? err.message})`);
+  }
   return { notifications: count, kind: session.kind };
 }
 
@@ -202,11 +227,12 @@ export function registerRecord(program: Command): void {
     .requiredOption('--device <uri>', 'device URI, e.g. sim:muse?emotion=happy&drop=0.01 (see firmware-bridge/README.md)')
     .requiredOption('--out <file>', 'capture file to write (JSON Lines)')
     .option('--seconds <n>', 'seconds of (virtual) time to record', '10')
+    .option('--force', 'replace the --out file if it exists')
     .option('--preset <preset>', "Muse / Athena preset (default: the URI's preset=, else p21 / p1041); an error on devices without presets, on a replay recorded with another preset, or if it contradicts the URI's preset=")
-    .action(async (opts: { device: string; out: string; seconds: string; preset?: string }) => {
+    .action(async (opts: { device: string; out: string; seconds: string; preset?: string; force?: boolean }) => {
       const seconds = Number(opts.seconds);
       if (!(seconds > 0 && seconds <= 86400)) throw new CliError(`--seconds must be a number in (0, 86400], got ${JSON.stringify(opts.seconds)}`);
-      const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset !== undefined ? { preset: opts.preset } : {}) });
+      const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset !== undefined ? { preset: opts.preset } : {}), force: !!opts.force });
       process.stderr.write(`wrote ${r.notifications} notifications from a ${r.kind} to ${opts.out}\n`);
     });
 }

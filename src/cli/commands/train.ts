@@ -13,7 +13,7 @@ import { initBackend, trainingStepsLine, type BackendName } from '../../train/ba
 import { readCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { METHOD_NAMES, type MethodName } from '../../train/methods/index.js';
 import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
-import { ENGINE_CHOICES, type EngineChoice } from '../../train/trainer.js';
+import { ENGINE_CHOICES, NonFiniteLossError, type EngineChoice } from '../../train/trainer.js';
 import { PROTOCOLS, type NormalisationMode, type ProtocolName, type ValidationUnit } from '../../train/protocols.js';
 import type { NegativePool } from '../../train/losses/index.js';
 import { readRunResults, writeRunReport } from '../../train/report.js';
@@ -57,6 +57,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--teacher-cache <dir>', 'where trained teachers are cached (default <out>/teachers)')
     .option('--backend <name>', 'tfjs backend: tensorflow, wasm or cpu (default: the best that loads)')
     .option('--resume', 'continue an interrupted run in --out: keep its finished fold × seed runs and train the rest (same settings; more --seeds or --folds may be added)')
+    .option('--force', 'start afresh in a non-empty --out folder, replacing the earlier results there (without --resume or --force it is refused)')
     .option('--engine <e>', "what runs the networks' training steps: auto (the MLP's and DGCNN's forward and backward on onnxruntime-node where it loads, on the wasm or cpu backend; EEGNet-mini and the losses on tfjs) or tfjs (everything on tfjs)", 'auto')
     .option('--jobs <n>', 'run the folds in n parallel processes, one core each (same results as one process)', '1');
 }
@@ -168,8 +169,8 @@ export function commonConfig(raw: Record<string, unknown>, out: string, log: (l:
     );
   }
   if (raw.feature !== undefined) loadOpts.feature = String(raw.feature);
-  prepareOutDir(out, '--out');
-  if (raw.teacherCache !== undefined) prepareOutDir(String(raw.teacherCache), '--teacher-cache');
+  prepareOutDir(out, '--out', { reuse: raw.resume === true, force: raw.force === true, hint: 'or add --resume to continue the run in it' });
+  if (raw.teacherCache !== undefined) prepareOutDir(String(raw.teacherCache), '--teacher-cache', { reuse: true });
   let dataset: EmotionDataset;
   try {
     dataset = loadDataset(kind, root, loadOpts);
@@ -283,6 +284,22 @@ export async function startBackend(raw: Record<string, unknown>, log: (l: string
   log(await trainingStepsLine(engine, backend));
 }
 
+/**
+ * Where a run is (fold, seed, network), from its events, so a loss that becomes non-finite is reported with the
+ * place it happened: `wrap` passes the events on to `next`, `fail` turns the trainer's error into a CliError.
+ */
+export function runTracker(label: string, next: (e: RunEvent) => void): { onEvent: (e: RunEvent) => void; fail: (e: unknown) => unknown } {
+  let where = '';
+  return {
+    onEvent: (e) => {
+      if (e.type === 'fold-start') where = `fold ${e.fold} seed ${e.seed}`;
+      else if (e.type === 'epoch') where = `fold ${e.fold} seed ${e.seed}, ${e.model}`;
+      next(e);
+    },
+    fail: (e) => (e instanceof NonFiniteLossError ? new CliError(`${label}${where ? `, ${where}` : ''}: ${e.message}`) : e),
+  };
+}
+
 /** Progress bars per trained network (loss, train/val accuracy per epoch) and one line per finished fold. */
 export function progressReporter(prefix: string, log: (l: string) => void): (e: RunEvent) => void {
   let bar: Progress | null = null;
@@ -332,6 +349,7 @@ export function registerTrain(program: Command): void {
     await startBackend(raw, log);
     const interrupt = new Interrupt();
     const checkpointDir = raw.checkpoints === false ? null : join(out, 'checkpoints');
+    const tracker = runTracker(`${method} · ${arch}`, progressReporter('', log));
     let result: ExperimentResult;
     let failures: string[] = [];
     try {
@@ -357,12 +375,12 @@ export function registerTrain(program: Command): void {
         checkpointDir,
         ...(resume ? { resume } : {}),
         interrupt,
-        onEvent: progressReporter('', log),
+        onEvent: tracker.onEvent,
         onPartial: (partial) => writeRunReport(out, partial),
       });
     } catch (e) {
       if (e instanceof ExperimentConfigError) throw new CliError(e.message);
-      throw e;
+      throw tracker.fail(e);
     } finally {
       interrupt.dispose();
     }
