@@ -42,7 +42,7 @@ function exitOf(child: ChildProcess, ms: number): Promise<{ code: number | null;
 describe('counts are bounded and the size is stated first', () => {
   it('--subjects 1e9 is refused at once (it was accepted and wrote for hours)', () => {
     const out = join(dir, 'huge');
-    const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'dataset', 'synth', '--layout', 'seed-iv', '--subjects', '1e9', '--out', out], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'dataset', 'synth', '--layout', 'seed-iv', '--subjects', '1e9', '--out', out], { cwd: root, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
     expect(r.signal, 'killed by the timeout: it ran on').toBeNull();
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--subjects must be an integer 1–1000, got "1e9"/);

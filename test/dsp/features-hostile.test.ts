@@ -55,7 +55,7 @@ describe('CSV parsing', () => {
     expect(JSON.parse(r.out).channels).toEqual(['Fp1', 'Fp2']);
   });
 
-  it('a UTF-8 byte-order mark is not part of the first channel name', async () => {
+  it('a UTF-8 byte-order mark is not part of the first channel name (regression: trim() already dropped it)', async () => {
     const p = csv('bom.csv', '\uFEFFFp1,Fp2');
     const r = await features(p, '--fs', '200', '--window', '1');
     expect(r.code, r.err).toBe(0);
@@ -153,7 +153,7 @@ describe('--out never replaces what the user has without --force', () => {
     expect(r.err).toMatch(/input .*: is a folder, expected a file/);
     const p = csv('rec3.csv', 'Fp1,Fp2');
     // A child process: the recursive mkdir this replaced never returned on /proc/nope, in a sync loop.
-    const proc = spawnSync(process.execPath, ['bin/cmcrd.js', 'features', p, '--fs', '200', '--window', '1', '--out', '/proc/nope/f.json'], { encoding: 'utf8', timeout: 60_000 });
+    const proc = spawnSync(process.execPath, ['bin/cmcrd.js', 'features', p, '--fs', '200', '--window', '1', '--out', '/proc/nope/f.json'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
     expect(proc.signal, 'killed by the timeout: it hangs').toBeNull();
     expect(proc.status).toBe(2);
     expect(proc.stderr).toMatch(/--out \/proc\/nope: cannot create or write this folder/);

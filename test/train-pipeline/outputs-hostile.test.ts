@@ -110,7 +110,7 @@ describe('export: existing files, bad paths', () => {
 
   it('--out /proc/nope/x.onnx fails at once (it hung), and a folder as the checkpoint is named (exit 2)', async () => {
     // In a child process: mkdirSync(…, { recursive: true }) on /proc/nope never returned, in a sync loop.
-    const p = spawnSync(process.execPath, ['bin/cmcrd.js', 'export', ck, '--out', '/proc/nope/x.onnx'], { encoding: 'utf8', timeout: 60_000 });
+    const p = spawnSync(process.execPath, ['bin/cmcrd.js', 'export', ck, '--out', '/proc/nope/x.onnx'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
     expect(p.signal, 'killed by the timeout: it hangs').toBeNull();
     expect(p.status).toBe(2);
     expect(p.stderr).toMatch(/--out \/proc\/nope: cannot create or write this folder \(its parent folder does not accept new folders\)/);
