@@ -112,8 +112,10 @@ function checkOutputFolder(dir: string): void {
     entries = readdirSync(dir);
   } catch (err) {
     if (err instanceof SynthOutputError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // created below
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // created below
+    if (code === 'ENOTDIR') throw new SynthOutputError(dir, 'a file is in the way (a part of the path is a file, not a folder); choose a new output folder');
+    throw new SynthOutputError(dir, `cannot use this folder (${code ?? (err as Error).message})`);
   }
   if (entries.length === 0) return;
   const shown = entries.sort().slice(0, 4).join(', ') + (entries.length > 4 ? ', …' : '');
@@ -264,7 +266,12 @@ function* synthSteps(o: SynthOptions): Generator<void, SynthResult> {
   const classes = o.layout === 'seed-iv' ? SEED_IV_CLASSES : SEED_V_CLASSES;
   checkOutputFolder(o.out);
   const world = new EmotionWorld({ ...model, seed, classes });
-  makeDirs(o.out);
+  try {
+    makeDirs(o.out);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SynthOutputError(o.out, `cannot create this folder (${code === 'ENOTDIR' ? 'a file is in the way' : code === 'ENOENT' ? 'its parent folder does not accept new folders' : (code ?? (err as Error).message)})`);
+  }
   const manifest = {
     generator: 'cmcrd dataset synth',
     model: 'firmware-bridge/sim/wearer-model.ts',

@@ -4,7 +4,7 @@
  * left by a run that did not finish says so (SYNTHETIC.json "partial") and is refused by the loaders.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,16 @@ describe('counts are bounded and the size is stated first', () => {
       expect(r.err).toMatch(msg);
     }
     expect(() => synthesize({ layout: 'seed-v', out: join(dir, 'bad'), subjects: 5000 })).toThrow(/--subjects must be an integer 1–1000, got 5000/);
+    // Output paths: a file in the way, a file system that refuses new folders (exit 2, not a stack trace).
+    writeFileSync(join(dir, 'a-file'), 'x');
+    for (const [out, msg] of [
+      [join(dir, 'a-file', 'ds'), /--out .*a-file[\\/]ds: a file is in the way/],
+      ['/proc/nope/ds', /--out \/proc\/nope\/ds: cannot create this folder \(its parent folder does not accept new folders\)/],
+    ] as const) {
+      const r = await runCli('dataset', 'synth', '--layout', 'seed-v', '--out', out);
+      expect(r.code, out).toBe(2);
+      expect(r.err).toMatch(msg);
+    }
     expect(existsSync(join(dir, 'bad'))).toBe(false);
   });
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli-harness.js';
 import { synthesize } from '../../src/datasets/index.js';
+import { freeFolder } from '../../src/cli/commands/demo.js';
 
 let dir: string;
 let data: string;
@@ -58,6 +59,29 @@ describe('train and compare never replace an earlier run without --resume or --f
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--out .*cmp \(comparison\.md\): the folder is not empty/);
     expect(readFileSync(join(out, 'comparison.md'), 'utf8')).toBe('an earlier table');
+  });
+});
+
+describe('demo never writes into an earlier demo', () => {
+  it('an explicit non-empty --out is refused before any training; the default folder moves on to <dir>-2, -3, …', async () => {
+    const out = join(dir, 'demo-out');
+    mkdirSync(out);
+    writeFileSync(join(out, 'student.onnx'), 'an earlier model');
+    const r = await runCli('demo', '--out', out, '--epochs', '1');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--out .*demo-out \(student\.onnx\): the folder is not empty, and writing there would replace what is in it/);
+    expect(r.err).not.toMatch(/\[1\/5\]/);
+    expect(readFileSync(join(out, 'student.onnx'), 'utf8')).toBe('an earlier model');
+    const base = join(dir, 'runs-demo');
+    expect(freeFolder(base)).toBe(base); // missing
+    mkdirSync(base);
+    expect(freeFolder(base)).toBe(base); // empty
+    writeFileSync(join(base, 'demo-report.json'), '{}');
+    expect(freeFolder(base)).toBe(`${base}-2`);
+    mkdirSync(`${base}-2`);
+    writeFileSync(join(`${base}-2`, 'x'), '');
+    writeFileSync(`${base}-3`, 'a file, not a folder');
+    expect(freeFolder(base)).toBe(`${base}-4`);
   });
 });
 

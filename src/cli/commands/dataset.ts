@@ -52,7 +52,7 @@ function freeBytes(dir: string): number | null {
   for (;;) {
     try {
       const s = statfsSync(p);
-      return s.bavail * s.bsize;
+      return s.blocks > 0 ? s.bavail * s.bsize : null; // procfs and the like report no blocks at all
     } catch {
       const up = dirname(p);
       if (up === p) return null;

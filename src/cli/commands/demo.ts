@@ -164,7 +164,7 @@ export function registerDemo(program: Command): void {
 }
 
 /** `dir` if it is missing or empty, else the first of dir-2, dir-3, … that is. */
-function freeFolder(dir: string): string {
+export function freeFolder(dir: string): string {
   const free = (d: string) => {
     try {
       return readdirSync(d).length === 0;
