@@ -281,13 +281,15 @@ function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, whe
     const type = hv.getUint32(0, le);
     if (type !== miMATRIX) fail(`${where}: compressed element holds type ${type}, expected miMATRIX (14)`, opts);
     const declared = 8 + pad8(hv.getUint32(4, le));
-    const name = peekCompressedName(body, le);
-    const key = name !== null && /^[A-Za-z]\w{0,62}$/.test(name) ? name : undefined;
+    const key = () => {
+      const name = peekCompressedName(body, le);
+      return name !== null && /^[A-Za-z]\w{0,62}$/.test(name) ? name : undefined;
+    };
     if (declared > budget.element) {
-      fail(`${where}: compressed variable declares ${declared} bytes (${mib(declared)}) inflated, more than the ${mib(budget.element)} this reader inflates per variable; refused before inflating (a decompression bomb, or a variable far larger than any SEED-family one)`, opts, key);
+      fail(`${where}: compressed variable declares ${declared} bytes (${mib(declared)}) inflated, more than the ${mib(budget.element)} this reader inflates per variable; refused before inflating (a decompression bomb, or a variable far larger than any SEED-family one)`, opts, key());
     }
     if (declared > budget.left) {
-      fail(`${where}: inflating this variable (${mib(declared)}) would pass the ${mib(opts.maxTotalInflatedBytes ?? MAT_MAX_INFLATED_FILE)} this reader inflates per file; refused before inflating`, opts, key);
+      fail(`${where}: inflating this variable (${mib(declared)}) would pass the ${mib(opts.maxTotalInflatedBytes ?? MAT_MAX_INFLATED_FILE)} this reader inflates per file; refused before inflating`, opts, key());
     }
     cap = declared;
     limitIs = 'the size its tag declares';

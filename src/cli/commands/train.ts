@@ -286,7 +286,7 @@ export async function startBackend(raw: Record<string, unknown>, log: (l: string
 
 /**
  * Where a run is (fold, seed, network), from its events, so a loss that becomes non-finite is reported with the
- * place it happened: `wrap` passes the events on to `next`, `fail` turns the trainer's error into a CliError.
+ * place it happened: `onEvent` passes the events on to `next`, `fail` turns the trainer's error into a CliError.
  */
 export function runTracker(label: string, next: (e: RunEvent) => void): { onEvent: (e: RunEvent) => void; fail: (e: unknown) => unknown } {
   let where = '';
