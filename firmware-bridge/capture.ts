@@ -42,6 +42,8 @@ export class CaptureError extends Error {
 }
 
 export function parseCaptureHeader(text: string, line = 1): CaptureHeader {
+  // A UTF-8 byte-order mark (editors on Windows add one) is not part of the JSON.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let v: unknown;
   try {
     v = JSON.parse(text);

@@ -47,6 +47,7 @@ export function parseSimUri(uri: string): SimSpec {
   const allowed = new Set([...COMMON, ...own]);
   for (const [k, v] of new URLSearchParams(m[2] ?? '')) {
     if (!allowed.has(k)) throw new DeviceUriError(`unknown option "${k}" for sim:${kind} (known: ${[...allowed].join(', ')})`);
+    if (params.has(k)) throw new DeviceUriError(`option "${k}" is given twice (${k}=${params.get(k)} and ${k}=${v}); give it once`);
     params.set(k, v);
   }
   return { kind, params };
@@ -55,8 +56,9 @@ export function parseSimUri(uri: string): SimSpec {
 function num(p: Map<string, string>, key: string, check: (v: number) => boolean, what: string): number | undefined {
   const s = p.get(key);
   if (s === undefined) return undefined;
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v) || !check(v)) throw new DeviceUriError(`option ${key}=${JSON.stringify(s)}: expected ${what}`);
+  // A plain decimal only: Number() would also read "0x10" as 16 and "" as 0.
+  const v = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(s.trim()) ? Number(s) : NaN;
+  if (!Number.isFinite(v) || !check(v)) throw new DeviceUriError(`option ${key}=${JSON.stringify(s)}: expected ${what}`);
   return v;
 }
 
@@ -168,7 +170,10 @@ export function parseReplayUri(uri: string): { path: string; options: ReplayOpti
   const m = /^replay:([^?]+)(?:\?(.*))?$/.exec(uri);
   if (!m) throw new DeviceUriError(`not a replay URI: ${JSON.stringify(uri)} (expected replay:<capture file>[?speed=…&clock=manual])`);
   const options: ReplayOptions = {};
+  const given = new Set<string>();
   for (const [k, v] of new URLSearchParams(m[2] ?? '')) {
+    if (given.has(k)) throw new DeviceUriError(`option "${k}" is given twice; give it once`);
+    given.add(k);
     if (k === 'speed') {
       const s = Number(v);
       if (!(s > 0)) throw new DeviceUriError(`option speed=${JSON.stringify(v)}: expected a number > 0`);

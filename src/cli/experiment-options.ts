@@ -20,7 +20,7 @@ import { initBackend, trainingStepsLine, type BackendName } from '../train/backe
 import { readCheckpoint, type Checkpoint } from '../train/checkpoint.js';
 import type { MethodName } from '../train/methods/index.js';
 import { ARCH_NAMES, type ArchName } from '../train/nets/index.js';
-import { ENGINE_CHOICES, type EngineChoice } from '../train/trainer.js';
+import { ENGINE_CHOICES, NonFiniteLossError, type EngineChoice } from '../train/trainer.js';
 import { PROTOCOLS, type NormalisationMode, type ProtocolName, type ValidationUnit } from '../train/protocols.js';
 import type { NegativePool } from '../train/losses/index.js';
 import { readRunResults } from '../train/report.js';
@@ -79,6 +79,7 @@ export type ExperimentFlags = {
   teacherCache?: string;
   backend?: BackendName;
   resume?: boolean;
+  force?: boolean;
   engine: EngineChoice;
   jobs: number;
   json?: boolean;
@@ -190,6 +191,7 @@ export function addExperimentOptions(cmd: Command): Command {
       '--resume',
       'continue an interrupted run in --out: keep its finished fold × seed runs and train the rest (same settings; more --seeds or --folds may be added)',
     )
+    .option('--force', 'start afresh in a non-empty --out folder, replacing the earlier results there (without --resume or --force it is refused)')
     .addOption(
       choiceOption(
         '--engine <e>',
@@ -233,8 +235,8 @@ export function experimentConfig(f: ExperimentFlags, out: string, log: (l: strin
     ...(f.feature !== undefined ? { feature: f.feature } : {}),
     ...(f.smooth !== undefined ? { smooth: f.smooth } : {}),
   };
-  prepareOutDir(out, '--out');
-  if (f.teacherCache !== undefined) prepareOutDir(f.teacherCache, '--teacher-cache');
+  prepareOutDir(out, '--out', { reuse: f.resume === true, force: f.force === true, hint: 'or add --resume to continue the run in it' });
+  if (f.teacherCache !== undefined) prepareOutDir(f.teacherCache, '--teacher-cache', { reuse: true });
   let dataset: EmotionDataset;
   try {
     dataset = loadDataset(kind, root, loadOpts);
@@ -350,6 +352,23 @@ export async function startBackend(f: Pick<ExperimentFlags, 'backend' | 'engine'
     throw new CliError(`--backend ${f.backend ?? ''}: ${(e as Error).message}`);
   }
   log(await trainingStepsLine(f.engine, backend));
+}
+
+/**
+ * Where a run is (fold, seed, network), from its events, so a loss that becomes non-finite is reported with the
+ * place it happened: `onEvent` passes the events on to `next`, `fail` turns the trainer's error into a CliError
+ * (other errors are returned unchanged).
+ */
+export function runTracker(label: string, next: (e: RunEvent) => void): { onEvent: (e: RunEvent) => void; fail: (e: unknown) => unknown } {
+  let where = '';
+  return {
+    onEvent: (e) => {
+      if (e.type === 'fold-start') where = `fold ${e.fold} seed ${e.seed}`;
+      else if (e.type === 'epoch') where = `fold ${e.fold} seed ${e.seed}, ${e.model}`;
+      next(e);
+    },
+    fail: (e) => (e instanceof NonFiniteLossError ? new CliError(`${label}${where ? `, ${where}` : ''}: ${e.message}`) : e),
+  };
 }
 
 /** Progress bars per trained network (loss, train/val accuracy per epoch) and one line per finished fold. */

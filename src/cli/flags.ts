@@ -28,6 +28,7 @@ export const FLAGS: Readonly<Record<OptionField, string>> = {
   subjects: '--subjects',
   sessions: '--sessions',
   windowsPerTrial: '--windows-per-trial',
+  seed: '--seed',
   feature: '--feature',
   raw: '--raw',
   checkLabels: '--no-check-labels',

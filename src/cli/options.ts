@@ -10,6 +10,20 @@ import { CliError } from './errors.js';
 const flagOf = (o: Option): string => o.long ?? o.short ?? o.flags;
 const quote = (v: string): string => JSON.stringify(v);
 
+/**
+ * A plain decimal number, as people and CSV writers (numpy, pandas, MATLAB, decode) write them: no hex, octal,
+ * binary, "Infinity" or underscores, which `Number()` would accept (it reads "0x10" as 16 and "" as 0).
+ */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Plain decimal digits (a count: "1e9" and "0x10" are refused). */
+const DECIMAL_INTEGER = /^[+-]?\d+$/;
+
+/** Parse a strict decimal number (surrounding spaces allowed); `undefined` when `s` is not one. */
+export function parseDecimal(s: string): number | undefined {
+  const t = s.trim();
+  return DECIMAL.test(t) ? Number(t) : undefined;
+}
+
 /** One of `choices`. */
 export function choiceOption<T extends string>(flags: string, description: string, choices: readonly T[]): Option {
   // choices() records the list for --help; the parser set after it replaces commander's check, whose message
@@ -22,12 +36,16 @@ export function choiceOption<T extends string>(flags: string, description: strin
   });
 }
 
-/** An integer ≥ `min` (a fractional count is refused, not rounded). */
-export function intOption(flags: string, description: string, min: number): Option {
+/**
+ * An integer ≥ `min` (and ≤ `max` when given) in plain decimal digits: a fractional count is refused, not rounded,
+ * and so are "1e9" and "0x10".
+ */
+export function intOption(flags: string, description: string, min: number, max?: number): Option {
   const o = new Option(flags, description);
   return o.argParser((v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new CliError(`${flagOf(o)} must be an integer ≥ ${min}, got ${quote(v)}`);
+    const n = DECIMAL_INTEGER.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max))
+      throw new CliError(`${flagOf(o)} must be an integer ${max === undefined ? `≥ ${min}` : `${min}–${max}`}, got ${quote(v)}`);
     return n;
   });
 }
@@ -36,8 +54,8 @@ export function intOption(flags: string, description: string, min: number): Opti
 export function numberOption(flags: string, description: string, what: string, ok: (x: number) => boolean): Option {
   const o = new Option(flags, description);
   return o.argParser((v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new CliError(`${flagOf(o)} must be ${what}, got ${quote(v)}`);
+    const n = parseDecimal(v);
+    if (n === undefined || !Number.isFinite(n) || !ok(n)) throw new CliError(`${flagOf(o)} must be ${what}, got ${quote(v)}`);
     return n;
   });
 }
@@ -83,8 +101,8 @@ export function choiceEntry<T extends string>(choices: readonly T[]): (s: string
 }
 export function intEntry(min: number, what: string): (s: string, flag: string) => number {
   return (s, flag) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} must be ${what}, got ${quote(s)}`);
+    const n = DECIMAL_INTEGER.test(s) ? Number(s) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) throw new CliError(`${flag} must be ${what}, got ${quote(s)}`);
     return n;
   };
 }

@@ -21,11 +21,26 @@ function shapeStr(s: readonly number[]): string {
 }
 
 /**
+ * Refuse a NaN or ±Infinity where data enters training: one such value in one trial turns the loss, the
+ * normalisation statistics and every checkpoint into NaN without any other error. `values` is what the reader
+ * returns (Float32: a finite file value beyond ±3.4e38 also ends up infinite); `locate(i)` names element i
+ * (window, channel, band…) for the message, `trial` the trial it belongs to.
+ */
+export function requireFinite(values: ArrayLike<number>, file: string, key: string, trial: string, locate: (i: number) => string): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isFinite(v)) continue;
+    const why = Number.isNaN(v) ? 'NaN' : `${v} (or a value beyond the float32 range ±3.4e38)`;
+    throw new DataFormatError(`${trial}: ${locate(i)} is ${why}; non-finite values are refused (they would train silently into NaN). The file is damaged, or holds missing values that need cleaning first`, file, key);
+  }
+}
+
+/**
  * A feature matrix stored channels × windows × bands (SEED, SEED-IV eeg_feature_smooth) → Float32
  * [windows][channels][bands]. A trial with a single window may have been saved by MATLAB as 62 × 5
  * (trailing singleton dimensions are kept by MATLAB only up to 2-D); that form is accepted too.
  */
-export function eegFromChannelsWindowsBands(mat: MatFile, key: string, file: string, channels: number, bands: number): { eeg: Float32Array; windows: number } {
+export function eegFromChannelsWindowsBands(mat: MatFile, key: string, file: string, channels: number, bands: number, trial = `key ${key}`): { eeg: Float32Array; windows: number } {
   const a = matNumeric(mat, key, file);
   let [C, W, B] = a.shape as [number, number, number];
   if (a.shape.length === 2 && a.shape[0] === channels && a.shape[1] === bands) [C, W, B] = [channels, 1, bands];
@@ -42,11 +57,12 @@ export function eegFromChannelsWindowsBands(mat: MatFile, key: string, file: str
       for (let b = 0; b < B; b++) out[d + b] = src[s + b]!;
     }
   }
+  requireFinite(out, file, key, trial, (i) => `window ${Math.floor(i / (C * B)) + 1}, channel ${(Math.floor(i / B) % C) + 1}, band ${(i % B) + 1} (stored at index [${(Math.floor(i / B) % C) + 1}, ${Math.floor(i / (C * B)) + 1}, ${(i % B) + 1}], 1-based)`);
   return { eeg: out, windows: W };
 }
 
 /** Eye features stored features × windows (SEED-IV eye_feature_smooth) → Float32 [windows][features]. */
-export function eyeFromFeaturesWindows(mat: MatFile, key: string, file: string, features: number): { eye: Float32Array; windows: number } {
+export function eyeFromFeaturesWindows(mat: MatFile, key: string, file: string, features: number, trial = `key ${key}`): { eye: Float32Array; windows: number } {
   const a = matNumeric(mat, key, file);
   if (a.shape.length !== 2 || a.shape[0] !== features) {
     throw new DataFormatError(`expected ${features} eye features × windows, found ${shapeStr(a.shape)}`, file, key);
@@ -56,6 +72,7 @@ export function eyeFromFeaturesWindows(mat: MatFile, key: string, file: string, 
   const src = toFloat64(a);
   const out = new Float32Array(W * features);
   for (let f = 0; f < features; f++) for (let w = 0; w < W; w++) out[w * features + f] = src[f * W + w]!;
+  requireFinite(out, file, key, trial, (i) => `window ${Math.floor(i / features) + 1}, eye feature ${(i % features) + 1} (stored at index [${(i % features) + 1}, ${Math.floor(i / features) + 1}], 1-based)`);
   return { eye: out, windows: W };
 }
 

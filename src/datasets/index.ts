@@ -19,7 +19,23 @@ export * from './layouts.js';
 export { loadSeed, SEED_FEATURES, type SeedFeature, type SeedLoadOptions } from './seed.js';
 export { loadSeedIV, type SeedIVLoadOptions } from './seed-iv.js';
 export { loadSeedV, type SeedVLoadOptions, type SeedVColumnOrder } from './seed-v.js';
-export { synthesize, trialWindows, FULL_SIZE, SynthOutputError, type SynthOptions, type SynthResult, type SynthLayout } from './synth.js';
+export {
+  synthesize,
+  synthesizeAsync,
+  estimateSynth,
+  checkModelParameters,
+  trialWindows,
+  FULL_SIZE,
+  SYNTH_LIMITS,
+  MODEL_PARAMETER_RANGES,
+  SynthOutputError,
+  SynthModelError,
+  type SynthOptions,
+  type SynthResult,
+  type SynthLayout,
+  type SynthEstimate,
+  type ModelParameters,
+} from './synth.js';
 export { rawTrialFeatures, rawTrialFeature, type RawFeatureOptions, type RawFeatureKind, type TrialFeatures } from './raw-features.js';
 
 export type DatasetKind = 'seed' | 'seed-iv' | 'seed-v' | 'synthetic';
@@ -49,6 +65,11 @@ export interface SyntheticManifest {
   raw: boolean;
   /** True when the run was interrupted: the files then hold fewer subjects/sessions than the counts above. */
   stopped?: boolean;
+  /**
+   * True while a run writes the folder, and after a run stopped by Ctrl-C / SIGTERM (then with `stopped`).
+   * Partial without `stopped` means the run was killed mid-way or is still writing: loaders refuse it.
+   */
+  partial?: boolean;
 }
 
 export function readSyntheticManifest(root: string): SyntheticManifest {
@@ -64,6 +85,13 @@ export function readSyntheticManifest(root: string): SyntheticManifest {
   if (o.layout !== 'seed-iv' && o.layout !== 'seed-v') throw new DataFormatError(`unknown layout ${JSON.stringify(o.layout)}`, path, 'layout');
   if (!(typeof o.sessions === 'number' && o.sessions >= 1 && o.sessions <= 3)) throw new DataFormatError(`bad sessions ${JSON.stringify(o.sessions)}`, path, 'sessions');
   if (!(typeof o.subjects === 'number' && Number.isInteger(o.subjects) && o.subjects >= 1)) throw new DataFormatError(`bad subjects ${JSON.stringify(o.subjects)}`, path, 'subjects');
+  if (o.partial === true && o.stopped !== true) {
+    throw new DataFormatError(
+      'the synthetic dataset is partial: the run writing it was killed, or is still running, so its last files may be missing. Wait for a running `cmcrd dataset synth` to finish, or synthesise again into a new, empty folder',
+      path,
+      'partial',
+    );
+  }
   return o as SyntheticManifest;
 }
 

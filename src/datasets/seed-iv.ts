@@ -11,7 +11,7 @@
 import { DataFormatError, withFile } from '../io/errors.js';
 import { matNumeric, readMat, type MatFile } from '../io/mat.js';
 import { toFloat64 } from '../io/ndarray.js';
-import { eegFromChannelsWindowsBands, eyeFromFeaturesWindows, pairingError, type CommonLoadOptions } from './common.js';
+import { eegFromChannelsWindowsBands, eyeFromFeaturesWindows, pairingError, requireFinite, type CommonLoadOptions } from './common.js';
 import { exists, join, listFiles, readBytes, requireDir } from './fsutil.js';
 import {
   BAND_NAMES,
@@ -126,7 +126,7 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
     if (source === 'features') {
       const mat = withFile(job.path, () => readMat(readBytes(job.path), { file: job.path, only: (n) => new RegExp(`^${feature}\\d+$`).test(n) }));
       checkKeys(mat, job.path, FEATURE_KEY, 'de_LDS1..24, de_movingAve1..24, psd_LDS1..24 or psd_movingAve1..24');
-      for (let t = 1; t <= SEED_IV_TRIALS; t++) perTrial.push(eegFromChannelsWindowsBands(mat, `${feature}${t}`, job.path, C, B));
+      for (let t = 1; t <= SEED_IV_TRIALS; t++) perTrial.push(eegFromChannelsWindowsBands(mat, `${feature}${t}`, job.path, C, B, `subject ${job.subject}, session ${job.session}, trial ${t}`));
     } else {
       const mat = withFile(job.path, () => readMat(readBytes(job.path), { file: job.path }));
       const byTrial = new Map<number, string>();
@@ -145,6 +145,7 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
         if (a.shape.length !== 2 || a.shape[0] !== C) throw new DataFormatError(`expected ${C} channels × samples, found ${a.shape.join(' × ')}`, job.path, key);
         const flat = toFloat64(a);
         const n = a.shape[1]!;
+        requireFinite(flat, job.path, key, `subject ${job.subject}, session ${job.session}, trial ${t}`, (i) => `channel ${Math.floor(i / n) + 1}, sample ${(i % n) + 1} (index [${Math.floor(i / n) + 1}, ${(i % n) + 1}], 1-based)`);
         const chans = Array.from({ length: C }, (_, c) => flat.subarray(c * n, (c + 1) * n));
         const [kind, family] = feature.split('_') as ['de' | 'psd', 'LDS' | 'movingAve'];
         const smoothing = opts.smooth ?? (family === 'LDS' ? 'lds' : 'moving-average');
@@ -162,7 +163,7 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
       const mat = withFile(eyeFile.path, () => readMat(readBytes(eyeFile.path), { file: eyeFile.path }));
       checkKeys(mat, eyeFile.path, EYE_KEY, 'eye_1..24');
       eyes = [];
-      for (let t = 1; t <= SEED_IV_TRIALS; t++) eyes.push(eyeFromFeaturesWindows(mat, `eye_${t}`, eyeFile.path, SEED_IV_EYE_FEATURES));
+      for (let t = 1; t <= SEED_IV_TRIALS; t++) eyes.push(eyeFromFeaturesWindows(mat, `eye_${t}`, eyeFile.path, SEED_IV_EYE_FEATURES, `subject ${job.subject}, session ${job.session}, trial ${t}`));
       opts.onProgress?.(++done, total, eyeFile.path);
     }
     for (let t = 1; t <= SEED_IV_TRIALS; t++) {

@@ -10,7 +10,7 @@ import { DataFormatError, withFile } from '../io/errors.js';
 import { toFloat64, type NdArray } from '../io/ndarray.js';
 import { npzBytesMember, readNpz } from '../io/npy.js';
 import { unpickle, type PyValue } from '../io/pickle.js';
-import { pairingError, windowsByColumns, type CommonLoadOptions } from './common.js';
+import { pairingError, requireFinite, windowsByColumns, type CommonLoadOptions } from './common.js';
 import { exists, join, listFiles, readBytes, requireDir } from './fsutil.js';
 import { BAND_NAMES, CHANNELS_62, SEED_V_CLASSES, SEED_V_EYE_FEATURES, SEED_V_LABELS, SEED_V_TRIALS, SEED_V_WINDOW_SEC, SYNTHETIC_MANIFEST } from './layouts.js';
 import type { EmotionDataset, TrialRecord } from './types.js';
@@ -111,6 +111,13 @@ export function loadSeedV(root: string, opts: SeedVLoadOptions = {}): EmotionDat
             }
           }
         }
+        const where = `subject ${subject}, session ${session}, trial ${t}`;
+        requireFinite(out, eegPath, `data[${k}]`, where, (i) => {
+          const w = Math.floor(i / cols);
+          const c = Math.floor(i / B) % C;
+          const b = i % B;
+          return `window ${w + 1}, column ${(order === 'channel-major' ? c * B + b : b * C + c) + 1} (channel ${c + 1}, band ${b + 1}; row ${w}, column ${order === 'channel-major' ? c * B + b : b * C + c} 0-based)`;
+        });
         let eyeData: Float32Array | null = null;
         if (eye) {
           const ea = eye.data.get(k);
@@ -120,6 +127,7 @@ export function loadSeedV(root: string, opts: SeedVLoadOptions = {}): EmotionDat
           const eyeLabel = trialLabel(eye.label.get(k), ew.windows, session, t, eyePath, k, checkLabels);
           if (eyeLabel !== label) throw new DataFormatError(`eye label ${eyeLabel} differs from EEG label ${label} for subject ${subject}, session ${session}, trial ${t}`, eyePath, `label[${k}]`);
           eyeData = Float32Array.from(ew.data);
+          requireFinite(eyeData, eyePath, `data[${k}]`, where, (i) => `window ${Math.floor(i / SEED_V_EYE_FEATURES) + 1}, eye feature ${(i % SEED_V_EYE_FEATURES) + 1} (row ${Math.floor(i / SEED_V_EYE_FEATURES)}, column ${i % SEED_V_EYE_FEATURES} 0-based)`);
         }
         trials.push({ subject, session, trial: t, label, windows, eeg: out, eye: eyeData });
       }

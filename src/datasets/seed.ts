@@ -75,7 +75,7 @@ export function loadSeed(root: string, opts: SeedLoadOptions = {}): EmotionDatas
       if (!(t >= 1 && t <= SEED_TRIALS)) throw new DataFormatError(`trial number ${t} outside 1..${SEED_TRIALS}`, job.path, n);
     }
     for (let t = 1; t <= SEED_TRIALS; t++) {
-      const { eeg, windows } = eegFromChannelsWindowsBands(mat, `${feature}${t}`, job.path, C, B);
+      const { eeg, windows } = eegFromChannelsWindowsBands(mat, `${feature}${t}`, job.path, C, B, `subject ${job.subject}, session ${job.session}, trial ${t}`);
       trials.push({ subject: job.subject, session: job.session, trial: t, label: labels[t - 1]!, windows, eeg, eye: null });
     }
     opts.onProgress?.(++done, jobs.length, job.path);

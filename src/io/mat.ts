@@ -127,7 +127,24 @@ export interface ReadMatOptions {
    * compressed ones are inflated only far enough to read the name).
    */
   only?: (name: string) => boolean;
+  /**
+   * Largest inflated size of one miCOMPRESSED element (default {@link MAT_MAX_INFLATED_ELEMENT}). A larger
+   * declared size is refused before inflating, and a stream is never inflated past the size its tag declares.
+   */
+  maxInflatedBytes?: number;
+  /** Largest total of inflated bytes in one file (default {@link MAT_MAX_INFLATED_FILE}). */
+  maxTotalInflatedBytes?: number;
 }
+
+/**
+ * Default inflation limits: 256 MiB per variable, 1 GiB per file. The largest SEED-family variables are raw
+ * trials, 62 channels × ~4 min at 200 Hz in float64 ≈ 24 MB; a whole SEED-IV eeg_raw_data file ≈ 600 MB.
+ * A zlib stream can inflate ~1000-fold, so without limits a small file could claim gigabytes of memory.
+ */
+export const MAT_MAX_INFLATED_ELEMENT = 256 * 2 ** 20;
+export const MAT_MAX_INFLATED_FILE = 2 ** 30;
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 0)} MiB`;
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -174,6 +191,7 @@ function readMatUnchecked(bytes: Uint8Array, opts: ReadMatOptions): MatFile {
     if (names.includes(name)) fail(`variable "${name}" appears twice`, opts, name);
     names.push(name);
   };
+  const budget = { element: opts.maxInflatedBytes ?? MAT_MAX_INFLATED_ELEMENT, left: opts.maxTotalInflatedBytes ?? MAT_MAX_INFLATED_FILE };
   let pos = 128;
   let index = 0;
   while (pos < bytes.length) {
@@ -192,7 +210,7 @@ function readMatUnchecked(bytes: Uint8Array, opts: ReadMatOptions): MatFile {
     const body = bytes.subarray(pos + 8, pos + 8 + nbytes);
     let v: MatVariable | null;
     if (type === miCOMPRESSED) {
-      v = readCompressed(body, le, opts, where, seen);
+      v = readCompressed(body, le, opts, where, seen, budget);
       pos += 8 + nbytes; // compressed elements are not padded
     } else if (type === miMATRIX) {
       v = parseMatrix(body, le, opts, where, seen);
@@ -222,7 +240,7 @@ interface InflateInfo {
  * zlib verifies the trailer ("incorrect data check") and truncation ("unexpected end of file"); `info`
  * gives the bytes it consumed, which must be the whole element (scipy.io.loadmat requires the same).
  */
-function inflate(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: string): Uint8Array {
+function inflate(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: string, maxOutputLength: number, limitIs: string): Uint8Array {
   function damaged(why: string): never {
     // The variable name sits at the start of the stream, usually before the damage: name it when readable.
     const name = peekCompressedName(body, le);
@@ -231,9 +249,13 @@ function inflate(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: str
   }
   let out: InflateInfo;
   try {
-    out = inflateSync(body, { info: true }) as unknown as InflateInfo;
+    // maxOutputLength makes zlib stop as soon as the output passes the declared size (no inflating the rest).
+    out = inflateSync(body, { info: true, maxOutputLength }) as unknown as InflateInfo;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_BUFFER_TOO_LARGE') {
+      fail(`${where}: miCOMPRESSED element inflates to more than ${maxOutputLength} bytes (${limitIs}); refused without inflating the rest (a decompression bomb, or a damaged file)`, opts);
+    }
     if (e.code === 'Z_DATA_ERROR' && /incorrect data check/.test(e.message)) damaged('Adler-32 checksum of the inflated data does not match the zlib trailer');
     if (e.code === 'Z_BUF_ERROR') damaged(`zlib stream truncated: no end marker within the element's ${body.length} bytes`);
     damaged(`corrupt zlib stream: ${e.message}`);
@@ -242,7 +264,7 @@ function inflate(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: str
   return new Uint8Array(out.buffer.buffer, out.buffer.byteOffset, out.buffer.byteLength);
 }
 
-function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: string, seen: (name: string) => void): MatVariable | null {
+function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: string, seen: (name: string) => void, budget: { element: number; left: number }): MatVariable | null {
   if (opts.only) {
     const name = peekCompressedName(body, le);
     if (name !== null && !opts.only(name)) {
@@ -250,7 +272,31 @@ function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, whe
       return null;
     }
   }
-  const inner = inflate(body, le, opts, where);
+  // The inner tag (first 8 inflated bytes) declares the element's size: check it against the limits before
+  // inflating, and inflate no further than it.
+  let cap = Math.min(budget.element, budget.left);
+  let limitIs = 'the limit of this reader';
+  const head = inflatePrefixSafe(body, 8);
+  if (head && head.length >= 8) {
+    const hv = new DataView(head.buffer, head.byteOffset, 8);
+    const type = hv.getUint32(0, le);
+    if (type !== miMATRIX) fail(`${where}: compressed element holds type ${type}, expected miMATRIX (14)`, opts);
+    const declared = 8 + pad8(hv.getUint32(4, le));
+    const key = () => {
+      const name = peekCompressedName(body, le);
+      return name !== null && /^[A-Za-z]\w{0,62}$/.test(name) ? name : undefined;
+    };
+    if (declared > budget.element) {
+      fail(`${where}: compressed variable declares ${declared} bytes (${mib(declared)}) inflated, more than the ${mib(budget.element)} this reader inflates per variable; refused before inflating (a decompression bomb, or a variable far larger than any SEED-family one)`, opts, key());
+    }
+    if (declared > budget.left) {
+      fail(`${where}: inflating this variable (${mib(declared)}) would pass the ${mib(opts.maxTotalInflatedBytes ?? MAT_MAX_INFLATED_FILE)} this reader inflates per file; refused before inflating`, opts, key());
+    }
+    cap = declared;
+    limitIs = 'the size its tag declares';
+  }
+  const inner = inflate(body, le, opts, where, cap, limitIs);
+  budget.left -= inner.length;
   if (inner.length < 8) fail(`${where}: compressed element inflates to ${inner.length} bytes, less than a tag`, opts);
   const dv = new DataView(inner.buffer, inner.byteOffset, inner.byteLength);
   const type = dv.getUint32(0, le);
@@ -274,6 +320,14 @@ function peekCompressedName(body: Uint8Array, le: boolean): string | null {
     return sub;
   } catch {
     return null;
+  }
+}
+
+function inflatePrefixSafe(body: Uint8Array, want: number): Uint8Array | null {
+  try {
+    return inflatePrefix(body, want);
+  } catch {
+    return null; // damaged: the full inflate reports it
   }
 }
 

@@ -7,7 +7,7 @@
  * Besides numeric arrays we read fixed-width byte strings ('|S<n>'), because SEED-V's npz files store
  * pickled dicts as 0-d byte-string arrays (`np.savez(path, data=pickle.dumps(d))`).
  */
-import { FlateErrorCode, strFromU8, unzipSync, zipSync, type FlateError, type Zippable } from 'fflate';
+import { Inflate, strFromU8, zipSync, type Zippable } from 'fflate';
 import { DataFormatError } from './errors.js';
 import { DTYPE_BYTES, decodeElements, fortranToC, shapeSize, toBytes, type NdArray, type NumericDType } from './ndarray.js';
 
@@ -93,6 +93,9 @@ export function readNpy(bytes: Uint8Array, file?: string): NpyArray {
   const dataStart = start + headerLen;
   if (parsed.dtype === 'bytes') {
     const size = parsed.itemSize;
+    // numpy never stores zero-width strings ('S0' arrays are saved as 'S1'); with width 0 the element count is
+    // not bounded by the file, and a header of shape (10**12,) would loop for hours.
+    if (size === 0) bad(`byte-string dtype of width 0 ('|S0') with shape (${shape.join(', ')}): numpy does not write these`);
     if (dataStart + n * size > bytes.length) bad(`truncated .npy data: need ${n * size} bytes, have ${bytes.length - dataStart}`);
     const items: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
@@ -153,47 +156,86 @@ export function writeNpy(a: NpyArray): Uint8Array {
   return out;
 }
 
-/** Read every member of an .npz archive; keys are the member names without ".npy". */
-export function readNpz(bytes: Uint8Array, file?: string): Map<string, NpyArray> {
-  let files: Record<string, Uint8Array>;
-  // unzipSync inflates entries in central-directory order and offers no per-entry error; the filter hook
-  // runs just before each entry, so it tells us which one a corrupt deflate stream belongs to.
-  let current: string | undefined;
-  try {
-    files = unzipSync(bytes, {
-      filter: (f) => {
-        current = f.name;
-        return true;
-      },
-    });
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    const code = (err as Partial<FlateError>).code;
-    const inflating = code === FlateErrorCode.UnexpectedEOF || code === FlateErrorCode.InvalidBlockType || code === FlateErrorCode.InvalidLengthLiteral || code === FlateErrorCode.InvalidDistance;
-    if (inflating && current !== undefined) {
-      throw new DataFormatError(`damaged .npz: entry cannot be decompressed (${why}); the file is corrupt or incompletely copied`, file, current);
+export interface ReadNpzOptions {
+  /** Largest declared (inflated) size of one entry (default {@link NPZ_MAX_ENTRY}). */
+  maxEntryBytes?: number;
+  /** Largest total declared size of all entries (default {@link NPZ_MAX_TOTAL}). */
+  maxTotalBytes?: number;
+}
+
+/**
+ * Default limits on what an archive may inflate to: 256 MiB per entry, 1 GiB per archive. A SEED-V feature
+ * file holds ~10 MB; a deflate stream can inflate ~1000-fold, so a few hundred KB could otherwise claim gigabytes.
+ */
+export const NPZ_MAX_ENTRY = 256 * 2 ** 20;
+export const NPZ_MAX_TOTAL = 2 ** 30;
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 0)} MiB`;
+
+/**
+ * Read every member of an .npz archive; keys are the member names without ".npy".
+ *
+ * Entries are extracted from the zip central directory here rather than with fflate's unzipSync, which
+ * allocates whatever size the directory declares and inflates a stream to its end even past that size: every
+ * declared size is checked against the limits before anything is inflated, and an entry's stream is fed to the
+ * inflater in small pieces and dropped as soon as its output passes the declared size (a zip bomb is refused
+ * after at most that many bytes, in time proportional to them).
+ */
+export function readNpz(bytes: Uint8Array, file?: string, opts: ReadNpzOptions = {}): Map<string, NpyArray> {
+  const maxEntry = opts.maxEntryBytes ?? NPZ_MAX_ENTRY;
+  const maxTotal = opts.maxTotalBytes ?? NPZ_MAX_TOTAL;
+  const entries = centralDirectory(bytes, file);
+  const seen = new Set<string>();
+  let total = 0;
+  for (const e of entries) {
+    if (seen.has(e.name)) throw new DataFormatError('damaged .npz: the zip directory lists this entry twice', file, e.name);
+    seen.add(e.name);
+    if (e.size > maxEntry) {
+      throw new DataFormatError(`entry declares ${e.size} bytes (${mib(e.size)}) inflated, more than the ${mib(maxEntry)} this reader extracts per entry; refused before inflating (a zip bomb, or an array far larger than any SEED-V one)`, file, e.name);
     }
-    throw new DataFormatError(`not a readable .npz (zip) archive: ${why}`, file);
+    total += e.size;
+    if (total > maxTotal) throw new DataFormatError(`the entries declare ${total} bytes or more inflated, more than the ${mib(maxTotal)} this reader extracts per archive; refused before inflating`, file, e.name);
   }
-  // fflate does not check CRC-32s: compare each entry with the value in the zip's central directory, so a
-  // damaged archive fails here instead of yielding arrays of wrong numbers.
-  const crcs = centralDirectoryCrcs(bytes, file);
-  for (const [name, data] of Object.entries(files)) {
-    const expected = crcs.get(name);
-    if (expected === undefined) throw new DataFormatError('entry missing from the zip central directory', file, name);
-    const got = crc32(data);
-    if (got !== expected) {
-      throw new DataFormatError(
-        `damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(expected)}; the file is corrupt or incompletely copied`,
-        file,
-        name,
-      );
-    }
-  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Map<string, NpyArray>();
-  for (const [name, data] of Object.entries(files)) {
-    if (!name.endsWith('.npy')) continue;
-    const key = name.slice(0, -4);
+  for (const e of entries) {
+    const damaged = (why: string): never => {
+      throw new DataFormatError(`damaged .npz: entry cannot be decompressed (${why}); the file is corrupt or incompletely copied`, file, e.name);
+    };
+    if (e.offset + 30 > bytes.length || dv.getUint32(e.offset, true) !== 0x04034b50) damaged(`no local header at byte ${e.offset}`);
+    const start = e.offset + 30 + dv.getUint16(e.offset + 26, true) + dv.getUint16(e.offset + 28, true);
+    if (start + e.compressedSize > bytes.length) damaged(`its ${e.compressedSize} bytes run past the end of the file`);
+    const raw = bytes.subarray(start, start + e.compressedSize);
+    let data: Uint8Array;
+    if (e.method === 0) {
+      if (e.compressedSize !== e.size) damaged(`stored entry of ${e.compressedSize} bytes, the directory declares ${e.size}`);
+      data = raw;
+    } else if (e.method === 8) {
+      let r: { data: Uint8Array; overflow: boolean };
+      try {
+        r = inflateBounded(raw, e.size);
+      } catch (err) {
+        return damaged(err instanceof Error ? err.message : String(err));
+      }
+      data = r.data;
+      if (r.overflow) {
+        // The first `size` bytes are what the directory describes: a CRC mismatch there says "damaged" first.
+        const got = crc32(data);
+        const past = `the stream inflates past the ${e.size} bytes the zip directory declares, and was dropped there without inflating the rest (a zip bomb, or a damaged file)`;
+        throw new DataFormatError(got !== e.crc ? `damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(e.crc)}; ${past}` : `damaged .npz: ${past}`, file, e.name);
+      }
+      if (data.length !== e.size) damaged(`inflates to ${data.length} bytes, the zip directory declares ${e.size}`);
+    } else {
+      throw new DataFormatError(`unsupported zip compression method ${e.method} (numpy writes 0, stored, or 8, deflate)`, file, e.name);
+    }
+    // Compare with the CRC-32 in the zip directory, so a damaged archive fails here instead of yielding arrays
+    // of wrong numbers.
+    const got = crc32(data);
+    if (got !== e.crc) {
+      throw new DataFormatError(`damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(e.crc)}; the file is corrupt or incompletely copied`, file, e.name);
+    }
+    if (!e.name.endsWith('.npy')) continue;
+    const key = e.name.slice(0, -4);
     try {
       out.set(key, readNpy(data));
     } catch (err) {
@@ -205,36 +247,110 @@ export function readNpz(bytes: Uint8Array, file?: string): Map<string, NpyArray>
 
 const hex32 = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
 
+/** Raw-deflate `raw` into at most `size` bytes; `overflow` when the stream has more (the rest is not inflated). */
+function inflateBounded(raw: Uint8Array, size: number): { data: Uint8Array; overflow: boolean } {
+  // Chunks are kept as they come (not a buffer of the declared size up front: a damaged directory entry may
+  // declare far more than its stream holds).
+  const chunks: Uint8Array[] = [];
+  let have = 0;
+  let overflow = false;
+  const inf = new Inflate((chunk) => {
+    const room = size - have;
+    if (chunk.length > room) overflow = true;
+    const keep = room >= chunk.length ? chunk : chunk.subarray(0, room);
+    if (keep.length) chunks.push(keep);
+    have += keep.length;
+  });
+  // Deflate inflates at most ~1032-fold: pieces sized to the room left (1–64 KB) keep what is ever inflated beyond
+  // `size` to about 1 MB when a stream overruns a small declared size.
+  if (raw.length === 0) inf.push(raw, true);
+  for (let off = 0; off < raw.length && !overflow; ) {
+    const step = Math.max(1024, Math.min(65536, Math.floor((size - have) / 1032) + 1));
+    const end = Math.min(raw.length, off + step);
+    inf.push(raw.subarray(off, end), end === raw.length);
+    off = end;
+  }
+  if (chunks.length === 1) return { data: chunks[0]!, overflow };
+  const out = new Uint8Array(have);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return { data: out, overflow };
+}
+
+interface ZipEntry {
+  name: string;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  /** Declared inflated size. */
+  size: number;
+  /** Offset of the local file header. */
+  offset: number;
+}
+
 /**
- * Entry name → CRC-32 from the zip central directory (APPNOTE 4.3.12). The CRC field is 32-bit even in
- * zip64 archives; only the directory's offset and count move to the zip64 end record. Names are decoded as
- * fflate decodes them (UTF-8 when general-purpose bit 11 is set, else Latin-1) so the keys match unzipSync's.
+ * The zip central directory (APPNOTE 4.3.12, 4.3.16; zip64 4.3.14–15 and extra field 0x0001). Names are decoded
+ * as fflate decodes them (UTF-8 when general-purpose bit 11 is set, else Latin-1).
  */
-function centralDirectoryCrcs(b: Uint8Array, file?: string): Map<string, number> {
+function centralDirectory(b: Uint8Array, file?: string): ZipEntry[] {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const bad = (msg: string): never => {
-    throw new DataFormatError(`damaged .npz: ${msg}`, file);
+    throw new DataFormatError(`not a readable .npz (zip) archive: ${msg}`, file);
   };
+  // The end record is the last 22 bytes plus a comment of at most 65535 bytes.
   let eocd = b.length - 22;
-  while (eocd >= 0 && dv.getUint32(eocd, true) !== 0x06054b50) eocd--;
-  if (eocd < 0) bad('no zip end-of-central-directory record');
+  const lowest = Math.max(0, b.length - 22 - 0xffff);
+  while (eocd >= lowest && dv.getUint32(eocd, true) !== 0x06054b50) eocd--;
+  if (eocd < lowest) bad('no zip end-of-central-directory record');
   let count = dv.getUint16(eocd + 10, true);
   let at = dv.getUint32(eocd + 16, true);
-  // zip64: a locator 20 bytes before the end record points at the zip64 end record.
-  if (eocd >= 20 && dv.getUint32(eocd - 20, true) === 0x07064b50) {
+  const zip64 = eocd >= 20 && dv.getUint32(eocd - 20, true) === 0x07064b50;
+  if (zip64) {
     const z = Number(dv.getBigUint64(eocd - 12, true));
     if (z + 56 > b.length || dv.getUint32(z, true) !== 0x06064b50) bad('zip64 end record not found where its locator points');
     count = Number(dv.getBigUint64(z + 32, true));
     at = Number(dv.getBigUint64(z + 48, true));
   }
-  const out = new Map<string, number>();
+  // Each directory entry takes at least 46 bytes: a count the file cannot hold is refused before looping.
+  if (count * 46 > b.length) bad(`the directory claims ${count} entries, more than the file can hold`);
+  const out: ZipEntry[] = [];
   for (let i = 0; i < count; i++) {
     if (at + 46 > b.length || dv.getUint32(at, true) !== 0x02014b50) bad(`central directory entry #${i} not found at byte ${at}`);
     const flags = dv.getUint16(at + 8, true);
     const nameLen = dv.getUint16(at + 28, true);
+    const extraLen = dv.getUint16(at + 30, true);
+    if (at + 46 + nameLen + extraLen > b.length) bad(`central directory entry #${i} runs past the end of the file`);
     const name = strFromU8(b.subarray(at + 46, at + 46 + nameLen), !(flags & 0x800));
-    out.set(name, dv.getUint32(at + 16, true));
-    at += 46 + nameLen + dv.getUint16(at + 30, true) + dv.getUint16(at + 32, true);
+    let compressedSize = dv.getUint32(at + 20, true);
+    let size = dv.getUint32(at + 24, true);
+    let offset = dv.getUint32(at + 42, true);
+    const M = 0xffffffff;
+    if (size === M || compressedSize === M || offset === M) {
+      // Zip64 extended information: the 8-byte values present are those whose 4-byte field is 0xffffffff, in
+      // the order original size, compressed size, local header offset.
+      let found = false;
+      for (let e = at + 46 + nameLen; e + 4 <= at + 46 + nameLen + extraLen; e += 4 + dv.getUint16(e + 2, true)) {
+        if (dv.getUint16(e, true) !== 1) continue;
+        let p = e + 4;
+        const next = () => {
+          if (p + 8 > e + 4 + dv.getUint16(e + 2, true)) bad(`entry ${JSON.stringify(name)}: zip64 extra field too short`);
+          const v = Number(dv.getBigUint64(p, true));
+          p += 8;
+          return v;
+        };
+        if (size === M) size = next();
+        if (compressedSize === M) compressedSize = next();
+        if (offset === M) offset = next();
+        found = true;
+        break;
+      }
+      if (!found) bad(`entry ${JSON.stringify(name)}: sizes of 0xffffffff without a zip64 extra field`);
+    }
+    out.push({ name, method: dv.getUint16(at + 10, true), crc: dv.getUint32(at + 16, true), compressedSize, size, offset });
+    at += 46 + nameLen + extraLen + dv.getUint16(at + 32, true);
   }
   return out;
 }

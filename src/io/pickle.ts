@@ -64,6 +64,17 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   let pos = 0;
   const stack: Item[] = [];
   const memo = new Map<number, Item>();
+  // Memo keys holding a not-yet-built object (ndarray, dtype), so BUILD updates them without scanning the whole
+  // memo: a scan per BUILD is quadratic, and a pickle of many small arrays and memo entries would take hours.
+  const pendingKeys = new Map<Item, number[]>();
+  const remember = (k: number, it: Item) => {
+    memo.set(k, it);
+    if (it instanceof PendingArray || it instanceof DType) {
+      const list = pendingKeys.get(it);
+      if (list) list.push(k);
+      else pendingKeys.set(it, [k]);
+    }
+  };
   const fail = (msg: string): never => {
     throw new DataFormatError(`pickle: ${msg} (at byte ${pos})`, opts.file, opts.key);
   };
@@ -90,6 +101,8 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     pos = end + 1;
     return s;
   };
+  // The top of the stack (None is null, so `stack[n - 1] ?? fail()` would refuse it).
+  const top = (what: string): Item => (stack.length ? stack[stack.length - 1]! : fail(`${what} on empty stack`));
   const pop = (): Item => {
     if (stack.length === 0) fail('stack underflow');
     return stack.pop()!;
@@ -122,8 +135,10 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   const int = (n: bigint): number | bigint => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
   const longLE = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    // Through a hex string: shifting a growing BigInt byte by byte is quadratic (a 1-MB LONG4 would take hours).
+    let hex = '';
+    for (let i = b.length - 1; i >= 0; i--) hex += b[i]!.toString(16).padStart(2, '0');
+    let v = BigInt(`0x${hex}`);
     if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
     return int(v);
   };
@@ -210,7 +225,7 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
         popMark();
         break;
       case 0x32: // DUP
-        stack.push(stack[stack.length - 1] ?? fail('DUP on empty stack'));
+        stack.push(top('DUP'));
         break;
       case 0x4e: // NONE
         stack.push(null);
@@ -316,7 +331,7 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
         const items = popMark().map((x) => value(x, 'list item'));
         const list = stack[stack.length - 1];
         if (!Array.isArray(list)) fail('APPENDS on a non-list');
-        (list as PyValue[]).push(...items);
+        for (const it of items) (list as PyValue[]).push(it); // not push(...items): a long run overflows the call stack
         break;
       }
       case 0x73: {
@@ -333,13 +348,13 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
         break;
       }
       case 0x71: // BINPUT
-        memo.set(u8(), stack[stack.length - 1] ?? fail('BINPUT on empty stack'));
+        remember(u8(), top('BINPUT'));
         break;
       case 0x72: // LONG_BINPUT
-        memo.set(u32(), stack[stack.length - 1] ?? fail('LONG_BINPUT on empty stack'));
+        remember(u32(), top('LONG_BINPUT'));
         break;
       case 0x94: // MEMOIZE
-        memo.set(memo.size, stack[stack.length - 1] ?? fail('MEMOIZE on empty stack'));
+        remember(memo.size, top('MEMOIZE'));
         break;
       case 0x68: {
         // BINGET
@@ -388,7 +403,10 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
         stack.push(built);
         // Memo entries that referred to the pending object must see the built value (numpy arrays are
         // memoised before BUILD and may be referenced again by BINGET).
-        if (built !== obj) for (const [k, v] of memo) if (v === obj) memo.set(k, built);
+        if (built !== obj) {
+          for (const k of pendingKeys.get(obj) ?? []) if (memo.get(k) === obj) memo.set(k, built);
+          pendingKeys.delete(obj);
+        }
         break;
       }
       default:

@@ -32,6 +32,7 @@ export type OptionField =
   | 'subjects'
   | 'sessions'
   | 'windowsPerTrial'
+  | 'seed'
   | 'feature'
   | 'raw'
   | 'checkLabels';

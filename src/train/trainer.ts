@@ -72,6 +72,26 @@ export interface FitResult {
   engine: string;
 }
 
+/**
+ * The training loss became NaN or ±Infinity: the weights are ruined from that step on, so `fit` stops instead of
+ * training on and reporting chance accuracy (the usual causes: non-finite or huge inputs, too high a learning rate).
+ */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly epoch: number,
+    readonly batch: number,
+    readonly batches: number,
+    readonly loss: number,
+    lr: number,
+  ) {
+    super(
+      `the training loss became ${loss} at epoch ${epoch} (batch ${batch} of ${batches}); training stopped, nothing from this network is kept. ` +
+        `Check the data for non-finite or extreme values, or lower the learning rate (this step used ${lr.toPrecision(3)})`,
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
 /** Stratified split of row indices: returns [train, val]. */
 export function stratifiedSplit(labels: Int32Array, fraction: number, rng: SeededRandom): [Int32Array, Int32Array] {
   const byClass = new Map<number, number[]>();
@@ -360,17 +380,23 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
       let lr = opts.lr;
       // Per-step losses (and tfjs predictions) stay on the backend until the end of the epoch, then are read in
       // step order (same sums as reading them each step, without a host round trip per step).
-      const pending: Array<StepResult & { labels: Int32Array }> = [];
+      const pending: Array<StepResult & { labels: Int32Array; lr: number }> = [];
       try {
         for (let s = 0; s < order.length; s += opts.batchSize) {
           const rows = Int32Array.from(order.slice(s, s + opts.batchSize));
           if (rows.length < 2) continue; // BatchNorm needs ≥ 2 rows
           lr = schedule(step++);
           const yb = Int32Array.from(rows, (r) => labels[r]!);
-          pending.push({ ...(await stepper.step(gatherRows(data, rows), yb, rows, lr)), labels: yb });
+          pending.push({ ...(await stepper.step(gatherRows(data, rows), yb, rows, lr)), labels: yb, lr });
         }
-        for (const p of pending) {
-          lossSum += (typeof p.loss === 'number' ? p.loss : (await p.loss.data())[0]!) * p.labels.length;
+        for (const [k, p] of pending.entries()) {
+          const loss = typeof p.loss === 'number' ? p.loss : (await p.loss.data())[0]!;
+          if (!Number.isFinite(loss)) {
+            // Reported through onEpoch first, so a caller that knows the fold and network can name them.
+            opts.onEpoch?.({ epoch: epoch + 1, epochs: opts.epochs, loss, trainAccuracy: NaN, valAccuracy: null, lr: p.lr });
+            throw new NonFiniteLossError(epoch + 1, k + 1, pending.length, loss, p.lr);
+          }
+          lossSum += loss * p.labels.length;
           seen += p.labels.length;
           const pred = p.pred instanceof Int32Array ? p.pred : p.pred.dataSync();
           for (let i = 0; i < pred.length; i++) if (pred[i] === p.labels[i]) correct++;

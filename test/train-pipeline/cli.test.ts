@@ -181,7 +181,7 @@ describe('cmcrd train / compare', () => {
     const good = readFileSync(file, 'utf8');
     const first = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).folds[0].accuracy;
     writeFileSync(file, good.slice(0, 1000)); // as a process killed mid-write would have left it before atomic writes
-    const r = cmcrd(args);
+    const r = cmcrd([...args, '--force']); // --out holds the first run: starting afresh there needs --force
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/teacher: retrained, the cached file could not be read and was replaced \(.*not valid JSON/);
     expect(readFileSync(file, 'utf8')).toBe(good); // training is deterministic: the same teacher again
@@ -220,8 +220,8 @@ describe('cmcrd train / compare', () => {
     expect(broken.stderr).toMatch(/--resume: .*results\.json: folds\[1\]\.accuracy must be a fraction in \[0, 1\], got "high"/);
     writeFileSync(join(out, 'results.json'), '{"config": {}, "folds": [');
     expect((await inProcess([...args, '--resume'])).stderr).toMatch(/--resume: .*results\.json: not valid JSON/);
-    // Without --resume the run starts afresh, and says what it replaces.
-    expect((await inProcess([...args, '--seeds', '1', '--folds', 's1'])).stderr).toMatch(/note: replacing the earlier .*results\.json \(--resume would keep its finished runs\)/);
+    // Without --resume the run starts afresh (with --force), and says what it replaces.
+    expect((await inProcess([...args, '--seeds', '1', '--folds', 's1', '--force'])).stderr).toMatch(/note: replacing the earlier .*results\.json \(--resume would keep its finished runs\)/);
   });
 
   it('--cmcrd-sign off (ablation) is recorded; a results.json from before the option resumes as sign on', async () => {
@@ -310,7 +310,7 @@ describe('cmcrd train / compare', () => {
     expect(readdirSync(join(out, 'teachers'))).toHaveLength(6);
     expect(existsSync(join(out, '.jobs'))).toBe(false);
     expect(cmcrd([...args, '--jobs', '0', '--out', out]).stderr).toMatch(/--jobs must be an integer ≥ 1, got "0"/);
-    const badFold = cmcrd([...args, '--jobs', '2', '--folds', 's1,s9', '--out', out]);
+    const badFold = cmcrd([...args, '--jobs', '2', '--folds', 's1,s9', '--force', '--out', out]);
     expect(badFold.code).toBe(2);
     expect(badFold.stderr).toMatch(/unknown fold id\(s\) s9 for protocol loso/);
     const badResume = cmcrd([...args.map((a) => (a === '2' ? '3' : a)), '--jobs', '2', '--resume', '--out', out]);

@@ -4,9 +4,8 @@
  * CalibrationStore plus what they were computed for) for `cmcrd run --calibration`. Ctrl-C stops early and keeps
  * what was recorded.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../io/atomic.js';
 import { recordCalibration } from '../../../runtime/run/calibrate.js';
 import { VirtualClock, RealClock } from '../../../runtime/run/clock.js';
 import { RunSetupError } from '../../../runtime/run/device-fit.js';
@@ -14,7 +13,7 @@ import { resolveRunDevice } from '../../../runtime/run/device.node.js';
 import { loadRunModel } from '../../../runtime/run/model-dir.node.js';
 import { CliError } from '../errors.js';
 import { numberOption } from '../options.js';
-import { prepareOutFile } from '../paths.js';
+import { prepareOutFile, writeOutput } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
 export interface CalibrateFlags {
@@ -30,8 +29,8 @@ export interface CalibrateFlags {
 }
 
 export async function calibrateCommand(f: CalibrateFlags): Promise<{ windows: number; skipped: number }> {
-  prepareOutFile(f.out, '--out');
-  if (existsSync(f.out) && !f.force) throw new CliError(`--out ${f.out} exists; pass --force to replace it`);
+  if (!f.force && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new CliError(`--out ${f.out} exists; pass --force to replace it`);
+  const target = prepareOutFile(f.out, '--out', { path: f.model, what: 'the model' }, { force: !!f.force });
   if (!/^[\w.@-]{1,64}$/.test(f.user)) throw new CliError(`--user must be 1–64 letters, digits or . _ @ -, got ${JSON.stringify(f.user)}`);
   const fail = (e: unknown): never => {
     if (e instanceof RunSetupError) throw new CliError(e.message);
@@ -68,7 +67,7 @@ export async function calibrateCommand(f: CalibrateFlags): Promise<{ windows: nu
     }
     if (rec.lostLink) process.stderr.write(`note: the link dropped (${rec.lostLink}); keeping what was recorded before\n`);
     if (rec.windows < 2) throw new CliError(`only ${rec.windows} good window${rec.windows === 1 ? '' : 's'} in ${f.seconds} s (${rec.skipped} skipped for lost samples or poor signal): check the electrodes and calibrate again`);
-    writeFileAtomic(f.out, JSON.stringify(rec.file, null, 1) + '\n');
+    writeOutput(target, JSON.stringify(rec.file, null, 1) + '\n', !!f.force, '--out', f.out);
     const msg = `calibration of user ${f.user}: ${rec.windows} windows (${rec.skipped} skipped, ${rec.lostSamples} samples lost) → ${f.out}`;
     process.stderr.write(msg + '\n');
     if (f.json) process.stdout.write(JSON.stringify({ command: 'calibrate', out: f.out, user: f.user, windows: rec.windows, skipped: rec.skipped, lostSamples: rec.lostSamples, decodeErrors: rec.decodeErrors }) + '\n');

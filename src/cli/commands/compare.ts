@@ -12,7 +12,7 @@ import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { comparisonTable, writeComparison, writeRunReport, type CompareCell } from '../../train/report.js';
 import { runExperiment } from '../../train/run.js';
 import { CliError } from '../errors.js';
-import { addExperimentOptions, checkTeacherUpFront, configError, experimentConfig, previousRun, progressReporter, startBackend, summaryLine, type ExperimentFlags } from '../experiment-options.js';
+import { addExperimentOptions, checkTeacherUpFront, configError, experimentConfig, previousRun, progressReporter, runTracker, startBackend, summaryLine, type ExperimentFlags } from '../experiment-options.js';
 import { choiceEntry, choiceOption, listOption } from '../options.js';
 import { Interrupt } from '../progress.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
@@ -108,6 +108,7 @@ export function registerCompare(program: Command): void {
           const runDir = join(out, 'runs', `${method}-${arch}`);
           const resume = previousRun(raw, runDir, log, '  ');
           let result;
+          const tracker = runTracker(`${method} · ${arch}`, progressReporter('  ', log));
           try {
             result = await runExperiment({
               ...cfg.base,
@@ -118,11 +119,11 @@ export function registerCompare(program: Command): void {
               checkpointDir: raw.checkpoints ? join(runDir, 'checkpoints') : null,
               ...(resume ? { resume } : {}),
               interrupt,
-              onEvent: progressReporter('  ', log),
+              onEvent: tracker.onEvent,
               onPartial: (partial) => writeRunReport(runDir, partial),
             });
           } catch (e) {
-            throw configError(e, `${method} · ${arch}: `);
+            throw configError(tracker.fail(e), `${method} · ${arch}: `);
           }
           writeRunReport(runDir, result);
           if (result.completed > 0) cells.push({ method, arch, result });

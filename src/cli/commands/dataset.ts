@@ -5,6 +5,8 @@
  *   synth   a synthetic dataset in the SEED-IV or SEED-V layout (real MAT / npz files)
  *   montage nearest cap channels for a headband's sites
  */
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import { choiceOption, intOption } from '../options.js';
@@ -13,12 +15,16 @@ import { DataFormatError } from '../../io/errors.js';
 import { ExperimentConfigError } from '../../train/errors.js';
 import { cliMessage } from '../flags.js';
 import {
+  checkModelParameters,
   DATASET_KINDS,
+  estimateSynth,
   FULL_SIZE,
+  SYNTH_LIMITS,
+  SynthModelError,
   loadDataset,
   nestedWindow,
   summarize,
-  synthesize,
+  synthesizeAsync,
   SynthOutputError,
   type DatasetKind,
   type LoadDatasetOptions,
@@ -26,6 +32,28 @@ import {
 } from '../../datasets/index.js';
 import { WORLD_DEFAULTS, type WorldOptions } from '../../../firmware-bridge/sim/wearer-model.js';
 import { customMontage, ganglionMontage, mapToCap, MUSE_MONTAGE, type Montage } from '../../../firmware-bridge/montage/index.js';
+
+/** Above this estimated size `dataset synth` needs --force (the estimate is printed first either way). */
+export const SYNTH_FORCE_BYTES = 2 ** 30;
+
+function human(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** Free bytes on the file system that would hold `dir` (its nearest existing ancestor), or null if unknown. */
+function freeBytes(dir: string): number | null {
+  let p = resolve(dir);
+  for (;;) {
+    try {
+      const s = statfsSync(p);
+      return s.blocks > 0 ? s.bavail * s.bsize : null; // procfs and the like report no blocks at all
+    } catch {
+      const up = dirname(p);
+      if (up === p) return null;
+      p = up;
+    }
+  }
+}
 
 interface LoadFlags {
   dataset: DatasetKind;
@@ -127,31 +155,49 @@ export function registerDataset(program: Command): void {
     .description('write a synthetic dataset in the SEED-IV or SEED-V layout (signals from the wearer model)')
     .addOption(choiceOption('--layout <layout>', 'file layout to write', ['seed-iv', 'seed-v'] as const).makeOptionMandatory())
     .requiredOption('--out <dir>', 'output folder (new or empty; an existing dataset is never overwritten)')
-    .addOption(intOption('--subjects <n>', 'subjects (default 2; --full: 15)', 1))
-    .addOption(intOption('--sessions <n>', 'sessions 1..3 (default 2; --full: 3)', 1))
-    .addOption(intOption('--windows-per-trial <n>', 'windows per trial (default 3; --full: 35 on average)', 1))
-    .addOption(intOption('--seed <n>', 'world seed (default 2022)', 0))
+    .addOption(intOption('--subjects <n>', `subjects 1–${SYNTH_LIMITS.subjects} (default 2; --full: 15)`, 1, SYNTH_LIMITS.subjects))
+    .addOption(intOption('--sessions <n>', 'sessions 1..3 (default 2; --full: 3)', 1, 3))
+    .addOption(intOption('--windows-per-trial <n>', `windows per trial 1–${SYNTH_LIMITS.windowsPerTrial} (default 3; --full: 35 on average)`, 1, SYNTH_LIMITS.windowsPerTrial))
+    .addOption(intOption('--seed <n>', 'world seed (default 2022)', 0, SYNTH_LIMITS.seed))
     .option('--raw', 'SEED-IV: also write eeg_raw_data (large)')
     .option('--full', 'full SEED-IV-sized dataset (15 subjects × 3 sessions, varied trial lengths)')
     .option('--no-compress', 'write uncompressed MAT files')
     .option('--model <json>', 'override generative-model parameters, e.g. \'{"eyeNoise":0.5}\' (see docs/synthetic-model.md)')
     .option('--json', 'print a JSON summary')
-    .action((o: { layout: SynthLayout; out: string; subjects?: number; sessions?: number; windowsPerTrial?: number; seed?: number; raw?: boolean; full?: boolean; compress: boolean; model?: string; json?: boolean }) => {
+    .option('--force', `write a dataset estimated above ${human(SYNTH_FORCE_BYTES)} (an existing folder is never written into, even with --force)`)
+    .action(async (o: { layout: SynthLayout; out: string; subjects?: number; sessions?: number; windowsPerTrial?: number; seed?: number; raw?: boolean; full?: boolean; compress: boolean; model?: string; json?: boolean; force?: boolean }) => {
       const model = o.model === undefined ? undefined : parseModelOverrides(o.model);
       const preset = o.full ? FULL_SIZE : { subjects: 2, sessions: 2, windowsPerTrial: 3 };
+      const plan = {
+        layout: o.layout,
+        ...preset,
+        ...(o.subjects !== undefined ? { subjects: o.subjects } : {}),
+        ...(o.sessions !== undefined ? { sessions: o.sessions } : {}),
+        ...(o.windowsPerTrial !== undefined ? { windowsPerTrial: o.windowsPerTrial } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        raw: !!o.raw,
+      };
+      // The size is stated before anything is written; a big one needs --force, and one that cannot fit is refused.
+      let est;
+      try {
+        est = estimateSynth(plan);
+      } catch (err) {
+        if (err instanceof RangeError || err instanceof ExperimentConfigError) throw new CliError(cliMessage(err));
+        throw err;
+      }
+      const free = freeBytes(o.out);
+      process.stderr.write(`dataset synth: ${est.trials} trials, ${est.windows} windows, ${est.files} files, at most about ${human(est.bytes)}${free !== null ? ` (${human(free)} free)` : ''}\n`);
+      if (free !== null && est.bytes > free) throw new CliError(`--out ${o.out}: the dataset needs about ${human(est.bytes)}, only ${human(free)} is free there; nothing written`);
+      if (est.bytes > SYNTH_FORCE_BYTES && !o.force) {
+        throw new CliError(`the dataset would take about ${human(est.bytes)} (more than ${human(SYNTH_FORCE_BYTES)}); add --force to write it, or lower --subjects / --windows-per-trial${o.raw ? ' or drop --raw' : ''}; nothing written`);
+      }
       const interrupt = new Interrupt();
       let bar: Progress | null = null;
       try {
-        const r = synthesize({
-          layout: o.layout,
+        const r = await synthesizeAsync({
+          ...plan,
           out: o.out,
-          ...preset,
-          ...(o.subjects !== undefined ? { subjects: o.subjects } : {}),
-          ...(o.sessions !== undefined ? { sessions: o.sessions } : {}),
-          ...(o.windowsPerTrial !== undefined ? { windowsPerTrial: o.windowsPerTrial } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {}),
           ...(model ? { model } : {}),
-          raw: !!o.raw,
           compress: o.compress,
           onProgress: (done, total, what) => {
             bar ??= progress('synthesising', total);
@@ -162,8 +208,10 @@ export function registerDataset(program: Command): void {
         (bar as Progress | null)?.stop();
         const summary = { out: o.out, layout: o.layout, files: r.files.length, subjects: r.subjects, sessions: r.sessions, trials: r.trials, windows: r.windows, stopped: r.stopped };
         process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `wrote ${r.files.length} files (${r.trials} trials, ${r.windows} windows) to ${o.out}${r.stopped ? ' (interrupted: partial dataset)' : ''}\n`);
+        if (r.stopped) throw new CliError(`interrupted: ${o.out} holds a partial dataset (${r.trials} of ${est.trials} trials; its SYNTHETIC.json says "partial": true, "stopped": true)`, interrupt.exitCode);
       } catch (err) {
         if (err instanceof SynthOutputError) throw new CliError(`--out ${err.message}`);
+        if (err instanceof SynthModelError) throw new CliError(`--model: ${err.message}`);
         if (err instanceof RangeError || err instanceof DataFormatError || err instanceof ExperimentConfigError) throw new CliError(cliMessage(err));
         throw err;
       } finally {
@@ -208,14 +256,18 @@ export function parseModelOverrides(text: string): Omit<WorldOptions, 'seed' | '
     throw new CliError(`--model is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CliError('--model must be a JSON object, e.g. {"eyeNoise":0.5}');
-  const out: Record<string, number | number[]> = {};
   for (const [key, val] of Object.entries(v)) {
     if (!(key in WORLD_DEFAULTS)) throw new CliError(`--model: unknown parameter "${key}" (known: ${Object.keys(WORLD_DEFAULTS).join(', ')})`);
     const isArray = Array.isArray(WORLD_DEFAULTS[key as keyof typeof WORLD_DEFAULTS]);
     if (isArray ? !(Array.isArray(val) && val.every((x) => typeof x === 'number' && Number.isFinite(x))) : !(typeof val === 'number' && Number.isFinite(val))) {
       throw new CliError(`--model: "${key}" must be ${isArray ? 'an array of numbers' : 'a number'}, got ${JSON.stringify(val)}`);
     }
-    out[key] = val as number | number[];
   }
-  return out as Omit<WorldOptions, 'seed' | 'classes'>;
+  // Ranges (and the shape of every value) are checked where the model is used, so the library refuses them too.
+  try {
+    return checkModelParameters(v as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof SynthModelError) throw new CliError(`--model: ${e.message}`);
+    throw e;
+  }
 }

@@ -6,7 +6,6 @@
  * continues; malformed capture lines are reported with their line number.
  */
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { CaptureError, decoderOptionsFromHeader, parseCaptureHeader, parseCaptureLine, type CaptureHeader } from '../../../firmware-bridge/capture.js';
@@ -14,6 +13,7 @@ import { DeviceDecoder, recordToJson, type DecodedRecord } from '../../../firmwa
 import { getDriver } from '../../../firmware-bridge/registry.js';
 import { CliError } from '../errors.js';
 import { choiceOption } from '../options.js';
+import { checkInputFile } from '../paths.js';
 
 export interface DecodeSummary {
   header: CaptureHeader;
@@ -25,12 +25,14 @@ export interface DecodeSummary {
 
 /** Decode a capture file, writing output lines through `write`. */
 export async function decodeCaptureFile(path: string, format: 'jsonl' | 'csv', write: (line: string) => void, warn: (line: string) => void = () => {}): Promise<DecodeSummary> {
-  try {
-    await access(path);
-  } catch {
-    throw new CliError(`cannot read capture file ${path}`);
-  }
-  const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  checkInputFile(path, 'capture file');
+  const input = createReadStream(path, 'utf8');
+  // A read error (EIO, or a path that stopped being a file) ends the loop below through this, named, not raw.
+  let readError: NodeJS.ErrnoException | null = null;
+  input.on('error', (e: NodeJS.ErrnoException) => {
+    readError ??= e;
+  });
+  const rl = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
   let header: CaptureHeader | null = null;
   let decoder: DeviceDecoder | null = null;
@@ -58,7 +60,17 @@ export async function decodeCaptureFile(path: string, format: 'jsonl' | 'csv', w
       }
     }
   };
-  for await (const line of rl) {
+  const lines = rl[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<string>;
+    try {
+      next = await lines.next();
+    } catch (e) {
+      readError ??= e as NodeJS.ErrnoException;
+      break;
+    }
+    if (next.done) break;
+    const line = next.value;
     lineNo++;
     if (line.trim() === '') continue;
     if (!header) {
@@ -83,6 +95,8 @@ export async function decodeCaptureFile(path: string, format: 'jsonl' | 'csv', w
       if (format === 'jsonl') write(JSON.stringify({ kind: 'error', line: e.line, error: e.message }));
     }
   }
+  const failed = readError as NodeJS.ErrnoException | null;
+  if (failed) throw new CliError(`capture file ${path}: cannot read (${failed.code ?? failed.message})`);
   if (!header || !decoder) throw new CliError(`${path}: empty capture (no header line)`);
   emit(decoder.flush());
   return { header, ...sum };

@@ -5,8 +5,9 @@
  * through a virtual Muse that speaks the real byte protocol. Progress on stderr; one JSON line per prediction
  * and a final summary line on stdout.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../io/atomic.js';
 import type { Command } from 'commander';
 import { defaultWorld, DEFAULT_WORLD_SEED } from '../../../firmware-bridge/sim/wearer-model.js';
 import { exportOnnx } from '../../../export/onnx-export.js';
@@ -18,6 +19,7 @@ import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { MUSE_MONTAGE } from '../../../firmware-bridge/montage/index.js';
 import { checkParity, ortSessionLoader } from '../../../export/parity.js';
 import { checkpointProbabilities } from '../../train/run.js';
+import { NonFiniteLossError } from '../../train/trainer.js';
 import { PAIRED_NFFT, syntheticPairedDataset } from '../../synthetic/paired.js';
 import { runClosedLoop } from '../../demo/closed-loop.js';
 import { DEMO_STUDENTS, trainDemoModels, type DemoStudent } from '../../demo/train.js';
@@ -27,7 +29,7 @@ import { choiceOption, intOption, numberOption } from '../options.js';
 import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
-type DemoFlags = { out: string; subjects: number; windowsPerTrial: number; epochs: number; seed: number; arch: ArchName; segment: number; cycles: number; speed: number; drop: number; ship: DemoStudent };
+type DemoFlags = { out: string; subjects: number; windowsPerTrial: number; epochs: number; seed: number; arch: ArchName; segment: number; cycles: number; speed: number; drop: number; ship: DemoStudent; force?: boolean };
 
 export function registerDemo(program: Command): void {
   program
@@ -45,9 +47,17 @@ export function registerDemo(program: Command): void {
     .addOption(numberOption('--speed <x>', 'virtual headband speed (virtual seconds per real second)', 'a number ≥ 0.1', (x) => x >= 0.1).default(16))
     .addOption(numberOption('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', 'a probability in [0, 1)', (x) => x >= 0 && x < 1).default(0))
     .addOption(choiceOption('--ship <method>', 'student exported and run in the closed loop', DEMO_STUDENTS).default('cmcrd'))
-    .action(async (raw: DemoFlags) => {
+    .option('--force', 'write into a non-empty --out folder (its files of the same names are replaced)')
+    .action(async (raw: DemoFlags, cmd: Command) => {
       const { subjects, windowsPerTrial, epochs, seed, segment: segmentSec, cycles, speed, drop, arch, ship } = raw;
-      prepareOutDir(raw.out!, '--out'); // before training, so a bad --out fails in a second
+      // Before training, so a bad --out fails in a second. The default folder of `npm start` moves on to
+      // runs/demo-2, -3, … when an earlier demo is there, rather than refusing or replacing it.
+      if (cmd.getOptionValueSource('out') === 'default' && !raw.force) {
+        const given = raw.out;
+        raw.out = freeFolder(given);
+        if (raw.out !== given) process.stderr.write(`note: ${given} holds an earlier demo; writing to ${raw.out} (--out chooses the folder, --force replaces)\n`);
+      }
+      prepareOutDir(raw.out, '--out', { force: !!raw.force });
       const interrupt = new Interrupt();
       const log = (l: string) => process.stderr.write(l + '\n');
       const t0 = performance.now();
@@ -63,6 +73,7 @@ export function registerDemo(program: Command): void {
         log(`[2/5] features: SEED-lab DE (4-s windows, nfft ${PAIRED_NFFT}, 5 bands) computed by runtime/dsp; ${windows} windows`);
         log(`[3/5] training (held-out subjects ${heldOut.join(', ')}): eye teacher, then EEG-only, KD and CMCRD students on the Muse montage (${arch}), with the experiment code of \`cmcrd train\``);
         const bars = new Map<string, ReturnType<typeof progress>>();
+        let where = ''; // the network in training, to name it if its loss becomes non-finite
         const trained = await trainDemoModels({
           dataset,
           montage: MUSE_MONTAGE,
@@ -74,6 +85,7 @@ export function registerDemo(program: Command): void {
           interrupt,
           onEvent(model, e) {
             if (e.type !== 'epoch') return;
+            where = `${model} (${arch}), fold ${e.fold} seed ${e.seed}`;
             const info = e.info;
             let b = bars.get(model);
             if (!b) bars.set(model, (b = progress(`  ${model.padEnd(8)}`, info.epochs)));
@@ -81,20 +93,21 @@ export function registerDemo(program: Command): void {
             if (info.epoch === info.epochs) b.stop();
           },
         }).catch((e: unknown) => {
+          if (e instanceof NonFiniteLossError) throw new CliError(`demo ${where}: ${e.message}`);
           throw configError(e);
         });
         for (const b of bars.values()) b.stop();
         if (trained.interrupted) throw new CliError('interrupted during training; nothing exported', interrupt.exitCode);
         const acc = trained.accuracy;
         log(`      held-out accuracy (fold ${trained.fold}, ${trained.windows.test} windows): teacher (eye) ${pct(acc.teacher)}, EEG-only ${pct(acc['eeg-only'])}, KD ${pct(acc.kd)}, CMCRD ${pct(acc.cmcrd)} (chance ${pct(1 / dataset.meta.classNames.length)})`);
-        await writeFile(join(raw.out!, 'teacher.json'), serialiseCheckpoint(trained.teacher));
-        for (const m of DEMO_STUDENTS) await writeFile(join(raw.out!, `student-${m}.json`), serialiseCheckpoint(trained.students[m]));
+        writeFileAtomic(join(raw.out, 'teacher.json'), serialiseCheckpoint(trained.teacher));
+        for (const m of DEMO_STUDENTS) writeFileAtomic(join(raw.out, `student-${m}.json`), serialiseCheckpoint(trained.students[m]));
 
         const shipped = trained.students[ship];
         log(`[4/5] export: ${SHIP_NAMES[ship]} student (${arch}) → fp32 ONNX (BatchNorm folded, model card in metadata_props)`);
         const onnxBytes = exportOnnx(shipped);
         const onnxPath = join(raw.out!, 'student.onnx');
-        await writeFile(onnxPath, onnxBytes);
+        writeFileAtomic(onnxPath, onnxBytes);
         const parity = await checkParity(onnxBytes, (rows) => checkpointProbabilities(shipped, rows), trained.testRows, { loadSession: ortSessionLoader(ort) });
         log(`      ${onnxPath}: ${onnxBytes.length} bytes; onnxruntime-node vs tfjs on ${parity.rows} held-out windows: max |Δp| = ${parity.maxAbsDiff.toExponential(2)}, same class on ${pct(parity.argmaxAgreement)}`);
         if (!parity.passed) throw new Error(`export parity failed: max |Δp| = ${parity.maxAbsDiff}`);
@@ -140,7 +153,7 @@ export function registerDemo(program: Command): void {
           onnx: { path: onnxPath, bytes: onnxBytes.length, maxProbabilityDiff: parity.maxAbsDiff, argmaxAgreement: parity.argmaxAgreement },
           seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
         };
-        await writeFile(join(raw.out!, 'demo-report.json'), JSON.stringify(summary, null, 2));
+        writeFileAtomic(join(raw.out!, 'demo-report.json'), JSON.stringify(summary, null, 2));
         process.stdout.write(JSON.stringify(summary) + '\n');
         log(`closed-loop accuracy of the ${SHIP_NAMES[ship]} student ${pct(loop.accuracy)} over ${loop.scored} windows (chance ${pct(1 / classes.length)}); report in ${join(raw.out!, 'demo-report.json')} (${summary.seconds} s)`);
       } finally {
@@ -150,6 +163,19 @@ export function registerDemo(program: Command): void {
 }
 
 const SHIP_NAMES: Record<DemoStudent, string> = { cmcrd: 'CMCRD', kd: 'KD', 'eeg-only': 'EEG-only' };
+
+/** `dir` if it is missing or empty, else the first of dir-2, dir-3, … that is. */
+export function freeFolder(dir: string): string {
+  const free = (d: string) => {
+    try {
+      return readdirSync(d).length === 0;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  };
+  if (free(dir)) return dir;
+  for (let k = 2; ; k++) if (free(`${dir}-${k}`)) return `${dir}-${k}`;
+}
 
 /** happy, sad, neutral, fear (SEED-IV indices), so consecutive segments always differ. */
 const DEMO_ORDER = [3, 1, 0, 2];

@@ -15,6 +15,7 @@ import { cardFromMetadata } from '../../../runtime/card/schema.js';
 import { parseModelCard } from '../../../runtime/model-card.js';
 import { TOOLKIT_VERSION } from '../../version.js';
 import { CliError } from '../errors.js';
+import { prepareOutDir } from '../paths.js';
 import { drawIcon, encodePng } from './deploy-icons.js';
 
 export const WEB_ENGINES = ['ort', 'tfjs'] as const;
@@ -132,6 +133,8 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
     throw new CliError(`--out ${o.out} overlaps --model ${o.model}: choose a separate folder`);
   if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0) && !o.force)
     throw new CliError(`--out ${o.out} exists and is not empty (use --force to replace it)`);
+  // Its parent folder is made (one level at a time: mkdirSync(recursive) never returns for /proc/nope/x) and checked now.
+  prepareOutDir(dirname(out), '--out', { reuse: true });
 
   // The card, validated by the runtime's own schema (the device's contract).
   let card;

@@ -14,11 +14,11 @@
  * normalisation, whose statistics no single exported model carries).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as ort from 'onnxruntime-node';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { makeDirs } from '../../io/atomic.js';
 import * as tf from '../../train/tf.js';
 import { buildInferenceGraph, exportOnnx, graphName } from '../../../export/onnx-export.js';
 import { quantizeOnnx, withMetadata, CALIBRATION_METHODS, type CalibrationMethod, type QuantMode, type QuantSummary } from '../../../export/quantize.js';
@@ -54,7 +54,7 @@ import { checkParity, ortSessionLoader, type ParityResult, type SessionLoader } 
 import { DATASET_KINDS, flatten, loadDataset, type DatasetKind, type EmotionDataset } from '../../datasets/index.js';
 import { makeFolds, PROTOCOLS, type ProtocolName } from '../../train/protocols.js';
 import { CliError } from '../errors.js';
-import { prepareOutFile } from '../paths.js';
+import { checkInputFile, prepareOutFile, writeOutput } from '../paths.js';
 
 const PARITY_ROWS = 64;
 /** Held-out windows the parity check uses at most (evenly spaced over the fold's test windows). */
@@ -332,10 +332,11 @@ export function registerExport(program: Command): void {
     .option('--calibration-samples <n>', 'training windows to calibrate on, spread over all training trials', String(DEFAULT_CALIBRATION_SAMPLES))
     .option('--tfjs [weights]', 'also write a tfjs GraphModel (tfjs/model.json + shards): float32 (default) or uint8 weights')
     .option('--latency-runs <n>', 'batch-1 runs per variant and runtime when measuring which variant each runtime should load (0: do not measure, load fp32)', String(LATENCY_RUNS))
-    .option('--force', 'replace an existing, non-empty --out folder')
+    .option('--force', 'replace an existing --out file, or an existing, non-empty --out folder')
     .option('--json', 'print the summary as JSON instead of a table')
     .action(async (path: string, raw: ExportOptions) => {
       const log = (l: string) => process.stderr.write(l + '\n');
+      checkInputFile(path, 'checkpoint');
       let ck: Checkpoint;
       try {
         ck = readCheckpoint(path);
@@ -348,15 +349,15 @@ export function registerExport(program: Command): void {
       const singleFile = raw.out === undefined || /\.onnx$/i.test(raw.out);
       if (singleFile) {
         if (raw.int8 !== undefined || raw.tfjs !== undefined) throw new CliError(`--int8 and --tfjs write a model directory: give --out <folder> (not a .onnx file)`);
-        return exportSingleFile(ck, path, raw.out, log);
+        return exportSingleFile(ck, path, raw.out, !!raw.force, log);
       }
       await exportModelDir(ck, path, raw.out!, raw, log);
     });
 }
 
-async function exportSingleFile(ck: Checkpoint, path: string, outArg: string | undefined, log: (l: string) => void): Promise<void> {
+async function exportSingleFile(ck: Checkpoint, path: string, outArg: string | undefined, force: boolean, log: (l: string) => void): Promise<void> {
   const out = outArg ?? path.replace(/\.json$/i, '') + '.onnx';
-  prepareOutFile(out, '--out', { path, what: 'the checkpoint itself' });
+  const target = prepareOutFile(out, '--out', { path, what: 'the checkpoint itself' }, { force });
   let model: Uint8Array;
   try {
     model = exportOnnx(ck);
@@ -368,7 +369,7 @@ async function exportSingleFile(ck: Checkpoint, path: string, outArg: string | u
   const maxDiff = parity.maxAbsDiff;
   log(`${ck.modality} ${ck.arch.arch} (${ck.arch.input.channels}×${ck.arch.input.bands} → ${ck.classes.join(', ')}): onnxruntime-node vs tfjs on ${parity.rows} rows, max |Δp| = ${maxDiff.toExponential(2)}`);
   if (!parity.passed) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
-  writeFileAtomic(out, model);
+  writeOutput(target, model, force, '--out', out);
   log(`wrote ${out} (${model.length} bytes)`);
   // The first five keys are the ones this command printed before the document had more.
   const doc = {
@@ -397,18 +398,21 @@ function prepareModelDir(out: string, ckPath: string, force: boolean): void {
   if (st && !st.isDirectory()) throw new CliError(`--out ${out}: is a file, expected a folder (or a path ending in .onnx for a single model file)`);
   if (st && readdirSync(out).length) {
     if (!force) throw new CliError(`--out ${out}: the folder is not empty (${readdirSync(out).length} entries); pass --force to replace it`);
-    const rel = relative(resolve(out), resolve(ckPath));
+    // By real paths, so a link to the folder holding the checkpoint is caught too.
+    const rel = relative(realpathSync(out), realpathSync(ckPath));
     if (!rel.startsWith('..') && !rel.startsWith('/')) throw new CliError(`--out ${out} holds the checkpoint ${ckPath}; --force would delete it (choose another folder)`);
   }
   try {
-    mkdirSync(dirname(resolve(out)), { recursive: true });
+    // makeDirs, not mkdirSync(recursive), which never returns for a path such as /proc/nope/x.
+    makeDirs(dirname(resolve(out)));
   } catch (e) {
-    throw new CliError(`--out ${out}: cannot create its parent folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`--out ${out}: cannot create its parent folder (${code === 'ENOENT' ? 'the file system there does not accept new folders' : (code ?? (e as Error).message)})`);
   }
 }
 
 /** Write `files` into a fresh temporary folder beside `out`, then swap it in; the old folder goes only on success. */
-function writeDirAtomic(out: string, files: Map<string, Uint8Array | string>): void {
+function writeDirAtomic(out: string, files: Map<string, Uint8Array | string>, force: boolean): void {
   const target = resolve(out);
   const tmp = `${target}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -419,6 +423,8 @@ function writeDirAtomic(out: string, files: Map<string, Uint8Array | string>): v
       writeFileSync(p, data);
     }
     if (existsSync(target)) {
+      // Checked before the work; a folder that filled meanwhile is kept unless --force.
+      if (!force && readdirSync(target).length) throw new Error('a non-empty folder appeared there while the command ran; it was kept (add --force to replace it)');
       const old = `${target}.old-${process.pid}`;
       renameSync(target, old);
       try {
@@ -603,7 +609,7 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
     notes,
   };
   files.set(FILES.card, JSON.stringify(pkg, null, 1));
-  writeDirAtomic(out, files);
+  writeDirAtomic(out, files, !!raw.force);
   log(`wrote ${out}/ (${[...files.keys()].join(', ')})`);
   if (raw.json) process.stdout.write(JSON.stringify({ out, arch: ck.arch.arch, modality: ck.modality, variants, parity, runtimes }) + '\n');
   else {

@@ -18,10 +18,9 @@ import {
   type FeatureMethod,
   type SmoothMethod,
 } from '../../../runtime/dsp/index.js';
-import { writeFileAtomic } from '../../io/atomic.js';
 import { CliError } from '../errors.js';
-import { choiceOption, numberOption } from '../options.js';
-import { prepareOutFile } from '../paths.js';
+import { choiceOption, numberOption, parseDecimal } from '../options.js';
+import { checkInputFile, prepareOutFile, writeOutput } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
 interface FeaturesCliOptions {
@@ -36,6 +35,7 @@ interface FeaturesCliOptions {
   bandpass?: [number, number];
   format: 'json' | 'csv';
   out?: string;
+  force?: boolean;
 }
 
 export interface CsvSignal {
@@ -45,42 +45,132 @@ export interface CsvSignal {
 
 /**
  * Columns that are not EEG channels: the time (ms) and sample-index columns of `cmcrd decode --format csv`.
- * Matched by exact header name; their cells are not read.
+ * Matched by exact header name; their cells are not read (except `t`, against which --fs is checked).
  */
 export const NON_CHANNEL_COLUMNS: readonly string[] = ['t', 'sample'];
 
 /**
+ * Largest sample magnitude accepted. Far beyond any EEG value in any unit (24-bit ADC counts stay below 1e7,
+ * µV below 1e5, nV below 1e9), and small enough that band powers of a window cannot overflow to Infinity and
+ * leave a window silently without features.
+ */
+export const MAX_SAMPLE_MAGNITUDE = 1e12;
+
+/** How far --fs may be from the rate the `t` column shows (jitter and device clock error are far smaller). */
+export const FS_TOLERANCE = 0.03;
+
+/**
+ * Split one CSV line into fields (RFC 4180: a field may be quoted, a quote inside it doubled; spaces around a
+ * field are trimmed). A quoted field that does not close on its line is an error (fields spanning lines are not
+ * supported: channel names and numbers never need them).
+ */
+export function splitCsvLine(line: string, where: string): string[] {
+  if (!line.includes('"')) return line.split(',').map((c) => c.trim());
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === ' ' || line[i] === '\t') i++;
+    if (line[i] === '"') {
+      let v = '';
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) throw new CliError(`${where}: a quoted field is not closed on this line (fields spanning lines are not supported)`);
+        v += line.slice(i, q);
+        if (line[q + 1] === '"') {
+          v += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+      while (line[i] === ' ' || line[i] === '\t') i++;
+      if (i < line.length && line[i] !== ',') throw new CliError(`${where}: unexpected ${JSON.stringify(line[i])} after the quoted field ${JSON.stringify(v)} (a quote inside a field is written "")`);
+      out.push(v);
+    } else {
+      const c = line.indexOf(',', i);
+      const cell = (c < 0 ? line.slice(i) : line.slice(i, c)).trim();
+      if (cell.includes('"')) throw new CliError(`${where}: a quote inside the unquoted field ${JSON.stringify(cell)} (quote the whole field, and write a quote in it as "")`);
+      out.push(cell);
+      i = c < 0 ? line.length : c;
+    }
+    if (i >= line.length) return out;
+    i++; // the comma
+    if (i === line.length) {
+      out.push('');
+      return out;
+    }
+  }
+}
+
+/**
  * Parse an EEG CSV (header of channel names, one row per sample; an empty cell or "NaN" = lost sample, which
  * the feature extractor handles like any other gap). Errors name the file, line, column and channel.
+ * Returns the `t` column too when there is one (ms, as decode writes it), to check --fs against.
  */
-export function parseSignalCsv(text: string, file: string): CsvSignal {
+export function parseSignalCsv(text: string, file: string): CsvSignal & { t?: Float64Array } {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte-order mark (Excel writes one)
   const lines = text.split(/\r?\n/);
   while (lines.length && lines[lines.length - 1]!.trim() === '') lines.pop();
   if (lines.length === 0) throw new CliError(`${file}: empty file (expected a header row of channel names)`);
-  const header = lines[0]!.split(',').map((s) => s.trim());
+  const header = splitCsvLine(lines[0]!, `${file}:1`);
   if (header.some((c) => c === '')) throw new CliError(`${file}:1: empty channel name in the header`);
-  if (header.every((c) => Number.isFinite(Number(c)))) throw new CliError(`${file}:1: the first row must be a header of channel names, got numbers`);
+  if (header.every((c) => parseDecimal(c) !== undefined)) throw new CliError(`${file}:1: the first row must be a header of channel names, got numbers`);
+  const seen = new Map<string, number>();
+  header.forEach((c, i) => {
+    const k = c.toUpperCase();
+    const j = seen.get(k);
+    if (j !== undefined) throw new CliError(`${file}:1: column ${i + 1} repeats the name ${JSON.stringify(c)} of column ${j + 1}${c === header[j] ? '' : ` (${JSON.stringify(header[j])})`}; every column needs its own name`);
+    seen.set(k, i);
+  });
   // Indices (in the file) of the channel columns.
   const cols = header.flatMap((c, i) => (NON_CHANNEL_COLUMNS.includes(c) ? [] : [i]));
   if (cols.length === 0) throw new CliError(`${file}:1: no channel columns (${NON_CHANNEL_COLUMNS.map((c) => `"${c}"`).join(' and ')} are time / sample-index columns, not channels)`);
+  const tCol = header.indexOf('t');
   const channels = cols.map((i) => header[i]!);
   const n = lines.length - 1;
   const data = channels.map(() => new Float64Array(n));
+  const t = tCol >= 0 ? new Float64Array(n) : undefined;
   for (let i = 1; i < lines.length; i++) {
-    const cells = lines[i]!.split(',');
+    const cells = splitCsvLine(lines[i]!, `${file}:${i + 1}`);
     if (cells.length !== header.length) {
       throw new CliError(`${file}:${i + 1}: expected ${header.length} values (one per column of the header), got ${cells.length}`);
     }
     cols.forEach((c, k) => {
-      const s = cells[c]!.trim();
-      const v = s === '' || s === 'NaN' ? NaN : Number(s);
-      if (!Number.isFinite(v) && s !== '' && s !== 'NaN') {
-        throw new CliError(`${file}:${i + 1}: column ${c + 1} (${header[c]}) is not a number: ${JSON.stringify(cells[c])}`);
+      const s = cells[c]!;
+      let v: number;
+      if (s === '' || s.toLowerCase() === 'nan') v = NaN;
+      else {
+        const x = parseDecimal(s);
+        if (x === undefined) throw new CliError(`${file}:${i + 1}: column ${c + 1} (${header[c]}) is not a number: ${JSON.stringify(cells[c])}`);
+        if (!(Math.abs(x) <= MAX_SAMPLE_MAGNITUDE)) throw new CliError(`${file}:${i + 1}: column ${c + 1} (${header[c]}) holds ${s}, beyond ±${MAX_SAMPLE_MAGNITUDE.toExponential()} (not an EEG sample in any unit; its window's band powers would overflow)`);
+        v = x;
       }
       data[k]![i - 1] = v;
     });
+    if (t) {
+      const s = cells[tCol]!;
+      t[i - 1] = s === '' ? NaN : (parseDecimal(s) ?? NaN);
+    }
   }
-  return { channels, data };
+  return { channels, data, ...(t ? { t } : {}) };
+}
+
+/**
+ * The sampling rate the `t` column shows, from the median step between consecutive rows (robust to lost rows
+ * and jitter), as {ms, s} for a column in milliseconds or seconds; null with fewer than 8 increasing steps.
+ */
+export function rateFromTimes(t: Float64Array): { stepMedian: number; hzIfMs: number; hzIfS: number } | null {
+  const steps: number[] = [];
+  for (let i = 1; i < t.length; i++) {
+    const d = t[i]! - t[i - 1]!;
+    if (Number.isFinite(d) && d > 0) steps.push(d);
+  }
+  if (steps.length < 8) return null;
+  steps.sort((a, b) => a - b);
+  const m = steps[steps.length >> 1]!;
+  return { stepMedian: m, hzIfMs: 1000 / m, hzIfS: 1 / m };
 }
 
 function positive(flags: string, description: string, integer = false): Option {
@@ -89,7 +179,7 @@ function positive(flags: string, description: string, integer = false): Option {
 
 function bandpassOption(): Option {
   return new Option('--bandpass <lo,hi>', 'causal Butterworth band-pass before featurising, e.g. 1,75').argParser((v: string): [number, number] => {
-    const p = v.split(',').map(Number);
+    const p = v.split(',').map((x) => parseDecimal(x) ?? NaN);
     if (p.length !== 2 || !p.every((x) => x > 0) || !(p[0]! < p[1]!)) throw new CliError(`--bandpass must be lo,hi in Hz with 0 < lo < hi, got ${JSON.stringify(v)}`);
     return [p[0]!, p[1]!];
   });
@@ -121,6 +211,7 @@ export function registerFeatures(program: Command): void {
     .addOption(bandpassOption())
     .addOption(choiceOption('--format <f>', 'output format', ['json', 'csv'] as const).default('json'))
     .option('--out <file>', 'write to a file instead of stdout (its folder is created if needed)')
+    .option('--force', 'replace the --out file if it exists')
     .action((input: string, o: FeaturesCliOptions) => runFeatures(input, o));
 }
 
@@ -128,10 +219,9 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
   const { fs, window: windowSec, hop: hopSec, nfft, resample: resampleTo, notch: notchHz, bandpass } = o;
   if (fs === undefined) throw new CliError('--fs <Hz> is required (the sampling rate of the CSV rows)');
 
-  if (o.out !== undefined) {
-    // Checked before the work: the recording must not be overwritten, and a bad path fails at once.
-    prepareOutFile(o.out, '--out', { path: input, what: 'the input recording itself' });
-  }
+  checkInputFile(input, 'input');
+  // Checked before the work: the recording must not be overwritten, and a bad path fails at once.
+  const target = o.out === undefined ? undefined : prepareOutFile(o.out, '--out', { path: input, what: 'the input recording itself' }, { force: !!o.force });
 
   let text: string;
   try {
@@ -140,6 +230,14 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     throw new CliError(`cannot read ${input}: ${(e as Error).message}`);
   }
   const sig = parseSignalCsv(text, input);
+  if (sig.t) {
+    const r = rateFromTimes(sig.t);
+    const near = (hz: number) => Math.abs(hz / fs - 1) <= FS_TOLERANCE;
+    if (r && !near(r.hzIfMs) && !near(r.hzIfS)) {
+      const shown = r.hzIfMs >= 1 && r.hzIfMs <= 100_000 ? `${+r.hzIfMs.toFixed(2)} Hz if t is in ms (${+r.hzIfS.toFixed(4)} Hz if in seconds)` : `${+r.hzIfS.toFixed(2)} Hz if t is in seconds`;
+      throw new CliError(`${input}: --fs ${fs} disagrees with the t column, whose median step of ${+r.stepMedian.toPrecision(6)} means ${shown}; give the rate of the recording (tolerance ${FS_TOLERANCE * 100} %)`);
+    }
+  }
   const nSamples = sig.data[0]!.length;
   const durationSec = nSamples / fs;
   if (durationSec < windowSec) {
@@ -182,6 +280,14 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     bar.stop();
     stop.dispose();
   }
+  // A window without lost samples must have finite features; anything else would print as null, like a gap.
+  for (const f of frames) {
+    f.valid.forEach((ok, c) => {
+      if (ok && !f.features[c]!.every(Number.isFinite)) {
+        throw new CliError(`${input}: window ${f.index} (from ${f.tStart} s), channel ${fx.channelNames[c]}: the features are not finite although no sample is lost (samples too large for the filters?); nothing written`);
+      }
+    });
+  }
   if (!smoothingIsCausal(o.smooth)) frames = smoothFrames(frames, o.smooth);
 
   const bands = fx.bands.map((b) => b.name);
@@ -203,12 +309,7 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     for (const f of frames) f.features.forEach((ch, c) => rows.push([f.index, f.tStart, fx.channelNames[c], ...Array.from(ch, fmt)].join(',')));
     outText = rows.join('\n') + '\n';
   }
-  if (o.out !== undefined) {
-    try {
-      writeFileAtomic(o.out, outText);
-    } catch (e) {
-      throw new CliError(`--out ${o.out}: cannot write the features (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  } else process.stdout.write(outText);
+  if (o.out !== undefined) writeOutput(target!, outText, !!o.force, '--out', o.out);
+  else process.stdout.write(outText);
   if (stop.interrupted) throw new CliError(`interrupted after ${frames.length} windows${o.out ? ` (partial output in ${o.out})` : ''}`, stop.exitCode);
 }

@@ -6,7 +6,7 @@
  * replay keeps the recorded one.
  */
 import { once } from 'node:events';
-import { closeSync, createWriteStream, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { formatCaptureHeader, formatCaptureLine, parseCaptureHeader, type CaptureHeader } from '../../../firmware-bridge/capture.js';
@@ -20,7 +20,8 @@ import { VirtualGanglion } from '../../../firmware-bridge/sim/virtual-ganglion.j
 import { VirtualMuse } from '../../../firmware-bridge/sim/virtual-muse.js';
 import { CliError } from '../errors.js';
 import { numberOption } from '../options.js';
-import { prepareOutFile } from '../paths.js';
+import { checkInputFile, prepareOutFile } from '../paths.js';
+import { moveIntoPlaceNoReplace, openTemp, removeQuietly } from '../../io/atomic.js';
 import { Interrupt, progress } from '../progress.js';
 
 interface Advanceable {
@@ -43,6 +44,8 @@ export interface RecordOptions {
   seconds: number;
   preset?: string;
   quiet?: boolean;
+  /** Replace an existing file at `out`. */
+  force?: boolean;
 }
 
 function uriError(e: unknown): never {
@@ -90,7 +93,8 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
       uriError(e);
     }
   }
-  prepareOutFile(o.out, '--out', replayed !== undefined ? { path: replayed, what: 'the capture being replayed' } : undefined);
+  if (replayed !== undefined) checkInputFile(replayed, `--device ${o.device}: capture`);
+  const target = prepareOutFile(o.out, '--out', replayed !== undefined ? { path: replayed, what: 'the capture being replayed' } : undefined, { force: !!o.force });
 
   let device: GattPeripheral;
   try {
@@ -146,8 +150,17 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
   };
   // A virtual Muse reports the preset it actually streams; trust that over what was asked for.
   if (device instanceof VirtualMuse) header.preset = device.currentPreset;
-  // Opened only now, so a device that fails to start leaves an existing file at --out untouched.
-  const file = createWriteStream(o.out, 'utf8');
+  // The capture goes to a temporary file beside --out, moved into place when recording ends (also after Ctrl-C),
+  // so --out never holds half a capture and an existing file there is only replaced with --force.
+  const tmp = `${target}.partial`;
+  let file: ReturnType<typeof createWriteStream>;
+  try {
+    file = createWriteStream(tmp, { encoding: 'utf8', fd: openTemp(tmp) });
+  } catch (e) {
+    await session.stop().catch(() => undefined);
+    await device.disconnect().catch(() => undefined);
+    throw new CliError(`--out ${o.out}: cannot write the capture (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   const writeFailure: { error: NodeJS.ErrnoException | null } = { error: null };
   file.on('error', (e) => (writeFailure.error ??= e));
   file.write(formatCaptureHeader(header) + '\n');
@@ -180,8 +193,20 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     await device.disconnect().catch(() => undefined);
     if (lostLink && !o.quiet) process.stderr.write(`device disconnected: ${lostLink}\n`);
   }
+  if (!writeFailure.error) {
+    try {
+      if (o.force) renameSync(tmp, target);
+      else moveIntoPlaceNoReplace(tmp, target);
+    } catch (e) {
+      writeFailure.error = e as NodeJS.ErrnoException;
+    }
+  }
   const err = writeFailure.error;
-  if (err) throw new CliError(`--out ${o.out}: cannot write the capture (${err.code ?? err.message})`);
+  if (err) {
+    removeQuietly(tmp);
+    if (err.code === 'EEXIST') throw new CliError(`--out ${o.out}: a file appeared there while recording; it was kept and the capture dropped (add --force to replace it)`);
+    throw new CliError(`--out ${o.out}: cannot write the capture (${err.code ?? err.message})`);
+  }
   return { notifications: count, kind: session.kind };
 }
 
@@ -204,11 +229,12 @@ export function registerRecord(program: Command): void {
     .requiredOption('--device <uri>', 'device URI, e.g. sim:muse?emotion=happy&drop=0.01 (see firmware-bridge/README.md)')
     .requiredOption('--out <file>', 'capture file to write (JSON Lines)')
     .addOption(numberOption('--seconds <n>', 'seconds of (virtual) time to record', 'a number in (0, 86400]', (x) => x > 0 && x <= 86400).default(10))
+    .option('--force', 'replace the --out file if it exists')
     .option('--preset <preset>', "Muse / Athena preset (default: the URI's preset=, else p21 / p1041); an error on devices without presets, on a replay recorded with another preset, or if it contradicts the URI's preset=")
     .option('--json', 'print one JSON document on stdout: the file written, its header and the notification count (progress stays on stderr)')
-    .action(async (opts: { device: string; out: string; seconds: number; preset?: string; json?: boolean }) => {
+    .action(async (opts: { device: string; out: string; seconds: number; preset?: string; json?: boolean; force?: boolean }) => {
       const { seconds } = opts;
-      const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset !== undefined ? { preset: opts.preset } : {}) });
+      const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset !== undefined ? { preset: opts.preset } : {}), force: !!opts.force });
       process.stderr.write(`wrote ${r.notifications} notifications from a ${r.kind} to ${opts.out}\n`);
       if (opts.json) {
         const doc = { command: 'record', out: opts.out, bytes: statSync(opts.out).size, device: opts.device, kind: r.kind, seconds, notifications: r.notifications, header: writtenHeader(opts.out) };

@@ -5,7 +5,7 @@
  * Server-Sent Events and /health. SIGINT/SIGTERM stop cleanly: stop command, disconnect, summary, files flushed,
  * exit 0. The supervisor is runtime/run/supervisor.ts; this module only wires options, files and signals.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { sysfsBattery, POWER_SUPPLY_ROOT } from '../../../runtime/battery/sysfs.node.js';
@@ -82,8 +82,10 @@ function readCalibration(path: string, model: LoadedModel, user: string | undefi
 export async function runCommand(f: RunFlags): Promise<RunSummary> {
   // Everything that can be refused is refused before the device is touched.
   if (f.out !== undefined) {
-    prepareOutFile(f.out, '--out');
-    if (existsSync(f.out) && !f.force) throw new CliError(`--out ${f.out} exists; pass --force to replace it`);
+    if (!f.force && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new CliError(`--out ${f.out} exists; pass --force to replace it`);
+    // Never one of the run's inputs (by identity, so a link to the model or calibration file counts too).
+    const inputs = [{ path: f.model, what: 'the model' }, ...(f.calibration !== undefined ? [{ path: f.calibration, what: 'the calibration file' }] : [])];
+    prepareOutFile(f.out, '--out', inputs, { force: !!f.force });
   }
   if (f.batteryTarget !== undefined && f.policy.kind === 'fixed') throw new CliError(`--battery-target picks the mode itself; it cannot be combined with --policy fixed:${f.policy.mode}`);
   const policy: PolicySpec = f.batteryTarget !== undefined ? { kind: 'target', hours: f.batteryTarget } : f.policy;

@@ -13,7 +13,7 @@ import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { writeRunReport } from '../../train/report.js';
 import { runExperiment, type ExperimentResult } from '../../train/run.js';
 import { CliError } from '../errors.js';
-import { addExperimentOptions, checkTeacherUpFront, configError, experimentConfig, previousRun, progressReporter, startBackend, summaryLine, type ExperimentFlags } from '../experiment-options.js';
+import { addExperimentOptions, checkTeacherUpFront, configError, experimentConfig, previousRun, progressReporter, runTracker, startBackend, summaryLine, type ExperimentFlags } from '../experiment-options.js';
 import { choiceOption } from '../options.js';
 import { Interrupt } from '../progress.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
@@ -60,6 +60,7 @@ export function registerTrain(program: Command): void {
     await startBackend(raw, log);
     const interrupt = new Interrupt();
     const checkpointDir = raw.checkpoints === false ? null : join(out, 'checkpoints');
+    const tracker = runTracker(`${method} · ${arch}`, progressReporter('', log));
     let result: ExperimentResult;
     let failures: string[] = [];
     try {
@@ -85,11 +86,11 @@ export function registerTrain(program: Command): void {
         checkpointDir,
         ...(resume ? { resume } : {}),
         interrupt,
-        onEvent: progressReporter('', log),
+        onEvent: tracker.onEvent,
         onPartial: (partial) => writeRunReport(out, partial),
       });
     } catch (e) {
-      throw configError(e);
+      throw configError(tracker.fail(e));
     } finally {
       interrupt.dispose();
     }
