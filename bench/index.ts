@@ -10,8 +10,9 @@ import { firmwareSuite } from './firmware.js';
 import { trainPipelineSuite } from './train-pipeline.js';
 import { packageSuite } from './package.js';
 import { exportSuite } from './export.js';
+import { runtimeSuite } from './runtime.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, packageSuite];
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, runtimeSuite, packageSuite];
 
 /**
  * Suites too long for the default run (the LOSO methods comparison takes ~30 min; smoothing forms in the closed

@@ -698,17 +698,20 @@ export function startRun(o: RunOptions): RunHandle {
   }
 
   const detach = virtual && o.link.advanceable ? clock.drive(o.link.advanceable) : null;
-  const done = main().finally(() => {
+  // onnxruntime plans and allocates on a session's first run: pay that before the run (and its clock) starts, not on
+  // the wearer's first window. The output is ignored; a failure shows again, as an error event, on a real window.
+  const warmUp = Promise.all((o.model.fast ? [o.model.default, o.model.fast] : [o.model.default]).map((v) => v.classifier.run([new Float32Array(v.classifier.inputSize)]).catch(() => undefined)));
+  const done = warmUp.then(main).finally(() => {
     finished = true;
     detach?.();
   });
   if (virtual) {
-    void clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle }).catch((e: unknown) => {
+    void warmUp.then(() => clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle }).catch((e: unknown) => {
       // The simulated device itself failed: nothing more will stream, so end the run with what it has.
       publish({ type: 'error', t: now(), where: 'stream', message: `the virtual device failed: ${e instanceof Error ? e.message : String(e)}`, fatal: true });
       stopReason ??= 'error';
       stop();
-    });
+    }));
   }
   done.catch(() => undefined);
 
