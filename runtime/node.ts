@@ -4,7 +4,7 @@
  */
 export * from './index.js';
 export { loadOnnxClassifier } from './infer/onnx.node.js';
-export { resolveRunDevice, type ResolveRunDeviceOptions, type ResolvedRunDevice } from './run/device.node.js';
+export { resolveRunDevice, defaultRunTransport, type ResolveRunDeviceOptions, type ResolvedRunDevice } from './run/device.node.js';
 export { loadRunModel, type LoadedModel } from './run/model-dir.node.js';
 export { serveRunEvents, parseServeSpec, type EventServer, type ServeSpec } from './run/sse.node.js';
 export { writeJsonLines, type JsonLinesOutput } from './run/output.node.js';

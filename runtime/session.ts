@@ -147,7 +147,9 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
     opts.onRecord?.(r);
     switch (r.kind) {
       case 'eeg': {
-        // The model card fixes every feature convention; the extractor resamples to the model's rate.
+        // The model card fixes every feature convention; the extractor resamples to the model's rate. Each session
+        // builds its own, so a causal smoother starts afresh with it: the supervisor opens a new session at the run's
+        // start and after every reconnect (as training restarts the smoother per trial).
         extractor ??= new FeatureExtractor({
           fs: deviceFs,
           channels: [...sites],

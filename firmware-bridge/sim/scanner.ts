@@ -18,6 +18,7 @@ import {
   type ScanResult,
   type TransportTimeouts,
 } from '../transports/transport.js';
+import type { VirtualPeripheral } from './base.js';
 import { createSimDevice } from './uri.js';
 
 export interface SimAdvertiser {
@@ -71,6 +72,8 @@ export class SimTransport implements BleTransport {
   private readonly timeouts: TransportTimeouts;
   private readonly timeScale: number;
   private readonly deviceDefaults: Record<string, string>;
+  /** The headbands in the room, made at their first connect: a later connect reaches the same one again. */
+  private readonly devices = new Map<string, VirtualPeripheral>();
   private closed = false;
 
   constructor(opts: SimTransportOptions = {}) {
@@ -133,8 +136,22 @@ export class SimTransport implements BleTransport {
       if (this.strangers.some((s) => simDeviceId(s.name) === id)) throw new TransportError('not-found', `${id} is not a headband the registry knows`);
       throw new TransportError('not-found', `no simulated device has the id ${id} (simulated: ${this.fleet.map((x) => simDeviceId(x.name)).join(', ')})`);
     }
-    const connecting = a.unreachable ? new Promise<never>(() => undefined) : Promise.resolve(this.createDevice(a));
-    return withTimeout(connecting, timeoutMs, `connecting to ${a.name} (${id})`);
+    const what = `connecting to ${a.name} (${id})`;
+    if (a.unreachable) return withTimeout(new Promise<never>(() => undefined), timeoutMs, what);
+    // The same headband again (its wearer, battery and clock go on), as a radio reconnects the same device after
+    // a link loss; one still out of reach (`down=`) does not answer, as a real one times out.
+    const known = this.devices.get(id);
+    if (known) {
+      try {
+        known.reconnect();
+      } catch (e) {
+        throw new TransportError('timeout', `${what} timed out: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      return known;
+    }
+    const device = this.createDevice(a);
+    this.devices.set(id, device);
+    return device;
   }
 
   async close(): Promise<void> {
@@ -147,7 +164,7 @@ export class SimTransport implements BleTransport {
     return `sim:${a.kind}?${params.toString()}`;
   }
 
-  private createDevice(a: SimAdvertiser): GattPeripheral {
+  private createDevice(a: SimAdvertiser): VirtualPeripheral {
     return createSimDevice(this.deviceUri(a));
   }
 

@@ -40,6 +40,8 @@ export interface StartEvent {
   calibration: string | null;
   /** Notes the user should see (e.g. a model variant that could not be used). */
   notes?: string[];
+  /** Ways this run departs from the model's training (e.g. --allow-offline-smoothing); repeated in the summary. */
+  warnings?: string[];
 }
 
 export interface ConnectEvent {
@@ -151,6 +153,8 @@ export interface RunSummary {
   labels: Record<string, number>;
   battery: BatteryEstimate[];
   latencyMs: { p50: number | null; p99: number | null; max: number | null };
+  /** The start event's warnings, repeated so that a reader of the summary alone sees them. */
+  warnings?: string[];
   error?: string;
 }
 

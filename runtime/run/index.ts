@@ -10,4 +10,5 @@ export { describeModelDirectory, readUserCalibration, checkSameCard, type ModelD
 export { cardMismatch, leanPreset, modelSites, RunSetupError } from './device-fit.js';
 export { applyCalibration, calibrationMeta, type AppliedCalibration, type CalibrationFile, type CalibrationMeta } from './calibration.js';
 export { recordCalibration, type CalibrationRecordOptions, type CalibrationRecording } from './calibrate.js';
-export { virtualLink, replayLink, peripheralLink, linkFor, manualClock } from './links.js';
+export { virtualLink, replayLink, peripheralLink, linkFor, manualClock, openPairedLink } from './links.js';
+export { isModelDirCard, parseModelDirCard, listedHash, type ModelDirCard, type ModelDirCardVariant, type ModelDirCardRuntime } from './model-dir-card.js';

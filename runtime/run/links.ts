@@ -1,9 +1,13 @@
 /**
- * DeviceLinks for the devices the runtime can open today: virtual headbands (which reconnect after a simulated
- * link loss, unless out of reach), replays (whose end is the end of the input) and any already connected
- * peripheral without a way back (a loss ends the run). Real radios (noble, Web Bluetooth) bring their own link.
+ * DeviceLinks: virtual headbands (which reconnect after a simulated link loss, unless out of reach), replays
+ * (whose end is the end of the input), paired headbands reached through a radio transport (every connection,
+ * the first and each reconnection, goes through the allow-list check and the same transport), and any already
+ * connected peripheral without a way back (a loss ends the run).
  */
 import type { GattPeripheral } from '../../firmware-bridge/gatt.js';
+import type { BleTransport } from '../../firmware-bridge/transports/transport.js';
+import type { AllowList, AllowListEntry } from '../pairing/allow-list.js';
+import { connectAllowed } from '../pairing/resolve.js';
 import { VirtualPeripheral } from '../../firmware-bridge/sim/base.js';
 import { ReplayPeripheral } from '../../firmware-bridge/sim/replay.js';
 import { VirtualGanglion } from '../../firmware-bridge/sim/virtual-ganglion.js';
@@ -85,6 +89,40 @@ export function peripheralLink(p: GattPeripheral, label = p.name): DeviceLink {
     isFinal: () => true,
     async close() {
       await p.disconnect();
+    },
+  };
+}
+
+/**
+ * A paired headband over `transport` (noble, Web Bluetooth, the simulated radio), connected now: errors such as a
+ * missing adapter surface here, before anything streams. Every reconnection goes through `connectAllowed` on the
+ * same transport, so a reconnect can never reach a device off the allow-list. A simulated radio's virtual
+ * headband runs on a manual clock: the link then moves whichever device is connected.
+ */
+export async function openPairedLink(entry: AllowListEntry, allowList: AllowList, transport: BleTransport, opts: { label?: string; preset?: string } = {}): Promise<DeviceLink> {
+  let current = await connectAllowed(entry, allowList, transport);
+  let first: GattPeripheral | null = current;
+  const clock = manualClock(current);
+  const live = (): Advanceable => current as GattPeripheral & Advanceable;
+  const advanceable: Advanceable | null = clock ? { advance: (ms) => live().advance(ms), ...(clock.now ? { now: () => live().now!() } : {}) } : null;
+  return {
+    label: opts.label ?? entry.alias ?? entry.name ?? entry.id,
+    ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+    ...(current instanceof VirtualGanglion ? { channelNames: current.sites } : {}),
+    ...(advanceable ? { advanceable } : {}),
+    async connect(attempt) {
+      if (attempt === 0 && first) {
+        const p = first;
+        first = null;
+        return p;
+      }
+      current = await connectAllowed(entry, allowList, transport);
+      return current;
+    },
+    async close() {
+      first = null;
+      await current.disconnect().catch(() => undefined);
+      await transport.close().catch(() => undefined);
     },
   };
 }

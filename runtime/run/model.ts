@@ -3,8 +3,12 @@
  * and whether the model expects per-user calibration. Browser-safe (the caller reads the files); the Node loader
  * is model-dir.node.ts.
  *
- * card.json is read tolerantly, since the exporter writes it (either the metadata map, string → string with JSON
- * inside, or a structured object). Fields read, at the top level or as "cmcrd.<name>":
+ * A card.json with a "format" is the exporter's (`cmcrd export --out <dir>`, format "cmcrd-model-dir"): it is read
+ * exactly as written (./model-dir-card.ts), and the faster variant is the one its `runtimes[]` entry for this
+ * runtime says to `load` (the fastest variant that meets the quality bar), when that is not model.onnx.
+ *
+ * Any other card.json (hand-written, or from before the exporter) is read tolerantly: either the metadata map,
+ * string → string with JSON inside, or a structured object. Fields read, at the top level or as "cmcrd.<name>":
  *  - `variants`: [{ name, file, … }] or { <name>: { file, … } | "<file>" };
  *  - the faster variant per runtime: `faster` / `fasterVariant` / `fastest` = { "<runtime>": "<variant>" }, or per
  *    variant `faster` / `fasterOn` = ["<runtime>", …], or per variant `latencyMs` = { "<runtime>": number | { p50 } }
@@ -13,6 +17,7 @@
  * Runtimes: "onnxruntime-node" (aliases "ort-node", "node"), "onnxruntime-web" ("ort-web", "web", "wasm").
  */
 import type { ModelCard } from '../model-card.js';
+import { isModelDirCard, parseModelDirCard, type ModelDirCard } from './model-dir-card.js';
 
 export type OnnxRuntimeName = 'onnxruntime-node' | 'onnxruntime-web';
 export type UserCalibration = 'required' | 'optional' | 'none';
@@ -32,6 +37,8 @@ export interface ModelDirectoryInfo {
   /** Why fastVariant is what it is. */
   fastReason: string;
   userCalibration: UserCalibration | null;
+  /** The exporter's card.json, validated (null for other cards): the loader checks the model files against it. */
+  exported: ModelDirCard | null;
 }
 
 const RUNTIME_ALIASES: Record<OnnxRuntimeName, string[]> = {
@@ -85,10 +92,21 @@ function parseVariants(v: unknown, source: string): ModelVariantRef[] {
   return out;
 }
 
-/** Interpret a model directory: card.json (parsed JSON, or null when absent) and the file names present. */
-export function describeModelDirectory(cardJson: unknown, files: readonly string[], runtime: OnnxRuntimeName, source: string): ModelDirectoryInfo {
-  const card: Obj = isObj(cardJson) ? cardJson : {};
+/**
+ * Interpret a model directory: card.json (parsed JSON, or null when absent) and the file names present; `bytesOf`
+ * gives a file's size (undefined when missing; also for files in subfolders, e.g. tfjs/model.json), which the
+ * exporter's card.json lists. Without it, sizes are not checked.
+ */
+export function describeModelDirectory(cardJson: unknown, files: readonly string[], runtime: OnnxRuntimeName, source: string, bytesOf?: (name: string) => number | undefined): ModelDirectoryInfo {
   if (cardJson !== null && !isObj(cardJson)) throw new Error(`${source}: card.json must hold a JSON object`);
+  if (isModelDirCard(cardJson)) {
+    // Without sizes: files of the top folder must be present, their sizes are taken as listed.
+    const present = new Set(files);
+    const asListed = (n: string) => (n.includes('/') || present.has(n) ? (cardJson as { files?: { name?: unknown; bytes?: unknown }[] }).files?.find((f) => f?.name === n)?.bytes : undefined);
+    const pkg = parseModelDirCard(cardJson, `${source}/card.json`, bytesOf ?? ((n) => { const b = asListed(n); return typeof b === 'number' ? b : undefined; }));
+    return describeExported(pkg, runtime, source);
+  }
+  const card: Obj = isObj(cardJson) ? cardJson : {};
   const raw = field(card, 'variants');
   let variants = parseVariants(raw, `${source}/card.json`) as (ModelVariantRef & { meta?: Obj })[];
   if (!variants.length) {
@@ -141,7 +159,38 @@ export function describeModelDirectory(cardJson: unknown, files: readonly string
     fastVariant: fast && fast.file !== defaultVariant.file ? strip(fast) : null,
     fastReason,
     userCalibration: readUserCalibration(card, source),
+    exported: null,
   };
+}
+
+/** The exporter's model directory: model.onnx by default, the runtime's `load` variant as the faster one. */
+function describeExported(pkg: ModelDirCard, runtime: OnnxRuntimeName, source: string): ModelDirectoryInfo {
+  const at = `${source}/card.json`;
+  const onnx = pkg.variants.filter((x) => x.format === 'onnx').map((x) => ({ name: x.name, file: x.file }));
+  const defaultVariant = onnx.find((x) => x.file === 'model.onnx') ?? onnx[0];
+  if (!defaultVariant) throw new Error(`${at}: variants: no ONNX variant (model.onnx) to run on ${runtime}`);
+  const i = pkg.runtimes.findIndex((r) => RUNTIME_ALIASES[runtime].includes(r.runtime));
+  const rt = pkg.runtimes[i];
+  let fastVariant: ModelVariantRef | null = null;
+  let fastReason: string;
+  if (!rt) fastReason = `card.json has no latency measured on ${runtime} (exported with --latency-runs 0?): ${defaultVariant.file} runs in every mode`;
+  else {
+    const load = pkg.variants.find((x) => x.name === rt.load)!;
+    if (load.format !== 'onnx') throw new Error(`${at}: runtimes[${i}].load: "${load.name}" is a ${load.format} variant, which ${runtime} cannot run`);
+    const p50 = (name: string) => {
+      const l = rt.latency.find((x) => x.variant === name);
+      return l ? `p50 ${l.p50Us < 10 ? l.p50Us.toFixed(1) : Math.round(l.p50Us)} µs` : 'not measured';
+    };
+    if (load.file !== defaultVariant.file) {
+      fastVariant = { name: load.name, file: load.file };
+      fastReason = `card.json: on ${runtime} ${load.name} is faster (${p50(load.name)}, ${defaultVariant.name} ${p50(defaultVariant.name)}) and meets the quality bar: the modes that save run ${load.file}`;
+    } else if (rt.faster !== null && rt.faster !== load.name) {
+      fastReason = `card.json: on ${runtime} ${rt.faster} is faster (${p50(rt.faster)}, ${load.name} ${p50(load.name)}) but below the quality bar (parity.json): ${defaultVariant.file} runs in every mode`;
+    } else {
+      fastReason = `card.json: on ${runtime} ${defaultVariant.name} is the fastest variant measured (${rt.latency.map((l) => `${l.variant} ${p50(l.variant)}`).join(', ')}): ${defaultVariant.file} runs in every mode`;
+    }
+  }
+  return { variants: onnx, defaultVariant, fastVariant, fastReason, userCalibration: readUserCalibration(pkg.card, at), exported: pkg };
 }
 
 /** The card's `user_calibration` (card.json object or ONNX metadata map), or null when it does not say. */

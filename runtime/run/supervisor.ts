@@ -19,6 +19,7 @@ import { BatteryMonitor, type BatteryEstimate, type BatteryReading } from '../ba
 import type { Classifier } from '../infer/types.js';
 import type { ModelCard } from '../model-card.js';
 import { startHeadbandSession, type HeadbandSession, type Prediction } from '../session.js';
+import { checkLiveSmoothing, OfflineSmoothingError } from '../smoothing-guard.js';
 import type { AppliedCalibration } from './calibration.js';
 import { RealClock, isVirtualClock, type Advanceable, type RunClock } from './clock.js';
 import { cardMismatch, deviceSetup, leanPreset, modelSites, RunSetupError } from './device-fit.js';
@@ -85,6 +86,11 @@ export interface RunOptions {
   maxFillMs?: number;
   /** Virtual clock step (ms, default 100). */
   stepMs?: number;
+  /**
+   * Run a model whose smoothing needs the whole trial (offline LDS, centred moving average) on its online stand-in;
+   * the start event and the summary then carry the warning. Without it such a model is refused (RunSetupError).
+   */
+  allowOfflineSmoothing?: boolean;
 }
 
 export interface RunStatus {
@@ -163,6 +169,8 @@ export function startRun(o: RunOptions): RunHandle {
   let modeSince = startedAt;
   let lastPredictionAt: number | null = null;
   const pending: Pending[] = [];
+  /** Said at the start and again in the summary (e.g. offline smoothing run on its stand-in). */
+  const warnings: string[] = [];
   let idleWaiters: (() => void)[] = [];
   const latencies: number[] = [];
   const modeSeconds = Object.fromEntries(MODES.map((m) => [m, 0])) as Record<Mode, number>;
@@ -567,6 +575,14 @@ export function startRun(o: RunOptions): RunHandle {
   async function main(): Promise<RunSummary> {
     let error: string | undefined;
     try {
+      // Features must match training: a smoothing that needs the whole trial is refused before the device is touched.
+      try {
+        const check = checkLiveSmoothing(card, { allowOffline: o.allowOfflineSmoothing === true });
+        if (check.warning) warnings.push(check.warning);
+      } catch (e) {
+        if (e instanceof OfflineSmoothingError) throw new RunSetupError(`${o.model.label}: ${e.message}`);
+        throw e;
+      }
       let p: GattPeripheral;
       try {
         p = await o.link.connect(0);
@@ -611,6 +627,7 @@ export function startRun(o: RunOptions): RunHandle {
         mode: policy.mode,
         calibration: o.calibration ? `user ${o.calibration.user} (${o.calibration.windows} windows)` : null,
         ...([...(o.model.notes ?? []), ...modes.notes].length ? { notes: [...(o.model.notes ?? []), ...modes.notes] } : {}),
+        ...(warnings.length ? { warnings } : {}),
       });
       publish({ type: 'mode', t: now(), from: null, to: policy.mode, reason: `policy ${describePolicy(policy.spec)}`, settings: settings(), level: null, estimate: [] });
       publish({ type: 'connect', t: now(), name: p.name, kind, preset: presetOf(settings()) });
@@ -672,6 +689,7 @@ export function startRun(o: RunOptions): RunHandle {
       labels,
       battery: monitor.estimates(),
       latencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? null },
+      ...(warnings.length ? { warnings } : {}),
       ...(error ? { error } : {}),
     };
     publish(summary);
@@ -680,17 +698,20 @@ export function startRun(o: RunOptions): RunHandle {
   }
 
   const detach = virtual && o.link.advanceable ? clock.drive(o.link.advanceable) : null;
-  const done = main().finally(() => {
+  // onnxruntime plans and allocates on a session's first run: pay that before the run (and its clock) starts, not on
+  // the wearer's first window. The output is ignored; a failure shows again, as an error event, on a real window.
+  const warmUp = Promise.all((o.model.fast ? [o.model.default, o.model.fast] : [o.model.default]).map((v) => v.classifier.run([new Float32Array(v.classifier.inputSize)]).catch(() => undefined)));
+  const done = warmUp.then(main).finally(() => {
     finished = true;
     detach?.();
   });
   if (virtual) {
-    void clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle }).catch((e: unknown) => {
+    void warmUp.then(() => clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle }).catch((e: unknown) => {
       // The simulated device itself failed: nothing more will stream, so end the run with what it has.
       publish({ type: 'error', t: now(), where: 'stream', message: `the virtual device failed: ${e instanceof Error ? e.message : String(e)}`, fatal: true });
       stopReason ??= 'error';
       stop();
-    });
+    }));
   }
   done.catch(() => undefined);
 

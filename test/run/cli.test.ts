@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../runtime/run/events.js';
 import { runCli } from '../cli-harness.js';
 import { modelDir, ofType, parseLines } from './helpers.js';
@@ -19,7 +19,15 @@ let model: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cmcrd-run-cli-'));
+  // Saved headbands are looked up in $XDG_CONFIG_HOME/cmcrd/devices.json: an empty folder here, not the user's.
+  process.env['XDG_CONFIG_HOME'] = join(dir, 'config');
   model = await modelDir({ int8: true, card: { faster: { 'onnxruntime-node': 'int8' } } });
+});
+
+const savedXdg = process.env['XDG_CONFIG_HOME'];
+afterAll(() => {
+  if (savedXdg === undefined) delete process.env['XDG_CONFIG_HOME'];
+  else process.env['XDG_CONFIG_HOME'] = savedXdg;
 });
 
 const fast = ['--speed', '100000'];
@@ -66,7 +74,7 @@ describe('cmcrd run', () => {
     const aux = await modelDir({ sites: ['TP9', 'AF7', 'AF8', 'AUX'] });
     const cases: [string[], RegExp][] = [
       [['--model', aux, '--device', 'sim:muse'], /needs the electrode AUX, but the Muse .* \(preset p21\) streams TP9, AF7, AF8, TP10; preset p20 has them/],
-      [['--model', model, '--device', 'my-muse'], /"my-muse" is not a device URI .* pair it first \(cmcrd pair\)/],
+      [['--model', model, '--device', 'my-muse'], /"my-muse" is not a paired headband: .*Pair it first with `cmcrd pair --select "my-muse"`/],
       [['--model', model, '--device', 'sim:muse?bogus=1'], /unknown option "bogus" for sim:muse/],
       [['--model', model, '--device', 'sim:muse', '--policy', 'fixed:turbo'], /--policy: policy must be auto or fixed:<performance\|balanced\|saver\|critical>, got "fixed:turbo"/],
       [['--model', model, '--device', 'sim:muse', '--policy', 'fixed:saver', '--battery-target', '3'], /--battery-target picks the mode itself/],

@@ -109,6 +109,22 @@ describe('simulated scanner', () => {
     await expect(t.scan({ durationMs: 10 })).rejects.toMatchObject({ code: 'disconnected' });
   });
 
+  it('a later connect reaches the same headband again (its clock and wearer go on); while out of reach it times out', async () => {
+    const t = createSimTransport({ fleet: [{ ...DEFAULT_SIM_FLEET[0]!, options: { down: '5' } }], deviceDefaults: { clock: 'manual' } });
+    const a = (await t.connect('sim-Muse-1A2B')) as VirtualPeripheral;
+    a.advance(2000);
+    a.drop('out of range');
+    await expect(t.connect('sim-Muse-1A2B')).rejects.toMatchObject({ name: 'TransportError', code: 'timeout', message: expect.stringMatching(/connecting to Muse-1A2B \(sim-Muse-1A2B\) timed out: .*out of reach/) });
+    a.advance(5000);
+    const b = await t.connect('sim-Muse-1A2B');
+    expect(b).toBe(a);
+    expect(a.isConnected).toBe(true);
+    expect(a.now()).toBe(7000);
+    await b.disconnect();
+    a.advance(5000);
+    expect(await t.connect('sim-Muse-1A2B')).toBe(a); // after a host disconnect too
+  });
+
   it('refuses a fleet in which two devices share an id', () => {
     expect(() => createSimTransport({ fleet: [DEFAULT_SIM_FLEET[0]!, DEFAULT_SIM_FLEET[0]!] })).toThrow(/share the id sim-Muse-1A2B/);
   });

@@ -23,6 +23,7 @@ import { startRun } from '../../../runtime/run/supervisor.js';
 import { CliError } from '../errors.js';
 import { intOption, numberOption } from '../options.js';
 import { prepareOutFile } from '../paths.js';
+import { deviceOptions, liveSmoothing, type DeviceDeps } from '../run-device.js';
 import { Interrupt } from '../progress.js';
 
 export interface RunFlags {
@@ -45,6 +46,7 @@ export interface RunFlags {
   powerSupply: string;
   seed?: number;
   criticalInference?: boolean;
+  allowOfflineSmoothing?: boolean;
 }
 
 /** A seeded generator for the backoff jitter (mulberry32), so --seed makes a run reproducible. */
@@ -79,7 +81,7 @@ function readCalibration(path: string, model: LoadedModel, user: string | undefi
   }
 }
 
-export async function runCommand(f: RunFlags): Promise<RunSummary> {
+export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<RunSummary> {
   // Everything that can be refused is refused before the device is touched.
   if (f.out !== undefined) {
     if (!f.force && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new CliError(`--out ${f.out} exists; pass --force to replace it`);
@@ -108,9 +110,11 @@ export async function runCommand(f: RunFlags): Promise<RunSummary> {
       if (model.userCalibration === 'none') throw new CliError(`${f.model}: the model card says it takes no per-user calibration (user_calibration "none"); drop --calibration`);
       calibration = readCalibration(f.calibration, model, f.user);
     } else if (f.user !== undefined) throw new CliError('--user chooses a user of a --calibration file; give --calibration too');
+    const smoothing = liveSmoothing(model.card, f.model, f.allowOfflineSmoothing);
+    if (smoothing.warning) process.stderr.write(`${smoothing.warning}\n`);
 
     const virtualStart = Date.now();
-    const dev = await resolveRunDevice(f.device, { startMs: virtualStart, ...(f.preset !== undefined ? { preset: f.preset } : {}) }).catch(setupError);
+    const dev = await resolveRunDevice(f.device, deviceOptions(virtualStart, f.preset, deps)).catch(setupError);
     if (!dev.virtual && f.speed !== 1) {
       await dev.link.close().catch(() => undefined);
       throw new CliError(`--speed ${f.speed}: only simulated (sim:) and replayed (replay:) devices run faster than real time`);
@@ -132,6 +136,7 @@ export async function runCommand(f: RunFlags): Promise<RunSummary> {
       watchdogMs: f.watchdog * 1000,
       ...(f.maxReconnects !== undefined ? { maxReconnectAttempts: f.maxReconnects } : {}),
       ...(f.seed !== undefined ? { random: seeded(f.seed) } : {}),
+      ...(f.allowOfflineSmoothing ? { allowOfflineSmoothing: true } : {}),
     });
     const out = writeJsonLines(run.hub, f.out !== undefined ? { path: f.out } : { stream: process.stdout });
     const interrupt = new Interrupt();
@@ -157,7 +162,8 @@ export async function runCommand(f: RunFlags): Promise<RunSummary> {
       await out.close();
       if (out.error) throw new CliError(`--out ${f.out ?? 'stdout'}: cannot write (${out.error.code ?? out.error.message})`);
       const lost = summary.lostSamples ? `, ${summary.lostSamples} samples lost` : '';
-      process.stderr.write(`run: ${summary.predictions} predictions, ${summary.skipped} windows skipped${lost}, ${summary.reconnects} reconnects, stopped by ${summary.stoppedBy} after ${summary.seconds.toFixed(1)} s\n`);
+      const offline = smoothing.warning ? `; features NOT as trained: smoothing "${smoothing.smoothing}" ran on its online stand-in (--allow-offline-smoothing)` : '';
+      process.stderr.write(`run: ${summary.predictions} predictions, ${summary.skipped} windows skipped${lost}, ${summary.reconnects} reconnects, stopped by ${summary.stoppedBy} after ${summary.seconds.toFixed(1)} s${offline}\n`);
       return summary;
     } finally {
       interrupt.dispose();
@@ -212,7 +218,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('stream a headband into a model: predictions and events as JSON Lines, reconnection, battery-aware modes')
     .requiredOption('--model <path>', 'model directory (card.json + model.onnx [+ model.int8.onnx]) or an .onnx file')
-    .requiredOption('--device <device>', 'sim:… or replay:… URI (see firmware-bridge/README.md); saved headbands after cmcrd pair')
+    .requiredOption('--device <device>', 'a headband paired with cmcrd pair (name, alias or id), or a sim:… / replay:… URI (see firmware-bridge/README.md)')
     .addOption(numberOption('--duration <s>', 'stop after this many seconds (simulated seconds for sim:/replay:)', 'a number of seconds > 0', (x) => x > 0))
     .addOption(numberOption('--speed <x>', 'simulated seconds per real second for sim:/replay: devices', 'a number > 0', (x) => x > 0).default(1))
     .addOption(policyOption())
@@ -230,6 +236,7 @@ export function registerRun(program: Command): void {
     .addOption(intOption('--max-reconnects <n>', 'reconnection attempts after a loss before giving up (default unlimited)', 0))
     .option('--power-supply <dir>', 'where the host battery is read (Linux sysfs)', POWER_SUPPLY_ROOT)
     .addOption(intOption('--seed <n>', 'seed for the reconnection jitter (reproducible runs)', 0))
+    .option('--allow-offline-smoothing', "run a model whose feature smoothing needs the whole trial (e.g. SEED's offline LDS) on an online stand-in, with a warning")
     .action(async (raw: RunFlags & { serve?: ServeSpec | string }) => {
       process.stdout.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'EPIPE') process.exit(0);
