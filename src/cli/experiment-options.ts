@@ -39,6 +39,7 @@ import {
   type TrainHyper,
 } from '../train/run.js';
 import { CliError } from './errors.js';
+import { queueOption } from '../scale/queue-url.js';
 import { anyEntry, choiceOption, intEntry, intOption, listOption, numberOption, splitList } from './options.js';
 import { prepareOutDir } from './paths.js';
 import { progress, type Progress } from './progress.js';
@@ -78,6 +79,7 @@ export type ExperimentFlags = {
   resume?: boolean;
   engine: EngineChoice;
   jobs: number;
+  queue?: string;
   json?: boolean;
 };
 
@@ -188,6 +190,7 @@ export function addExperimentOptions(cmd: Command): Command {
       ).default('auto'),
     )
     .addOption(intOption('--jobs <n>', 'run the folds in n parallel processes, one core each (same results as one process)', 1).default(1))
+    .addOption(queueOption())
     .option('--json', 'print one JSON document on stdout: the files written and the key figures (progress stays on stderr)');
 }
 

@@ -13,6 +13,7 @@ import { registerDataset } from './commands/dataset.js';
 import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
+import { registerWorker } from './commands/worker.js';
 import { runProgram } from './program.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerCompare(program);
   registerExport(program);
+  registerWorker(program);
   return program;
 }
 

@@ -1,0 +1,10 @@
+import { Queue, Worker, FlowProducer, Job, DelayedError, UnrecoverableError } from 'bullmq';
+import { Redis } from 'ioredis';
+console.log(typeof Queue, typeof Worker, typeof FlowProducer, typeof Job, typeof DelayedError, typeof UnrecoverableError);
+const r = new Redis({ port: 6399, maxRetriesPerRequest: null });
+const q = new Queue('t', { connection: r });
+await q.add('x', { a: 1 }, { jobId: 'a.b' });
+const w = new Worker('t', async (job) => { console.log('got', job.id, job.data); return { ok: 1 }; }, { connection: r.duplicate() });
+await new Promise((res) => w.on('completed', res));
+console.log(await q.getJobState('a.b'), (await Job.fromId(q, 'a.b'))?.returnvalue);
+await w.close(); await q.close(); r.disconnect();
