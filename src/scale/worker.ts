@@ -200,7 +200,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
     if (d.kind === 'gate') return gateJob(d);
     const ctx = await context(d.sweep);
     if ('refusal' in ctx) return refuse(job, token, ctx.refusal);
-    log(`job ${job.id}: ${describe(d)} (attempt ${job.attemptsStarted})`);
+    log(`job ${job.id}: ${describe(d)} (try ${job.attemptsMade + 1}${job.stalledCounter ? `; taken again from ${job.stalledCounter} lost worker(s)` : ''})`);
     try {
       const res = d.kind === 'teacher' ? await teacherJob(d, ctx) : await studentJob(job, d, ctx);
       const acc = 'record' in res ? res.record.accuracy : res.accuracy;
@@ -213,8 +213,9 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
     }
   };
 
+  const workerConn = redisClient(t);
   const worker = new Worker<JobData>(t.queueName, processor, {
-    connection: redisClient(t),
+    connection: workerConn,
     name,
     concurrency: 1,
     lockDuration: s.lockMs ?? WORKER_DEFAULTS.lockMs,
@@ -227,7 +228,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
   worker.on('failed', (job, err) => {
     if (err instanceof DelayedError || err.name === 'DelayedError') return;
     stats.failed++;
-    log(`job ${job?.id ?? '?'}: failed (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`);
+    log(`job ${job?.id ?? '?'}: failed (try ${job?.attemptsMade ?? '?'}): ${err.message}`);
   });
   let lastError = '';
   worker.on('error', (e) => {
@@ -242,6 +243,8 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
     async close() {
       await worker.close();
       await queue.close();
+      // BullMQ leaves connections it was given open.
+      workerConn.disconnect();
       conn.disconnect();
       rmSync(scratch, { recursive: true, force: true });
     },

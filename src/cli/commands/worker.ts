@@ -64,6 +64,8 @@ export function registerWorker(program: Command): void {
         probe.disconnect();
       }
       const interrupt = new Interrupt();
+      // A child of `--concurrency N` stops (after its job) when its parent is gone, even if that was killed.
+      process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
       const w = await startWorker({
         target,
         lockMs: f.lock * 1000,
@@ -77,6 +79,7 @@ export function registerWorker(program: Command): void {
       await w.close();
       interrupt.dispose();
       log(`worker ${w.name}: stopped after ${w.stats.completed} job(s), ${w.stats.failed} failed try(s), ${w.stats.refused} refusal(s)`);
+      if (process.connected) process.disconnect(); // the channel to a --concurrency parent would keep this process alive
     });
 }
 
@@ -89,11 +92,12 @@ async function runMany(f: WorkerFlags, cmd: Command, log: (l: string) => void): 
   const interrupt = new Interrupt();
   const exits = await Promise.all(
     Array.from({ length: f.concurrency }, (_, k) => {
-      const child = spawn(process.execPath, [...bin, ...args, '--concurrency', '1'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      const child = spawn(process.execPath, [...bin, ...args, '--concurrency', '1'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
       createInterface({ input: child.stderr! }).on('line', (line) => log(`[worker ${k + 1}/${f.concurrency}] ${line}`));
       interrupt.onInterrupt(() => {
         if (child.exitCode === null) child.kill('SIGTERM');
       });
+      child.on('message', () => {});
       return new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     }),
   );
