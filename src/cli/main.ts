@@ -14,6 +14,7 @@ import { registerTrain } from './commands/train.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
 import { registerWorker } from './commands/worker.js';
+import { registerFleet } from './commands/fleet.js';
 import { runProgram } from './program.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerExport(program);
   registerWorker(program);
+  registerFleet(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
  * 127.0.0.1 with a free port and a temp dir (never a mock), and `cmcrd` children run from the sources through tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,7 @@ export interface Server {
 
 function server(cmd: string, args: (port: number, dir: string) => string[], scheme: string, port: number): Server {
   const dir = mkdtempSync(join(tmpdir(), `cmcrd-${scheme}-`));
+  chmodSync(dir, 0o777); // mosquitto started as root drops to its own user, which must write its database here
   let child: ChildProcess | null = null;
   const s: Server = {
     port,
@@ -85,7 +86,8 @@ export async function startMosquitto(): Promise<Server> {
     '/usr/sbin/mosquitto',
     (p, dir) => {
       const conf = join(dir, 'mosquitto.conf');
-      writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+      // Persistence (saved at a clean stop) so that a restart keeps retained messages and durable sessions.
+      writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\n`);
       return ['-c', conf];
     },
     'mqtt',
