@@ -9,8 +9,9 @@ import { datasetsSuite } from './datasets.js';
 import { firmwareSuite } from './firmware.js';
 import { trainPipelineSuite } from './train-pipeline.js';
 import { packageSuite } from './package.js';
+import { scaleSuite } from './scale.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, packageSuite];
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, packageSuite, scaleSuite];
 
 /** Suites too long for the default run (the LOSO methods comparison takes ~30 min): `npm run bench -- --only train-pipeline`. */
 export const optionalSuites: BenchSuite[] = [trainPipelineSuite];
