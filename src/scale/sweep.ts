@@ -192,6 +192,7 @@ async function watch(
   const planned = (i: number) => kept[i]! + plan.students.filter((s) => s.cell === i).length;
   const shown = cells.map(() => '');
   const dirty = new Set<number>();
+  const unsaved: string[] = [];
   let lastReport = 0;
   let lastWrite = 0;
   let lastActivity = Date.now();
@@ -214,6 +215,7 @@ async function watch(
     for (const e of (r.config.engines as string[] | undefined) ?? []) g.engines.add(e);
     for (const x of r.transductiveSubjects) g.transductive.add(x);
     results.set(s.id, r);
+    unsaved.push(s.id);
     dirty.add(s.cell);
     // The teacher goes to the teacher cache, as a local run leaves it there.
     const tid = s.data.teacher;
@@ -251,10 +253,9 @@ async function watch(
       if (st === 'completed') {
         const job = await Job.fromId<JobData, StudentResult>(queue, s.id);
         const r = job?.returnvalue;
-        if (r && typeof r === 'object' && r.record) {
-          await gatherResult(s, r);
-          lastActivity = Date.now();
-        }
+        if (r && typeof r === 'object' && r.record) await gatherResult(s, r);
+        else failed.set(s.id, `${describe(s)}: the job completed without a result (made by another program?)`);
+        lastActivity = Date.now();
       } else if (st === 'failed') {
         const job = await Job.fromId(queue, s.id);
         failed.set(s.id, `${describe(s)}: ${job?.failedReason ?? 'failed'}`);
@@ -309,7 +310,7 @@ async function watch(
         return st;
       }));
     }
-    if (now - lastWrite >= 5 * timing.reportMs || left === 0) {
+    if (now - lastWrite >= 5 * timing.reportMs || left === 0 || p.interrupt.interrupted) {
       lastWrite = now;
       for (const i of dirty) {
         const cell = cells[i]!;
@@ -317,6 +318,8 @@ async function watch(
         if (prev) writeRunReport(join(p.out, cell.rel), await runExperiment({ ...p.cfg.base, dataset: p.cfg.dataset, method: cell.method, arch: cell.arch, resume: prev, interrupt: { interrupted: true }, checkpointDir: null }));
       }
       dirty.clear();
+      // Saved in results.json now (what --resume reads): the job results, checkpoints included, leave Redis.
+      for (const jid of unsaved.splice(0)) await queue.remove(jid).catch(() => 0);
     }
     if (left === 0 || p.interrupt.interrupted) break;
     if (!idleSaid && now - lastActivity > 30_000) {

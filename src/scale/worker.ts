@@ -201,10 +201,11 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
     const ctx = await context(d.sweep);
     if ('refusal' in ctx) return refuse(job, token, ctx.refusal);
     log(`job ${job.id}: ${describe(d)} (try ${job.attemptsMade + 1}${job.stalledCounter ? `; taken again from ${job.stalledCounter} lost worker(s)` : ''})`);
+    const t0 = performance.now();
     try {
       const res = d.kind === 'teacher' ? await teacherJob(d, ctx) : await studentJob(job, d, ctx);
       const acc = 'record' in res ? res.record.accuracy : res.accuracy;
-      log(`job ${job.id}: done, test accuracy ${(100 * acc).toFixed(1)} %`);
+      log(`job ${job.id}: done in ${((performance.now() - t0) / 1000).toFixed(2)} s, test accuracy ${(100 * acc).toFixed(1)} %`);
       return res;
     } catch (e) {
       // The same job would fail the same way on any worker: no retry.

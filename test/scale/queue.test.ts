@@ -65,7 +65,8 @@ describe('compare --queue with cmcrd worker', () => {
   it("gives each run a --jobs 1 run's accuracy, trains each teacher once, and a worker of another version refuses with a message", async () => {
     const target = parseQueueUrl(redis.url);
     const lines: string[] = [];
-    const other = await startWorker({ target, version: '0.0.0-other', refuseDelayMs: 300, log: (l) => lines.push(l) });
+    // Its stalled checks every second, as the other workers' (the check's period is shared through Redis).
+    const other = await startWorker({ target, version: '0.0.0-other', refuseDelayMs: 300, lockMs: 2000, stalledIntervalMs: 1000, log: (l) => lines.push(l) });
     const out = join(dir, 'q1');
     const c = compare(out, redis.url);
     await c.waitFor(/queue: sweep/);
@@ -152,7 +153,7 @@ describe('compare --queue with cmcrd worker', () => {
     const w = worker();
     await w.waitFor(/waiting for jobs/);
     const c = compare(out, redis.url);
-    await w.waitFor(/done, test accuracy/);
+    await w.waitFor(/: done in .* test accuracy/);
     await redis.stop('SIGKILL');
     await new Promise((res) => setTimeout(res, 300));
     await redis.start();
