@@ -132,8 +132,17 @@ describe('compare --queue with cmcrd worker', () => {
     await job!.updateData({ ...job!.data, fold: 'nosuch' });
     await q.close();
     r.disconnect();
+    // A worker whose copy of the data differs (another synthetic world at the mapped path) refuses every job.
+    const elsewhere = join(dir, 'other-data');
+    synthesize({ layout: 'seed-iv', out: elsewhere, subjects: 3, sessions: 1, windowsPerTrial: 2, seed: 7 });
+    const lines: string[] = [];
+    const stranger = await startWorker({ target: parseQueueUrl(url), rootMap: [[data, elsewhere]], refuseDelayMs: 300, lockMs: 2000, stalledIntervalMs: 1000, log: (l) => lines.push(l) });
     const w = worker();
     const { code } = await c.exited;
+    await stranger.close();
+    expect(stranger.stats.completed).toBe(0);
+    expect(lines.join('\n')).toMatch(/refused: the data at \S+other-data differs from the coordinator's \(fingerprint [0-9a-f]{16}, expected [0-9a-f]{16}\)/);
+    expect(c.stderr()).toMatch(/refused by worker \S+: the data at \S+other-data differs/);
     expect(code, c.stderr()).toBe(1);
     expect(c.stderr()).toMatch(/1 run\(s\) failed on the queue:\neeg-only · mlp fold s1 seed 1: unknown fold id\(s\) nosuch/);
     expect(c.stderr()).toMatch(/the same command with --resume retries the failed ones/);
