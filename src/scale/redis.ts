@@ -25,15 +25,16 @@ export function redisClient(t: QueueTarget, onState?: (state: 'ready' | 'lost', 
     lazyConnect: false,
   });
   let up = false;
+  let lastError = '';
   r.on('ready', () => {
     up = true;
     onState?.('ready', t.display);
   });
   r.on('error', (e: Error) => {
-    if (up) onState?.('lost', e.message);
-    up = false;
+    lastError = e.message;
   });
-  r.on('end', () => {
+  r.on('close', () => {
+    if (up) onState?.('lost', lastError || 'connection closed');
     up = false;
   });
   return r;

@@ -198,6 +198,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
     const d = job.data;
     if (d.v !== version) return refuse(job, token, `the job was enqueued by cmcrd ${d.v} and this worker runs cmcrd ${version}; start workers of the coordinator's version`);
     if (d.kind === 'gate') return gateJob(d);
+    if (!contexts.has(d.sweep)) log(`job ${job.id}: reading sweep ${d.sweep}'s settings and data`);
     const ctx = await context(d.sweep);
     if ('refusal' in ctx) return refuse(job, token, ctx.refusal);
     log(`job ${job.id}: ${describe(d)} (try ${job.attemptsMade + 1}${job.stalledCounter ? `; taken again from ${job.stalledCounter} lost worker(s)` : ''})`);
