@@ -10,10 +10,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Queue, Worker } from 'bullmq';
 import { synthesize } from '../src/datasets/index.js';
 import { parseQueueUrl } from '../src/scale/queue-url.js';
-import { redisClient } from '../src/scale/redis.js';
 import { createMqttPublisher } from '../runtime/telemetry/mqtt.node.js';
 import type { BenchResult, BenchSuite } from './harness.js';
 
@@ -112,7 +110,11 @@ export const scaleSuite: BenchSuite = {
       }
       results.push({ name: 'scale.queue.sweep-overhead-per-job', value: (1000 * (queue1 - local1)) / jobs, unit: 'ms/job', detail: { note: '(queue with 1 worker − --jobs 1) / jobs, teachers and gates included', jobs } });
 
-      // A no-op job's round trip: enqueue, take, complete, seen by the producer.
+      // A no-op job's round trip: enqueue, take, complete, seen by the producer. (Loaded here: the Redis client is
+      // needed by this suite only.)
+      const { Queue, Worker } = await import('bullmq');
+      const { loadRedisClient, redisClient } = await import('../src/scale/redis.js');
+      await loadRedisClient();
       const n = ctx.quick ? 200 : 1000;
       const target = parseQueueUrl(`${url}?queue=bench-noop`);
       const conn = redisClient(target);

@@ -2,18 +2,35 @@
  * The Redis connections of the queue: ioredis clients (BullMQ 6 takes a client instance in ESM), which reconnect by
  * themselves after Redis restarts; commands issued meanwhile wait.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { QueueTarget } from './queue-url.js';
 
 export type { QueueTarget } from './queue-url.js';
 export { parseQueueUrl } from './queue-url.js';
+
+let RedisClass: typeof Redis | null = null;
+
+/**
+ * Load the Redis client library (once). It is loaded when a queue is used rather than with the CLI, and its absence
+ * is said plainly: BullMQ 6 lists ioredis as an optional peer dependency, so an install may lack it.
+ */
+export async function loadRedisClient(): Promise<void> {
+  if (RedisClass) return;
+  try {
+    RedisClass = (await import('ioredis')).Redis;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error("the Redis client library is not installed (npm install ioredis: BullMQ needs it beside it)");
+    throw e;
+  }
+}
 
 /**
  * A client for BullMQ: `maxRetriesPerRequest: null` (BullMQ's requirement: a blocked command waits for the
  * reconnection instead of failing) and a quick, capped reconnect so a restarted Redis is found again within ~2 s.
  */
 export function redisClient(t: QueueTarget, onState?: (state: 'ready' | 'lost', detail: string) => void): Redis {
-  const r = new Redis({
+  if (!RedisClass) throw new Error('redisClient: call loadRedisClient() first');
+  const r = new RedisClass({
     host: t.host,
     port: t.port,
     db: t.db,

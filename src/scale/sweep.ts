@@ -22,7 +22,7 @@ import { TOOLKIT_VERSION } from '../version.js';
 import { CliError } from '../cli/errors.js';
 import type { JobCell, JobsOutcome, JobsRun } from '../cli/jobs.js';
 import { planSweep, runKey, specFlags, specKey, sweepId, type GateUnit, type JobData, type StudentResult, type StudentUnit, type SweepSpec, type TeacherResult } from './plan.js';
-import { parseQueueUrl, reachable, redisClient, type QueueTarget } from './redis.js';
+import { loadRedisClient, parseQueueUrl, reachable, redisClient, type QueueTarget } from './redis.js';
 
 export interface SweepTiming {
   /** How often the jobs are looked at (ms). */
@@ -46,6 +46,11 @@ export async function runOnQueue(url: string, p: JobsRun, timing: Partial<SweepT
   let target: QueueTarget;
   try {
     target = parseQueueUrl(url);
+  } catch (e) {
+    throw new CliError(`--queue: ${(e as Error).message}`);
+  }
+  try {
+    await loadRedisClient();
   } catch (e) {
     throw new CliError(`--queue: ${(e as Error).message}`);
   }

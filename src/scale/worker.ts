@@ -25,7 +25,7 @@ import { datasetFingerprint, ExperimentConfigError, runExperiment, type Directio
 import { TOOLKIT_VERSION } from '../version.js';
 import { experimentConfig, type ExperimentConfig, type ExperimentFlags } from '../cli/experiment-options.js';
 import { specKey, teacherMethod, type GateJobData, type JobData, type StudentJobData, type StudentResult, type SweepSpec, type TeacherJobData, type TeacherResult } from './plan.js';
-import { redisClient, type QueueTarget } from './redis.js';
+import { loadRedisClient, redisClient, type QueueTarget } from './redis.js';
 
 export interface WorkerSettings {
   target: QueueTarget;
@@ -60,6 +60,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
   const log = s.log;
   const t = s.target;
   const stats = { completed: 0, failed: 0, refused: 0 };
+  await loadRedisClient();
   let lostSaid = false;
   const onState = (state: 'ready' | 'lost', detail: string) => {
     if (state === 'lost' && !lostSaid) log(`redis: connection lost (${detail}); reconnecting`);

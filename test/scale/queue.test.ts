@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../src/datasets/index.js';
 import { parseQueueUrl } from '../../src/scale/queue-url.js';
-import { redisClient } from '../../src/scale/redis.js';
+import { loadRedisClient, redisClient } from '../../src/scale/redis.js';
 import { startWorker } from '../../src/scale/worker.js';
 import { cmcrd, killChildren, startRedis, type Child, type Server } from './servers.js';
 
@@ -44,6 +44,7 @@ async function stop(...cs: Child[]): Promise<void> {
 }
 
 beforeAll(async () => {
+  await loadRedisClient();
   dir = mkdtempSync(join(tmpdir(), 'cmcrd-queue-'));
   data = join(dir, 'data');
   synthesize({ layout: 'seed-iv', out: data, subjects: 3, sessions: 1, windowsPerTrial: 2 });

@@ -53,8 +53,13 @@ export function registerWorker(program: Command): void {
       const log = (l: string) => process.stderr.write(l + '\n');
       if (f.concurrency > 1) return runMany(f, cmd, log);
       const { startWorker } = await import('../../scale/worker.js');
-      const { redisClient, reachable } = await import('../../scale/redis.js');
+      const { loadRedisClient, redisClient, reachable } = await import('../../scale/redis.js');
       const target = parseQueueUrl(f.queue);
+      try {
+        await loadRedisClient();
+      } catch (e) {
+        throw new CliError(`--queue: ${(e as Error).message}`);
+      }
       const probe = redisClient(target);
       try {
         await reachable(probe, target);
