@@ -56,7 +56,7 @@ export interface PublisherStats {
   delivered: number;
   /** Waiting for the broker now (buffered while it is away, or sent and not acknowledged). */
   pending: number;
-  /** Dropped because the buffer was full while the broker was away. */
+  /** Dropped because the buffer was full while the broker was away, or still buffered when the publisher closed. */
   dropped: number;
   connected: boolean;
   /** Times the connection was lost. */
@@ -205,6 +205,9 @@ export function createMqttPublisher(url: string, opts: MqttPublisherOptions): Mq
       if (stats.connected) await new Promise<void>((resolve) => client.publish(topics.status, offline('stopped'), { qos: 1, retain: true }, () => resolve()));
       await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
       stats.connected = false;
+      // What never reached the broker is lost now: counted with the drops.
+      stats.dropped += buffer.length;
+      buffer.length = 0;
       sync();
       return stats;
     },

@@ -282,7 +282,8 @@ async function watch(
           } else if (gs === 'completed') await queue.add('student', s.data, { ...jobOpts, jobId: s.id });
           else if (gs === 'failed') {
             const tj = await Job.fromId(queue, g.teacherId);
-            failed.set(s.id, `${describe(s)}: its teacher (job ${g.teacherId}) failed: ${tj?.failedReason ?? 'unknown error'}`);
+            const gj = tj?.failedReason ? null : await Job.fromId(queue, g.id);
+            failed.set(s.id, tj?.failedReason ? `${describe(s)}: its teacher (job ${g.teacherId}) failed: ${tj.failedReason}` : `${describe(s)}: its gate job ${g.id} failed: ${gj?.failedReason ?? 'unknown error'}`);
             dirty.add(s.cell);
           } else if (gs === 'active') running.add(g.id);
         }
