@@ -13,9 +13,10 @@ import { exportSuite } from './export.js';
 import { deploySuite } from './deploy.js';
 import { deployPiSuite } from './deploy-pi.js';
 import { smoothingSuite } from './smoothing.js';
-
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, runtimeSuite, deploySuite, deployPiSuite, packageSuite];
 import { runtimeSuite } from './runtime.js';
+import { scaleSuite } from './scale.js';
+
+export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, runtimeSuite, deploySuite, deployPiSuite, packageSuite, scaleSuite];
 
 /**
  * Suites too long for the default run (the LOSO methods comparison takes ~30 min; smoothing forms in the closed

@@ -41,6 +41,7 @@ import {
 import { SMOOTHING_NAMES, type SmoothingName } from '../../runtime/dsp/smooth.js';
 import { CliError } from './errors.js';
 import { cliMessage, flagOf } from './flags.js';
+import { queueOption } from '../scale/queue-url.js';
 import { anyEntry, choiceOption, intEntry, intOption, listOption, numberOption, splitList } from './options.js';
 import { prepareOutDir } from './paths.js';
 import { progress, type Progress } from './progress.js';
@@ -82,6 +83,7 @@ export type ExperimentFlags = {
   force?: boolean;
   engine: EngineChoice;
   jobs: number;
+  queue?: string;
   json?: boolean;
 };
 
@@ -200,6 +202,7 @@ export function addExperimentOptions(cmd: Command): Command {
       ).default('auto'),
     )
     .addOption(intOption('--jobs <n>', 'run the folds in n parallel processes, one core each (same results as one process)', 1).default(1))
+    .addOption(queueOption())
     .option('--json', 'print one JSON document on stdout: the files written and the key figures (progress stays on stderr)');
 }
 

@@ -18,6 +18,8 @@ import { registerRun } from './commands/run.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerServe } from './commands/serve.js';
+import { registerWorker } from './commands/worker.js';
+import { registerFleet } from './commands/fleet.js';
 import { runProgram } from './program.js';
 import { registerPair } from './commands/pair.js';
 import { registerDevices } from './commands/devices.js';
@@ -50,6 +52,8 @@ export function buildProgram(): Command {
   registerCalibrate(program);
   registerDeploy(program);
   registerServe(program);
+  registerWorker(program);
+  registerFleet(program);
   return program;
 }
 

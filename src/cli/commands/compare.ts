@@ -77,10 +77,11 @@ export function registerCompare(program: Command): void {
     const total = methods.length * archs.length;
     let interrupted = false;
     let failures: string[] = [];
+    const q = raw.queue !== undefined ? await import('../../scale/sweep.js') : null;
     try {
-      if (jobs > 1) {
+      if (jobs > 1 || q) {
         const grid = archs.flatMap((arch) => methods.map((method) => ({ method, arch, rel: join('runs', `${method}-${arch}`) })));
-        const done = await runInJobs({
+        const done = await (q ? q.runOnQueue.bind(null, raw.queue!) : runInJobs)({
           command: 'compare',
           cmd,
           raw,
@@ -141,7 +142,7 @@ export function registerCompare(program: Command): void {
     const files = writeComparison(out, cells, title, reference);
     log(`wrote ${files.join(', ')}`);
     process.stdout.write(JSON.stringify(compareDocument(out, files, cells, title, reference, interrupted)) + '\n');
-    if (failures.length) throw jobsFailed(out, failures);
+    if (failures.length) throw q ? q.queueFailed(out, failures) : jobsFailed(out, failures);
     if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }

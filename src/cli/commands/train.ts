@@ -63,9 +63,10 @@ export function registerTrain(program: Command): void {
     const tracker = runTracker(`${method} · ${arch}`, progressReporter('', log));
     let result: ExperimentResult;
     let failures: string[] = [];
+    const q = raw.queue !== undefined ? await import('../../scale/sweep.js') : null;
     try {
-      if (jobs > 1) {
-        const done = await runInJobs({
+      if (jobs > 1 || q) {
+        const done = await (q ? q.runOnQueue.bind(null, raw.queue!) : runInJobs)({
           command: 'train',
           cmd,
           raw,
@@ -99,7 +100,7 @@ export function registerTrain(program: Command): void {
     log(`wrote ${files.join(', ')}`);
     const teachers = cfg.base.teacherCacheDir;
     process.stdout.write(JSON.stringify(trainDocument(out, files, teachers && existsSync(teachers) ? teachers : null, result)) + '\n');
-    if (failures.length) throw jobsFailed(out, failures);
+    if (failures.length) throw q ? q.queueFailed(out, failures) : jobsFailed(out, failures);
     if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
   });
 }
