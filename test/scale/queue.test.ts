@@ -145,7 +145,7 @@ describe('compare --queue with cmcrd worker', () => {
     expect(lines.join('\n')).toMatch(/refused: the data at \S+other-data differs from the coordinator's \(fingerprint [0-9a-f]{16}, expected [0-9a-f]{16}\)/);
     expect(c.stderr()).toMatch(/refused by worker \S+: the data at \S+other-data differs/);
     expect(code, c.stderr()).toBe(1);
-    expect(c.stderr()).toMatch(/1 run\(s\) failed on the queue:\neeg-only · mlp fold s1 seed 1: unknown fold id\(s\) nosuch/);
+    expect(c.stderr()).toMatch(/1 run\(s\) failed on the queue:\neeg-only · mlp fold s1 seed 1: (folds: )?unknown fold id\(s\) nosuch/);
     expect(c.stderr()).toMatch(/the same command with --resume retries the failed ones/);
     const partial = runs(out);
     expect(partial['kd-mlp']).toEqual(local['kd-mlp']);
