@@ -9,3 +9,4 @@ export { loadRunModel, type LoadedModel } from './run/model-dir.node.js';
 export { serveRunEvents, parseServeSpec, type EventServer, type ServeSpec } from './run/sse.node.js';
 export { writeJsonLines, type JsonLinesOutput } from './run/output.node.js';
 export { sysfsBattery, readPowerSupplies, POWER_SUPPLY_ROOT } from './battery/sysfs.node.js';
+export { createMqttPublisher, type MqttPublisher, type MqttPublisherOptions } from './telemetry/mqtt.node.js';

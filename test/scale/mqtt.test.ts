@@ -6,6 +6,7 @@ import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMqttPublisher, parseMqttUrl } from '../../runtime/telemetry/mqtt.node.js';
 import { cmcrd, killChildren, nodeChild, startMosquitto, type Server } from './servers.js';
+import { modelDir, parseLines } from '../run/helpers.js';
 
 let broker: Server;
 
@@ -123,5 +124,26 @@ describe('MQTT fleet telemetry', () => {
     expect(() => parseMqttUrl('mqtt://host:1883')).toThrow(/no topic prefix/);
     expect(() => parseMqttUrl('http://host/x')).toThrow(/scheme must be mqtt:\/\/ or mqtts:\/\//);
     expect(parseMqttUrl('mqtts://h/lab/a', { CMCRD_MQTT_USERNAME: 'u', CMCRD_MQTT_PASSWORD: 'p' })).toMatchObject({ brokerUrl: 'mqtts://h:8883', prefix: 'lab/a', username: 'u', password: 'p', tls: true });
+  });
+
+  it('cmcrd run --publish sends every line it writes: predictions on /predictions, the rest on /events, and an online status', async () => {
+    const url = `${broker.url}/ward`;
+    const live = await subscriber('ward/#');
+    const dir = await modelDir();
+    const device = 'sim:muse?emotion=happy&seed=4';
+    const r = cmcrd(['run', '--model', dir, '--device', device, '--duration', '40', '--speed', '200', '--publish', url]);
+    const { code } = await r.exited;
+    expect(code, r.stderr()).toBe(0);
+    const lines = parseLines(r.stdout());
+    const predictions = lines.filter((e) => e.type === 'prediction');
+    expect(predictions.length).toBeGreaterThan(3);
+    expect(r.stderr()).toMatch(new RegExp(`published to ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${lines.length} messages delivered`));
+    const topic = (t: string) => live.got.filter((g) => g.topic.endsWith(t) && g.topic.startsWith('ward/'));
+    await live.until(() => topic('/predictions').length + topic('/events').length >= lines.length);
+    expect(topic('/predictions').length).toBe(predictions.length);
+    expect(topic('/events').map((g) => g.body.type)).toEqual(lines.filter((e) => e.type !== 'prediction').map((e) => e.type));
+    expect(topic('/events').at(-1)!.body.type).toBe('summary');
+    expect(topic('/status').some((g) => g.body.state === 'online')).toBe(true);
+    await end(live.client);
   });
 });

@@ -13,6 +13,8 @@ import { applyCalibration, type AppliedCalibration } from '../../../runtime/run/
 import { RealClock, VirtualClock, type RunClock } from '../../../runtime/run/clock.js';
 import { RunSetupError } from '../../../runtime/run/device-fit.js';
 import { resolveRunDevice } from '../../../runtime/run/device.node.js';
+import { createMqttPublisher, type MqttPublisher } from '../../../runtime/telemetry/mqtt.node.js';
+import { formatEventLine, type RunEvent } from '../../../runtime/run/events.js';
 import type { RunSummary } from '../../../runtime/run/events.js';
 import { loadRunModel, type LoadedModel } from '../../../runtime/run/model-dir.node.js';
 import { MODES } from '../../../runtime/run/modes.js';
@@ -47,6 +49,8 @@ export interface RunFlags {
   seed?: number;
   criticalInference?: boolean;
   allowOfflineSmoothing?: boolean;
+  /** mqtt://host:port/<prefix>: publish every line to a broker as well (fleet telemetry). */
+  publish?: string;
 }
 
 /** A seeded generator for the backoff jitter (mulberry32), so --seed makes a run reproducible. */
@@ -139,6 +143,20 @@ export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<Ru
       ...(f.allowOfflineSmoothing ? { allowOfflineSmoothing: true } : {}),
     });
     const out = writeJsonLines(run.hub, f.out !== undefined ? { path: f.out } : { stream: process.stdout });
+    // Fleet telemetry: every line written is also published (buffered, bounded, while the broker is away).
+    let publisher: MqttPublisher | null = null;
+    if (f.publish !== undefined) {
+      try {
+        publisher = createMqttPublisher(f.publish, { device: dev.link.label });
+      } catch (e) {
+        run.stop();
+        await run.done.catch(() => undefined);
+        await out.close();
+        throw new CliError(`--publish ${f.publish}: ${(e as Error).message}`);
+      }
+      const p = publisher;
+      run.hub.subscribe((e: RunEvent) => p.publish(formatEventLine(e)));
+    }
     const interrupt = new Interrupt();
     interrupt.onInterrupt(() => run.stop());
     try {
@@ -161,6 +179,11 @@ export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<Ru
       }
       await out.close();
       if (out.error) throw new CliError(`--out ${f.out ?? 'stdout'}: cannot write (${out.error.code ?? out.error.message})`);
+      if (publisher) {
+        const st = await publisher.close();
+        process.stderr.write(`published to ${f.publish}: ${st.delivered} messages delivered${st.dropped ? `, ${st.dropped} dropped while the broker was away` : ''}${st.pending ? `, ${st.pending} not delivered at the end` : ''}\n`);
+        publisher = null;
+      }
       const lost = summary.lostSamples ? `, ${summary.lostSamples} samples lost` : '';
       const offline = smoothing.warning ? `; features NOT as trained: smoothing "${smoothing.smoothing}" ran on its online stand-in (--allow-offline-smoothing)` : '';
       process.stderr.write(`run: ${summary.predictions} predictions, ${summary.skipped} windows skipped${lost}, ${summary.reconnects} reconnects, stopped by ${summary.stoppedBy} after ${summary.seconds.toFixed(1)} s${offline}\n`);
@@ -168,6 +191,7 @@ export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<Ru
     } finally {
       interrupt.dispose();
       await out.close();
+      await publisher?.close().catch(() => undefined);
     }
   } finally {
     await server?.close();
@@ -236,6 +260,7 @@ export function registerRun(program: Command): void {
     .addOption(intOption('--max-reconnects <n>', 'reconnection attempts after a loss before giving up (default unlimited)', 0))
     .option('--power-supply <dir>', 'where the host battery is read (Linux sysfs)', POWER_SUPPLY_ROOT)
     .addOption(intOption('--seed <n>', 'seed for the reconnection jitter (reproducible runs)', 0))
+    .option('--publish <url>', 'also publish every line over MQTT: mqtt://host:port/<prefix> (mqtts:// for TLS; credentials in the URL or CMCRD_MQTT_USERNAME / CMCRD_MQTT_PASSWORD)')
     .option('--allow-offline-smoothing', "run a model whose feature smoothing needs the whole trial (e.g. SEED's offline LDS) on an online stand-in, with a warning")
     .action(async (raw: RunFlags & { serve?: ServeSpec | string }) => {
       process.stdout.on('error', (e: NodeJS.ErrnoException) => {
