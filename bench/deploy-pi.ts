@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPiBundle } from '../deploy/pi/build.js';
-import { modelDir } from '../test/run/helpers.js';
+import { modelDir } from '../test/runtime/run/helpers.js';
 import type { BenchResult, BenchSuite } from './harness.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');

@@ -237,7 +237,7 @@ export const dspSuite: BenchSuite = {
       }
     }
 
-    // WebAssembly SIMD against the TypeScript loops (same bits, test/dsp/fast-paths.test.ts), 62-channel DE by
+    // WebAssembly SIMD against the TypeScript loops (same bits, test/runtime/dsp/fast-paths.test.ts), 62-channel DE by
     // FFT (seed-de) and by band-pass filters (gauss-de): the two paths timed one right after the other, who goes
     // first alternating per round; the ratio of medians is reported, the per-round ratios kept in the details.
     if (simd) {

@@ -14,7 +14,7 @@ import { loadOnnxClassifier } from '../../runtime/infer/onnx.node.js';
 import { startHeadbandSession, type Prediction } from '../../runtime/session.js';
 import { runCli } from '../cli-harness.js';
 import { trainedCheckpoint } from '../export/helpers.js';
-import { useWasm } from '../train-pipeline/helpers.js';
+import { useWasm } from '../src/train/experiment/helpers.js';
 
 export { launchChromium, CHROMIUM_ARGS } from './chromium.js';
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../runtime/run/events.js';
 import { runCli } from '../cli-harness.js';
-import { modelDir, ofType, parseLines } from '../run/helpers.js';
+import { modelDir, ofType, parseLines } from '../runtime/run/helpers.js';
 
 /** The environment of a shell on the Pi: no npm_* variables inherited from the npm/npx that started the tests. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli-harness.js';
-import { modelDir, ofType, parseLines } from '../run/helpers.js';
+import { modelDir, ofType, parseLines } from '../runtime/run/helpers.js';
 import { freePort, SSHD, startSshd, type Sshd } from './pi-sshd.js';
 
 const haveSsh = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/scp');

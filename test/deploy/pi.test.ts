@@ -18,7 +18,7 @@ import { parseSshTarget, sshErrorLine, sshHint } from '../../deploy/pi/ssh.js';
 import { systemdUnit } from '../../deploy/pi/unit.js';
 import { TOOLKIT_VERSION } from '../../src/version.js';
 import { runCli } from '../cli-harness.js';
-import { modelDir } from '../run/helpers.js';
+import { modelDir } from '../runtime/run/helpers.js';
 
 const baked: BakedRunOptions = { model: 'model', device: 'sim:muse?seed=1', calibration: 'calibration.json', toolkit: '9.9.9' };
 const B = '/opt/b';

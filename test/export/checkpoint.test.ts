@@ -15,7 +15,7 @@ import { eegnetSpec } from '../../src/train/nets/eegnet.js';
 import { dgcnnSpec } from '../../src/train/nets/dgcnn.js';
 import { mlpSpec } from '../../src/train/nets/mlp.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
-import { useWasm } from '../train-pipeline/helpers.js';
+import { useWasm } from '../src/train/experiment/helpers.js';
 import { trainedCheckpoint } from './helpers.js';
 import { runCli } from '../cli-harness.js';
 

@@ -2,7 +2,7 @@
 import type { Checkpoint } from '../../export/checkpoint.js';
 import { buildNetwork, defaultSpec, type ArchName } from '../../src/train/nets/index.js';
 import { makeCheckpoint } from '../../src/train/checkpoint.js';
-import { tinyDataset } from '../train-pipeline/helpers.js';
+import { tinyDataset } from '../src/train/experiment/helpers.js';
 
 const ds = tinyDataset({ channels: 4, eye: 6 });
 

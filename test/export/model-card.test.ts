@@ -9,7 +9,7 @@ import { parseCheckpoint, serialiseCheckpoint, type Checkpoint } from '../../exp
 import { cardOf, modelCard, modelCardJson, MODEL_CARD_VERSION } from '../../export/model-card.js';
 import { exportOnnx } from '../../export/onnx-export.js';
 import { parseModelCard, parseModelCardJson, readOnnxMetadata, CARD_FIELDS, CARD_VERSION } from '../../runtime/model-card.js';
-import { useWasm } from '../train-pipeline/helpers.js';
+import { useWasm } from '../src/train/experiment/helpers.js';
 import { modelBytes } from '../runtime/card-helpers.js';
 import { trainedCheckpoint } from './helpers.js';
 

@@ -6,7 +6,7 @@
  * ~4M multiply-adds each per direction and step at B = 32, K = 1000, d = 128; the scalar loops below take ~5 ms
  * per call in V8. The kernels use float64 lanes (f64x2) in exactly the TypeScript loops' order — four partial sums
  * per dot product over t mod 4, added as ((a0 + a1) + a2) + a3; accumulators per column in c order, zero weights
- * skipped — so both paths give the same bits (test/train/bank.test.ts). The kernels walk the rows in groups
+ * skipped — so both paths give the same bits (test/src/train/bank.test.ts). The kernels walk the rows in groups
  * (below) so that several cache misses are in flight at once; that changes no sum's order.
  */
 import {

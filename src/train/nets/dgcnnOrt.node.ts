@@ -17,7 +17,7 @@
  *   dγ = Σ dXn⊙x̂;  dβ = Σ dXn   (no gradient to the input: it is data)
  *   G = dL̃ = Σ_samples dLX·Xnᵀ;  dÂ = G⊙(u uᵀ) + (−½u³⊙((G⊙Â)u + (G⊙Â)ᵀu)) 1ᵀ
  *   dA = ½(dÂ⊙(1 − I) + (dÂ⊙(1 − I))ᵀ)⊙[A > 0]
- * Checked against PyTorch (test/fixtures/train/nets.json) and the tfjs path in test/train/dgcnn-engine.test.ts.
+ * Checked against PyTorch (test/fixtures/train/nets.json) and the tfjs path in test/src/train/dgcnn-engine.test.ts.
  */
 import type * as tf from '../tf.js';
 import { GraphBuilder } from '../../../export/onnx-graph.js';

@@ -104,7 +104,7 @@ export class EegNetMini extends StoredModule implements Network {
    * So output map g (reading map f = ⌊g/D⌋) is s_f·(X dw)[·, g] + t_f·Σ_c dw[c, g], with X the input (centred in
    * training) as [B·bands, channels]: one [B·bands, channels] × [channels, maps] product instead of a
    * [B, channels, bands, maps] tensor, whose broadcast products and channel sum made this block ~4× slower forward
-   * and backward on tfjs-wasm. Same function as PyTorch's layers, to float32 rounding (test/train/nets.test.ts).
+   * and backward on tfjs-wasm. Same function as PyTorch's layers, to float32 rounding (test/src/train/nets.test.ts).
    */
   private conv1Bn1Depthwise(x: tf.Tensor2D, training: boolean): tf.Tensor3D {
     const { channels, bands } = this;

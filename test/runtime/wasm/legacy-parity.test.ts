@@ -3,7 +3,7 @@
  * computed, bit for bit: every exported function of every module runs on the same random memory image and
  * arguments in an instance of the old module and of the new one, and the whole memory must match afterwards.
  * The old builders are kept verbatim under ./legacy/ for this comparison only; delete both once the rewrite has
- * settled (the per-kernel tests, e.g. test/dsp/fast-paths.test.ts, keep checking the kernels against TypeScript).
+ * settled (the per-kernel tests, e.g. test/runtime/dsp/fast-paths.test.ts, keep checking the kernels against TypeScript).
  */
 import { describe, expect, it } from 'vitest';
 import { fftModule, iirModule } from '../../../runtime/dsp/simd.js';
@@ -14,7 +14,7 @@ import { legacyDsp } from './legacy/dsp.js';
 import { legacyColumns } from './legacy/columns.js';
 import { legacyBank } from './legacy/bank.js';
 import { legacyAdamW } from './legacy/adamw.js';
-import { randn, rng } from '../../dsp/helpers.js';
+import { randn, rng } from '../dsp/helpers.js';
 
 /**
  * A memory image laid out region by region (16-byte aligned), filled with random values. By default they are
