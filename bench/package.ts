@@ -27,7 +27,8 @@ const BEFORE_DEPENDENCIES: Record<string, string> = {
   '@stoprocent/noble': '^2.8.0',
 };
 
-function duBytes(dir: string): number {
+/** Bytes of the files under `dir` (links not followed), as `du -sb` would count them. */
+export function duBytes(dir: string): number {
   let total = 0;
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);

@@ -4,24 +4,15 @@
  * install's node_modules under a budget (README, "Installing the package").
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { duBytes } from '../bench/package.js';
 
 const ROOT = resolve(__dirname, '..');
 /** Measured 416 MB on linux-x64 (onnxruntime-node's binaries for every platform are 294 MB of it). */
 export const INSTALL_BUDGET_MB = 450;
-
-function duBytes(dir: string): number {
-  let total = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = lstatSync(p);
-    total += st.isDirectory() ? duBytes(p) : st.size;
-  }
-  return total;
-}
 
 const npm = (args: string[], cwd: string) =>
   execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund: 'false', npm_config_audit: 'false' } });

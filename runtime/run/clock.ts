@@ -4,6 +4,7 @@
  * On the virtual clock a run is deterministic: timers fire in order at their exact times, each woken task runs
  * before time moves on, and pending inference is awaited before the next step.
  */
+import { sleep } from '../../firmware-bridge/transports/transport.js';
 
 export interface RunClock {
   /** Milliseconds (epoch-based on the real clock; wherever the virtual clock was started). Monotonic. */
@@ -26,16 +27,7 @@ export class RealClock implements RunClock {
     return this.epoch + performance.now();
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    return sleep(Math.max(0, ms), signal);
   }
 }
 

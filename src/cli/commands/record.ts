@@ -23,20 +23,8 @@ import { numberOption } from '../options.js';
 import { checkInputFile, prepareOutFile } from '../paths.js';
 import { moveIntoPlaceNoReplace, openTemp, removeQuietly } from '../../io/atomic.js';
 import { Interrupt, progress } from '../progress.js';
+import { manualClock } from '../../../runtime/run/links.js';
 
-interface Advanceable {
-  advance(ms: number): void;
-}
-function manualClock(d: GattPeripheral): Advanceable | null {
-  const a = d as GattPeripheral & Partial<Advanceable>;
-  if (typeof a.advance !== 'function') return null;
-  try {
-    a.advance(0);
-    return a as Advanceable;
-  } catch {
-    return null;
-  }
-}
 
 export interface RecordOptions {
   device: string;
