@@ -54,6 +54,7 @@ import { checkParity, ortSessionLoader, type ParityResult, type SessionLoader } 
 import { DATASET_KINDS, flatten, loadDataset, type DatasetKind, type EmotionDataset } from '../../datasets/index.js';
 import { makeFolds, PROTOCOLS, type ProtocolName } from '../../train/protocols.js';
 import { CliError } from '../errors.js';
+import { choiceOption, intOption } from '../options.js';
 import { checkInputFile, prepareOutFile, writeOutput } from '../paths.js';
 
 const PARITY_ROWS = 64;
@@ -61,6 +62,8 @@ const PARITY_ROWS = 64;
 export const PARITY_WINDOWS = 2000;
 export const DEFAULT_CALIBRATION_SAMPLES = 1000;
 const LATENCY_RUNS = 300;
+const QUANT_MODES: readonly QuantMode[] = ['static', 'dynamic'];
+const TFJS_WEIGHTS: readonly TfjsWeights[] = ['float32', 'uint8'];
 
 /**
  * onnxruntime-node with the device's settings (1 thread, spinning off). The graph is run directly rather than through
@@ -305,19 +308,14 @@ export async function loadGraphModelFiles(files: GraphModelFiles): Promise<{ pre
 
 interface ExportOptions {
   out?: string;
-  int8?: string | boolean;
-  calibration?: string;
+  int8?: QuantMode;
+  calibration: CalibrationMethod;
   calibrationData?: string;
-  calibrationSamples?: string;
-  tfjs?: string | boolean;
+  calibrationSamples: number;
+  tfjs?: TfjsWeights;
   force?: boolean;
   json?: boolean;
-  latencyRuns?: string;
-}
-
-function choice<T extends string>(v: string, flag: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v)) throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got "${v}"`);
-  return v as T;
+  latencyRuns: number;
 }
 
 export function registerExport(program: Command): void {
@@ -326,12 +324,12 @@ export function registerExport(program: Command): void {
     .description('write a trained checkpoint as a deployable model directory (fp32 / int8 ONNX, tfjs GraphModel, card, parity), or as one fp32 ONNX file')
     .argument('<checkpoint>', 'checkpoint JSON written by `cmcrd train` (checkpoints/) or `cmcrd demo`')
     .option('--out <dir|file.onnx>', 'model directory to write; a path ending in .onnx writes only the fp32 model (default: the checkpoint path with .onnx)')
-    .option('--int8 [mode]', 'also write model.int8.onnx: static (default; QDQ S8S8 calibrated on training windows) or dynamic (int8 weights only)')
-    .option('--calibration <method>', `static int8 calibration: ${CALIBRATION_METHODS.join(', ')} (percentile: ${DEFAULT_PERCENTILE} %)`, 'minmax')
+    .addOption(choiceOption('--int8 [mode]', 'also write model.int8.onnx: static (default; QDQ S8S8 calibrated on training windows) or dynamic (int8 weights only)', QUANT_MODES).preset('static'))
+    .addOption(choiceOption('--calibration <method>', `static int8 calibration (percentile: ${DEFAULT_PERCENTILE} %)`, CALIBRATION_METHODS).default('minmax'))
     .option('--calibration-data <root>', "dataset folder holding the checkpoint's training trials (default: the one its provenance records)")
-    .option('--calibration-samples <n>', 'training windows to calibrate on, spread over all training trials', String(DEFAULT_CALIBRATION_SAMPLES))
-    .option('--tfjs [weights]', 'also write a tfjs GraphModel (tfjs/model.json + shards): float32 (default) or uint8 weights')
-    .option('--latency-runs <n>', 'batch-1 runs per variant and runtime when measuring which variant each runtime should load (0: do not measure, load fp32)', String(LATENCY_RUNS))
+    .addOption(intOption('--calibration-samples <n>', 'training windows to calibrate on, spread over all training trials', 1).default(DEFAULT_CALIBRATION_SAMPLES))
+    .addOption(choiceOption('--tfjs [weights]', 'also write a tfjs GraphModel (tfjs/model.json + shards): float32 (default) or uint8 weights', TFJS_WEIGHTS).preset('float32'))
+    .addOption(intOption('--latency-runs <n>', 'batch-1 runs per variant and runtime when measuring which variant each runtime should load (0: do not measure, load fp32)', 0).default(LATENCY_RUNS))
     .option('--force', 'replace an existing --out file, or an existing, non-empty --out folder')
     .option('--json', 'print the summary as JSON instead of a table')
     .action(async (path: string, raw: ExportOptions) => {
@@ -449,13 +447,12 @@ function parityEntry(what: Pick<ParityEntry, 'format' | 'variant' | 'file' | 'ru
 }
 
 async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: ExportOptions, log: (l: string) => void): Promise<void> {
-  const int8: QuantMode | null = raw.int8 === undefined ? null : raw.int8 === true ? 'static' : choice(String(raw.int8), '--int8', ['static', 'dynamic'] as const);
-  const method = choice<CalibrationMethod>(String(raw.calibration ?? 'minmax'), '--calibration', CALIBRATION_METHODS);
-  const samples = Number(raw.calibrationSamples ?? DEFAULT_CALIBRATION_SAMPLES);
-  if (!Number.isInteger(samples) || samples < 1) throw new CliError(`--calibration-samples must be an integer ≥ 1, got "${String(raw.calibrationSamples)}"`);
-  const tfjsWeights: TfjsWeights | null = raw.tfjs === undefined ? null : raw.tfjs === true ? 'float32' : choice(String(raw.tfjs), '--tfjs', ['float32', 'uint8'] as const);
-  const latencyRuns = Number(raw.latencyRuns ?? LATENCY_RUNS);
-  if (!Number.isInteger(latencyRuns) || latencyRuns < 0) throw new CliError(`--latency-runs must be an integer ≥ 0, got "${String(raw.latencyRuns)}"`);
+  // Parsed and checked by the option builders (src/cli/options.ts).
+  const int8: QuantMode | null = raw.int8 ?? null;
+  const method = raw.calibration;
+  const samples = raw.calibrationSamples;
+  const tfjsWeights: TfjsWeights | null = raw.tfjs ?? null;
+  const latencyRuns = raw.latencyRuns;
   if (raw.calibrationData !== undefined && !existsSync(raw.calibrationData)) throw new CliError(`--calibration-data ${raw.calibrationData}: no such folder`);
   prepareModelDir(out, path, !!raw.force);
   const d = ck.arch.input.channels * ck.arch.input.bands;
