@@ -37,7 +37,8 @@ module.exports = {
     },
     {
       name: 'no-app-imports',
-      comment: 'the deploy apps (web/, deploy/) sit on top of the four roots: no root imports them, except the CLI commands that build them',
+      comment:
+        'the deploy apps (web/, deploy/) sit on top of the four roots: no root imports them, except the CLI commands that build them',
       severity: 'error',
       from: { path: `^(${ROOTS.join('|')})/`, pathNot: '^src/cli/commands/deploy' },
       to: { path: '^(web|deploy)/' },

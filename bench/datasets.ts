@@ -58,7 +58,10 @@ export const datasetsSuite: BenchSuite = {
         }
       }
       // Mark as synthetic with the copied size (readers only use it for meta.synthetic).
-      writeFileSync(join(root, 'SYNTHETIC.json'), JSON.stringify({ layout: 'seed-iv', subjects, sessions: 3, windowsPerTrial, seed: 2022, raw: false }));
+      writeFileSync(
+        join(root, 'SYNTHETIC.json'),
+        JSON.stringify({ layout: 'seed-iv', subjects, sessions: 3, windowsPerTrial, seed: 2022, raw: false }),
+      );
       const bytes = folderBytes(root);
       let windows = 0;
       const runs: number[] = [];
@@ -81,11 +84,25 @@ export const datasetsSuite: BenchSuite = {
         synthSubjectSeconds: +(synthMs / 1000).toFixed(1),
       };
       results.push({ name: 'datasets.seed-iv.load', value: +ms.toFixed(1), unit: 'ms', detail });
-      results.push({ name: 'datasets.seed-iv.load-rate', value: +((bytes / 1e6) / (ms / 1000)).toFixed(1), unit: 'MB/s', detail: { windows } });
+      results.push({
+        name: 'datasets.seed-iv.load-rate',
+        value: +(bytes / 1e6 / (ms / 1000)).toFixed(1),
+        unit: 'MB/s',
+        detail: { windows },
+      });
       const py = spawnSync('/usr/bin/python3', ['-c', SCIPY_LOAD, root], { encoding: 'utf8', timeout: 600_000 });
       if (py.status === 0) {
         const scipyMs = Number(py.stdout.trim()) * 1000;
-        results.push({ name: 'datasets.seed-iv.load-vs-scipy', value: +(ms / scipyMs).toFixed(2), unit: 'x', detail: { oursMs: +ms.toFixed(0), scipyLoadmatMs: +scipyMs.toFixed(0), note: 'ratio < 1: faster than scipy.io.loadmat (same files, same run)' } });
+        results.push({
+          name: 'datasets.seed-iv.load-vs-scipy',
+          value: +(ms / scipyMs).toFixed(2),
+          unit: 'x',
+          detail: {
+            oursMs: +ms.toFixed(0),
+            scipyLoadmatMs: +scipyMs.toFixed(0),
+            note: 'ratio < 1: faster than scipy.io.loadmat (same files, same run)',
+          },
+        });
       } else {
         ctx.log('datasets: python3/scipy not available, no scipy comparison');
       }

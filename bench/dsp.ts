@@ -24,7 +24,7 @@ const METHODS: FeatureMethod[] = ['seed-de', 'seed-psd', 'gauss-de', 'welch', 'w
 
 function noise(nch: number, n: number, seed = 1): Float64Array[] {
   let s = seed;
-  const r = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const r = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
   return Array.from({ length: nch }, () => {
     const x = new Float64Array(n);
     let w = 0;
@@ -106,7 +106,9 @@ class PythonTwin {
 
   constructor(nwin: number, minSeconds: number, warmSeconds: number) {
     const cfg = JSON.stringify({ fs: FS, win: WIN, nwin, minSeconds, warmSeconds });
-    this.proc = spawn('/usr/bin/python3', ['-c', PY, cfg], { env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } });
+    this.proc = spawn('/usr/bin/python3', ['-c', PY, cfg], {
+      env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+    });
     this.proc.stdout.setEncoding('utf8');
     this.proc.stderr.setEncoding('utf8');
     this.proc.stdout.on('data', (d: string) => {
@@ -195,7 +197,7 @@ export const dspSuite: BenchSuite = {
       const run = () => {
         for (let k = 0; k < nwin; k++) fx.push(x.map((c) => c.subarray(k * L, (k + 1) * L)));
       };
-      for (const t0 = performance.now(); performance.now() - t0 < warmMs; ) run();
+      for (const t0 = performance.now(); performance.now() - t0 < warmMs;) run();
       const { msPerCall } = await timeIt(run, minMs);
       return (msPerCall * 1000) / nwin;
     };
@@ -217,14 +219,21 @@ export const dspSuite: BenchSuite = {
       }
     }
     twin.close();
-    const pyNote = twinOk ? twin.note : twin.note ?? 'python comparison skipped: the twin did not start';
+    const pyNote = twinOk ? twin.note : (twin.note ?? 'python comparison skipped: the twin did not start');
     const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
     const simd = fftKernels() !== null && iirKernels() !== null;
     for (const method of METHODS) {
       for (const nch of channels) {
         const key = `${method}.${nch}`;
         const us = median(ours[key]!);
-        const detail: Record<string, string | number | boolean> = { channels: nch, windowSec: WIN, fs: FS, windowsPerCall: nwin, rounds: ours[key]!.length, wasmSimd: simd };
+        const detail: Record<string, string | number | boolean> = {
+          channels: nch,
+          windowSec: WIN,
+          fs: FS,
+          windowsPerCall: nwin,
+          rounds: ours[key]!.length,
+          wasmSimd: simd,
+        };
         if (scipy[key]?.length) {
           const py = median(scipy[key]!);
           detail.scipyUsPerWindow = Number(py.toFixed(2));
@@ -283,7 +292,7 @@ export const dspSuite: BenchSuite = {
       fx.flush();
     };
     // Warm up as above: one cold call is mostly JIT tier-up (the quick run used to report ~4× too slow).
-    for (const t0 = performance.now(); performance.now() - t0 < warmMs; ) headband();
+    for (const t0 = performance.now(); performance.now() - t0 < warmMs;) headband();
     const { msPerCall } = await timeIt(headband, minMs);
     results.push({
       name: 'dsp.headband-4ch-256Hz.realtime',

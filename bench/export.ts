@@ -32,15 +32,27 @@ function checkpoint(arch: ArchName): Checkpoint {
   net.dispose();
   for (const [name, a] of Object.entries(w)) {
     if (name.endsWith('running_var')) a.data.forEach((_, i) => (a.data[i] = 0.2 + 2 * rng.next()));
-    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias')) a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
+    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias'))
+      a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
     else if (name === 'adj') a.data.forEach((_, i) => (a.data[i] = 0.2 + 0.3 * rng.normal()));
   }
   const d = CHANNELS * BANDS;
   return {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: { arch, input: { channels: CHANNELS, bands: BANDS }, classes: 4, params: defaultSpec(arch, { channels: CHANNELS, bands: BANDS }, 4).params },
-    weights: w, classes: ['neutral', 'sad', 'fear', 'happy'], channels: Array.from({ length: CHANNELS }, (_, i) => `C${i}`),
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: 'eeg',
+    arch: {
+      arch,
+      input: { channels: CHANNELS, bands: BANDS },
+      classes: 4,
+      params: defaultSpec(arch, { channels: CHANNELS, bands: BANDS }, 4).params,
+    },
+    weights: w,
+    classes: ['neutral', 'sad', 'fear', 'happy'],
+    channels: Array.from({ length: CHANNELS }, (_, i) => `C${i}`),
     features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, bands: [], smoothing: 'none' },
-    normalisation: { mean: Array.from({ length: d }, () => 12 + rng.normal()), std: Array.from({ length: d }, () => 0.5 + rng.next()) }, provenance: { createdBy: 'bench' },
+    normalisation: { mean: Array.from({ length: d }, () => 12 + rng.normal()), std: Array.from({ length: d }, () => 0.5 + rng.next()) },
+    provenance: { createdBy: 'bench' },
   };
 }
 
@@ -54,7 +66,10 @@ export const exportSuite: BenchSuite = {
     for (const arch of ARCHS) {
       const ck = checkpoint(arch);
       const rng = new SeededRandom(9);
-      const rows = Float32Array.from({ length: 1000 * d }, (_, i) => ck.normalisation.mean[i % d]! + ck.normalisation.std[i % d]! * rng.normal());
+      const rows = Float32Array.from(
+        { length: 1000 * d },
+        (_, i) => ck.normalisation.mean[i % d]! + ck.normalisation.std[i % d]! * rng.normal(),
+      );
       const fp32 = buildInferenceGraph(ck).build(graphName(ck), packageCard(ck)); // as `cmcrd export --out` writes it
       const ranges = await calibrate(fp32, rows, d, 'minmax');
       const onnx: { variant: VariantName; file: string; bytes: Uint8Array }[] = [
@@ -62,23 +77,45 @@ export const exportSuite: BenchSuite = {
         { variant: 'int8-static', file: 'model.int8.onnx', bytes: quantizeOnnx(fp32, { mode: 'static', ranges }).bytes },
         { variant: 'int8-dynamic', file: 'model.int8.onnx', bytes: quantizeOnnx(fp32, { mode: 'dynamic' }).bytes },
       ];
-      for (const m of onnx) out.push({ name: `export.${arch}.${m.variant}.bytes`, value: m.bytes.length, unit: 'bytes', detail: { ofFp32: Number((m.bytes.length / fp32.length).toFixed(3)) } });
+      for (const m of onnx)
+        out.push({
+          name: `export.${arch}.${m.variant}.bytes`,
+          value: m.bytes.length,
+          unit: 'bytes',
+          detail: { ofFp32: Number((m.bytes.length / fp32.length).toFixed(3)) },
+        });
       const perRuntime: Record<string, { variant: VariantName; p50Us: number; p99Us: number }[]> = {};
       perRuntime['onnxruntime-node'] = await ortNodeLatency(onnx, d, runs);
       const web = await ortWebLatency(onnx, d, runs);
       if (typeof web === 'string') ctx.log(`onnxruntime-web skipped: ${web}`);
       else perRuntime['onnxruntime-web'] = web.latency;
       for (const [runtime, lat] of Object.entries(perRuntime)) {
-        for (const l of lat) out.push({ name: `export.${arch}.${l.variant}.${runtime}`, value: Number(l.p50Us.toFixed(1)), unit: 'µs/window', detail: { p99Us: Number(l.p99Us.toFixed(1)), runs, batch: 1, threads: 1 } });
+        for (const l of lat)
+          out.push({
+            name: `export.${arch}.${l.variant}.${runtime}`,
+            value: Number(l.p50Us.toFixed(1)),
+            unit: 'µs/window',
+            detail: { p99Us: Number(l.p99Us.toFixed(1)), runs, batch: 1, threads: 1 },
+          });
         const fp = lat.find((l) => l.variant === 'fp32')!;
         const q = lat.find((l) => l.variant === 'int8-static')!;
-        out.push({ name: `export.${arch}.faster.${runtime}`, value: q.p50Us < fp.p50Us ? 1 : 0, unit: 'int8 faster (1) / fp32 faster (0)', detail: { int8OverFp32: Number((q.p50Us / fp.p50Us).toFixed(2)) } });
+        out.push({
+          name: `export.${arch}.faster.${runtime}`,
+          value: q.p50Us < fp.p50Us ? 1 : 0,
+          unit: 'int8 faster (1) / fp32 faster (0)',
+          detail: { int8OverFp32: Number((q.p50Us / fp.p50Us).toFixed(2)) },
+        });
         ctx.log(`${arch} ${runtime}: ${lat.map((l) => `${l.variant} ${l.p50Us.toFixed(0)}/${l.p99Us.toFixed(0)} µs`).join(', ')}`);
       }
       for (const weights of ['float32', 'uint8'] as const) {
         const files = exportGraphModel(ck, { weights });
         const bytes = files.modelJson.length + [...files.shards.values()].reduce((s, b) => s + b.length, 0);
-        out.push({ name: `export.${arch}.tfjs-${weights}.bytes`, value: bytes, unit: 'bytes', detail: { ofFp32Onnx: Number((bytes / fp32.length).toFixed(3)) } });
+        out.push({
+          name: `export.${arch}.tfjs-${weights}.bytes`,
+          value: bytes,
+          unit: 'bytes',
+          detail: { ofFp32Onnx: Number((bytes / fp32.length).toFixed(3)) },
+        });
         const model = await loadGraphModelFiles(files);
         if (!model) {
           ctx.log('tfjs GraphModel skipped: @tensorflow/tfjs-converter is not installed');
@@ -87,7 +124,12 @@ export const exportSuite: BenchSuite = {
         const x = new Float32Array(d);
         const lat = await measureLatency(() => model.predict(x, 1, d), runs);
         model.dispose();
-        out.push({ name: `export.${arch}.tfjs-${weights}.tfjs-${tf.getBackend()}`, value: Number(lat.p50Us.toFixed(1)), unit: 'µs/window', detail: { p99Us: Number(lat.p99Us.toFixed(1)), runs, batch: 1 } });
+        out.push({
+          name: `export.${arch}.tfjs-${weights}.tfjs-${tf.getBackend()}`,
+          value: Number(lat.p50Us.toFixed(1)),
+          unit: 'µs/window',
+          detail: { p99Us: Number(lat.p99Us.toFixed(1)), runs, batch: 1 },
+        });
         ctx.log(`${arch} tfjs-${weights} on ${tf.getBackend()}: ${lat.p50Us.toFixed(0)}/${lat.p99Us.toFixed(0)} µs`);
       }
     }

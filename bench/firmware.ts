@@ -27,25 +27,65 @@ export const firmwareSuite: BenchSuite = {
   async run(ctx) {
     const ms = ctx.quick ? 200 : 1000;
     const out: BenchResult[] = [];
-    const museEeg = Array.from({ length: 1024 }, (_, i) => encodeMuseEeg(i, Array.from({ length: 12 }, (_, k) => Math.sin(i + k) * 200)));
+    const museEeg = Array.from({ length: 1024 }, (_, i) =>
+      encodeMuseEeg(
+        i,
+        Array.from({ length: 12 }, (_, k) => Math.sin(i + k) * 200),
+      ),
+    );
     const buf = new Float64Array(12);
     const add = (name: string, v: number, detail: Record<string, string | number | boolean> = {}) => {
       out.push({ name, value: Math.round(v), unit: 'notifications/s', detail });
       ctx.log(`${name}: ${(v / 1e6).toFixed(2)} M notifications/s`);
     };
-    add('firmware.muse-eeg.decodeInto', rate(museEeg, ms, (p) => decodeMuseEegInto(p, buf)), { target: 1_000_000, allocationFree: true });
-    add('firmware.muse-eeg.decode', rate(museEeg, ms, (p) => decodeMuseEeg(p)), { target: 1_000_000 });
-    const ganglion = Array.from({ length: 100 }, (_, i) => encodeGanglionSamples(i, Array.from({ length: 8 }, (_, k) => ganglionTruncate(Math.sin(i * 8 + k) * 4e6, 18)), 18, 3));
-    add('firmware.ganglion-fw3.parse', rate(ganglion, ms, (p) => parseGanglionPacket(p, 3)));
-    const athena = Array.from({ length: 64 }, (_, i) =>
-      encodeAthenaPacket({ packetIndex: i, deviceTicks: i * 2000, type: 0x12, data: encodeAthenaEeg(Array.from({ length: 8 }, (_, c) => [c * 10 + i, -c * 10])) }),
+    add(
+      'firmware.muse-eeg.decodeInto',
+      rate(museEeg, ms, (p) => decodeMuseEegInto(p, buf)),
+      { target: 1_000_000, allocationFree: true },
     );
-    add('firmware.athena-eeg.parse+decode', rate(athena, ms, (p) => {
-      const r = parseAthenaNotification(p);
-      return decodeAthenaEeg(r.subpackets[0]!);
-    }));
-    const open = Array.from({ length: 64 }, (_, i) => encodeOpenEegPacket(Array.from({ length: 8 }, (_, c) => Array.from({ length: 9 }, (_, f) => (i * 97 + c * 13 + f) * 1000)), { format: 'int24', sequence: i, sampleRate: 250, scaleUv: 0.0224 }));
-    add('firmware.open-eeg.decode', rate(open, ms, (p) => decodeOpenEegPacket(p)), { channels: 8, frames: 9 });
+    add(
+      'firmware.muse-eeg.decode',
+      rate(museEeg, ms, (p) => decodeMuseEeg(p)),
+      { target: 1_000_000 },
+    );
+    const ganglion = Array.from({ length: 100 }, (_, i) =>
+      encodeGanglionSamples(
+        i,
+        Array.from({ length: 8 }, (_, k) => ganglionTruncate(Math.sin(i * 8 + k) * 4e6, 18)),
+        18,
+        3,
+      ),
+    );
+    add(
+      'firmware.ganglion-fw3.parse',
+      rate(ganglion, ms, (p) => parseGanglionPacket(p, 3)),
+    );
+    const athena = Array.from({ length: 64 }, (_, i) =>
+      encodeAthenaPacket({
+        packetIndex: i,
+        deviceTicks: i * 2000,
+        type: 0x12,
+        data: encodeAthenaEeg(Array.from({ length: 8 }, (_, c) => [c * 10 + i, -c * 10])),
+      }),
+    );
+    add(
+      'firmware.athena-eeg.parse+decode',
+      rate(athena, ms, (p) => {
+        const r = parseAthenaNotification(p);
+        return decodeAthenaEeg(r.subpackets[0]!);
+      }),
+    );
+    const open = Array.from({ length: 64 }, (_, i) =>
+      encodeOpenEegPacket(
+        Array.from({ length: 8 }, (_, c) => Array.from({ length: 9 }, (_, f) => (i * 97 + c * 13 + f) * 1000)),
+        { format: 'int24', sequence: i, sampleRate: 250, scaleUv: 0.0224 },
+      ),
+    );
+    add(
+      'firmware.open-eeg.decode',
+      rate(open, ms, (p) => decodeOpenEegPacket(p)),
+      { channels: 8, frames: 9 },
+    );
     // Full pipeline: decoder with reassembly and timestamps (4 electrode notifications per block).
     const dec = new DeviceDecoder('muse');
     const chars = [MUSE.eeg.TP9, MUSE.eeg.AF7, MUSE.eeg.AF8, MUSE.eeg.TP10];

@@ -25,7 +25,11 @@ export interface BenchSuite {
 }
 
 /** Time `fn` repeatedly for at least `minMs` (after one warm-up call); returns mean ms per call. */
-export async function timeIt(fn: () => unknown | Promise<unknown>, minMs = 500, minIters = 3): Promise<{ msPerCall: number; iters: number }> {
+export async function timeIt(
+  fn: () => unknown | Promise<unknown>,
+  minMs = 500,
+  minIters = 3,
+): Promise<{ msPerCall: number; iters: number }> {
   await fn();
   let iters = 0;
   const t0 = performance.now();
@@ -61,7 +65,12 @@ export interface ResultsFile {
  * result is replaced when its suite ran again, or (files written before results named their suite) when a fresh
  * result has the same name.
  */
-export function mergeResults(previous: ResultsFile | null, suitesRun: string[], fresh: StoredResult[], meta: Omit<ResultsFile, 'results'>): ResultsFile {
+export function mergeResults(
+  previous: ResultsFile | null,
+  suitesRun: string[],
+  fresh: StoredResult[],
+  meta: Omit<ResultsFile, 'results'>,
+): ResultsFile {
   const ran = new Set(suitesRun);
   const names = new Set(fresh.map((r) => r.name));
   const kept = (previous?.results ?? [])
@@ -79,7 +88,8 @@ export function parseResultsFile(text: string, file: string): ResultsFile {
     throw new Error(`${file}: not JSON (${(e as Error).message}); move it away or pass --out another file`);
   }
   const o = v as Partial<ResultsFile> | null;
-  if (!o || typeof o !== 'object' || !Array.isArray(o.results)) throw new Error(`${file}: no "results" array; move it away or pass --out another file`);
+  if (!o || typeof o !== 'object' || !Array.isArray(o.results))
+    throw new Error(`${file}: no "results" array; move it away or pass --out another file`);
   o.results.forEach((r, i) => {
     if (!r || typeof r.name !== 'string' || typeof r.value !== 'number' || typeof r.unit !== 'string') {
       throw new Error(`${file}: results[${i}] needs a string "name", a number "value" and a string "unit"`);

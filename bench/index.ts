@@ -16,7 +16,21 @@ import { smoothingSuite } from './smoothing.js';
 import { runtimeSuite } from './runtime.js';
 import { scaleSuite } from './scale.js';
 
-export const suites: BenchSuite[] = [skeletonSuite, dspSuite, trainSuite, trainNetsSuite, lossesSuite, datasetsSuite, firmwareSuite, exportSuite, runtimeSuite, deploySuite, deployPiSuite, packageSuite, scaleSuite];
+export const suites: BenchSuite[] = [
+  skeletonSuite,
+  dspSuite,
+  trainSuite,
+  trainNetsSuite,
+  lossesSuite,
+  datasetsSuite,
+  firmwareSuite,
+  exportSuite,
+  runtimeSuite,
+  deploySuite,
+  deployPiSuite,
+  packageSuite,
+  scaleSuite,
+];
 
 /**
  * Suites too long for the default run (the LOSO methods comparison takes ~30 min; smoothing forms in the closed

@@ -46,7 +46,19 @@ export const lossesSuite: BenchSuite = {
           const input = name === 'kd' ? logitsS : fs;
           const t = await timeIt(() => tf.tidy(() => tf.sum(step(input)).dataSync()), minMs);
           const label = name === 'kd' ? `losses.kd.b${B}` : `losses.${name}.b${B}.d${width}`;
-          results.push({ name: label, value: Number(t.msPerCall.toFixed(3)), unit: 'ms/step', detail: { backend: 'wasm', batch: B, width: name === 'kd' ? 4 : width, teacherWidth: name === 'fitnet' ? width : TEACHER, overCrossEntropy: Number((t.msPerCall / ce.msPerCall).toFixed(1)), iters: t.iters } });
+          results.push({
+            name: label,
+            value: Number(t.msPerCall.toFixed(3)),
+            unit: 'ms/step',
+            detail: {
+              backend: 'wasm',
+              batch: B,
+              width: name === 'kd' ? 4 : width,
+              teacherWidth: name === 'fitnet' ? width : TEACHER,
+              overCrossEntropy: Number((t.msPerCall / ce.msPerCall).toFixed(1)),
+              iters: t.iters,
+            },
+          });
           ctx.log(`${label}: ${t.msPerCall.toFixed(2)} ms per forward + backward`);
         }
         tf.dispose([fs, ft, ftSame]);

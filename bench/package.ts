@@ -74,12 +74,27 @@ export const packageSuite: BenchSuite = {
     if (ctx.quick) return out;
     const dir = mkdtempSync(join(tmpdir(), 'cmcrd-bench-pack-'));
     try {
-      const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', env }).trim().split('\n').pop()!;
+      const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env,
+      })
+        .trim()
+        .split('\n')
+        .pop()!;
       const now = installSizeMb(join(dir, 'now'), [join(dir, tgz)]);
-      const before = installSizeMb(join(dir, 'before'), Object.entries(BEFORE_DEPENDENCIES).map(([n, v]) => `${n}@${v}`));
+      const before = installSizeMb(
+        join(dir, 'before'),
+        Object.entries(BEFORE_DEPENDENCIES).map(([n, v]) => `${n}@${v}`),
+      );
       ctx.log(`install node_modules: ${now.toFixed(0)} MB (before: ${before.toFixed(0)} MB with the old dependency set)`);
       out.push({ name: 'package.install.mb', value: now, unit: 'MB' });
-      out.push({ name: 'package.install.before.mb', value: before, unit: 'MB', detail: { note: '0.1.0 runtime dependencies installed side by side' } });
+      out.push({
+        name: 'package.install.before.mb',
+        value: before,
+        unit: 'MB',
+        detail: { note: '0.1.0 runtime dependencies installed side by side' },
+      });
       out.push({ name: 'package.install.ratio', value: before / now, unit: 'x' });
     } finally {
       rmSync(dir, { recursive: true, force: true });

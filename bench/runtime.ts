@@ -95,7 +95,13 @@ interface ModeRun {
  * a step's notifications are produced and decoded in one go, so a window completed early in a step waits for the
  * rest of it before it can be classified, which a radio (one notification at a time) does not add.
  */
-async function runMode(model: RunModel, mode: Mode, seconds: number, classes: number, o: { sampleMemory?: boolean; stepMs?: number } = {}): Promise<ModeRun> {
+async function runMode(
+  model: RunModel,
+  mode: Mode,
+  seconds: number,
+  classes: number,
+  o: { sampleMemory?: boolean; stepMs?: number } = {},
+): Promise<ModeRun> {
   const sampleMemory = o.sampleMemory ?? false;
   const clock = new VirtualClock(0);
   let device: VirtualMuse | null = null;
@@ -108,7 +114,16 @@ async function runMode(model: RunModel, mode: Mode, seconds: number, classes: nu
   gc();
   const cpu0 = cpuSeconds();
   const wall0 = performance.now();
-  const run = startRun({ link: virtualLink(device, 'bench:muse'), model, clock, speed: Infinity, durationMs: seconds * 1000, policy: { kind: 'fixed', mode }, random: () => 0.5, ...(o.stepMs ? { stepMs: o.stepMs } : {}) });
+  const run = startRun({
+    link: virtualLink(device, 'bench:muse'),
+    model,
+    clock,
+    speed: Infinity,
+    durationMs: seconds * 1000,
+    policy: { kind: 'fixed', mode },
+    random: () => 0.5,
+    ...(o.stepMs ? { stepMs: o.stepMs } : {}),
+  });
   run.hub.subscribe((e) => {
     if (e.type !== 'prediction' || e.label === null) return;
     const a = wearer.truthAt(e.start);
@@ -117,16 +132,17 @@ async function runMode(model: RunModel, mode: Mode, seconds: number, classes: nu
     scored++;
     if (e.label === model.card.classes[a]) correct++;
   });
-  if (sampleMemory) void (async () => {
-    while (!run.hub.isEnded) {
-      await clock.sleep(60_000);
-      // After a collection, so the figures show what is kept, not when V8 last collected.
-      gc();
-      const m = process.memoryUsage();
-      rss.push(m.rss);
-      heap.push(m.heapUsed);
-    }
-  })();
+  if (sampleMemory)
+    void (async () => {
+      while (!run.hub.isEnded) {
+        await clock.sleep(60_000);
+        // After a collection, so the figures show what is kept, not when V8 last collected.
+        gc();
+        const m = process.memoryUsage();
+        rss.push(m.rss);
+        heap.push(m.heapUsed);
+      }
+    })();
   const summary = await run.done;
   const cpu = cpuSeconds() - cpu0; // (with sampleMemory it includes the forced collections)
   return { summary, cpu, accuracy: scored ? correct / scored : null, scored, rss, heap, wallMs: performance.now() - wall0 };
@@ -174,10 +190,19 @@ export const runtimeSuite: BenchSuite = {
     await initBackend(undefined, ctx.log);
     const t0 = performance.now();
     const dataset = syntheticPairedDataset({ world: defaultWorld(), subjects: [0, 1, 2, 3, 4, 5, 6, 7], windowsPerTrial: 4 });
-    const trained = await trainDemoModels({ dataset, montage: MUSE_MONTAGE, heldOut: ['6', '7'], arch: 'mlp', epochs: ctx.quick ? 6 : 12, seed: 2022 });
+    const trained = await trainDemoModels({
+      dataset,
+      montage: MUSE_MONTAGE,
+      heldOut: ['6', '7'],
+      arch: 'mlp',
+      epochs: ctx.quick ? 6 : 12,
+      seed: 2022,
+    });
     if (trained.interrupted) throw new Error('training was interrupted');
     const heldOutAccuracy = trained.accuracy.cmcrd;
-    ctx.log(`trained in ${((performance.now() - t0) / 1000).toFixed(1)} s; held-out accuracy: CMCRD student ${(heldOutAccuracy * 100).toFixed(1)} % (EEG-only ${(trained.accuracy['eeg-only'] * 100).toFixed(1)} %)`);
+    ctx.log(
+      `trained in ${((performance.now() - t0) / 1000).toFixed(1)} s; held-out accuracy: CMCRD student ${(heldOutAccuracy * 100).toFixed(1)} % (EEG-only ${(trained.accuracy['eeg-only'] * 100).toFixed(1)} %)`,
+    );
     const classifier = await loadOnnxClassifier(exportOnnx(trained.students.cmcrd), 'bench-cmcrd');
     tf.disposeVariables();
     const classes = classifier.classes.length;
@@ -188,7 +213,9 @@ export const runtimeSuite: BenchSuite = {
     // Warm up the whole path (JIT, onnxruntime's arena) before anything is measured.
     await runMode(model, 'performance', 300, classes);
     const base = await baselines(hour, classes);
-    ctx.log(`baselines (median of 3 simulated ${hour / 60}-min runs): virtual clock ${(base.clockPerSec * 3600).toFixed(2)} CPU s/h, virtual headband ${(base.devicePerStreamedSec * 3600).toFixed(2)} CPU s per streamed hour`);
+    ctx.log(
+      `baselines (median of 3 simulated ${hour / 60}-min runs): virtual clock ${(base.clockPerSec * 3600).toFixed(2)} CPU s/h, virtual headband ${(base.devicePerStreamedSec * 3600).toFixed(2)} CPU s per streamed hour`,
+    );
     const modes: Mode[] = ['performance', 'balanced', 'saver', 'critical'];
     const host: Partial<Record<Mode, number>> = {};
     const raw: Partial<Record<Mode, number>> = {};
@@ -203,7 +230,9 @@ export const runtimeSuite: BenchSuite = {
         const clockCpu = base.clockPerSec * s.seconds;
         const perHour = ((r.cpu - deviceCpu - clockCpu) * 3600) / s.seconds;
         if (raw[mode] === undefined || perHour < raw[mode]!) raw[mode] = perHour;
-        ctx.log(`${mode} (round ${round + 1}): ${s.predictions} predictions, streamed ${(s.streamedSeconds / 60).toFixed(1)} of ${(s.seconds / 60).toFixed(0)} min, process CPU ${r.cpu.toFixed(2)} s (headband ${deviceCpu.toFixed(2)}, clock ${clockCpu.toFixed(2)}) → host ${perHour.toFixed(2)} s/h; accuracy ${r.accuracy === null ? 'n/a' : (r.accuracy * 100).toFixed(1) + ' %'} over ${r.scored} windows; p99 ${s.latencyMs.p99?.toFixed(2) ?? '–'} ms; ${(r.wallMs / 1000).toFixed(1)} s wall`);
+        ctx.log(
+          `${mode} (round ${round + 1}): ${s.predictions} predictions, streamed ${(s.streamedSeconds / 60).toFixed(1)} of ${(s.seconds / 60).toFixed(0)} min, process CPU ${r.cpu.toFixed(2)} s (headband ${deviceCpu.toFixed(2)}, clock ${clockCpu.toFixed(2)}) → host ${perHour.toFixed(2)} s/h; accuracy ${r.accuracy === null ? 'n/a' : (r.accuracy * 100).toFixed(1) + ' %'} over ${r.scored} windows; p99 ${s.latencyMs.p99?.toFixed(2) ?? '–'} ms; ${(r.wallMs / 1000).toFixed(1)} s wall`,
+        );
       }
     }
     for (const mode of modes) {
@@ -215,10 +244,27 @@ export const runtimeSuite: BenchSuite = {
         name: `runtime.cpu.${mode}`,
         value: Number(host[mode]!.toFixed(3)),
         unit: 'CPU s/streaming h',
-        detail: { rawDifference: Number(raw[mode]!.toFixed(3)), rounds: runs[mode]!.map((x) => Number(x.cpu.toFixed(3))).join(' / '), simulatedSeconds: s.seconds, streamedSeconds: Number(s.streamedSeconds.toFixed(1)), predictions: s.predictions },
+        detail: {
+          rawDifference: Number(raw[mode]!.toFixed(3)),
+          rounds: runs[mode]!.map((x) => Number(x.cpu.toFixed(3))).join(' / '),
+          simulatedSeconds: s.seconds,
+          streamedSeconds: Number(s.streamedSeconds.toFixed(1)),
+          predictions: s.predictions,
+        },
       });
       if (mode !== 'critical') {
-        out.push({ name: `runtime.accuracy.${mode}`, value: r.accuracy === null ? NaN : Number(r.accuracy.toFixed(4)), unit: 'fraction', detail: { scoredWindows: r.scored, segmentS: SEGMENT_MS / 1000, wearer: WEARER, heldOutAccuracy: Number(heldOutAccuracy.toFixed(4)), model: 'CMCRD student (demo recipe)' } });
+        out.push({
+          name: `runtime.accuracy.${mode}`,
+          value: r.accuracy === null ? NaN : Number(r.accuracy.toFixed(4)),
+          unit: 'fraction',
+          detail: {
+            scoredWindows: r.scored,
+            segmentS: SEGMENT_MS / 1000,
+            wearer: WEARER,
+            heldOutAccuracy: Number(heldOutAccuracy.toFixed(4)),
+            model: 'CMCRD student (demo recipe)',
+          },
+        });
       }
       if (mode === 'performance') {
         // Latency in its own runs, the clock stepping 10 ms (at most one notification per characteristic a step, as
@@ -228,13 +274,31 @@ export const runtimeSuite: BenchSuite = {
         const l = lat.map((x) => x.summary.latencyMs);
         const coarse = runs[mode]!.map((x) => x.summary.latencyMs);
         const f = (x: number | null, d: number) => (x === null ? '–' : x.toFixed(d));
-        ctx.log(`latency (10-ms clock steps): p50 ${l.map((x) => f(x.p50, 4)).join(' / ')} ms, p99 ${l.map((x) => f(x.p99, 3)).join(' / ')} ms, max ${l.map((x) => f(x.max, 2)).join(' / ')} ms`);
-        out.push({ name: 'runtime.latency.p50', value: Number((l[0]!.p50 ?? NaN).toFixed(4)), unit: 'ms', detail: { windows: lat[0]!.summary.predictions, rounds: l.map((x) => f(x.p50, 4)).join(' / '), step100ms: coarse.map((x) => f(x.p50, 4)).join(' / ') } });
+        ctx.log(
+          `latency (10-ms clock steps): p50 ${l.map((x) => f(x.p50, 4)).join(' / ')} ms, p99 ${l.map((x) => f(x.p99, 3)).join(' / ')} ms, max ${l.map((x) => f(x.max, 2)).join(' / ')} ms`,
+        );
+        out.push({
+          name: 'runtime.latency.p50',
+          value: Number((l[0]!.p50 ?? NaN).toFixed(4)),
+          unit: 'ms',
+          detail: {
+            windows: lat[0]!.summary.predictions,
+            rounds: l.map((x) => f(x.p50, 4)).join(' / '),
+            step100ms: coarse.map((x) => f(x.p50, 4)).join(' / '),
+          },
+        });
         out.push({
           name: 'runtime.latency.p99',
           value: Number((l[0]!.p99 ?? NaN).toFixed(4)),
           unit: 'ms',
-          detail: { target: 5, rounds: l.map((x) => f(x.p99, 3)).join(' / '), max: l.map((x) => f(x.max, 2)).join(' / '), step100ms: coarse.map((x) => f(x.p99, 3)).join(' / '), step100msMax: coarse.map((x) => f(x.max, 2)).join(' / '), note: 'host time from the notification completing a window to its prediction' },
+          detail: {
+            target: 5,
+            rounds: l.map((x) => f(x.p99, 3)).join(' / '),
+            max: l.map((x) => f(x.max, 2)).join(' / '),
+            step100ms: coarse.map((x) => f(x.p99, 3)).join(' / '),
+            step100msMax: coarse.map((x) => f(x.max, 2)).join(' / '),
+            note: 'host time from the notification completing a window to its prediction',
+          },
         });
       }
     }
@@ -244,18 +308,38 @@ export const runtimeSuite: BenchSuite = {
     const heap = m.heap.slice(Math.min(4, m.heap.length - 1));
     const mb = (b: number) => b / 2 ** 20;
     const span = (xs: number[]) => mb(Math.max(...xs) - Math.min(...xs));
-    ctx.log(`memory over ${settled.length} simulated minutes: RSS ${mb(settled[0]!).toFixed(1)} → ${mb(settled.at(-1)!).toFixed(1)} MB (range ${span(settled).toFixed(2)}), heap ${mb(heap[0]!).toFixed(2)} → ${mb(heap.at(-1)!).toFixed(2)} MB`);
+    ctx.log(
+      `memory over ${settled.length} simulated minutes: RSS ${mb(settled[0]!).toFixed(1)} → ${mb(settled.at(-1)!).toFixed(1)} MB (range ${span(settled).toFixed(2)}), heap ${mb(heap[0]!).toFixed(2)} → ${mb(heap.at(-1)!).toFixed(2)} MB`,
+    );
     out.push({
       name: 'runtime.rss.range',
       value: Number(span(settled).toFixed(2)),
       unit: 'MB',
-      detail: { target: 5, first: Number(mb(settled[0]!).toFixed(1)), last: Number(mb(settled.at(-1)!).toFixed(1)), minutes: settled.length, heapFirstMB: Number(mb(heap[0]!).toFixed(2)), heapLastMB: Number(mb(heap.at(-1)!).toFixed(2)), heapRangeMB: Number(span(heap).toFixed(2)) },
+      detail: {
+        target: 5,
+        first: Number(mb(settled[0]!).toFixed(1)),
+        last: Number(mb(settled.at(-1)!).toFixed(1)),
+        minutes: settled.length,
+        heapFirstMB: Number(mb(heap[0]!).toFixed(2)),
+        heapLastMB: Number(mb(heap.at(-1)!).toFixed(2)),
+        heapRangeMB: Number(span(heap).toFixed(2)),
+      },
     });
     const r = (x: Mode) => (host[x]! / host.performance!) * 100;
-    out.push({ name: 'runtime.cpu.saver-vs-performance', value: Number(r('saver').toFixed(1)), unit: '%', detail: { target: 25, balanced: Number(r('balanced').toFixed(1)), critical: Number(r('critical').toFixed(1)) } });
+    out.push({
+      name: 'runtime.cpu.saver-vs-performance',
+      value: Number(r('saver').toFixed(1)),
+      unit: '%',
+      detail: { target: 25, balanced: Number(r('balanced').toFixed(1)), critical: Number(r('critical').toFixed(1)) },
+    });
     // The look-ahead of the 256 → 200 Hz resampler: device time a window's prediction waits for beyond its last sample.
     const lookahead = new StreamingResampler(256, 200).latencySamples;
-    out.push({ name: 'runtime.latency.resampler-lookahead', value: Number(((lookahead / 256) * 1000).toFixed(2)), unit: 'ms', detail: { samples: lookahead, note: 'algorithmic, in device time' } });
+    out.push({
+      name: 'runtime.latency.resampler-lookahead',
+      value: Number(((lookahead / 256) * 1000).toFixed(2)),
+      unit: 'ms',
+      detail: { samples: lookahead, note: 'algorithmic, in device time' },
+    });
     await classifier.dispose();
     return out;
   },

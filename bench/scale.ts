@@ -70,7 +70,11 @@ export const scaleSuite: BenchSuite = {
     const results: BenchResult[] = [];
     try {
       const rport = await freePort();
-      servers.push(spawn(REDIS, ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }));
+      servers.push(
+        spawn(REDIS, ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+          stdio: 'ignore',
+        }),
+      );
       const mport = await freePort();
       writeFileSync(join(dir, 'mosquitto.conf'), `listener ${mport} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
       servers.push(spawn(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' }));
@@ -82,7 +86,25 @@ export const scaleSuite: BenchSuite = {
       const subjects = ctx.quick ? 3 : 4;
       const data = join(dir, 'data');
       synthesize({ layout: 'seed-iv', out: data, subjects, sessions: 1, windowsPerTrial: ctx.quick ? 3 : 6 });
-      const sweep = ['compare', '--dataset', 'synthetic', '--root', data, '--protocol', 'loso', '--seeds', '1,2', '--epochs', ctx.quick ? '3' : '20', '--warmup', '1', '--negatives', '16', '--methods', 'kd,eeg-only'];
+      const sweep = [
+        'compare',
+        '--dataset',
+        'synthetic',
+        '--root',
+        data,
+        '--protocol',
+        'loso',
+        '--seeds',
+        '1,2',
+        '--epochs',
+        ctx.quick ? '3' : '20',
+        '--warmup',
+        '1',
+        '--negatives',
+        '16',
+        '--methods',
+        'kd,eeg-only',
+      ];
       const students = subjects * 2 * 2;
       const jobs = students + subjects * 2;
       const detail = { folds: subjects, seeds: 2, methods: 2, students, teachers: subjects * 2, cores: 2 };
@@ -108,7 +130,12 @@ export const scaleSuite: BenchSuite = {
         if (n === 1) queue1 = s;
         results.push({ name: `scale.sweep.queue${n}`, value: s, unit: 's', detail: { ...detail, vsJobs1: +(local1 / s).toFixed(2) } });
       }
-      results.push({ name: 'scale.queue.sweep-overhead-per-job', value: (1000 * (queue1 - local1)) / jobs, unit: 'ms/job', detail: { note: '(queue with 1 worker − --jobs 1) / jobs, teachers and gates included', jobs } });
+      results.push({
+        name: 'scale.queue.sweep-overhead-per-job',
+        value: (1000 * (queue1 - local1)) / jobs,
+        unit: 'ms/job',
+        detail: { note: '(queue with 1 worker − --jobs 1) / jobs, teachers and gates included', jobs },
+      });
 
       // A no-op job's round trip: enqueue, take, complete, seen by the producer. (Loaded here: the Redis client is
       // needed by this suite only.)
@@ -141,7 +168,17 @@ export const scaleSuite: BenchSuite = {
       await until(() => pub.stats.connected, 'the MQTT connection');
       const t1 = performance.now();
       for (let i = 0; i < m; i++) {
-        pub.publish({ type: 'prediction', t: i * 250, start: i * 250 - 4000, label: 'neutral', probabilities: { neutral: 0.7, sad: 0.1, fear: 0.1, happy: 0.1 }, quality: 1, mode: 'full', variant: 'int8', latencyMs: 2.5 });
+        pub.publish({
+          type: 'prediction',
+          t: i * 250,
+          start: i * 250 - 4000,
+          label: 'neutral',
+          probabilities: { neutral: 0.7, sad: 0.1, fear: 0.1, happy: 0.1 },
+          quality: 1,
+          mode: 'full',
+          variant: 'int8',
+          latencyMs: 2.5,
+        });
         if (i % 500 === 499) await new Promise((r) => setImmediate(r));
       }
       await until(() => pub.stats.delivered === m, 'the MQTT acknowledgements', 120_000);

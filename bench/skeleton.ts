@@ -33,17 +33,40 @@ export const skeletonSuite: BenchSuite = {
 
     // Feature extraction: 4 channels × 4-s window at 200 Hz.
     const win = Array.from({ length: 4 }, () => Float64Array.from({ length: 800 }, () => Math.random() * 20 - 10));
-    const fe = await timeIt(() => {
-      for (const c of win) seedDE(c, 200, { nfft: 1024 });
-    }, ctx.quick ? 200 : 1000);
-    out.push({ name: 'features.seed-de.4ch.4s', value: fe.msPerCall * 1000, unit: 'µs/window', detail: { realTimeFactor: Math.round(4000 / fe.msPerCall) } });
+    const fe = await timeIt(
+      () => {
+        for (const c of win) seedDE(c, 200, { nfft: 1024 });
+      },
+      ctx.quick ? 200 : 1000,
+    );
+    out.push({
+      name: 'features.seed-de.4ch.4s',
+      value: fe.msPerCall * 1000,
+      unit: 'µs/window',
+      detail: { realTimeFactor: Math.round(4000 / fe.msPerCall) },
+    });
 
     // Inference: the exported MLP on a 4-channel × 5-band input, batch 1.
     const small = new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), 2);
     const ck: Checkpoint = {
-      format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: small.spec, weights: small.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
-      channels: ['TP7', 'FP1', 'FP2', 'TP8'], features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' },
-      normalisation: { mean: new Array(20).fill(0), std: new Array(20).fill(1) }, provenance: {},
+      format: 'cmcrd-checkpoint',
+      version: 1,
+      modality: 'eeg',
+      arch: small.spec,
+      weights: small.getWeights(),
+      classes: ['neutral', 'sad', 'fear', 'happy'],
+      channels: ['TP7', 'FP1', 'FP2', 'TP8'],
+      features: {
+        method: 'seed-de',
+        fs: 200,
+        windowSec: 4,
+        hopSec: 4,
+        nfft: 1024,
+        bands: SEED_BANDS.map((b) => ({ ...b })),
+        smoothing: 'none',
+      },
+      normalisation: { mean: new Array(20).fill(0), std: new Array(20).fill(1) },
+      provenance: {},
     };
     small.dispose();
     net.dispose();

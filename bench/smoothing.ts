@@ -45,8 +45,20 @@ function smoothDataset(ds: EmotionDataset, form: SmoothingName): EmotionDataset 
 }
 
 /** Per trial of `ds` (Muse cap channels): |offline LDS − online stand-in| and |offline LDS − lds-causal|, in DE units. */
-function ldsGap(ds: EmotionDataset): { standInMax: number; standInMean: number; causalMax: number; causalMean: number; windows: number; features: number } {
-  let sMax = 0, sSum = 0, cMax = 0, cSum = 0, n = 0, features = 0;
+function ldsGap(ds: EmotionDataset): {
+  standInMax: number;
+  standInMean: number;
+  causalMax: number;
+  causalMean: number;
+  windows: number;
+  features: number;
+} {
+  let sMax = 0,
+    sSum = 0,
+    cMax = 0,
+    cSum = 0,
+    n = 0,
+    features = 0;
   for (const rows of trialRows(selectMontage(ds, MUSE_MONTAGE).dataset)) {
     const off = smoothTrial('lds', rows);
     const causal = smoothTrial('lds-causal', rows);
@@ -82,7 +94,10 @@ function stepLag(form: SmoothingName): { half: number; ninety: number } {
 }
 
 /** Segment-level view of a closed loop: segments recognised at all, median windows to the first correct one, share of the most frequent prediction. */
-function segments(r: ClosedLoopResult, segmentSec: number): { recognised: number; total: number; medianDelay: number; dominantShare: number } {
+function segments(
+  r: ClosedLoopResult,
+  segmentSec: number,
+): { recognised: number; total: number; medianDelay: number; dominantShare: number } {
   const bySeg = new Map<number, boolean[]>();
   const counts = new Map<string, number>();
   let scored = 0;
@@ -129,12 +144,27 @@ export const smoothingSuite: BenchSuite = {
 
     // How far a device is from the offline LDS on the same trials: the demo's 8-window trials and SEED-IV-length ones.
     const long = syntheticPairedDataset({ world, subjects: [0, 1], windowsPerTrial: 35 });
-    for (const [label, ds] of [['8-window trials', base], ['35-window trials', long]] as const) {
+    for (const [label, ds] of [
+      ['8-window trials', base],
+      ['35-window trials', long],
+    ] as const) {
       const g = ldsGap(ds);
-      ctx.log(`offline lds vs online (${label}, ${g.windows} windows × ${g.features} features): stand-in max ${g.standInMax.toFixed(3)} mean ${g.standInMean.toFixed(3)}; lds-causal max ${g.causalMax.toFixed(3)} mean ${g.causalMean.toFixed(3)} DE units`);
+      ctx.log(
+        `offline lds vs online (${label}, ${g.windows} windows × ${g.features} features): stand-in max ${g.standInMax.toFixed(3)} mean ${g.standInMean.toFixed(3)}; lds-causal max ${g.causalMax.toFixed(3)} mean ${g.causalMean.toFixed(3)} DE units`,
+      );
       const tag = label.startsWith('8') ? 'w8' : 'w35';
-      out.push({ name: `smoothing.lds-gap.stand-in.${tag}`, value: g.standInMax, unit: 'DE (max)', detail: { mean: Number(g.standInMean.toFixed(4)), windows: g.windows } });
-      out.push({ name: `smoothing.lds-gap.causal.${tag}`, value: g.causalMax, unit: 'DE (max)', detail: { mean: Number(g.causalMean.toFixed(4)), windows: g.windows } });
+      out.push({
+        name: `smoothing.lds-gap.stand-in.${tag}`,
+        value: g.standInMax,
+        unit: 'DE (max)',
+        detail: { mean: Number(g.standInMean.toFixed(4)), windows: g.windows },
+      });
+      out.push({
+        name: `smoothing.lds-gap.causal.${tag}`,
+        value: g.causalMax,
+        unit: 'DE (max)',
+        detail: { mean: Number(g.causalMean.toFixed(4)), windows: g.windows },
+      });
     }
     for (const form of ['lds-causal', 'moving-average-causal'] as const) {
       const lag = stepLag(form);
@@ -147,21 +177,47 @@ export const smoothingSuite: BenchSuite = {
       { segmentSec, schedule: Array.from({ length: cycles * ORDER.length }, (_, i) => ORDER[i % ORDER.length]!) },
       { segmentSec: 96, schedule: [...ORDER] },
     ];
-    const head = schedules.map((s) => `closed loop, ${s.segmentSec}-s segments: accuracy · changes recognised · median windows to recognise · most frequent prediction`);
-    const table = [`| smoothing (card) | held-out accuracy (offline, per-trial features) | ${head.join(' | ')} |`, `|---|---|${schedules.map(() => '---').join('|')}|`];
+    const head = schedules.map(
+      (s) =>
+        `closed loop, ${s.segmentSec}-s segments: accuracy · changes recognised · median windows to recognise · most frequent prediction`,
+    );
+    const table = [
+      `| smoothing (card) | held-out accuracy (offline, per-trial features) | ${head.join(' | ')} |`,
+      `|---|---|${schedules.map(() => '---').join('|')}|`,
+    ];
     for (const form of SMOOTHING_NAMES) {
-      const trained = await trainDemoModels({ dataset: smoothDataset(base, form), montage: MUSE_MONTAGE, heldOut, arch: 'mlp', epochs, seed });
+      const trained = await trainDemoModels({
+        dataset: smoothDataset(base, form),
+        montage: MUSE_MONTAGE,
+        heldOut,
+        arch: 'mlp',
+        epochs,
+        seed,
+      });
       if (trained.interrupted) throw new Error('training stopped');
       const classifier = await loadOnnxClassifier(exportOnnx(trained.students[STUDENT]), `${STUDENT}-${form}.onnx`);
       if (classifier.card.smoothing !== form) throw new Error(`card of the ${form} model says smoothing ${classifier.card.smoothing}`);
       const held = Object.fromEntries(Object.entries(trained.accuracy).map(([m, a]) => [`heldOut.${m}`, Number((100 * a).toFixed(1))]));
       const cells: string[] = [];
       for (const { segmentSec: seg, schedule } of schedules) {
-        let correct = 0, scored = 0, recognised = 0, total = 0, skipped = 0;
+        let correct = 0,
+          scored = 0,
+          recognised = 0,
+          total = 0,
+          skipped = 0;
         const delays: number[] = [];
         const shares: number[] = [];
         for (const subject of wearers) {
-          const r = await runClosedLoop({ world, subject, seed: seed + 7, classifier, card: classifier.card, schedule, segmentSec: seg, speed });
+          const r = await runClosedLoop({
+            world,
+            subject,
+            seed: seed + 7,
+            classifier,
+            card: classifier.card,
+            schedule,
+            segmentSec: seg,
+            speed,
+          });
           correct += r.correct;
           scored += r.scored;
           skipped += r.stats.skipped;
@@ -174,12 +230,23 @@ export const smoothingSuite: BenchSuite = {
         const acc = correct / scored;
         const share = shares.reduce((a, b) => a + b, 0) / shares.length;
         const delay = delays.length ? delays.sort((a, b) => a - b)[Math.floor((delays.length - 1) / 2)]! : NaN;
-        cells.push(`${(100 * acc).toFixed(1)} % (${correct}/${scored}) · ${recognised}/${total} · ${Number.isFinite(delay) ? delay : '–'} · ${(100 * share).toFixed(0)} %`);
+        cells.push(
+          `${(100 * acc).toFixed(1)} % (${correct}/${scored}) · ${recognised}/${total} · ${Number.isFinite(delay) ? delay : '–'} · ${(100 * share).toFixed(0)} %`,
+        );
         out.push({
           name: `smoothing.closed-loop.${form}.seg${seg}`,
           value: 100 * acc,
           unit: '% accuracy',
-          detail: { ...held, scored, recognised, segments: total, medianDelayWindows: delay, dominantShare: Number(share.toFixed(3)), skipped, wearers: wearers.join(',') },
+          detail: {
+            ...held,
+            scored,
+            recognised,
+            segments: total,
+            medianDelayWindows: delay,
+            dominantShare: Number(share.toFixed(3)),
+            skipped,
+            wearers: wearers.join(','),
+          },
         });
       }
       await classifier.dispose();

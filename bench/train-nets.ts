@@ -81,7 +81,15 @@ print(json.dumps(out))
 
 /** The PyTorch twin, one process per thread count. */
 function runTorch(n: number, minSeconds: number): TorchRates {
-  return runTorchTwin(PY, TORCH_THREADS, (threads) => ({ n, ...IN, classes: CLASSES, archs: ARCHS, batches: BATCHES, threads, minSeconds }));
+  return runTorchTwin(PY, TORCH_THREADS, (threads) => ({
+    n,
+    ...IN,
+    classes: CLASSES,
+    archs: ARCHS,
+    batches: BATCHES,
+    threads,
+    minSeconds,
+  }));
 }
 
 export const trainNetsSuite: BenchSuite = {

@@ -22,7 +22,9 @@ export const trainPipelineSuite: BenchSuite = {
   name: 'train-pipeline',
   async run(ctx) {
     await initBackend(undefined, ctx.log);
-    const size = ctx.quick ? { subjects: 4, windowsPerTrial: 3, seeds: [2022], epochs: 8, warmup: 2 } : { subjects: 8, windowsPerTrial: 4, seeds: [2022, 2023, 2024], epochs: 20, warmup: 5 };
+    const size = ctx.quick
+      ? { subjects: 4, windowsPerTrial: 3, seeds: [2022], epochs: 8, warmup: 2 }
+      : { subjects: 8, windowsPerTrial: 4, seeds: [2022, 2023, 2024], epochs: 20, warmup: 5 };
     const dir = mkdtempSync(join(tmpdir(), 'cmcrd-bench-tp-'));
     try {
       synthesize({ layout: 'seed-iv', out: dir, subjects: size.subjects, sessions: 1, windowsPerTrial: size.windowsPerTrial });
@@ -32,21 +34,51 @@ export const trainPipelineSuite: BenchSuite = {
       const out: BenchResult[] = [];
       for (const method of METHOD_NAMES) {
         const t0 = performance.now();
-        const r = await runExperiment({ dataset, method, arch: 'mlp', protocol: 'loso', seeds: size.seeds, hyper: { epochs: size.epochs, warmupEpochs: size.warmup }, teacherMemo: memo });
+        const r = await runExperiment({
+          dataset,
+          method,
+          arch: 'mlp',
+          protocol: 'loso',
+          seeds: size.seeds,
+          hyper: { epochs: size.epochs, warmupEpochs: size.warmup },
+          teacherMemo: memo,
+        });
         const secs = (performance.now() - t0) / 1000;
         acc[method] = r.summary.accuracy.mean;
-        ctx.log(`  ${method}: ${(100 * r.summary.accuracy.mean).toFixed(2)} ± ${(100 * r.summary.accuracy.std).toFixed(2)} % (${secs.toFixed(0)} s)`);
+        ctx.log(
+          `  ${method}: ${(100 * r.summary.accuracy.mean).toFixed(2)} ± ${(100 * r.summary.accuracy.std).toFixed(2)} % (${secs.toFixed(0)} s)`,
+        );
         out.push({
           name: `train-pipeline.loso-mlp.${method}`,
           value: 100 * r.summary.accuracy.mean,
           unit: '%',
-          detail: { std: 100 * r.summary.accuracy.std, seedStd: 100 * r.summary.accuracy.seedStd, bca: 100 * r.summary.bca.mean, folds: r.summary.folds, seeds: r.summary.seeds, seconds: Math.round(secs), subjects: size.subjects, windowsPerTrial: size.windowsPerTrial, epochs: size.epochs },
+          detail: {
+            std: 100 * r.summary.accuracy.std,
+            seedStd: 100 * r.summary.accuracy.seedStd,
+            bca: 100 * r.summary.bca.mean,
+            folds: r.summary.folds,
+            seeds: r.summary.seeds,
+            seconds: Math.round(secs),
+            subjects: size.subjects,
+            windowsPerTrial: size.windowsPerTrial,
+            epochs: size.epochs,
+          },
         });
       }
       const baselines = METHOD_NAMES.filter((m) => m !== 'cmcrd' && m !== 'eye-only' && m !== 'fusion');
       const best = baselines.reduce((a, b) => (acc[b]! > acc[a]! ? b : a));
-      out.push({ name: 'train-pipeline.loso-mlp.cmcrd-minus-eeg-only', value: 100 * (acc.cmcrd! - acc['eeg-only']!), unit: 'pp', detail: { target: '≥ 3' } });
-      out.push({ name: 'train-pipeline.loso-mlp.cmcrd-minus-best-baseline', value: 100 * (acc.cmcrd! - acc[best]!), unit: 'pp', detail: { bestBaseline: best, target: '≥ 0' } });
+      out.push({
+        name: 'train-pipeline.loso-mlp.cmcrd-minus-eeg-only',
+        value: 100 * (acc.cmcrd! - acc['eeg-only']!),
+        unit: 'pp',
+        detail: { target: '≥ 3' },
+      });
+      out.push({
+        name: 'train-pipeline.loso-mlp.cmcrd-minus-best-baseline',
+        value: 100 * (acc.cmcrd! - acc[best]!),
+        unit: 'pp',
+        detail: { bestBaseline: best, target: '≥ 0' },
+      });
       return out;
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -120,7 +120,15 @@ print(json.dumps(out))
 
 /** The PyTorch twin, one process per thread count. */
 function runTorch(n: number, minSeconds: number): TorchRates {
-  return runTorchTwin(PY, TORCH_THREADS, (threads) => ({ n, d: IN.channels * IN.bands, c: CLASSES, batches: BATCHES, threads, minSeconds, cmcrd: true }));
+  return runTorchTwin(PY, TORCH_THREADS, (threads) => ({
+    n,
+    d: IN.channels * IN.bands,
+    c: CLASSES,
+    batches: BATCHES,
+    threads,
+    minSeconds,
+    cmcrd: true,
+  }));
 }
 
 /**
@@ -128,7 +136,13 @@ function runTorch(n: number, minSeconds: number): TorchRates {
  * 62 × 5 inputs: one warm-up epoch, then whole epochs for at least `minMs`. The last step's loss is read each epoch,
  * so the queued work finishes inside the timing.
  */
-export async function stepRate(arch: ArchName, n: number, batch: number, minMs: number, engine: EngineChoice): Promise<{ rate: number; engine: string }> {
+export async function stepRate(
+  arch: ArchName,
+  n: number,
+  batch: number,
+  minMs: number,
+  engine: EngineChoice,
+): Promise<{ rate: number; engine: string }> {
   const d = IN.channels * IN.bands;
   const rng = new SeededRandom(1);
   const x = Float32Array.from({ length: n * d }, () => rng.normal());
@@ -163,11 +177,23 @@ async function cmcrdRate(n: number, batch: number, minMs: number): Promise<{ rat
   const tl = Float32Array.from({ length: n * CLASSES }, () => rng.normal());
   const net = buildNetwork(defaultSpec('mlp', IN, CLASSES), 1);
   const loss = new CMCRD({ nData: n, dS: 128, dT: 128, labels, seed: 3 });
-  const rowsOf = (m: Float32Array, w: number, rows: Int32Array) => tensorFrom(m.subarray(rows[0]! * w, (rows[0]! + rows.length) * w), [rows.length, w]) as tf.Tensor2D;
+  const rowsOf = (m: Float32Array, w: number, rows: Int32Array) =>
+    tensorFrom(m.subarray(rows[0]! * w, (rows[0]! + rows.length) * w), [rows.length, w]) as tf.Tensor2D;
   const stepper = await Stepper.create(net, {
     weightDecay: 1e-3,
     extraTrainable: loss.trainable,
-    extraLoss: (out, rows) => tf.mul(loss.loss(out.f2, rowsOf(ft, 128, rows), out.logits, rowsOf(tl, CLASSES, rows), labels.subarray(rows[0]!, rows[0]! + rows.length), rows), 0.02) as tf.Scalar,
+    extraLoss: (out, rows) =>
+      tf.mul(
+        loss.loss(
+          out.f2,
+          rowsOf(ft, 128, rows),
+          out.logits,
+          rowsOf(tl, CLASSES, rows),
+          labels.subarray(rows[0]!, rows[0]! + rows.length),
+          rows,
+        ),
+        0.02,
+      ) as tf.Scalar,
     afterStep: () => loss.updateMemory(),
   });
   const steps = Math.floor(n / batch);
@@ -198,7 +224,9 @@ export const trainSuite: BenchSuite = {
     // is false under Node, and forcing it fails: the pthread workers are blob: URLs, which node's Worker rejects),
     // and its matMul passes no thread pool to XNNPACK anyway.
     const wasmThreads = getThreadsCount();
-    ctx.log(`tfjs backend: wasm (SIMD ${String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))}, ${wasmThreads} thread${wasmThreads === 1 ? '' : 's'})`);
+    ctx.log(
+      `tfjs backend: wasm (SIMD ${String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))}, ${wasmThreads} thread${wasmThreads === 1 ? '' : 's'})`,
+    );
     // The box is shared: ours and the PyTorch twin alternate for a few rounds and each keeps its best rate, so a
     // burst of someone else's load hits one round of one side rather than the ratio.
     const rounds = ctx.quick ? 2 : 3;
@@ -250,7 +278,12 @@ export const trainSuite: BenchSuite = {
         };
         if (engine === 'auto') detail.overTfjsPath = Number((rate / ours[`tfjs.${b}`]!.rate).toFixed(2));
         // The default path (what `cmcrd train` runs) is train.mlp.bN; the tfjs path is the fallback.
-        results.push({ name: engine === 'auto' ? `train.mlp.b${b}` : `train.mlp.tfjs-wasm.b${b}`, value: Math.round(rate), unit: 'samples/s', detail: withTorch(detail, String(b), rate) });
+        results.push({
+          name: engine === 'auto' ? `train.mlp.b${b}` : `train.mlp.tfjs-wasm.b${b}`,
+          value: Math.round(rate),
+          unit: 'samples/s',
+          detail: withTorch(detail, String(b), rate),
+        });
       }
     }
     const c = ours['auto.cmcrd32']!;
@@ -261,7 +294,12 @@ export const trainSuite: BenchSuite = {
       samples: n,
       overPlainMlpStep: Number((ours['auto.32']!.rate / c.rate).toFixed(2)),
     };
-    results.push({ name: 'train.mlp-cmcrd.b32', value: Math.round(c.rate), unit: 'samples/s', detail: withTorch(cmcrd, 'cmcrd32', c.rate) });
+    results.push({
+      name: 'train.mlp-cmcrd.b32',
+      value: Math.round(c.rate),
+      unit: 'samples/s',
+      detail: withTorch(cmcrd, 'cmcrd32', c.rate),
+    });
     return results;
   },
 };

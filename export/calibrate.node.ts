@@ -21,8 +21,12 @@ export const ORT_NODE_OPTIONS: ort.InferenceSession.SessionOptions = {
 function exposing(model: Uint8Array, names: string[]): Uint8Array {
   const m = onnx.ModelProto.decode(model);
   const have = new Set((m.graph!.output ?? []).map((o) => o.name));
-  const extra = names.filter((n) => !have.has(n)).map((name) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ ...m, graph: { ...m.graph!, output: [...(m.graph!.output ?? []), ...extra] } })).finish();
+  const extra = names
+    .filter((n) => !have.has(n))
+    .map((name) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({ ...m, graph: { ...m.graph!, output: [...(m.graph!.output ?? []), ...extra] } }),
+  ).finish();
 }
 
 /** Run `model` on rows [n, d] in batches; every requested output, concatenated over the rows. */
@@ -59,7 +63,13 @@ export async function onnxProbabilities(model: Uint8Array, rows: Float32Array, d
 }
 
 /** Calibrated ranges of every tensor a static quantisation of `model` needs, from raw feature rows [n, d]. */
-export async function calibrate(model: Uint8Array, rows: Float32Array, d: number, method: CalibrationMethod, percentile = DEFAULT_PERCENTILE): Promise<Record<string, Range>> {
+export async function calibrate(
+  model: Uint8Array,
+  rows: Float32Array,
+  d: number,
+  method: CalibrationMethod,
+  percentile = DEFAULT_PERCENTILE,
+): Promise<Record<string, Range>> {
   const { activations } = planQuantization(model);
   const values = await runOnnx(exposing(model, activations), rows, d, activations);
   return Object.fromEntries(activations.map((a) => [a, calibrationRange(values[a]!, method, percentile)]));

@@ -7,8 +7,34 @@
  */
 import * as v from 'valibot';
 import { SMOOTH_METHODS, type SmoothMethod } from '../runtime/dsp/extractor.js';
-import { band, CARD_FEATURE_METHODS, featureProblems, inputSizeProblems, montage, nfft, provenanceValue, rateHz, seconds, stdDev, type CardFeatureMethod } from '../runtime/card/schema.js';
-import { FieldError, count, describe, dict, firstIssueError, list, num, obj, oneOf, reportProblems, text, uniqueNames, type Problem } from '../runtime/card/issues.js';
+import {
+  band,
+  CARD_FEATURE_METHODS,
+  featureProblems,
+  inputSizeProblems,
+  montage,
+  nfft,
+  provenanceValue,
+  rateHz,
+  seconds,
+  stdDev,
+  type CardFeatureMethod,
+} from '../runtime/card/schema.js';
+import {
+  FieldError,
+  count,
+  describe,
+  dict,
+  firstIssueError,
+  list,
+  num,
+  obj,
+  oneOf,
+  reportProblems,
+  text,
+  uniqueNames,
+  type Problem,
+} from '../runtime/card/issues.js';
 
 export interface ArchSpecJson {
   arch: 'mlp' | 'eegnet' | 'dgcnn';
@@ -79,7 +105,11 @@ export function serialiseCheckpoint(ck: Checkpoint): string {
   if (!littleEndian) throw new Error('checkpoint serialisation assumes a little-endian host');
   const weights: Record<string, SerialisedWeight> = {};
   for (const [name, w] of Object.entries(ck.weights)) {
-    weights[name] = { shape: w.shape, dtype: 'float32', base64: toBase64(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength)) };
+    weights[name] = {
+      shape: w.shape,
+      dtype: 'float32',
+      base64: toBase64(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength)),
+    };
   }
   return JSON.stringify({ ...ck, weights }, null, 1);
 }
@@ -136,25 +166,49 @@ function checkpointProblems(o: CheckpointFields): Problem[] {
   const d = C * B;
   const { mean, std } = o.normalisation;
   if (mean.length !== d || std.length !== d) {
-    out.push({ field: 'normalisation', message: `normalisation has ${mean.length} means / ${std.length} stds, input has ${d} features (arch.input ${C}×${B})` });
+    out.push({
+      field: 'normalisation',
+      message: `normalisation has ${mean.length} means / ${std.length} stds, input has ${d} features (arch.input ${C}×${B})`,
+    });
   }
-  if (o.classes.length !== o.arch.classes) out.push({ field: 'classes', message: `${o.classes.length} class names but the network has ${o.arch.classes} outputs (arch.classes)` });
+  if (o.classes.length !== o.arch.classes)
+    out.push({ field: 'classes', message: `${o.classes.length} class names but the network has ${o.arch.classes} outputs (arch.classes)` });
   const f = o.features;
   if ((o.modality === 'eye') !== (f.method === 'eye')) {
-    out.push({ field: 'features.method', message: `features.method ${JSON.stringify(f.method)} does not go with modality ${JSON.stringify(o.modality)} ("eye" features are the eye modality's)` });
+    out.push({
+      field: 'features.method',
+      message: `features.method ${JSON.stringify(f.method)} does not go with modality ${JSON.stringify(o.modality)} ("eye" features are the eye modality's)`,
+    });
   }
   if (f.method !== 'eye') {
-    if (o.channels.length !== C) out.push({ field: 'channels', message: `channels has ${o.channels.length} names, arch.input.channels is ${C}` });
-    if (f.bands.length !== B) out.push({ field: 'features.bands', message: `features.bands has ${f.bands.length} bands, arch.input.bands is ${B}` });
+    if (o.channels.length !== C)
+      out.push({ field: 'channels', message: `channels has ${o.channels.length} names, arch.input.channels is ${C}` });
+    if (f.bands.length !== B)
+      out.push({ field: 'features.bands', message: `features.bands has ${f.bands.length} bands, arch.input.bands is ${B}` });
   } else {
-    out.push(...inputSizeProblems('eye', o.channels.length, f.bands.length, d, { channels: 'channels', bands: 'features.bands', d: 'arch.input (channels × bands)' }));
+    out.push(
+      ...inputSizeProblems('eye', o.channels.length, f.bands.length, d, {
+        channels: 'channels',
+        bands: 'features.bands',
+        d: 'arch.input (channels × bands)',
+      }),
+    );
   }
   if (o.montage) {
     for (const k of ['sites', 'capChannels'] as const) {
-      if (o.montage[k].length !== o.channels.length) out.push({ field: `montage.${k}`, message: `montage.${k} has ${o.montage[k].length} names, channels ${o.channels.length}` });
+      if (o.montage[k].length !== o.channels.length)
+        out.push({ field: `montage.${k}`, message: `montage.${k} has ${o.montage[k].length} names, channels ${o.channels.length}` });
     }
   }
-  out.push(...featureProblems(f, { fs: 'features.fs', windowSec: 'features.windowSec', hopSec: 'features.hopSec', bands: 'features.bands', method: 'features.method' }));
+  out.push(
+    ...featureProblems(f, {
+      fs: 'features.fs',
+      windowSec: 'features.windowSec',
+      hopSec: 'features.hopSec',
+      bands: 'features.bands',
+      method: 'features.method',
+    }),
+  );
   return out;
 }
 
@@ -169,9 +223,11 @@ export const CheckpointSchema = v.pipe(
 /** Earlier messages for malformed parts, kept before the field path (callers and tests match on them). */
 function lead(issue: v.BaseIssue<unknown>, path: readonly unknown[]): string | null {
   if (issue.kind !== 'schema') return null;
-  if (path[0] === 'arch') return 'field "arch" must have "arch" (mlp, eegnet or dgcnn), "classes" and "input.channels" / "input.bands" (positive integers)';
+  if (path[0] === 'arch')
+    return 'field "arch" must have "arch" (mlp, eegnet or dgcnn), "classes" and "input.channels" / "input.bands" (positive integers)';
   if (path[0] === 'normalisation' && path.length <= 2) return 'field "normalisation" must have arrays "mean" and "std"';
-  if (path[0] === 'weights' && path.length >= 2) return `weight ${JSON.stringify(String(path[1]))} must have shape (non-negative integers), dtype "float32" and base64`;
+  if (path[0] === 'weights' && path.length >= 2)
+    return `weight ${JSON.stringify(String(path[1]))} must have shape (non-negative integers), dtype "float32" and base64`;
   return null;
 }
 
@@ -186,7 +242,11 @@ export function expectedWeights(arch: ArchSpecJson, source = 'checkpoint'): Map<
   const size = (key: string, fallback: number) => {
     const x = arch.params[key] ?? fallback;
     if (!Number.isInteger(x) || x < 1 || x > ARCH_SIZE_MAX) {
-      throw new FieldError(source, `arch.params.${key}`, `arch.params.${key} must be an integer from 1 to ${ARCH_SIZE_MAX}, got ${describe(x)}`);
+      throw new FieldError(
+        source,
+        `arch.params.${key}`,
+        `arch.params.${key} must be an integer from 1 to ${ARCH_SIZE_MAX}, got ${describe(x)}`,
+      );
     }
     return x;
   };
@@ -210,9 +270,11 @@ export function expectedWeights(arch: ArchSpecJson, source = 'checkpoint'): Map<
     const D = size('D', 2);
     const F2 = size('F2', 16);
     const dropout = arch.params.dropout ?? 0.5;
-    if (!(dropout >= 0 && dropout < 1)) throw new FieldError(source, 'arch.params.dropout', `arch.params.dropout must be in [0, 1), got ${describe(dropout)}`);
+    if (!(dropout >= 0 && dropout < 1))
+      throw new FieldError(source, 'arch.params.dropout', `arch.params.dropout must be in [0, 1), got ${describe(dropout)}`);
     const maps = F1 * D;
-    if (maps > ARCH_SIZE_MAX) throw new FieldError(source, 'arch.params.D', `arch.params: F1 × D (${F1} × ${D}) must be ≤ ${ARCH_SIZE_MAX}`);
+    if (maps > ARCH_SIZE_MAX)
+      throw new FieldError(source, 'arch.params.D', `arch.params: F1 × D (${F1} × ${D}) must be ≤ ${ARCH_SIZE_MAX}`);
     m.set('conv1.weight', [F1]);
     bn('bn1', F1);
     m.set('dw.weight', [C, maps]);
@@ -227,7 +289,11 @@ export function expectedWeights(arch: ArchSpecJson, source = 'checkpoint'): Map<
     const feats = size('nodeFeatures', B);
     const hidden = size('hidden', 16);
     if (nodes * feats !== C * B) {
-      throw new FieldError(source, 'arch.params.nodes', `arch.params: nodes (${nodes}) × nodeFeatures (${feats}) must equal the input size ${C}×${B}`);
+      throw new FieldError(
+        source,
+        'arch.params.nodes',
+        `arch.params: nodes (${nodes}) × nodeFeatures (${feats}) must equal the input size ${C}×${B}`,
+      );
     }
     bn('bn', feats);
     m.set('adj', [nodes, nodes]);
@@ -246,7 +312,8 @@ function decodeWeight(source: string, name: string, w: { shape: number[]; base64
   if (!BASE64.test(w.base64)) throw new FieldError(source, `${key}.base64`, `weight "${name}": field "base64" is not valid base64`);
   const bytes = (w.base64.length / 4) * 3 - (w.base64.endsWith('==') ? 2 : w.base64.endsWith('=') ? 1 : 0);
   const n = w.shape.reduce((a, b) => a * b, 1);
-  if (bytes !== n * 4) throw new FieldError(source, `${key}.base64`, `weight "${name}" has ${bytes} bytes, shape [${w.shape}] needs ${n * 4}`);
+  if (bytes !== n * 4)
+    throw new FieldError(source, `${key}.base64`, `weight "${name}" has ${bytes} bytes, shape [${w.shape}] needs ${n * 4}`);
   const raw = fromBase64(w.base64);
   const data = new Float32Array(raw.buffer, raw.byteOffset, n);
   const variance = name.endsWith('.running_var');
@@ -278,8 +345,10 @@ export function parseCheckpoint(text: string, source = 'checkpoint', options: Pa
     throw new FieldError(source, null, `not valid JSON (${(e as Error).message})`);
   }
   const o = raw as Record<string, unknown> | null;
-  if (!o || typeof o !== 'object' || Array.isArray(o) || o.format !== 'cmcrd-checkpoint') throw new FieldError(source, 'format', 'field "format" must be "cmcrd-checkpoint"');
-  if (o.version !== 1) throw new FieldError(source, 'version', `unsupported checkpoint version ${JSON.stringify(o.version)} (this build reads version 1)`);
+  if (!o || typeof o !== 'object' || Array.isArray(o) || o.format !== 'cmcrd-checkpoint')
+    throw new FieldError(source, 'format', 'field "format" must be "cmcrd-checkpoint"');
+  if (o.version !== 1)
+    throw new FieldError(source, 'version', `unsupported checkpoint version ${JSON.stringify(o.version)} (this build reads version 1)`);
   const r = v.safeParse(CheckpointSchema, raw, { abortEarly: true });
   if (!r.success) throw firstIssueError(source, r.issues, lead);
   const ck = r.output;
@@ -288,12 +357,17 @@ export function parseCheckpoint(text: string, source = 'checkpoint', options: Pa
     const w = ck.weights[wname];
     if (!w) throw new FieldError(source, `weights[${JSON.stringify(wname)}]`, `checkpoint has no weight "${wname}" (arch ${ck.arch.arch})`);
     if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
-      throw new FieldError(source, `weights[${JSON.stringify(wname)}].shape`, `checkpoint weight "${wname}" has shape [${w.shape}], arch ${ck.arch.arch} needs [${shape}]`);
+      throw new FieldError(
+        source,
+        `weights[${JSON.stringify(wname)}].shape`,
+        `checkpoint weight "${wname}" has shape [${w.shape}], arch ${ck.arch.arch} needs [${shape}]`,
+      );
     }
   }
   const weights: Record<string, WeightArray> = {};
   for (const [wname, w] of Object.entries(ck.weights)) {
-    if (!expected.has(wname)) throw new FieldError(source, `weights[${JSON.stringify(wname)}]`, `checkpoint weight "${wname}" is not part of arch ${ck.arch.arch}`);
+    if (!expected.has(wname))
+      throw new FieldError(source, `weights[${JSON.stringify(wname)}]`, `checkpoint weight "${wname}" is not part of arch ${ck.arch.arch}`);
     weights[wname] = { shape: w.shape, data: decodeWeight(source, wname, w, options.checkWeightValues ?? true) };
   }
   return { ...ck, weights };

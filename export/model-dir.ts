@@ -17,7 +17,13 @@ import type { CalibrationMethod, QuantMode, QuantSummary } from './quantize.js';
 export const MODEL_DIR_FORMAT = 'cmcrd-model-dir';
 export const MODEL_DIR_VERSION = 1;
 
-export const FILES = { fp32: 'model.onnx', int8: 'model.int8.onnx', tfjs: 'tfjs/model.json', card: 'card.json', parity: 'parity.json' } as const;
+export const FILES = {
+  fp32: 'model.onnx',
+  int8: 'model.int8.onnx',
+  tfjs: 'tfjs/model.json',
+  card: 'card.json',
+  parity: 'parity.json',
+} as const;
 
 /** A deployable variant: ONNX fp32, ONNX int8 (static QDQ or weights only), tfjs GraphModel (float32 or uint8 weights). */
 export type VariantName = 'fp32' | 'int8-static' | 'int8-dynamic' | 'tfjs-float32' | 'tfjs-uint8';
@@ -132,7 +138,8 @@ export function undeployableReasons(ck: Checkpoint): string[] {
         : `provenance.normalisation is ${JSON.stringify(mode)}, not "global"`,
     );
   }
-  const bad = (xs: number[], positive: boolean) => xs.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0));
+  const bad = (xs: number[], positive: boolean) =>
+    xs.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0));
   const m = bad(ck.normalisation.mean, false);
   const s = bad(ck.normalisation.std, true);
   if (m >= 0) out.push(`normalisation.mean[${m}] is ${JSON.stringify(ck.normalisation.mean[m])}, not a finite number`);
@@ -162,7 +169,11 @@ export function packageCard(ck: Checkpoint): Record<string, string> {
 }
 
 /** Metadata entries a variant's file adds to the card. */
-export function variantMetadata(v: VariantName, q?: CompactQuantisation, load?: Partial<Record<RuntimeName, VariantName>>): Record<string, string> {
+export function variantMetadata(
+  v: VariantName,
+  q?: CompactQuantisation,
+  load?: Partial<Record<RuntimeName, VariantName>>,
+): Record<string, string> {
   return {
     'cmcrd.variant': v,
     ...(q ? { 'cmcrd.quantisation': JSON.stringify(q) } : {}),
@@ -171,14 +182,20 @@ export function variantMetadata(v: VariantName, q?: CompactQuantisation, load?: 
 }
 
 /** Does a parity entry meet the quality bar? fp32 by |Δp|, quantised variants by agreement and accuracy drop. */
-export function meetsBar(variant: VariantName, e: Pick<ParityEntry, 'maxAbsDp' | 'argmaxAgreement' | 'accuracy' | 'fp32Accuracy'>): boolean {
+export function meetsBar(
+  variant: VariantName,
+  e: Pick<ParityEntry, 'maxAbsDp' | 'argmaxAgreement' | 'accuracy' | 'fp32Accuracy'>,
+): boolean {
   if (variant === 'fp32' || variant === 'tfjs-float32') return e.maxAbsDp <= QUALITY_BAR.fp32MaxAbsDp;
   const drop = e.accuracy !== null && e.fp32Accuracy !== null ? (e.fp32Accuracy - e.accuracy) * 100 : 0;
   return e.argmaxAgreement >= QUALITY_BAR.argmaxAgreement && drop <= QUALITY_BAR.accuracyDropPoints;
 }
 
 /** Per runtime: the faster variant by p50, and the one to load (the fastest that meets the bar; fp32 otherwise). */
-export function chooseVariants(latency: LatencyFigures[], ok: (v: VariantName) => boolean): { faster: VariantName | null; load: VariantName } {
+export function chooseVariants(
+  latency: LatencyFigures[],
+  ok: (v: VariantName) => boolean,
+): { faster: VariantName | null; load: VariantName } {
   const sorted = [...latency].sort((a, b) => a.p50Us - b.p50Us);
   const faster = sorted.length > 1 ? sorted[0]!.variant : null;
   const load = sorted.find((l) => ok(l.variant))?.variant ?? sorted[0]?.variant ?? 'fp32';
@@ -213,10 +230,16 @@ export function summaryTable(variants: VariantInfo[], parity: ParityReport): str
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   const ck = parity.checkpointAccuracy === null ? '' : `; checkpoint (tfjs) accuracy ${pct(parity.checkpointAccuracy)}`;
-  out.push(`parity on ${parity.windows.count} ${parity.windows.source === 'held-out' ? 'held-out windows' : 'synthetic rows'} (${parity.windows.detail})${ck}`);
+  out.push(
+    `parity on ${parity.windows.count} ${parity.windows.source === 'held-out' ? 'held-out windows' : 'synthetic rows'} (${parity.windows.detail})${ck}`,
+  );
   for (const u of parity.unchecked) out.push(`${u.variant}: not checked (${u.reason})`);
   return out.join('\n');
 }

@@ -41,7 +41,15 @@ function param(ck: Checkpoint, key: string, fallback: number): number {
 }
 
 /** Fold y = BN(x·W + b) into x·W' + b' (W: [in, out]). */
-export function foldBatchNorm(W: WeightArray, b: WeightArray | undefined, gamma: WeightArray, beta: WeightArray, mean: WeightArray, variance: WeightArray, eps = BN_EPS): { W: Float32Array; b: Float32Array } {
+export function foldBatchNorm(
+  W: WeightArray,
+  b: WeightArray | undefined,
+  gamma: WeightArray,
+  beta: WeightArray,
+  mean: WeightArray,
+  variance: WeightArray,
+  eps = BN_EPS,
+): { W: Float32Array; b: Float32Array } {
   const [inDim, outDim] = W.shape as [number, number];
   const Wf = new Float32Array(inDim * outDim);
   const bf = new Float32Array(outDim);
@@ -115,8 +123,23 @@ function eegnetGraph(g: GraphBuilder, ck: Checkpoint, x: string): string {
   }
   const cube = g.node('Reshape', [x, g.int64Initializer('eegnet.in_shape', [3], [-1, channels, bands])]);
   const perBand = g.node('Transpose', [cube], { perm: [0, 2, 1] }); // [N, bands, channels]
-  const a1 = g.node('Elu', [g.node('Add', [g.node('MatMul', [perBand, g.initializer('eegnet.W1', [channels, maps], W1)]), g.initializer('eegnet.b1', [maps], b1)])], {}, 'f1');
-  const a2 = g.node('Elu', [g.node('Add', [g.node('MatMul', [a1, g.initializer('eegnet.W2', [maps, F2], W2)]), g.initializer('eegnet.b2', [F2], b2)])], {}, 'f2');
+  const a1 = g.node(
+    'Elu',
+    [
+      g.node('Add', [
+        g.node('MatMul', [perBand, g.initializer('eegnet.W1', [channels, maps], W1)]),
+        g.initializer('eegnet.b1', [maps], b1),
+      ]),
+    ],
+    {},
+    'f1',
+  );
+  const a2 = g.node(
+    'Elu',
+    [g.node('Add', [g.node('MatMul', [a1, g.initializer('eegnet.W2', [maps, F2], W2)]), g.initializer('eegnet.b2', [F2], b2)])],
+    {},
+    'f2',
+  );
   const mapMajor = g.node('Transpose', [a2], { perm: [0, 2, 1] }); // [N, F2, bands]: flatten index k·bands + b
   return g.node('Reshape', [mapMajor, g.int64Initializer('eegnet.flat_shape', [2], [-1, F2 * bands])]);
 }
@@ -141,7 +164,8 @@ function dgcnnGraph(g: GraphBuilder, ck: Checkpoint, x: string): string {
   // L̃ = D^{-1/2} Â D^{-1/2}, Â = sym(ReLU(A)) with a zero diagonal, degrees + 1e-10 (as in training).
   const sym = new Float64Array(nodes * nodes);
   for (let v = 0; v < nodes; v++) {
-    for (let u = 0; u < nodes; u++) if (u !== v) sym[v * nodes + u] = (Math.max(adj[v * nodes + u]!, 0) + Math.max(adj[u * nodes + v]!, 0)) / 2;
+    for (let u = 0; u < nodes; u++)
+      if (u !== v) sym[v * nodes + u] = (Math.max(adj[v * nodes + u]!, 0) + Math.max(adj[u * nodes + v]!, 0)) / 2;
   }
   const dInv = new Float64Array(nodes);
   for (let v = 0; v < nodes; v++) {
@@ -175,7 +199,10 @@ function dgcnnGraph(g: GraphBuilder, ck: Checkpoint, x: string): string {
   const X = g.node('Reshape', [x, g.int64Initializer('dgcnn.in_shape', [3], [-1, nodes, feats])]);
   // [nodes, nodes] · [N, nodes, feats]: MatMul broadcasts L̃ over the batch.
   const LX = g.node('MatMul', [g.initializer('dgcnn.laplacian', [nodes, nodes], L), X]);
-  const sum = g.node('Add', [g.node('MatMul', [X, g.initializer('dgcnn.W0', [feats, hidden], W0)]), g.node('MatMul', [LX, g.initializer('dgcnn.W1', [feats, hidden], W1)])]);
+  const sum = g.node('Add', [
+    g.node('MatMul', [X, g.initializer('dgcnn.W0', [feats, hidden], W0)]),
+    g.node('MatMul', [LX, g.initializer('dgcnn.W1', [feats, hidden], W1)]),
+  ]);
   const H = g.node('Relu', [g.node('Add', [sum, g.initializer('dgcnn.bias', [nodes, hidden], bias)])], {}, 'f2');
   return g.node('Reshape', [H, g.int64Initializer('dgcnn.flat_shape', [2], [-1, nodes * hidden])]); // node-major
 }
@@ -194,11 +221,24 @@ export function buildInferenceGraph(ck: Checkpoint): GraphBuilder {
   const g = new GraphBuilder();
   const x = g.input('features', [d]);
   const mean = g.initializer('norm_mean', [d], Float32Array.from(ck.normalisation.mean));
-  const scale = g.initializer('norm_scale', [d], Float32Array.from(ck.normalisation.std, (s) => 1 / s));
+  const scale = g.initializer(
+    'norm_scale',
+    [d],
+    Float32Array.from(ck.normalisation.std, (s) => 1 / s),
+  );
   const h = build(g, ck, g.node('Mul', [g.node('Sub', [x, mean]), scale], {}, 'normalised'));
   const flat = weight(ck, 'head.weight').shape[0]!;
   const hw = weight(ck, 'head.weight', [flat, ck.arch.classes]);
-  const logits = g.node('Gemm', [h, g.initializer('head.W', hw.shape, hw.data), g.initializer('head.b', [ck.arch.classes], weight(ck, 'head.bias', [ck.arch.classes]).data)], {}, 'logits');
+  const logits = g.node(
+    'Gemm',
+    [
+      h,
+      g.initializer('head.W', hw.shape, hw.data),
+      g.initializer('head.b', [ck.arch.classes], weight(ck, 'head.bias', [ck.arch.classes]).data),
+    ],
+    {},
+    'logits',
+  );
   g.node('Softmax', [logits], { axis: 1 }, 'probabilities');
   g.output('logits', [ck.arch.classes]);
   g.output('probabilities', [ck.arch.classes]);

@@ -185,7 +185,11 @@ function decode(model: Uint8Array): OnnxNs.ModelProto {
 }
 
 /** fp32 ONNX (as the exporter writes it) → int8 QDQ ONNX; `extraMetadata` is merged into its metadata_props. */
-export function quantizeOnnx(model: Uint8Array, opts: QuantizeOptions, extraMetadata: Record<string, string> = {}): { bytes: Uint8Array; summary: QuantSummary } {
+export function quantizeOnnx(
+  model: Uint8Array,
+  opts: QuantizeOptions,
+  extraMetadata: Record<string, string> = {},
+): { bytes: Uint8Array; summary: QuantSummary } {
   const m = decode(model);
   const g = m.graph!;
   const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
@@ -217,7 +221,12 @@ export function quantizeOnnx(model: Uint8Array, opts: QuantizeOptions, extraMeta
 
   const dq = (base: string, q: string, scale: string, zp: string | null, axis?: number) => {
     const out = `${base}.dq`;
-    nodes.push({ opType: 'DequantizeLinear', input: zp === null ? [q, scale] : [q, scale, zp], output: [out], attribute: axis === undefined ? [] : [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }] });
+    nodes.push({
+      opType: 'DequantizeLinear',
+      input: zp === null ? [q, scale] : [q, scale, zp],
+      output: [out],
+      attribute: axis === undefined ? [] : [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }],
+    });
     summary.nodes.DequantizeLinear++;
     return out;
   };
@@ -300,8 +309,14 @@ export function quantizeOnnx(model: Uint8Array, opts: QuantizeOptions, extraMeta
     const o = n.output![0]!;
     const p = producer.get(t);
     return (
-      n.opType === 'Relu' && toQuantize.has(o) && !!p && ['Gemm', 'MatMul', 'Add'].includes(p.opType!) &&
-      consumers.get(t) === 1 && !graphOutputs.has(t) && !graphOutputs.has(o) && activationParams(opts.ranges![o]!).zeroPoint === -128
+      n.opType === 'Relu' &&
+      toQuantize.has(o) &&
+      !!p &&
+      ['Gemm', 'MatMul', 'Add'].includes(p.opType!) &&
+      consumers.get(t) === 1 &&
+      !graphOutputs.has(t) &&
+      !graphOutputs.has(o) &&
+      activationParams(opts.ranges![o]!).zeroPoint === -128
     );
   };
 
@@ -324,7 +339,11 @@ export function quantizeOnnx(model: Uint8Array, opts: QuantizeOptions, extraMeta
         const sx = actScale.get(n.input![0]!);
         const sw = weightScale.get(n.input![1]!);
         if (sx !== undefined && sw) {
-          const out = quantBias(n.input![2]!, { scale: Float32Array.from(sw, (s) => Math.fround(s * sx)), input: n.input![0]!, weight: n.input![1]! });
+          const out = quantBias(n.input![2]!, {
+            scale: Float32Array.from(sw, (s) => Math.fround(s * sx)),
+            input: n.input![0]!,
+            weight: n.input![1]!,
+          });
           if (out) ins[2] = out;
         }
       }

@@ -86,7 +86,9 @@ function translate(ir: GraphIR): { nodes: TfNode[]; weights: TranslatedWeight[] 
   const weights: TranslatedWeight[] = [];
   const rank = new Map<string, number>();
   const matrices = new Set<string>(); // float initializers used as MatMul operands (the uint8 candidates)
-  for (const n of ir.nodes) if (n.opType === 'MatMul' || n.opType === 'Gemm') for (const i of n.inputs.slice(0, 2)) if (ir.floats.get(i)?.dims.length === 2) matrices.add(i);
+  for (const n of ir.nodes)
+    if (n.opType === 'MatMul' || n.opType === 'Gemm')
+      for (const i of n.inputs.slice(0, 2)) if (ir.floats.get(i)?.dims.length === 2) matrices.add(i);
   for (const i of ir.inputs) {
     nodes.push({ name: i.name, op: 'Placeholder', attr: { dtype: FLOAT, shape: { shape: dims([-1, ...i.dims]) } } });
     rank.set(i.name, 1 + i.dims.length);
@@ -122,29 +124,43 @@ function translate(ir: GraphIR): { nodes: TfNode[]; weights: TranslatedWeight[] 
         break;
       case 'Softmax': {
         const axis = n.attrs.axis ?? -1;
-        if (axis !== -1 && axis !== (rank.get(a!) ?? 0) - 1) throw new Error(`tfjs writer: Softmax over axis ${String(axis)} (only the last axis maps to tf Softmax)`);
+        if (axis !== -1 && axis !== (rank.get(a!) ?? 0) - 1)
+          throw new Error(`tfjs writer: Softmax over axis ${String(axis)} (only the last axis maps to tf Softmax)`);
         nodes.push({ name: n.output, op: 'Softmax', input: [a!], attr: T });
         rank.set(n.output, r);
         break;
       }
       case 'MatMul': {
         const two = rank.get(a!) === 2 && rank.get(b!) === 2;
-        nodes.push({ name: n.output, op: two ? 'MatMul' : 'BatchMatMulV2', input: [a!, b!], attr: two ? { ...T, transpose_a: { b: false }, transpose_b: { b: false } } : { ...T, adj_x: { b: false }, adj_y: { b: false } } });
+        nodes.push({
+          name: n.output,
+          op: two ? 'MatMul' : 'BatchMatMulV2',
+          input: [a!, b!],
+          attr: two ? { ...T, transpose_a: { b: false }, transpose_b: { b: false } } : { ...T, adj_x: { b: false }, adj_y: { b: false } },
+        });
         rank.set(n.output, r);
         break;
       }
       case 'Gemm': {
-        if (n.attrs.transA || n.attrs.transB || (n.attrs.alpha ?? 1) !== 1 || (n.attrs.beta ?? 1) !== 1) throw new Error('tfjs writer: only plain Gemm (no transpose, alpha = beta = 1) is translated');
+        if (n.attrs.transA || n.attrs.transB || (n.attrs.alpha ?? 1) !== 1 || (n.attrs.beta ?? 1) !== 1)
+          throw new Error('tfjs writer: only plain Gemm (no transpose, alpha = beta = 1) is translated');
         const mm = `${n.output}/MatMul`;
         nodes.push({ name: mm, op: 'MatMul', input: [a!, b!], attr: { ...T, transpose_a: { b: false }, transpose_b: { b: false } } });
-        nodes.push(c ? { name: n.output, op: 'BiasAdd', input: [mm, c], attr: T } : { name: n.output, op: 'Identity', input: [mm], attr: T });
+        nodes.push(
+          c ? { name: n.output, op: 'BiasAdd', input: [mm, c], attr: T } : { name: n.output, op: 'Identity', input: [mm], attr: T },
+        );
         rank.set(n.output, 2);
         break;
       }
       case 'Reshape': {
         const shape = ir.ints.get(b!);
         if (!shape) throw new Error(`tfjs writer: Reshape ${n.output} needs a constant shape`);
-        nodes.push({ name: n.output, op: 'Reshape', input: [a!, intConst(`${n.output}/shape`, shape.values)], attr: { ...T, Tshape: INT32 } });
+        nodes.push({
+          name: n.output,
+          op: 'Reshape',
+          input: [a!, intConst(`${n.output}/shape`, shape.values)],
+          attr: { ...T, Tshape: INT32 },
+        });
         rank.set(n.output, shape.values.length);
         break;
       }
@@ -172,7 +188,10 @@ export interface GraphModelFiles {
 }
 
 /** The tfjs GraphModel of a checkpoint; `metadata` goes to model.json's userDefinedMetadata. */
-export function exportGraphModel(ck: Checkpoint, opts: { weights?: TfjsWeights; metadata?: Record<string, unknown>; generatedBy?: string } = {}): GraphModelFiles {
+export function exportGraphModel(
+  ck: Checkpoint,
+  opts: { weights?: TfjsWeights; metadata?: Record<string, unknown>; generatedBy?: string } = {},
+): GraphModelFiles {
   const ir = buildInferenceGraph(ck).ir;
   const { nodes, weights } = translate(ir);
   const quantised: string[] = [];
@@ -198,7 +217,8 @@ export function exportGraphModel(ck: Checkpoint, opts: { weights?: TfjsWeights; 
   }
   const count = Math.max(1, Math.ceil(total / SHARD_BYTES));
   const shards = new Map<string, Uint8Array>();
-  for (let i = 0; i < count; i++) shards.set(`group1-shard${i + 1}of${count}.bin`, all.slice(i * SHARD_BYTES, Math.min(total, (i + 1) * SHARD_BYTES)));
+  for (let i = 0; i < count; i++)
+    shards.set(`group1-shard${i + 1}of${count}.bin`, all.slice(i * SHARD_BYTES, Math.min(total, (i + 1) * SHARD_BYTES)));
   const output = (name: string, n: number) => ({ name: `${name}:0`, dtype: 'DT_FLOAT', tensorShape: dims([-1, n]) });
   const model: GraphModelJson = {
     format: 'graph-model',
@@ -207,7 +227,9 @@ export function exportGraphModel(ck: Checkpoint, opts: { weights?: TfjsWeights; 
     modelTopology: { node: nodes, library: {}, versions: { producer: 1 } },
     weightsManifest: [{ paths: [...shards.keys()], weights: entries }],
     signature: {
-      inputs: Object.fromEntries(ir.inputs.map((i) => [i.name, { name: `${i.name}:0`, dtype: 'DT_FLOAT', tensorShape: dims([-1, ...i.dims]) }])),
+      inputs: Object.fromEntries(
+        ir.inputs.map((i) => [i.name, { name: `${i.name}:0`, dtype: 'DT_FLOAT', tensorShape: dims([-1, ...i.dims]) }]),
+      ),
       outputs: Object.fromEntries(ir.outputs.map((o) => [o.name, output(o.name, o.dims[0]!)])),
     },
     ...(opts.metadata ? { userDefinedMetadata: opts.metadata } : {}),

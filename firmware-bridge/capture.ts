@@ -35,7 +35,10 @@ export interface CaptureNotification {
 }
 
 export class CaptureError extends Error {
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
     super(`capture line ${line}: ${message}`);
     this.name = 'CaptureError';
   }
@@ -54,11 +57,17 @@ export function parseCaptureHeader(text: string, line = 1): CaptureHeader {
   const o = v as Record<string, unknown>;
   if (o.format !== 'cmcrd-capture') throw new CaptureError(line, `"format" must be "cmcrd-capture", got ${JSON.stringify(o.format)}`);
   if (o.version !== 1) throw new CaptureError(line, `"version" ${JSON.stringify(o.version)} is not supported (expected 1)`);
-  if (typeof o.device !== 'string' || !(DEVICE_KINDS as readonly string[]).includes(o.device)) throw new CaptureError(line, `"device" must be one of ${DEVICE_KINDS.join(', ')}, got ${JSON.stringify(o.device)}`);
+  if (typeof o.device !== 'string' || !(DEVICE_KINDS as readonly string[]).includes(o.device))
+    throw new CaptureError(line, `"device" must be one of ${DEVICE_KINDS.join(', ')}, got ${JSON.stringify(o.device)}`);
   if (o.firmware !== undefined && firmwareMajor(o.firmware) === null)
-    throw new CaptureError(line, `"firmware" must be "2.x", "3.x" or a firmware 2 or 3 revision such as "2.0.1" or "3.0.2", got ${JSON.stringify(o.firmware)}`);
-  if (o.device === 'ganglion' && o.firmware === undefined) throw new CaptureError(line, 'a Ganglion capture needs "firmware": "2.x" or "3.x" (or the revision the device reports, e.g. "3.0.2")');
-  if (o.channels !== undefined && (!Array.isArray(o.channels) || !o.channels.every((c) => typeof c === 'string'))) throw new CaptureError(line, '"channels" must be an array of strings');
+    throw new CaptureError(
+      line,
+      `"firmware" must be "2.x", "3.x" or a firmware 2 or 3 revision such as "2.0.1" or "3.0.2", got ${JSON.stringify(o.firmware)}`,
+    );
+  if (o.device === 'ganglion' && o.firmware === undefined)
+    throw new CaptureError(line, 'a Ganglion capture needs "firmware": "2.x" or "3.x" (or the revision the device reports, e.g. "3.0.2")');
+  if (o.channels !== undefined && (!Array.isArray(o.channels) || !o.channels.every((c) => typeof c === 'string')))
+    throw new CaptureError(line, '"channels" must be an array of strings');
   if (o.preset !== undefined && typeof o.preset !== 'string') throw new CaptureError(line, '"preset" must be a string');
   return o as unknown as CaptureHeader;
 }
@@ -72,7 +81,8 @@ export function parseCaptureLine(text: string, line: number): CaptureNotificatio
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CaptureError(line, 'must be a JSON object {"t","char","hex"}');
   const o = v as Record<string, unknown>;
-  if (typeof o.t !== 'number' || !Number.isFinite(o.t)) throw new CaptureError(line, `"t" must be a finite number (host ms), got ${JSON.stringify(o.t)}`);
+  if (typeof o.t !== 'number' || !Number.isFinite(o.t))
+    throw new CaptureError(line, `"t" must be a finite number (host ms), got ${JSON.stringify(o.t)}`);
   if (typeof o.char !== 'string') throw new CaptureError(line, '"char" must be a UUID string');
   let char: Uuid;
   try {

@@ -12,14 +12,28 @@ import { getDriver, type DeviceKind } from './registry.js';
 import { BlockAssembler, type BlockEvent } from './streams/blocks.js';
 
 export type { DeviceDecoderOptions } from './drivers/types.js';
-export type { ClockRecord, ControlRecord, DecodedRecord, ErrorRecord, GapRecord, ImpedanceRecord, MessageRecord, MotionRecord, RowsRecord, TelemetryRecord } from './records.js';
+export type {
+  ClockRecord,
+  ControlRecord,
+  DecodedRecord,
+  ErrorRecord,
+  GapRecord,
+  ImpedanceRecord,
+  MessageRecord,
+  MotionRecord,
+  RowsRecord,
+  TelemetryRecord,
+} from './records.js';
 
 export class DeviceDecoder {
   private readonly handlers = new Map<Uuid, (b: Uint8Array, t: number, out: DecodedRecord[]) => void>();
   private readonly streams: { asm: BlockAssembler; convert: (e: BlockEvent, out: DecodedRecord[]) => void }[] = [];
   readonly eegNames: readonly string[];
 
-  constructor(readonly kind: DeviceKind, readonly options: DeviceDecoderOptions = {}) {
+  constructor(
+    readonly kind: DeviceKind,
+    readonly options: DeviceDecoderOptions = {},
+  ) {
     // What each kind's notifications mean lives in its driver (drivers/<kind>.ts); this class owns the plumbing.
     const ctx: DecoderContext = {
       handle: (uuid, h) => void this.handlers.set(uuid, h),
@@ -76,7 +90,11 @@ export class DeviceDecoder {
 
   // ----- helpers
 
-  private addStream(asm: BlockAssembler, rows: (e: Extract<BlockEvent, { kind: 'rows' }>, out: DecodedRecord[]) => void, note?: () => string | undefined): BlockAssembler {
+  private addStream(
+    asm: BlockAssembler,
+    rows: (e: Extract<BlockEvent, { kind: 'rows' }>, out: DecodedRecord[]) => void,
+    note?: () => string | undefined,
+  ): BlockAssembler {
     this.streams.push({
       asm,
       convert: (e, out) => {
@@ -85,7 +103,15 @@ export class DeviceDecoder {
         else {
           const t = asm.clock.timeOf(e.fromSample);
           const n = note?.();
-          out.push({ kind: 'gap', t, stream: e.stream, lostSamples: e.lostSamples, fromSample: e.fromSample, ...(e.channels ? { channels: e.channels } : {}), ...(n ? { note: n } : {}) });
+          out.push({
+            kind: 'gap',
+            t,
+            stream: e.stream,
+            lostSamples: e.lostSamples,
+            fromSample: e.fromSample,
+            ...(e.channels ? { channels: e.channels } : {}),
+            ...(n ? { note: n } : {}),
+          });
         }
       },
     });
@@ -103,7 +129,13 @@ export class DeviceDecoder {
   }
 
   private motionStream(kind: 'accelerometer' | 'gyroscope', spb: number, rate: number, modulus: number): BlockAssembler {
-    const asm = new BlockAssembler({ stream: kind, channels: ['x', 'y', 'z'], samplesPerBlock: spb, sampleRate: rate, indexModulus: modulus });
+    const asm = new BlockAssembler({
+      stream: kind,
+      channels: ['x', 'y', 'z'],
+      samplesPerBlock: spb,
+      sampleRate: rate,
+      indexModulus: modulus,
+    });
     return this.addStream(asm, (e, out) => {
       const samples = Array.from(e.t, (t, i) => ({ t, x: e.channels[0]![i]!, y: e.channels[1]![i]!, z: e.channels[2]![i]! }));
       out.push({ kind, t: e.t[0]!, samples });
@@ -112,7 +144,10 @@ export class DeviceDecoder {
 
   private removeStream(asm: BlockAssembler, out: DecodedRecord[]): void {
     this.emit(asm, asm.flush(), out);
-    this.streams.splice(this.streams.findIndex((x) => x.asm === asm), 1);
+    this.streams.splice(
+      this.streams.findIndex((x) => x.asm === asm),
+      1,
+    );
   }
 }
 

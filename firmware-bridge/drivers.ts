@@ -27,7 +27,11 @@ export interface StreamSession {
 }
 
 /** Subscribe to every notifying characteristic the device has and start it; `listener` sees every notification. */
-export async function startStream(device: GattPeripheral, listener: (char: Uuid, data: Uint8Array, t: number) => void, opts: StreamSessionOptions = {}): Promise<StreamSession> {
+export async function startStream(
+  device: GattPeripheral,
+  listener: (char: Uuid, data: Uint8Array, t: number) => void,
+  opts: StreamSessionOptions = {},
+): Promise<StreamSession> {
   const h = await openHeadband(device, opts);
   await h.start(listener);
   return { kind: h.kind, profile: h.profile, firmware: h.firmware, stop: () => h.stop() };

@@ -119,7 +119,10 @@ export async function openHeadband(peripheral: GattPeripheral, opts: OpenHeadban
       }
       if (profile.keepAlive && opts.keepAlive !== false) {
         const k = profile.keepAlive;
-        timer = setInterval(() => void peripheral.write(k.command.characteristic, k.command.bytes).catch(() => undefined), k.intervalS * 1000);
+        timer = setInterval(
+          () => void peripheral.write(k.command.characteristic, k.command.bytes).catch(() => undefined),
+          k.intervalS * 1000,
+        );
       }
     },
     async stop() {

@@ -13,8 +13,22 @@ export * from './protocols/open-eeg.js';
 export { SampleClock, usableHostTime, MAX_HOST_MS, type SampleClockOptions, type ClockChange } from './streams/clock.js';
 export { DeviceTimeBlocks } from './streams/device-time.js';
 export { SequenceUnwrapper } from './streams/sequence.js';
-export { BlockAssembler, type BlockEvent, type BlockStreamConfig, type BlockStreamStats, type ClockEvent, type RowsEvent } from './streams/blocks.js';
-export { MuseEegAssembler, type EegRows, type EegClockEvent, type EegStreamEvent, type GapEvent, type MuseEegAssemblerOptions } from './streams/muse-eeg.js';
+export {
+  BlockAssembler,
+  type BlockEvent,
+  type BlockStreamConfig,
+  type BlockStreamStats,
+  type ClockEvent,
+  type RowsEvent,
+} from './streams/blocks.js';
+export {
+  MuseEegAssembler,
+  type EegRows,
+  type EegClockEvent,
+  type EegStreamEvent,
+  type GapEvent,
+  type MuseEegAssemblerOptions,
+} from './streams/muse-eeg.js';
 export * from './devices.js';
 export * from './registry.js';
 export * from './headband.js';
@@ -33,5 +47,13 @@ export { VirtualAthena, type VirtualAthenaOptions } from './sim/virtual-athena.j
 export { VirtualGanglion, type VirtualGanglionOptions } from './sim/virtual-ganglion.js';
 export { VirtualOpenEeg, type VirtualOpenEegOptions } from './sim/virtual-open-eeg.js';
 export { ReplayPeripheral, type ReplayOptions } from './sim/replay.js';
-export { openDevice, createSimDevice, parseSimUri, parseReplayUri, isVirtualDevice, DeviceUriError, type OpenDeviceOptions } from './sim/uri.js';
+export {
+  openDevice,
+  createSimDevice,
+  parseSimUri,
+  parseReplayUri,
+  isVirtualDevice,
+  DeviceUriError,
+  type OpenDeviceOptions,
+} from './sim/uri.js';
 export * from './transports/index.js';

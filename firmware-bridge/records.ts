@@ -80,7 +80,8 @@ export interface ErrorRecord {
   error: string;
   hex: string;
 }
-export type DecodedRecord = RowsRecord | GapRecord | ClockRecord | TelemetryRecord | MotionRecord | ControlRecord | ImpedanceRecord | MessageRecord | ErrorRecord;
+export type DecodedRecord =
+  RowsRecord | GapRecord | ClockRecord | TelemetryRecord | MotionRecord | ControlRecord | ImpedanceRecord | MessageRecord | ErrorRecord;
 
 export function errorRecord(t: number, char: string, error: string, bytes: Uint8Array): ErrorRecord {
   return { kind: 'error', t, char, error, hex: bytes.length <= 64 ? bytesToHex(bytes) : hexPreview(bytes, 64) };

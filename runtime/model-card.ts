@@ -8,7 +8,19 @@ import type { SmoothMethod } from './dsp/extractor.js';
 import { cardFromMetadata, cardToMetadata, checkCard, type Card, type CardFeatureMethod } from './card/schema.js';
 import { readMetadataEntries } from './card/onnx-metadata.js';
 
-export { CARD_VERSION, CARD_FIELDS, CARD_FEATURE_METHODS, CARD_LIMITS, INPUT_LAYOUT, CardSchema, cardToJson, cardToMetadata, checkCard, type Card, type CardFeatureMethod } from './card/schema.js';
+export {
+  CARD_VERSION,
+  CARD_FIELDS,
+  CARD_FEATURE_METHODS,
+  CARD_LIMITS,
+  INPUT_LAYOUT,
+  CardSchema,
+  cardToJson,
+  cardToMetadata,
+  checkCard,
+  type Card,
+  type CardFeatureMethod,
+} from './card/schema.js';
 export { FieldError } from './card/issues.js';
 export { METADATA_LIMITS } from './card/onnx-metadata.js';
 

@@ -81,11 +81,15 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
   const { card, classifier, device } = opts;
   const perWindow = card.channels.length * card.bands.length;
   if (classifier.inputSize !== perWindow) {
-    throw new Error(`the model takes ${classifier.inputSize} values per window, but its card describes ${card.channels.length} channels × ${card.bands.length} bands = ${perWindow}`);
+    throw new Error(
+      `the model takes ${classifier.inputSize} values per window, but its card describes ${card.channels.length} channels × ${card.bands.length} bands = ${perWindow}`,
+    );
   }
   const sites = opts.sites ?? card.montage?.sites ?? card.channels;
   if (sites.length !== card.channels.length) {
-    throw new Error(`the model takes ${card.channels.length} channels (${card.channels.join(', ')}) but ${sites.length} device sites were given`);
+    throw new Error(
+      `the model takes ${card.channels.length} channels (${card.channels.join(', ')}) but ${sites.length} device sites were given`,
+    );
   }
   // The driver reads what decoding depends on (e.g. the Ganglion firmware) once; the decoder fits the preset.
   const headband = await openHeadband(device, {
@@ -123,7 +127,15 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
     chain = chain.then(async () => {
       if (skipped) {
         stats.skipped++;
-        opts.onPrediction({ startMs, endMs, predicted: null, probabilities: null, skipped, batteryPercent: battery, ...(f.quality ? { quality: f.quality } : {}) });
+        opts.onPrediction({
+          startMs,
+          endMs,
+          predicted: null,
+          probabilities: null,
+          skipped,
+          batteryPercent: battery,
+          ...(f.quality ? { quality: f.quality } : {}),
+        });
         return;
       }
       const row = new Float32Array(card.channels.length * card.bands.length);
@@ -171,7 +183,9 @@ export async function startHeadbandSession(opts: HeadbandSessionOptions): Promis
       case 'gap':
         // Per electrode the model reads (like filledSamples): a gap on an electrode it does not use costs
         // nothing, one on one of four electrodes costs a quarter.
-        if (r.stream === 'eeg') stats.lostSamples += (r.lostSamples * (r.channels ? r.channels.filter((c) => usedNames.has(c)).length : sites.length)) / sites.length;
+        if (r.stream === 'eeg')
+          stats.lostSamples +=
+            (r.lostSamples * (r.channels ? r.channels.filter((c) => usedNames.has(c)).length : sites.length)) / sites.length;
         break;
       case 'telemetry':
         battery = r.battery;

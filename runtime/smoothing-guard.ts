@@ -47,7 +47,8 @@ export class OfflineSmoothingError extends Error {
 const OFFLINE: Partial<Record<SmoothingName, { what: string; effect: string; standIn: string }>> = {
   lds: {
     what: "SEED's offline LDS, a Kalman filter started from the trial mean",
-    effect: 'live features would differ from the trained ones by up to about a DE unit and, with Q = 1e-4 (a memory of ~100 windows), predictions lag (docs/smoothing.md)',
+    effect:
+      'live features would differ from the trained ones by up to about a DE unit and, with Q = 1e-4 (a memory of ~100 windows), predictions lag (docs/smoothing.md)',
     standIn: 'the filter started from the running mean of the windows so far',
   },
   'moving-average': {
@@ -80,7 +81,8 @@ export function retrainCommand(card: SmoothingCardFields, live: SmoothingName): 
   if (p.synthetic === true) parts.push('--dataset synthetic --root <folder written by `cmcrd dataset synth --layout seed-iv --raw`>');
   else parts.push('--dataset seed-iv --root <SEED-IV folder with eeg_raw_data/>');
   parts.push(`--feature ${method === 'seed-psd' ? 'psd' : 'de'} --smooth ${live}`);
-  for (const key of ['method', 'arch', 'protocol'] as const) if (typeof p[key] === 'string' && p[key]) parts.push(`--${key} ${p[key] as string}`);
+  for (const key of ['method', 'arch', 'protocol'] as const)
+    if (typeof p[key] === 'string' && p[key]) parts.push(`--${key} ${p[key] as string}`);
   const m = card.montage;
   if (m) parts.push(m.device === 'muse' ? '--montage muse' : `--montage custom:${m.sites.join(',')}`);
   parts.push('--out <dir> …');
@@ -112,7 +114,11 @@ export function checkLiveSmoothing(card: SmoothingCardFields, opts: LiveSmoothin
   }
   if (form.causal) return { smoothing: form.name, causal: true, warning: null };
   const retrain = retrainCommand(card, form.liveForm);
-  const o = OFFLINE[form.name] ?? { what: form.description, effect: 'live features would differ from the trained ones', standIn: 'an online stand-in' };
+  const o = OFFLINE[form.name] ?? {
+    what: form.description,
+    effect: 'live features would differ from the trained ones',
+    standIn: 'an online stand-in',
+  };
   if (!opts.allowOffline) {
     throw new OfflineSmoothingError(
       `model smoothing "${form.name}" (${o.what}) needs the whole trial, which a live stream never has: ${o.effect}. ` +

@@ -63,7 +63,10 @@ describe('dependency-cruiser', () => {
       plant('firmware-bridge/req.js', "const tf = require('@tensorflow/tfjs');\nmodule.exports = { tf };\n");
       plant('firmware-bridge/missing.ts', "export { x } from './nowhere.js';\n");
       plant('src/uses-web.ts', "import '../web/w.js';\n");
-      plant('web/w.ts', "import type { A } from '../src/types.js';\nimport { readFileSync } from 'node:fs';\nexport type W = A;\nexport const w = readFileSync;\n");
+      plant(
+        'web/w.ts',
+        "import type { A } from '../src/types.js';\nimport { readFileSync } from 'node:fs';\nexport type W = A;\nexport const w = readFileSync;\n",
+      );
       plant('bench/b.ts', "import { a } from '../src/a.js';\nexport const b = a;\n");
       plant(
         'test/t.ts',

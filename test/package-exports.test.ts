@@ -19,7 +19,11 @@ import { VirtualMuse } from '../firmware-bridge/sim/virtual-muse.js';
 const ROOT = resolve(__dirname, '..');
 
 function keysOf(specifier: string): string[] {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(JSON.stringify(Object.keys(m)));`], { cwd: ROOT, encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(JSON.stringify(Object.keys(m)));`],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   return JSON.parse(out) as string[];
 }
 
@@ -29,7 +33,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('package exports', () => {
   beforeAll(() => {
     // Build dist/ fresh (what `npm install` does through the prepare script).
-    execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
   }, 120_000);
 
   it('exposes the training API at the package root', () => {
@@ -49,7 +56,9 @@ describe('package exports', () => {
         nst: losses.nst(fs, ft), nstLevels: losses.nst([fs], [ft]), sp: losses.sp(fs, ft), rkd: losses.rkd(fs, ft), pkt: losses.pkt(fs, ft),
       };
       console.log(JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { rank: v.rank, value: v.dataSync()[0] }]))));`;
-    const got = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })) as Record<string, { rank: number; value: number }>;
+    const got = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' }),
+    ) as Record<string, { rank: number; value: number }>;
     for (const name of ['crossEntropy', 'mcc', 'kd', 'fitnet', 'nst', 'sp', 'rkd', 'pkt']) {
       expect(got[name]!.rank, name).toBe(0);
       expect(Number.isFinite(got[name]!.value) && got[name]!.value > 0, `${name} = ${got[name]!.value}`).toBe(true);
@@ -57,21 +66,47 @@ describe('package exports', () => {
     expect(got.nst!.value).toBe(got.nstLevels!.value); // one tensor is one level
   }, 60_000);
   it('exposes the Node-only parts at runtime/node and firmware-bridge/node: an ONNX classifier and replay files', async () => {
-    expect(keysOf('cmcrd-edge/runtime/node')).toEqual(expect.arrayContaining(['loadOnnxClassifier', 'createOnnxClassifier', 'startHeadbandSession', 'FeatureExtractor']));
-    expect(keysOf('cmcrd-edge/firmware-bridge/node')).toEqual(expect.arrayContaining(['openDevice', 'openHeadband', 'DeviceDecoder', 'HEADBAND_DRIVERS']));
+    expect(keysOf('cmcrd-edge/runtime/node')).toEqual(
+      expect.arrayContaining(['loadOnnxClassifier', 'createOnnxClassifier', 'startHeadbandSession', 'FeatureExtractor']),
+    );
+    expect(keysOf('cmcrd-edge/firmware-bridge/node')).toEqual(
+      expect.arrayContaining(['openDevice', 'openHeadband', 'DeviceDecoder', 'HEADBAND_DRIVERS']),
+    );
     // A 3-class softmax model with its card, and one second of a virtual Muse as a capture file.
     const g = new GraphBuilder();
     g.node('Softmax', [g.input('features', [3])], { axis: -1 }, 'probabilities');
     g.output('probabilities', [3]);
     const card = modelCard({
-      format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: { arch: 'mlp', input: { channels: 1, bands: 3 }, classes: 3, params: { hidden: 8 } }, weights: {}, classes: ['a', 'b', 'c'], channels: ['C3'],
-      features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: [{ name: 'x', lo: 1, hi: 2 }, { name: 'y', lo: 2, hi: 3 }, { name: 'z', lo: 3, hi: 4 }], smoothing: 'none' },
-      normalisation: { mean: [0, 0, 0], std: [1, 1, 1] }, provenance: {},
+      format: 'cmcrd-checkpoint',
+      version: 1,
+      modality: 'eeg',
+      arch: { arch: 'mlp', input: { channels: 1, bands: 3 }, classes: 3, params: { hidden: 8 } },
+      weights: {},
+      classes: ['a', 'b', 'c'],
+      channels: ['C3'],
+      features: {
+        method: 'seed-de',
+        fs: 200,
+        windowSec: 4,
+        hopSec: 4,
+        nfft: 1024,
+        bands: [
+          { name: 'x', lo: 1, hi: 2 },
+          { name: 'y', lo: 2, hi: 3 },
+          { name: 'z', lo: 3, hi: 4 },
+        ],
+        smoothing: 'none',
+      },
+      normalisation: { mean: [0, 0, 0], std: [1, 1, 1] },
+      provenance: {},
     });
     writeFileSync(join(tmp, 'tiny.onnx'), g.build('tiny', card));
     const dev = new VirtualMuse({ clock: 'manual', seed: 1 });
     const lines: string[] = [formatCaptureHeader({ device: 'muse', preset: 'p21' })];
-    const s = await startStream(dev, (c, b, t) => lines.push(formatCaptureLine(t, c, b)), { keepAlive: false, wait: async (ms) => dev.advance(ms) });
+    const s = await startStream(dev, (c, b, t) => lines.push(formatCaptureLine(t, c, b)), {
+      keepAlive: false,
+      wait: async (ms) => dev.advance(ms),
+    });
     dev.advance(1000);
     await s.stop();
     writeFileSync(join(tmp, 'muse.jsonl'), lines.join('\n') + '\n');
@@ -92,7 +127,13 @@ describe('package exports', () => {
       await h.stop();
       const browser = await browserOpenDevice(uri).then(() => 'opened', (e) => e.message);
       console.log(JSON.stringify({ p: Array.from(p), inputSize: clf.inputSize, kind: h.kind, rows, browser }));`;
-    const got = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })) as { p: number[]; inputSize: number; kind: string; rows: number; browser: string };
+    const got = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })) as {
+      p: number[];
+      inputSize: number;
+      kind: string;
+      rows: number;
+      browser: string;
+    };
     const e = [1, Math.E, Math.E ** 2];
     got.p.forEach((v, i) => expect(v).toBeCloseTo(e[i]! / (1 + Math.E + Math.E ** 2), 6));
     expect(got.inputSize).toBe(3);
@@ -103,19 +144,30 @@ describe('package exports', () => {
 
   it('under the browser condition, runtime and firmware-bridge bundle without Node built-ins or onnxruntime-node, and the …/node subpaths are refused', async () => {
     const bundle = (spec: string) =>
-      build({ stdin: { contents: `export * from '${spec}';`, resolveDir: ROOT, loader: 'js' }, bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', external: ['onnxruntime-web'] });
+      build({
+        stdin: { contents: `export * from '${spec}';`, resolveDir: ROOT, loader: 'js' },
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        external: ['onnxruntime-web'],
+      });
     for (const spec of ['cmcrd-edge/runtime', 'cmcrd-edge/firmware-bridge']) {
       const text = (await bundle(spec)).outputFiles[0]!.text;
       expect(text, spec).toMatch(/openHeadband|startHeadbandSession/);
       // Imports only: the name may appear as data (e.g. the per-runtime keys a model card holds).
       expect(text, spec).not.toMatch(/(from|import\(|require\()\s*"(onnxruntime-node|node:[a-z_/]+)"/);
     }
-    for (const spec of ['cmcrd-edge/runtime/node', 'cmcrd-edge/firmware-bridge/node']) await expect(bundle(spec), spec).rejects.toThrow(/Could not resolve/);
+    for (const spec of ['cmcrd-edge/runtime/node', 'cmcrd-edge/firmware-bridge/node'])
+      await expect(bundle(spec), spec).rejects.toThrow(/Could not resolve/);
   }, 60_000);
 
   it('exposes export/, runtime/ and firmware-bridge/ as subpaths', () => {
     expect(keysOf('cmcrd-edge/export')).toEqual(expect.arrayContaining(['exportOnnx', 'parseCheckpoint', 'serialiseCheckpoint']));
-    expect(keysOf('cmcrd-edge/runtime')).toEqual(expect.arrayContaining(['FeatureExtractor', 'seedDE', 'parseModelCard', 'startHeadbandSession']));
+    expect(keysOf('cmcrd-edge/runtime')).toEqual(
+      expect.arrayContaining(['FeatureExtractor', 'seedDE', 'parseModelCard', 'startHeadbandSession']),
+    );
     expect(keysOf('cmcrd-edge/firmware-bridge').length).toBeGreaterThan(5);
   });
 });

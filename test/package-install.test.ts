@@ -15,7 +15,12 @@ const ROOT = resolve(__dirname, '..');
 export const INSTALL_BUDGET_MB = 450;
 
 const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund: 'false', npm_config_audit: 'false' } });
+  execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund: 'false', npm_config_audit: 'false' },
+  });
 
 describe('installed package', () => {
   let dir = '';
@@ -39,7 +44,11 @@ describe('installed package', () => {
     expect(subpaths.length).toBeGreaterThanOrEqual(4);
     for (const s of subpaths) {
       const spec = 'cmcrd-edge' + s.slice(1);
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length);`], { cwd: app, encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length);`],
+        { cwd: app, encoding: 'utf8' },
+      );
       expect(r.stderr, spec).toBe('');
       expect(Number(r.stdout.trim()), spec).toBeGreaterThan(0);
     }

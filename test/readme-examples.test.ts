@@ -36,7 +36,11 @@ describe('README examples', () => {
     expect(code).toContain("'runs/demo/student.onnx'");
     expect(code).toMatch(/setTimeout\(\(\) => session\.stop\(\), 60_000\)/);
     const script = code.replace("'runs/demo/student.onnx'", JSON.stringify(model)).replace('60_000', '2_500');
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script + '\nsetTimeout(() => process.exit(0), 4_000);'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script + '\nsetTimeout(() => process.exit(0), 4_000);'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n').filter(Boolean);
     // speed=8: 2.5 s of wall time is 20 s of signal, four whole 4-s windows at least.

@@ -28,7 +28,13 @@ const has = (args: readonly string[], flag: string): boolean => args.some((a) =>
  * `bundleDir` anchors the baked relative paths; paths from the environment are taken as given (relative to the
  * working directory, like argv).
  */
-export function bundleArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, baked: BakedRunOptions, bundleDir: string, commands: readonly string[] = BUNDLE_COMMANDS): string[] {
+export function bundleArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  baked: BakedRunOptions,
+  bundleDir: string,
+  commands: readonly string[] = BUNDLE_COMMANDS,
+): string[] {
   const first = argv[0];
   // Help, version and commands not carried here (e.g. `help`) go to commander unchanged.
   if (first !== undefined && !first.startsWith('-') && !commands.includes(first)) return [...argv];

@@ -86,7 +86,11 @@ export function nativeDependencies(): { dependencies: Record<string, string>; no
   if (ortV && atLeast(ortV, MIN_ORT_NODE)) ort = ortV;
   else {
     ort = `^${MIN_ORT_NODE.join('.')}.0`;
-    notes.push(ortV ? `this toolkit runs onnxruntime-node ${ortV}, which crashes on a Pi 4; the bundle asks for ${ort}` : `onnxruntime-node is not installed here; the bundle asks for ${ort}`);
+    notes.push(
+      ortV
+        ? `this toolkit runs onnxruntime-node ${ortV}, which crashes on a Pi 4; the bundle asks for ${ort}`
+        : `onnxruntime-node is not installed here; the bundle asks for ${ort}`,
+    );
   }
   const nobleV = installedVersion('@stoprocent/noble');
   if (!nobleV) notes.push('@stoprocent/noble is not installed here (an optional dependency); the bundle asks for ^2.8.0');
@@ -122,11 +126,20 @@ const inside = (child: string, parent: string) => {
 /** `npm install --package-lock-only` in `dir` (no scripts, nothing downloaded but metadata). */
 function lockAgainstRegistry(dir: string): Promise<{ ok: true } | { ok: false; reason: string }> {
   return new Promise((res) => {
-    const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ONNXRUNTIME_NODE_INSTALL_CUDA: 'skip', npm_config_update_notifier: 'false' };
+    const env = {
+      ...process.env,
+      ONNXRUNTIME_NODE_INSTALL: 'skip',
+      ONNXRUNTIME_NODE_INSTALL_CUDA: 'skip',
+      npm_config_update_notifier: 'false',
+    };
     let err = '';
     let child;
     try {
-      child = spawn('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev'], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     } catch (e) {
       res({ ok: false, reason: `npm could not be started (${(e as Error).message})` });
       return;
@@ -141,8 +154,15 @@ function lockAgainstRegistry(dir: string): Promise<{ ok: true } | { ok: false; r
       clearTimeout(timer);
       if (code === 0 && existsSync(join(dir, 'package-lock.json'))) res({ ok: true });
       else {
-        const line = err.split('\n').map((l) => l.replace(/^npm (error|ERR!) ?/, '').trim()).filter(Boolean).find((l) => !/^(A complete log|Log files)/.test(l));
-        res({ ok: false, reason: `npm install --package-lock-only ${signal ? `timed out` : `exited with ${code}`}${line ? `: ${line}` : ''}` });
+        const line = err
+          .split('\n')
+          .map((l) => l.replace(/^npm (error|ERR!) ?/, '').trim())
+          .filter(Boolean)
+          .find((l) => !/^(A complete log|Log files)/.test(l));
+        res({
+          ok: false,
+          reason: `npm install --package-lock-only ${signal ? `timed out` : `exited with ${code}`}${line ? `: ${line}` : ''}`,
+        });
       }
     });
   });
@@ -151,12 +171,17 @@ function lockAgainstRegistry(dir: string): Promise<{ ok: true } | { ok: false; r
 export async function buildPiBundle(o: PiBuildOptions): Promise<PiBuild> {
   const t0 = Date.now();
   const name = o.name ?? DEFAULT_SERVICE;
-  if (!SERVICE_NAME.test(name)) throw new PiDeployError(`--name must be a service name of 1–31 lower-case letters, digits or -, starting with a letter, got ${JSON.stringify(name)}`);
+  if (!SERVICE_NAME.test(name))
+    throw new PiDeployError(
+      `--name must be a service name of 1–31 lower-case letters, digits or -, starting with a letter, got ${JSON.stringify(name)}`,
+    );
   const out = resolve(o.out);
   const modelDir = resolve(o.model);
   if (!existsSync(modelDir)) throw new PiDeployError(`--model ${o.model}: no such directory`);
-  if (!statSync(modelDir).isDirectory()) throw new PiDeployError(`--model ${o.model}: expected a model directory (cmcrd export <checkpoint> --out <dir>), got a file`);
-  if (inside(out, modelDir) || inside(modelDir, out)) throw new PiDeployError(`--out ${o.out} and --model ${o.model} overlap; write the bundle somewhere else`);
+  if (!statSync(modelDir).isDirectory())
+    throw new PiDeployError(`--model ${o.model}: expected a model directory (cmcrd export <checkpoint> --out <dir>), got a file`);
+  if (inside(out, modelDir) || inside(modelDir, out))
+    throw new PiDeployError(`--out ${o.out} and --model ${o.model} overlap; write the bundle somewhere else`);
   if (existsSync(out)) {
     if (!statSync(out).isDirectory()) throw new PiDeployError(`--out ${o.out}: a file is in the way`);
     if (readdirSync(out).length && !o.force) throw new PiDeployError(`--out ${o.out} exists and is not empty; pass --force to replace it`);
@@ -179,13 +204,18 @@ export async function buildPiBundle(o: PiBuildOptions): Promise<PiBuild> {
   });
   try {
     if (o.calibration !== undefined) {
-      if (model.userCalibration === 'none') throw new PiDeployError(`${o.model}: the model card says it takes no per-user calibration (user_calibration "none"); drop --calibration`);
+      if (model.userCalibration === 'none')
+        throw new PiDeployError(
+          `${o.model}: the model card says it takes no per-user calibration (user_calibration "none"); drop --calibration`,
+        );
       let json: unknown;
       try {
         json = JSON.parse(readFileSync(o.calibration, 'utf8')) as unknown;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        throw new PiDeployError(`--calibration ${o.calibration}: ${code ? `cannot read it (${code})` : `not valid JSON (${(e as Error).message})`}`);
+        throw new PiDeployError(
+          `--calibration ${o.calibration}: ${code ? `cannot read it (${code})` : `not valid JSON (${(e as Error).message})`}`,
+        );
       }
       try {
         applyCalibration(json, model.card, `--calibration ${o.calibration}`);
@@ -193,17 +223,25 @@ export async function buildPiBundle(o: PiBuildOptions): Promise<PiBuild> {
         throw new PiDeployError((e as Error).message);
       }
     } else if (model.userCalibration === 'required') {
-      notes.push(`the model card asks for per-user calibration: on the Pi, record one (node main.js calibrate --out /var/lib/${name}/calib.json) and set CMCRD_CALIBRATION in /etc/default/${name}; the service will not start without it`);
+      notes.push(
+        `the model card asks for per-user calibration: on the Pi, record one (node main.js calibrate --out /var/lib/${name}/calib.json) and set CMCRD_CALIBRATION in /etc/default/${name}; the service will not start without it`,
+      );
     }
   } finally {
     await model.dispose();
   }
-  if (o.device === undefined) notes.push(`no --device: set CMCRD_DEVICE in /etc/default/${name} on the Pi (install.sh installs the service but starts it only then)`);
+  if (o.device === undefined)
+    notes.push(`no --device: set CMCRD_DEVICE in /etc/default/${name} on the Pi (install.sh installs the service but starts it only then)`);
   else if (o.device.startsWith('replay:')) notes.push(`--device ${o.device}: the capture file must exist at that path on the Pi`);
 
   const { dependencies, notes: depNotes } = nativeDependencies();
   notes.push(...depNotes);
-  const baked: BakedRunOptions = { model: 'model', toolkit: TOOLKIT_VERSION, ...(o.device !== undefined ? { device: o.device.trim() } : {}), ...(o.calibration !== undefined ? { calibration: 'calibration.json' } : {}) };
+  const baked: BakedRunOptions = {
+    model: 'model',
+    toolkit: TOOLKIT_VERSION,
+    ...(o.device !== undefined ? { device: o.device.trim() } : {}),
+    ...(o.calibration !== undefined ? { calibration: 'calibration.json' } : {}),
+  };
 
   const work = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
@@ -243,7 +281,10 @@ export async function buildPiBundle(o: PiBuildOptions): Promise<PiBuild> {
         const pk = l.packages ?? {};
         const resolved: Record<string, string> = {};
         for (const d of Object.keys(dependencies)) resolved[d] = pk[`node_modules/${d}`]?.version ?? '?';
-        if (!atLeast(resolved['onnxruntime-node']!, MIN_ORT_NODE)) throw new PiDeployError(`the lock resolved onnxruntime-node ${resolved['onnxruntime-node']}, below ${MIN_ORT_NODE.join('.')} (1.21 crashes on a Pi 4)`);
+        if (!atLeast(resolved['onnxruntime-node']!, MIN_ORT_NODE))
+          throw new PiDeployError(
+            `the lock resolved onnxruntime-node ${resolved['onnxruntime-node']}, below ${MIN_ORT_NODE.join('.')} (1.21 crashes on a Pi 4)`,
+          );
         lock = { ok: true, packages: Object.keys(pk).filter((k) => k.startsWith('node_modules/')).length, resolved };
       } else {
         lock = r;
@@ -259,7 +300,18 @@ export async function buildPiBundle(o: PiBuildOptions): Promise<PiBuild> {
     const resolvedV = (d: string) => (lock.ok ? lock.resolved[d]! : dependencies[d]!);
     writeFileSync(
       join(work, 'README.md'),
-      bundleReadme({ name, user, toolkit: TOOLKIT_VERSION, model: basename(modelDir), folder: basename(out), onnxruntimeNode: resolvedV('onnxruntime-node'), noble: resolvedV('@stoprocent/noble'), wasmRuntime, ...(baked.device ? { device: baked.device } : {}), ...(o.calibration !== undefined ? { calibration: basename(o.calibration) } : {}) }),
+      bundleReadme({
+        name,
+        user,
+        toolkit: TOOLKIT_VERSION,
+        model: basename(modelDir),
+        folder: basename(out),
+        onnxruntimeNode: resolvedV('onnxruntime-node'),
+        noble: resolvedV('@stoprocent/noble'),
+        wasmRuntime,
+        ...(baked.device ? { device: baked.device } : {}),
+        ...(o.calibration !== undefined ? { calibration: basename(o.calibration) } : {}),
+      }),
     );
 
     const files = listFiles(work);

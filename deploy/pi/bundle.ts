@@ -35,7 +35,9 @@ export async function bundleRuntime(outFile: string, baked: BakedRunOptions, ent
   try {
     esbuild = await import('esbuild');
   } catch (e) {
-    throw new BundleError(`esbuild is needed to bundle the runtime and could not be loaded (${(e as Error).message.split('\n')[0]}): npm install esbuild`);
+    throw new BundleError(
+      `esbuild is needed to bundle the runtime and could not be loaded (${(e as Error).message.split('\n')[0]}): npm install esbuild`,
+    );
   }
   const ortShim = sibling('ort');
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -43,9 +45,14 @@ export async function bundleRuntime(outFile: string, baked: BakedRunOptions, ent
     name: 'cmcrd-pi',
     setup(b) {
       b.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: ortShim }));
-      b.onResolve({ filter: /^@tensorflow\// }, (a) => ({ errors: [{ text: `${a.path} imported by ${relative(root, a.importer)}: tfjs must not reach the Pi runtime` }] }));
+      b.onResolve({ filter: /^@tensorflow\// }, (a) => ({
+        errors: [{ text: `${a.path} imported by ${relative(root, a.importer)}: tfjs must not reach the Pi runtime` }],
+      }));
       // The version module reads the toolkit's package.json through the package's own name, which a bundle lacks.
-      b.onLoad({ filter: /[\\/]src[\\/]version\.[jt]s$/ }, () => ({ contents: `export const TOOLKIT_VERSION = ${JSON.stringify(baked.toolkit)};`, loader: 'js' }));
+      b.onLoad({ filter: /[\\/]src[\\/]version\.[jt]s$/ }, () => ({
+        contents: `export const TOOLKIT_VERSION = ${JSON.stringify(baked.toolkit)};`,
+        loader: 'js',
+      }));
     },
   };
   let result: import('esbuild').BuildResult<{ metafile: true }>;
@@ -73,7 +80,8 @@ export async function bundleRuntime(outFile: string, baked: BakedRunOptions, ent
   }
   const inputs = Object.keys(result.metafile.inputs).map((p) => relative(root, join(process.cwd(), p)).split(sep).join('/'));
   const bad = inputs.filter((p) => FORBIDDEN.some((r) => r.test(p)));
-  if (bad.length) throw new BundleError(`the Pi runtime must not contain tfjs or training code, but the bundle pulled in ${bad.slice(0, 5).join(', ')}`);
+  if (bad.length)
+    throw new BundleError(`the Pi runtime must not contain tfjs or training code, but the bundle pulled in ${bad.slice(0, 5).join(', ')}`);
   const bytes = Object.values(result.metafile.outputs).reduce((a, o) => a + o.bytes, 0);
   return { bytes, inputs };
 }

@@ -32,8 +32,14 @@ registerPair(program);
 registerDevices(program);
 
 const args = bundleArgs(process.argv.slice(2), process.env, baked, bundleDir, BUNDLE_COMMANDS);
-if (BUNDLE_COMMANDS.includes(args[0] as (typeof BUNDLE_COMMANDS)[number]) && !args.some((a) => a === '--help' || a === '-h') && !args.some((a) => a === '--device' || a.startsWith('--device='))) {
-  process.stderr.write(`main.js: no headband: pass --device <sim:…|replay:…|saved name>, set ${BUNDLE_ENV.device}, or deploy with cmcrd deploy pi --device\n`);
+if (
+  BUNDLE_COMMANDS.includes(args[0] as (typeof BUNDLE_COMMANDS)[number]) &&
+  !args.some((a) => a === '--help' || a === '-h') &&
+  !args.some((a) => a === '--device' || a.startsWith('--device='))
+) {
+  process.stderr.write(
+    `main.js: no headband: pass --device <sim:…|replay:…|saved name>, set ${BUNDLE_ENV.device}, or deploy with cmcrd deploy pi --device\n`,
+  );
   process.exitCode = 2;
 } else {
   await runProgram(program, [process.argv[0]!, process.argv[1]!, ...args]);

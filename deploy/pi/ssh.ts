@@ -73,7 +73,13 @@ function run(cmd: string, args: string[], onLine?: (l: string) => void): Promise
     };
     child.stdout.on('data', (d: Buffer) => feed(d, false));
     child.stderr.on('data', (d: Buffer) => feed(d, true));
-    child.on('error', (e: NodeJS.ErrnoException) => rej(new PiSshError(e.code === 'ENOENT' ? `${cmd} is not installed (OpenSSH client: apt install openssh-client)` : `${cmd}: ${e.message}`)));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      rej(
+        new PiSshError(
+          e.code === 'ENOENT' ? `${cmd} is not installed (OpenSSH client: apt install openssh-client)` : `${cmd}: ${e.message}`,
+        ),
+      ),
+    );
     child.on('close', (code, signal) => {
       if (onLine && pending) onLine(pending);
       res({ code: code ?? (signal ? 128 : 1), out, err });
@@ -83,7 +89,10 @@ function run(cmd: string, args: string[], onLine?: (l: string) => void): Promise
 
 /** ssh's own complaint: the last line of stderr that is not a warning (e.g. "Permission denied (publickey)."). */
 export function sshErrorLine(stderr: string): string {
-  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   const real = lines.filter((l) => !/^Warning: Permanently added/.test(l));
   return real.at(-1) ?? lines.at(-1) ?? 'ssh failed without a message';
 }
@@ -91,8 +100,10 @@ export function sshErrorLine(stderr: string): string {
 /** What to do about the usual failures, after ssh's own line. */
 export function sshHint(line: string, t: SshTarget): string {
   const p = t.port === 22 ? '' : ` -p ${t.port}`;
-  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(line)) return ` (its host key is not in known_hosts: connect once with ssh${p} ${t.user}@${t.host}, or pass --ssh-option StrictHostKeyChecking=accept-new)`;
-  if (/Permission denied/.test(line)) return ` (no key of yours is accepted there: ssh-copy-id${p} ${t.user}@${t.host}, or pass --identity <key>)`;
+  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(line))
+    return ` (its host key is not in known_hosts: connect once with ssh${p} ${t.user}@${t.host}, or pass --ssh-option StrictHostKeyChecking=accept-new)`;
+  if (/Permission denied/.test(line))
+    return ` (no key of yours is accepted there: ssh-copy-id${p} ${t.user}@${t.host}, or pass --identity <key>)`;
   return '';
 }
 
@@ -102,7 +113,9 @@ export class SshSession {
 
   constructor(private readonly o: SshOptions) {
     if (o.identity !== undefined && !existsSync(o.identity)) throw new PiSshError(`--identity ${o.identity}: no such file`);
-    for (const x of o.options ?? []) if (!/^[A-Za-z]+[ =]\S/.test(x)) throw new PiSshError(`--ssh-option must look like Name=value (an ssh_config option), got ${JSON.stringify(x)}`);
+    for (const x of o.options ?? [])
+      if (!/^[A-Za-z]+[ =]\S/.test(x))
+        throw new PiSshError(`--ssh-option must look like Name=value (an ssh_config option), got ${JSON.stringify(x)}`);
     this.base = baseOptions(o);
     this.log = o.log ?? ((l) => process.stderr.write(`${l}\n`));
   }
@@ -114,7 +127,11 @@ export class SshSession {
 
   /** Run a shell command on the remote host; ssh's own failures (exit 255) become PiSshError. */
   async exec(command: string, stream = false): Promise<Exec> {
-    const r = await run('ssh', [...this.base, '-p', String(this.o.target.port), '--', destination(this.o.target), command], stream ? this.log : undefined);
+    const r = await run(
+      'ssh',
+      [...this.base, '-p', String(this.o.target.port), '--', destination(this.o.target), command],
+      stream ? this.log : undefined,
+    );
     if (r.code === 255) {
       const line = sshErrorLine(r.err);
       throw new PiSshError(`--ssh ${this.spec}: ${line}${sshHint(line, this.o.target)}`);
@@ -132,7 +149,10 @@ export class SshSession {
    */
   async copy(local: string, remote: string): Promise<'rsync' | 'scp'> {
     const mode = this.o.copy ?? 'auto';
-    if (mode === 'rsync' || (mode === 'auto' && this.hasLocal('rsync') && (await this.exec('command -v rsync >/dev/null 2>&1')).code === 0)) {
+    if (
+      mode === 'rsync' ||
+      (mode === 'auto' && this.hasLocal('rsync') && (await this.exec('command -v rsync >/dev/null 2>&1')).code === 0)
+    ) {
       const e = ['ssh', ...this.base, '-p', String(this.o.target.port)].map(sq).join(' ');
       const r = await run('rsync', ['-a', '--delete', '-e', e, `${local}/`, `${this.o.target.user}@${scpHost(this.o.target)}:${remote}/`]);
       if (r.code !== 0) throw new PiSshError(`--ssh ${this.spec}: rsync failed: ${sshErrorLine(r.err)}`);
@@ -142,7 +162,16 @@ export class SshSession {
     const parent = remote.includes('/') ? remote.slice(0, remote.lastIndexOf('/')) || '/' : '.';
     const mk = await this.exec(`mkdir -p ${sq(parent)}`);
     if (mk.code !== 0) throw new PiSshError(`--ssh ${this.spec}: cannot create ${parent}: ${sshErrorLine(mk.err)}`);
-    const r = await run('scp', [...this.base, '-P', String(this.o.target.port), '-r', '-q', '--', local, `${this.o.target.user}@${scpHost(this.o.target)}:${incoming}`]);
+    const r = await run('scp', [
+      ...this.base,
+      '-P',
+      String(this.o.target.port),
+      '-r',
+      '-q',
+      '--',
+      local,
+      `${this.o.target.user}@${scpHost(this.o.target)}:${incoming}`,
+    ]);
     if (r.code !== 0) {
       await this.exec(`rm -rf ${sq(incoming)}`).catch(() => undefined);
       throw new PiSshError(`--ssh ${this.spec}: scp failed: ${sshErrorLine(r.err)}`);
@@ -170,7 +199,12 @@ export interface PiSshDeployResult {
  * Copy the bundle `local` to `remoteDir` on the target, run its install.sh there and report the service. A
  * remote folder that exists and is not a previous bundle is replaced only with `force`.
  */
-export async function deployOverSsh(local: string, remoteDir: string, serviceName: string, o: SshOptions & { force?: boolean }): Promise<PiSshDeployResult> {
+export async function deployOverSsh(
+  local: string,
+  remoteDir: string,
+  serviceName: string,
+  o: SshOptions & { force?: boolean },
+): Promise<PiSshDeployResult> {
   const ssh = new SshSession(o);
   const spec = `${o.target.user}@${o.target.host}:${o.target.port}`;
   const probe = await ssh.exec(
@@ -178,16 +212,26 @@ export async function deployOverSsh(local: string, remoteDir: string, serviceNam
       `echo "state=$s"; echo "arch=$(uname -m)"; echo "node=$(node --version 2>/dev/null || echo none)"`,
   );
   if (probe.code !== 0) throw new PiSshError(`--ssh ${spec}: the remote shell failed (${sshErrorLine(probe.err)})`);
-  const kv = Object.fromEntries(probe.out.split('\n').map((l) => l.split('=')).filter((p) => p.length === 2)) as Record<string, string>;
+  const kv = Object.fromEntries(
+    probe.out
+      .split('\n')
+      .map((l) => l.split('='))
+      .filter((p) => p.length === 2),
+  ) as Record<string, string>;
   const state = (kv.state ?? 'other') as RemoteState;
-  if (state === 'other' && !o.force) throw new PiSshError(`--ssh ${spec}: ${remoteDir} exists there and is not a cmcrd Pi bundle; pass --force to replace it, or choose --remote-dir`);
+  if (state === 'other' && !o.force)
+    throw new PiSshError(
+      `--ssh ${spec}: ${remoteDir} exists there and is not a cmcrd Pi bundle; pass --force to replace it, or choose --remote-dir`,
+    );
   const host = { arch: kv.arch ?? '?', node: kv.node ?? 'none' };
-  if (host.node === 'none') throw new PiSshError(`--ssh ${spec}: node is not installed there: install Node.js 20 or newer first (README.md of the bundle)`);
+  if (host.node === 'none')
+    throw new PiSshError(`--ssh ${spec}: node is not installed there: install Node.js 20 or newer first (README.md of the bundle)`);
   const copiedWith = await ssh.copy(local, remoteDir);
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   log(`copied to ${spec}:${remoteDir} with ${copiedWith}; running install.sh there`);
   const inst = await ssh.exec(`sh ${sq(remoteDir)}/install.sh`, true);
-  if (inst.code !== 0) throw new PiSshError(`--ssh ${spec}: install.sh failed there (exit ${inst.code}): ${sshErrorLine(inst.err || inst.out)}`);
+  if (inst.code !== 0)
+    throw new PiSshError(`--ssh ${spec}: install.sh failed there (exit ${inst.code}): ${sshErrorLine(inst.err || inst.out)}`);
   const m = /done \(service: (started|installed|skipped)\)/.exec(inst.out);
   const service = (m?.[1] ?? 'unknown') as PiSshDeployResult['service'];
   let status: string;

@@ -17,7 +17,10 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
   defaultPreset: null,
   battery: 'none',
   characteristics: [GANGLION.notify, GANGLION.write, GANGLION.disconnect, GANGLION.firmwareRevision],
-  webBluetooth: webBluetoothRequest([{ namePrefix: GANGLION.namePrefix }, { namePrefix: 'Simblee' }, { services: [GANGLION.service] }], [GANGLION.service, GANGLION.deviceInfoService]),
+  webBluetooth: webBluetoothRequest(
+    [{ namePrefix: GANGLION.namePrefix }, { namePrefix: 'Simblee' }, { services: [GANGLION.service] }],
+    [GANGLION.service, GANGLION.deviceInfoService],
+  ),
 
   /** Channel labels are electrode sites the user placed (positions), else CH1–CH4 (no position). */
   profile(setup = {}) {
@@ -51,7 +54,11 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
     try {
       return { firmware: ganglionFirmwareFromBytes(await p.read(GANGLION.firmwareRevision)) };
     } catch (e) {
-      return { warnings: [`${p.name}: could not read the Ganglion firmware revision (${e instanceof Error ? e.message : String(e)}); assuming firmware 3`] };
+      return {
+        warnings: [
+          `${p.name}: could not read the Ganglion firmware revision (${e instanceof Error ? e.message : String(e)}); assuming firmware 3`,
+        ],
+      };
     }
   },
 
@@ -64,7 +71,13 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
     const k = GANGLION.scaleUv;
     // FW2 deltas are integrated after reassembly so reordered packets are applied in order.
     let last: Int32Array | null = null;
-    const asm = new BlockAssembler({ stream: 'eeg', channels: names, samplesPerBlock: 2, sampleRate: GANGLION.sampleRate, indexModulus: 100 });
+    const asm = new BlockAssembler({
+      stream: 'eeg',
+      channels: names,
+      samplesPerBlock: 2,
+      sampleRate: GANGLION.sampleRate,
+      indexModulus: 100,
+    });
     ctx.addStream(
       asm,
       (e, out) => {
@@ -73,7 +86,14 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
         if (fw === 2 && !last) {
           // The raw packet that opens a firmware-2 stream was lost: integrate from zero, as after any gap.
           last = new Int32Array(4);
-          out.push({ kind: 'gap', t: e.t[0]!, stream: 'eeg', lostSamples: 1, fromSample: -1, note: 'firmware 2: the raw packet opening the stream was lost; values carry an unknown constant offset per channel (removed by any high-pass) until the next raw packet' });
+          out.push({
+            kind: 'gap',
+            t: e.t[0]!,
+            stream: 'eeg',
+            lostSamples: 1,
+            fromSample: -1,
+            note: 'firmware 2: the raw packet opening the stream was lost; values carry an unknown constant offset per channel (removed by any high-pass) until the next raw packet',
+          });
         }
         for (let i = 0; i < n; i++) {
           if (fw === 3) {
@@ -117,7 +137,13 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
           // A raw packet (re)starts the FW2 delta chain and the packet counter.
           ctx.emit(asm, asm.restart(), out);
           last = Int32Array.from(p.counts);
-          out.push({ kind: 'eeg', firstSample: -1, t: Float64Array.of(t), names, channels: names.map((_, c) => Float64Array.of(k * p.counts[c]!)) });
+          out.push({
+            kind: 'eeg',
+            firstSample: -1,
+            t: Float64Array.of(t),
+            names,
+            channels: names.map((_, c) => Float64Array.of(k * p.counts[c]!)),
+          });
           return;
         }
         case 'samples': {
@@ -126,7 +152,8 @@ export const ganglionDriver: HeadbandDriver<'ganglion'> = {
           ctx.emit(asm, asm.pushAll(p.cyclePos, ch, t), out);
           if (p.accel) {
             accel[p.accel.axis] = p.accel.g;
-            if (p.accel.axis === 'z' && accel.x !== undefined && accel.y !== undefined) out.push({ kind: 'accelerometer', t, samples: [{ t, x: accel.x, y: accel.y, z: p.accel.g }] });
+            if (p.accel.axis === 'z' && accel.x !== undefined && accel.y !== undefined)
+              out.push({ kind: 'accelerometer', t, samples: [{ t, x: accel.x, y: accel.y, z: p.accel.g }] });
           }
           return;
         }

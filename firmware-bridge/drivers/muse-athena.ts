@@ -1,5 +1,12 @@
 /** Muse S Athena (gen 3) — EXPERIMENTAL: protocol in ../protocols/athena.ts (reverse-engineered, see README). */
-import { ATHENA, ATHENA_EEG_CHANNELS, decodeAthenaAccGyro, decodeAthenaBattery, decodeAthenaEeg, parseAthenaNotification } from '../protocols/athena.js';
+import {
+  ATHENA,
+  ATHENA_EEG_CHANNELS,
+  decodeAthenaAccGyro,
+  decodeAthenaBattery,
+  decodeAthenaEeg,
+  parseAthenaNotification,
+} from '../protocols/athena.js';
 import { MUSE, MuseControlAssembler, type Xyz } from '../protocols/muse.js';
 import type { Uuid } from '../gatt.js';
 import { errorRecord, type DecodedRecord } from '../records.js';
@@ -36,7 +43,12 @@ export const museAthenaDriver: HeadbandDriver<'muse-athena'> = {
       scaleUv: ATHENA.eegScale,
       battery: 'athena-subpacket',
       notify: [ATHENA.control, ATHENA.data, ATHENA.data2],
-      start: [...['v6', 's', 'h', preset, 's'].map((c) => museCommand(c, 200)), museCommand('dc001', 50), museCommand('dc001', 100), museCommand('s', 100)],
+      start: [
+        ...['v6', 's', 'h', preset, 's'].map((c) => museCommand(c, 200)),
+        museCommand('dc001', 50),
+        museCommand('dc001', 100),
+        museCommand('s', 100),
+      ],
       stop: [museCommand('h')],
       keepAlive: { command: museCommand('k', 0), intervalS: 10 },
     };

@@ -18,7 +18,12 @@ import { advertises, checkPreset, webBluetoothRequest } from './common.js';
 import type { ChannelInfo, DeviceCommand, HeadbandDriver } from './types.js';
 
 /** A Muse control command (Athena shares the framing). */
-export const museCommand = (label: string, delayMs = 50): DeviceCommand => ({ label, characteristic: MUSE.control, bytes: encodeMuseCommand(label), delayMs });
+export const museCommand = (label: string, delayMs = 50): DeviceCommand => ({
+  label,
+  characteristic: MUSE.control,
+  bytes: encodeMuseCommand(label),
+  delayMs,
+});
 
 const PRESETS = Object.keys(MUSE_PRESETS);
 
@@ -36,7 +41,10 @@ export const museDriver: HeadbandDriver<'muse'> = {
   defaultPreset: 'p21',
   battery: 'muse-telemetry',
   characteristics: [MUSE.control, MUSE.telemetry, ...Object.values(MUSE.eeg), MUSE.accelerometer, MUSE.gyroscope, ...MUSE.ppg],
-  webBluetooth: webBluetoothRequest([{ services: [MUSE.service] }, { namePrefix: 'Muse-' }, { namePrefix: 'MuseS-' }, { namePrefix: 'Muse' }], [MUSE.service]),
+  webBluetooth: webBluetoothRequest(
+    [{ services: [MUSE.service] }, { namePrefix: 'Muse-' }, { namePrefix: 'MuseS-' }, { namePrefix: 'Muse' }],
+    [MUSE.service],
+  ),
 
   profile(setup = {}) {
     const preset = checkPreset('Muse', PRESETS, setup.preset ?? 'p21');
@@ -84,7 +92,10 @@ export const museDriver: HeadbandDriver<'muse'> = {
     const eegChars = [MUSE.eeg.TP9, MUSE.eeg.AF7, MUSE.eeg.AF8, MUSE.eeg.TP10, MUSE.eeg.AUX];
     eegChars.forEach((uuid, c) => {
       ctx.handle(uuid, (b, t, out) => {
-        if (c >= names.length) return void out.push(errorRecord(t, uuid, 'AUX EEG packet, but the decoder was not set up for the AUX channel (preset p20/p50/p60)', b));
+        if (c >= names.length)
+          return void out.push(
+            errorRecord(t, uuid, 'AUX EEG packet, but the decoder was not set up for the AUX channel (preset p20/p50/p60)', b),
+          );
         const p = decodeMuseEeg(b);
         if (!p.ok) return void out.push(errorRecord(t, uuid, `${names[c]}: ${p.error}`, b));
         ctx.emit(eeg, eeg.push(c, p.value.index, p.value.samples, t), out);
@@ -97,7 +108,14 @@ export const museDriver: HeadbandDriver<'muse'> = {
     ctx.handle(MUSE.telemetry, (b, t, out) => {
       const r = decodeMuseTelemetry(b);
       if (!r.ok) return void out.push(errorRecord(t, MUSE.telemetry, r.error, b));
-      out.push({ kind: 'telemetry', t, battery: r.value.batteryPercent, fuelGaugeMv: r.value.fuelGaugeMv, temperature: r.value.temperature, source: 'muse-telemetry' });
+      out.push({
+        kind: 'telemetry',
+        t,
+        battery: r.value.batteryPercent,
+        fuelGaugeMv: r.value.fuelGaugeMv,
+        temperature: r.value.temperature,
+        source: 'muse-telemetry',
+      });
     });
     for (const [kind, uuid, dec] of [
       ['accelerometer', MUSE.accelerometer, decodeMuseAccelerometer],

@@ -6,7 +6,12 @@ import { errorRecord } from '../records.js';
 import { advertises, webBluetoothRequest } from './common.js';
 import type { DeviceCommand, HeadbandDriver } from './types.js';
 
-const command = (label: keyof typeof OPEN_EEG_COMMANDS): DeviceCommand => ({ label, characteristic: OPEN_EEG.control, bytes: Uint8Array.of(OPEN_EEG_COMMANDS[label]), delayMs: 0 });
+const command = (label: keyof typeof OPEN_EEG_COMMANDS): DeviceCommand => ({
+  label,
+  characteristic: OPEN_EEG.control,
+  bytes: Uint8Array.of(OPEN_EEG_COMMANDS[label]),
+  delayMs: 0,
+});
 const DEFAULT_NAMES = ['CH1', 'CH2', 'CH3', 'CH4', 'CH5', 'CH6', 'CH7', 'CH8'];
 /** Nominal rate of the profile until packets say otherwise (every packet carries its rate). */
 const DEFAULT_RATE = 250;
@@ -20,7 +25,10 @@ export const openEegDriver: HeadbandDriver<'open-eeg'> = {
   defaultPreset: null,
   battery: 'battery-service',
   characteristics: [OPEN_EEG.data, OPEN_EEG.control, OPEN_EEG.info, BATTERY_SERVICE.level],
-  webBluetooth: webBluetoothRequest([{ services: [OPEN_EEG.service] }, { namePrefix: OPEN_EEG.namePrefix }], [OPEN_EEG.service, BATTERY_SERVICE.service]),
+  webBluetooth: webBluetoothRequest(
+    [{ services: [OPEN_EEG.service] }, { namePrefix: OPEN_EEG.namePrefix }],
+    [OPEN_EEG.service, BATTERY_SERVICE.service],
+  ),
 
   profile(setup = {}) {
     const names = setup.channelNames ?? DEFAULT_NAMES;
@@ -54,7 +62,9 @@ export const openEegDriver: HeadbandDriver<'open-eeg'> = {
       const r = decodeOpenEegInfo(await p.read(OPEN_EEG.info));
       return r.ok ? { channelNames: r.value.channels } : { warnings: [`${p.name}: ${r.error}; channels are named CH1…`] };
     } catch (e) {
-      return { warnings: [`${p.name}: could not read the open-EEG info (${e instanceof Error ? e.message : String(e)}); channels are named CH1…`] };
+      return {
+        warnings: [`${p.name}: could not read the open-EEG info (${e instanceof Error ? e.message : String(e)}); channels are named CH1…`],
+      };
     }
   },
 
@@ -79,19 +89,23 @@ export const openEegDriver: HeadbandDriver<'open-eeg'> = {
         if (asm) ctx.removeStream(asm, out);
         names = preset && preset.length === p.channels ? [...preset] : Array.from({ length: p.channels }, (_, i) => `CH${i + 1}`);
         const nm = names;
-        asm = ctx.addStream(new BlockAssembler({ stream: 'eeg', channels: nm, samplesPerBlock: p.frames, sampleRate: p.sampleRate, indexModulus: 0x10000 }), (e, o) =>
-          o.push({ kind: 'eeg', firstSample: e.firstSample, t: e.t, names: nm, channels: e.channels }),
+        asm = ctx.addStream(
+          new BlockAssembler({ stream: 'eeg', channels: nm, samplesPerBlock: p.frames, sampleRate: p.sampleRate, indexModulus: 0x10000 }),
+          (e, o) => o.push({ kind: 'eeg', firstSample: e.firstSample, t: e.t, names: nm, channels: e.channels }),
         );
         shape = s;
       }
       const uv = p.counts.map((c) => Float64Array.from(c, (x) => x * p.scaleUv));
       ctx.emit(asm, asm.pushAll(p.sequence, uv, t), out);
-      if (p.batteryPercent !== null && p.batteryPercent !== lastBattery) out.push({ kind: 'telemetry', t, battery: p.batteryPercent, source: 'open-eeg-header' });
+      if (p.batteryPercent !== null && p.batteryPercent !== lastBattery)
+        out.push({ kind: 'telemetry', t, battery: p.batteryPercent, source: 'open-eeg-header' });
       lastBattery = p.batteryPercent;
     });
     ctx.handle(BATTERY_SERVICE.level, (b, t, out) => {
       const r = decodeBatteryLevel(b);
-      out.push(r.ok ? { kind: 'telemetry', t, battery: r.value, source: 'battery-service' } : errorRecord(t, BATTERY_SERVICE.level, r.error, b));
+      out.push(
+        r.ok ? { kind: 'telemetry', t, battery: r.value, source: 'battery-service' } : errorRecord(t, BATTERY_SERVICE.level, r.error, b),
+      );
     });
     return names;
   },

@@ -118,11 +118,21 @@ export type NotificationHandler = (bytes: Uint8Array, hostMs: number, out: Decod
 export interface DecoderContext {
   handle(characteristic: Uuid, handler: NotificationHandler): void;
   /** A stream of sample rows (EEG, PPG) emitted as RowsRecords. */
-  rowsStream(kind: 'eeg' | 'ppg', names: readonly string[], samplesPerBlock: number, sampleRate: number, indexModulus: number): BlockAssembler;
+  rowsStream(
+    kind: 'eeg' | 'ppg',
+    names: readonly string[],
+    samplesPerBlock: number,
+    sampleRate: number,
+    indexModulus: number,
+  ): BlockAssembler;
   /** An x/y/z stream emitted as MotionRecords. */
   motionStream(kind: 'accelerometer' | 'gyroscope', samplesPerBlock: number, sampleRate: number, indexModulus: number): BlockAssembler;
   /** A stream with its own row conversion; gaps become GapRecords (with `note()` when it returns text). */
-  addStream(asm: BlockAssembler, rows: (e: Extract<BlockEvent, { kind: 'rows' }>, out: DecodedRecord[]) => void, note?: () => string | undefined): BlockAssembler;
+  addStream(
+    asm: BlockAssembler,
+    rows: (e: Extract<BlockEvent, { kind: 'rows' }>, out: DecodedRecord[]) => void,
+    note?: () => string | undefined,
+  ): BlockAssembler;
   /** Convert a stream's events into records. */
   emit(asm: BlockAssembler, events: BlockEvent[], out: DecodedRecord[]): void;
   /** Flush a stream into `out` and drop it (its shape changed). */

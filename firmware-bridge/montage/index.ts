@@ -38,7 +38,10 @@ export function siteDistanceMm(a: string, b: string): number {
 
 function requirePosition(name: string): Vec3 {
   const p = sitePosition(name);
-  if (!p) throw new RangeError(`unknown electrode site "${name}" (not on the 10-05 template table; known: 10-10 sites, T3–T6, M1/M2, A1/A2, CB1/CB2)`);
+  if (!p)
+    throw new RangeError(
+      `unknown electrode site "${name}" (not on the 10-05 template table; known: 10-10 sites, T3–T6, M1/M2, A1/A2, CB1/CB2)`,
+    );
   return p;
 }
 
@@ -151,7 +154,8 @@ export function mappedIndices(mapping: ChannelMapping): number[] {
 export function selectChannelFeatures<T extends Float32Array | Float64Array>(features: T, bands: number, indices: readonly number[]): T {
   const out = new (features.constructor as new (n: number) => T)(indices.length * bands);
   indices.forEach((ch, i) => {
-    if (ch < 0 || (ch + 1) * bands > features.length) throw new RangeError(`channel index ${ch} outside ${features.length / bands} channels`);
+    if (ch < 0 || (ch + 1) * bands > features.length)
+      throw new RangeError(`channel index ${ch} outside ${features.length / bands} channels`);
     out.set(features.subarray(ch * bands, (ch + 1) * bands), i * bands);
   });
   return out;

@@ -129,7 +129,9 @@ export function parseAthenaNotification(bytes: Uint8Array): AthenaParse {
       const tag = p[q]!;
       const s = ATHENA_SENSORS[tag];
       if (!s) {
-        errors.push(`packet ${packetIndex}: unknown subpacket tag 0x${tag.toString(16).padStart(2, '0')} at byte ${q}; rest of packet skipped`);
+        errors.push(
+          `packet ${packetIndex}: unknown subpacket tag 0x${tag.toString(16).padStart(2, '0')} at byte ${q}; rest of packet skipped`,
+        );
         break;
       }
       if (q + 5 + s.bytes > len) {
@@ -155,7 +157,7 @@ export function unpackLsbFirst(data: Uint8Array, bits: number, count: number): U
       acc += (data[byte++] ?? 0) * 2 ** accBits;
       accBits += 8;
     }
-    out[k] = acc % 2 ** bits & mask;
+    out[k] = (acc % 2 ** bits) & mask;
     acc = Math.floor(acc / 2 ** bits);
     accBits -= bits;
   }
@@ -186,7 +188,8 @@ export function decodeAthenaEeg(sub: AthenaSubpacket): Float64Array[] {
 /** channels[c][s] µV → 28 data bytes (14-bit LSB-first, sample-major), clamped to the code range. */
 export function encodeAthenaEeg(channels: readonly ArrayLike<number>[], tag: 0x11 | 0x12 = 0x12): Uint8Array {
   const s = ATHENA_SENSORS[tag]!;
-  if (channels.length !== s.channels) throw new RangeError(`tag 0x${tag.toString(16)} carries ${s.channels} EEG channels, got ${channels.length}`);
+  if (channels.length !== s.channels)
+    throw new RangeError(`tag 0x${tag.toString(16)} carries ${s.channels} EEG channels, got ${channels.length}`);
   const vals = new Array<number>(s.channels * s.samples);
   for (let k = 0; k < s.samples; k++)
     for (let c = 0; c < s.channels; c++) {
@@ -225,7 +228,14 @@ export function encodeAthenaAccGyro(imu: AthenaImu): Uint8Array {
   for (let s = 0; s < 3; s++) {
     const a = imu.accelerometer[s]!;
     const g = imu.gyroscope[s]!;
-    const vals = [q(a.x, ATHENA.accelerometerScale), q(a.y, ATHENA.accelerometerScale), q(a.z, ATHENA.accelerometerScale), q(g.x, ATHENA.gyroscopeScale), q(g.y, ATHENA.gyroscopeScale), q(g.z, ATHENA.gyroscopeScale)];
+    const vals = [
+      q(a.x, ATHENA.accelerometerScale),
+      q(a.y, ATHENA.accelerometerScale),
+      q(a.z, ATHENA.accelerometerScale),
+      q(g.x, ATHENA.gyroscopeScale),
+      q(g.y, ATHENA.gyroscopeScale),
+      q(g.z, ATHENA.gyroscopeScale),
+    ];
     vals.forEach((x, i) => v.setInt16(12 * s + 2 * i, x, true));
   }
   return out;
@@ -259,11 +269,13 @@ export interface AthenaPacketSpec {
 /** Build one packet (the caller concatenates packets into a notification). */
 export function encodeAthenaPacket(spec: AthenaPacketSpec): Uint8Array {
   const first = ATHENA_SENSORS[spec.type];
-  if (!first || first.bytes !== spec.data.length) throw new RangeError(`type 0x${spec.type.toString(16)} needs ${first?.bytes ?? '?'} data bytes, got ${spec.data.length}`);
+  if (!first || first.bytes !== spec.data.length)
+    throw new RangeError(`type 0x${spec.type.toString(16)} needs ${first?.bytes ?? '?'} data bytes, got ${spec.data.length}`);
   const extra = spec.extra ?? [];
   for (const e of extra) {
     const s = ATHENA_SENSORS[e.tag];
-    if (!s || s.bytes !== e.data.length) throw new RangeError(`tag 0x${e.tag.toString(16)} needs ${s?.bytes ?? '?'} data bytes, got ${e.data.length}`);
+    if (!s || s.bytes !== e.data.length)
+      throw new RangeError(`tag 0x${e.tag.toString(16)} needs ${s?.bytes ?? '?'} data bytes, got ${e.data.length}`);
   }
   const len = ATHENA.headerBytes + first.bytes + extra.reduce((n, e) => n + 5 + e.data.length, 0);
   if (len > 255) throw new RangeError(`Athena packet of ${len} bytes exceeds the 255 a length byte can describe`);

@@ -105,7 +105,7 @@ export function writeGanglionFields(out: Uint8Array, values: ArrayLike<number>, 
 /** Does a value survive the LSB sign rule (negative ⇔ odd) within N bits? */
 export function ganglionFieldValid(v: number, bits: 18 | 19): boolean {
   const lim = 2 ** (bits - 1);
-  return Number.isInteger(v) && v >= -lim && v < lim && (v < 0) === ((v & 1) === 1);
+  return Number.isInteger(v) && v >= -lim && v < lim && v < 0 === ((v & 1) === 1);
 }
 
 function asciiOf(bytes: Uint8Array, from: number): string {
@@ -175,7 +175,9 @@ export function encodeGanglionRaw(counts: ArrayLike<number>): Uint8Array {
 
 /** A sample packet from 8 field values (deltas for FW2, truncated values for FW3), with an optional accel byte. */
 export function encodeGanglionSamples(id: number, fields: ArrayLike<number>, bits: 18 | 19, accelByte?: number): Uint8Array {
-  for (let k = 0; k < 8; k++) if (!ganglionFieldValid(fields[k]!, bits)) throw new RangeError(`field ${fields[k]} is not a valid ${bits}-bit Ganglion value (negative must be odd, non-negative even)`);
+  for (let k = 0; k < 8; k++)
+    if (!ganglionFieldValid(fields[k]!, bits))
+      throw new RangeError(`field ${fields[k]} is not a valid ${bits}-bit Ganglion value (negative must be odd, non-negative even)`);
   const out = new Uint8Array(20);
   out[0] = id;
   writeGanglionFields(out, fields, bits);

@@ -76,7 +76,8 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** A control command: [len+1, ascii…, '\n']. */
 export function encodeMuseCommand(cmd: string): Uint8Array {
-  if (!/^[\x20-\x7e]{1,18}$/.test(cmd)) throw new RangeError(`Muse command must be 1–18 printable ASCII characters, got ${JSON.stringify(cmd)}`);
+  if (!/^[\x20-\x7e]{1,18}$/.test(cmd))
+    throw new RangeError(`Muse command must be 1–18 printable ASCII characters, got ${JSON.stringify(cmd)}`);
   const out = new Uint8Array(cmd.length + 2);
   out[0] = cmd.length + 1;
   for (let i = 0; i < cmd.length; i++) out[i + 1] = cmd.charCodeAt(i);
@@ -87,7 +88,8 @@ export function encodeMuseCommand(cmd: string): Uint8Array {
 /** Parse a control command written by a host (the virtual headband's side). */
 export function decodeMuseCommand(bytes: Uint8Array): Decoded<string> {
   const n = bytes[0];
-  if (n === undefined || n < 2 || bytes.length < n + 1) return { ok: false, error: `command length byte ${n} does not fit ${bytes.length} bytes` };
+  if (n === undefined || n < 2 || bytes.length < n + 1)
+    return { ok: false, error: `command length byte ${n} does not fit ${bytes.length} bytes` };
   if (bytes[n] !== 0x0a) return { ok: false, error: 'command does not end with a newline' };
   let s = '';
   for (let i = 1; i < n; i++) s += String.fromCharCode(bytes[i]!);
@@ -197,7 +199,10 @@ export class MuseControlAssembler {
         this.buf = '';
       }
       if (this.buf.length > MuseControlAssembler.MAX_OBJECT) {
-        out.push({ ok: false, error: `control reply longer than ${MuseControlAssembler.MAX_OBJECT} characters without closing: discarded` });
+        out.push({
+          ok: false,
+          error: `control reply longer than ${MuseControlAssembler.MAX_OBJECT} characters without closing: discarded`,
+        });
         this.buf = '';
         this.depth = 0;
       }
@@ -243,7 +248,10 @@ export interface MuseTelemetry {
 export function decodeMuseTelemetry(bytes: Uint8Array): Decoded<MuseTelemetry> {
   if (bytes.length !== 20) return { ok: false, error: `Muse telemetry packet must be 20 bytes, got ${bytes.length}` };
   const u16 = (o: number) => (bytes[o]! << 8) | bytes[o + 1]!;
-  return { ok: true, value: { index: u16(0), batteryPercent: u16(2) / 512, fuelGaugeMv: u16(4) * 2.2, adcMv: u16(6), temperature: u16(8) } };
+  return {
+    ok: true,
+    value: { index: u16(0), batteryPercent: u16(2) / 512, fuelGaugeMv: u16(4) * 2.2, adcMv: u16(6), temperature: u16(8) },
+  };
 }
 
 export function encodeMuseTelemetry(t: MuseTelemetry): Uint8Array {
@@ -302,8 +310,10 @@ function encodeImu(index: number, samples: readonly Xyz[], scale: number): Uint8
 }
 
 /** Accelerometer: uint16 BE seq + 3 × (x, y, z) int16 BE, 0.0000610352 g/LSB. */
-export const decodeMuseAccelerometer = (bytes: Uint8Array): Decoded<MuseImuPacket> => decodeImu(bytes, MUSE.accelerometerScale, 'accelerometer');
-export const encodeMuseAccelerometer = (index: number, samples: readonly Xyz[]): Uint8Array => encodeImu(index, samples, MUSE.accelerometerScale);
+export const decodeMuseAccelerometer = (bytes: Uint8Array): Decoded<MuseImuPacket> =>
+  decodeImu(bytes, MUSE.accelerometerScale, 'accelerometer');
+export const encodeMuseAccelerometer = (index: number, samples: readonly Xyz[]): Uint8Array =>
+  encodeImu(index, samples, MUSE.accelerometerScale);
 /** Gyroscope: same layout, 0.0074768 °/s per LSB. */
 export const decodeMuseGyroscope = (bytes: Uint8Array): Decoded<MuseImuPacket> => decodeImu(bytes, MUSE.gyroscopeScale, 'gyroscope');
 export const encodeMuseGyroscope = (index: number, samples: readonly Xyz[]): Uint8Array => encodeImu(index, samples, MUSE.gyroscopeScale);

@@ -95,9 +95,9 @@ export function crc16CcittFalse(bytes: Uint8Array, from = 0, to = bytes.length):
   return crc;
 }
 
-
 export function decodeOpenEegPacket(bytes: Uint8Array): Decoded<OpenEegPacket> {
-  if (bytes.length < OPEN_EEG.headerBytes) return { ok: false, error: `open-EEG packet shorter than the ${OPEN_EEG.headerBytes}-byte header (${bytes.length} bytes)` };
+  if (bytes.length < OPEN_EEG.headerBytes)
+    return { ok: false, error: `open-EEG packet shorter than the ${OPEN_EEG.headerBytes}-byte header (${bytes.length} bytes)` };
   const version = bytes[0]!;
   if (version !== 1 && version !== 2) return { ok: false, error: `open-EEG profile version ${version} is not supported (expected 1 or 2)` };
   const hdr = bytes[1]!;
@@ -114,18 +114,23 @@ export function decodeOpenEegPacket(bytes: Uint8Array): Decoded<OpenEegPacket> {
   const crc = version === 2 ? OPEN_EEG.crcBytes : 0;
   const want = hdr + frames * channels * bps + crc;
   if (bytes.length !== want)
-    return { ok: false, error: `open-EEG version ${version} packet is ${bytes.length} bytes; header says ${want} (${frames} frames × ${channels} ch × ${bps} B + ${hdr}${crc ? ` + ${crc}-byte CRC` : ''})` };
+    return {
+      ok: false,
+      error: `open-EEG version ${version} packet is ${bytes.length} bytes; header says ${want} (${frames} frames × ${channels} ch × ${bps} B + ${hdr}${crc ? ` + ${crc}-byte CRC` : ''})`,
+    };
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (crc) {
     const got = v.getUint16(want - crc, true);
     const calc = crc16CcittFalse(bytes, 0, want - crc);
-    if (got !== calc) return { ok: false, error: `open-EEG packet CRC is 0x${hex4(got)} but its bytes give 0x${hex4(calc)}: corrupted, samples dropped` };
+    if (got !== calc)
+      return { ok: false, error: `open-EEG packet CRC is 0x${hex4(got)} but its bytes give 0x${hex4(calc)}: corrupted, samples dropped` };
   }
   const battery = bytes[5]!;
   const sampleRate = v.getUint16(8, true);
   const scaleUv = v.getFloat32(10, true);
   if (sampleRate === 0) return { ok: false, error: 'open-EEG sample rate is 0' };
-  if (!(Number.isFinite(scaleUv) && scaleUv > 0)) return { ok: false, error: `open-EEG scale ${scaleUv} µV/count is not a positive number` };
+  if (!(Number.isFinite(scaleUv) && scaleUv > 0))
+    return { ok: false, error: `open-EEG scale ${scaleUv} µV/count is not a positive number` };
   const counts = Array.from({ length: channels }, () => new Int32Array(frames));
   let o = hdr;
   for (let f = 0; f < frames; f++)
@@ -135,7 +140,18 @@ export function decodeOpenEegPacket(bytes: Uint8Array): Decoded<OpenEegPacket> {
     }
   return {
     ok: true,
-    value: { version: version as OpenEegVersion, format, restart: (flags & 4) !== 0, channels, frames, batteryPercent: battery <= 100 ? battery : null, sequence: v.getUint16(6, true), sampleRate, scaleUv, counts },
+    value: {
+      version: version as OpenEegVersion,
+      format,
+      restart: (flags & 4) !== 0,
+      channels,
+      frames,
+      batteryPercent: battery <= 100 ? battery : null,
+      sequence: v.getUint16(6, true),
+      sampleRate,
+      scaleUv,
+      counts,
+    },
   };
 }
 
@@ -195,7 +211,12 @@ export function encodeOpenEegPacket(counts: readonly ArrayLike<number>[], o: Ope
 }
 
 /** Largest frame count that fits a notification payload of `payloadBytes` (ATT MTU − 3). */
-export function openEegFramesPerPacket(channels: number, format: OpenEegFormat, payloadBytes: number, version: OpenEegVersion = OPEN_EEG.version): number {
+export function openEegFramesPerPacket(
+  channels: number,
+  format: OpenEegFormat,
+  payloadBytes: number,
+  version: OpenEegVersion = OPEN_EEG.version,
+): number {
   const fixed = OPEN_EEG.headerBytes + (version === 2 ? OPEN_EEG.crcBytes : 0);
   return Math.max(0, Math.min(255, Math.floor((payloadBytes - fixed) / (channels * FORMAT_BYTES[format]))));
 }
@@ -208,7 +229,8 @@ export function decodeOpenEegInfo(bytes: Uint8Array): Decoded<OpenEegInfo> {
     if (!v || typeof v !== 'object' || Array.isArray(v)) return { ok: false, error: 'open-EEG info is not a JSON object' };
     const o = v as Record<string, unknown>;
     if (typeof o.name !== 'string') return { ok: false, error: 'open-EEG info: "name" must be a string' };
-    if (!Array.isArray(o.channels) || !o.channels.every((c) => typeof c === 'string')) return { ok: false, error: 'open-EEG info: "channels" must be an array of strings' };
+    if (!Array.isArray(o.channels) || !o.channels.every((c) => typeof c === 'string'))
+      return { ok: false, error: 'open-EEG info: "channels" must be an array of strings' };
     return {
       ok: true,
       value: {

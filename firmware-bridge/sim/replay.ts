@@ -37,7 +37,10 @@ export class ReplayPeripheral implements GattPeripheral {
   private virtualAt = 0;
   private lastBattery: number | null = null;
 
-  constructor(readonly capture: ParsedCapture, opts: ReplayOptions = {}) {
+  constructor(
+    readonly capture: ParsedCapture,
+    opts: ReplayOptions = {},
+  ) {
     this.speed = opts.speed ?? 1;
     if (!(this.speed > 0)) throw new RangeError(`speed must be > 0, got ${this.speed}`);
     this.manual = opts.clock === 'manual';
@@ -77,7 +80,8 @@ export class ReplayPeripheral implements GattPeripheral {
       return Uint8Array.from(rev, (c) => c.charCodeAt(0));
     }
     if (characteristic === BATTERY_SERVICE.level && this.lastBattery !== null) return Uint8Array.of(this.lastBattery);
-    if (characteristic === OPEN_EEG.info && h.device === 'open-eeg') return new TextEncoder().encode(JSON.stringify({ name: this.name, channels: h.channels ?? [] }));
+    if (characteristic === OPEN_EEG.info && h.device === 'open-eeg')
+      return new TextEncoder().encode(JSON.stringify({ name: this.name, channels: h.channels ?? [] }));
     throw new Error(`the capture does not record a value for ${characteristic}`);
   }
 

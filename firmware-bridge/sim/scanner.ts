@@ -109,7 +109,15 @@ export class SimTransport implements BleTransport {
       const services = s.services.map((u) => normaliseUuid(u));
       heard.push({
         at: 115 + 150 * i,
-        result: { transport: 'sim', id: simDeviceId(s.name), name: s.name, rssi: s.rssi, services, kind: identifyAdvertisement({ name: s.name, services }), battery: null },
+        result: {
+          transport: 'sim',
+          id: simDeviceId(s.name),
+          name: s.name,
+          rssi: s.rssi,
+          services,
+          kind: identifyAdvertisement({ name: s.name, services }),
+          battery: null,
+        },
       });
     });
     heard.sort((a, b) => a.at - b.at);
@@ -133,8 +141,12 @@ export class SimTransport implements BleTransport {
     const a = this.fleet.find((x) => simDeviceId(x.name) === id);
     const timeoutMs = opts.timeoutMs ?? this.timeouts.connectMs;
     if (!a) {
-      if (this.strangers.some((s) => simDeviceId(s.name) === id)) throw new TransportError('not-found', `${id} is not a headband the registry knows`);
-      throw new TransportError('not-found', `no simulated device has the id ${id} (simulated: ${this.fleet.map((x) => simDeviceId(x.name)).join(', ')})`);
+      if (this.strangers.some((s) => simDeviceId(s.name) === id))
+        throw new TransportError('not-found', `${id} is not a headband the registry knows`);
+      throw new TransportError(
+        'not-found',
+        `no simulated device has the id ${id} (simulated: ${this.fleet.map((x) => simDeviceId(x.name)).join(', ')})`,
+      );
     }
     const what = `connecting to ${a.name} (${id})`;
     if (a.unreachable) return withTimeout(new Promise<never>(() => undefined), timeoutMs, what);
@@ -160,7 +172,13 @@ export class SimTransport implements BleTransport {
 
   /** The `sim:` URI the advertiser connects as. */
   deviceUri(a: SimAdvertiser): string {
-    const params = new URLSearchParams({ name: a.name, battery: String(a.batteryPercent), seed: String(seedOf(a.name)), ...this.deviceDefaults, ...a.options });
+    const params = new URLSearchParams({
+      name: a.name,
+      battery: String(a.batteryPercent),
+      seed: String(seedOf(a.name)),
+      ...this.deviceDefaults,
+      ...a.options,
+    });
     return `sim:${a.kind}?${params.toString()}`;
   }
 

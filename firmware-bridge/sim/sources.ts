@@ -31,7 +31,8 @@ export class WearerSource implements SignalSource {
   labelIndex(label: number | string): number {
     const classes = this.world.classes;
     if (typeof label === 'number') {
-      if (!Number.isInteger(label) || label < 0 || label >= classes.length) throw new RangeError(`emotion index ${label} outside 0..${classes.length - 1}`);
+      if (!Number.isInteger(label) || label < 0 || label >= classes.length)
+        throw new RangeError(`emotion index ${label} outside 0..${classes.length - 1}`);
       return label;
     }
     const i = /^\d+$/.test(label) ? Number(label) : classes.indexOf(label.toLowerCase());
@@ -55,7 +56,10 @@ export class WearerSource implements SignalSource {
 /** Plays fixed sample arrays (µV, one per channel), looping by default; after the end without loop, zeros. */
 export class ArraySource implements SignalSource {
   private pos = 0;
-  constructor(private readonly data: readonly Float64Array[], private readonly loop = true) {
+  constructor(
+    private readonly data: readonly Float64Array[],
+    private readonly loop = true,
+  ) {
     if (data.length === 0 || data[0]!.length === 0) throw new RangeError('an array source needs at least one channel with samples');
     if (data.some((d) => d.length !== data[0]!.length)) throw new RangeError('every channel of an array source must have the same length');
   }
@@ -76,7 +80,12 @@ export class ArraySource implements SignalSource {
 /** Adds `extra` channels of small seeded noise (unconnected AUX inputs) after a source's channels. */
 export class PaddedSource implements SignalSource {
   private readonly rng: Rng;
-  constructor(private readonly inner: SignalSource, private readonly extra: number, seed: number, private readonly noiseUv = 2) {
+  constructor(
+    private readonly inner: SignalSource,
+    private readonly extra: number,
+    seed: number,
+    private readonly noiseUv = 2,
+  ) {
     this.rng = Rng.derive(seed, 200);
   }
   read(n: number): Float64Array[] {

@@ -20,7 +20,26 @@ export class DeviceUriError extends Error {
   }
 }
 
-const COMMON = ['emotion', 'subject', 'seed', 'speed', 'clock', 'battery', 'drain', 'drop', 'dup', 'reorder', 'corrupt', 'jitter', 'stall', 'stall-at', 'disconnect-after', 'down', 'name', 'start'];
+const COMMON = [
+  'emotion',
+  'subject',
+  'seed',
+  'speed',
+  'clock',
+  'battery',
+  'drain',
+  'drop',
+  'dup',
+  'reorder',
+  'corrupt',
+  'jitter',
+  'stall',
+  'stall-at',
+  'disconnect-after',
+  'down',
+  'name',
+  'start',
+];
 /** The kinds with a virtual headband, and the options of each beyond COMMON (a new driver needs no entry here). */
 const PER_KIND: Partial<Record<DeviceKind, string[]>> = {
   muse: ['preset'],
@@ -67,9 +86,11 @@ const prob = (v: number) => v >= 0 && v <= 1;
 /** Build the virtual headband a `sim:` URI describes. `defaults` fill options the URI leaves out. */
 export function createSimDevice(uri: string, defaults: Partial<Record<string, string>> = {}): VirtualPeripheral {
   const { kind, params } = parseSimUri(uri);
-  for (const [k, v] of Object.entries(defaults)) if (v !== undefined && !params.has(k) && [...COMMON, ...(PER_KIND[kind] ?? [])].includes(k)) params.set(k, v);
+  for (const [k, v] of Object.entries(defaults))
+    if (v !== undefined && !params.has(k) && [...COMMON, ...(PER_KIND[kind] ?? [])].includes(k)) params.set(k, v);
   const clock = params.get('clock');
-  if (clock !== undefined && clock !== 'real' && clock !== 'manual') throw new DeviceUriError(`option clock=${JSON.stringify(clock)}: expected real or manual`);
+  if (clock !== undefined && clock !== 'real' && clock !== 'manual')
+    throw new DeviceUriError(`option clock=${JSON.stringify(clock)}: expected real or manual`);
   const faults: FaultOptions = {};
   const setF = <K extends keyof FaultOptions>(k: K, v: number | undefined) => {
     if (v !== undefined) faults[k] = v;
@@ -78,11 +99,26 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
   setF('dup', num(params, 'dup', prob, 'a probability 0–1'));
   setF('reorder', num(params, 'reorder', prob, 'a probability 0–1'));
   setF('corrupt', num(params, 'corrupt', prob, 'a probability 0–1'));
-  setF('jitterMs', num(params, 'jitter', (v) => v >= 0, 'milliseconds ≥ 0'));
-  setF('stallS', num(params, 'stall', (v) => v > 0, 'seconds > 0'));
-  setF('stallAtS', num(params, 'stall-at', (v) => v >= 0, 'seconds ≥ 0'));
-  setF('disconnectAfterS', num(params, 'disconnect-after', (v) => v > 0, 'seconds > 0'));
-  setF('downS', num(params, 'down', (v) => v >= 0, 'seconds ≥ 0'));
+  setF(
+    'jitterMs',
+    num(params, 'jitter', (v) => v >= 0, 'milliseconds ≥ 0'),
+  );
+  setF(
+    'stallS',
+    num(params, 'stall', (v) => v > 0, 'seconds > 0'),
+  );
+  setF(
+    'stallAtS',
+    num(params, 'stall-at', (v) => v >= 0, 'seconds ≥ 0'),
+  );
+  setF(
+    'disconnectAfterS',
+    num(params, 'disconnect-after', (v) => v > 0, 'seconds > 0'),
+  );
+  setF(
+    'downS',
+    num(params, 'down', (v) => v >= 0, 'seconds ≥ 0'),
+  );
   const base: VirtualDeviceOptions = { faults };
   const speed = num(params, 'speed', (v) => v > 0, 'a number > 0');
   if (speed !== undefined) base.speed = speed;
@@ -99,7 +135,10 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
   const subject = num(params, 'subject', (v) => Number.isInteger(v) && v >= 0, 'a subject index ≥ 0');
   const emotion = params.get('emotion');
   const wearer = { ...(subject !== undefined ? { subject } : {}), ...(emotion !== undefined ? { emotion } : {}) };
-  const sites = params.get('sites')?.split(',').map((s) => s.trim().toUpperCase());
+  const sites = params
+    .get('sites')
+    ?.split(',')
+    .map((s) => s.trim().toUpperCase());
   try {
     switch (kind) {
       case 'muse':
@@ -108,9 +147,11 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
         return new VirtualAthena({ ...base, ...wearer, ...(params.has('preset') ? { preset: params.get('preset')! } : {}) });
       case 'ganglion': {
         const fw = params.get('firmware');
-        if (fw !== undefined && !/^[23](\.x)?$/.test(fw)) throw new DeviceUriError(`option firmware=${JSON.stringify(fw)}: expected 2 or 3`);
+        if (fw !== undefined && !/^[23](\.x)?$/.test(fw))
+          throw new DeviceUriError(`option firmware=${JSON.stringify(fw)}: expected 2 or 3`);
         const accel = params.get('accel');
-        if (accel !== undefined && !['on', 'off', 'true', 'false', '1', '0'].includes(accel)) throw new DeviceUriError(`option accel=${JSON.stringify(accel)}: expected on or off`);
+        if (accel !== undefined && !['on', 'off', 'true', 'false', '1', '0'].includes(accel))
+          throw new DeviceUriError(`option accel=${JSON.stringify(accel)}: expected on or off`);
         return new VirtualGanglion({
           ...base,
           ...wearer,
@@ -121,7 +162,8 @@ export function createSimDevice(uri: string, defaults: Partial<Record<string, st
       }
       case 'open-eeg': {
         const format = params.get('format');
-        if (format !== undefined && format !== 'int16' && format !== 'int24') throw new DeviceUriError(`option format=${JSON.stringify(format)}: expected int16 or int24`);
+        if (format !== undefined && format !== 'int16' && format !== 'int24')
+          throw new DeviceUriError(`option format=${JSON.stringify(format)}: expected int16 or int24`);
         const rate = num(params, 'rate', (v) => Number.isInteger(v) && v > 100 && v <= 16000, 'an integer sample rate 101–16000 Hz');
         const frames = num(params, 'frames', (v) => Number.isInteger(v) && v >= 1 && v <= 255, 'an integer 1–255');
         const scale = num(params, 'scale', (v) => v > 0, 'µV per count > 0');
@@ -158,7 +200,10 @@ export async function openDevice(uri: string, opts: OpenDeviceOptions = {}): Pro
   if (uri.startsWith('sim:')) return createSimDevice(uri, opts.simDefaults);
   if (uri.startsWith('replay:')) {
     const { path, options } = parseReplayUri(uri);
-    if (!opts.loadCapture) throw new DeviceUriError('replay: needs a capture loader here (pass loadCapture; in Node use openDevice from firmware-bridge/open.node.ts)');
+    if (!opts.loadCapture)
+      throw new DeviceUriError(
+        'replay: needs a capture loader here (pass loadCapture; in Node use openDevice from firmware-bridge/open.node.ts)',
+      );
     const text = await opts.loadCapture(path);
     const cap = parseCapture(text);
     return new ReplayPeripheral(cap, options);
@@ -189,5 +234,7 @@ export function parseReplayUri(uri: string): { path: string; options: ReplayOpti
 
 /** Is this peripheral a virtual headband (with advance(), setEmotion(), faults…)? */
 export function isVirtualDevice(p: GattPeripheral): p is VirtualPeripheral {
-  return typeof (p as Partial<VirtualPeripheral>).setEmotion === 'function' && typeof (p as Partial<VirtualPeripheral>).advance === 'function';
+  return (
+    typeof (p as Partial<VirtualPeripheral>).setEmotion === 'function' && typeof (p as Partial<VirtualPeripheral>).advance === 'function'
+  );
 }

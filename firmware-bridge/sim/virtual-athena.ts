@@ -19,7 +19,16 @@ export interface VirtualAthenaOptions extends VirtualDeviceOptions {
   preset?: string;
 }
 
-const PRESETS: Record<string, 0x11 | 0x12> = { p1041: 0x12, p1042: 0x12, p1043: 0x12, p1044: 0x12, p1045: 0x12, p1034: 0x11, p1035: 0x11, p21: 0x11 };
+const PRESETS: Record<string, 0x11 | 0x12> = {
+  p1041: 0x12,
+  p1042: 0x12,
+  p1043: 0x12,
+  p1044: 0x12,
+  p1045: 0x12,
+  p1034: 0x11,
+  p1035: 0x11,
+  p21: 0x11,
+};
 
 export class VirtualAthena extends VirtualPeripheral {
   readonly services: readonly Uuid[] = [MUSE.service];
@@ -38,10 +47,19 @@ export class VirtualAthena extends VirtualPeripheral {
   constructor(opts: VirtualAthenaOptions = {}) {
     super(opts, 'MuseS-SIM3');
     const seed = opts.seed ?? 1;
-    const inner = opts.source ?? new WearerSource({ sites: ['TP9', 'AF7', 'AF8', 'TP10'], sampleRate: ATHENA.sampleRate, emotion: opts.emotion ?? 0, subject: opts.subject ?? 0, seed });
+    const inner =
+      opts.source ??
+      new WearerSource({
+        sites: ['TP9', 'AF7', 'AF8', 'TP10'],
+        sampleRate: ATHENA.sampleRate,
+        emotion: opts.emotion ?? 0,
+        subject: opts.subject ?? 0,
+        seed,
+      });
     this.source = new PaddedSource(inner, 4, seed);
     this.preset = opts.preset ?? 'p1041';
-    if (!PRESETS[this.preset]) throw new RangeError(`unsupported Athena preset "${this.preset}" (simulated: ${Object.keys(PRESETS).join(', ')})`);
+    if (!PRESETS[this.preset])
+      throw new RangeError(`unsupported Athena preset "${this.preset}" (simulated: ${Object.keys(PRESETS).join(', ')})`);
   }
 
   protected signalSource(): SignalSource {
@@ -67,7 +85,8 @@ export class VirtualAthena extends VirtualPeripheral {
       if (this.armed) this.startStreaming();
       this.armed = true;
       this.reply({ rc: 0 });
-    } else if (c === 's') this.reply({ hn: this.name, sn: '0000-SIM3', bp: Math.round(this.battery), ps: Number(this.preset.slice(1)), rc: 0 });
+    } else if (c === 's')
+      this.reply({ hn: this.name, sn: '0000-SIM3', bp: Math.round(this.battery), ps: Number(this.preset.slice(1)), rc: 0 });
     else if (c === 'v6') this.reply({ ap: 'headset', sp: 'Athena_sim', tp: 'consumer', hw: '4.0', fw: '4.0.0-sim', pv: 6, rc: 0 });
     else if (/^p\d+$/.test(c)) {
       if (!PRESETS[c]) return this.reply({ rc: 69 });
@@ -104,7 +123,13 @@ export class VirtualAthena extends VirtualPeripheral {
         this.nextBatterySample += ATHENA.sampleRate;
         extra.push({ tag: 0x88, index: this.batteryIndex++ & 0xff, data: encodeAthenaBattery(this.battery) });
       }
-      const pkt = encodeAthenaPacket({ packetIndex: this.packetIndex, deviceTicks: first * (ATHENA.deviceClockHz / ATHENA.sampleRate), type: tag, data: encodeAthenaEeg(block, tag), extra });
+      const pkt = encodeAthenaPacket({
+        packetIndex: this.packetIndex,
+        deviceTicks: first * (ATHENA.deviceClockHz / ATHENA.sampleRate),
+        type: tag,
+        data: encodeAthenaEeg(block, tag),
+        extra,
+      });
       this.packetIndex = (this.packetIndex + 1) & 0xff;
       // Two packets per notification, as the real device bundles them.
       if (!this.pendingPacket) this.pendingPacket = pkt;

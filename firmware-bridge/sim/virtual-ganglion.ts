@@ -53,7 +53,15 @@ export class VirtualGanglion extends VirtualPeripheral {
     if (this.firmware !== 2 && this.firmware !== 3) throw new RangeError(`Ganglion firmware must be 2 or 3, got ${String(opts.firmware)}`);
     this.sites = opts.sites ?? ['FP1', 'FP2', 'T7', 'T8'];
     if (this.sites.length !== 4) throw new RangeError(`a Ganglion has 4 channels, got ${this.sites.length} sites`);
-    this.source = opts.source ?? new WearerSource({ sites: this.sites, sampleRate: GANGLION.sampleRate, emotion: opts.emotion ?? 0, subject: opts.subject ?? 0, seed: opts.seed ?? 1 });
+    this.source =
+      opts.source ??
+      new WearerSource({
+        sites: this.sites,
+        sampleRate: GANGLION.sampleRate,
+        emotion: opts.emotion ?? 0,
+        subject: opts.subject ?? 0,
+        seed: opts.seed ?? 1,
+      });
     this.accel = opts.accel ?? true;
   }
 
@@ -65,7 +73,8 @@ export class VirtualGanglion extends VirtualPeripheral {
   }
 
   protected onRead(characteristic: Uuid): Uint8Array {
-    if (characteristic === GANGLION.firmwareRevision) return Uint8Array.from(this.firmware === 3 ? '3.0.2' : '2.0.0', (c) => c.charCodeAt(0));
+    if (characteristic === GANGLION.firmwareRevision)
+      return Uint8Array.from(this.firmware === 3 ? '3.0.2' : '2.0.0', (c) => c.charCodeAt(0));
     throw new Error(`characteristic ${characteristic} is not readable on ${this.name}`);
   }
 

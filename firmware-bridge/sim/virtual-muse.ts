@@ -57,11 +57,20 @@ export class VirtualMuse extends VirtualPeripheral {
   constructor(opts: VirtualMuseOptions = {}) {
     super(opts, 'Muse-SIM1');
     const seed = opts.seed ?? 1;
-    const inner = opts.source ?? new WearerSource({ sites: MUSE_EEG_CHANNELS, sampleRate: MUSE.sampleRate, emotion: opts.emotion ?? 0, subject: opts.subject ?? 0, seed });
+    const inner =
+      opts.source ??
+      new WearerSource({
+        sites: MUSE_EEG_CHANNELS,
+        sampleRate: MUSE.sampleRate,
+        emotion: opts.emotion ?? 0,
+        subject: opts.subject ?? 0,
+        seed,
+      });
     // The right AUX input (p20/p50) is usually unconnected: low-level noise.
     this.source = new PaddedSource(inner, 1, seed);
     this.preset = opts.preset ?? 'p21';
-    if (!MUSE_PRESETS[this.preset]) throw new RangeError(`unknown Muse preset "${this.preset}" (known: ${Object.keys(MUSE_PRESETS).join(', ')})`);
+    if (!MUSE_PRESETS[this.preset])
+      throw new RangeError(`unknown Muse preset "${this.preset}" (known: ${Object.keys(MUSE_PRESETS).join(', ')})`);
   }
 
   get currentPreset(): string {
@@ -95,8 +104,18 @@ export class VirtualMuse extends VirtualPeripheral {
       this.startStreaming();
       this.reply({ rc: 0 });
     } else if (cmd === 's')
-      this.reply({ hn: this.name, sn: '0000-SIM', ma: '00:55:da:b0:00:01', id: '5d3d3a3a', bp: Math.round(this.battery), ts: 0, ps: Number(this.preset.slice(1)), rc: 0 });
-    else if (cmd === 'v1') this.reply({ ap: 'headset', sp: 'Blackcomb_revE', tp: 'consumer', hw: '03.1', bn: 27, fw: '3.4.5', bl: '2.0.0', pv: 1, rc: 0 });
+      this.reply({
+        hn: this.name,
+        sn: '0000-SIM',
+        ma: '00:55:da:b0:00:01',
+        id: '5d3d3a3a',
+        bp: Math.round(this.battery),
+        ts: 0,
+        ps: Number(this.preset.slice(1)),
+        rc: 0,
+      });
+    else if (cmd === 'v1')
+      this.reply({ ap: 'headset', sp: 'Blackcomb_revE', tp: 'consumer', hw: '03.1', bn: 27, fw: '3.4.5', bl: '2.0.0', pv: 1, rc: 0 });
     else if (/^p\d+$/.test(cmd)) {
       if (!MUSE_PRESETS[cmd]) return this.reply({ rc: 69 });
       if (this.streaming) this.stopStreaming();
@@ -149,7 +168,17 @@ export class VirtualMuse extends VirtualPeripheral {
     this.every(
       1000,
       (t) => {
-        this.emit(MUSE.telemetry, encodeMuseTelemetry({ index: this.telemetryIndex, batteryPercent: this.battery, fuelGaugeMv: 3700 + this.battery * 5, adcMv: 0, temperature: 30 }), t);
+        this.emit(
+          MUSE.telemetry,
+          encodeMuseTelemetry({
+            index: this.telemetryIndex,
+            batteryPercent: this.battery,
+            fuelGaugeMv: 3700 + this.battery * 5,
+            adcMv: 0,
+            temperature: 30,
+          }),
+          t,
+        );
         this.telemetryIndex = (this.telemetryIndex + 1) & 0xffff;
       },
       0,

@@ -6,7 +6,15 @@
  */
 import type { Uuid } from '../gatt.js';
 import { BATTERY_SERVICE, encodeBatteryLevel } from '../protocols/battery.js';
-import { OPEN_EEG, OPEN_EEG_COMMANDS, encodeOpenEegInfo, encodeOpenEegPacket, openEegFramesPerPacket, type OpenEegFormat, type OpenEegVersion } from '../protocols/open-eeg.js';
+import {
+  OPEN_EEG,
+  OPEN_EEG_COMMANDS,
+  encodeOpenEegInfo,
+  encodeOpenEegPacket,
+  openEegFramesPerPacket,
+  type OpenEegFormat,
+  type OpenEegVersion,
+} from '../protocols/open-eeg.js';
 import { VirtualPeripheral, type SignalSource, type VirtualDeviceOptions } from './base.js';
 import { WearerSource } from './sources.js';
 
@@ -46,11 +54,21 @@ export class VirtualOpenEeg extends VirtualPeripheral {
     this.format = opts.format ?? 'int24';
     this.scaleUv = opts.scaleUv ?? (4.5 / 24 / 8388607) * 1e6;
     this.version = opts.version ?? OPEN_EEG.version;
-    if (this.version !== 1 && this.version !== 2) throw new RangeError(`open-EEG packet version must be 1 or 2, got ${String(opts.version)}`);
+    if (this.version !== 1 && this.version !== 2)
+      throw new RangeError(`open-EEG packet version must be 1 or 2, got ${String(opts.version)}`);
     this.frames = opts.frames ?? openEegFramesPerPacket(this.sites.length, this.format, 244, this.version);
     if (!(this.frames >= 1 && this.frames <= 255)) throw new RangeError(`frames per packet must be 1–255, got ${this.frames}`);
-    if (!(this.sampleRate >= 101 && this.sampleRate <= 16000 && Number.isInteger(this.sampleRate))) throw new RangeError(`sample rate must be an integer 101–16000 Hz, got ${this.sampleRate}`);
-    this.source = opts.source ?? new WearerSource({ sites: this.sites, sampleRate: this.sampleRate, emotion: opts.emotion ?? 0, subject: opts.subject ?? 0, seed: opts.seed ?? 1 });
+    if (!(this.sampleRate >= 101 && this.sampleRate <= 16000 && Number.isInteger(this.sampleRate)))
+      throw new RangeError(`sample rate must be an integer 101–16000 Hz, got ${this.sampleRate}`);
+    this.source =
+      opts.source ??
+      new WearerSource({
+        sites: this.sites,
+        sampleRate: this.sampleRate,
+        emotion: opts.emotion ?? 0,
+        subject: opts.subject ?? 0,
+        seed: opts.seed ?? 1,
+      });
   }
 
   protected signalSource(): SignalSource {
@@ -61,7 +79,8 @@ export class VirtualOpenEeg extends VirtualPeripheral {
   }
 
   protected onRead(characteristic: Uuid): Uint8Array {
-    if (characteristic === OPEN_EEG.info) return encodeOpenEegInfo({ name: this.name, channels: [...this.sites], firmware: `sim-${this.version}.0`, reference: 'linked ears' });
+    if (characteristic === OPEN_EEG.info)
+      return encodeOpenEegInfo({ name: this.name, channels: [...this.sites], firmware: `sim-${this.version}.0`, reference: 'linked ears' });
     if (characteristic === BATTERY_SERVICE.level) return encodeBatteryLevel(this.battery);
     throw new Error(`characteristic ${characteristic} is not readable on ${this.name}`);
   }
@@ -79,7 +98,19 @@ export class VirtualOpenEeg extends VirtualPeripheral {
     this.every((this.frames / this.sampleRate) * 1000, (t) => {
       const uv = this.source.read(this.frames);
       const counts = uv.map((ch) => Array.from(ch, (v) => Math.round(v / this.scaleUv)));
-      this.emit(OPEN_EEG.data, encodeOpenEegPacket(counts, { format: this.format, sequence: this.seq, sampleRate: this.sampleRate, scaleUv: this.scaleUv, batteryPercent: this.battery, restart: this.first, version: this.version }), t);
+      this.emit(
+        OPEN_EEG.data,
+        encodeOpenEegPacket(counts, {
+          format: this.format,
+          sequence: this.seq,
+          sampleRate: this.sampleRate,
+          scaleUv: this.scaleUv,
+          batteryPercent: this.battery,
+          restart: this.first,
+          version: this.version,
+        }),
+        t,
+      );
       this.seq = (this.seq + 1) & 0xffff;
       this.first = false;
     });

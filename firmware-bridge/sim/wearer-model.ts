@@ -85,7 +85,11 @@ interface Bump {
 }
 /** A smooth scalar map over the scalp: constant + Gaussian bumps. */
 class ScalpMap {
-  constructor(readonly constant: number, readonly bumps: Bump[], readonly widthMm = 50) {}
+  constructor(
+    readonly constant: number,
+    readonly bumps: Bump[],
+    readonly widthMm = 50,
+  ) {}
   at(p: Vec3): number {
     let v = this.constant;
     for (const b of this.bumps) {
@@ -138,10 +142,11 @@ export class EmotionWorld {
     for (let c = 0; c < options.classes.length; c++) {
       const v = new Float64Array(D);
       for (let j = 0; j < D; j++) v[j] = rng.normal();
-      if (c < D) for (const p of protos) {
-        const dot = p.reduce((s, pj, j) => s + pj * v[j]!, 0) / (o.separation * o.separation);
-        for (let j = 0; j < D; j++) v[j]! -= dot * p[j]!;
-      }
+      if (c < D)
+        for (const p of protos) {
+          const dot = p.reduce((s, pj, j) => s + pj * v[j]!, 0) / (o.separation * o.separation);
+          for (let j = 0; j < D; j++) v[j]! -= dot * p[j]!;
+        }
       const n = Math.hypot(...v);
       for (let j = 0; j < D; j++) v[j] = (v[j]! / n) * o.separation;
       protos.push(v);
@@ -192,7 +197,10 @@ export class SubjectProfile {
   readonly eyeGain: number;
   private readonly eyeOffsetRng: number;
 
-  constructor(readonly world: EmotionWorld, readonly index: number) {
+  constructor(
+    readonly world: EmotionWorld,
+    readonly index: number,
+  ) {
     const rng = Rng.derive(world.seed, 3, index);
     this.gain = Math.exp(rng.normal() * 0.2);
     this.alphaShift = rng.normal() * 0.3;
@@ -234,7 +242,11 @@ export class LatentProcess {
   private engagement: number;
   private label: number;
 
-  constructor(readonly world: EmotionWorld, label: number, private readonly rng: Rng) {
+  constructor(
+    readonly world: EmotionWorld,
+    label: number,
+    private readonly rng: Rng,
+  ) {
     this.label = this.checkLabel(label);
     const D = world.opts.latentDims;
     this.trialDeviation = this.newDeviation();
@@ -269,7 +281,8 @@ export class LatentProcess {
     const innov = Math.sqrt(1 - rho * rho);
     for (let j = 0; j < this.drift.length; j++) this.drift[j] = rho * this.drift[j]! + innov * o.drift * this.rng.normal();
     const rhoE = 0.9;
-    this.engagement = o.engagementMean + rhoE * (this.engagement - o.engagementMean) + Math.sqrt(1 - rhoE * rhoE) * o.engagementStd * this.rng.normal();
+    this.engagement =
+      o.engagementMean + rhoE * (this.engagement - o.engagementMean) + Math.sqrt(1 - rhoE * rhoE) * o.engagementStd * this.rng.normal();
     const e = Math.min(1, Math.max(0, this.engagement));
     const mu = this.world.prototypes[this.label]!;
     return Float64Array.from(mu, (m, j) => e * (m + this.trialDeviation[j]!) + this.drift[j]!);
@@ -313,7 +326,9 @@ export class EegSynth {
     this.fft = new FFT(n);
     this.window = Float64Array.from({ length: this.segLen }, (_, i) => Math.sin((Math.PI * (i + 0.5)) / this.segLen));
     this.positions = sites.map((s) => idealisedPosition(s));
-    this.base = this.positions.map((p) => Float64Array.from(MODEL_BANDS, (_, b) => subject.baseline(p, b) + sessionOffsetStd * rng.normal()));
+    this.base = this.positions.map((p) =>
+      Float64Array.from(MODEL_BANDS, (_, b) => subject.baseline(p, b) + sessionOffsetStd * rng.normal()),
+    );
     this.effects = this.positions.map((p) => MODEL_BANDS.map((_, b) => subject.effectVector(p, b)));
     this.overlap = sites.map(() => new Float64Array(this.hopSamples));
     this.bandOfBin = new Int32Array(n / 2).fill(-1);
@@ -427,7 +442,8 @@ export interface SyntheticTrial {
 
 /** One trial of paired raw EEG and per-window eye features. Deterministic in (world seed, subject, session, trial). */
 export function synthesizeTrial(o: SynthesizeTrialOptions): SyntheticTrial {
-  if (!Number.isInteger(o.windowSec) || o.windowSec < 1) throw new RangeError(`windowSec must be a whole number of seconds, got ${o.windowSec}`);
+  if (!Number.isInteger(o.windowSec) || o.windowSec < 1)
+    throw new RangeError(`windowSec must be a whole number of seconds, got ${o.windowSec}`);
   const subject = o.world.subject(o.subject);
   const rng = Rng.derive(o.world.seed, 4, o.subject, o.session, o.trial);
   // Session-level electrode offsets come from a session-seeded stream so all trials of a session share them.

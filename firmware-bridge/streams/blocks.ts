@@ -122,16 +122,30 @@ export class BlockAssembler {
     };
     this.nCh = config.channels.length;
     if (this.nCh < 1) throw new RangeError('a block stream needs at least one channel');
-    if (!(config.samplesPerBlock >= 1) || !Number.isInteger(config.samplesPerBlock)) throw new RangeError(`samplesPerBlock must be an integer ≥ 1, got ${config.samplesPerBlock}`);
+    if (!(config.samplesPerBlock >= 1) || !Number.isInteger(config.samplesPerBlock))
+      throw new RangeError(`samplesPerBlock must be an integer ≥ 1, got ${config.samplesPerBlock}`);
     this.seq = new SequenceUnwrapper(config.indexModulus);
     this.clock = new SampleClock(config.sampleRate, config.clock);
-    this.stats = { blocks: 0, duplicates: 0, late: 0, lostSamples: 0, restarts: 0, suspect: 0, lostByChannel: Object.fromEntries(config.channels.map((c) => [c, 0])), clockSteps: 0, clockGlitches: 0, invalidTimes: 0 };
+    this.stats = {
+      blocks: 0,
+      duplicates: 0,
+      late: 0,
+      lostSamples: 0,
+      restarts: 0,
+      suspect: 0,
+      lostByChannel: Object.fromEntries(config.channels.map((c) => [c, 0])),
+      clockSteps: 0,
+      clockGlitches: 0,
+      invalidTimes: 0,
+    };
   }
 
   /** Feed one channel's block. */
   push(channel: number, rawIndex: number, samples: Float64Array, hostMs: number): BlockEvent[] {
-    if (channel < 0 || channel >= this.nCh || !Number.isInteger(channel)) throw new RangeError(`channel ${channel} out of range 0..${this.nCh - 1}`);
-    if (samples.length !== this.config.samplesPerBlock) throw new RangeError(`a ${this.config.stream} block holds ${this.config.samplesPerBlock} samples, got ${samples.length}`);
+    if (channel < 0 || channel >= this.nCh || !Number.isInteger(channel))
+      throw new RangeError(`channel ${channel} out of range 0..${this.nCh - 1}`);
+    if (samples.length !== this.config.samplesPerBlock)
+      throw new RangeError(`a ${this.config.stream} block holds ${this.config.samplesPerBlock} samples, got ${samples.length}`);
     const out: BlockEvent[] = [];
     this.arrive(rawIndex, hostMs, channel, samples, out);
     return out;
@@ -140,7 +154,9 @@ export class BlockAssembler {
   /** Feed a block holding every channel (channels[c] has samplesPerBlock values). */
   pushAll(rawIndex: number, channels: readonly Float64Array[], hostMs: number): BlockEvent[] {
     if (channels.length !== this.nCh) throw new RangeError(`expected ${this.nCh} channels, got ${channels.length}`);
-    for (const c of channels) if (c.length !== this.config.samplesPerBlock) throw new RangeError(`a ${this.config.stream} block holds ${this.config.samplesPerBlock} samples, got ${c.length}`);
+    for (const c of channels)
+      if (c.length !== this.config.samplesPerBlock)
+        throw new RangeError(`a ${this.config.stream} block holds ${this.config.samplesPerBlock} samples, got ${c.length}`);
     const out: BlockEvent[] = [];
     this.arrive(rawIndex, hostMs, -1, channels, out);
     return out;
@@ -205,7 +221,9 @@ export class BlockAssembler {
       } else if (probe < this.next || probe > head + window) {
         const behind = probe < this.next;
         const me: Held = { abs: probe, raw, channel, data, hostMs, behind, headAtHold: head };
-        const mates = this.held.filter((h) => h.behind === behind && Math.abs(h.abs - probe) <= window && (h.abs !== probe || (channel >= 0 && h.channel !== channel)));
+        const mates = this.held.filter(
+          (h) => h.behind === behind && Math.abs(h.abs - probe) <= window && (h.abs !== probe || (channel >= 0 && h.channel !== channel)),
+        );
         if (mates.length === 0) {
           unobserved(head + 1);
           this.hold(me);
@@ -259,7 +277,14 @@ export class BlockAssembler {
     hs.forEach((h, i) => this.store(abs0 + off[i]! - min, h.raw, h.channel, h.data, h.hostMs, out));
   }
 
-  private store(abs: number, raw: number, channel: number, data: Float64Array | readonly Float64Array[], hostMs: number, out: BlockEvent[]): void {
+  private store(
+    abs: number,
+    raw: number,
+    channel: number,
+    data: Float64Array | readonly Float64Array[],
+    hostMs: number,
+    out: BlockEvent[],
+  ): void {
     const spb = this.config.samplesPerBlock;
     this.seq.accept(abs, raw);
     if (abs < this.next!) {
@@ -300,7 +325,15 @@ export class BlockAssembler {
         this.lastT = -Infinity;
       } else if (c.change === 'glitch') this.stats.clockGlitches++;
       else this.stats.invalidTimes++;
-      out.push({ kind: 'clock', stream: this.config.stream, change: c.change, fromSample: c.atSample, hostMs: c.hostMs, jumpMs: c.jumpMs, notifications: c.notifications });
+      out.push({
+        kind: 'clock',
+        stream: this.config.stream,
+        change: c.change,
+        fromSample: c.atSample,
+        hostMs: c.hostMs,
+        jumpMs: c.jumpMs,
+        notifications: c.notifications,
+      });
     }
   }
 

@@ -97,7 +97,10 @@ export class SampleClock {
   /** Times the clock re-anchored after a persistent jump. */
   reanchors = 0;
 
-  constructor(readonly sampleRate: number, opts: SampleClockOptions = {}) {
+  constructor(
+    readonly sampleRate: number,
+    opts: SampleClockOptions = {},
+  ) {
     if (!(sampleRate > 0)) throw new RangeError(`sample rate must be > 0, got ${sampleRate}`);
     this.nominalMs = 1000 / sampleRate;
     this.halfLife = opts.halfLifeSamples ?? 60 * sampleRate;
@@ -191,7 +194,8 @@ export class SampleClock {
   private endRun(): void {
     const run = this.run;
     this.run = null;
-    if (run?.clockLike) this.changes.push({ change: 'glitch', atSample: run.since, hostMs: run.sinceMs, jumpMs: run.jump, notifications: run.count });
+    if (run?.clockLike)
+      this.changes.push({ change: 'glitch', atSample: run.since, hostMs: run.sinceMs, jumpMs: run.jump, notifications: run.count });
   }
 
   /** Before the first anchor: wait for two arrivals that agree (at the nominal rate, within outlierMs). */

@@ -6,4 +6,13 @@
 export * from './transport.js';
 export * from './probe.js';
 export * from './web-bluetooth.js';
-export { SimTransport, createSimTransport, simDeviceId, DEFAULT_SIM_FLEET, DEFAULT_SIM_STRANGERS, type SimAdvertiser, type SimStranger, type SimTransportOptions } from '../sim/scanner.js';
+export {
+  SimTransport,
+  createSimTransport,
+  simDeviceId,
+  DEFAULT_SIM_FLEET,
+  DEFAULT_SIM_STRANGERS,
+  type SimAdvertiser,
+  type SimStranger,
+  type SimTransportOptions,
+} from '../sim/scanner.js';

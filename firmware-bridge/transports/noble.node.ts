@@ -65,7 +65,10 @@ export interface NoblePeripheralLike {
   connectAsync(): Promise<void>;
   disconnectAsync(): Promise<void>;
   cancelConnect(options?: object): void;
-  discoverSomeServicesAndCharacteristicsAsync(serviceUUIDs: string[], characteristicUUIDs: string[]): Promise<{ services: NobleServiceLike[]; characteristics: NobleCharacteristicLike[] }>;
+  discoverSomeServicesAndCharacteristicsAsync(
+    serviceUUIDs: string[],
+    characteristicUUIDs: string[],
+  ): Promise<{ services: NobleServiceLike[]; characteristics: NobleCharacteristicLike[] }>;
   on(event: 'disconnect', listener: (reason: NobleDisconnectReason) => void): unknown;
   removeListener(event: 'disconnect', listener: (reason: NobleDisconnectReason) => void): unknown;
 }
@@ -124,11 +127,17 @@ export function adapterStateError(state: string): TransportError {
           'and, if the adapter is not hci0, set NOBLE_HCI_DEVICE_ID=<n>.',
       );
     case 'poweredOff':
-      return new TransportError('adapter-off', 'the Bluetooth adapter is powered off: power it on (`bluetoothctl power on`; if rfkill blocks it: `sudo rfkill unblock bluetooth`) and try again.');
+      return new TransportError(
+        'adapter-off',
+        'the Bluetooth adapter is powered off: power it on (`bluetoothctl power on`; if rfkill blocks it: `sudo rfkill unblock bluetooth`) and try again.',
+      );
     case 'unauthorized':
       return permissionError('noble reports "unauthorized"');
     default:
-      return new TransportError('no-adapter', `the Bluetooth adapter is not usable (state "${state}"): check \`bluetoothctl show\` and \`systemctl status bluetooth\`.`);
+      return new TransportError(
+        'no-adapter',
+        `the Bluetooth adapter is not usable (state "${state}"): check \`bluetoothctl show\` and \`systemctl status bluetooth\`.`,
+      );
   }
 }
 
@@ -151,7 +160,11 @@ export function loadError(e: unknown): TransportError {
   const msg = errorMessage(e);
   const code = (e as { code?: unknown } | null)?.code;
   if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /dbus-next/.test(msg)) {
-    return new TransportError('not-installed', 'the BlueZ D-Bus bindings need the dbus-next package: `npm install dbus-next` (or use the raw HCI bindings).', { cause: e });
+    return new TransportError(
+      'not-installed',
+      'the BlueZ D-Bus bindings need the dbus-next package: `npm install dbus-next` (or use the raw HCI bindings).',
+      { cause: e },
+    );
   }
   if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /@stoprocent\/noble['"\s]/.test(msg + ' ')) {
     return new TransportError(
@@ -241,7 +254,8 @@ export class NobleTransport implements BleTransport {
       this.module = mod;
       const bindings = this.opts.bindings ?? 'default';
       try {
-        noble = bindings === 'default' && !this.opts.bindingOptions ? mod.default : mod.withBindings(bindings, this.opts.bindingOptions ?? {});
+        noble =
+          bindings === 'default' && !this.opts.bindingOptions ? mod.default : mod.withBindings(bindings, this.opts.bindingOptions ?? {});
       } catch (e) {
         throw loadError(e);
       }
@@ -312,7 +326,17 @@ export class NobleTransport implements BleTransport {
       if (r.kind === null && !opts.includeUnknown) return;
       const prev = found.get(p.id);
       // Scan responses add the name or service data later: keep what earlier advertisements said.
-      found.set(p.id, prev ? { ...r, name: r.name || prev.name, battery: r.battery ?? prev.battery, services: r.services.length ? r.services : prev.services } : r);
+      found.set(
+        p.id,
+        prev
+          ? {
+              ...r,
+              name: r.name || prev.name,
+              battery: r.battery ?? prev.battery,
+              services: r.services.length ? r.services : prev.services,
+            }
+          : r,
+      );
       if (!prev) opts.onResult?.(r);
     };
     noble.on('discover', onDiscover);
@@ -341,11 +365,18 @@ export class NobleTransport implements BleTransport {
       await withTimeout(p.connectAsync(), connectMs, what, () => p.cancelConnect());
     } catch (e) {
       if (e instanceof TransportError && e.code === 'timeout') {
-        throw new TransportError('timeout', `${e.message}: is the headband switched on, in range, and not connected to another app or device?`);
+        throw new TransportError(
+          'timeout',
+          `${e.message}: is the headband switched on, in range, and not connected to another app or device?`,
+        );
       }
       throw this.radioError(e, what);
     }
-    const peripheral = new NoblePeripheral(p, { timeouts: this.timeouts, now: this.opts.now ?? Date.now, reasonText: (r) => this.reasonText(r) });
+    const peripheral = new NoblePeripheral(p, {
+      timeouts: this.timeouts,
+      now: this.opts.now ?? Date.now,
+      reasonText: (r) => this.reasonText(r),
+    });
     try {
       await peripheral.discover();
     } catch (e) {
@@ -371,7 +402,11 @@ export class NobleTransport implements BleTransport {
     } finally {
       noble.removeListener('discover', onDiscover);
     }
-    if (!hit) throw new TransportError('not-found', `${id} did not advertise within ${formatMs(ms)}: is it switched on, charged, in range, and not connected to another app or device?`);
+    if (!hit)
+      throw new TransportError(
+        'not-found',
+        `${id} did not advertise within ${formatMs(ms)}: is it switched on, charged, in range, and not connected to another app or device?`,
+      );
     return hit;
   }
 
@@ -403,7 +438,8 @@ export class NobleTransport implements BleTransport {
     if (ready) await ready.catch(() => null);
     const noble = this.noble;
     this.noble = null;
-    if (noble && this.scanning) await withTimeout(noble.stopScanningAsync(), this.timeouts.scanControlMs, 'stopping the scan').catch(() => undefined);
+    if (noble && this.scanning)
+      await withTimeout(noble.stopScanningAsync(), this.timeouts.scanControlMs, 'stopping the scan').catch(() => undefined);
     // Releases the HCI socket, which otherwise keeps the process alive after the command is done.
     if (noble?.stop && this.opts.stopOnClose !== false) {
       try {
@@ -470,7 +506,8 @@ export class NoblePeripheral implements GattPeripheral {
   private connected = true;
   /** Set while we disconnect: noble reports our own disconnect as HCI 0x16 before disconnectAsync resolves. */
   private closing = false;
-  private readonly onNobleDisconnect = (reason: NobleDisconnectReason) => this.lost(this.closing ? 'host disconnected' : this.ctx.reasonText(reason));
+  private readonly onNobleDisconnect = (reason: NobleDisconnectReason) =>
+    this.lost(this.closing ? 'host disconnected' : this.ctx.reasonText(reason));
 
   constructor(
     private readonly p: NoblePeripheralLike,
@@ -484,7 +521,11 @@ export class NoblePeripheral implements GattPeripheral {
   /** Discover the registry's services and all their characteristics. */
   async discover(): Promise<void> {
     const wanted = registryServices().map(toNobleUuid);
-    const r = await withTimeout(this.p.discoverSomeServicesAndCharacteristicsAsync(wanted, []), this.ctx.timeouts.discoverMs, `discovering the services of ${this.name}`);
+    const r = await withTimeout(
+      this.p.discoverSomeServicesAndCharacteristicsAsync(wanted, []),
+      this.ctx.timeouts.discoverMs,
+      `discovering the services of ${this.name}`,
+    );
     const services: Uuid[] = [];
     for (const s of r.services) {
       try {

@@ -31,12 +31,18 @@ export async function probeDevice(device: GattPeripheral, opts: ProbeOptions = {
   const kind = identifyPeripheral(device) ?? opts.kindHint ?? null;
   try {
     if (device.characteristics.includes(BATTERY_SERVICE.level)) {
-      const r = decodeBatteryLevel(await withTimeout(device.read(BATTERY_SERVICE.level), timeoutMs, `${device.name}: reading Battery Level`));
-      return r.ok ? { kind, battery: r.value, batterySource: 'battery-service' } : { kind, battery: null, batterySource: null, note: r.error };
+      const r = decodeBatteryLevel(
+        await withTimeout(device.read(BATTERY_SERVICE.level), timeoutMs, `${device.name}: reading Battery Level`),
+      );
+      return r.ok
+        ? { kind, battery: r.value, batterySource: 'battery-service' }
+        : { kind, battery: null, batterySource: null, note: r.error };
     }
     if ((kind === 'muse' || kind === 'muse-athena') && device.characteristics.includes(MUSE.control)) {
       const bp = await museStatusBattery(device, timeoutMs);
-      return bp === null ? { kind, battery: null, batterySource: null, note: 'the status reply has no battery field' } : { kind, battery: bp, batterySource: 'muse-status' };
+      return bp === null
+        ? { kind, battery: null, batterySource: null, note: 'the status reply has no battery field' }
+        : { kind, battery: bp, batterySource: 'muse-status' };
     }
   } catch (e) {
     return { kind, battery: null, batterySource: null, note: errorMessage(e) };

@@ -70,7 +70,8 @@ export function resolveTimeouts(t: Partial<TransportTimeouts> = {}): TransportTi
   for (const [k, v] of Object.entries(t) as [keyof TransportTimeouts, number | undefined][]) {
     if (v === undefined) continue;
     if (!(k in DEFAULT_TIMEOUTS)) throw new RangeError(`unknown timeout "${k}" (known: ${Object.keys(DEFAULT_TIMEOUTS).join(', ')})`);
-    if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new RangeError(`timeout ${k} must be a positive number of ms, got ${String(v)}`);
+    if (!(typeof v === 'number' && v > 0 && Number.isFinite(v)))
+      throw new RangeError(`timeout ${k} must be a positive number of ms, got ${String(v)}`);
     out[k] = v;
   }
   return out;

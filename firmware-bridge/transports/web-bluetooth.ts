@@ -12,7 +12,15 @@ import { DEVICE_KINDS, deviceProfile, type DeviceKind } from '../devices.js';
 import { normaliseUuid, type GattPeripheral, type NotifyListener, type Uuid } from '../gatt.js';
 import { BATTERY_SERVICE } from '../protocols/battery.js';
 import { GANGLION } from '../protocols/ganglion.js';
-import { TransportError, errorMessage, registryServices, resolveTimeouts, unique, withTimeout, type TransportTimeouts } from './transport.js';
+import {
+  TransportError,
+  errorMessage,
+  registryServices,
+  resolveTimeouts,
+  unique,
+  withTimeout,
+  type TransportTimeouts,
+} from './transport.js';
 
 // ----- the Web Bluetooth API surface used here
 
@@ -89,7 +97,10 @@ export interface WebBluetoothOptions {
  * Ask the user to pick a headband (must run inside a user gesture, e.g. a click handler), connect and
  * discover it. The chooser itself has no timeout: the user takes the time they need.
  */
-export async function requestHeadband(bluetooth: BluetoothLike | null | undefined, opts: WebBluetoothOptions & { kinds?: readonly DeviceKind[] } = {}): Promise<WebBluetoothPeripheral> {
+export async function requestHeadband(
+  bluetooth: BluetoothLike | null | undefined,
+  opts: WebBluetoothOptions & { kinds?: readonly DeviceKind[] } = {},
+): Promise<WebBluetoothPeripheral> {
   if (!bluetooth || typeof bluetooth.requestDevice !== 'function') {
     throw new TransportError(
       'unsupported',
@@ -103,7 +114,11 @@ export async function requestHeadband(bluetooth: BluetoothLike | null | undefine
     } catch {
       /* unknown: let requestDevice say */
     }
-    if (!available) throw new TransportError('no-adapter', 'no Bluetooth adapter is available to this browser: switch Bluetooth on in the system settings and try again.');
+    if (!available)
+      throw new TransportError(
+        'no-adapter',
+        'no Bluetooth adapter is available to this browser: switch Bluetooth on in the system settings and try again.',
+      );
   }
   let device: BluetoothDeviceLike;
   try {
@@ -119,14 +134,26 @@ function requestError(e: unknown): TransportError {
   const msg = errorMessage(e);
   if (name === 'NotFoundError') return new TransportError('cancelled', `no headband was chosen (${msg})`, { cause: e });
   if (name === 'SecurityError') {
-    return new TransportError('no-permission', `the browser refused Bluetooth access (${msg}): requestDevice must run from a click or tap, on an https page or localhost, and Bluetooth must be allowed for this site.`, { cause: e });
+    return new TransportError(
+      'no-permission',
+      `the browser refused Bluetooth access (${msg}): requestDevice must run from a click or tap, on an https page or localhost, and Bluetooth must be allowed for this site.`,
+      { cause: e },
+    );
   }
-  if (name === 'NotAllowedError') return new TransportError('no-permission', `Bluetooth permission was denied (${msg}): allow it for this site in the browser settings.`, { cause: e });
+  if (name === 'NotAllowedError')
+    return new TransportError(
+      'no-permission',
+      `Bluetooth permission was denied (${msg}): allow it for this site in the browser settings.`,
+      { cause: e },
+    );
   return new TransportError('gatt', `requesting a Bluetooth device failed: ${msg}`, { cause: e });
 }
 
 /** Connect (or reconnect) a BluetoothDevice the user granted earlier, and discover its services. */
-export async function connectWebBluetoothDevice(device: BluetoothDeviceLike, opts: WebBluetoothOptions = {}): Promise<WebBluetoothPeripheral> {
+export async function connectWebBluetoothDevice(
+  device: BluetoothDeviceLike,
+  opts: WebBluetoothOptions = {},
+): Promise<WebBluetoothPeripheral> {
   const p = new WebBluetoothPeripheral(device, opts);
   await p.connect();
   return p;
@@ -178,7 +205,12 @@ export class WebBluetoothPeripheral implements GattPeripheral {
     if (!gatt) throw new TransportError('gatt', `${this.name} has no GATT server`);
     this.device.addEventListener('gattserverdisconnected', this.onGattDisconnected);
     try {
-      await this.queued(() => gatt.connect(), `connecting to ${this.name}`, this.timeouts.connectMs, () => gatt.disconnect());
+      await this.queued(
+        () => gatt.connect(),
+        `connecting to ${this.name}`,
+        this.timeouts.connectMs,
+        () => gatt.disconnect(),
+      );
       this.connected = true;
       const services = await this.queued(() => gatt.getPrimaryServices(), `listing the services of ${this.name}`, this.timeouts.discoverMs);
       const su: Uuid[] = [];
@@ -207,7 +239,8 @@ export class WebBluetoothPeripheral implements GattPeripheral {
   private char(u: Uuid, what: string): BluetoothRemoteGATTCharacteristicLike {
     if (!this.connected) throw new TransportError('disconnected', `${this.name} is disconnected (${what})`);
     const c = this.chars.get(normaliseUuid(u));
-    if (!c) throw new TransportError('gatt', `${this.name} has no characteristic ${u} (${what}); was its service listed in optionalServices?`);
+    if (!c)
+      throw new TransportError('gatt', `${this.name} has no characteristic ${u} (${what}); was its service listed in optionalServices?`);
     return c;
   }
 
@@ -299,7 +332,8 @@ export class WebBluetoothPeripheral implements GattPeripheral {
         if (e instanceof TransportError) throw e;
         if (this.device.gatt && !this.device.gatt.connected && this.connected) this.lost('the device disconnected');
         const name = (e as { name?: unknown } | null)?.name;
-        if (name === 'NetworkError' && !this.connected) throw new TransportError('disconnected', `${this.name} disconnected while ${what}`, { cause: e });
+        if (name === 'NetworkError' && !this.connected)
+          throw new TransportError('disconnected', `${this.name} disconnected while ${what}`, { cause: e });
         throw new TransportError('gatt', `${this.name}: ${what} failed: ${errorMessage(e)}`, { cause: e });
       }
     });

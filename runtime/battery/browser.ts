@@ -24,7 +24,13 @@ export function browserBattery(nav: NavigatorWithBattery | undefined): { read():
       manager ??= nav.getBattery!();
       const m = await manager;
       const level = Number(m.level);
-      return [{ source: 'browser', percent: Number.isFinite(level) ? Math.max(0, Math.min(100, level * 100)) : null, charging: typeof m.charging === 'boolean' ? m.charging : null }];
+      return [
+        {
+          source: 'browser',
+          percent: Number.isFinite(level) ? Math.max(0, Math.min(100, level * 100)) : null,
+          charging: typeof m.charging === 'boolean' ? m.charging : null,
+        },
+      ];
     },
   };
 }

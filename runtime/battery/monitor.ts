@@ -144,7 +144,7 @@ export class BatteryMonitor {
   estimate(source: string): BatteryEstimate | null {
     const s = this.sources.get(source);
     if (!s) return null;
-    const rate = s.reading.charging === true ? null : s.active.rate() ?? s.rates.get(this.mode) ?? null;
+    const rate = s.reading.charging === true ? null : (s.active.rate() ?? s.rates.get(this.mode) ?? null);
     return {
       source,
       percent: s.reading.percent,
@@ -180,7 +180,7 @@ export class BatteryMonitor {
     for (const [k, s] of this.sources) {
       const p = s.reading.percent;
       if (p === null || s.reading.charging === true) continue;
-      let rate = mode === this.mode ? s.active.rate() ?? s.rates.get(mode) ?? null : s.rates.get(mode) ?? null;
+      let rate = mode === this.mode ? (s.active.rate() ?? s.rates.get(mode) ?? null) : (s.rates.get(mode) ?? null);
       if (rate === null) {
         const cur = s.active.rate() ?? s.rates.get(this.mode) ?? null;
         if (cur === null) continue;

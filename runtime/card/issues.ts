@@ -62,10 +62,17 @@ export function issueText(issue: v.BaseIssue<unknown>): { field: string | null; 
 }
 
 /** The first issue of a failed parse, as a FieldError; `lead(issue)` may put a sentence before it. */
-export function firstIssueError(source: string, issues: readonly v.BaseIssue<unknown>[], lead?: (issue: v.BaseIssue<unknown>, path: readonly unknown[]) => string | null): FieldError {
+export function firstIssueError(
+  source: string,
+  issues: readonly v.BaseIssue<unknown>[],
+  lead?: (issue: v.BaseIssue<unknown>, path: readonly unknown[]) => string | null,
+): FieldError {
   const issue = issues[0]!;
   const { field, text } = issueText(issue);
-  const l = lead?.(issue, (issue.path ?? []).map((p) => p.key));
+  const l = lead?.(
+    issue,
+    (issue.path ?? []).map((p) => p.key),
+  );
   return new FieldError(source, field, l ? `${l}: ${text}` : text);
 }
 
@@ -79,8 +86,10 @@ export function reportProblems(problems: readonly Problem[], addIssue: (info: { 
 export const text = () => v.string('must be a string');
 export const name = () => v.pipe(v.string('must be a string'), v.nonEmpty('must not be empty'));
 export const num = () => v.pipe(v.number('must be a number'), v.finite('must be finite'));
-export const count = (max: number) => v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be ≥ 1'), v.maxValue(max, `must be ≤ ${max}`));
-export const oneOf = <const T extends readonly string[]>(options: T) => v.picklist(options, `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}`);
+export const count = (max: number) =>
+  v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be ≥ 1'), v.maxValue(max, `must be ≤ ${max}`));
+export const oneOf = <const T extends readonly string[]>(options: T) =>
+  v.picklist(options, `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}`);
 export const list = <S extends v.GenericSchema>(item: S) => v.array(item, 'must be an array');
 /** An array of at most `max` items, counted before any item is checked (bounds the work on hostile input). */
 export const boundedList = <S extends v.GenericSchema>(item: S, max: number) =>
@@ -89,7 +98,11 @@ export const obj = <E extends v.ObjectEntries>(entries: E) => v.object(entries, 
 export const dict = <S extends v.GenericSchema>(value: S) => v.record(v.string(), value, 'must be an object');
 /** An object of at most `max` entries, counted before any value is checked. */
 export const boundedDict = <S extends v.GenericSchema>(value: S, max: number) =>
-  v.pipe(v.record(v.string(), v.unknown(), 'must be an object'), v.maxEntries(max, `must have at most ${max} entries`), v.record(v.string(), value, 'must be an object'));
+  v.pipe(
+    v.record(v.string(), v.unknown(), 'must be an object'),
+    v.maxEntries(max, `must have at most ${max} entries`),
+    v.record(v.string(), value, 'must be an object'),
+  );
 
 /** A list of names, each non-empty and none twice (the message names both positions); at most `max` if given. */
 export const uniqueNames = (max?: number) =>

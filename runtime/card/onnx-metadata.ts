@@ -70,7 +70,8 @@ export function readMetadataEntries(model: Uint8Array, source = 'model'): Map<st
   const r = new Reader(model, 0, model.length);
   try {
     while (r.pos < r.end) {
-      if (++fields > L.topLevelFields) throw new FieldError(source, null, `not a readable ONNX model (more than ${L.topLevelFields} top-level protobuf fields)`);
+      if (++fields > L.topLevelFields)
+        throw new FieldError(source, null, `not a readable ONNX model (more than ${L.topLevelFields} top-level protobuf fields)`);
       const tag = r.varint();
       const field = Math.floor(tag / 8);
       const wire = tag % 8;
@@ -95,7 +96,12 @@ export function readMetadataEntries(model: Uint8Array, source = 'model'): Map<st
         const [a, b] = sub.span();
         const what = f === 1 ? 'key' : 'value';
         const limit = f === 1 ? L.keyBytes : L.valueBytes;
-        if (b - a > limit) throw new FieldError(source, null, `metadata_props entry ${n}: the ${what} is ${b - a} bytes, more than the ${limit} allowed${key !== null ? ` (key ${JSON.stringify(key)})` : ''}`);
+        if (b - a > limit)
+          throw new FieldError(
+            source,
+            null,
+            `metadata_props entry ${n}: the ${what} is ${b - a} bytes, more than the ${limit} allowed${key !== null ? ` (key ${JSON.stringify(key)})` : ''}`,
+          );
         total += b - a;
         if (total > L.totalBytes) throw new FieldError(source, null, `metadata_props holds more than ${L.totalBytes} bytes of text`);
         let s: string;

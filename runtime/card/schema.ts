@@ -9,7 +9,21 @@
  */
 import * as v from 'valibot';
 import { FEATURE_METHODS, SMOOTH_METHODS, type FeatureMethod } from '../dsp/extractor.js';
-import { FieldError, boundedDict, boundedList, describe, firstIssueError, name, num, obj, oneOf, reportProblems, text, uniqueNames, type Problem } from './issues.js';
+import {
+  FieldError,
+  boundedDict,
+  boundedList,
+  describe,
+  firstIssueError,
+  name,
+  num,
+  obj,
+  oneOf,
+  reportProblems,
+  text,
+  uniqueNames,
+  type Problem,
+} from './issues.js';
 
 /** The card version this code writes and the newest it reads. */
 export const CARD_VERSION = 1;
@@ -41,11 +55,15 @@ export const CARD_LIMITS = {
 
 /** Field schemas the card and the checkpoint (export/checkpoint.ts) share. */
 export const band = () => obj({ name: name(), lo: num(), hi: num() });
-export const montage = () => obj({ device: name(), sites: uniqueNames(CARD_LIMITS.maxChannels), capChannels: boundedList(name(), CARD_LIMITS.maxChannels) });
+export const montage = () =>
+  obj({ device: name(), sites: uniqueNames(CARD_LIMITS.maxChannels), capChannels: boundedList(name(), CARD_LIMITS.maxChannels) });
 export const nfft = () =>
   v.pipe(
     v.number('must be a number'),
-    v.check((n: number) => Number.isInteger(n) && n >= 4 && n <= CARD_LIMITS.maxNfft && (n & (n - 1)) === 0, `must be a power of two from 4 to ${CARD_LIMITS.maxNfft}`),
+    v.check(
+      (n: number) => Number.isInteger(n) && n >= 4 && n <= CARD_LIMITS.maxNfft && (n & (n - 1)) === 0,
+      `must be a power of two from 4 to ${CARD_LIMITS.maxNfft}`,
+    ),
   );
 /** Smallest standard deviation whose reciprocal fits float32 (the graph stores 1/std). */
 const STD_MIN = 1 / 3.4028234663852886e38;
@@ -58,7 +76,8 @@ export const stdDev = () =>
   );
 export const provenanceValue = () => v.union([v.string(), num(), v.boolean()], 'must be a string, a finite number or a boolean');
 export const rateHz = () => v.pipe(num(), v.minValue(0, 'must be ≥ 0'), v.maxValue(CARD_LIMITS.maxFs, `must be ≤ ${CARD_LIMITS.maxFs} Hz`));
-export const seconds = () => v.pipe(num(), v.gtValue(0, 'must be > 0'), v.maxValue(CARD_LIMITS.maxWindowSec, `must be ≤ ${CARD_LIMITS.maxWindowSec} s`));
+export const seconds = () =>
+  v.pipe(num(), v.gtValue(0, 'must be > 0'), v.maxValue(CARD_LIMITS.maxWindowSec, `must be ≤ ${CARD_LIMITS.maxWindowSec} s`));
 
 /** The feature fields the card and the checkpoint share, under the names each uses. */
 export interface FeatureFields {
@@ -76,20 +95,28 @@ export interface FeatureFields {
  */
 export function featureProblems(f: FeatureFields, at: Record<'fs' | 'windowSec' | 'hopSec' | 'bands' | 'method', string>): Problem[] {
   const out: Problem[] = [];
-  if (f.hopSec > f.windowSec) out.push({ field: at.hopSec, message: `${at.hopSec} (${f.hopSec} s) must be ≤ ${at.windowSec} (${f.windowSec} s)` });
+  if (f.hopSec > f.windowSec)
+    out.push({ field: at.hopSec, message: `${at.hopSec} (${f.hopSec} s) must be ≤ ${at.windowSec} (${f.windowSec} s)` });
   const names = new Map<string, number>();
   f.bands.forEach((b, i) => {
     const j = names.get(b.name);
-    if (j !== undefined) out.push({ field: `${at.bands}[${i}].name`, message: `${at.bands}[${i}].name repeats ${at.bands}[${j}].name (${describe(b.name)})` });
+    if (j !== undefined)
+      out.push({ field: `${at.bands}[${i}].name`, message: `${at.bands}[${i}].name repeats ${at.bands}[${j}].name (${describe(b.name)})` });
     names.set(b.name, i);
   });
   if (f.method === 'eye') return out;
   const m = `for ${at.method} ${JSON.stringify(f.method)}`;
   if (!(f.fs > 0)) out.push({ field: at.fs, message: `${at.fs} must be > 0 ${m}, got ${f.fs}` });
-  for (const [key, sec] of [['windowSec', f.windowSec], ['hopSec', f.hopSec]] as const) {
+  for (const [key, sec] of [
+    ['windowSec', f.windowSec],
+    ['hopSec', f.hopSec],
+  ] as const) {
     const n = sec * f.fs;
     if (f.fs > 0 && Math.abs(n - Math.round(n)) > 1e-6 * Math.max(1, n)) {
-      out.push({ field: at[key], message: `${at[key]} (${sec} s) must be a whole number of samples at ${at.fs} = ${f.fs} Hz (it is ${Number(n.toPrecision(10))})` });
+      out.push({
+        field: at[key],
+        message: `${at[key]} (${sec} s) must be a whole number of samples at ${at.fs} = ${f.fs} Hz (it is ${Number(n.toPrecision(10))})`,
+      });
     }
   }
   if (f.bands.length === 0) out.push({ field: at.bands, message: `${at.bands} must name at least one band ${m}` });
@@ -97,9 +124,14 @@ export function featureProblems(f: FeatureFields, at: Record<'fs' | 'windowSec' 
     const p = `${at.bands}[${i}]`;
     if (b.lo < 0) out.push({ field: `${p}.lo`, message: `${p}.lo must be ≥ 0 Hz, got ${b.lo}` });
     if (!(b.hi > b.lo)) out.push({ field: `${p}.hi`, message: `${p}.hi (${b.hi} Hz) must be > ${p}.lo (${b.lo} Hz)` });
-    if (f.fs > 0 && b.hi > f.fs / 2) out.push({ field: `${p}.hi`, message: `${p}.hi (${b.hi} Hz) must be ≤ the Nyquist frequency, ${at.fs} / 2 = ${f.fs / 2} Hz` });
+    if (f.fs > 0 && b.hi > f.fs / 2)
+      out.push({ field: `${p}.hi`, message: `${p}.hi (${b.hi} Hz) must be ≤ the Nyquist frequency, ${at.fs} / 2 = ${f.fs / 2} Hz` });
     const prev = f.bands[i - 1];
-    if (prev && !(b.lo > prev.lo && b.hi > prev.hi)) out.push({ field: p, message: `${at.bands} must be in ascending order: ${p} [${b.lo}, ${b.hi}) Hz comes after [${prev.lo}, ${prev.hi}) Hz` });
+    if (prev && !(b.lo > prev.lo && b.hi > prev.hi))
+      out.push({
+        field: p,
+        message: `${at.bands} must be in ascending order: ${p} [${b.lo}, ${b.hi}) Hz comes after [${prev.lo}, ${prev.hi}) Hz`,
+      });
   });
   return out;
 }
@@ -108,10 +140,24 @@ export function featureProblems(f: FeatureFields, at: Record<'fs' | 'windowSec' 
  * How many input values a model has for these channels and bands: channels × bands for EEG; eye-tracker features
  * are named per channel or per channel and band (a card lists either).
  */
-export function inputSizeProblems(method: CardFeatureMethod, channels: number, bands: number, d: number, at: { channels: string; bands: string; d: string }): Problem[] {
+export function inputSizeProblems(
+  method: CardFeatureMethod,
+  channels: number,
+  bands: number,
+  d: number,
+  at: { channels: string; bands: string; d: string },
+): Problem[] {
   if (method === 'eye' ? channels * Math.max(1, bands) === d || channels === d : channels * bands === d) return [];
-  if (method === 'eye') return [{ field: at.d, message: `${at.d} has ${d} values, but an eye model takes one per ${at.channels} entry (${channels}) or per ${at.channels} × ${at.bands} (${channels} × ${bands})` }];
-  return [{ field: at.d, message: `${at.d} has ${d} values, but ${at.channels} × ${at.bands} = ${channels} × ${bands} = ${channels * bands}` }];
+  if (method === 'eye')
+    return [
+      {
+        field: at.d,
+        message: `${at.d} has ${d} values, but an eye model takes one per ${at.channels} entry (${channels}) or per ${at.channels} × ${at.bands} (${channels} × ${bands})`,
+      },
+    ];
+  return [
+    { field: at.d, message: `${at.d} has ${d} values, but ${at.channels} × ${at.bands} = ${channels} × ${bands} = ${channels * bands}` },
+  ];
 }
 
 /** Cross-field rules of a structurally valid card. */
@@ -121,21 +167,37 @@ function cardProblems(c: CardFields): Problem[] {
     { fs: 'sampling_rate_hz', windowSec: 'window_s', hopSec: 'hop_s', bands: 'bands', method: 'feature_method' },
   );
   if ((c.modality === 'eye') !== (c.feature_method === 'eye')) {
-    out.push({ field: 'feature_method', message: `feature_method ${JSON.stringify(c.feature_method)} does not go with modality ${JSON.stringify(c.modality)} ("eye" features are the eye modality's)` });
+    out.push({
+      field: 'feature_method',
+      message: `feature_method ${JSON.stringify(c.feature_method)} does not go with modality ${JSON.stringify(c.modality)} ("eye" features are the eye modality's)`,
+    });
   }
   const { mean, std: sd } = c.normalisation;
-  if (sd.length !== mean.length) out.push({ field: 'normalisation.std', message: `normalisation.std has ${sd.length} values, normalisation.mean ${mean.length}` });
-  out.push(...inputSizeProblems(c.feature_method, c.channels.length, c.bands.length, mean.length, { channels: 'channels', bands: 'bands', d: 'normalisation.mean' }));
+  if (sd.length !== mean.length)
+    out.push({ field: 'normalisation.std', message: `normalisation.std has ${sd.length} values, normalisation.mean ${mean.length}` });
+  out.push(
+    ...inputSizeProblems(c.feature_method, c.channels.length, c.bands.length, mean.length, {
+      channels: 'channels',
+      bands: 'bands',
+      d: 'normalisation.mean',
+    }),
+  );
   if (c.montage) {
     for (const k of ['sites', 'capChannels'] as const) {
-      if (c.montage[k].length !== c.channels.length) out.push({ field: `montage.${k}`, message: `montage.${k} has ${c.montage[k].length} names, channels ${c.channels.length}` });
+      if (c.montage[k].length !== c.channels.length)
+        out.push({ field: `montage.${k}`, message: `montage.${k} has ${c.montage[k].length} names, channels ${c.channels.length}` });
     }
   }
   return out;
 }
 
 const cardEntries = {
-  card_version: v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be ≥ 1'), v.maxValue(CARD_VERSION, `must be ≤ ${CARD_VERSION}`)),
+  card_version: v.pipe(
+    v.number('must be a number'),
+    v.integer('must be an integer'),
+    v.minValue(1, 'must be ≥ 1'),
+    v.maxValue(CARD_VERSION, `must be ≤ ${CARD_VERSION}`),
+  ),
   modality: oneOf(['eeg', 'eye'] as const),
   arch: name(),
   classes: v.pipe(uniqueNames(CARD_LIMITS.maxClasses), v.minLength(1, 'must name at least one class')),
@@ -148,7 +210,10 @@ const cardEntries = {
   nfft: v.nullable(nfft()),
   feature_method: oneOf(CARD_FEATURE_METHODS),
   smoothing: oneOf(SMOOTH_METHODS),
-  input_layout: v.pipe(text(), v.check((s: string) => s === INPUT_LAYOUT, `must be ${JSON.stringify(INPUT_LAYOUT)}`)),
+  input_layout: v.pipe(
+    text(),
+    v.check((s: string) => s === INPUT_LAYOUT, `must be ${JSON.stringify(INPUT_LAYOUT)}`),
+  ),
   normalisation: obj({ mean: boundedList(num(), CARD_LIMITS.maxInputs), std: boundedList(stdDev(), CARD_LIMITS.maxInputs) }),
   provenance: boundedDict(provenanceValue(), CARD_LIMITS.maxEntries),
   metrics: boundedDict(num(), CARD_LIMITS.maxEntries),
@@ -198,11 +263,17 @@ export const METADATA_PREFIX = 'cmcrd.';
  * {@link CARD_VERSION} is refused first, whatever else the card holds.
  */
 export function checkCard(input: unknown, source: string, lead?: string): Card {
-  if (!input || typeof input !== 'object' || Array.isArray(input)) throw new FieldError(source, null, `a model card must be a JSON object, got ${describe(input)}`);
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    throw new FieldError(source, null, `a model card must be a JSON object, got ${describe(input)}`);
   const version = (input as Record<string, unknown>).card_version;
-  if (version === undefined) throw new FieldError(source, 'card_version', 'model card has no "card_version" (not a cmcrd-edge model card?)');
+  if (version === undefined)
+    throw new FieldError(source, 'card_version', 'model card has no "card_version" (not a cmcrd-edge model card?)');
   if (typeof version === 'number' && Number.isInteger(version) && version > CARD_VERSION) {
-    throw new FieldError(source, 'card_version', `model card version ${version} is newer than this runtime (${CARD_VERSION}); update cmcrd-edge`);
+    throw new FieldError(
+      source,
+      'card_version',
+      `model card version ${version} is newer than this runtime (${CARD_VERSION}); update cmcrd-edge`,
+    );
   }
   const r = v.safeParse(CardSchema, input, { abortEarly: true });
   if (!r.success) throw firstIssueError(source, r.issues, lead ? () => lead : undefined);
@@ -247,12 +318,20 @@ export function cardFromMetadata(meta: ReadonlyMap<string, string>, source: stri
     else if (enc === 'number') obj[key] = key === 'nfft' && s === '' ? null : NUMBER.test(s) ? Number(s) : s;
     else {
       if (jsonDepth(s) > CARD_LIMITS.maxJsonDepth) {
-        throw new FieldError(source, key, `model card field "${METADATA_PREFIX}${key}" nests deeper than ${CARD_LIMITS.maxJsonDepth} levels`);
+        throw new FieldError(
+          source,
+          key,
+          `model card field "${METADATA_PREFIX}${key}" nests deeper than ${CARD_LIMITS.maxJsonDepth} levels`,
+        );
       }
       try {
         obj[key] = JSON.parse(s);
       } catch (e) {
-        throw new FieldError(source, key, `model card field "${METADATA_PREFIX}${key}" is not valid JSON (${(e as Error).message.slice(0, 120)})`);
+        throw new FieldError(
+          source,
+          key,
+          `model card field "${METADATA_PREFIX}${key}" is not valid JSON (${(e as Error).message.slice(0, 120)})`,
+        );
       }
     }
   }
@@ -267,7 +346,8 @@ function jsonDepth(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {

@@ -242,10 +242,13 @@ export function butterSos(order: number, cutoff: number | readonly [number, numb
   if (!Number.isInteger(order) || order < 1) throw new RangeError(`filter order must be a positive integer, got ${order}`);
   const wn = (typeof cutoff === 'number' ? [cutoff] : [...cutoff]).map((w) => (opts.fs === undefined ? w : (2 * w) / opts.fs));
   const band = btype === 'bandpass' || btype === 'bandstop';
-  if (band !== (wn.length === 2)) throw new RangeError(`${btype} needs ${band ? 'two cut-off frequencies [lo, hi]' : 'one cut-off frequency'}`);
+  if (band !== (wn.length === 2))
+    throw new RangeError(`${btype} needs ${band ? 'two cut-off frequencies [lo, hi]' : 'one cut-off frequency'}`);
   for (const w of wn) {
     if (!(w > 0 && w < 1)) {
-      throw new RangeError(`cut-off frequencies must lie strictly between 0 and Nyquist${opts.fs ? ` (${opts.fs / 2} Hz)` : ''}, got ${typeof cutoff === 'number' ? cutoff : cutoff.join(', ')}`);
+      throw new RangeError(
+        `cut-off frequencies must lie strictly between 0 and Nyquist${opts.fs ? ` (${opts.fs / 2} Hz)` : ''}, got ${typeof cutoff === 'number' ? cutoff : cutoff.join(', ')}`,
+      );
     }
   }
   if (band && !(wn[0]! < wn[1]!)) throw new RangeError(`band edges must satisfy lo < hi, got ${wn.join(', ')}`);

@@ -25,7 +25,16 @@ import { processPair, SosFilter } from './filter.js';
 import { channelQuality, type ChannelQuality, type QualityOptions } from './quality.js';
 import { StreamingResampler } from './resample.js';
 import { SeedSpectrum, type SeedWindow } from './seed-de.js';
-import { onlineSmoother, smoothingForm, smoothTrial, SMOOTHING_NAMES, type OnlineLdsOptions, type OnlineSmoother, type SmoothingName, type SmoothingOptions } from './smooth.js';
+import {
+  onlineSmoother,
+  smoothingForm,
+  smoothTrial,
+  SMOOTHING_NAMES,
+  type OnlineLdsOptions,
+  type OnlineSmoother,
+  type SmoothingName,
+  type SmoothingOptions,
+} from './smooth.js';
 import { bandFilterBank, pairedGaussianEntropies, WelchSpectrum } from './spectral.js';
 
 export type FeatureMethod = 'seed-de' | 'seed-psd' | 'gauss-de' | 'welch' | 'welch-rel';
@@ -207,7 +216,10 @@ interface ChannelState {
  */
 function allFinite(x: Float64Array): boolean {
   const n = x.length;
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     s0 += x[i]!;
@@ -268,7 +280,8 @@ export class FeatureExtractor {
     this.bands = opts.bands ?? SEED_BANDS;
     if (this.bands.length === 0) throw new RangeError('at least one band is needed');
     this.method = opts.method ?? 'seed-de';
-    if (!FEATURE_METHODS.includes(this.method)) throw new RangeError(`unknown feature method "${this.method}" (expected ${FEATURE_METHODS.join(', ')})`);
+    if (!FEATURE_METHODS.includes(this.method))
+      throw new RangeError(`unknown feature method "${this.method}" (expected ${FEATURE_METHODS.join(', ')})`);
     const windowSec = opts.windowSec ?? 4;
     const fsF = this.featureFs;
     this.windowLength = toSamples(windowSec, fsF, 'window');
@@ -320,7 +333,15 @@ export class FeatureExtractor {
     if (!form) throw new RangeError(`unknown smoothing "${smooth}" (expected ${SMOOTH_METHODS.join(', ')})`);
     this.smoothing = smooth;
     this.smoothingCausal = form.causal;
-    this.smoother = onlineSmoother(smooth, dim, { ...(opts.lds ? { lds: opts.lds } : {}), ...(opts.movingAverageWindow !== undefined ? { movingAverageWindow: opts.movingAverageWindow } : {}) }, true);
+    this.smoother = onlineSmoother(
+      smooth,
+      dim,
+      {
+        ...(opts.lds ? { lds: opts.lds } : {}),
+        ...(opts.movingAverageWindow !== undefined ? { movingAverageWindow: opts.movingAverageWindow } : {}),
+      },
+      true,
+    );
     this.qualityOpts = opts.quality === false ? null : { ...(opts.quality ?? {}), fs: fsF };
     this.bandOffsets = new Int32Array(this.bands.length);
   }
@@ -344,7 +365,8 @@ export class FeatureExtractor {
    */
   push(blockPerChannel: readonly ArrayLike<number>[]): FeatureFrame[] {
     if (this.flushed) throw new Error('FeatureExtractor: push after flush');
-    if (blockPerChannel.length !== this.ch.length) throw new RangeError(`expected ${this.ch.length} channel blocks, got ${blockPerChannel.length}`);
+    if (blockPerChannel.length !== this.ch.length)
+      throw new RangeError(`expected ${this.ch.length} channel blocks, got ${blockPerChannel.length}`);
     for (let c = 0; c < this.ch.length; c++) this.ingest(this.ch[c]!, blockPerChannel[c]!);
     return this.emit();
   }
@@ -434,7 +456,8 @@ export class FeatureExtractor {
     }
     // Band-passes two at a time (SIMD lanes where available), bit for bit the same as one by one.
     const bf = st.bandFilters;
-    for (let b = 0; b < bf.length; b += 2) processPair(bf[b]!, b + 1 < bf.length ? bf[b + 1]! : null, feed, st.bandPairs[b >> 1]!.append(feed.length));
+    for (let b = 0; b < bf.length; b += 2)
+      processPair(bf[b]!, b + 1 < bf.length ? bf[b + 1]! : null, feed, st.bandPairs[b >> 1]!.append(feed.length));
   }
 
   private emit(): FeatureFrame[] {

@@ -154,7 +154,15 @@ export class RealFftPlan {
    * bins 0..n/2. Each is bit for bit what `transform` gives for that input alone; with WebAssembly SIMD
    * the two run in the two lanes of one pass.
    */
-  transform2(a: ArrayLike<number>, offA: number, b: ArrayLike<number>, offB: number, count: number, taper: Float64Array, demean = false): { s: Float64Array; base: number } {
+  transform2(
+    a: ArrayLike<number>,
+    offA: number,
+    b: ArrayLike<number>,
+    offB: number,
+    count: number,
+    taper: Float64Array,
+    demean = false,
+  ): { s: Float64Array; base: number } {
     const n = this.n;
     const kernels = fftKernels();
     if (this.simd === undefined || (this.simd ? this.simd.k : null) !== kernels) this.simd = this.setupSimd();
@@ -212,7 +220,10 @@ export class RealFftPlan {
     let a = 0;
     let b = 0;
     for (let k = first, j = 4 * first; k <= last; k++, j += 4) {
-      const ra = s[j]!, rb = s[j + 1]!, ia = s[j + 2]!, ib = s[j + 3]!;
+      const ra = s[j]!,
+        rb = s[j + 1]!,
+        ia = s[j + 2]!,
+        ib = s[j + 3]!;
       a += ra * ra + ia * ia;
       b += rb * rb + ib * ib;
     }
@@ -237,7 +248,10 @@ export class RealFftPlan {
     const acc = (this.accJs ??= new Float64Array(2 * nb));
     if (first) acc.fill(0);
     for (let k = 0, j = 0; k < nb; k++, j += 4) {
-      const ra = s[j]!, rb = s[j + 1]!, ia = s[j + 2]!, ib = s[j + 3]!;
+      const ra = s[j]!,
+        rb = s[j + 1]!,
+        ia = s[j + 2]!,
+        ib = s[j + 3]!;
       acc[2 * k] += ra * ra + ia * ia;
       acc[2 * k + 1] += rb * rb + ib * ib;
     }
@@ -290,12 +304,22 @@ export class RealFftPlan {
         const B = A + quarterLen;
         const C = B + quarterLen;
         const D = C + quarterLen;
-        const Ar = out[A]!, Ai = out[A + 1]!;
-        const Br = out[B]!, Bi = out[B + 1]!;
-        const Cr = out[C]!, Ci = out[C + 1]!;
-        const Dr = out[D]!, Di = out[D + 1]!;
-        const T0r = Ar + Cr, T0i = Ai + Ci, T1r = Ar - Cr, T1i = Ai - Ci;
-        const T2r = Br + Dr, T2i = Bi + Di, T3r = Br - Dr, T3i = Bi - Di;
+        const Ar = out[A]!,
+          Ai = out[A + 1]!;
+        const Br = out[B]!,
+          Bi = out[B + 1]!;
+        const Cr = out[C]!,
+          Ci = out[C + 1]!;
+        const Dr = out[D]!,
+          Di = out[D + 1]!;
+        const T0r = Ar + Cr,
+          T0i = Ai + Ci,
+          T1r = Ar - Cr,
+          T1i = Ai - Ci;
+        const T2r = Br + Dr,
+          T2i = Bi + Di,
+          T3r = Br - Dr,
+          T3i = Bi - Di;
         out[A] = T0r + T2r;
         out[A + 1] = T0i + T2i;
         out[B] = T1r + T3i;
@@ -308,19 +332,34 @@ export class RealFftPlan {
         const B = A + quarterLen;
         const C = B + quarterLen;
         const D = C + quarterLen;
-        const Ar = out[A]!, Ai = out[A + 1]!;
-        const Br = out[B]!, Bi = out[B + 1]!;
-        const Cr = out[C]!, Ci = out[C + 1]!;
-        const Dr = out[D]!, Di = out[D + 1]!;
-        const wBr = w[j]!, wBi = w[j + 1]!, wCr = w[j + 2]!, wCi = w[j + 3]!, wDr = w[j + 4]!, wDi = w[j + 5]!;
+        const Ar = out[A]!,
+          Ai = out[A + 1]!;
+        const Br = out[B]!,
+          Bi = out[B + 1]!;
+        const Cr = out[C]!,
+          Ci = out[C + 1]!;
+        const Dr = out[D]!,
+          Di = out[D + 1]!;
+        const wBr = w[j]!,
+          wBi = w[j + 1]!,
+          wCr = w[j + 2]!,
+          wCi = w[j + 3]!,
+          wDr = w[j + 4]!,
+          wDi = w[j + 5]!;
         const MBr = Br * wBr - Bi * wBi;
         const MBi = Br * wBi + Bi * wBr;
         const MCr = Cr * wCr - Ci * wCi;
         const MCi = Cr * wCi + Ci * wCr;
         const MDr = Dr * wDr - Di * wDi;
         const MDi = Dr * wDi + Di * wDr;
-        const T0r = Ar + MCr, T0i = Ai + MCi, T1r = Ar - MCr, T1i = Ai - MCi;
-        const T2r = MBr + MDr, T2i = MBi + MDi, T3r = MBr - MDr, T3i = MBi - MDi;
+        const T0r = Ar + MCr,
+          T0i = Ai + MCi,
+          T1r = Ar - MCr,
+          T1i = Ai - MCi;
+        const T2r = MBr + MDr,
+          T2i = MBi + MDi,
+          T3r = MBr - MDr,
+          T3i = MBi - MDi;
         out[A] = T0r + T2r;
         out[A + 1] = T0i + T2i;
         out[B] = T1r + T3i;
@@ -340,19 +379,34 @@ export class RealFftPlan {
         const B = A + quarterLen;
         const C = B + quarterLen;
         const D = C + quarterLen;
-        const Ar = out[A]!, Ai = out[A + 1]!;
-        const Br = out[B]!, Bi = out[B + 1]!;
-        const Cr = out[C]!, Ci = out[C + 1]!;
-        const Dr = out[D]!, Di = out[D + 1]!;
-        const wBr = w[j]!, wBi = w[j + 1]!, wCr = w[j + 2]!, wCi = w[j + 3]!, wDr = w[j + 4]!, wDi = w[j + 5]!;
+        const Ar = out[A]!,
+          Ai = out[A + 1]!;
+        const Br = out[B]!,
+          Bi = out[B + 1]!;
+        const Cr = out[C]!,
+          Ci = out[C + 1]!;
+        const Dr = out[D]!,
+          Di = out[D + 1]!;
+        const wBr = w[j]!,
+          wBi = w[j + 1]!,
+          wCr = w[j + 2]!,
+          wCi = w[j + 3]!,
+          wDr = w[j + 4]!,
+          wDi = w[j + 5]!;
         const MBr = Br * wBr - Bi * wBi;
         const MBi = Br * wBi + Bi * wBr;
         const MCr = Cr * wCr - Ci * wCi;
         const MCi = Cr * wCi + Ci * wCr;
         const MDr = Dr * wDr - Di * wDi;
         const MDi = Dr * wDi + Di * wDr;
-        const T0r = Ar + MCr, T0i = Ai + MCi, T1r = Ar - MCr, T1i = Ai - MCi;
-        const T2r = MBr + MDr, T2i = MBi + MDi, T3r = MBr - MDr, T3i = MBi - MDi;
+        const T0r = Ar + MCr,
+          T0i = Ai + MCi,
+          T1r = Ar - MCr,
+          T1i = Ai - MCi;
+        const T2r = MBr + MDr,
+          T2i = MBi + MDi,
+          T3r = MBr - MDr,
+          T3i = MBi - MDi;
         out[A] = T0r + T2r;
         out[A + 1] = T0i + T2i;
         out[B] = T1r + T3i;

@@ -79,8 +79,13 @@ export class SosFilter {
   private sweep1(x: ArrayLike<number>, out: Float64Array, n: number, s: number): void {
     const { sos, state: z } = this;
     const o = 6 * s;
-    const b0 = sos[o]!, b1 = sos[o + 1]!, b2 = sos[o + 2]!, a1 = sos[o + 4]!, a2 = sos[o + 5]!;
-    let z0 = z[2 * s]!, z1 = z[2 * s + 1]!;
+    const b0 = sos[o]!,
+      b1 = sos[o + 1]!,
+      b2 = sos[o + 2]!,
+      a1 = sos[o + 4]!,
+      a2 = sos[o + 5]!;
+    let z0 = z[2 * s]!,
+      z1 = z[2 * s + 1]!;
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
       const y = b0 * xi + z0;
@@ -95,9 +100,20 @@ export class SosFilter {
   private sweep2(x: ArrayLike<number>, out: Float64Array, n: number, s: number): void {
     const { sos, state: z } = this;
     const o = 6 * s;
-    const p0 = sos[o]!, p1 = sos[o + 1]!, p2 = sos[o + 2]!, pa1 = sos[o + 4]!, pa2 = sos[o + 5]!;
-    const q0 = sos[o + 6]!, q1 = sos[o + 7]!, q2 = sos[o + 8]!, qa1 = sos[o + 10]!, qa2 = sos[o + 11]!;
-    let u0 = z[2 * s]!, u1 = z[2 * s + 1]!, v0 = z[2 * s + 2]!, v1 = z[2 * s + 3]!;
+    const p0 = sos[o]!,
+      p1 = sos[o + 1]!,
+      p2 = sos[o + 2]!,
+      pa1 = sos[o + 4]!,
+      pa2 = sos[o + 5]!;
+    const q0 = sos[o + 6]!,
+      q1 = sos[o + 7]!,
+      q2 = sos[o + 8]!,
+      qa1 = sos[o + 10]!,
+      qa2 = sos[o + 11]!;
+    let u0 = z[2 * s]!,
+      u1 = z[2 * s + 1]!,
+      v0 = z[2 * s + 2]!,
+      v1 = z[2 * s + 3]!;
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
       const y = p0 * xi + u0;
@@ -117,12 +133,34 @@ export class SosFilter {
   private sweep4(x: ArrayLike<number>, out: Float64Array, n: number, s: number): void {
     const { sos, state: z } = this;
     const o = 6 * s;
-    const p0 = sos[o]!, p1 = sos[o + 1]!, p2 = sos[o + 2]!, pa1 = sos[o + 4]!, pa2 = sos[o + 5]!;
-    const q0 = sos[o + 6]!, q1 = sos[o + 7]!, q2 = sos[o + 8]!, qa1 = sos[o + 10]!, qa2 = sos[o + 11]!;
-    const r0 = sos[o + 12]!, r1 = sos[o + 13]!, r2 = sos[o + 14]!, ra1 = sos[o + 16]!, ra2 = sos[o + 17]!;
-    const t0 = sos[o + 18]!, t1 = sos[o + 19]!, t2 = sos[o + 20]!, ta1 = sos[o + 22]!, ta2 = sos[o + 23]!;
-    let u0 = z[2 * s]!, u1 = z[2 * s + 1]!, v0 = z[2 * s + 2]!, v1 = z[2 * s + 3]!;
-    let w0 = z[2 * s + 4]!, w1 = z[2 * s + 5]!, e0 = z[2 * s + 6]!, e1 = z[2 * s + 7]!;
+    const p0 = sos[o]!,
+      p1 = sos[o + 1]!,
+      p2 = sos[o + 2]!,
+      pa1 = sos[o + 4]!,
+      pa2 = sos[o + 5]!;
+    const q0 = sos[o + 6]!,
+      q1 = sos[o + 7]!,
+      q2 = sos[o + 8]!,
+      qa1 = sos[o + 10]!,
+      qa2 = sos[o + 11]!;
+    const r0 = sos[o + 12]!,
+      r1 = sos[o + 13]!,
+      r2 = sos[o + 14]!,
+      ra1 = sos[o + 16]!,
+      ra2 = sos[o + 17]!;
+    const t0 = sos[o + 18]!,
+      t1 = sos[o + 19]!,
+      t2 = sos[o + 20]!,
+      ta1 = sos[o + 22]!,
+      ta2 = sos[o + 23]!;
+    let u0 = z[2 * s]!,
+      u1 = z[2 * s + 1]!,
+      v0 = z[2 * s + 2]!,
+      v1 = z[2 * s + 3]!;
+    let w0 = z[2 * s + 4]!,
+      w1 = z[2 * s + 5]!,
+      e0 = z[2 * s + 6]!,
+      e1 = z[2 * s + 7]!;
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
       const y1 = p0 * xi + u0;
@@ -208,7 +246,7 @@ export function processPair(fa: SosFilter, fb: SosFilter | null, x: Float64Array
   for (let c0 = 0; c0 < n; c0 += CHUNK) {
     const m = Math.min(CHUNK, n - c0);
     mem.set(x.subarray(c0, c0 + m), r.x >>> 3);
-    for (let s0 = 0; s0 < S; ) {
+    for (let s0 = 0; s0 < S;) {
       // First group: up to 4 sections fed the (splatted) input; later groups: 4, 2 or 1 paired sections.
       const g = s0 === 0 ? Math.min(4, S) : S - s0 >= 4 ? 4 : S - s0 >= 2 ? 2 : 1;
       for (let j = 0; j < g; j++) {
@@ -277,7 +315,7 @@ export function sosfiltfilt(sos: Sos, x: ArrayLike<number>, opts: { padType?: Pa
   }
   const ntaps = 2 * n + 1 - Math.min(zeroB2, zeroA2);
   const padType = opts.padType ?? 'odd';
-  const edge = padType === 'none' ? 0 : opts.padLen ?? 3 * ntaps;
+  const edge = padType === 'none' ? 0 : (opts.padLen ?? 3 * ntaps);
   const len = x.length;
   if (len <= edge) throw new RangeError(`signal of ${len} samples is too short for zero-phase filtering (needs more than ${edge})`);
   const ext = new Float64Array(len + 2 * edge);
@@ -299,7 +337,10 @@ export function sosfiltfilt(sos: Sos, x: ArrayLike<number>, opts: { padType?: Pa
     }
   }
   const zi = sosfiltZi(sos);
-  const f = new SosFilter(sos, zi.map((v) => v * ext[0]!));
+  const f = new SosFilter(
+    sos,
+    zi.map((v) => v * ext[0]!),
+  );
   const y = f.process(ext);
   y.reverse();
   f.reset(zi.map((v) => v * y[0]!));

@@ -10,7 +10,10 @@ export class GapFiller {
   private last: number[];
   private filledTotal = 0;
 
-  constructor(readonly channels: number, readonly maxFill: number) {
+  constructor(
+    readonly channels: number,
+    readonly maxFill: number,
+  ) {
     if (!Number.isInteger(channels) || channels < 1) throw new RangeError(`channels must be a positive integer, got ${channels}`);
     if (!Number.isInteger(maxFill) || maxFill < 0) throw new RangeError(`maxFill must be a non-negative integer, got ${maxFill}`);
     this.pending = Array.from({ length: channels }, () => new Float64Array(0));

@@ -206,7 +206,8 @@ function expectObject(j: unknown, kind: string): Record<string, unknown> {
 
 function expectInt(o: Record<string, unknown>, key: string): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new TypeError(`"${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new TypeError(`"${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
   return v;
 }
 

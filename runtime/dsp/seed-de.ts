@@ -83,7 +83,9 @@ export function seedBandBins(bands: readonly Band[], fs: number, nfft: number, b
     const first = s + binOffset;
     const last = e + binOffset;
     if (first < 0 || last < first || last > nfft / 2) {
-      throw new RangeError(`band ${band.name} [${band.lo}, ${band.hi}) Hz has no usable FFT bins at fs=${fs} Hz, nfft=${nfft}, binOffset=${binOffset}`);
+      throw new RangeError(
+        `band ${band.name} [${band.lo}, ${band.hi}) Hz has no usable FFT bins at fs=${fs} Hz, nfft=${nfft}, binOffset=${binOffset}`,
+      );
     }
     r[2 * b] = first;
     r[2 * b + 1] = last;
@@ -141,7 +143,8 @@ export class SeedSpectrum {
    */
   energy2(a: ArrayLike<number>, offA: number, outA: Float64Array, b: ArrayLike<number>, offB: number, outB: Float64Array): void {
     const { L, nfft, taper, bins } = this;
-    if (a.length - offA < L || b.length - offB < L) throw new RangeError(`window must have ${L} samples, got ${Math.min(a.length - offA, b.length - offB)}`);
+    if (a.length - offA < L || b.length - offB < L)
+      throw new RangeError(`window must have ${L} samples, got ${Math.min(a.length - offA, b.length - offB)}`);
     this.plan.transform2(a, offA, b, offB, Math.min(L, nfft), taper);
     const sums = this.sums;
     for (let band = 0; band < this.nBands; band++) {

@@ -117,8 +117,10 @@ export class OnlineLDS implements OnlineSmoother {
     this.q = opts.q ?? 1e-4;
     this.r = opts.r ?? 1;
     this.p0 = opts.p0 ?? 0.01;
-    if (opts.initialMean && opts.initialMean.length !== dim) throw new RangeError(`initialMean must have ${dim} values, got ${opts.initialMean.length}`);
-    if (opts.init !== undefined && opts.init !== 'first' && opts.init !== 'running-mean') throw new RangeError(`LDS init must be "first" or "running-mean", got ${JSON.stringify(opts.init)}`);
+    if (opts.initialMean && opts.initialMean.length !== dim)
+      throw new RangeError(`initialMean must have ${dim} values, got ${opts.initialMean.length}`);
+    if (opts.init !== undefined && opts.init !== 'first' && opts.init !== 'running-mean')
+      throw new RangeError(`LDS init must be "first" or "running-mean", got ${JSON.stringify(opts.init)}`);
     this.fixedMean = opts.initialMean ? Float64Array.from(opts.initialMean) : null;
     this.first = !this.fixedMean && opts.init === 'first';
     this.a = new Float64Array(dim);
@@ -274,21 +276,29 @@ export const SMOOTHING_FORMS: readonly SmoothingForm[] = [
     name: 'lds',
     causal: false,
     liveForm: 'lds-causal',
-    description: "SEED's offline LDS (forward Kalman filter, Q 1e-4, R 1, P₀ 0.01) started from the trial mean: needs the whole trial (the released _LDS features)",
+    description:
+      "SEED's offline LDS (forward Kalman filter, Q 1e-4, R 1, P₀ 0.01) started from the trial mean: needs the whole trial (the released _LDS features)",
   },
   {
     name: 'lds-causal',
     causal: true,
     liveForm: 'lds-causal',
-    description: 'the same Kalman filter started from the first valid window (or a calibration baseline), restarted at each trial / session start',
+    description:
+      'the same Kalman filter started from the first valid window (or a calibration baseline), restarted at each trial / session start',
   },
   {
     name: 'moving-average',
     causal: false,
     liveForm: 'moving-average-causal',
-    description: 'centred moving average over the trial (default 5 windows, shrinking at the ends; the _movingAve family): needs windows after the current one',
+    description:
+      'centred moving average over the trial (default 5 windows, shrinking at the ends; the _movingAve family): needs windows after the current one',
   },
-  { name: 'moving-average-causal', causal: true, liveForm: 'moving-average-causal', description: 'trailing moving average of the current and up to window−1 previous windows' },
+  {
+    name: 'moving-average-causal',
+    causal: true,
+    liveForm: 'moving-average-causal',
+    description: 'trailing moving average of the current and up to window−1 previous windows',
+  },
 ];
 
 export const SMOOTHING_NAMES: readonly SmoothingName[] = SMOOTHING_FORMS.map((f) => f.name);
@@ -324,7 +334,8 @@ function checkName(name: string): SmoothingForm {
  */
 export function onlineSmoother(name: SmoothingName, dim: number, opts: SmoothingOptions = {}, allowOffline = false): OnlineSmoother | null {
   const f = checkName(name);
-  if (!f.causal && !allowOffline) throw new RangeError(`smoothing "${name}" needs the whole trial and has no online form; use "${f.liveForm}"`);
+  if (!f.causal && !allowOffline)
+    throw new RangeError(`smoothing "${name}" needs the whole trial and has no online form; use "${f.liveForm}"`);
   switch (f.name) {
     case 'none':
       return null;
@@ -359,7 +370,10 @@ export function smoothTrial(name: SmoothingName, windows: readonly ArrayLike<num
   for (let d = 0; d < D; d++) {
     for (let t = 0; t < W; t++) series[t] = windows[t]![d]!;
     // The offline form is defined by μ₀ = the trial mean: a given initialMean (a causal baseline) does not apply.
-    const sm = f.name === 'lds' ? ldsSmooth(series, { q: opts.lds?.q, r: opts.lds?.r, p0: opts.lds?.p0 }) : movingAverage(series, opts.movingAverageWindow ?? 5, 'centered');
+    const sm =
+      f.name === 'lds'
+        ? ldsSmooth(series, { q: opts.lds?.q, r: opts.lds?.r, p0: opts.lds?.p0 })
+        : movingAverage(series, opts.movingAverageWindow ?? 5, 'centered');
     for (let t = 0; t < W; t++) out[t]![d] = sm[t]!;
   }
   return out;

@@ -82,7 +82,8 @@ export class WelchSpectrum {
           last = k;
         }
       }
-      if (last - first < 1) throw new RangeError(`band ${name} [${lo}, ${hi}] Hz spans fewer than two Welch bins (fs=${fs}, nperseg=${nperseg})`);
+      if (last - first < 1)
+        throw new RangeError(`band ${name} [${lo}, ${hi}] Hz spans fewer than two Welch bins (fs=${fs}, nperseg=${nperseg})`);
       this.bandBins[2 * b] = first;
       this.bandBins[2 * b + 1] = last;
     }
@@ -149,7 +150,15 @@ export class WelchSpectrum {
   }
 
   /** `bandPowers` of two windows at once; each result is bit for bit what `bandPowers` gives. */
-  bandPowers2(a: ArrayLike<number>, offA: number, outA: Float64Array, b: ArrayLike<number>, offB: number, outB: Float64Array, relative = false): void {
+  bandPowers2(
+    a: ArrayLike<number>,
+    offA: number,
+    outA: Float64Array,
+    b: ArrayLike<number>,
+    offB: number,
+    outB: Float64Array,
+    relative = false,
+  ): void {
     const pb = (this.psdBufB ??= new Float64Array(this.psdBuf.length));
     this.psd2(a, offA, this.psdBuf, b, offB, pb);
     this.integrate(this.psdBuf, outA, relative);
@@ -199,7 +208,13 @@ let entropyScratch: { k: IirKernels; at: number; bytes: number } | null = null;
  * (pairs[p][offsets[p] + 2i + lane] is sample i of band 2p + lane), into out[band]. Same arithmetic per
  * band; with WebAssembly SIMD three pairs (six bands) run side by side in the lanes of one pass.
  */
-export function pairedGaussianEntropies(pairs: readonly Float64Array[], offsets: ArrayLike<number>, length: number, nBands: number, out: Float64Array): Float64Array {
+export function pairedGaussianEntropies(
+  pairs: readonly Float64Array[],
+  offsets: ArrayLike<number>,
+  length: number,
+  nBands: number,
+  out: Float64Array,
+): Float64Array {
   const k = iirKernels();
   if (!k) {
     for (let b = 0; b < nBands; b++) {
@@ -219,7 +234,8 @@ export function pairedGaussianEntropies(pairs: readonly Float64Array[], offsets:
     return out;
   }
   const bytes = 3 * 16 * length + 48;
-  if (!entropyScratch || entropyScratch.k !== k || entropyScratch.bytes < bytes) entropyScratch = { k, at: simdAlloc(k.memory, bytes), bytes };
+  if (!entropyScratch || entropyScratch.k !== k || entropyScratch.bytes < bytes)
+    entropyScratch = { k, at: simdAlloc(k.memory, bytes), bytes };
   const base = entropyScratch.at;
   const mem = new Float64Array(k.memory.buffer);
   const nPairs = (nBands + 1) >> 1;

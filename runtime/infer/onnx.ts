@@ -60,16 +60,22 @@ export interface OnnxClassifier extends Classifier {
   readonly fixedBatch: number | null;
 }
 
-const describe = (shape: ReadonlyArray<number | string>) => `[${shape.map((d) => (typeof d === 'number' ? d : JSON.stringify(d))).join(', ')}]`;
+const describe = (shape: ReadonlyArray<number | string>) =>
+  `[${shape.map((d) => (typeof d === 'number' ? d : JSON.stringify(d))).join(', ')}]`;
 
 /** Input layout from the graph: rows of `size` values, fed as [batch, ...rest] (or `rest` alone when rank 1). */
-function inputLayout(meta: OrtValueMetadata, source: string): { size: number; rest: number[]; fixedBatch: number | null; batched: boolean } {
+function inputLayout(
+  meta: OrtValueMetadata,
+  source: string,
+): { size: number; rest: number[]; fixedBatch: number | null; batched: boolean } {
   const shape = meta.shape;
   if (!meta.isTensor || !shape || shape.length === 0) throw new Error(`${source}: model input "${meta.name}" has no tensor shape`);
-  if (meta.type !== undefined && meta.type !== 'float32') throw new Error(`${source}: model input "${meta.name}" is ${meta.type}, the classifier feeds float32`);
+  if (meta.type !== undefined && meta.type !== 'float32')
+    throw new Error(`${source}: model input "${meta.name}" is ${meta.type}, the classifier feeds float32`);
   const batched = shape.length >= 2;
   const restDims = batched ? shape.slice(1) : shape;
-  if (!restDims.every((d): d is number => typeof d === 'number' && d > 0)) throw new Error(`${source}: model input "${meta.name}" has shape ${describe(shape)}: every dimension after the batch must be fixed`);
+  if (!restDims.every((d): d is number => typeof d === 'number' && d > 0))
+    throw new Error(`${source}: model input "${meta.name}" has shape ${describe(shape)}: every dimension after the batch must be fixed`);
   const rest = restDims as number[];
   const b = shape[0];
   const fixedBatch = !batched ? 1 : typeof b === 'number' && b > 0 ? b : null;
@@ -77,7 +83,11 @@ function inputLayout(meta: OrtValueMetadata, source: string): { size: number; re
 }
 
 /** A classifier over an ONNX model exported by cmcrd-edge, on the given onnxruntime module. */
-export async function createOnnxClassifier<Options>(ort: OrtModule<Options>, model: Uint8Array, opts: OnnxClassifierOptions<Options> = {}): Promise<OnnxClassifier> {
+export async function createOnnxClassifier<Options>(
+  ort: OrtModule<Options>,
+  model: Uint8Array,
+  opts: OnnxClassifierOptions<Options> = {},
+): Promise<OnnxClassifier> {
   const source = opts.source ?? 'model';
   const card = parseModelCard(model, source);
   let session: OrtSession;
@@ -87,19 +97,29 @@ export async function createOnnxClassifier<Options>(ort: OrtModule<Options>, mod
     throw new Error(`${source}: onnxruntime could not load the model (${e instanceof Error ? e.message : String(e)})`);
   }
   try {
-    if (session.inputNames.length !== 1) throw new Error(`${source}: the classifier feeds one input; the model has ${session.inputNames.length} (${session.inputNames.join(', ')})`);
+    if (session.inputNames.length !== 1)
+      throw new Error(
+        `${source}: the classifier feeds one input; the model has ${session.inputNames.length} (${session.inputNames.join(', ')})`,
+      );
     const inputName = session.inputNames[0]!;
     const meta = session.inputMetadata?.find((m) => m.name === inputName);
     if (!meta) throw new Error(`${source}: this onnxruntime does not describe the model's inputs (inputMetadata needs onnxruntime ≥ 1.22)`);
     const layout = inputLayout(meta, source);
-    const outputName = opts.output ?? (session.outputNames.includes('probabilities') ? 'probabilities' : session.outputNames.length === 1 ? session.outputNames[0]! : null);
+    const outputName =
+      opts.output ??
+      (session.outputNames.includes('probabilities') ? 'probabilities' : session.outputNames.length === 1 ? session.outputNames[0]! : null);
     if (outputName === null || !session.outputNames.includes(outputName)) {
-      throw new Error(`${source}: no output ${opts.output ? `"${opts.output}"` : '"probabilities"'} among the model's outputs (${session.outputNames.join(', ')})`);
+      throw new Error(
+        `${source}: no output ${opts.output ? `"${opts.output}"` : '"probabilities"'} among the model's outputs (${session.outputNames.join(', ')})`,
+      );
     }
     const classes = card.classes.length;
     const outShape = session.outputMetadata?.find((m) => m.name === outputName)?.shape;
     const outLast = outShape?.[outShape.length - 1];
-    if (typeof outLast === 'number' && outLast !== classes) throw new Error(`${source}: output "${outputName}" has ${outLast} values per row, but the card names ${classes} classes (${card.classes.join(', ')})`);
+    if (typeof outLast === 'number' && outLast !== classes)
+      throw new Error(
+        `${source}: output "${outputName}" has ${outLast} values per row, but the card names ${classes} classes (${card.classes.join(', ')})`,
+      );
     const maxBatch = layout.fixedBatch ?? (opts.maxBatch !== undefined && opts.maxBatch >= 1 ? Math.floor(opts.maxBatch) : Infinity);
     const { size } = layout;
 
@@ -110,9 +130,11 @@ export async function createOnnxClassifier<Options>(ort: OrtModule<Options>, mod
       rows.forEach((r, i) => flat.set(r, i * size));
       const dims = layout.batched ? [n, ...layout.rest] : layout.rest;
       const out = (await session.run({ [inputName]: new ort.Tensor('float32', flat, dims) }))[outputName];
-      if (!out || out.type !== 'float32' || !ArrayBuffer.isView(out.data)) throw new Error(`${source}: output "${outputName}" is not a float32 tensor`);
+      if (!out || out.type !== 'float32' || !ArrayBuffer.isView(out.data))
+        throw new Error(`${source}: output "${outputName}" is not a float32 tensor`);
       const p = out.data as Float32Array;
-      if (p.length !== n * classes) throw new Error(`${source}: output "${outputName}" has ${p.length} values for ${n} rows of ${classes} classes`);
+      if (p.length !== n * classes)
+        throw new Error(`${source}: output "${outputName}" has ${p.length} values for ${n} rows of ${classes} classes`);
       return rows.map((_, i) => p.slice(i * classes, (i + 1) * classes));
     };
 

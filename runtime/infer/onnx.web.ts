@@ -18,8 +18,13 @@ export async function loadWebOnnxClassifier(model: Uint8Array, opts: WebOnnxOpti
     try {
       ort = await import('onnxruntime-web');
     } catch (e) {
-      throw new Error(`onnxruntime-web could not be imported (${e instanceof Error ? e.message : String(e)}): install it, or pass its module as \`ort\``);
+      throw new Error(
+        `onnxruntime-web could not be imported (${e instanceof Error ? e.message : String(e)}): install it, or pass its module as \`ort\``,
+      );
     }
   }
-  return createOnnxClassifier(ort, model, { source: opts.source ?? 'model', sessionOptions: { executionProviders: opts.executionProviders ?? ['wasm'], graphOptimizationLevel: 'all' } });
+  return createOnnxClassifier(ort, model, {
+    source: opts.source ?? 'model',
+    sessionOptions: { executionProviders: opts.executionProviders ?? ['wasm'], graphOptimizationLevel: 'all' },
+  });
 }

@@ -73,10 +73,14 @@ export function parseAllowList(text: string, source: string): AllowList {
   } catch (e) {
     throw new AllowListError(`${source} is damaged: not valid JSON (${e instanceof Error ? e.message : String(e)})`, source);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new AllowListError(`${source} is damaged: (top level): expected an object with "version" and "devices"`, source);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new AllowListError(`${source} is damaged: (top level): expected an object with "version" and "devices"`, source);
   const version = (raw as { version?: unknown }).version;
   if (typeof version === 'number' && version > ALLOW_LIST_VERSION) {
-    throw new AllowListError(`${source} was written by a newer cmcrd (format version ${version}; this one reads version ${ALLOW_LIST_VERSION}): upgrade cmcrd`, source);
+    throw new AllowListError(
+      `${source} was written by a newer cmcrd (format version ${version}; this one reads version ${ALLOW_LIST_VERSION}): upgrade cmcrd`,
+      source,
+    );
   }
   const r = v.safeParse(ListSchema, raw);
   if (!r.success) {
@@ -85,7 +89,8 @@ export function parseAllowList(text: string, source: string): AllowList {
     const msg = issue.message.startsWith('Invalid key') ? `missing field "${String(issue.expected).replace(/"/g, '')}"` : issue.message;
     throw new AllowListError(`${source} is damaged: ${fieldPath(issue)}: ${msg}${more}`, source);
   }
-  if (r.output.version !== ALLOW_LIST_VERSION) throw new AllowListError(`${source} is damaged: version must be ${ALLOW_LIST_VERSION}, got ${r.output.version}`, source);
+  if (r.output.version !== ALLOW_LIST_VERSION)
+    throw new AllowListError(`${source} is damaged: version must be ${ALLOW_LIST_VERSION}, got ${r.output.version}`, source);
   const devices = r.output.devices.map((d) => {
     const e: AllowListEntry = { id: d.id, name: d.name, kind: d.kind, transport: d.transport, addedAt: d.addedAt };
     if (d.alias !== undefined) e.alias = d.alias;
@@ -95,10 +100,12 @@ export function parseAllowList(text: string, source: string): AllowList {
   const seen = new Map<string, number>();
   devices.forEach((d, i) => {
     const key = `${d.transport}\u0000${d.id}`;
-    if (seen.has(key)) throw new AllowListError(`${source} is damaged: devices[${i}] repeats devices[${seen.get(key)}] (${d.transport} id ${d.id})`, source);
+    if (seen.has(key))
+      throw new AllowListError(`${source} is damaged: devices[${i}] repeats devices[${seen.get(key)}] (${d.transport} id ${d.id})`, source);
     seen.set(key, i);
     const clash = d.alias === undefined ? -1 : devices.findIndex((o, j) => j < i && o.alias?.toLowerCase() === d.alias!.toLowerCase());
-    if (clash >= 0) throw new AllowListError(`${source} is damaged: devices[${i}].alias "${d.alias}" is also the alias of devices[${clash}]`, source);
+    if (clash >= 0)
+      throw new AllowListError(`${source} is damaged: devices[${i}].alias "${d.alias}" is also the alias of devices[${clash}]`, source);
   });
   return { version: ALLOW_LIST_VERSION, devices };
 }
@@ -124,7 +131,10 @@ export function findDevice(list: AllowList, spec: string): AllowListEntry | null
   const byName = list.devices.filter((d) => d.name.toLowerCase() === s.toLowerCase());
   if (byName.length === 1) return byName[0]!;
   const many = byId.length > 1 ? byId : byName;
-  if (many.length > 1) throw new AllowListError(`"${spec}" matches ${many.length} paired devices (${many.map(describeEntry).join('; ')}): use the id or give one an alias`);
+  if (many.length > 1)
+    throw new AllowListError(
+      `"${spec}" matches ${many.length} paired devices (${many.map(describeEntry).join('; ')}): use the id or give one an alias`,
+    );
   return null;
 }
 
@@ -138,12 +148,20 @@ export function addDevice(list: AllowList, entry: AllowListEntry): { list: Allow
     const a = entry.alias.trim();
     if (!a) throw new AllowListError('an alias must not be empty');
     if (/^(sim|replay):/i.test(a)) throw new AllowListError(`alias "${a}" looks like a device URI: choose another`);
-    const owner = list.devices.find((d) => d.alias?.toLowerCase() === a.toLowerCase() && !(d.transport === entry.transport && d.id === entry.id));
+    const owner = list.devices.find(
+      (d) => d.alias?.toLowerCase() === a.toLowerCase() && !(d.transport === entry.transport && d.id === entry.id),
+    );
     if (owner) throw new AllowListError(`alias "${a}" is already used by ${describeEntry(owner)}`);
   }
   const i = list.devices.findIndex((d) => d.transport === entry.transport && d.id === entry.id);
   const previous = i >= 0 ? list.devices[i]! : null;
-  const merged: AllowListEntry = previous ? { ...entry, addedAt: previous.addedAt, ...(entry.alias === undefined && previous.alias !== undefined ? { alias: previous.alias } : {}) } : entry;
+  const merged: AllowListEntry = previous
+    ? {
+        ...entry,
+        addedAt: previous.addedAt,
+        ...(entry.alias === undefined && previous.alias !== undefined ? { alias: previous.alias } : {}),
+      }
+    : entry;
   const devices = list.devices.slice();
   if (i >= 0) devices[i] = merged;
   else devices.push(merged);

@@ -30,7 +30,11 @@ const RADIO_SCHEMES: Record<string, TransportName> = { noble: 'noble', ble: 'nob
 
 export function resolveDevice(spec: string, opts: ResolveDeviceOptions): DeviceResolution {
   const s = spec.trim();
-  if (!s) throw new DeviceNotAllowedError('no device given: pass a sim:… or replay:… URI, or the name or id of a paired headband (see `cmcrd devices`)', spec);
+  if (!s)
+    throw new DeviceNotAllowedError(
+      'no device given: pass a sim:… or replay:… URI, or the name or id of a paired headband (see `cmcrd devices`)',
+      spec,
+    );
   if (/^sim:/i.test(s)) return { source: 'uri', scheme: 'sim', uri: s };
   if (/^replay:/i.test(s)) return { source: 'uri', scheme: 'replay', uri: s };
   // An explicit radio URI (noble:<id>) names the transport too; the device must still be on the list.
@@ -40,7 +44,9 @@ export function resolveDevice(spec: string, opts: ResolveDeviceOptions): DeviceR
   const entry = findDevice(opts.allowList, key);
   const where = opts.allowListPath ? ` (${opts.allowListPath})` : '';
   if (!entry || (scheme && entry.transport !== scheme)) {
-    const saved = opts.allowList.devices.length ? `paired: ${opts.allowList.devices.map(describeEntry).join('; ')}` : 'nothing is paired yet';
+    const saved = opts.allowList.devices.length
+      ? `paired: ${opts.allowList.devices.map(describeEntry).join('; ')}`
+      : 'nothing is paired yet';
     throw new DeviceNotAllowedError(
       `"${spec}" is not a paired headband: over a real radio only devices on the allow-list${where} are connected, so a stranger's headband is never streamed. ` +
         `Pair it first with \`cmcrd pair --select ${JSON.stringify(key)}\` (${saved}); sim:… and replay:… devices need no pairing.`,
@@ -51,9 +57,16 @@ export function resolveDevice(spec: string, opts: ResolveDeviceOptions): DeviceR
 }
 
 /** Connect a paired device over `transport`, refusing anything not on the allow-list for that transport. */
-export async function connectAllowed(entry: AllowListEntry, allowList: AllowList, transport: BleTransport, opts?: ConnectOptions): Promise<GattPeripheral> {
-  if (transport.name !== entry.transport) throw new DeviceNotAllowedError(`${describeEntry(entry)} was paired over ${entry.transport}, not ${transport.name}`, entry.id);
-  if (!isAllowed(allowList, entry.transport, entry.id)) throw new DeviceNotAllowedError(`${describeEntry(entry)} is not on the allow-list`, entry.id);
+export async function connectAllowed(
+  entry: AllowListEntry,
+  allowList: AllowList,
+  transport: BleTransport,
+  opts?: ConnectOptions,
+): Promise<GattPeripheral> {
+  if (transport.name !== entry.transport)
+    throw new DeviceNotAllowedError(`${describeEntry(entry)} was paired over ${entry.transport}, not ${transport.name}`, entry.id);
+  if (!isAllowed(allowList, entry.transport, entry.id))
+    throw new DeviceNotAllowedError(`${describeEntry(entry)} is not on the allow-list`, entry.id);
   const device = await transport.connect(entry.id, opts);
   if (device.id.toLowerCase() !== entry.id.toLowerCase()) {
     await device.disconnect().catch(() => undefined);

@@ -20,7 +20,7 @@ export function defaultAllowListPath(env?: Record<string, string | undefined>): 
   return join(configDir(env), 'devices.json');
 }
 
-const code = (e: unknown): string => ((e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e)));
+const code = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
 
 export class AllowListStore {
   constructor(readonly path: string = defaultAllowListPath()) {}
@@ -37,7 +37,8 @@ export class AllowListStore {
     try {
       return parseAllowList(text, this.path);
     } catch (e) {
-      if (e instanceof AllowListError) throw new AllowListError(`${e.message}. The file was left as it is: fix it, or move it away to start a new list.`, this.path);
+      if (e instanceof AllowListError)
+        throw new AllowListError(`${e.message}. The file was left as it is: fix it, or move it away to start a new list.`, this.path);
       throw e;
     }
   }

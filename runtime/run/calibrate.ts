@@ -118,6 +118,9 @@ export async function recordCalibration(o: CalibrationRecordOptions): Promise<Ca
     off();
     await o.link.close().catch(() => undefined);
   }
-  const file: CalibrationFile = { ...store.toJSON(), meta: calibrationMeta(card, { device: o.link.label, seconds: o.seconds, createdAt: new Date().toISOString() }) };
+  const file: CalibrationFile = {
+    ...store.toJSON(),
+    meta: calibrationMeta(card, { device: o.link.label, seconds: o.seconds, createdAt: new Date().toISOString() }),
+  };
   return { file, user, windows, skipped, lostSamples, decodeErrors, lostLink };
 }

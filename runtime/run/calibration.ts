@@ -24,7 +24,14 @@ export interface CalibrationMeta {
 export type CalibrationFile = CalibrationJSON & { meta?: CalibrationMeta };
 
 export function calibrationMeta(card: ModelCard, extra: Pick<CalibrationMeta, 'device' | 'seconds' | 'createdAt'> = {}): CalibrationMeta {
-  return { channels: [...card.channels], bands: card.bands.map((b) => b.name), featureMethod: card.featureMethod, fs: card.fs, windowSec: card.windowSec, ...extra };
+  return {
+    channels: [...card.channels],
+    bands: card.bands.map((b) => b.name),
+    featureMethod: card.featureMethod,
+    fs: card.fs,
+    windowSec: card.windowSec,
+    ...extra,
+  };
 }
 
 export interface AppliedCalibration {
@@ -39,7 +46,8 @@ function trainingStats(card: ModelCard, dim: number): { mean: number[]; std: num
   if (!s) return null;
   try {
     const n = JSON.parse(s) as { mean?: unknown; std?: unknown } | null;
-    const ok = (a: unknown): a is number[] => Array.isArray(a) && a.length === dim && a.every((x) => typeof x === 'number' && Number.isFinite(x));
+    const ok = (a: unknown): a is number[] =>
+      Array.isArray(a) && a.length === dim && a.every((x) => typeof x === 'number' && Number.isFinite(x));
     return n && ok(n.mean) && ok(n.std) ? { mean: n.mean, std: n.std } : null;
   } catch {
     return null;
@@ -55,12 +63,18 @@ export function applyCalibration(json: unknown, card: ModelCard, source: string,
     throw new RunSetupError(`${source}: not a calibration file (${e instanceof Error ? e.message : String(e)})`);
   }
   const dim = card.channels.length * card.bands.length;
-  if (store.dim !== dim) throw new RunSetupError(`${source}: calibration of ${store.dim} features, but the model takes ${card.channels.length} channels × ${card.bands.length} bands = ${dim}`);
+  if (store.dim !== dim)
+    throw new RunSetupError(
+      `${source}: calibration of ${store.dim} features, but the model takes ${card.channels.length} channels × ${card.bands.length} bands = ${dim}`,
+    );
   const meta = (json as CalibrationFile).meta;
   if (meta) {
     const want = calibrationMeta(card);
     for (const k of ['channels', 'bands', 'featureMethod', 'fs', 'windowSec'] as const) {
-      if (JSON.stringify(meta[k]) !== JSON.stringify(want[k])) throw new RunSetupError(`${source}: recorded for ${k} ${JSON.stringify(meta[k])}, but the model uses ${JSON.stringify(want[k])}; calibrate again with this model`);
+      if (JSON.stringify(meta[k]) !== JSON.stringify(want[k]))
+        throw new RunSetupError(
+          `${source}: recorded for ${k} ${JSON.stringify(meta[k])}, but the model uses ${JSON.stringify(want[k])}; calibrate again with this model`,
+        );
     }
   }
   const users = store.userIds();

@@ -185,7 +185,8 @@ export class VirtualClock implements RunClock {
 
   private insert(timer: Timer): void {
     let i = this.timers.length;
-    while (i > 0 && (this.timers[i - 1]!.at > timer.at || (this.timers[i - 1]!.at === timer.at && this.timers[i - 1]!.seq > timer.seq))) i--;
+    while (i > 0 && (this.timers[i - 1]!.at > timer.at || (this.timers[i - 1]!.at === timer.at && this.timers[i - 1]!.seq > timer.seq)))
+      i--;
     this.timers.splice(i, 0, timer);
   }
 }

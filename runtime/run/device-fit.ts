@@ -34,7 +34,8 @@ function tryProfile(driver: HeadbandDriver, setup: DeviceSetup): DeviceProfile |
 export function cardMismatch(card: ModelCard, driver: HeadbandDriver, setup: DeviceSetup, source: string): string | null {
   if (card.modality !== 'eeg') return `${source} is an ${card.modality} model; a headband streams EEG (run an EEG student)`;
   const sites = modelSites(card);
-  if (sites.length !== card.channels.length) return `${source}: the card's montage names ${sites.length} sites for ${card.channels.length} channels`;
+  if (sites.length !== card.channels.length)
+    return `${source}: the card's montage names ${sites.length} sites for ${card.channels.length} channels`;
   const profile = driver.profile(setup);
   const where = `${driver.label}${setup.preset ? ` (preset ${setup.preset})` : ''}`;
   const missing = sites.filter((s) => !has(profile, s));
@@ -47,12 +48,15 @@ export function cardMismatch(card: ModelCard, driver: HeadbandDriver, setup: Dev
     return `${source} needs the electrode${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, but the ${where} streams ${names}${other ? `; preset ${other} has them` : ''}`;
   }
   const fs = profile.sampleRate;
-  if (!Number.isInteger(fs) || !Number.isInteger(card.fs)) return `${source}: the model's rate (${card.fs} Hz) and the ${where}'s (${fs} Hz) must be whole numbers of Hz to resample`;
-  if (card.fs > fs) return `${source} was trained at ${card.fs} Hz, but the ${where} samples at ${fs} Hz (features cannot be made at a higher rate than the device's)`;
+  if (!Number.isInteger(fs) || !Number.isInteger(card.fs))
+    return `${source}: the model's rate (${card.fs} Hz) and the ${where}'s (${fs} Hz) must be whole numbers of Hz to resample`;
+  if (card.fs > fs)
+    return `${source} was trained at ${card.fs} Hz, but the ${where} samples at ${fs} Hz (features cannot be made at a higher rate than the device's)`;
   const top = Math.max(...card.bands.map((b) => b.hi));
   if (top >= fs / 2) return `${source}'s highest band reaches ${top} Hz, at or above the ${where}'s Nyquist frequency (${fs / 2} Hz)`;
   const win = card.windowSec * card.fs;
-  if (Math.abs(win - Math.round(win)) > 1e-6) return `${source}: a ${card.windowSec}-s window is not a whole number of samples at ${card.fs} Hz`;
+  if (Math.abs(win - Math.round(win)) > 1e-6)
+    return `${source}: a ${card.windowSec}-s window is not a whole number of samples at ${card.fs} Hz`;
   return null;
 }
 
@@ -77,7 +81,12 @@ export function leanPreset(driver: HeadbandDriver, sites: readonly string[], ful
  * The setup to check a card against: the preset asked for (or the default) and the channel labels the link knows,
  * else those the device reports about itself (the driver's one-time reads, e.g. the open EEG profile's info).
  */
-export async function deviceSetup(driver: HeadbandDriver, p: GattPeripheral, preset: string | null, channelNames?: readonly string[]): Promise<DeviceSetup> {
+export async function deviceSetup(
+  driver: HeadbandDriver,
+  p: GattPeripheral,
+  preset: string | null,
+  channelNames?: readonly string[],
+): Promise<DeviceSetup> {
   let names = channelNames;
   if (!names && driver.prepare) names = (await driver.prepare(p).catch(() => ({}) as PreparedDevice)).channelNames;
   return { ...(preset ? { preset } : {}), ...(names && names.length ? { channelNames: names } : {}) };

@@ -42,7 +42,9 @@ export function defaultRunTransport(name: TransportName, ctx: { startMs: number 
     case 'sim':
       return createSimTransport({ deviceDefaults: { clock: 'manual', start: String(Math.max(0, Math.round(ctx.startMs))) } });
     case 'web-bluetooth':
-      throw new RunSetupError('Web Bluetooth runs in a browser only; on this machine pair the headband with `cmcrd pair --transport noble`');
+      throw new RunSetupError(
+        'Web Bluetooth runs in a browser only; on this machine pair the headband with `cmcrd pair --transport noble`',
+      );
   }
 }
 
@@ -60,14 +62,23 @@ export async function resolveRunDevice(spec: string, opts: ResolveRunDeviceOptio
   try {
     if (s.startsWith('sim:')) {
       const inUri = parseSimUri(s).params.get('preset');
-      if (inUri !== undefined && preset !== undefined && inUri !== preset) throw new RunSetupError(`--preset ${preset} conflicts with preset=${inUri} in --device ${spec}; give the preset once`);
+      if (inUri !== undefined && preset !== undefined && inUri !== preset)
+        throw new RunSetupError(`--preset ${preset} conflicts with preset=${inUri} in --device ${spec}; give the preset once`);
       preset = inUri ?? preset;
     } else if (!/[?&]clock=/.test(s)) uri = `${s}${s.includes('?') ? '&' : '?'}clock=manual`;
-    const device = await openDevice(uri, { simDefaults: { clock: 'manual', start: String(Math.max(0, Math.round(opts.startMs ?? 0))), ...(preset !== undefined ? { preset } : {}) } });
+    const device = await openDevice(uri, {
+      simDefaults: {
+        clock: 'manual',
+        start: String(Math.max(0, Math.round(opts.startMs ?? 0))),
+        ...(preset !== undefined ? { preset } : {}),
+      },
+    });
     const link = linkFor(device, spec, preset);
     if (s.startsWith('replay:') && opts.preset !== undefined && link.preset !== opts.preset) {
       await link.close().catch(() => undefined);
-      throw new RunSetupError(`--preset ${opts.preset}: ${spec} re-sends notifications recorded ${link.preset ? `with preset ${link.preset}` : 'without a preset'}; a replay cannot change it`);
+      throw new RunSetupError(
+        `--preset ${opts.preset}: ${spec} re-sends notifications recorded ${link.preset ? `with preset ${link.preset}` : 'without a preset'}; a replay cannot change it`,
+      );
     }
     return { link, virtual: link.advanceable !== undefined };
   } catch (e) {
@@ -89,12 +100,19 @@ async function resolvePaired(spec: string, opts: ResolveRunDeviceOptions): Promi
     throw e;
   }
   // resolveDevice also takes URIs in other letter cases (SIM:…): open them as URIs.
-  if (resolved.source === 'uri') return resolveRunDevice(resolved.uri.replace(/^(sim|replay):/i, (m) => m.toLowerCase()), opts);
+  if (resolved.source === 'uri')
+    return resolveRunDevice(
+      resolved.uri.replace(/^(sim|replay):/i, (m) => m.toLowerCase()),
+      opts,
+    );
   const entry = resolved.entry;
   const startMs = opts.startMs ?? 0;
   const transport = (opts.transport ?? defaultRunTransport)(entry.transport, { startMs });
   try {
-    const link = await openPairedLink(entry, allowList, transport, { label: spec, ...(opts.preset !== undefined ? { preset: opts.preset } : {}) });
+    const link = await openPairedLink(entry, allowList, transport, {
+      label: spec,
+      ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+    });
     return { link, virtual: link.advanceable !== undefined };
   } catch (e) {
     await transport.close().catch(() => undefined);

@@ -99,12 +99,19 @@ export function peripheralLink(p: GattPeripheral, label = p.name): DeviceLink {
  * same transport, so a reconnect can never reach a device off the allow-list. A simulated radio's virtual
  * headband runs on a manual clock: the link then moves whichever device is connected.
  */
-export async function openPairedLink(entry: AllowListEntry, allowList: AllowList, transport: BleTransport, opts: { label?: string; preset?: string } = {}): Promise<DeviceLink> {
+export async function openPairedLink(
+  entry: AllowListEntry,
+  allowList: AllowList,
+  transport: BleTransport,
+  opts: { label?: string; preset?: string } = {},
+): Promise<DeviceLink> {
   let current = await connectAllowed(entry, allowList, transport);
   let first: GattPeripheral | null = current;
   const clock = manualClock(current);
   const live = (): Advanceable => current as GattPeripheral & Advanceable;
-  const advanceable: Advanceable | null = clock ? { advance: (ms) => live().advance(ms), ...(clock.now ? { now: () => live().now!() } : {}) } : null;
+  const advanceable: Advanceable | null = clock
+    ? { advance: (ms) => live().advance(ms), ...(clock.now ? { now: () => live().now!() } : {}) }
+    : null;
   return {
     label: opts.label ?? entry.alias ?? entry.name ?? entry.id,
     ...(opts.preset !== undefined ? { preset: opts.preset } : {}),

@@ -31,7 +31,9 @@ async function loadVariant(path: string, check?: { pkg: ModelDirCard; file: stri
   const want = check ? listedHash(check.pkg, check.file) : null;
   if (check && want !== null && createHash('sha256').update(bytes).digest('hex') !== want) {
     const i = check.pkg.files.findIndex((f) => f.name === check.file);
-    throw new RunSetupError(`${check.source}: files[${i}].sha256: ${check.file} does not have the SHA-256 card.json lists: the file was changed after export`);
+    throw new RunSetupError(
+      `${check.source}: files[${i}].sha256: ${check.file} does not have the SHA-256 card.json lists: the file was changed after export`,
+    );
   }
   try {
     parseModelCard(bytes, path);
@@ -59,8 +61,24 @@ export async function loadRunModel(path: string, opts: { fast?: boolean } = {}):
       const cl = await loadVariant(path);
       loaded.push(cl);
       const uc = readUserCalibration(cl.card.raw, path);
-      const info: ModelDirectoryInfo = { variants: [{ name: 'model', file: basename(path) }], defaultVariant: { name: 'model', file: basename(path) }, fastVariant: null, fastReason: 'a single model file: it runs in every mode', userCalibration: uc, exported: null };
-      return { label: path, card: cl.card, default: { name: 'model', classifier: cl }, fast: null, info, userCalibration: uc, notes: [], dispose };
+      const info: ModelDirectoryInfo = {
+        variants: [{ name: 'model', file: basename(path) }],
+        defaultVariant: { name: 'model', file: basename(path) },
+        fastVariant: null,
+        fastReason: 'a single model file: it runs in every mode',
+        userCalibration: uc,
+        exported: null,
+      };
+      return {
+        label: path,
+        card: cl.card,
+        default: { name: 'model', classifier: cl },
+        fast: null,
+        info,
+        userCalibration: uc,
+        notes: [],
+        dispose,
+      };
     }
     const files = await readdir(path);
     let cardJson: unknown = null;
@@ -88,7 +106,10 @@ export async function loadRunModel(path: string, opts: { fast?: boolean } = {}):
       // card.json's card is the one every model file embeds: a difference means files from different exports.
       for (const [key, value] of Object.entries(pkg.card)) {
         const embedded = card.raw[key];
-        if (embedded !== value) throw new RunSetupError(`${join(path, 'card.json')}: card["${key}"] is ${JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value)}, but ${info.defaultVariant.file} embeds ${embedded === undefined ? 'no such entry' : JSON.stringify(embedded.length > 80 ? embedded.slice(0, 77) + '...' : embedded)}`);
+        if (embedded !== value)
+          throw new RunSetupError(
+            `${join(path, 'card.json')}: card["${key}"] is ${JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value)}, but ${info.defaultVariant.file} embeds ${embedded === undefined ? 'no such entry' : JSON.stringify(embedded.length > 80 ? embedded.slice(0, 77) + '...' : embedded)}`,
+          );
       }
     }
     let fast: RunModel['fast'] = null;
@@ -100,13 +121,25 @@ export async function loadRunModel(path: string, opts: { fast?: boolean } = {}):
       } catch (e) {
         throw new RunSetupError((e as Error).message);
       }
-      if (f.inputSize !== main.inputSize) throw new RunSetupError(`${join(path, info.fastVariant.file)} takes ${f.inputSize} values per window, model.onnx ${main.inputSize}`);
+      if (f.inputSize !== main.inputSize)
+        throw new RunSetupError(
+          `${join(path, info.fastVariant.file)} takes ${f.inputSize} values per window, model.onnx ${main.inputSize}`,
+        );
       fast = { name: info.fastVariant.name, classifier: f };
     }
     const uc = info.userCalibration ?? readUserCalibration(card.raw, join(path, info.defaultVariant.file));
     const notes = cardJson === null ? [`${path} has no card.json: the card embedded in ${info.defaultVariant.file} is used`] : [];
     notes.push(info.fastReason);
-    return { label: path, card, default: { name: info.defaultVariant.name, classifier: main }, fast, info, userCalibration: uc, notes, dispose };
+    return {
+      label: path,
+      card,
+      default: { name: info.defaultVariant.name, classifier: main },
+      fast,
+      info,
+      userCalibration: uc,
+      notes,
+      dispose,
+    };
   } catch (e) {
     await dispose();
     throw e;

@@ -79,7 +79,8 @@ function parseVariants(v: unknown, source: string): ModelVariantRef[] {
   const add = (name: string, entry: unknown, where: string) => {
     const file = typeof entry === 'string' ? entry : isObj(entry) && typeof entry.file === 'string' ? entry.file : null;
     if (!file) throw new Error(`${source}: ${where} has no "file"`);
-    if (file.includes('..') || file.startsWith('/') || file.includes('\\')) throw new Error(`${source}: ${where} names the file ${JSON.stringify(file)}, which is not inside the model directory`);
+    if (file.includes('..') || file.startsWith('/') || file.includes('\\'))
+      throw new Error(`${source}: ${where} names the file ${JSON.stringify(file)}, which is not inside the model directory`);
     out.push({ name, file, meta: isObj(entry) ? entry : {} });
   };
   if (Array.isArray(v)) {
@@ -97,13 +98,30 @@ function parseVariants(v: unknown, source: string): ModelVariantRef[] {
  * gives a file's size (undefined when missing; also for files in subfolders, e.g. tfjs/model.json), which the
  * exporter's card.json lists. Without it, sizes are not checked.
  */
-export function describeModelDirectory(cardJson: unknown, files: readonly string[], runtime: OnnxRuntimeName, source: string, bytesOf?: (name: string) => number | undefined): ModelDirectoryInfo {
+export function describeModelDirectory(
+  cardJson: unknown,
+  files: readonly string[],
+  runtime: OnnxRuntimeName,
+  source: string,
+  bytesOf?: (name: string) => number | undefined,
+): ModelDirectoryInfo {
   if (cardJson !== null && !isObj(cardJson)) throw new Error(`${source}: card.json must hold a JSON object`);
   if (isModelDirCard(cardJson)) {
     // Without sizes: files of the top folder must be present, their sizes are taken as listed.
     const present = new Set(files);
-    const asListed = (n: string) => (n.includes('/') || present.has(n) ? (cardJson as { files?: { name?: unknown; bytes?: unknown }[] }).files?.find((f) => f?.name === n)?.bytes : undefined);
-    const pkg = parseModelDirCard(cardJson, `${source}/card.json`, bytesOf ?? ((n) => { const b = asListed(n); return typeof b === 'number' ? b : undefined; }));
+    const asListed = (n: string) =>
+      n.includes('/') || present.has(n)
+        ? (cardJson as { files?: { name?: unknown; bytes?: unknown }[] }).files?.find((f) => f?.name === n)?.bytes
+        : undefined;
+    const pkg = parseModelDirCard(
+      cardJson,
+      `${source}/card.json`,
+      bytesOf ??
+        ((n) => {
+          const b = asListed(n);
+          return typeof b === 'number' ? b : undefined;
+        }),
+    );
     return describeExported(pkg, runtime, source);
   }
   const card: Obj = isObj(cardJson) ? cardJson : {};
@@ -115,7 +133,8 @@ export function describeModelDirectory(cardJson: unknown, files: readonly string
   }
   for (const v of variants) {
     if (!v.file.endsWith('.onnx')) continue;
-    if (!files.includes(v.file)) throw new Error(`${source}: card.json lists variant "${v.name}" in ${v.file}, which is not in the directory`);
+    if (!files.includes(v.file))
+      throw new Error(`${source}: card.json lists variant "${v.name}" in ${v.file}, which is not in the directory`);
   }
   const onnx = variants.filter((v) => v.file.endsWith('.onnx'));
   if (!onnx.length) throw new Error(`${source}: no ONNX model (model.onnx) in the directory`);
@@ -127,7 +146,9 @@ export function describeModelDirectory(cardJson: unknown, files: readonly string
   const map = runtimeValue<unknown>(field(card, 'faster', 'fasterVariant', 'fastest', 'faster_variant'), runtime);
   if (map !== undefined) {
     fast = byName(map);
-    fastReason = fast ? `card.json names ${fast.name} the faster variant on ${runtime}` : `card.json names ${JSON.stringify(map)} the faster variant on ${runtime}, which is not an ONNX variant here`;
+    fastReason = fast
+      ? `card.json names ${fast.name} the faster variant on ${runtime}`
+      : `card.json names ${JSON.stringify(map)} the faster variant on ${runtime}, which is not an ONNX variant here`;
   }
   if (!fast) {
     const flagged = onnx.find((v) => {
@@ -151,7 +172,11 @@ export function describeModelDirectory(cardJson: unknown, files: readonly string
       fastReason = `card.json's latency on ${runtime} is lowest for ${best.v.name} (${best.ms} ms)`;
     }
   }
-  if (!fast) fastReason ||= onnx.length > 1 ? `card.json does not say which variant is faster on ${runtime}: ${defaultVariant.file} runs in every mode` : `one variant: ${defaultVariant.file} runs in every mode`;
+  if (!fast)
+    fastReason ||=
+      onnx.length > 1
+        ? `card.json does not say which variant is faster on ${runtime}: ${defaultVariant.file} runs in every mode`
+        : `one variant: ${defaultVariant.file} runs in every mode`;
   const strip = (v: ModelVariantRef): ModelVariantRef => ({ name: v.name, file: v.file });
   return {
     variants: onnx.map(strip),
@@ -173,10 +198,12 @@ function describeExported(pkg: ModelDirCard, runtime: OnnxRuntimeName, source: s
   const rt = pkg.runtimes[i];
   let fastVariant: ModelVariantRef | null = null;
   let fastReason: string;
-  if (!rt) fastReason = `card.json has no latency measured on ${runtime} (exported with --latency-runs 0?): ${defaultVariant.file} runs in every mode`;
+  if (!rt)
+    fastReason = `card.json has no latency measured on ${runtime} (exported with --latency-runs 0?): ${defaultVariant.file} runs in every mode`;
   else {
     const load = pkg.variants.find((x) => x.name === rt.load)!;
-    if (load.format !== 'onnx') throw new Error(`${at}: runtimes[${i}].load: "${load.name}" is a ${load.format} variant, which ${runtime} cannot run`);
+    if (load.format !== 'onnx')
+      throw new Error(`${at}: runtimes[${i}].load: "${load.name}" is a ${load.format} variant, which ${runtime} cannot run`);
     const p50 = (name: string) => {
       const l = rt.latency.find((x) => x.variant === name);
       return l ? `p50 ${l.p50Us < 10 ? l.p50Us.toFixed(1) : Math.round(l.p50Us)} µs` : 'not measured';
@@ -219,5 +246,7 @@ export function cardIdentity(c: ModelCard): Record<string, string> {
 export function checkSameCard(main: ModelCard, other: ModelCard, file: string): void {
   const a = cardIdentity(main);
   const b = cardIdentity(other);
-  for (const k of Object.keys(a)) if (a[k] !== b[k]) throw new Error(`${file}: its model card's ${k} (${b[k]}) differs from model.onnx's (${a[k]}); the variants must be the same model`);
+  for (const k of Object.keys(a))
+    if (a[k] !== b[k])
+      throw new Error(`${file}: its model card's ${k} (${b[k]}) differs from model.onnx's (${a[k]}); the variants must be the same model`);
 }

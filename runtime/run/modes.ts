@@ -47,13 +47,17 @@ export interface ResolvedModes {
  * smoothed along windows needs every window at its own hop, in order: strides become whole multiples of the hop
  * and nothing is duty-cycled (the smoother would miss windows).
  */
-export function resolveModes(card: { windowSec: number; hopSec: number; fs: number; smoothing: string }, overrides: Partial<Record<Mode, Partial<ModeSettings>>> = {}): ResolvedModes {
+export function resolveModes(
+  card: { windowSec: number; hopSec: number; fs: number; smoothing: string },
+  overrides: Partial<Record<Mode, Partial<ModeSettings>>> = {},
+): ResolvedModes {
   const base = defaultModes(card.windowSec, card.hopSec);
   const notes: string[] = [];
   const table = {} as ModeTable;
   for (const m of MODES) {
     const s: ModeSettings = { ...base[m], ...(overrides[m] ?? {}) };
-    if (!(s.strideSec > 0) || !Number.isFinite(s.strideSec)) throw new RangeError(`mode ${m}: strideSec must be a positive number of seconds, got ${s.strideSec}`);
+    if (!(s.strideSec > 0) || !Number.isFinite(s.strideSec))
+      throw new RangeError(`mode ${m}: strideSec must be a positive number of seconds, got ${s.strideSec}`);
     table[m] = s;
   }
   const smoothed = card.smoothing !== 'none';
@@ -64,7 +68,9 @@ export function resolveModes(card: { windowSec: number; hopSec: number; fs: numb
       if (s.strideSec !== k * card.hopSec) s.strideSec = k * card.hopSec;
       if (s.dutyCycle && !s.pause) {
         s.dutyCycle = false;
-        notes.push(`${m}: the card smooths features along windows (${card.smoothing}), so the headband streams continuously and every ${k}. window is classified`);
+        notes.push(
+          `${m}: the card smooths features along windows (${card.smoothing}), so the headband streams continuously and every ${k}. window is classified`,
+        );
       }
     }
   }
@@ -80,7 +86,8 @@ export function resolveModes(card: { windowSec: number; hopSec: number; fs: numb
   }
   for (const m of MODES) {
     const s = table[m];
-    if (Math.abs(samples(s.strideSec) - s.strideSec * card.fs) > 1e-6) throw new RangeError(`mode ${m}: a stride of ${s.strideSec} s is not a whole number of samples at ${card.fs} Hz`);
+    if (Math.abs(samples(s.strideSec) - s.strideSec * card.fs) > 1e-6)
+      throw new RangeError(`mode ${m}: a stride of ${s.strideSec} s is not a whole number of samples at ${card.fs} Hz`);
   }
   return { table, baseStrideSec: baseStride, notes };
 }

@@ -25,8 +25,10 @@ export const DEFAULT_THRESHOLDS: Thresholds = { balanced: 50, saver: 25, critica
 
 export function checkThresholds(t: Thresholds): Thresholds {
   const ok = (x: number) => Number.isFinite(x) && x >= 0 && x <= 100;
-  if (![t.balanced, t.saver, t.critical].every(ok)) throw new RangeError(`battery thresholds must be percentages 0–100, got ${t.balanced}, ${t.saver}, ${t.critical}`);
-  if (!(t.balanced > t.saver && t.saver > t.critical)) throw new RangeError(`battery thresholds must fall: balanced ${t.balanced} > saver ${t.saver} > critical ${t.critical}`);
+  if (![t.balanced, t.saver, t.critical].every(ok))
+    throw new RangeError(`battery thresholds must be percentages 0–100, got ${t.balanced}, ${t.saver}, ${t.critical}`);
+  if (!(t.balanced > t.saver && t.saver > t.critical))
+    throw new RangeError(`battery thresholds must fall: balanced ${t.balanced} > saver ${t.saver} > critical ${t.critical}`);
   if (!(t.hysteresis >= 0 && t.hysteresis < 50)) throw new RangeError(`hysteresis must be 0–50 percentage points, got ${t.hysteresis}`);
   return t;
 }
@@ -99,7 +101,10 @@ export class ModePolicy {
     if (this.spec.kind === 'fixed') return null;
     const lowest = monitor.constrainingLevel();
     const level = lowest?.percent ?? null;
-    const d = this.spec.kind === 'target' ? this.decideTarget(monitor, now, level, lowest?.source ?? null, this.spec.hours) : this.decideLevel(level, lowest?.source ?? null);
+    const d =
+      this.spec.kind === 'target'
+        ? this.decideTarget(monitor, now, level, lowest?.source ?? null, this.spec.hours)
+        : this.decideLevel(level, lowest?.source ?? null);
     if (d && d.to !== this.current) {
       this.current = d.to;
       return d;
@@ -113,15 +118,23 @@ export class ModePolicy {
       return cur === 'performance' ? null : { to: 'performance', reason: 'no discharging battery (mains power or charging)', level };
     }
     const down = this.byLevel(level);
-    if (modeRank(down) > modeRank(cur)) return { to: down, reason: `${source} battery ${fmt(level)} % is below ${this.thresholdOf(down)} %`, level };
+    if (modeRank(down) > modeRank(cur))
+      return { to: down, reason: `${source} battery ${fmt(level)} % is below ${this.thresholdOf(down)} %`, level };
     const up = this.byLevel(level - this.th.hysteresis);
-    if (modeRank(up) < modeRank(cur)) return { to: up, reason: `${source} battery ${fmt(level)} % is at least ${this.thresholdOf(cur)} % + ${this.th.hysteresis} (hysteresis)`, level };
+    if (modeRank(up) < modeRank(cur))
+      return {
+        to: up,
+        reason: `${source} battery ${fmt(level)} % is at least ${this.thresholdOf(cur)} % + ${this.th.hysteresis} (hysteresis)`,
+        level,
+      };
     return null;
   }
 
   private decideTarget(monitor: BatteryMonitor, now: number, level: number | null, source: string | null, hours: number): Decision | null {
     if (level !== null && level < this.th.critical) {
-      return this.current === 'critical' ? null : { to: 'critical', reason: `${source} battery ${fmt(level)} % is below ${this.th.critical} %`, level };
+      return this.current === 'critical'
+        ? null
+        : { to: 'critical', reason: `${source} battery ${fmt(level)} % is below ${this.th.critical} %`, level };
     }
     const predicted: Partial<Record<Mode, number | null>> = {};
     for (const m of MODES) predicted[m] = monitor.predictHours(m);
@@ -142,7 +155,8 @@ export class ModePolicy {
     const running = MODES.filter((m) => m !== 'critical');
     let to = running.find(lasts);
     let reason: string;
-    if (to) reason = `richest mode predicted to last the remaining ${fmt(remaining)} h of the ${hours} h target (${fmt(predicted[to] ?? NaN)} h)`;
+    if (to)
+      reason = `richest mode predicted to last the remaining ${fmt(remaining)} h of the ${hours} h target (${fmt(predicted[to] ?? NaN)} h)`;
     else {
       to = 'saver';
       reason = `no mode is predicted to last the remaining ${fmt(remaining)} h of the ${hours} h target; saver lasts longest while classifying`;

@@ -83,7 +83,12 @@ export async function serveRunEvents(target: ServeTarget, spec: ServeSpec): Prom
     }
     if (path === '/health') return health(res);
     if (path === '/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
       if (target.hub.isEnded) return void res.end(': the run has ended\n\n');
       res.write('retry: 2000\n\n');
       const cl: Client = { res, full: false, dropped: 0 };

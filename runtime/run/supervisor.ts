@@ -124,7 +124,8 @@ interface Pending {
 
 type Phase = 'continuous' | 'burst' | 'watch';
 
-const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
+const quantile = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null;
 
 export function startRun(o: RunOptions): RunHandle {
   const clock = o.clock ?? new RealClock();
@@ -175,7 +176,22 @@ export function startRun(o: RunOptions): RunHandle {
   const latencies: number[] = [];
   const modeSeconds = Object.fromEntries(MODES.map((m) => [m, 0])) as Record<Mode, number>;
   const labels: Record<string, number> = {};
-  const c = { windows: 0, predictions: 0, skipped: 0, samples: 0, lostRadio: 0, lostReconnect: 0, filled: 0, decodeErrors: 0, disconnects: 0, reconnects: 0, attempts: 0, watchdog: 0, modeChanges: 0, streamedMs: 0 };
+  const c = {
+    windows: 0,
+    predictions: 0,
+    skipped: 0,
+    samples: 0,
+    lostRadio: 0,
+    lostReconnect: 0,
+    filled: 0,
+    decodeErrors: 0,
+    disconnects: 0,
+    reconnects: 0,
+    attempts: 0,
+    watchdog: 0,
+    modeChanges: 0,
+    streamedMs: 0,
+  };
 
   // Wake-ups: anything the phases wait for (stop, link loss, mode change, a finished burst) fires this.
   let wakeCtl = new AbortController();
@@ -290,7 +306,11 @@ export function startRun(o: RunOptions): RunHandle {
           let lost = Math.max(0, Math.round(bySamples));
           // Sample times come from host arrival times: a host clock step must not become lost samples.
           if (lost * period > elapsed + 5000) {
-            publish({ type: 'warning', t: now(), message: `sample times jumped by ${Math.round((lost * period) / 1000)} s over a ${Math.round(elapsed / 1000)} s outage (host clock step?); the outage is counted from the run clock` });
+            publish({
+              type: 'warning',
+              t: now(),
+              message: `sample times jumped by ${Math.round((lost * period) / 1000)} s over a ${Math.round(elapsed / 1000)} s outage (host clock step?); the outage is counted from the run clock`,
+            });
             lost = Math.round(elapsed / period);
           }
           c.lostReconnect += lost;
@@ -381,7 +401,14 @@ export function startRun(o: RunOptions): RunHandle {
     if (ph !== 'continuous') outage = null;
     try {
       session = await startHeadbandSession({
-        device: guardPeripheral(peripheral!, (e) => publish({ type: 'error', t: now(), where: 'stream', message: `handling a notification: ${e instanceof Error ? e.message : String(e)}` })),
+        device: guardPeripheral(peripheral!, (e) =>
+          publish({
+            type: 'error',
+            t: now(),
+            where: 'stream',
+            message: `handling a notification: ${e instanceof Error ? e.message : String(e)}`,
+          }),
+        ),
         classifier,
         card,
         sites,
@@ -522,7 +549,7 @@ export function startRun(o: RunOptions): RunHandle {
     const why = await hold('burst', start + card.windowSec * 1000 + 3000, () => !burstFrame && policy.mode === mode);
     if (why === 'lost' || why === 'watchdog') return onTrouble(why, 'burst');
     await closeSession();
-    if (why === 'stop' || why === 'changed' && policy.mode !== mode) return true;
+    if (why === 'stop' || (why === 'changed' && policy.mode !== mode)) return true;
     const next = start + modes.table[mode].strideSec * 1000;
     const w = await hold('burst', next, () => policy.mode === mode);
     if (w === 'lost') return onTrouble('lost', 'burst');
@@ -609,12 +636,13 @@ export function startRun(o: RunOptions): RunHandle {
         await p.disconnect().catch(() => undefined);
         throw new RunSetupError(problem);
       }
-      if (o.durationMs !== undefined) void clock.sleep(o.durationMs, stopCtl.signal).then(() => {
-        if (!stopRequested && !finished) {
-          stopReason ??= 'duration';
-          stop();
-        }
-      });
+      if (o.durationMs !== undefined)
+        void clock.sleep(o.durationMs, stopCtl.signal).then(() => {
+          if (!stopRequested && !finished) {
+            stopReason ??= 'duration';
+            stop();
+          }
+        });
       publish({
         type: 'start',
         t: now(),
@@ -629,7 +657,16 @@ export function startRun(o: RunOptions): RunHandle {
         ...([...(o.model.notes ?? []), ...modes.notes].length ? { notes: [...(o.model.notes ?? []), ...modes.notes] } : {}),
         ...(warnings.length ? { warnings } : {}),
       });
-      publish({ type: 'mode', t: now(), from: null, to: policy.mode, reason: `policy ${describePolicy(policy.spec)}`, settings: settings(), level: null, estimate: [] });
+      publish({
+        type: 'mode',
+        t: now(),
+        from: null,
+        to: policy.mode,
+        reason: `policy ${describePolicy(policy.spec)}`,
+        settings: settings(),
+        level: null,
+        estimate: [],
+      });
       publish({ type: 'connect', t: now(), name: p.name, kind, preset: presetOf(settings()) });
       void pollHost();
       let lastConnected = c.reconnects;
@@ -700,18 +737,30 @@ export function startRun(o: RunOptions): RunHandle {
   const detach = virtual && o.link.advanceable ? clock.drive(o.link.advanceable) : null;
   // onnxruntime plans and allocates on a session's first run: pay that before the run (and its clock) starts, not on
   // the wearer's first window. The output is ignored; a failure shows again, as an error event, on a real window.
-  const warmUp = Promise.all((o.model.fast ? [o.model.default, o.model.fast] : [o.model.default]).map((v) => v.classifier.run([new Float32Array(v.classifier.inputSize)]).catch(() => undefined)));
+  const warmUp = Promise.all(
+    (o.model.fast ? [o.model.default, o.model.fast] : [o.model.default]).map((v) =>
+      v.classifier.run([new Float32Array(v.classifier.inputSize)]).catch(() => undefined),
+    ),
+  );
   const done = warmUp.then(main).finally(() => {
     finished = true;
     detach?.();
   });
   if (virtual) {
-    void warmUp.then(() => clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle }).catch((e: unknown) => {
-      // The simulated device itself failed: nothing more will stream, so end the run with what it has.
-      publish({ type: 'error', t: now(), where: 'stream', message: `the virtual device failed: ${e instanceof Error ? e.message : String(e)}`, fatal: true });
-      stopReason ??= 'error';
-      stop();
-    }));
+    void warmUp.then(() =>
+      clock.pace({ speed: o.speed ?? 1, ...(o.stepMs ? { stepMs: o.stepMs } : {}), until: () => finished, idle }).catch((e: unknown) => {
+        // The simulated device itself failed: nothing more will stream, so end the run with what it has.
+        publish({
+          type: 'error',
+          t: now(),
+          where: 'stream',
+          message: `the virtual device failed: ${e instanceof Error ? e.message : String(e)}`,
+          fatal: true,
+        });
+        stopReason ??= 'error';
+        stop();
+      }),
+    );
   }
   done.catch(() => undefined);
 

@@ -21,11 +21,13 @@ export function parseMqttUrl(text: string, env: NodeJS.ProcessEnv = process.env)
   } catch {
     throw new Error(`not a URL: ${JSON.stringify(text)} (expected mqtt://host:port/<prefix>)`);
   }
-  if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new Error(`${JSON.stringify(text)}: the scheme must be mqtt:// or mqtts:// (TLS), got ${u.protocol}//`);
+  if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:')
+    throw new Error(`${JSON.stringify(text)}: the scheme must be mqtt:// or mqtts:// (TLS), got ${u.protocol}//`);
   if (!u.hostname) throw new Error(`${JSON.stringify(text)}: no host`);
   const prefix = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
   if (!prefix) throw new Error(`${JSON.stringify(text)}: no topic prefix (mqtt://host:port/<prefix>, e.g. mqtt://broker:1883/lab)`);
-  if (/[+#]/.test(prefix) || prefix.includes('//')) throw new Error(`${JSON.stringify(text)}: the topic prefix may not contain + or # or an empty level, got ${JSON.stringify(prefix)}`);
+  if (/[+#]/.test(prefix) || prefix.includes('//'))
+    throw new Error(`${JSON.stringify(text)}: the topic prefix may not contain + or # or an empty level, got ${JSON.stringify(prefix)}`);
   const username = u.username ? decodeURIComponent(u.username) : env.CMCRD_MQTT_USERNAME;
   const password = u.password ? decodeURIComponent(u.password) : env.CMCRD_MQTT_PASSWORD;
   const port = u.port || (u.protocol === 'mqtts:' ? '8883' : '1883');
@@ -44,4 +46,3 @@ export function deviceTopic(device: string): string {
   const s = device.replace(/[+#/\u0000]/g, '_').trim();
   return s || 'device';
 }
-

@@ -202,7 +202,8 @@ export function createMqttPublisher(url: string, opts: MqttPublisherOptions): Mq
         });
       }
       closing = true;
-      if (stats.connected) await new Promise<void>((resolve) => client.publish(topics.status, offline('stopped'), { qos: 1, retain: true }, () => resolve()));
+      if (stats.connected)
+        await new Promise<void>((resolve) => client.publish(topics.status, offline('stopped'), { qos: 1, retain: true }, () => resolve()));
       await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
       stats.connected = false;
       // What never reached the broker is lost now: counted with the drops.

@@ -58,8 +58,14 @@ export function sleb(n: number): number[] {
 const op = (...bytes: number[]): Instr => ({ bytes });
 const simd = (code: number, ...imm: number[]): Instr => ({ bytes: [0xfd, ...uleb(code), ...imm] });
 /** A memory access with its natural alignment (log2 bytes) and a constant offset added to the address. */
-const memory = (code: number, align: number) => (offset = 0): Instr => op(code, align, ...uleb(offset));
-const simdMemory = (code: number, align: number) => (offset = 0): Instr => simd(code, align, ...uleb(offset));
+const memory =
+  (code: number, align: number) =>
+  (offset = 0): Instr =>
+    op(code, align, ...uleb(offset));
+const simdMemory =
+  (code: number, align: number) =>
+  (offset = 0): Instr =>
+    simd(code, align, ...uleb(offset));
 
 export const i32 = {
   const: (n: number): Instr => op(0x41, ...sleb(n)),
@@ -248,15 +254,27 @@ export function assemble(funcs: Func[]): Uint8Array<ArrayBuffer> {
     return i;
   });
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(3, vec(typeOf.map((i) => uleb(i)))),
     ...section(5, vec([[0x00, 1]])), // one memory, at least 1 page, no maximum
     ...section(7, vec([[...name('memory'), 0x02, 0], ...funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])])),
-    ...section(10, vec(funcs.map((f) => {
-      const code = encodeBody(f);
-      return [...uleb(code.length), ...code];
-    }))),
+    ...section(
+      10,
+      vec(
+        funcs.map((f) => {
+          const code = encodeBody(f);
+          return [...uleb(code.length), ...code];
+        }),
+      ),
+    ),
   ]);
 }
 

@@ -193,7 +193,10 @@ export function addExperimentOptions(cmd: Command): Command {
       '--resume',
       'continue an interrupted run in --out: keep its finished fold × seed runs and train the rest (same settings; more --seeds or --folds may be added)',
     )
-    .option('--force', 'start afresh in a non-empty --out folder, replacing the earlier results there (without --resume or --force it is refused)')
+    .option(
+      '--force',
+      'start afresh in a non-empty --out folder, replacing the earlier results there (without --resume or --force it is refused)',
+    )
     .addOption(
       choiceOption(
         '--engine <e>',

@@ -107,15 +107,33 @@ async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
   // The cell's result from finished runs alone: nothing is trained (a missing run ends the loop at once, as a
   // stop would), and `resume` goes through the checks that it is this experiment on this data.
   const assemble = (cell: JobCell, resume: PreviousRun | null) =>
-    runExperiment({ ...cfg.base, dataset: cfg.dataset, method: cell.method, arch: cell.arch, ...(resume ? { resume } : {}), interrupt: { interrupted: true }, checkpointDir: null });
+    runExperiment({
+      ...cfg.base,
+      dataset: cfg.dataset,
+      method: cell.method,
+      arch: cell.arch,
+      ...(resume ? { resume } : {}),
+      interrupt: { interrupted: true },
+      checkpointDir: null,
+    });
   // With --resume, the earlier run is <out>'s results plus whatever jobs of an earlier --jobs run finished but never
   // merged (their parent was killed). It is checked here first (same experiment, no finished record left out of
   // the plan); then each child continues from the records of its own folds.
   const earlier: Array<PreviousRun | null> = [];
   for (const cell of p.cells) {
-    const stale = p.raw.resume === true ? mergeJobs(staleJobs(out).map((d) => join(d, cell.rel, 'results.json')), join(out, '.jobs'), cell.checkpointDir) : null;
+    const stale =
+      p.raw.resume === true
+        ? mergeJobs(
+            staleJobs(out).map((d) => join(d, cell.rel, 'results.json')),
+            join(out, '.jobs'),
+            cell.checkpointDir,
+          )
+        : null;
     const prev = combineRuns(cell.resume ?? null, stale);
-    if (stale) p.log(`${cell.method} · ${cell.arch}: --resume: ${stale.folds.length} finished run(s) found in ${join(out, '.jobs')} from an earlier --jobs run`);
+    if (stale)
+      p.log(
+        `${cell.method} · ${cell.arch}: --resume: ${stale.folds.length} finished run(s) found in ${join(out, '.jobs')} from an earlier --jobs run`,
+      );
     if (prev) {
       try {
         await assemble(cell, prev);
@@ -139,10 +157,18 @@ async function runJobsChecked(p: JobsRun): Promise<JobsOutcome> {
   const exits = p.interrupt.interrupted ? [] : await spawnJobs(p, groups);
   // A child stopped by the signal we passed on exits 130/143, or dies of it if it came before its handler was set.
   const stopped = (e: JobExit) => (e.code !== null && STOPPED.has(e.code)) || (e.signal !== null && p.interrupt.interrupted);
-  const failures = exits.flatMap((e, k) => (e.code === 0 || stopped(e) ? [] : [`job ${k + 1} (folds ${groups[k]!.join(',')}) exited with ${e.code ?? e.signal}:\n${e.tail.join('\n')}`]));
+  const failures = exits.flatMap((e, k) =>
+    e.code === 0 || stopped(e)
+      ? []
+      : [`job ${k + 1} (folds ${groups[k]!.join(',')}) exited with ${e.code ?? e.signal}:\n${e.tail.join('\n')}`],
+  );
   const results: ExperimentResult[] = [];
   for (const cell of p.cells) {
-    const merged = mergeJobs(groups.map((_, k) => join(jobDir(out, k), cell.rel, 'results.json')), join(out, '.jobs'), cell.checkpointDir);
+    const merged = mergeJobs(
+      groups.map((_, k) => join(jobDir(out, k), cell.rel, 'results.json')),
+      join(out, '.jobs'),
+      cell.checkpointDir,
+    );
     results.push(await assemble(cell, merged));
   }
   if (!failures.length) rmSync(join(out, '.jobs'), { recursive: true, force: true });
@@ -173,7 +199,18 @@ function childCommand(): string[] {
 function spawnJobs(p: JobsRun, groups: string[][]): Promise<JobExit[]> {
   const bin = childCommand();
   const waits = groups.map((group, k) => {
-    const args = [...bin, p.command, ...argsFromOptions(p.cmd, p.raw, JOB_OPTIONS_DROPPED), '--folds', group.join(','), '--out', jobDir(p.out, k), '--teacher-cache', p.cfg.base.teacherCacheDir ?? join(p.out, 'teachers'), '--resume'];
+    const args = [
+      ...bin,
+      p.command,
+      ...argsFromOptions(p.cmd, p.raw, JOB_OPTIONS_DROPPED),
+      '--folds',
+      group.join(','),
+      '--out',
+      jobDir(p.out, k),
+      '--teacher-cache',
+      p.cfg.base.teacherCacheDir ?? join(p.out, 'teachers'),
+      '--resume',
+    ];
     // Detached: a terminal's Ctrl-C reaches only this process, which passes the stop on exactly once (a second
     // signal would make a child abort its epoch instead of finishing it).
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
@@ -226,13 +263,15 @@ function combineRuns(a: PreviousRun | null, b: PreviousRun | null): PreviousRun 
 function mergeJobs(paths: string[], source: string, checkpointDir: string | null): PreviousRun | null {
   const parts = paths.filter((path) => existsSync(path)).map((path) => readRunResults(path)!);
   if (!parts.length) return null;
-  const folds = parts.flatMap((r) => r.folds).map((rec) => {
-    if (!rec.checkpoint || !checkpointDir || !existsSync(rec.checkpoint)) return rec;
-    mkdirSync(checkpointDir, { recursive: true });
-    const dest = join(checkpointDir, basename(rec.checkpoint));
-    renameSync(rec.checkpoint, dest);
-    return { ...rec, checkpoint: dest };
-  });
+  const folds = parts
+    .flatMap((r) => r.folds)
+    .map((rec) => {
+      if (!rec.checkpoint || !checkpointDir || !existsSync(rec.checkpoint)) return rec;
+      mkdirSync(checkpointDir, { recursive: true });
+      const dest = join(checkpointDir, basename(rec.checkpoint));
+      renameSync(rec.checkpoint, dest);
+      return { ...rec, checkpoint: dest };
+    });
   const engines = [...new Set(parts.flatMap((r) => r.config.engines as string[]))];
   const transductiveSubjects = [...new Set(parts.flatMap((r) => r.transductiveSubjects))];
   return { source, config: { ...parts[0]!.config, engines }, folds, transductiveSubjects };

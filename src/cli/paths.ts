@@ -85,7 +85,10 @@ export function prepareOutFile(path: string, flag: string, input?: InputRef | re
   for (const i of inputs) {
     const st = statOrNull(i.path);
     const same = out && st ? out.dev === st.dev && out.ino === st.ino : resolve(path) === resolve(i.path);
-    if (same) throw new CliError(`${flag} ${path} is ${i.what}${resolve(path) === resolve(i.path) ? '' : ' (the same file under another name or link)'}; writing there would replace it (choose another file)`);
+    if (same)
+      throw new CliError(
+        `${flag} ${path} is ${i.what}${resolve(path) === resolve(i.path) ? '' : ' (the same file under another name or link)'}; writing there would replace it (choose another file)`,
+      );
   }
   const parent = dirname(path);
   try {
@@ -104,9 +107,12 @@ export function prepareOutFile(path: string, flag: string, input?: InputRef | re
     }
   }
   if ((out || dangling) && !opts.force) {
-    throw new CliError(`${flag} ${path}: ${dangling ? 'a symbolic link is' : 'a file'} already exists there; choose another file, or add --force to replace it`);
+    throw new CliError(
+      `${flag} ${path}: ${dangling ? 'a symbolic link is' : 'a file'} already exists there; choose another file, or add --force to replace it`,
+    );
   }
-  if (out && !out.isFile()) throw new CliError(`${flag} ${path}: exists and is not a regular file (a device, pipe or socket); choose a file path`);
+  if (out && !out.isFile())
+    throw new CliError(`${flag} ${path}: exists and is not a regular file (a device, pipe or socket); choose a file path`);
   if (out) {
     const target = realpathSync(path);
     try {
@@ -128,7 +134,8 @@ export function writeOutput(target: string, data: string | Uint8Array, force: bo
     writeFileAtomic(target, data, { overwrite: force });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new CliError(`${flag} ${shown}: a file appeared there while the command ran; it was kept (add --force to replace it)`);
+    if (code === 'EEXIST')
+      throw new CliError(`${flag} ${shown}: a file appeared there while the command ran; it was kept (add --force to replace it)`);
     throw new CliError(`${flag} ${shown}: cannot write (${code ?? (e as Error).message})`);
   }
 }
@@ -143,7 +150,9 @@ export function checkInputFile(path: string, what: string): void {
     st = statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'ENOTDIR' ? 'no such file (a part of the path is a file, not a folder)' : `cannot read (${code ?? (e as Error).message})`}`);
+    throw new CliError(
+      `${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'ENOTDIR' ? 'no such file (a part of the path is a file, not a folder)' : `cannot read (${code ?? (e as Error).message})`}`,
+    );
   }
   if (st.isDirectory()) throw new CliError(`${what} ${path}: is a folder, expected a file`);
   try {

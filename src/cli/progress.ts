@@ -73,7 +73,9 @@ export class Interrupt {
     if (this.interrupted) process.exit(signal === 'SIGTERM' ? 143 : 130);
     this.interrupted = true;
     this.signal = signal;
-    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupt' : 'terminate'}: finishing the current step (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to abort)\n`);
+    process.stderr.write(
+      `\n${signal === 'SIGINT' ? 'interrupt' : 'terminate'}: finishing the current step (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to abort)\n`,
+    );
     for (const l of this.listeners) l();
   }
   dispose(): void {

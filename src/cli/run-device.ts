@@ -4,7 +4,12 @@
  * compute the model's features as training did (smoothing).
  */
 import type { ResolveRunDeviceOptions } from '../../runtime/run/device.node.js';
-import { checkLiveSmoothing, OfflineSmoothingError, type LiveSmoothingCheck, type SmoothingCardFields } from '../../runtime/smoothing-guard.js';
+import {
+  checkLiveSmoothing,
+  OfflineSmoothingError,
+  type LiveSmoothingCheck,
+  type SmoothingCardFields,
+} from '../../runtime/smoothing-guard.js';
 import { CliError } from './errors.js';
 
 /** What tests (and embedders) may replace: where the allow-list is and how a paired headband's radio is made. */
@@ -14,7 +19,12 @@ export interface DeviceDeps {
 }
 
 export function deviceOptions(startMs: number, preset: string | undefined, deps: DeviceDeps): ResolveRunDeviceOptions {
-  return { startMs, ...(preset !== undefined ? { preset } : {}), ...(deps.allowListPath !== undefined ? { allowListPath: deps.allowListPath } : {}), ...(deps.transport ? { transport: deps.transport } : {}) };
+  return {
+    startMs,
+    ...(preset !== undefined ? { preset } : {}),
+    ...(deps.allowListPath !== undefined ? { allowListPath: deps.allowListPath } : {}),
+    ...(deps.transport ? { transport: deps.transport } : {}),
+  };
 }
 
 /**

@@ -31,7 +31,11 @@ export function requireFinite(values: ArrayLike<number>, file: string, key: stri
     const v = values[i]!;
     if (Number.isFinite(v)) continue;
     const why = Number.isNaN(v) ? 'NaN' : `${v} (or a value beyond the float32 range ±3.4e38)`;
-    throw new DataFormatError(`${trial}: ${locate(i)} is ${why}; non-finite values are refused (they would train silently into NaN). The file is damaged, or holds missing values that need cleaning first`, file, key);
+    throw new DataFormatError(
+      `${trial}: ${locate(i)} is ${why}; non-finite values are refused (they would train silently into NaN). The file is damaged, or holds missing values that need cleaning first`,
+      file,
+      key,
+    );
   }
 }
 
@@ -40,7 +44,14 @@ export function requireFinite(values: ArrayLike<number>, file: string, key: stri
  * [windows][channels][bands]. A trial with a single window may have been saved by MATLAB as 62 × 5
  * (trailing singleton dimensions are kept by MATLAB only up to 2-D); that form is accepted too.
  */
-export function eegFromChannelsWindowsBands(mat: MatFile, key: string, file: string, channels: number, bands: number, trial = `key ${key}`): { eeg: Float32Array; windows: number } {
+export function eegFromChannelsWindowsBands(
+  mat: MatFile,
+  key: string,
+  file: string,
+  channels: number,
+  bands: number,
+  trial = `key ${key}`,
+): { eeg: Float32Array; windows: number } {
   const a = matNumeric(mat, key, file);
   let [C, W, B] = a.shape as [number, number, number];
   if (a.shape.length === 2 && a.shape[0] === channels && a.shape[1] === bands) [C, W, B] = [channels, 1, bands];
@@ -57,12 +68,25 @@ export function eegFromChannelsWindowsBands(mat: MatFile, key: string, file: str
       for (let b = 0; b < B; b++) out[d + b] = src[s + b]!;
     }
   }
-  requireFinite(out, file, key, trial, (i) => `window ${Math.floor(i / (C * B)) + 1}, channel ${(Math.floor(i / B) % C) + 1}, band ${(i % B) + 1} (stored at index [${(Math.floor(i / B) % C) + 1}, ${Math.floor(i / (C * B)) + 1}, ${(i % B) + 1}], 1-based)`);
+  requireFinite(
+    out,
+    file,
+    key,
+    trial,
+    (i) =>
+      `window ${Math.floor(i / (C * B)) + 1}, channel ${(Math.floor(i / B) % C) + 1}, band ${(i % B) + 1} (stored at index [${(Math.floor(i / B) % C) + 1}, ${Math.floor(i / (C * B)) + 1}, ${(i % B) + 1}], 1-based)`,
+  );
   return { eeg: out, windows: W };
 }
 
 /** Eye features stored features × windows (SEED-IV eye_feature_smooth) → Float32 [windows][features]. */
-export function eyeFromFeaturesWindows(mat: MatFile, key: string, file: string, features: number, trial = `key ${key}`): { eye: Float32Array; windows: number } {
+export function eyeFromFeaturesWindows(
+  mat: MatFile,
+  key: string,
+  file: string,
+  features: number,
+  trial = `key ${key}`,
+): { eye: Float32Array; windows: number } {
   const a = matNumeric(mat, key, file);
   if (a.shape.length !== 2 || a.shape[0] !== features) {
     throw new DataFormatError(`expected ${features} eye features × windows, found ${shapeStr(a.shape)}`, file, key);
@@ -72,7 +96,14 @@ export function eyeFromFeaturesWindows(mat: MatFile, key: string, file: string, 
   const src = toFloat64(a);
   const out = new Float32Array(W * features);
   for (let f = 0; f < features; f++) for (let w = 0; w < W; w++) out[w * features + f] = src[f * W + w]!;
-  requireFinite(out, file, key, trial, (i) => `window ${Math.floor(i / features) + 1}, eye feature ${(i % features) + 1} (stored at index [${(i % features) + 1}, ${Math.floor(i / features) + 1}], 1-based)`);
+  requireFinite(
+    out,
+    file,
+    key,
+    trial,
+    (i) =>
+      `window ${Math.floor(i / features) + 1}, eye feature ${(i % features) + 1} (stored at index [${(i % features) + 1}, ${Math.floor(i / features) + 1}], 1-based)`,
+  );
   return { eye: out, windows: W };
 }
 
@@ -85,7 +116,15 @@ export function windowsByColumns(a: NdArray, columns: number, file: string, key:
   return { data: toFloat64(a), windows: a.shape[0]! };
 }
 
-export function pairingError(subject: string, session: number, trial: number, eegW: number, eyeW: number, eegFile: string, eyeFile: string): DataFormatError {
+export function pairingError(
+  subject: string,
+  session: number,
+  trial: number,
+  eegW: number,
+  eyeW: number,
+  eegFile: string,
+  eyeFile: string,
+): DataFormatError {
   return new DataFormatError(
     `EEG and eye windows disagree for subject ${subject}, session ${session}, trial ${trial}: ${eegW} EEG windows (${eegFile}) vs ${eyeW} eye windows (${eyeFile})`,
   );

@@ -74,7 +74,8 @@ export interface SyntheticManifest {
 
 export function readSyntheticManifest(root: string): SyntheticManifest {
   const path = join(root, SYNTHETIC_MANIFEST);
-  if (!exists(path)) throw new DataFormatError(`not a synthetic dataset folder (no ${SYNTHETIC_MANIFEST}; create one with \`cmcrd dataset synth\`)`, root);
+  if (!exists(path))
+    throw new DataFormatError(`not a synthetic dataset folder (no ${SYNTHETIC_MANIFEST}; create one with \`cmcrd dataset synth\`)`, root);
   let m: unknown;
   try {
     m = JSON.parse(readFileSync(path, 'utf8'));
@@ -82,9 +83,12 @@ export function readSyntheticManifest(root: string): SyntheticManifest {
     throw new DataFormatError(`unreadable manifest (${err instanceof Error ? err.message : String(err)})`, path);
   }
   const o = m as Partial<SyntheticManifest>;
-  if (o.layout !== 'seed-iv' && o.layout !== 'seed-v') throw new DataFormatError(`unknown layout ${JSON.stringify(o.layout)}`, path, 'layout');
-  if (!(typeof o.sessions === 'number' && o.sessions >= 1 && o.sessions <= 3)) throw new DataFormatError(`bad sessions ${JSON.stringify(o.sessions)}`, path, 'sessions');
-  if (!(typeof o.subjects === 'number' && Number.isInteger(o.subjects) && o.subjects >= 1)) throw new DataFormatError(`bad subjects ${JSON.stringify(o.subjects)}`, path, 'subjects');
+  if (o.layout !== 'seed-iv' && o.layout !== 'seed-v')
+    throw new DataFormatError(`unknown layout ${JSON.stringify(o.layout)}`, path, 'layout');
+  if (!(typeof o.sessions === 'number' && o.sessions >= 1 && o.sessions <= 3))
+    throw new DataFormatError(`bad sessions ${JSON.stringify(o.sessions)}`, path, 'sessions');
+  if (!(typeof o.subjects === 'number' && Number.isInteger(o.subjects) && o.subjects >= 1))
+    throw new DataFormatError(`bad subjects ${JSON.stringify(o.subjects)}`, path, 'subjects');
   if (o.partial === true && o.stopped !== true) {
     throw new DataFormatError(
       'the synthetic dataset is partial: the run writing it was killed, or is still running, so its last files may be missing. Wait for a running `cmcrd dataset synth` to finish, or synthesise again into a new, empty folder',
@@ -121,7 +125,8 @@ function checkSyntheticCounts(root: string, m: SyntheticManifest): void {
   // An interrupted run (stopped) legitimately wrote fewer subjects/sessions than it recorded, never more.
   const off = (disk: number, manifest: number) => (m.stopped ? disk > manifest : disk !== manifest);
   if (off(subjects.size, m.subjects) || (sessions !== null && off(sessions, m.sessions))) {
-    const what = (n: number, s: number | null) => `${n} subject${n === 1 ? '' : 's'}${s === null ? '' : ` × ${s} session${s === 1 ? '' : 's'}`}`;
+    const what = (n: number, s: number | null) =>
+      `${n} subject${n === 1 ? '' : 's'}${s === null ? '' : ` × ${s} session${s === 1 ? '' : 's'}`}`;
     throw new DataFormatError(
       `${SYNTHETIC_MANIFEST} describes ${what(m.subjects, sessions === null ? null : m.sessions)}, but the ${m.layout} files hold ${what(subjects.size, sessions)}. ` +
         'The folder probably mixes two synthetic datasets; synthesise again into a new, empty folder',
@@ -160,7 +165,8 @@ export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOp
     }
     case 'seed-v':
       if (opts.smooth) throw noRawEeg('SEED-V', opts.smooth);
-      if (opts.feature && opts.feature !== 'de_LDS') throw new OptionError('feature', optionText`SEED-V releases only DE features (de_LDS); got ${option('feature')} ${opts.feature}`);
+      if (opts.feature && opts.feature !== 'de_LDS')
+        throw new OptionError('feature', optionText`SEED-V releases only DE features (de_LDS); got ${option('feature')} ${opts.feature}`);
       return loadSeedV(root, {
         ...common,
         ...(opts.columnOrder ? { columnOrder: opts.columnOrder } : {}),
@@ -170,7 +176,10 @@ export function loadDataset(kind: DatasetKind, root: string, opts: LoadDatasetOp
     case 'synthetic': {
       const m = readSyntheticManifest(root);
       if (opts.smooth && !(m.layout === 'seed-iv' && m.raw)) {
-        throw new DataFormatError(`smoothing "${opts.smooth}" is computed from the raw EEG, which this synthetic dataset does not hold; synthesise one that keeps it (dataset synth, SEED-IV layout, raw option)`, root);
+        throw new DataFormatError(
+          `smoothing "${opts.smooth}" is computed from the raw EEG, which this synthetic dataset does not hold; synthesise one that keeps it (dataset synth, SEED-IV layout, raw option)`,
+          root,
+        );
       }
       checkSyntheticCounts(root, m);
       const sessions = opts.sessions ?? Array.from({ length: m.sessions }, (_, i) => i + 1);

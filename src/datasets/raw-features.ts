@@ -28,7 +28,10 @@ export type TrialFeatures = Record<SeedIVFeature, Float64Array>;
 export type RawFeatureKind = 'de' | 'psd';
 
 /** Unsmoothed band energies and DE of a trial, channel-major [channels][windows][bands]. */
-function bandFeatures(channels: readonly ArrayLike<number>[], opts: RawFeatureOptions): { psd: Float64Array; de: Float64Array; windows: number; bands: number } {
+function bandFeatures(
+  channels: readonly ArrayLike<number>[],
+  opts: RawFeatureOptions,
+): { psd: Float64Array; de: Float64Array; windows: number; bands: number } {
   const L = Math.round(opts.fs * opts.windowSec);
   if (!(L > 0)) throw new RangeError(`window length must be positive (fs ${opts.fs}, ${opts.windowSec} s)`);
   const n = channels[0]?.length ?? 0;
@@ -64,7 +67,10 @@ function smoothFamily(src: Float64Array, C: number, W: number, B: number, form: 
     for (let c = 0; c < C; c++) for (let b = 0; b < B; b++) v[c * B + b] = src[(c * W + w) * B + b]!;
     return v;
   });
-  const sm = smoothTrial(form, rows, { ...(opts.lds ? { lds: opts.lds } : {}), ...(opts.movingAverageWindow !== undefined ? { movingAverageWindow: opts.movingAverageWindow } : {}) });
+  const sm = smoothTrial(form, rows, {
+    ...(opts.lds ? { lds: opts.lds } : {}),
+    ...(opts.movingAverageWindow !== undefined ? { movingAverageWindow: opts.movingAverageWindow } : {}),
+  });
   const out = new Float64Array(src.length);
   for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) for (let b = 0; b < B; b++) out[(c * W + w) * B + b] = sm[w]![c * B + b]!;
   return out;
@@ -75,7 +81,10 @@ function smoothFamily(src: Float64Array, C: number, W: number, B: number, form: 
  * Returns channel-major [channels][windows][bands] Float64Arrays (the file layout of eeg_feature_smooth)
  * plus the window count.
  */
-export function rawTrialFeatures(channels: readonly ArrayLike<number>[], opts: RawFeatureOptions): { features: TrialFeatures; windows: number; bands: number } {
+export function rawTrialFeatures(
+  channels: readonly ArrayLike<number>[],
+  opts: RawFeatureOptions,
+): { features: TrialFeatures; windows: number; bands: number } {
   const { psd, de, windows: W, bands: B } = bandFeatures(channels, opts);
   const C = channels.length;
   return {
@@ -102,5 +111,9 @@ export function rawTrialFeature(
   smoothing: SmoothingName,
 ): { data: Float64Array; windows: number; bands: number } {
   const f = bandFeatures(channels, opts);
-  return { data: smoothFamily(kind === 'de' ? f.de : f.psd, channels.length, f.windows, f.bands, smoothing, opts), windows: f.windows, bands: f.bands };
+  return {
+    data: smoothFamily(kind === 'de' ? f.de : f.psd, channels.length, f.windows, f.bands, smoothing, opts),
+    windows: f.windows,
+    bands: f.bands,
+  };
 }

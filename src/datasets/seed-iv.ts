@@ -76,7 +76,8 @@ function scanFolder(root: string, folder: string, sessions: readonly number[], s
       const subject = m[1]!;
       if (subjects && !subjects.includes(subject)) continue;
       const key = `${session}/${subject}`;
-      if (out.has(key)) throw new DataFormatError(`two files for subject ${subject} in session ${session} (also ${out.get(key)!.path})`, join(dir, name));
+      if (out.has(key))
+        throw new DataFormatError(`two files for subject ${subject} in session ${session} (also ${out.get(key)!.path})`, join(dir, name));
       out.set(key, { subject, session, path: join(dir, name) });
     }
   }
@@ -99,19 +100,30 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
   }
   const source = opts.source ?? 'features';
   if (opts.smooth !== undefined && source !== 'raw') {
-    throw new DataFormatError(`smoothing "${opts.smooth}" is computed from the raw EEG (eeg_raw_data, source "raw"); eeg_feature_smooth holds only the released offline forms (_LDS, _movingAve)`);
+    throw new DataFormatError(
+      `smoothing "${opts.smooth}" is computed from the raw EEG (eeg_raw_data, source "raw"); eeg_feature_smooth holds only the released offline forms (_LDS, _movingAve)`,
+    );
   }
   const sessions = opts.sessions ?? [1, 2, 3];
-  for (const s of sessions) if (!(s >= 1 && s <= 3 && Number.isInteger(s))) throw new DataFormatError(`SEED-IV session must be 1, 2 or 3, got ${s}`);
+  for (const s of sessions)
+    if (!(s >= 1 && s <= 3 && Number.isInteger(s))) throw new DataFormatError(`SEED-IV session must be 1, 2 or 3, got ${s}`);
   requireDir(root, 'SEED-IV root');
   const eegFolder = source === 'raw' ? 'eeg_raw_data' : 'eeg_feature_smooth';
   const eegFiles = scanFolder(root, eegFolder, sessions, opts.subjects);
   const wantEye = opts.eye ?? exists(join(root, 'eye_feature_smooth'));
   const eyeFiles = wantEye ? scanFolder(root, 'eye_feature_smooth', sessions, opts.subjects) : null;
-  if (eegFiles.size === 0) throw new DataFormatError(`no subject files${opts.subjects ? ` for subjects ${opts.subjects.join(', ')}` : ''}`, join(root, eegFolder));
+  if (eegFiles.size === 0)
+    throw new DataFormatError(`no subject files${opts.subjects ? ` for subjects ${opts.subjects.join(', ')}` : ''}`, join(root, eegFolder));
   if (eyeFiles) {
-    for (const [k, f] of eegFiles) if (!eyeFiles.has(k)) throw new DataFormatError(`no eye_feature_smooth file for subject ${f.subject}, session ${f.session}`, join(root, 'eye_feature_smooth', String(f.session)));
-    for (const [k, f] of eyeFiles) if (!eegFiles.has(k)) throw new DataFormatError(`no ${eegFolder} file for subject ${f.subject}, session ${f.session} (eye file exists)`, f.path);
+    for (const [k, f] of eegFiles)
+      if (!eyeFiles.has(k))
+        throw new DataFormatError(
+          `no eye_feature_smooth file for subject ${f.subject}, session ${f.session}`,
+          join(root, 'eye_feature_smooth', String(f.session)),
+        );
+    for (const [k, f] of eyeFiles)
+      if (!eegFiles.has(k))
+        throw new DataFormatError(`no ${eegFolder} file for subject ${f.subject}, session ${f.session} (eye file exists)`, f.path);
   }
 
   const C = CHANNELS_62.length;
@@ -124,9 +136,14 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
     const labels = SEED_IV_LABELS[job.session - 1]!;
     const perTrial: { eeg: Float32Array; windows: number }[] = [];
     if (source === 'features') {
-      const mat = withFile(job.path, () => readMat(readBytes(job.path), { file: job.path, only: (n) => new RegExp(`^${feature}\\d+$`).test(n) }));
+      const mat = withFile(job.path, () =>
+        readMat(readBytes(job.path), { file: job.path, only: (n) => new RegExp(`^${feature}\\d+$`).test(n) }),
+      );
       checkKeys(mat, job.path, FEATURE_KEY, 'de_LDS1..24, de_movingAve1..24, psd_LDS1..24 or psd_movingAve1..24');
-      for (let t = 1; t <= SEED_IV_TRIALS; t++) perTrial.push(eegFromChannelsWindowsBands(mat, `${feature}${t}`, job.path, C, B, `subject ${job.subject}, session ${job.session}, trial ${t}`));
+      for (let t = 1; t <= SEED_IV_TRIALS; t++)
+        perTrial.push(
+          eegFromChannelsWindowsBands(mat, `${feature}${t}`, job.path, C, B, `subject ${job.subject}, session ${job.session}, trial ${t}`),
+        );
     } else {
       const mat = withFile(job.path, () => readMat(readBytes(job.path), { file: job.path }));
       const byTrial = new Map<number, string>();
@@ -142,17 +159,31 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
         const key = byTrial.get(t);
         if (!key) throw new DataFormatError(`missing raw trial ${t} (no key matching /_eeg${t}$/)`, job.path);
         const a = matNumeric(mat, key, job.path);
-        if (a.shape.length !== 2 || a.shape[0] !== C) throw new DataFormatError(`expected ${C} channels × samples, found ${a.shape.join(' × ')}`, job.path, key);
+        if (a.shape.length !== 2 || a.shape[0] !== C)
+          throw new DataFormatError(`expected ${C} channels × samples, found ${a.shape.join(' × ')}`, job.path, key);
         const flat = toFloat64(a);
         const n = a.shape[1]!;
-        requireFinite(flat, job.path, key, `subject ${job.subject}, session ${job.session}, trial ${t}`, (i) => `channel ${Math.floor(i / n) + 1}, sample ${(i % n) + 1} (index [${Math.floor(i / n) + 1}, ${(i % n) + 1}], 1-based)`);
+        requireFinite(
+          flat,
+          job.path,
+          key,
+          `subject ${job.subject}, session ${job.session}, trial ${t}`,
+          (i) => `channel ${Math.floor(i / n) + 1}, sample ${(i % n) + 1} (index [${Math.floor(i / n) + 1}, ${(i % n) + 1}], 1-based)`,
+        );
         const chans = Array.from({ length: C }, (_, c) => flat.subarray(c * n, (c + 1) * n));
         const [kind, family] = feature.split('_') as ['de' | 'psd', 'LDS' | 'movingAve'];
         const smoothing = opts.smooth ?? (family === 'LDS' ? 'lds' : 'moving-average');
-        const { data: src, windows } = rawTrialFeature(chans, { fs: SEED_IV_FS, windowSec: SEED_IV_WINDOW_SEC, ...opts.raw }, kind, smoothing);
-        if (windows === 0) throw new DataFormatError(`raw trial shorter than one ${SEED_IV_WINDOW_SEC}-s window (${n} samples)`, job.path, key);
+        const { data: src, windows } = rawTrialFeature(
+          chans,
+          { fs: SEED_IV_FS, windowSec: SEED_IV_WINDOW_SEC, ...opts.raw },
+          kind,
+          smoothing,
+        );
+        if (windows === 0)
+          throw new DataFormatError(`raw trial shorter than one ${SEED_IV_WINDOW_SEC}-s window (${n} samples)`, job.path, key);
         const eeg = new Float32Array(windows * C * B);
-        for (let c = 0; c < C; c++) for (let w = 0; w < windows; w++) for (let b = 0; b < B; b++) eeg[(w * C + c) * B + b] = src[(c * windows + w) * B + b]!;
+        for (let c = 0; c < C; c++)
+          for (let w = 0; w < windows; w++) for (let b = 0; b < B; b++) eeg[(w * C + c) * B + b] = src[(c * windows + w) * B + b]!;
         perTrial.push({ eeg, windows });
       }
     }
@@ -163,14 +194,31 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
       const mat = withFile(eyeFile.path, () => readMat(readBytes(eyeFile.path), { file: eyeFile.path }));
       checkKeys(mat, eyeFile.path, EYE_KEY, 'eye_1..24');
       eyes = [];
-      for (let t = 1; t <= SEED_IV_TRIALS; t++) eyes.push(eyeFromFeaturesWindows(mat, `eye_${t}`, eyeFile.path, SEED_IV_EYE_FEATURES, `subject ${job.subject}, session ${job.session}, trial ${t}`));
+      for (let t = 1; t <= SEED_IV_TRIALS; t++)
+        eyes.push(
+          eyeFromFeaturesWindows(
+            mat,
+            `eye_${t}`,
+            eyeFile.path,
+            SEED_IV_EYE_FEATURES,
+            `subject ${job.subject}, session ${job.session}, trial ${t}`,
+          ),
+        );
       opts.onProgress?.(++done, total, eyeFile.path);
     }
     for (let t = 1; t <= SEED_IV_TRIALS; t++) {
       const e = perTrial[t - 1]!;
       const y = eyes?.[t - 1];
       if (y && y.windows !== e.windows) throw pairingError(job.subject, job.session, t, e.windows, y.windows, job.path, eyeFile!.path);
-      trials.push({ subject: job.subject, session: job.session, trial: t, label: labels[t - 1]!, windows: e.windows, eeg: e.eeg, eye: y?.eye ?? null });
+      trials.push({
+        subject: job.subject,
+        session: job.session,
+        trial: t,
+        label: labels[t - 1]!,
+        windows: e.windows,
+        eeg: e.eeg,
+        eye: y?.eye ?? null,
+      });
     }
   }
   return {
@@ -182,7 +230,12 @@ export function loadSeedIV(root: string, opts: SeedIVLoadOptions = {}): EmotionD
       channelNames: CHANNELS_62,
       bandNames: BAND_NAMES,
       eyeFeatures: eyeFiles ? SEED_IV_EYE_FEATURES : 0,
-      feature: source === 'raw' ? (opts.smooth ? `${feature.split('_')[0]!} (${opts.smooth}, from eeg_raw_data)` : `${feature} (from eeg_raw_data)`) : feature,
+      feature:
+        source === 'raw'
+          ? opts.smooth
+            ? `${feature.split('_')[0]!} (${opts.smooth}, from eeg_raw_data)`
+            : `${feature} (from eeg_raw_data)`
+          : feature,
       windowSec: SEED_IV_WINDOW_SEC,
       ...(opts.smooth ? { smoothing: opts.smooth } : {}),
     },

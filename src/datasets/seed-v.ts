@@ -12,7 +12,16 @@ import { npzBytesMember, readNpz } from '../io/npy.js';
 import { unpickle, type PyValue } from '../io/pickle.js';
 import { pairingError, requireFinite, windowsByColumns, type CommonLoadOptions } from './common.js';
 import { exists, join, listFiles, readBytes, requireDir } from './fsutil.js';
-import { BAND_NAMES, CHANNELS_62, SEED_V_CLASSES, SEED_V_EYE_FEATURES, SEED_V_LABELS, SEED_V_TRIALS, SEED_V_WINDOW_SEC, SYNTHETIC_MANIFEST } from './layouts.js';
+import {
+  BAND_NAMES,
+  CHANNELS_62,
+  SEED_V_CLASSES,
+  SEED_V_EYE_FEATURES,
+  SEED_V_LABELS,
+  SEED_V_TRIALS,
+  SEED_V_WINDOW_SEC,
+  SYNTHETIC_MANIFEST,
+} from './layouts.js';
 import type { EmotionDataset, TrialRecord } from './types.js';
 import { option, optionText, renderMessage, type MessagePart, type NamesOptions } from '../train/errors.js';
 
@@ -43,9 +52,12 @@ function readPair(path: string): PickledPair {
       if (!(v instanceof Map)) throw new DataFormatError('expected a pickled dict', path, member);
       const out = new Map<number, NdArray>();
       for (const [k, a] of v) {
-        if (typeof k !== 'number' || !Number.isInteger(k)) throw new DataFormatError(`dict key ${String(k)} is not an integer trial id`, path, member);
-        if (k < 0 || k >= SESSIONS * SEED_V_TRIALS) throw new DataFormatError(`trial id ${k} outside 0..${SESSIONS * SEED_V_TRIALS - 1}`, path, `${member}[${k}]`);
-        if (a === null || typeof a !== 'object' || !('dtype' in a) || !('shape' in a)) throw new DataFormatError('expected a numpy array', path, `${member}[${k}]`);
+        if (typeof k !== 'number' || !Number.isInteger(k))
+          throw new DataFormatError(`dict key ${String(k)} is not an integer trial id`, path, member);
+        if (k < 0 || k >= SESSIONS * SEED_V_TRIALS)
+          throw new DataFormatError(`trial id ${k} outside 0..${SESSIONS * SEED_V_TRIALS - 1}`, path, `${member}[${k}]`);
+        if (a === null || typeof a !== 'object' || !('dtype' in a) || !('shape' in a))
+          throw new DataFormatError('expected a numpy array', path, `${member}[${k}]`);
         out.set(k, a as NdArray);
       }
       return out;
@@ -56,7 +68,8 @@ function readPair(path: string): PickledPair {
 
 export function loadSeedV(root: string, opts: SeedVLoadOptions = {}): EmotionDataset {
   const order = opts.columnOrder ?? 'channel-major';
-  if (order !== 'channel-major' && order !== 'band-major') throw new DataFormatError(`unknown SEED-V column order "${String(order)}" (channel-major or band-major)`);
+  if (order !== 'channel-major' && order !== 'band-major')
+    throw new DataFormatError(`unknown SEED-V column order "${String(order)}" (channel-major or band-major)`);
   const checkLabels = opts.checkLabels ?? true;
   const sessions = opts.sessions ?? [1, 2, 3];
   requireDir(root, 'SEED-V root');
@@ -73,7 +86,8 @@ export function loadSeedV(root: string, opts: SeedVLoadOptions = {}): EmotionDat
     if (opts.subjects && !opts.subjects.includes(m[1]!)) continue;
     subjectFiles.push({ subject: m[1]!, name });
   }
-  if (subjectFiles.length === 0) throw new DataFormatError(`no subject .npz files${opts.subjects ? ` for subjects ${opts.subjects.join(', ')}` : ''}`, eegDir);
+  if (subjectFiles.length === 0)
+    throw new DataFormatError(`no subject .npz files${opts.subjects ? ` for subjects ${opts.subjects.join(', ')}` : ''}`, eegDir);
   const eyeNames = wantEye ? new Map(listFiles(eyeDir, '.npz').map((n) => [FILE_NAME.exec(n)?.[1] ?? n, n])) : null;
 
   const C = CHANNELS_62.length;
@@ -125,9 +139,21 @@ export function loadSeedV(root: string, opts: SeedVLoadOptions = {}): EmotionDat
           const ew = windowsByColumns(ea, SEED_V_EYE_FEATURES, eyePath, `data[${k}]`);
           if (ew.windows !== windows) throw pairingError(subject, session, t, windows, ew.windows, eegPath, eyePath);
           const eyeLabel = trialLabel(eye.label.get(k), ew.windows, session, t, eyePath, k, checkLabels);
-          if (eyeLabel !== label) throw new DataFormatError(`eye label ${eyeLabel} differs from EEG label ${label} for subject ${subject}, session ${session}, trial ${t}`, eyePath, `label[${k}]`);
+          if (eyeLabel !== label)
+            throw new DataFormatError(
+              `eye label ${eyeLabel} differs from EEG label ${label} for subject ${subject}, session ${session}, trial ${t}`,
+              eyePath,
+              `label[${k}]`,
+            );
           eyeData = Float32Array.from(ew.data);
-          requireFinite(eyeData, eyePath, `data[${k}]`, where, (i) => `window ${Math.floor(i / SEED_V_EYE_FEATURES) + 1}, eye feature ${(i % SEED_V_EYE_FEATURES) + 1} (row ${Math.floor(i / SEED_V_EYE_FEATURES)}, column ${i % SEED_V_EYE_FEATURES} 0-based)`);
+          requireFinite(
+            eyeData,
+            eyePath,
+            `data[${k}]`,
+            where,
+            (i) =>
+              `window ${Math.floor(i / SEED_V_EYE_FEATURES) + 1}, eye feature ${(i % SEED_V_EYE_FEATURES) + 1} (row ${Math.floor(i / SEED_V_EYE_FEATURES)}, column ${i % SEED_V_EYE_FEATURES} 0-based)`,
+          );
         }
         trials.push({ subject, session, trial: t, label, windows, eeg: out, eye: eyeData });
       }
@@ -158,17 +184,32 @@ class LabelCheckError extends DataFormatError implements NamesOptions {
   }
 }
 
-function trialLabel(a: NdArray | undefined, windows: number, session: number, trial: number, file: string, k: number, check: boolean): number {
+function trialLabel(
+  a: NdArray | undefined,
+  windows: number,
+  session: number,
+  trial: number,
+  file: string,
+  k: number,
+  check: boolean,
+): number {
   const key = `label[${k}]`;
   if (!a) throw new DataFormatError(`label for trial ${k} (session ${session}, trial ${trial}) missing`, file, key);
   const v = toFloat64(a);
   if (v.length !== windows) throw new DataFormatError(`${v.length} labels for ${windows} windows`, file, key);
   const first = v[0]!;
-  for (let i = 1; i < v.length; i++) if (v[i] !== first) throw new DataFormatError(`labels change within the trial (window ${i}: ${v[i]} vs ${first})`, file, key);
-  if (!Number.isInteger(first) || first < 0 || first >= SEED_V_CLASSES.length) throw new DataFormatError(`label ${first} is not a class index 0..${SEED_V_CLASSES.length - 1}`, file, key);
+  for (let i = 1; i < v.length; i++)
+    if (v[i] !== first) throw new DataFormatError(`labels change within the trial (window ${i}: ${v[i]} vs ${first})`, file, key);
+  if (!Number.isInteger(first) || first < 0 || first >= SEED_V_CLASSES.length)
+    throw new DataFormatError(`label ${first} is not a class index 0..${SEED_V_CLASSES.length - 1}`, file, key);
   const expected = SEED_V_LABELS[session - 1]![trial - 1]!;
   if (check && first !== expected) {
-    throw new LabelCheckError(`label ${first} differs from the documented label ${expected} for session ${session}, trial ${trial} `, optionText`(${option('checkLabels')} turns this check off)`, file, key);
+    throw new LabelCheckError(
+      `label ${first} differs from the documented label ${expected} for session ${session}, trial ${trial} `,
+      optionText`(${option('checkLabels')} turns this check off)`,
+      file,
+      key,
+    );
   }
   return first;
 }

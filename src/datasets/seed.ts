@@ -26,7 +26,8 @@ const KNOWN_KEY = /^(de|psd|dasm|rasm|asm|dcau)_(LDS|movingAve)(\d+)$/;
 
 export function loadSeed(root: string, opts: SeedLoadOptions = {}): EmotionDataset {
   const feature = opts.feature ?? 'de_LDS';
-  if (!SEED_FEATURES.includes(feature)) throw new DataFormatError(`unknown SEED feature "${feature}" (available: ${SEED_FEATURES.join(', ')})`);
+  if (!SEED_FEATURES.includes(feature))
+    throw new DataFormatError(`unknown SEED feature "${feature}" (available: ${SEED_FEATURES.join(', ')})`);
   requireDir(root, 'SEED root');
   const dir = join(root, 'ExtractedFeatures');
   requireDir(dir, 'SEED ExtractedFeatures/');
@@ -50,13 +51,15 @@ export function loadSeed(root: string, opts: SeedLoadOptions = {}): EmotionDatas
     list.push({ date: m[2]!, name });
     bySubject.set(m[1]!, list);
   }
-  if (bySubject.size === 0) throw new DataFormatError(`no subject files${opts.subjects ? ` for subjects ${opts.subjects.join(', ')}` : ''}`, dir);
+  if (bySubject.size === 0)
+    throw new DataFormatError(`no subject files${opts.subjects ? ` for subjects ${opts.subjects.join(', ')}` : ''}`, dir);
 
   const jobs: { subject: string; session: number; path: string }[] = [];
   for (const [subject, files] of [...bySubject].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))) {
     files.sort((a, b) => a.date.localeCompare(b.date));
     for (let i = 1; i < files.length; i++) {
-      if (files[i]!.date === files[i - 1]!.date) throw new DataFormatError(`two files of subject ${subject} have the same date; cannot order sessions`, join(dir, files[i]!.name));
+      if (files[i]!.date === files[i - 1]!.date)
+        throw new DataFormatError(`two files of subject ${subject} have the same date; cannot order sessions`, join(dir, files[i]!.name));
     }
     files.forEach((f, i) => {
       if (!opts.sessions || opts.sessions.includes(i + 1)) jobs.push({ subject, session: i + 1, path: join(dir, f.name) });
@@ -67,7 +70,9 @@ export function loadSeed(root: string, opts: SeedLoadOptions = {}): EmotionDatas
   const trials: TrialRecord[] = [];
   let done = 0;
   for (const job of jobs) {
-    const mat = withFile(job.path, () => readMat(readBytes(job.path), { file: job.path, only: (n) => n.startsWith(feature) && /^\d+$/.test(n.slice(feature.length)) }));
+    const mat = withFile(job.path, () =>
+      readMat(readBytes(job.path), { file: job.path, only: (n) => n.startsWith(feature) && /^\d+$/.test(n.slice(feature.length)) }),
+    );
     for (const n of mat.names) {
       const m = KNOWN_KEY.exec(n);
       if (!m) throw new DataFormatError('unknown key (expected de_/psd_/dasm_/rasm_/asm_/dcau_ + LDS/movingAve + trial)', job.path, n);
@@ -75,7 +80,14 @@ export function loadSeed(root: string, opts: SeedLoadOptions = {}): EmotionDatas
       if (!(t >= 1 && t <= SEED_TRIALS)) throw new DataFormatError(`trial number ${t} outside 1..${SEED_TRIALS}`, job.path, n);
     }
     for (let t = 1; t <= SEED_TRIALS; t++) {
-      const { eeg, windows } = eegFromChannelsWindowsBands(mat, `${feature}${t}`, job.path, C, B, `subject ${job.subject}, session ${job.session}, trial ${t}`);
+      const { eeg, windows } = eegFromChannelsWindowsBands(
+        mat,
+        `${feature}${t}`,
+        job.path,
+        C,
+        B,
+        `subject ${job.subject}, session ${job.session}, trial ${t}`,
+      );
       trials.push({ subject: job.subject, session: job.session, trial: t, label: labels[t - 1]!, windows, eeg, eye: null });
     }
     opts.onProgress?.(++done, jobs.length, job.path);

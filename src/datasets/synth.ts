@@ -115,7 +115,8 @@ function checkOutputFolder(dir: string): void {
     if (err instanceof SynthOutputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return; // created below
-    if (code === 'ENOTDIR') throw new SynthOutputError(dir, 'a file is in the way (a part of the path is a file, not a folder); choose a new output folder');
+    if (code === 'ENOTDIR')
+      throw new SynthOutputError(dir, 'a file is in the way (a part of the path is a file, not a folder); choose a new output folder');
     throw new SynthOutputError(dir, `cannot use this folder (${code ?? (err as Error).message})`);
   }
   if (entries.length === 0) return;
@@ -170,17 +171,22 @@ export function checkModelParameters(model: Readonly<Record<string, unknown>>): 
   const out: Record<string, number | number[]> = {};
   for (const [key, val] of Object.entries(model)) {
     if (val === undefined) continue;
-    if (!(key in WORLD_DEFAULTS)) throw new SynthModelError(`unknown model parameter "${key}" (known: ${Object.keys(WORLD_DEFAULTS).join(', ')})`);
+    if (!(key in WORLD_DEFAULTS))
+      throw new SynthModelError(`unknown model parameter "${key}" (known: ${Object.keys(WORLD_DEFAULTS).join(', ')})`);
     const r = MODEL_PARAMETER_RANGES[key as keyof ModelParameters];
     const range = `${r.integer ? 'an integer ' : ''}in [${r.min}, ${r.max}]`;
     const isArray = Array.isArray(WORLD_DEFAULTS[key as keyof typeof WORLD_DEFAULTS]);
     const values = isArray ? val : [val];
     if (!Array.isArray(values) || !values.every((x) => typeof x === 'number')) {
-      throw new SynthModelError(`model parameter "${key}" must be ${isArray ? 'an array of numbers' : 'a number'}, got ${JSON.stringify(val)}`);
+      throw new SynthModelError(
+        `model parameter "${key}" must be ${isArray ? 'an array of numbers' : 'a number'}, got ${JSON.stringify(val)}`,
+      );
     }
     (values as number[]).forEach((x, i) => {
       if (!(Number.isFinite(x) && x >= r.min && x <= r.max && (!r.integer || Number.isInteger(x)))) {
-        throw new SynthModelError(`model parameter "${key}"${isArray ? `[${i}]` : ''} = ${x} is out of range: expected ${range} (docs/synthetic-model.md)`);
+        throw new SynthModelError(
+          `model parameter "${key}"${isArray ? `[${i}]` : ''} = ${x} is out of range: expected ${range} (docs/synthetic-model.md)`,
+        );
       }
     });
     out[key] = isArray ? [...(values as number[])] : (val as number);
@@ -190,10 +196,17 @@ export function checkModelParameters(model: Readonly<Record<string, unknown>>): 
 
 /** Check the counts of a synth run (OptionError naming the field). */
 function checkCounts(subjects: number, sessions: number, base: number, seed: number): void {
-  if (!(Number.isInteger(subjects) && subjects >= 1 && subjects <= SYNTH_LIMITS.subjects)) throw new OptionError('subjects', optionText`${option('subjects')} must be an integer 1–${SYNTH_LIMITS.subjects}, got ${subjects}`);
-  if (!(Number.isInteger(sessions) && sessions >= 1 && sessions <= 3)) throw new OptionError('sessions', optionText`${option('sessions')} must be 1, 2 or 3, got ${sessions}`);
-  if (!(Number.isInteger(base) && base >= 1 && base <= SYNTH_LIMITS.windowsPerTrial)) throw new OptionError('windowsPerTrial', optionText`${option('windowsPerTrial')} must be an integer 1–${SYNTH_LIMITS.windowsPerTrial}, got ${base}`);
-  if (!(Number.isInteger(seed) && seed >= 0 && seed <= SYNTH_LIMITS.seed)) throw new OptionError('seed', optionText`${option('seed')} must be an integer 0–${SYNTH_LIMITS.seed}, got ${seed}`);
+  if (!(Number.isInteger(subjects) && subjects >= 1 && subjects <= SYNTH_LIMITS.subjects))
+    throw new OptionError('subjects', optionText`${option('subjects')} must be an integer 1–${SYNTH_LIMITS.subjects}, got ${subjects}`);
+  if (!(Number.isInteger(sessions) && sessions >= 1 && sessions <= 3))
+    throw new OptionError('sessions', optionText`${option('sessions')} must be 1, 2 or 3, got ${sessions}`);
+  if (!(Number.isInteger(base) && base >= 1 && base <= SYNTH_LIMITS.windowsPerTrial))
+    throw new OptionError(
+      'windowsPerTrial',
+      optionText`${option('windowsPerTrial')} must be an integer 1–${SYNTH_LIMITS.windowsPerTrial}, got ${base}`,
+    );
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= SYNTH_LIMITS.seed))
+    throw new OptionError('seed', optionText`${option('seed')} must be an integer 0–${SYNTH_LIMITS.seed}, got ${seed}`);
 }
 
 export interface SynthEstimate {
@@ -205,7 +218,9 @@ export interface SynthEstimate {
 }
 
 /** What a synth run would write, computed from the options alone (nothing is synthesised). */
-export function estimateSynth(o: Pick<SynthOptions, 'layout' | 'subjects' | 'sessions' | 'windowsPerTrial' | 'varyWindows' | 'raw' | 'seed'>): SynthEstimate {
+export function estimateSynth(
+  o: Pick<SynthOptions, 'layout' | 'subjects' | 'sessions' | 'windowsPerTrial' | 'varyWindows' | 'raw' | 'seed'>,
+): SynthEstimate {
   const subjects = o.subjects ?? 2;
   const sessions = o.sessions ?? 2;
   const base = o.windowsPerTrial ?? 3;
@@ -216,9 +231,13 @@ export function estimateSynth(o: Pick<SynthOptions, 'layout' | 'subjects' | 'ses
   let windows = 0;
   // Trial lengths depend on (subject, session, trial) only; with varied lengths they are summed exactly.
   if (!o.varyWindows) windows = subjects * sessions * trialsPerSession * base;
-  else for (let s = 1; s <= subjects; s++) for (let x = 1; x <= sessions; x++) for (let t = 1; t <= trialsPerSession; t++) windows += trialWindows(base, true, s, x, t);
+  else
+    for (let s = 1; s <= subjects; s++)
+      for (let x = 1; x <= sessions; x++) for (let t = 1; t <= trialsPerSession; t++) windows += trialWindows(base, true, s, x, t);
   const trials = subjects * sessions * trialsPerSession;
-  const perWindow = iv ? SEED_IV_FEATURES.length * C * 5 * 8 + SEED_IV_EYE_FEATURES * 8 + (o.raw ? C * SEED_IV_FS * SEED_IV_WINDOW_SEC * 8 : 0) : (C * 5 + SEED_V_EYE_FEATURES + 2) * 8;
+  const perWindow = iv
+    ? SEED_IV_FEATURES.length * C * 5 * 8 + SEED_IV_EYE_FEATURES * 8 + (o.raw ? C * SEED_IV_FS * SEED_IV_WINDOW_SEC * 8 : 0)
+    : (C * 5 + SEED_V_EYE_FEATURES + 2) * 8;
   const perTrial = iv ? (SEED_IV_FEATURES.length + 1 + (o.raw ? 1 : 0)) * 200 : 2 * 300; // headers, names, pickle opcodes
   const files = iv ? subjects * sessions * (o.raw ? 3 : 2) : subjects * 2;
   return { files, trials, windows, bytes: windows * perWindow + trials * perTrial + files * 512 + 1024 };
@@ -262,7 +281,8 @@ function* synthSteps(o: SynthOptions): Generator<void, SynthResult> {
   const vary = o.varyWindows ?? false;
   const seed = o.seed ?? 2022;
   checkCounts(subjects, sessions, base, seed);
-  if (o.raw && o.layout !== 'seed-iv') throw new OptionError('raw', optionText`${option('raw')} is only available for the seed-iv layout (SEED-V releases no raw EEG)`);
+  if (o.raw && o.layout !== 'seed-iv')
+    throw new OptionError('raw', optionText`${option('raw')} is only available for the seed-iv layout (SEED-V releases no raw EEG)`);
   const model = o.model ? checkModelParameters(o.model as Record<string, unknown>) : undefined;
   const classes = o.layout === 'seed-iv' ? SEED_IV_CLASSES : SEED_V_CLASSES;
   checkOutputFolder(o.out);
@@ -271,7 +291,10 @@ function* synthSteps(o: SynthOptions): Generator<void, SynthResult> {
     makeDirs(o.out);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new SynthOutputError(o.out, `cannot create this folder (${code === 'ENOTDIR' ? 'a file is in the way' : code === 'ENOENT' ? 'its parent folder does not accept new folders' : (code ?? (err as Error).message)})`);
+    throw new SynthOutputError(
+      o.out,
+      `cannot create this folder (${code === 'ENOTDIR' ? 'a file is in the way' : code === 'ENOENT' ? 'its parent folder does not accept new folders' : (code ?? (err as Error).message)})`,
+    );
   }
   const manifest = {
     generator: 'cmcrd dataset synth',
@@ -307,8 +330,11 @@ function* synthSteps(o: SynthOptions): Generator<void, SynthResult> {
   const checkFinite = (values: ArrayLike<number>, what: string, subj: number, session: number, t: number) => {
     for (let i = 0; i < values.length; i++) {
       if (!Number.isFinite(Math.fround(values[i]!))) {
-        const params = model && Object.keys(model).length ? `the model parameters ${JSON.stringify(model)}` : 'the default model parameters';
-        throw new SynthModelError(`the synthetic model produced a non-finite ${what} (${values[i]}) for subject ${subj}, session ${session}, trial ${t} with ${params}; bring them closer to the defaults (nothing more is written; remove ${o.out})`);
+        const params =
+          model && Object.keys(model).length ? `the model parameters ${JSON.stringify(model)}` : 'the default model parameters';
+        throw new SynthModelError(
+          `the synthetic model produced a non-finite ${what} (${values[i]}) for subject ${subj}, session ${session}, trial ${t} with ${params}; bring them closer to the defaults (nothing more is written; remove ${o.out})`,
+        );
       }
     }
   };
@@ -329,7 +355,18 @@ function* synthSteps(o: SynthOptions): Generator<void, SynthResult> {
         }
         const label = labelsOf[session - 1]![t - 1]!;
         const W = trialWindows(base, vary, subj, session, t);
-        const { eeg, eye } = synthesizeTrial({ world, subject: subj - 1, session, trial: t, label, windows: W, windowSec, fs, sites: CHANNELS_62, eyeDims });
+        const { eeg, eye } = synthesizeTrial({
+          world,
+          subject: subj - 1,
+          session,
+          trial: t,
+          label,
+          windows: W,
+          windowSec,
+          fs,
+          sites: CHANNELS_62,
+          eyeDims,
+        });
         const { features, windows, bands } = rawTrialFeatures(eeg, { fs, windowSec });
         if (windows !== W) throw new Error(`internal: ${windows} feature windows from ${W} synthesised`);
         for (const ch of eeg) checkFinite(ch, 'raw EEG sample', subj, session, t);
@@ -352,7 +389,8 @@ function* synthSteps(o: SynthOptions): Generator<void, SynthResult> {
           // SEED-V: windows × 310, channel-major columns (c·5 + b), from the LDS-smoothed DE.
           const de = features.de_LDS;
           const d = new Float64Array(W * C * bands);
-          for (let c = 0; c < C; c++) for (let w = 0; w < W; w++) for (let b = 0; b < bands; b++) d[w * C * bands + c * bands + b] = de[(c * W + w) * bands + b]!;
+          for (let c = 0; c < C; c++)
+            for (let w = 0; w < W; w++) for (let b = 0; b < bands; b++) d[w * C * bands + c * bands + b] = de[(c * W + w) * bands + b]!;
           const k = (session - 1) * SEED_V_TRIALS + (t - 1);
           vEeg.set(k, { dtype: 'float64', shape: [W, C * bands], data: d });
           const e = new Float64Array(W * eyeDims);

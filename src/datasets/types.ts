@@ -9,7 +9,13 @@
  * `windowsOf` / `flatten` give per-window views and training matrices.
  */
 import type { SmoothingName } from '../../runtime/dsp/smooth.js';
-import { mapToCap, selectChannelFeatures, type ChannelMapping, type MapOptions, type Montage } from '../../firmware-bridge/montage/index.js';
+import {
+  mapToCap,
+  selectChannelFeatures,
+  type ChannelMapping,
+  type MapOptions,
+  type Montage,
+} from '../../firmware-bridge/montage/index.js';
 
 export type DatasetName = 'seed' | 'seed-iv' | 'seed-v';
 
@@ -166,7 +172,11 @@ export function summarize(ds: EmotionDataset): DatasetSummary {
  * montage's site order, for training a headband model. Channel names become the device sites; the cap
  * channels they came from are kept in meta.sourceChannels. Pass a precomputed mapping to force choices.
  */
-export function selectMontage(ds: EmotionDataset, montage: Montage | ChannelMapping, opts: MapOptions = {}): { dataset: EmotionDataset; mapping: ChannelMapping } {
+export function selectMontage(
+  ds: EmotionDataset,
+  montage: Montage | ChannelMapping,
+  opts: MapOptions = {},
+): { dataset: EmotionDataset; mapping: ChannelMapping } {
   const mapping = 'matches' in montage ? montage : mapToCap(montage, { capChannels: ds.meta.channelNames, ...opts });
   const indices = mapping.matches.map((m) => {
     const i = ds.meta.channelNames.findIndex((c) => c.toUpperCase() === m.channel.toUpperCase());

@@ -104,5 +104,13 @@ export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRes
   });
   await session.stop();
   await device.disconnect();
-  return { predictions, scored, correct, accuracy: scored ? correct / scored : NaN, batteryStart, batteryEnd: device.batteryPercent, stats: session.stats };
+  return {
+    predictions,
+    scored,
+    correct,
+    accuracy: scored ? correct / scored : NaN,
+    batteryStart,
+    batteryEnd: device.batteryPercent,
+    stats: session.stats,
+  };
 }

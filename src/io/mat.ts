@@ -174,8 +174,10 @@ function readMatUnchecked(bytes: Uint8Array, opts: ReadMatOptions): MatFile {
   const e0 = bytes[126]!;
   const e1 = bytes[127]!;
   let le: boolean;
-  if (e0 === 0x49 && e1 === 0x4d) le = true; // "IM"
-  else if (e0 === 0x4d && e1 === 0x49) le = false; // "MI"
+  if (e0 === 0x49 && e1 === 0x4d)
+    le = true; // "IM"
+  else if (e0 === 0x4d && e1 === 0x49)
+    le = false; // "MI"
   else {
     // Level-4 files have no text header; anything else is not a MAT file at all.
     fail(`not a MATLAB Level-5 MAT-file (no "MI"/"IM" endian mark at byte 126; v4 MAT-files are not supported)`, opts);
@@ -254,17 +256,29 @@ function inflate(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: str
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ERR_BUFFER_TOO_LARGE') {
-      fail(`${where}: miCOMPRESSED element inflates to more than ${maxOutputLength} bytes (${limitIs}); refused without inflating the rest (a decompression bomb, or a damaged file)`, opts);
+      fail(
+        `${where}: miCOMPRESSED element inflates to more than ${maxOutputLength} bytes (${limitIs}); refused without inflating the rest (a decompression bomb, or a damaged file)`,
+        opts,
+      );
     }
-    if (e.code === 'Z_DATA_ERROR' && /incorrect data check/.test(e.message)) damaged('Adler-32 checksum of the inflated data does not match the zlib trailer');
+    if (e.code === 'Z_DATA_ERROR' && /incorrect data check/.test(e.message))
+      damaged('Adler-32 checksum of the inflated data does not match the zlib trailer');
     if (e.code === 'Z_BUF_ERROR') damaged(`zlib stream truncated: no end marker within the element's ${body.length} bytes`);
     damaged(`corrupt zlib stream: ${e.message}`);
   }
-  if (out.engine.bytesWritten !== body.length) damaged(`zlib stream ends after ${out.engine.bytesWritten} of the element's ${body.length} bytes`);
+  if (out.engine.bytesWritten !== body.length)
+    damaged(`zlib stream ends after ${out.engine.bytesWritten} of the element's ${body.length} bytes`);
   return new Uint8Array(out.buffer.buffer, out.buffer.byteOffset, out.buffer.byteLength);
 }
 
-function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, where: string, seen: (name: string) => void, budget: { element: number; left: number }): MatVariable | null {
+function readCompressed(
+  body: Uint8Array,
+  le: boolean,
+  opts: ReadMatOptions,
+  where: string,
+  seen: (name: string) => void,
+  budget: { element: number; left: number },
+): MatVariable | null {
   if (opts.only) {
     const name = peekCompressedName(body, le);
     if (name !== null && !opts.only(name)) {
@@ -287,10 +301,18 @@ function readCompressed(body: Uint8Array, le: boolean, opts: ReadMatOptions, whe
       return name !== null && /^[A-Za-z]\w{0,62}$/.test(name) ? name : undefined;
     };
     if (declared > budget.element) {
-      fail(`${where}: compressed variable declares ${declared} bytes (${mib(declared)}) inflated, more than the ${mib(budget.element)} this reader inflates per variable; refused before inflating (a decompression bomb, or a variable far larger than any SEED-family one)`, opts, key());
+      fail(
+        `${where}: compressed variable declares ${declared} bytes (${mib(declared)}) inflated, more than the ${mib(budget.element)} this reader inflates per variable; refused before inflating (a decompression bomb, or a variable far larger than any SEED-family one)`,
+        opts,
+        key(),
+      );
     }
     if (declared > budget.left) {
-      fail(`${where}: inflating this variable (${mib(declared)}) would pass the ${mib(opts.maxTotalInflatedBytes ?? MAT_MAX_INFLATED_FILE)} this reader inflates per file; refused before inflating`, opts, key());
+      fail(
+        `${where}: inflating this variable (${mib(declared)}) would pass the ${mib(opts.maxTotalInflatedBytes ?? MAT_MAX_INFLATED_FILE)} this reader inflates per file; refused before inflating`,
+        opts,
+        key(),
+      );
     }
     cap = declared;
     limitIs = 'the size its tag declares';
@@ -397,7 +419,8 @@ function parseMatrix(b: Uint8Array, le: boolean, opts: ReadMatOptions, where: st
   // An empty miMATRIX (0 bytes) is how MATLAB writes an empty cell element; not a variable.
   if (b.length === 0) return null;
   const flagsTag = sub('array flags');
-  if (flagsTag.type !== miUINT32 || flagsTag.nbytes !== 8) fail(`${where}: bad array-flags subelement (type ${flagsTag.type}, ${flagsTag.nbytes} bytes)`, opts);
+  if (flagsTag.type !== miUINT32 || flagsTag.nbytes !== 8)
+    fail(`${where}: bad array-flags subelement (type ${flagsTag.type}, ${flagsTag.nbytes} bytes)`, opts);
   const fdv = new DataView(b.buffer, b.byteOffset + flagsTag.dataStart, 8);
   const flagWord = fdv.getUint32(0, le);
   const mxClass = flagWord & 0xff;
@@ -420,12 +443,14 @@ function parseMatrix(b: Uint8Array, le: boolean, opts: ReadMatOptions, where: st
   if (mxClass === mxCHAR) {
     const t = sub('character data');
     let codes: ArrayLike<number>;
-    if (t.type === miUTF8) codes = Array.from(new TextDecoder('utf-8').decode(b.subarray(t.dataStart, t.dataStart + t.nbytes))).map((c) => c.codePointAt(0)!);
+    if (t.type === miUTF8)
+      codes = Array.from(new TextDecoder('utf-8').decode(b.subarray(t.dataStart, t.dataStart + t.nbytes))).map((c) => c.codePointAt(0)!);
     else if (t.type === miUTF16) codes = decodeElements(b, t.dataStart, t.nbytes / 2, 'uint16', le);
     else if (t.type === miUTF32) codes = decodeElements(b, t.dataStart, t.nbytes / 4, 'uint32', le);
     else {
       const dt = MI_DTYPE[t.type];
-      if (!dt || dt === 'float32' || dt === 'float64' || dt === 'int64' || dt === 'uint64') fail(`${where}: char array stored as type ${t.type}`, opts, name);
+      if (!dt || dt === 'float32' || dt === 'float64' || dt === 'int64' || dt === 'uint64')
+        fail(`${where}: char array stored as type ${t.type}`, opts, name);
       codes = decodeElements(b, t.dataStart, t.nbytes / bytesOf(t.type), dt, le) as ArrayLike<number>;
     }
     if (codes.length !== n) fail(`${where}: char data has ${codes.length} characters, dimensions need ${n}`, opts, name);
@@ -446,7 +471,13 @@ function parseMatrix(b: Uint8Array, le: boolean, opts: ReadMatOptions, where: st
   let imag: NumericArray | undefined;
   if (flags & FLAG_COMPLEX) imag = fortranToC(readNumeric(b, sub('imaginary part'), dtype, n, le, opts, where, name), dims);
   const logical = (flags & FLAG_LOGICAL) !== 0;
-  return { kind: 'numeric', name, array: { dtype: logical ? 'bool' : dtype, shape: dims, data: fortranToC(real, dims) }, ...(imag ? { imag } : {}), logical };
+  return {
+    kind: 'numeric',
+    name,
+    array: { dtype: logical ? 'bool' : dtype, shape: dims, data: fortranToC(real, dims) },
+    ...(imag ? { imag } : {}),
+    logical,
+  };
 }
 
 function bytesOf(miType: number): number {
@@ -518,20 +549,18 @@ export function writeMat(vars: Record<string, MatWritable> | Map<string, MatWrit
 function matrixBody(name: string, v: MatWritable): Uint8Array {
   const nameBytes = new TextEncoder().encode(name);
   if ('kind' in v) {
-    const codes = new Uint16Array([...v.text].map((c) => {
-      const cp = c.codePointAt(0)!;
-      if (cp > 0xffff) throw new DataFormatError(`char variable "${name}": code point ${cp} does not fit UTF-16 storage`);
-      return cp;
-    }));
-    return concat([
-      flagsElement(mxCHAR, 0),
-      dimsElement([1, codes.length]),
-      element(miINT8, nameBytes),
-      element(miUINT16, toBytes(codes)),
-    ]);
+    const codes = new Uint16Array(
+      [...v.text].map((c) => {
+        const cp = c.codePointAt(0)!;
+        if (cp > 0xffff) throw new DataFormatError(`char variable "${name}": code point ${cp} does not fit UTF-16 storage`);
+        return cp;
+      }),
+    );
+    return concat([flagsElement(mxCHAR, 0), dimsElement([1, codes.length]), element(miINT8, nameBytes), element(miUINT16, toBytes(codes))]);
   }
   const shape = v.shape.length === 0 ? [1, 1] : v.shape.length === 1 ? [1, v.shape[0]!] : v.shape;
-  if (shapeSize(shape) !== v.data.length) throw new DataFormatError(`variable "${name}": shape [${v.shape.join(', ')}] does not match ${v.data.length} elements`);
+  if (shapeSize(shape) !== v.data.length)
+    throw new DataFormatError(`variable "${name}": shape [${v.shape.join(', ')}] does not match ${v.data.length} elements`);
   const logical = v.dtype === 'bool';
   const dtype: Exclude<NumericDType, 'bool'> = logical ? 'uint8' : (v.dtype as Exclude<NumericDType, 'bool'>);
   const col = cToFortran(v.data, shape);
@@ -584,8 +613,14 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 /** A numeric variable as float64 data + shape; errors name the file and variable when it is missing or not numeric. */
 export function matNumeric(mat: MatFile, name: string, file?: string): NdArray {
   const v = mat.variables.get(name);
-  if (!v) throw new DataFormatError(`variable not found (file has: ${mat.names.slice(0, 12).join(', ')}${mat.names.length > 12 ? ', …' : ''})`, file, name);
-  if (v.kind !== 'numeric') throw new DataFormatError(`expected a numeric matrix, found ${v.kind === 'char' ? 'a char array' : `a ${v.className}`}`, file, name);
+  if (!v)
+    throw new DataFormatError(
+      `variable not found (file has: ${mat.names.slice(0, 12).join(', ')}${mat.names.length > 12 ? ', …' : ''})`,
+      file,
+      name,
+    );
+  if (v.kind !== 'numeric')
+    throw new DataFormatError(`expected a numeric matrix, found ${v.kind === 'char' ? 'a char array' : `a ${v.className}`}`, file, name);
   if (v.imag) throw new DataFormatError('expected a real matrix, found a complex one', file, name);
   return v.array;
 }

@@ -2,18 +2,7 @@
  * A minimal n-d array: a typed array in row-major (C) order plus its shape. Both the MAT and the npy readers
  * return these, already converted from column-major where the file stored it that way.
  */
-export type NumericDType =
-  | 'float64'
-  | 'float32'
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'bool';
+export type NumericDType = 'float64' | 'float32' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
 
 export interface DTypeArrayMap {
   float64: Float64Array;
@@ -187,11 +176,12 @@ export function fortranToC<T extends NumericArray>(src: T, shape: readonly numbe
   if (rank === 3) {
     const [a, b, c] = shape as [number, number, number];
     const ab = a * b;
-    for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) {
-      const dRow = (i * b + j) * c;
-      const sBase = i + a * j;
-      for (let k = 0; k < c; k++) d[dRow + k] = s[sBase + ab * k]!;
-    }
+    for (let i = 0; i < a; i++)
+      for (let j = 0; j < b; j++) {
+        const dRow = (i * b + j) * c;
+        const sBase = i + a * j;
+        for (let k = 0; k < c; k++) d[dRow + k] = s[sBase + ab * k]!;
+      }
     return dst;
   }
   // Walk the destination in row-major order, tracking the source offset with Fortran strides.

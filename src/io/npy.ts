@@ -143,7 +143,8 @@ export function writeNpy(a: NpyArray): Uint8Array {
       body.set(it, i * a.itemSize);
     });
   } else {
-    if (shapeSize(a.shape) !== a.data.length) throw new DataFormatError(`shape [${a.shape.join(', ')}] does not match ${a.data.length} elements`);
+    if (shapeSize(a.shape) !== a.data.length)
+      throw new DataFormatError(`shape [${a.shape.join(', ')}] does not match ${a.data.length} elements`);
     body = toBytes(a.data);
   }
   const out = new Uint8Array(10 + header.length + body.length);
@@ -191,16 +192,29 @@ export function readNpz(bytes: Uint8Array, file?: string, opts: ReadNpzOptions =
     if (seen.has(e.name)) throw new DataFormatError('damaged .npz: the zip directory lists this entry twice', file, e.name);
     seen.add(e.name);
     if (e.size > maxEntry) {
-      throw new DataFormatError(`entry declares ${e.size} bytes (${mib(e.size)}) inflated, more than the ${mib(maxEntry)} this reader extracts per entry; refused before inflating (a zip bomb, or an array far larger than any SEED-V one)`, file, e.name);
+      throw new DataFormatError(
+        `entry declares ${e.size} bytes (${mib(e.size)}) inflated, more than the ${mib(maxEntry)} this reader extracts per entry; refused before inflating (a zip bomb, or an array far larger than any SEED-V one)`,
+        file,
+        e.name,
+      );
     }
     total += e.size;
-    if (total > maxTotal) throw new DataFormatError(`the entries declare ${total} bytes or more inflated, more than the ${mib(maxTotal)} this reader extracts per archive; refused before inflating`, file, e.name);
+    if (total > maxTotal)
+      throw new DataFormatError(
+        `the entries declare ${total} bytes or more inflated, more than the ${mib(maxTotal)} this reader extracts per archive; refused before inflating`,
+        file,
+        e.name,
+      );
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Map<string, NpyArray>();
   for (const e of entries) {
     const damaged = (why: string): never => {
-      throw new DataFormatError(`damaged .npz: entry cannot be decompressed (${why}); the file is corrupt or incompletely copied`, file, e.name);
+      throw new DataFormatError(
+        `damaged .npz: entry cannot be decompressed (${why}); the file is corrupt or incompletely copied`,
+        file,
+        e.name,
+      );
     };
     if (e.offset + 30 > bytes.length || dv.getUint32(e.offset, true) !== 0x04034b50) damaged(`no local header at byte ${e.offset}`);
     const start = e.offset + 30 + dv.getUint16(e.offset + 26, true) + dv.getUint16(e.offset + 28, true);
@@ -222,7 +236,13 @@ export function readNpz(bytes: Uint8Array, file?: string, opts: ReadNpzOptions =
         // The first `size` bytes are what the directory describes: a CRC mismatch there says "damaged" first.
         const got = crc32(data);
         const past = `the stream inflates past the ${e.size} bytes the zip directory declares, and was dropped there without inflating the rest (a zip bomb, or a damaged file)`;
-        throw new DataFormatError(got !== e.crc ? `damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(e.crc)}; ${past}` : `damaged .npz: ${past}`, file, e.name);
+        throw new DataFormatError(
+          got !== e.crc
+            ? `damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(e.crc)}; ${past}`
+            : `damaged .npz: ${past}`,
+          file,
+          e.name,
+        );
       }
       if (data.length !== e.size) damaged(`inflates to ${data.length} bytes, the zip directory declares ${e.size}`);
     } else {
@@ -232,7 +252,11 @@ export function readNpz(bytes: Uint8Array, file?: string, opts: ReadNpzOptions =
     // of wrong numbers.
     const got = crc32(data);
     if (got !== e.crc) {
-      throw new DataFormatError(`damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(e.crc)}; the file is corrupt or incompletely copied`, file, e.name);
+      throw new DataFormatError(
+        `damaged .npz: CRC-32 of the extracted entry is ${hex32(got)}, the zip directory records ${hex32(e.crc)}; the file is corrupt or incompletely copied`,
+        file,
+        e.name,
+      );
     }
     if (!e.name.endsWith('.npy')) continue;
     const key = e.name.slice(0, -4);
@@ -264,7 +288,7 @@ function inflateBounded(raw: Uint8Array, size: number): { data: Uint8Array; over
   // Deflate inflates at most ~1032-fold: pieces sized to the room left (1–64 KB) keep what is ever inflated beyond
   // `size` to about 1 MB when a stream overruns a small declared size.
   if (raw.length === 0) inf.push(raw, true);
-  for (let off = 0; off < raw.length && !overflow; ) {
+  for (let off = 0; off < raw.length && !overflow;) {
     const step = Math.max(1024, Math.min(65536, Math.floor((size - have) / 1032) + 1));
     const end = Math.min(raw.length, off + step);
     inf.push(raw.subarray(off, end), end === raw.length);
@@ -382,9 +406,14 @@ export function writeNpz(members: Record<string, NpyArray>, opts: { compress?: b
 /** The raw bytes of a 0-d byte-string member (how np.savez stores a Python `bytes` value). */
 export function npzBytesMember(members: Map<string, NpyArray>, key: string, file?: string): Uint8Array {
   const m = members.get(key);
-  if (!m) throw new DataFormatError(`member '${key}.npy' not found (archive has: ${[...members.keys()].join(', ') || 'nothing'})`, file, key);
+  if (!m)
+    throw new DataFormatError(`member '${key}.npy' not found (archive has: ${[...members.keys()].join(', ') || 'nothing'})`, file, key);
   if (m.dtype !== 'bytes' || m.items.length !== 1) {
-    throw new DataFormatError(`expected a 0-d bytes array holding a pickle, found dtype ${m.dtype} shape (${m.shape.join(', ')})`, file, key);
+    throw new DataFormatError(
+      `expected a 0-d bytes array holding a pickle, found dtype ${m.dtype} shape (${m.shape.join(', ')})`,
+      file,
+      key,
+    );
   }
   return m.items[0]!;
 }

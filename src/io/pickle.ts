@@ -25,7 +25,10 @@ export type PyValue = null | boolean | number | bigint | string | Uint8Array | P
 
 // Intermediate objects that only live on the stack while numpy objects are being rebuilt.
 class Global {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get full(): string {
     return `${this.module}.${this.name}`;
   }
@@ -132,7 +135,8 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     if (kv.length % 2) fail('SETITEMS with an odd number of items');
     for (let i = 0; i < kv.length; i += 2) (dict as Map<PyKey, PyValue>).set(key(kv[i]!), value(kv[i + 1]!, 'dict value'));
   };
-  const int = (n: bigint): number | bigint => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
+  const int = (n: bigint): number | bigint =>
+    n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
   const longLE = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
     // Through a hex string: shifting a growing BigInt byte by byte is quadratic (a 1-MB LONG4 would take hours).
@@ -153,12 +157,14 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     }
     if (RECONSTRUCT.has(f)) {
       const cls = args[0];
-      if (!(cls instanceof Global) || cls.full !== 'numpy.ndarray') fail(`_reconstruct of ${describe(cls)}, only numpy.ndarray is supported`);
+      if (!(cls instanceof Global) || cls.full !== 'numpy.ndarray')
+        fail(`_reconstruct of ${describe(cls)}, only numpy.ndarray is supported`);
       return new PendingArray();
     }
     if (f === '_codecs.encode') {
       const [s, enc] = args;
-      if (typeof s !== 'string' || (enc !== 'latin1' && enc !== 'latin-1')) fail(`_codecs.encode only supports (str, 'latin1'), got ${describe(enc as Item)}`);
+      if (typeof s !== 'string' || (enc !== 'latin1' && enc !== 'latin-1'))
+        fail(`_codecs.encode only supports (str, 'latin1'), got ${describe(enc as Item)}`);
       const out = new Uint8Array((s as string).length);
       for (let i = 0; i < out.length; i++) {
         const c = (s as string).charCodeAt(i);
@@ -176,7 +182,8 @@ function unpickleUnchecked(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     }
     if (FROMBUFFER.has(f)) {
       const [buf, dt, shape, order] = args as unknown as [Item, Item, Item, Item];
-      if (!(buf instanceof Uint8Array) || !(dt instanceof DType) || !(shape instanceof PyTuple)) return fail('_frombuffer(...) with unexpected arguments');
+      if (!(buf instanceof Uint8Array) || !(dt instanceof DType) || !(shape instanceof PyTuple))
+        return fail('_frombuffer(...) with unexpected arguments');
       return arrayFrom(dt, buf, shapeOf(shape, fail), order === 'F', fail);
     }
     return fail(`call of ${f} is not supported`);

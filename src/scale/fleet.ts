@@ -42,7 +42,10 @@ export function watchFleet(
   const seen = new Set<string>();
   const order: string[] = [];
   let duplicates = 0;
-  const client: MqttClient = mqtt.connect(t.brokerUrl, clientOptions(t, env, { clean: true, reconnectPeriod: 1000, connectTimeout: 10_000 }));
+  const client: MqttClient = mqtt.connect(
+    t.brokerUrl,
+    clientOptions(t, env, { clean: true, reconnectPeriod: 1000, connectTimeout: 10_000 }),
+  );
   const levels = t.prefix.split('/').length;
   client.on('connect', () => {
     const topics = [`${t.prefix}/+/status`, `${t.prefix}/+/predictions`, `${t.prefix}/+/events`];
@@ -115,9 +118,24 @@ export function fleetTable(rows: Iterable<DeviceRow>, now = Date.now()): string 
   const head = ['device', 'state', 'label', 'battery', 'mode', 'gaps', 'last seen'];
   const body = [...rows]
     .sort((a, b) => a.device.localeCompare(b.device))
-    .map((r) => [r.device, r.state ?? '?', r.label ?? '-', r.battery === null ? '-' : `${Math.round(r.battery)} %`, r.mode ?? '-', r.gaps ? `${r.gaps} (${r.lostSamples} samples)` : '0', ago(r.lastSeen, now)]);
+    .map((r) => [
+      r.device,
+      r.state ?? '?',
+      r.label ?? '-',
+      r.battery === null ? '-' : `${Math.round(r.battery)} %`,
+      r.mode ?? '-',
+      r.gaps ? `${r.gaps} (${r.lostSamples} samples)` : '0',
+      ago(r.lastSeen, now),
+    ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  return [head, ...body].map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...body]
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** One device as a line (not a TTY). */

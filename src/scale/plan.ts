@@ -52,7 +52,12 @@ export function specFlags(raw: Record<string, unknown>): SpecFlags {
 /** 16 hex digits naming the sweep: everything in the spec but the seeds and folds (a resumed run may add some). */
 export function sweepId(spec: SweepSpec): string {
   const { seeds: _s, folds: _f, root: _r, ...flags } = spec.flags;
-  const body = JSON.stringify({ ...spec, flags: Object.keys(flags).sort().map((k) => [k, flags[k]]) });
+  const body = JSON.stringify({
+    ...spec,
+    flags: Object.keys(flags)
+      .sort()
+      .map((k) => [k, flags[k]]),
+  });
   return createHash('sha256').update(body).digest('hex').slice(0, 16);
 }
 
@@ -61,7 +66,8 @@ const part = (s: string | number) => encodeURIComponent(String(s)).replace(/\./g
 
 export const teacherJobId = (sweep: string, arch: string, fold: string, seed: number) => `${sweep}.t.${part(arch)}.${part(fold)}.${seed}`;
 export const gateJobId = (sweep: string, arch: string, fold: string, seed: number) => `${sweep}.g.${part(arch)}.${part(fold)}.${seed}`;
-export const studentJobId = (sweep: string, method: string, arch: string, fold: string, seed: number) => `${sweep}.s.${part(method)}.${part(arch)}.${part(fold)}.${seed}`;
+export const studentJobId = (sweep: string, method: string, arch: string, fold: string, seed: number) =>
+  `${sweep}.s.${part(method)}.${part(arch)}.${part(fold)}.${seed}`;
 export const specKey = (queueName: string, sweep: string) => `cmcrd-sweep:${queueName}:${sweep}`;
 
 /** The method whose own result is the teacher's (its modality's "-only" row): what a teacher job runs. */
@@ -170,7 +176,17 @@ export function planSweep(
         if (c.skip.has(runKey(fold, seed))) continue;
         const id = studentJobId(sweep, c.method, c.arch, fold, seed);
         const teacherId = needs ? teacherJobId(sweep, tArch, fold, seed) : null;
-        const data: StudentJobData = { v, sweep, kind: 'student', fold, seed, method: c.method, arch: c.arch, teacher: teacherId, checkpoint: c.checkpoint };
+        const data: StudentJobData = {
+          v,
+          sweep,
+          kind: 'student',
+          fold,
+          seed,
+          method: c.method,
+          arch: c.arch,
+          teacher: teacherId,
+          checkpoint: c.checkpoint,
+        };
         let gate: string | null = null;
         if (teacherId) {
           gate = gateJobId(sweep, tArch, fold, seed);

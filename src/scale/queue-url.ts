@@ -33,21 +33,26 @@ export function parseQueueUrl(text: string, env: NodeJS.ProcessEnv = process.env
   } catch {
     throw new Error(`not a URL: ${JSON.stringify(text)} (expected redis://host:port[/db])`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`${JSON.stringify(text)}: the scheme must be redis:// or rediss:// (TLS), got ${u.protocol}//`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new Error(`${JSON.stringify(text)}: the scheme must be redis:// or rediss:// (TLS), got ${u.protocol}//`);
   if (!u.hostname) throw new Error(`${JSON.stringify(text)}: no host`);
   const port = u.port ? Number(u.port) : 6379;
   const dbText = u.pathname.replace(/^\//, '');
   const db = dbText === '' ? 0 : Number(dbText);
-  if (!Number.isInteger(db) || db < 0 || db > 15 || !/^\d*$/.test(dbText)) throw new Error(`${JSON.stringify(text)}: the database must be an integer 0–15, got ${JSON.stringify(dbText)}`);
+  if (!Number.isInteger(db) || db < 0 || db > 15 || !/^\d*$/.test(dbText))
+    throw new Error(`${JSON.stringify(text)}: the database must be an integer 0–15, got ${JSON.stringify(dbText)}`);
   const known = new Set(['queue', 'attempts', 'backoff']);
-  for (const k of u.searchParams.keys()) if (!known.has(k)) throw new Error(`${JSON.stringify(text)}: unknown parameter ${JSON.stringify(k)} (known: ${[...known].join(', ')})`);
+  for (const k of u.searchParams.keys())
+    if (!known.has(k)) throw new Error(`${JSON.stringify(text)}: unknown parameter ${JSON.stringify(k)} (known: ${[...known].join(', ')})`);
   const queueName = u.searchParams.get('queue') ?? 'cmcrd';
-  if (!QUEUE_NAME.test(queueName)) throw new Error(`${JSON.stringify(text)}: queue name must be 1–64 of A–Z a–z 0–9 _ . -, got ${JSON.stringify(queueName)}`);
+  if (!QUEUE_NAME.test(queueName))
+    throw new Error(`${JSON.stringify(text)}: queue name must be 1–64 of A–Z a–z 0–9 _ . -, got ${JSON.stringify(queueName)}`);
   const int = (key: string, dflt: number, min: number) => {
     const v = u.searchParams.get(key);
     if (v === null) return dflt;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${JSON.stringify(text)}: ${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`${JSON.stringify(text)}: ${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
   const username = u.username ? decodeURIComponent(u.username) : env.CMCRD_REDIS_USERNAME;

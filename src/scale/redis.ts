@@ -19,7 +19,8 @@ export async function loadRedisClient(): Promise<void> {
   try {
     RedisClass = (await import('ioredis')).Redis;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error("the Redis client library is not installed (npm install ioredis: BullMQ needs it beside it)");
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND')
+      throw new Error('the Redis client library is not installed (npm install ioredis: BullMQ needs it beside it)');
     throw e;
   }
 }
@@ -64,7 +65,10 @@ export async function reachable(r: Redis, t: QueueTarget, ms = 10_000): Promise<
     await Promise.race([
       r.ping(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${t.display} within ${ms / 1000} s (is redis-server running there?)`)), ms);
+        timer = setTimeout(
+          () => reject(new Error(`cannot reach Redis at ${t.display} within ${ms / 1000} s (is redis-server running there?)`)),
+          ms,
+        );
       }),
     ]);
   } finally {

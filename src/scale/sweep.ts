@@ -16,12 +16,32 @@ import { FlowProducer, Job, Queue, type JobsOptions } from 'bullmq';
 import { serialiseCheckpoint } from '../../export/checkpoint.js';
 import { flatten } from '../datasets/types.js';
 import { writeRunReport } from '../train/report.js';
-import { datasetFingerprint, ExperimentConfigError, runExperiment, selectFolds, type ExperimentResult, type FoldRecord, type PreviousRun } from '../train/run.js';
+import {
+  datasetFingerprint,
+  ExperimentConfigError,
+  runExperiment,
+  selectFolds,
+  type ExperimentResult,
+  type FoldRecord,
+  type PreviousRun,
+} from '../train/run.js';
 import * as tf from '../train/tf.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { CliError } from '../cli/errors.js';
 import type { JobCell, JobsOutcome, JobsRun } from '../cli/jobs.js';
-import { planSweep, runKey, specFlags, specKey, sweepId, type GateUnit, type JobData, type StudentResult, type StudentUnit, type SweepSpec, type TeacherResult } from './plan.js';
+import {
+  planSweep,
+  runKey,
+  specFlags,
+  specKey,
+  sweepId,
+  type GateUnit,
+  type JobData,
+  type StudentResult,
+  type StudentUnit,
+  type SweepSpec,
+  type TeacherResult,
+} from './plan.js';
 import { loadRedisClient, parseQueueUrl, reachable, redisClient, type QueueTarget } from './redis.js';
 
 export interface SweepTiming {
@@ -35,14 +55,20 @@ const TIMING: SweepTiming = { pollMs: 500, reportMs: 2000 };
 
 /** The error a sweep ends with when runs failed: each with its error, and where the finished runs are. */
 export function queueFailed(out: string, failures: string[]): CliError {
-  return new CliError(`${failures.length} run(s) failed on the queue:\n${failures.join('\n')}\nthe finished runs were written to ${out}; the same command with --resume retries the failed ones`, 1);
+  return new CliError(
+    `${failures.length} run(s) failed on the queue:\n${failures.join('\n')}\nthe finished runs were written to ${out}; the same command with --resume retries the failed ones`,
+    1,
+  );
 }
 
 type CellState = { done: number; running: number; failed: number; waiting: number; planned: number };
 
 /** Run the sweep of `p` on the queue at `url` and gather its results (as runInJobs does for --jobs). */
 export async function runOnQueue(url: string, p: JobsRun, timing: Partial<SweepTiming> = {}): Promise<JobsOutcome> {
-  if (p.jobs > 1) throw new CliError('--queue and --jobs cannot be combined: with --queue the runs go to the workers (`cmcrd worker --concurrency N` uses N cores of a machine)');
+  if (p.jobs > 1)
+    throw new CliError(
+      '--queue and --jobs cannot be combined: with --queue the runs go to the workers (`cmcrd worker --concurrency N` uses N cores of a machine)',
+    );
   let target: QueueTarget;
   try {
     target = parseQueueUrl(url);
@@ -67,7 +93,15 @@ async function sweep(target: QueueTarget, p: JobsRun, timing: SweepTiming): Prom
   const folds = selectFolds(flatten(cfg.dataset), cfg.dataset, cfg.base.protocol, cfg.base.folds).map((f) => f.id);
   const seeds = cfg.base.seeds;
   const assemble = (cell: JobCell, resume: PreviousRun | null) =>
-    runExperiment({ ...cfg.base, dataset: cfg.dataset, method: cell.method, arch: cell.arch, ...(resume ? { resume } : {}), interrupt: { interrupted: true }, checkpointDir: null });
+    runExperiment({
+      ...cfg.base,
+      dataset: cfg.dataset,
+      method: cell.method,
+      arch: cell.arch,
+      ...(resume ? { resume } : {}),
+      interrupt: { interrupted: true },
+      checkpointDir: null,
+    });
   // An earlier results.json (--resume) is checked first: same experiment, nothing outside the plan.
   for (const cell of p.cells) {
     if (!cell.resume) continue;
@@ -89,7 +123,12 @@ async function sweep(target: QueueTarget, p: JobsRun, timing: SweepTiming): Prom
   const plan = planSweep(
     spec,
     id,
-    p.cells.map((c) => ({ method: c.method, arch: c.arch, checkpoint: c.checkpointDir !== null, skip: new Set((c.resume?.folds ?? []).map((f) => runKey(f.fold, f.seed))) })),
+    p.cells.map((c) => ({
+      method: c.method,
+      arch: c.arch,
+      checkpoint: c.checkpointDir !== null,
+      skip: new Set((c.resume?.folds ?? []).map((f) => runKey(f.fold, f.seed))),
+    })),
     folds,
     seeds,
     target,
@@ -114,10 +153,15 @@ async function sweep(target: QueueTarget, p: JobsRun, timing: SweepTiming): Prom
     }
     const queue = new Queue<JobData>(target.queueName, { connection: conn });
     const flows = new FlowProducer({ connection: conn });
-    closers.push(() => flows.close(), () => queue.close());
+    closers.push(
+      () => flows.close(),
+      () => queue.close(),
+    );
     const key = specKey(target.queueName, id);
     await conn.set(key, JSON.stringify(spec));
-    log(`queue: sweep ${id} on ${target.display} (queue ${target.queueName}): ${plan.students.length} run(s), ${plan.gates.size} teacher(s) to train; start workers with \`cmcrd worker --queue ${target.display}\``);
+    log(
+      `queue: sweep ${id} on ${target.display} (queue ${target.queueName}): ${plan.students.length} run(s), ${plan.gates.size} teacher(s) to train; start workers with \`cmcrd worker --queue ${target.display}\``,
+    );
     await prepareJobs(queue, plan, p.raw.resume === true, log);
     const outcome = await watch(p, queue, flows, plan, target, timing, {
       respec: async () => {
@@ -131,7 +175,9 @@ async function sweep(target: QueueTarget, p: JobsRun, timing: SweepTiming): Prom
     // The reports hold the results now: completed runs leave Redis; the rest stays for --resume.
     const interrupted = p.interrupt.interrupted;
     const clean = !outcome.failures.length && !interrupted;
-    const ids = clean ? [...plan.students.map((s) => s.id), ...[...plan.gates.values()].flatMap((g) => [g.id, g.teacherId])] : outcome.completedIds;
+    const ids = clean
+      ? [...plan.students.map((s) => s.id), ...[...plan.gates.values()].flatMap((g) => [g.id, g.teacherId])]
+      : outcome.completedIds;
     for (const jid of ids) await queue.remove(jid, { removeChildren: true }).catch(() => 0);
     if (clean) await conn.del(key);
     return { results, failures: outcome.failures };
@@ -146,21 +192,31 @@ async function sweep(target: QueueTarget, p: JobsRun, timing: SweepTiming): Prom
  * run replaces its results; refused while one is running on a worker); with --resume, finished jobs are kept and
  * failed ones are removed so that they are tried again.
  */
-async function prepareJobs(queue: Queue<JobData>, plan: { students: StudentUnit[]; gates: Map<string, GateUnit> }, resume: boolean, log: (l: string) => void): Promise<void> {
+async function prepareJobs(
+  queue: Queue<JobData>,
+  plan: { students: StudentUnit[]; gates: Map<string, GateUnit> },
+  resume: boolean,
+  log: (l: string) => void,
+): Promise<void> {
   const ids = [...plan.students.map((s) => s.id), ...[...plan.gates.values()].flatMap((g) => [g.id, g.teacherId])];
   const states = await Promise.all(ids.map((jid) => queue.getJobState(jid)));
   const existing = ids.filter((_, i) => states[i] !== 'unknown');
   if (!existing.length) return;
   if (!resume) {
     const active = ids.filter((_, i) => states[i] === 'active');
-    if (active.length) throw new CliError(`--queue: ${active.length} job(s) of this same sweep are running on workers now (e.g. ${active[0]}); add --resume to reattach to them, or wait`);
+    if (active.length)
+      throw new CliError(
+        `--queue: ${active.length} job(s) of this same sweep are running on workers now (e.g. ${active[0]}); add --resume to reattach to them, or wait`,
+      );
     log(`queue: removing ${existing.length} job(s) left by an earlier run of this sweep (--resume would keep their results)`);
     for (const jid of existing) await queue.remove(jid, { removeChildren: true }).catch(() => 0);
     return;
   }
   const failed = ids.filter((_, i) => states[i] === 'failed');
   const done = ids.filter((_, i) => states[i] === 'completed').length;
-  log(`queue: --resume: ${existing.length} job(s) of this sweep are in the queue (${done} finished${failed.length ? `, ${failed.length} failed: tried again` : ''})`);
+  log(
+    `queue: --resume: ${existing.length} job(s) of this sweep are in the queue (${done} finished${failed.length ? `, ${failed.length} failed: tried again` : ''})`,
+  );
   // A failed teacher fails its gate: both go, and the flow is added again.
   const failedGates = [...plan.gates.values()].filter((g) => failed.includes(g.id) || failed.includes(g.teacherId));
   for (const g of failedGates) {
@@ -187,12 +243,22 @@ async function watch(
   hooks: { respec: () => Promise<void> },
 ): Promise<Watched> {
   const { log, cells } = p;
-  const jobOpts: JobsOptions = { attempts: target.attempts, backoff: { type: 'exponential', delay: target.backoffMs }, removeOnComplete: false, removeOnFail: false };
+  const jobOpts: JobsOptions = {
+    attempts: target.attempts,
+    backoff: { type: 'exponential', delay: target.backoffMs },
+    removeOnComplete: false,
+    removeOnFail: false,
+  };
   const results = new Map<string, StudentResult>();
   const failed = new Map<string, string>();
   const teachersWritten = new Set<string>();
   const refusals = new Set<string>();
-  const gathered: Array<{ config: ExperimentResult['config'] | null; folds: FoldRecord[]; engines: Set<string>; transductive: Set<string> }> = cells.map(() => ({ config: null, folds: [], engines: new Set(), transductive: new Set() }));
+  const gathered: Array<{
+    config: ExperimentResult['config'] | null;
+    folds: FoldRecord[];
+    engines: Set<string>;
+    transductive: Set<string>;
+  }> = cells.map(() => ({ config: null, folds: [], engines: new Set(), transductive: new Set() }));
   const kept = cells.map((c) => c.resume?.folds.length ?? 0);
   const planned = (i: number) => kept[i]! + plan.students.filter((s) => s.cell === i).length;
   const shown = cells.map(() => '');
@@ -239,7 +305,12 @@ async function watch(
   const prevOf = (i: number): PreviousRun | null => {
     const g = gathered[i]!;
     if (!g.config || !g.folds.length) return null;
-    return { source: `the queue at ${target.display}`, config: { ...g.config, engines: [...g.engines] }, folds: [...g.folds], transductiveSubjects: [...g.transductive] };
+    return {
+      source: `the queue at ${target.display}`,
+      config: { ...g.config, engines: [...g.engines] },
+      folds: [...g.folds],
+      transductiveSubjects: [...g.transductive],
+    };
   };
 
   for (;;) {
@@ -283,14 +354,21 @@ async function watch(
           else if (gs === 'failed') {
             const tj = await Job.fromId(queue, g.teacherId);
             const gj = tj?.failedReason ? null : await Job.fromId(queue, g.id);
-            failed.set(s.id, tj?.failedReason ? `${describe(s)}: its teacher (job ${g.teacherId}) failed: ${tj.failedReason}` : `${describe(s)}: its gate job ${g.id} failed: ${gj?.failedReason ?? 'unknown error'}`);
+            failed.set(
+              s.id,
+              tj?.failedReason
+                ? `${describe(s)}: its teacher (job ${g.teacherId}) failed: ${tj.failedReason}`
+                : `${describe(s)}: its gate job ${g.id} failed: ${gj?.failedReason ?? 'unknown error'}`,
+            );
             dirty.add(s.cell);
           } else if (gs === 'active') running.add(g.id);
         }
       }
     }
     // Teachers training count as running for their students' cells.
-    for (const g of plan.gates.values()) if (!running.has(g.teacherId) && pending.some((s) => s.gate === g.id)) if ((await queue.getJobState(g.teacherId)) === 'active') running.add(g.teacherId);
+    for (const g of plan.gates.values())
+      if (!running.has(g.teacherId) && pending.some((s) => s.gate === g.id))
+        if ((await queue.getJobState(g.teacherId)) === 'active') running.add(g.teacherId);
     for (const s of delayed.slice(0, 20)) {
       const job = await Job.fromId<JobData>(queue, s.id);
       const why = job?.data.refused;
@@ -303,25 +381,41 @@ async function watch(
     const now = Date.now();
     if (now - lastReport >= timing.reportMs || left === 0 || p.interrupt.interrupted) {
       lastReport = now;
-      report(cells.map((c, i) => {
-        const mine = plan.students.filter((s) => s.cell === i);
-        const st: CellState = {
-          planned: planned(i),
-          done: kept[i]! + mine.filter((s) => results.has(s.id)).length,
-          failed: mine.filter((s) => failed.has(s.id)).length,
-          running: mine.filter((s) => running.has(s.id) || (s.gate !== null && !results.has(s.id) && running.has(plan.gates.get(s.gate)!.teacherId))).length,
-          waiting: 0,
-        };
-        st.waiting = st.planned - st.done - st.failed - st.running;
-        return st;
-      }));
+      report(
+        cells.map((c, i) => {
+          const mine = plan.students.filter((s) => s.cell === i);
+          const st: CellState = {
+            planned: planned(i),
+            done: kept[i]! + mine.filter((s) => results.has(s.id)).length,
+            failed: mine.filter((s) => failed.has(s.id)).length,
+            running: mine.filter(
+              (s) => running.has(s.id) || (s.gate !== null && !results.has(s.id) && running.has(plan.gates.get(s.gate)!.teacherId)),
+            ).length,
+            waiting: 0,
+          };
+          st.waiting = st.planned - st.done - st.failed - st.running;
+          return st;
+        }),
+      );
     }
     if (now - lastWrite >= 5 * timing.reportMs || left === 0 || p.interrupt.interrupted) {
       lastWrite = now;
       for (const i of dirty) {
         const cell = cells[i]!;
         const prev = combineRuns(cell.resume ?? null, prevOf(i));
-        if (prev) writeRunReport(join(p.out, cell.rel), await runExperiment({ ...p.cfg.base, dataset: p.cfg.dataset, method: cell.method, arch: cell.arch, resume: prev, interrupt: { interrupted: true }, checkpointDir: null }));
+        if (prev)
+          writeRunReport(
+            join(p.out, cell.rel),
+            await runExperiment({
+              ...p.cfg.base,
+              dataset: p.cfg.dataset,
+              method: cell.method,
+              arch: cell.arch,
+              resume: prev,
+              interrupt: { interrupted: true },
+              checkpointDir: null,
+            }),
+          );
       }
       dirty.clear();
       // Saved in results.json now (what --resume reads): the job results, checkpoints included, leave Redis.
@@ -334,7 +428,8 @@ async function watch(
     }
     await new Promise((r) => setTimeout(r, timing.pollMs));
   }
-  if (p.interrupt.interrupted) log(`queue: stopped watching; the jobs stay queued and workers go on (the same command with --resume gathers them)`);
+  if (p.interrupt.interrupted)
+    log(`queue: stopped watching; the jobs stay queued and workers go on (the same command with --resume gathers them)`);
 
   function report(states: CellState[]) {
     states.forEach((st, i) => {
@@ -370,7 +465,9 @@ async function addFlow(queue: Queue<JobData>, flows: FlowProducer, g: GateUnit, 
     queueName: queue.name,
     data: g.data,
     opts: gateOpts,
-    children: [{ name: 'teacher', queueName: queue.name, data: g.teacher, opts: { ...opts, jobId: g.teacherId, failParentOnFailure: true } }],
+    children: [
+      { name: 'teacher', queueName: queue.name, data: g.teacher, opts: { ...opts, jobId: g.teacherId, failParentOnFailure: true } },
+    ],
   });
 }
 

@@ -24,7 +24,17 @@ import * as tf from '../train/tf.js';
 import { datasetFingerprint, ExperimentConfigError, runExperiment, type Direction, type RunEvent } from '../train/run.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { experimentConfig, type ExperimentConfig, type ExperimentFlags } from '../cli/experiment-options.js';
-import { specKey, teacherMethod, type GateJobData, type JobData, type StudentJobData, type StudentResult, type SweepSpec, type TeacherJobData, type TeacherResult } from './plan.js';
+import {
+  specKey,
+  teacherMethod,
+  type GateJobData,
+  type JobData,
+  type StudentJobData,
+  type StudentResult,
+  type SweepSpec,
+  type TeacherJobData,
+  type TeacherResult,
+} from './plan.js';
 import { loadRedisClient, redisClient, type QueueTarget } from './redis.js';
 
 export interface WorkerSettings {
@@ -74,7 +84,8 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
   const said = new Set<string>();
 
   const mapRoot = (root: string): string => {
-    for (const [from, to] of s.rootMap ?? []) if (root === from || root.startsWith(from.endsWith('/') ? from : from + '/')) return to + root.slice(from.length);
+    for (const [from, to] of s.rootMap ?? [])
+      if (root === from || root.startsWith(from.endsWith('/') ? from : from + '/')) return to + root.slice(from.length);
     return root;
   };
 
@@ -83,7 +94,8 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
     const known = contexts.get(sweep);
     if (known && (!('refusal' in known) || known.until > Date.now())) return known;
     const text = await conn.get(specKey(t.queueName, sweep));
-    if (!text) return { refusal: `sweep ${sweep}: its settings are not in Redis (the coordinator writes them again when it runs)`, until: 0 };
+    if (!text)
+      return { refusal: `sweep ${sweep}: its settings are not in Redis (the coordinator writes them again when it runs)`, until: 0 };
     const spec = JSON.parse(text) as SweepSpec;
     let ctx: Context;
     try {
@@ -95,7 +107,10 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
       }
       const cfg = experimentConfig(flags, join(scratch, 'out'), (l) => log(`sweep ${sweep}: ${l}`));
       const fp = datasetFingerprint(cfg.dataset);
-      if (fp !== spec.fingerprint) throw new Error(`the data at ${flags.root} differs from the coordinator's (fingerprint ${fp}, expected ${spec.fingerprint}); give this worker the same copy (or --root-map)`);
+      if (fp !== spec.fingerprint)
+        throw new Error(
+          `the data at ${flags.root} differs from the coordinator's (fingerprint ${fp}, expected ${spec.fingerprint}); give this worker the same copy (or --root-map)`,
+        );
       if (spec.teacher !== null) cfg.base = { ...cfg.base, teacherCheckpoint: parseCheckpoint(spec.teacher, `sweep ${sweep}'s --teacher`) };
       ctx = { spec, cfg };
       log(`sweep ${sweep}: ${cfg.kind} data from ${flags.root}, tfjs ${tf.getBackend()}`);
@@ -134,7 +149,13 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
       });
       const file = readdirSync(dir).find((f) => f.endsWith('.json'));
       if (r.completed !== 1 || !file) throw new Error('the teacher run did not finish');
-      return { file, text: readFileSync(join(dir, file), 'utf8'), accuracy: r.folds[0]!.accuracy, worker: name, seconds: (performance.now() - t0) / 1000 };
+      return {
+        file,
+        text: readFileSync(join(dir, file), 'utf8'),
+        accuracy: r.folds[0]!.accuracy,
+        worker: name,
+        seconds: (performance.now() - t0) / 1000,
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -169,7 +190,8 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
       });
       const record = r.folds[0];
       if (r.completed !== 1 || !record) throw new Error('the run did not finish');
-      if (d.teacher && teacherSource === 'trained' && memo.size) log(`job ${job.id}: warning: the teacher's checkpoint did not match this run's teacher settings, so it was trained again`);
+      if (d.teacher && teacherSource === 'trained' && memo.size)
+        log(`job ${job.id}: warning: the teacher's checkpoint did not match this run's teacher settings, so it was trained again`);
       let checkpoint: StudentResult['checkpoint'] = null;
       if (record.checkpoint) {
         checkpoint = { file: basename(record.checkpoint), text: readFileSync(record.checkpoint, 'utf8') };
@@ -186,7 +208,13 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
       d.students.map((st) => ({
         name: 'student',
         data: st.data,
-        opts: { jobId: st.id, attempts: d.attempts, backoff: { type: 'exponential', delay: d.backoffMs }, removeOnComplete: false, removeOnFail: false },
+        opts: {
+          jobId: st.id,
+          attempts: d.attempts,
+          backoff: { type: 'exponential', delay: d.backoffMs },
+          removeOnComplete: false,
+          removeOnFail: false,
+        },
       })),
     );
     return { students: d.students.length };
@@ -197,12 +225,19 @@ export async function startWorker(s: WorkerSettings): Promise<RunningWorker> {
 
   const processor = async (job: Job<JobData>, token?: string): Promise<unknown> => {
     const d = job.data;
-    if (d.v !== version) return refuse(job, token, `the job was enqueued by cmcrd ${d.v} and this worker runs cmcrd ${version}; start workers of the coordinator's version`);
+    if (d.v !== version)
+      return refuse(
+        job,
+        token,
+        `the job was enqueued by cmcrd ${d.v} and this worker runs cmcrd ${version}; start workers of the coordinator's version`,
+      );
     if (d.kind === 'gate') return gateJob(d);
     if (!contexts.has(d.sweep)) log(`job ${job.id}: reading sweep ${d.sweep}'s settings and data`);
     const ctx = await context(d.sweep);
     if ('refusal' in ctx) return refuse(job, token, ctx.refusal);
-    log(`job ${job.id}: ${describe(d)} (try ${job.attemptsMade + 1}${job.stalledCounter ? `; taken again from ${job.stalledCounter} lost worker(s)` : ''})`);
+    log(
+      `job ${job.id}: ${describe(d)} (try ${job.attemptsMade + 1}${job.stalledCounter ? `; taken again from ${job.stalledCounter} lost worker(s)` : ''})`,
+    );
     const t0 = performance.now();
     try {
       const res = d.kind === 'teacher' ? await teacherJob(d, ctx) : await studentJob(job, d, ctx);

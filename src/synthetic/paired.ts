@@ -41,7 +41,8 @@ export function syntheticPairedDataset(o: PairedOptions): EmotionDataset {
   const trials = o.trialsPerSession ?? SEED_IV_TRIALS;
   const W = o.windowsPerTrial ?? 8;
   const eyeDims = o.eyeDims ?? 31;
-  if (!(Number.isInteger(sessions) && sessions >= 1 && sessions <= 3)) throw new RangeError(`the SEED-IV layout has 1 to 3 sessions, got ${sessions}`);
+  if (!(Number.isInteger(sessions) && sessions >= 1 && sessions <= 3))
+    throw new RangeError(`the SEED-IV layout has 1 to 3 sessions, got ${sessions}`);
   const records: TrialRecord[] = [];
   const total = o.subjects.length * sessions * trials;
   let done = 0;
@@ -54,7 +55,9 @@ export function syntheticPairedDataset(o: PairedOptions): EmotionDataset {
         const eeg = new Float32Array(W * channels.length * B);
         const eye = new Float32Array(W * eyeDims);
         for (let w = 0; w < W; w++) {
-          channels.forEach((_, c) => eeg.set(seedDE(t.eeg[c]!.subarray(w * L, (w + 1) * L), fs, { nfft: PAIRED_NFFT }), (w * channels.length + c) * B));
+          channels.forEach((_, c) =>
+            eeg.set(seedDE(t.eeg[c]!.subarray(w * L, (w + 1) * L), fs, { nfft: PAIRED_NFFT }), (w * channels.length + c) * B),
+          );
           eye.set(t.eye[w]!, w * eyeDims);
         }
         records.push({ subject: String(subject), session: session + 1, trial: trial + 1, label, windows: W, eeg, eye });

@@ -11,7 +11,10 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 let chosen: BackendName | null = null;
 
-export async function initBackend(prefer?: BackendName, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<BackendName> {
+export async function initBackend(
+  prefer?: BackendName,
+  log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+): Promise<BackendName> {
   if (chosen && (!prefer || prefer === chosen)) return chosen;
   const order: BackendName[] = prefer ? [prefer] : ['tensorflow', 'wasm', 'cpu'];
   for (const name of order) {
@@ -40,5 +43,7 @@ export async function initBackend(prefer?: BackendName, log: (line: string) => v
 export async function trainingStepsLine(choice: EngineChoice, backend: BackendName): Promise<string> {
   if (!networkEnginesApply(choice, backend)) return `training steps: tfjs ${backend}`;
   const ort = await ortEngineName();
-  return ort ? `training steps: MLP and DGCNN on ${ort}, EEGNet-mini on tfjs ${backend}` : `training steps: tfjs ${backend} (onnxruntime-node did not load)`;
+  return ort
+    ? `training steps: MLP and DGCNN on ${ort}, EEGNet-mini on tfjs ${backend}`
+    : `training steps: tfjs ${backend} (onnxruntime-node did not load)`;
 }

@@ -7,7 +7,13 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { parseCheckpoint, serialiseCheckpoint, type Checkpoint, type FeatureSpec, type ParseCheckpointOptions } from '../../export/checkpoint.js';
+import {
+  parseCheckpoint,
+  serialiseCheckpoint,
+  type Checkpoint,
+  type FeatureSpec,
+  type ParseCheckpointOptions,
+} from '../../export/checkpoint.js';
 import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 import type { DatasetMeta } from '../datasets/types.js';
 import type { Network } from './nets/types.js';
@@ -129,7 +135,7 @@ export function encodeTrials(trials: Iterable<TrialId>): string {
     for (const session of [...sessions.keys()].sort((a, b) => a - b)) {
       const list = [...sessions.get(session)!].sort((a, b) => a - b);
       const runs: string[] = [];
-      for (let i = 0; i < list.length; ) {
+      for (let i = 0; i < list.length;) {
         let j = i;
         while (j + 1 < list.length && list[j + 1] === list[j]! + 1) j++;
         runs.push(j > i ? `${list[i]}-${list[j]}` : `${list[i]}`);

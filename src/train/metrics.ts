@@ -18,7 +18,8 @@ export function confusionMatrix(pred: ArrayLike<number>, truth: ArrayLike<number
   for (let i = 0; i < pred.length; i++) {
     const t = truth[i]!;
     const p = pred[i]!;
-    if (!(t >= 0 && t < classes && p >= 0 && p < classes)) throw new RangeError(`confusionMatrix: label ${t} / prediction ${p} outside 0..${classes - 1}`);
+    if (!(t >= 0 && t < classes && p >= 0 && p < classes))
+      throw new RangeError(`confusionMatrix: label ${t} / prediction ${p} outside 0..${classes - 1}`);
     m[t]![p]!++;
   }
   return m;

@@ -47,7 +47,13 @@ interface UpdateScalars {
 
 function updateTs(g: Float32Array, w: Float32Array, m: Float32Array, v: Float32Array, n: number, k: UpdateScalars): void {
   const f = Math.fround;
-  const c1 = f(k.c1), b2 = f(k.b2), c2 = f(k.c2), bc = f(k.bc2Sqrt), eps = f(k.eps), decay = f(k.decay), neg = f(k.negStep);
+  const c1 = f(k.c1),
+    b2 = f(k.b2),
+    c2 = f(k.c2),
+    bc = f(k.bc2Sqrt),
+    eps = f(k.eps),
+    decay = f(k.decay),
+    neg = f(k.negStep);
   for (let i = 0; i < n; i++) {
     const gi = g[i]!;
     const mi = f(m[i]! + f(c1 * f(gi - m[i]!)));
@@ -68,27 +74,61 @@ export function adamwModule(): Uint8Array<ArrayBuffer> {
   const x4 = (s: string) => `${s}_x4`; // a scalar in all four lanes, or a loaded f32x4
   const at = (base: string): Code => [get(base), get('i'), i32.add]; // base + i
   const load = (base: string): Code => [at(base), v128.load()];
-  return assemble([{
-    name: 'update',
-    params: { ...typed('i32', 'g', 'w', 'm', 'v', 'bytes'), ...typed('f32', ...SCALARS) },
-    locals: { i: 'i32', ...typed('v128', ...[...SCALARS, 'g', 'm', 'v'].map(x4)) },
-    body: [
-      SCALARS.map((s) => [get(s), f32x4.splat, set(x4(s))]),
-      countUp('i', 'bytes', 16, [
-        load('g'), set('g_x4'),
-        // m = m + c1·(g − m)
-        at('m'), load('m'), get('c1_x4'), get('g_x4'), load('m'), f32x4.sub, f32x4.mul, f32x4.add, tee('m_x4'), v128.store(),
-        // v = v·β2 + (c2·g)·g
-        at('v'), load('v'), get('b2_x4'), f32x4.mul,
-        get('c2_x4'), get('g_x4'), f32x4.mul, get('g_x4'), f32x4.mul, f32x4.add, tee('v_x4'), v128.store(),
-        // w = w·decay + (negStep·m) / (√v / bc + eps)
-        at('w'), load('w'), get('decay_x4'), f32x4.mul,
-        get('negStep_x4'), get('m_x4'), f32x4.mul,
-        get('v_x4'), f32x4.sqrt, get('bc2Sqrt_x4'), f32x4.div, get('eps_x4'), f32x4.add, f32x4.div,
-        f32x4.add, v128.store(),
-      ]),
-    ],
-  }]);
+  return assemble([
+    {
+      name: 'update',
+      params: { ...typed('i32', 'g', 'w', 'm', 'v', 'bytes'), ...typed('f32', ...SCALARS) },
+      locals: { i: 'i32', ...typed('v128', ...[...SCALARS, 'g', 'm', 'v'].map(x4)) },
+      body: [
+        SCALARS.map((s) => [get(s), f32x4.splat, set(x4(s))]),
+        countUp('i', 'bytes', 16, [
+          load('g'),
+          set('g_x4'),
+          // m = m + c1·(g − m)
+          at('m'),
+          load('m'),
+          get('c1_x4'),
+          get('g_x4'),
+          load('m'),
+          f32x4.sub,
+          f32x4.mul,
+          f32x4.add,
+          tee('m_x4'),
+          v128.store(),
+          // v = v·β2 + (c2·g)·g
+          at('v'),
+          load('v'),
+          get('b2_x4'),
+          f32x4.mul,
+          get('c2_x4'),
+          get('g_x4'),
+          f32x4.mul,
+          get('g_x4'),
+          f32x4.mul,
+          f32x4.add,
+          tee('v_x4'),
+          v128.store(),
+          // w = w·decay + (negStep·m) / (√v / bc + eps)
+          at('w'),
+          load('w'),
+          get('decay_x4'),
+          f32x4.mul,
+          get('negStep_x4'),
+          get('m_x4'),
+          f32x4.mul,
+          get('v_x4'),
+          f32x4.sqrt,
+          get('bc2Sqrt_x4'),
+          f32x4.div,
+          get('eps_x4'),
+          f32x4.add,
+          f32x4.div,
+          f32x4.add,
+          v128.store(),
+        ]),
+      ],
+    },
+  ]);
 }
 
 type KernelFn = (g: number, w: number, m: number, v: number, bytes: number, ...s: number[]) => void;
@@ -158,7 +198,9 @@ export class AdamW {
     let s = this.slots.get(w);
     if (!s) {
       const n = (w.size + 3) & ~3; // padded to whole f32x4 lanes
-      s = this.kernel ? { n, m: this.alloc(n), v: this.alloc(n) } : { n, m: 0, v: 0, mArr: new Float32Array(w.size), vArr: new Float32Array(w.size) };
+      s = this.kernel
+        ? { n, m: this.alloc(n), v: this.alloc(n) }
+        : { n, m: 0, v: 0, mArr: new Float32Array(w.size), vArr: new Float32Array(w.size) };
       if (this.kernel && n > this.scratch.n) this.scratch = { g: this.alloc(n), w: this.alloc(n), n };
       this.slots.set(w, s);
     }

@@ -30,7 +30,8 @@ export interface Fold {
 /** The folds of a protocol on a flattened dataset. `layout` picks the within-subject trial split. */
 export function makeFolds(flat: FlatDataset, protocol: ProtocolName, layout: DatasetName): Fold[] {
   const subjects = flat.subjectIds;
-  const sessionsOf = (s: number) => [...new Set(rowsWhere(flat, (i) => flat.subjects[i] === s).map((i) => flat.sessions[i]!))].sort((a, b) => a - b);
+  const sessionsOf = (s: number) =>
+    [...new Set(rowsWhere(flat, (i) => flat.subjects[i] === s).map((i) => flat.sessions[i]!))].sort((a, b) => a - b);
   const folds: Fold[] = [];
   const make = (id: string, testSubjects: string[], isTest: (i: number) => boolean, isTrain: (i: number) => boolean) => {
     const train: number[] = [];
@@ -45,14 +46,27 @@ export function makeFolds(flat: FlatDataset, protocol: ProtocolName, layout: Dat
   switch (protocol) {
     case 'loso':
       if (subjects.length < 2) throw new RangeError(`leave-one-subject-out needs at least 2 subjects, the dataset has ${subjects.length}`);
-      subjects.forEach((sid, s) => make(`s${sid}`, [sid], (i) => flat.subjects[i] === s, () => true));
+      subjects.forEach((sid, s) =>
+        make(
+          `s${sid}`,
+          [sid],
+          (i) => flat.subjects[i] === s,
+          () => true,
+        ),
+      );
       break;
     case 'cross-session':
       subjects.forEach((sid, s) => {
         const sessions = sessionsOf(s);
-        if (sessions.length < 2) throw new RangeError(`cross-session needs at least 2 sessions per subject; subject ${sid} has ${sessions.length}`);
+        if (sessions.length < 2)
+          throw new RangeError(`cross-session needs at least 2 sessions per subject; subject ${sid} has ${sessions.length}`);
         for (const sess of sessions) {
-          make(`s${sid}-sess${sess}`, [sid], (i) => flat.subjects[i] === s && flat.sessions[i] === sess, (i) => flat.subjects[i] === s);
+          make(
+            `s${sid}-sess${sess}`,
+            [sid],
+            (i) => flat.subjects[i] === s && flat.sessions[i] === sess,
+            (i) => flat.subjects[i] === s,
+          );
         }
       });
       break;
@@ -63,7 +77,12 @@ export function makeFolds(flat: FlatDataset, protocol: ProtocolName, layout: Dat
         subjects.forEach((sid, s) => {
           for (let k = 0; k < 3; k++) {
             const inPart = (i: number) => flat.trials[i]! > k * third && flat.trials[i]! <= (k + 1) * third;
-            make(`s${sid}-f${k + 1}`, [sid], (i) => flat.subjects[i] === s && inPart(i), (i) => flat.subjects[i] === s);
+            make(
+              `s${sid}-f${k + 1}`,
+              [sid],
+              (i) => flat.subjects[i] === s && inPart(i),
+              (i) => flat.subjects[i] === s,
+            );
           }
         });
       } else {
@@ -71,7 +90,12 @@ export function makeFolds(flat: FlatDataset, protocol: ProtocolName, layout: Dat
         subjects.forEach((sid, s) => {
           for (const sess of sessionsOf(s)) {
             const mine = (i: number) => flat.subjects[i] === s && flat.sessions[i] === sess;
-            make(`s${sid}-sess${sess}`, [sid], (i) => mine(i) && flat.trials[i]! >= firstTest, (i) => mine(i) && flat.trials[i]! < firstTest);
+            make(
+              `s${sid}-sess${sess}`,
+              [sid],
+              (i) => mine(i) && flat.trials[i]! >= firstTest,
+              (i) => mine(i) && flat.trials[i]! < firstTest,
+            );
           }
         });
       }
@@ -102,7 +126,13 @@ function maxTrial(flat: FlatDataset): number {
  * that class's training trials (rounded, at least one when the class has two or more), chosen with the seed.
  * Returns positions into `trainRows` (not dataset rows), ascending.
  */
-export function validationSplit(flat: FlatDataset, trainRows: Int32Array, fraction: number, seed: number, by: ValidationUnit = 'trial'): Int32Array {
+export function validationSplit(
+  flat: FlatDataset,
+  trainRows: Int32Array,
+  fraction: number,
+  seed: number,
+  by: ValidationUnit = 'trial',
+): Int32Array {
   if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`validation fraction must be in [0, 1), got ${fraction}`);
   if (fraction === 0) return new Int32Array(0);
   if (by === 'subject') return subjectValidation(flat, trainRows, fraction, seed);
@@ -143,7 +173,8 @@ export type ValidationUnit = 'trial' | 'subject';
 /** A `fraction` of the training subjects (rounded, at least one, never all), chosen with the seed. */
 function subjectValidation(flat: FlatDataset, trainRows: Int32Array, fraction: number, seed: number): Int32Array {
   const subjects = [...new Set(Array.from(trainRows, (r) => flat.subjects[r]!))].sort((a, b) => a - b);
-  if (subjects.length < 2) throw new RangeError(`validation by subject needs at least 2 training subjects, the fold has ${subjects.length}`);
+  if (subjects.length < 2)
+    throw new RangeError(`validation by subject needs at least 2 training subjects, the fold has ${subjects.length}`);
   shuffle(subjects, new SeededRandom((seed ^ 0x1b873593) >>> 0));
   const k = Math.min(subjects.length - 1, Math.max(1, Math.round(subjects.length * fraction)));
   const chosen = new Set(subjects.slice(0, k));
@@ -228,7 +259,12 @@ export function applyNormaliser(x: Float32Array, d: number, flat: FlatDataset, r
 }
 
 /** Apply fixed statistics (e.g. from a supplied teacher checkpoint) to rows. */
-export function applyStats(x: Float32Array, d: number, rows: Int32Array, st: { mean: ArrayLike<number>; std: ArrayLike<number> }): Float32Array {
+export function applyStats(
+  x: Float32Array,
+  d: number,
+  rows: Int32Array,
+  st: { mean: ArrayLike<number>; std: ArrayLike<number> },
+): Float32Array {
   const out = new Float32Array(rows.length * d);
   rows.forEach((r, k) => {
     const o = r * d;

@@ -17,9 +17,43 @@ function csvCell(v: unknown): string {
 }
 
 export function runCsv(r: ExperimentResult): string {
-  const head = ['fold', 'seed', 'test_subjects', 'train_windows', 'val_windows', 'test_windows', 'accuracy', 'bca', 'teacher_accuracy', 'teacher_bca', 'best_epoch', 'epochs_run', 'best_val_accuracy', 'seconds', 'confusion'];
+  const head = [
+    'fold',
+    'seed',
+    'test_subjects',
+    'train_windows',
+    'val_windows',
+    'test_windows',
+    'accuracy',
+    'bca',
+    'teacher_accuracy',
+    'teacher_bca',
+    'best_epoch',
+    'epochs_run',
+    'best_val_accuracy',
+    'seconds',
+    'confusion',
+  ];
   const rows = r.folds.map((f) =>
-    [f.fold, f.seed, f.testSubjects.join(' '), f.trainWindows, f.valWindows, f.testWindows, f.accuracy, f.bca, f.teacherAccuracy, f.teacherBca, f.bestEpoch, f.epochsRun, f.bestValAccuracy, f.seconds.toFixed(2), f.confusion].map(csvCell).join(','),
+    [
+      f.fold,
+      f.seed,
+      f.testSubjects.join(' '),
+      f.trainWindows,
+      f.valWindows,
+      f.testWindows,
+      f.accuracy,
+      f.bca,
+      f.teacherAccuracy,
+      f.teacherBca,
+      f.bestEpoch,
+      f.epochsRun,
+      f.bestValAccuracy,
+      f.seconds.toFixed(2),
+      f.confusion,
+    ]
+      .map(csvCell)
+      .join(','),
   );
   return [head.join(','), ...rows].join('\n') + '\n';
 }
@@ -36,11 +70,32 @@ export function runMarkdown(r: ExperimentResult): string {
     `| accuracy | ${pm(r.summary.accuracy)} | ${pct(r.summary.accuracy.seedStd)} |`,
     `| balanced accuracy | ${pm(r.summary.bca)} | ${pct(r.summary.bca.seedStd)} |`,
   ];
-  if (r.teacherSummary) lines.push(`| teacher accuracy (${c.direction === 'eeg-to-eye' ? 'EEG' : 'eye'}) | ${pm(r.teacherSummary.accuracy)} | ${pct(r.teacherSummary.accuracy.seedStd)} |`);
-  lines.push('', `Normalisation: ${c.normalisation}${r.transductiveSubjects.length ? ` (transductive for subject(s) ${r.transductiveSubjects.join(', ')}: their own unlabelled test features set their statistics)` : ' (training statistics only)'}. Early stopping: best validation accuracy on ${c.valFraction} of the training ${c.valBy === 'subject' ? 'subjects' : 'trials'} (never test data).`);
-  lines.push('', '## Per fold and seed', '', '| fold | seed | test windows | accuracy % | BCA % | teacher % | best epoch |', '|---|---|---|---|---|---|---|');
-  for (const f of r.folds) lines.push(`| ${f.fold} | ${f.seed} | ${f.testWindows} | ${pct(f.accuracy)} | ${pct(f.bca)} | ${f.teacherAccuracy === undefined ? '' : pct(f.teacherAccuracy)} | ${f.bestEpoch} |`);
-  lines.push('', '## Confusion matrix (all folds and seeds; rows = truth, columns = prediction)', '', `| | ${r.classes.join(' | ')} |`, `|---|${r.classes.map(() => '---').join('|')}|`);
+  if (r.teacherSummary)
+    lines.push(
+      `| teacher accuracy (${c.direction === 'eeg-to-eye' ? 'EEG' : 'eye'}) | ${pm(r.teacherSummary.accuracy)} | ${pct(r.teacherSummary.accuracy.seedStd)} |`,
+    );
+  lines.push(
+    '',
+    `Normalisation: ${c.normalisation}${r.transductiveSubjects.length ? ` (transductive for subject(s) ${r.transductiveSubjects.join(', ')}: their own unlabelled test features set their statistics)` : ' (training statistics only)'}. Early stopping: best validation accuracy on ${c.valFraction} of the training ${c.valBy === 'subject' ? 'subjects' : 'trials'} (never test data).`,
+  );
+  lines.push(
+    '',
+    '## Per fold and seed',
+    '',
+    '| fold | seed | test windows | accuracy % | BCA % | teacher % | best epoch |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const f of r.folds)
+    lines.push(
+      `| ${f.fold} | ${f.seed} | ${f.testWindows} | ${pct(f.accuracy)} | ${pct(f.bca)} | ${f.teacherAccuracy === undefined ? '' : pct(f.teacherAccuracy)} | ${f.bestEpoch} |`,
+    );
+  lines.push(
+    '',
+    '## Confusion matrix (all folds and seeds; rows = truth, columns = prediction)',
+    '',
+    `| | ${r.classes.join(' | ')} |`,
+    `|---|${r.classes.map(() => '---').join('|')}|`,
+  );
   r.summary.confusion.forEach((row, i) => lines.push(`| ${r.classes[i]} | ${row.join(' | ')} |`));
   return lines.join('\n') + '\n';
 }
@@ -78,17 +133,22 @@ export function readRunResults(path: string): PreviousRun | null {
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
   }
-  if (!isObject(o) || !isObject(o.config) || !Array.isArray(o.folds)) throw new Error(`${path}: not a results.json (needs the fields "config" and "folds")`);
+  if (!isObject(o) || !isObject(o.config) || !Array.isArray(o.folds))
+    throw new Error(`${path}: not a results.json (needs the fields "config" and "folds")`);
   const folds = o.folds.map((f: unknown, i: number) => {
     if (!isObject(f)) throw new Error(`${path}: folds[${i}] must be an object`);
-    for (const [key, what, ok] of RECORD_FIELDS) if (!ok(f[key])) throw new Error(`${path}: folds[${i}].${key} must be ${what}, got ${JSON.stringify(f[key])}`);
-    for (const key of ['teacherAccuracy', 'teacherBca'] as const) if (f[key] !== undefined && !isFraction(f[key])) throw new Error(`${path}: folds[${i}].${key} must be a fraction in [0, 1]`);
+    for (const [key, what, ok] of RECORD_FIELDS)
+      if (!ok(f[key])) throw new Error(`${path}: folds[${i}].${key} must be ${what}, got ${JSON.stringify(f[key])}`);
+    for (const key of ['teacherAccuracy', 'teacherBca'] as const)
+      if (f[key] !== undefined && !isFraction(f[key])) throw new Error(`${path}: folds[${i}].${key} must be a fraction in [0, 1]`);
     return f as unknown as FoldRecord;
   });
   const engines = o.config.engines;
-  if (!Array.isArray(engines) || !engines.every((e) => typeof e === 'string')) throw new Error(`${path}: config.engines must be an array of strings`);
+  if (!Array.isArray(engines) || !engines.every((e) => typeof e === 'string'))
+    throw new Error(`${path}: config.engines must be an array of strings`);
   const transductive = o.transductiveSubjects ?? [];
-  if (!Array.isArray(transductive) || !transductive.every((x) => typeof x === 'string')) throw new Error(`${path}: transductiveSubjects must be an array of strings`);
+  if (!Array.isArray(transductive) || !transductive.every((x) => typeof x === 'string'))
+    throw new Error(`${path}: transductiveSubjects must be an array of strings`);
   return { source: path, config: o.config as ExperimentResult['config'], folds, transductiveSubjects: transductive as string[] };
 }
 
@@ -120,7 +180,14 @@ export interface CompareCell {
 export interface ComparisonTable {
   methods: string[];
   archs: string[];
-  cells: { method: string; arch: string; accuracy: { mean: number; std: number }; bca: { mean: number; std: number }; completed: number; planned: number }[];
+  cells: {
+    method: string;
+    arch: string;
+    accuracy: { mean: number; std: number };
+    bca: { mean: number; std: number };
+    completed: number;
+    planned: number;
+  }[];
   /** Mean over networks per method. */
   methodMeans: Record<string, number>;
   /** Every other method against the reference method, network by network (see {@link pairedDifferences}). */
@@ -150,7 +217,10 @@ export interface PairedDifference {
 }
 
 // Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom (scipy.stats.t.ppf(0.975, df)).
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 function foldMeans(r: ExperimentResult): Map<string, number> {
   const acc = new Map<string, number[]>();
@@ -213,7 +283,14 @@ export function comparisonTable(cells: readonly CompareCell[], reference?: strin
 
 export function comparisonMarkdown(t: ComparisonTable, title: string): string {
   const cell = (m: string, a: string) => t.cells.find((c) => c.method === m && c.arch === a);
-  const lines = [`# ${title}`, '', 'Accuracy (%) mean ± std over folds (each fold averaged over seeds); BCA in parentheses.', '', `| method | ${t.archs.join(' | ')} | mean |`, `|---|${t.archs.map(() => '---').join('|')}|---|`];
+  const lines = [
+    `# ${title}`,
+    '',
+    'Accuracy (%) mean ± std over folds (each fold averaged over seeds); BCA in parentheses.',
+    '',
+    `| method | ${t.archs.join(' | ')} | mean |`,
+    `|---|${t.archs.map(() => '---').join('|')}|---|`,
+  ];
   for (const m of t.methods) {
     const cols = t.archs.map((a) => {
       const c = cell(m, a);
@@ -241,14 +318,21 @@ export function comparisonMarkdown(t: ComparisonTable, title: string): string {
       '|---|---|---|---|---|---|',
     );
     for (const p of t.paired) {
-      lines.push(`| ${p.arch} | ${p.method} | ${signed(p.meanDiff)} | ${pct(p.se)} | [${signed(p.ci95[0])}, ${signed(p.ci95[1])}] | ${p.wins} / ${p.ties} / ${p.losses} (of ${p.n}) |`);
+      lines.push(
+        `| ${p.arch} | ${p.method} | ${signed(p.meanDiff)} | ${pct(p.se)} | [${signed(p.ci95[0])}, ${signed(p.ci95[1])}] | ${p.wins} / ${p.ties} / ${p.losses} (of ${p.n}) |`,
+      );
     }
   }
   return lines.join('\n') + '\n';
 }
 
 export function comparisonCsv(t: ComparisonTable): string {
-  return ['method,arch,accuracy_mean,accuracy_std,bca_mean,bca_std,completed,planned', ...t.cells.map((c) => [c.method, c.arch, c.accuracy.mean, c.accuracy.std, c.bca.mean, c.bca.std, c.completed, c.planned].join(','))].join('\n') + '\n';
+  return (
+    [
+      'method,arch,accuracy_mean,accuracy_std,bca_mean,bca_std,completed,planned',
+      ...t.cells.map((c) => [c.method, c.arch, c.accuracy.mean, c.accuracy.std, c.bca.mean, c.bca.std, c.completed, c.planned].join(',')),
+    ].join('\n') + '\n'
+  );
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -270,7 +354,10 @@ export function comparisonSvg(t: ComparisonTable, title: string): string {
   ];
   for (let g = 0; g <= 10; g += 2) {
     const v = g / 10;
-    parts.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${g * 10}</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
+      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${g * 10}</text>`,
+    );
   }
   parts.push(`<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" text-anchor="middle">accuracy (%)</text>`);
   let x = left + 12;
@@ -281,21 +368,30 @@ export function comparisonSvg(t: ComparisonTable, title: string): string {
       if (c && Number.isFinite(c.accuracy.mean)) {
         const bx = x + i * 22;
         const top1 = y(c.accuracy.mean);
-        parts.push(`<rect x="${bx}" y="${top1.toFixed(1)}" width="18" height="${(bottom - top1).toFixed(1)}" fill="${palette[i % palette.length]}"><title>${esc(`${m} ${a}: ${pm(c.accuracy)} %`)}</title></rect>`);
+        parts.push(
+          `<rect x="${bx}" y="${top1.toFixed(1)}" width="18" height="${(bottom - top1).toFixed(1)}" fill="${palette[i % palette.length]}"><title>${esc(`${m} ${a}: ${pm(c.accuracy)} %`)}</title></rect>`,
+        );
         const lo = y(c.accuracy.mean - c.accuracy.std);
         const hi = y(c.accuracy.mean + c.accuracy.std);
         const cx = bx + 9;
-        parts.push(`<path d="M${cx} ${hi.toFixed(1)}V${lo.toFixed(1)}M${cx - 4} ${hi.toFixed(1)}H${cx + 4}M${cx - 4} ${lo.toFixed(1)}H${cx + 4}" stroke="black" fill="none"/>`);
+        parts.push(
+          `<path d="M${cx} ${hi.toFixed(1)}V${lo.toFixed(1)}M${cx - 4} ${hi.toFixed(1)}H${cx + 4}M${cx - 4} ${lo.toFixed(1)}H${cx + 4}" stroke="black" fill="none"/>`,
+        );
       }
     });
     const gw = t.archs.length * 22;
-    parts.push(`<text x="${gx + gw / 2 - 2}" y="${bottom + 14}" text-anchor="end" transform="rotate(-35 ${gx + gw / 2 - 2} ${bottom + 14})">${esc(m)}</text>`);
+    parts.push(
+      `<text x="${gx + gw / 2 - 2}" y="${bottom + 14}" text-anchor="end" transform="rotate(-35 ${gx + gw / 2 - 2} ${bottom + 14})">${esc(m)}</text>`,
+    );
     x += gw + 24;
   }
   parts.push(`<line x1="${left}" x2="${W - 20}" y1="${bottom}" y2="${bottom}" stroke="black"/>`);
   t.archs.forEach((a, i) => {
     const lx = left + 10 + i * 90;
-    parts.push(`<rect x="${lx}" y="${H - 18}" width="10" height="10" fill="${palette[i % palette.length]}"/>`, `<text x="${lx + 14}" y="${H - 9}">${esc(a)}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="${H - 18}" width="10" height="10" fill="${palette[i % palette.length]}"/>`,
+      `<text x="${lx + 14}" y="${H - 9}">${esc(a)}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

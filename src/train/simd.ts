@@ -11,7 +11,19 @@
 
 import * as tf from './tf.js';
 import {
-  assemble, countUp, f32, f32x4, i32, i32x4, instantiate, local, typed, v128, whileNot, type Code, type Func,
+  assemble,
+  countUp,
+  f32,
+  f32x4,
+  i32,
+  i32x4,
+  instantiate,
+  local,
+  typed,
+  v128,
+  whileNot,
+  type Code,
+  type Func,
 } from '../../runtime/wasm/assembler.js';
 
 interface HeapBackend {
@@ -75,13 +87,16 @@ function columnReduction(name: string, inputs: string[], extras: string[], outpu
     locals: { ...typed('i32', 'j', 'i', 'p'), ...typed('v128', ...outputs.map(acc), 'tmp') },
     body: countUp('j', 'cols4', 1, [
       outputs.map((out) => [ZERO4, set(acc(out))]),
-      i32.const(0), set('i'),
-      get('j'), i32.const(16), i32.mul, set('p'),
-      whileNot([get('i'), get('rows'), i32.ge_u], [
-        step(r),
-        get('i'), i32.const(1), i32.add, set('i'),
-        get('p'), get('cols4'), i32.const(16), i32.mul, i32.add, set('p'),
-      ]),
+      i32.const(0),
+      set('i'),
+      get('j'),
+      i32.const(16),
+      i32.mul,
+      set('p'),
+      whileNot(
+        [get('i'), get('rows'), i32.ge_u],
+        [step(r), get('i'), i32.const(1), i32.add, set('i'), get('p'), get('cols4'), i32.const(16), i32.mul, i32.add, set('p')],
+      ),
       outputs.map((out) => [column(out), get(acc(out)), v128.store()]),
     ]),
   };
@@ -94,14 +109,32 @@ function transposeFn(): Func {
     params: typed('i32', 'src', 'rows', 'cols', 'dst'),
     locals: typed('i32', 'i', 'j', 'ps', 'pd', 'stride'),
     body: [
-      get('rows'), i32.const(4), i32.mul, set('stride'),
-      get('src'), set('ps'),
+      get('rows'),
+      i32.const(4),
+      i32.mul,
+      set('stride'),
+      get('src'),
+      set('ps'),
       countUp('i', 'rows', 1, [
-        get('dst'), get('i'), i32.const(4), i32.mul, i32.add, set('pd'),
+        get('dst'),
+        get('i'),
+        i32.const(4),
+        i32.mul,
+        i32.add,
+        set('pd'),
         countUp('j', 'cols', 1, [
-          get('pd'), get('ps'), f32.load(), f32.store(),
-          get('ps'), i32.const(4), i32.add, set('ps'),
-          get('pd'), get('stride'), i32.add, set('pd'),
+          get('pd'),
+          get('ps'),
+          f32.load(),
+          f32.store(),
+          get('ps'),
+          i32.const(4),
+          i32.add,
+          set('ps'),
+          get('pd'),
+          get('stride'),
+          i32.add,
+          set('pd'),
         ]),
       ]),
     ],
@@ -115,7 +148,8 @@ export function columnModule(): Uint8Array<ArrayBuffer> {
     columnReduction('colsum', ['src'], [], ['dst'], (r) => r.accAdd('dst', r.load('src'))),
     // acc += (x − m)·(x − m)
     columnReduction('sqdev', ['src'], ['mean'], ['dst'], (r) =>
-      r.accAdd('dst', [r.load('src'), r.extra('mean'), f32x4.sub, tee('tmp'), get('tmp'), f32x4.mul])),
+      r.accAdd('dst', [r.load('src'), r.extra('mean'), f32x4.sub, tee('tmp'), get('tmp'), f32x4.mul]),
+    ),
     // sumA += a; sumAB += a·b
     columnReduction('dotcols', ['a', 'b'], [], ['sumA', 'sumAB'], (r) => [
       r.accAdd('sumA', r.load('a')),
@@ -124,20 +158,52 @@ export function columnModule(): Uint8Array<ArrayBuffer> {
     // BatchNorm + ReLU forward, element-wise (nets/bnHost.ts): x̂ = (z − mean)·rstd → xhat; y = pmax(0, x̂·γ + β)
     // (= a > 0 ? a : 0, as the TypeScript path).
     columnReduction('bnfwd', ['z', 'xhat', 'y'], ['mean', 'rstd', 'gamma', 'beta'], [], (r) => [
-      r.addr('xhat'), r.load('z'), r.extra('mean'), f32x4.sub, r.extra('rstd'), f32x4.mul, tee('tmp'), v128.store(),
-      r.addr('y'), ZERO4, get('tmp'), r.extra('gamma'), f32x4.mul, r.extra('beta'), f32x4.add, f32x4.pmax, v128.store(),
+      r.addr('xhat'),
+      r.load('z'),
+      r.extra('mean'),
+      f32x4.sub,
+      r.extra('rstd'),
+      f32x4.mul,
+      tee('tmp'),
+      v128.store(),
+      r.addr('y'),
+      ZERO4,
+      get('tmp'),
+      r.extra('gamma'),
+      f32x4.mul,
+      r.extra('beta'),
+      f32x4.add,
+      f32x4.pmax,
+      v128.store(),
     ]),
     // Its backward, first pass: da = dy where y > 0 else +0 (and with the y > 0 mask) → da; sumDa += da;
     // sumDaXhat += da·x̂ (the order of dotcols).
     columnReduction('bnbwd', ['dy', 'y', 'xhat', 'da'], [], ['sumDa', 'sumDaXhat'], (r) => [
-      r.addr('da'), r.load('dy'), r.load('y'), ZERO4, f32x4.gt, v128.and, tee('tmp'), v128.store(),
+      r.addr('da'),
+      r.load('dy'),
+      r.load('y'),
+      ZERO4,
+      f32x4.gt,
+      v128.and,
+      tee('tmp'),
+      v128.store(),
       r.accAdd('sumDa', get('tmp')),
       r.accAdd('sumDaXhat', [get('tmp'), r.load('xhat'), f32x4.mul]),
     ]),
     // Second pass: dz = (da·k − x̂·c1) − c2 → dz; sumDz += dz.
     columnReduction('bndz', ['da', 'xhat', 'dz'], ['k', 'c1', 'c2'], ['sumDz'], (r) => [
-      r.addr('dz'), r.load('da'), r.extra('k'), f32x4.mul, r.load('xhat'), r.extra('c1'), f32x4.mul, f32x4.sub, r.extra('c2'), f32x4.sub,
-      tee('tmp'), v128.store(),
+      r.addr('dz'),
+      r.load('da'),
+      r.extra('k'),
+      f32x4.mul,
+      r.load('xhat'),
+      r.extra('c1'),
+      f32x4.mul,
+      f32x4.sub,
+      r.extra('c2'),
+      f32x4.sub,
+      tee('tmp'),
+      v128.store(),
       r.accAdd('sumDz', get('tmp')),
     ]),
     transposeFn(),
@@ -281,7 +347,15 @@ function bnKernels(cols: number): ColumnKernels | null {
 }
 
 /** x̂ = (z − mean)·rstd and y = relu(x̂·γ + β), float32 per op; null without SIMD or for cols not a multiple of 4. */
-export function bnReluForwardSimd(z: Float32Array, rows: number, cols: number, mean: Float32Array, rstd: Float32Array, gamma: Float32Array, beta: Float32Array): { xhat: Float32Array; y: Float32Array } | null {
+export function bnReluForwardSimd(
+  z: Float32Array,
+  rows: number,
+  cols: number,
+  mean: Float32Array,
+  rstd: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+): { xhat: Float32Array; y: Float32Array } | null {
   const k = bnKernels(cols);
   if (!k) return null;
   const n = rows * cols;
@@ -293,7 +367,13 @@ export function bnReluForwardSimd(z: Float32Array, rows: number, cols: number, m
 }
 
 /** da = dy·[y > 0], Σ da and Σ da·x̂ per column (the order of {@link columnSumAndDot}); null as above. */
-export function bnReluMaskSimd(dy: Float32Array, y: Float32Array, xhat: Float32Array, rows: number, cols: number): { da: Float32Array; sumDa: Float32Array; sumDaXhat: Float32Array } | null {
+export function bnReluMaskSimd(
+  dy: Float32Array,
+  y: Float32Array,
+  xhat: Float32Array,
+  rows: number,
+  cols: number,
+): { da: Float32Array; sumDa: Float32Array; sumDaXhat: Float32Array } | null {
   const k = bnKernels(cols);
   if (!k) return null;
   const n = rows * cols;
@@ -306,7 +386,15 @@ export function bnReluMaskSimd(dy: Float32Array, y: Float32Array, xhat: Float32A
 }
 
 /** dz = (da·k − x̂·c1) − c2 per column vectors k, c1, c2, and Σ dz per column; null as above. */
-export function bnDzSimd(da: Float32Array, xhat: Float32Array, rows: number, cols: number, kv: Float32Array, c1: Float32Array, c2: Float32Array): { dz: Float32Array; sumDz: Float32Array } | null {
+export function bnDzSimd(
+  da: Float32Array,
+  xhat: Float32Array,
+  rows: number,
+  cols: number,
+  kv: Float32Array,
+  c1: Float32Array,
+  c2: Float32Array,
+): { dz: Float32Array; sumDz: Float32Array } | null {
   const k = bnKernels(cols);
   if (!k) return null;
   const n = rows * cols;

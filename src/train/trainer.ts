@@ -238,7 +238,12 @@ export class Stepper {
   private readonly vars: tf.Variable[];
   private anchor: tf.Variable | null;
 
-  private constructor(readonly net: Network, private readonly opts: StepOptions, private readonly engine: TrainEngine | null, lr: number) {
+  private constructor(
+    readonly net: Network,
+    private readonly opts: StepOptions,
+    private readonly engine: TrainEngine | null,
+    lr: number,
+  ) {
     this.optimiser = new AdamW({ lr, weightDecay: opts.weightDecay });
     this.vars = [...net.trainable, ...(opts.extraTrainable ?? [])];
     this.anchor = engine ? tf.variable(tf.scalar(0), true, `engine_anchor_${anchorId++}`) : null;
@@ -407,13 +412,23 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
       let valAcc: number | null = null;
       if (valRows.length) {
         const pred = argmaxRows(predictLogits(net, data, valRows), net.spec.classes);
-        valAcc = accuracy(pred, Int32Array.from(valRows, (r) => labels[r]!));
+        valAcc = accuracy(
+          pred,
+          Int32Array.from(valRows, (r) => labels[r]!),
+        );
         if (valAcc > best.acc) {
           best = { acc: valAcc, epoch, weights: net.getWeights() };
           sinceBest = 0;
         } else sinceBest++;
       }
-      const info: EpochInfo = { epoch: epoch + 1, epochs: opts.epochs, loss: lossSum / seen, trainAccuracy: correct / seen, valAccuracy: valAcc, lr };
+      const info: EpochInfo = {
+        epoch: epoch + 1,
+        epochs: opts.epochs,
+        loss: lossSum / seen,
+        trainAccuracy: correct / seen,
+        valAccuracy: valAcc,
+        lr,
+      };
       history.push(info);
       opts.onEpoch?.(info);
       // Let the event loop run once per epoch: the tfjs backends' steps and reads resolve as microtasks, so without
@@ -429,5 +444,12 @@ export async function fit(net: Network, data: Matrix, labels: Int32Array, opts: 
     stepper.dispose();
   }
   if (best.weights) net.setWeights(best.weights);
-  return { epochsRun: history.length, bestEpoch: best.epoch + 1, bestValAccuracy: valRows.length ? best.acc : null, interrupted, history, engine: stepper.engineName };
+  return {
+    epochsRun: history.length,
+    bestEpoch: best.epoch + 1,
+    bestValAccuracy: valRows.length ? best.acc : null,
+    interrupted,
+    history,
+    engine: stepper.engineName,
+  };
 }

@@ -27,7 +27,12 @@ describe('mergeResults', () => {
   };
 
   it('replaces the results of the suites that ran and keeps the rest with the time they were measured', () => {
-    const m = mergeResults(previous, ['train'], [{ name: 'train.x', value: 20, unit: 'samples/s', suite: 'train', measured: meta.started }], meta);
+    const m = mergeResults(
+      previous,
+      ['train'],
+      [{ name: 'train.x', value: 20, unit: 'samples/s', suite: 'train', measured: meta.started }],
+      meta,
+    );
     expect(m.started).toBe(meta.started);
     expect(m.results.map((r) => [r.name, r.value, r.measured])).toEqual([
       ['dsp.a', 1, '2025-12-31T00:00:00.000Z'],
@@ -44,7 +49,9 @@ describe('mergeResults', () => {
   });
 
   it('with no previous file, is just the fresh results', () => {
-    expect(mergeResults(null, ['dsp'], [{ name: 'dsp.a', value: 5, unit: 'µs' }], meta).results).toEqual([{ name: 'dsp.a', value: 5, unit: 'µs' }]);
+    expect(mergeResults(null, ['dsp'], [{ name: 'dsp.a', value: 5, unit: 'µs' }], meta).results).toEqual([
+      { name: 'dsp.a', value: 5, unit: 'µs' },
+    ]);
   });
 });
 
@@ -65,7 +72,13 @@ describe('npm run bench -- --only', () => {
   it('refreshes the chosen suite and keeps the figures of the others', async () => {
     dir = mkdtempSync(join(tmpdir(), 'cmcrd-bench-'));
     const out = join(dir, 'results.json');
-    const old: ResultsFile = { ...meta, results: [{ name: 'dsp.seed-de.4ch', value: 7, unit: 'µs/window' }, { name: 'firmware.open-eeg.decode', value: 1, unit: 'notifications/s' }] };
+    const old: ResultsFile = {
+      ...meta,
+      results: [
+        { name: 'dsp.seed-de.4ch', value: 7, unit: 'µs/window' },
+        { name: 'firmware.open-eeg.decode', value: 1, unit: 'notifications/s' },
+      ],
+    };
     writeFileSync(out, JSON.stringify(old));
     const r = await run('--only', 'firmware', '--quick', '--out', out);
     expect(r.code).toBe(0);

@@ -25,16 +25,45 @@ function binomialCritical(n: number, p: number, alpha: number): number {
 describe('cmcrd demo (short run)', () => {
   it('runs end to end, prints predictions and a summary, and beats chance in the closed loop', () => {
     const out = mkdtempSync(join(tmpdir(), 'cmcrd-demo-'));
-    const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--out', out, '--subjects', '6', '--windows-per-trial', '4', '--epochs', '12', '--segment', '16', '--cycles', '4', '--speed', '64'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        'bin/cmcrd.js',
+        'demo',
+        '--out',
+        out,
+        '--subjects',
+        '6',
+        '--windows-per-trial',
+        '4',
+        '--epochs',
+        '12',
+        '--segment',
+        '16',
+        '--cycles',
+        '4',
+        '--speed',
+        '64',
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 240_000,
+      },
+    );
     expect(r.stderr).toMatch(/tfjs backend: (wasm|tensorflow|cpu)/);
     expect(r.stderr).toMatch(/training steps: (MLP and DGCNN on onnxruntime-node|tfjs)/);
     expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const summary = lines.at(-1) as { summary: boolean; closedLoop: { accuracy: number; correct: number; scoredWindows: number; decodeErrors: number; lostSamples: number }; onnx: { maxProbabilityDiff: number }; heldOutAccuracy: Record<string, number> };
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summary = lines.at(-1) as {
+      summary: boolean;
+      closedLoop: { accuracy: number; correct: number; scoredWindows: number; decodeErrors: number; lostSamples: number };
+      onnx: { maxProbabilityDiff: number };
+      heldOutAccuracy: Record<string, number>;
+    };
     expect(summary.summary).toBe(true);
     const preds = lines.slice(0, -1) as { predicted: string; truth: string | null; probabilities: Record<string, number> }[];
     // 4 cycles × 4 emotions × 16 s = 256 s of signal = 64 windows of 4 s.
@@ -52,18 +81,43 @@ describe('cmcrd demo (short run)', () => {
     // windows less than 1 % of the time. (A fixed accuracy bar on a few windows of one unseen subject measures luck.)
     expect(summary.closedLoop.accuracy).toBeCloseTo(summary.closedLoop.correct / 64, 12);
     expect(summary.closedLoop.correct).toBeGreaterThanOrEqual(binomialCritical(summary.closedLoop.scoredWindows, 0.25, 0.01));
-    for (const f of ['teacher.json', 'student-kd.json', 'student-eeg-only.json', 'student.onnx', 'demo-report.json']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of ['teacher.json', 'student-kd.json', 'student-eeg-only.json', 'student.onnx', 'demo-report.json'])
+      expect(existsSync(join(out, f))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'demo-report.json'), 'utf8')).closedLoop.accuracy).toBe(summary.closedLoop.accuracy);
 
     // The same run with the virtual headband 1000× faster than real time: the loop must stop on the schedule's
     // last window, not on wall-clock timing, so it scores the same windows with the same predictions.
-    const fast = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--out', mkdtempSync(join(tmpdir(), 'cmcrd-demo-')), '--subjects', '6', '--windows-per-trial', '4', '--epochs', '12', '--segment', '16', '--cycles', '4', '--speed', '1000'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+    const fast = spawnSync(
+      process.execPath,
+      [
+        'bin/cmcrd.js',
+        'demo',
+        '--out',
+        mkdtempSync(join(tmpdir(), 'cmcrd-demo-')),
+        '--subjects',
+        '6',
+        '--windows-per-trial',
+        '4',
+        '--epochs',
+        '12',
+        '--segment',
+        '16',
+        '--cycles',
+        '4',
+        '--speed',
+        '1000',
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 240_000,
+      },
+    );
     expect(fast.status, fast.stderr).toBe(0);
-    const fastLines = fast.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const fastLines = fast.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const pick = (ls: Record<string, unknown>[]) => ls.slice(0, -1).map((p) => [p.window, p.predicted, p.truth]);
     expect(pick(fastLines)).toEqual(pick(lines));
     expect((fastLines.at(-1) as typeof summary).closedLoop).toEqual(summary.closedLoop);
@@ -72,13 +126,40 @@ describe('cmcrd demo (short run)', () => {
   it('runs the same journey with EEGNet-mini and DGCNN students (export parity, closed loop above chance)', () => {
     for (const arch of ['eegnet', 'dgcnn']) {
       const out = mkdtempSync(join(tmpdir(), `cmcrd-demo-${arch}-`));
-      const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'demo', '--arch', arch, '--out', out, '--subjects', '6', '--windows-per-trial', '4', '--epochs', '12', '--segment', '16', '--cycles', '4', '--speed', '1000'], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 240_000,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [
+          'bin/cmcrd.js',
+          'demo',
+          '--arch',
+          arch,
+          '--out',
+          out,
+          '--subjects',
+          '6',
+          '--windows-per-trial',
+          '4',
+          '--epochs',
+          '12',
+          '--segment',
+          '16',
+          '--cycles',
+          '4',
+          '--speed',
+          '1000',
+        ],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          timeout: 240_000,
+        },
+      );
       expect(r.status, r.stderr).toBe(0);
-      const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { arch: string; closedLoop: { correct: number; scoredWindows: number; decodeErrors: number }; onnx: { maxProbabilityDiff: number } };
+      const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+        arch: string;
+        closedLoop: { correct: number; scoredWindows: number; decodeErrors: number };
+        onnx: { maxProbabilityDiff: number };
+      };
       expect(summary.arch).toBe(arch);
       expect(summary.onnx.maxProbabilityDiff, arch).toBeLessThan(1e-4);
       expect(summary.closedLoop.scoredWindows).toBe(64);
@@ -86,7 +167,10 @@ describe('cmcrd demo (short run)', () => {
       expect(summary.closedLoop.correct, arch).toBeGreaterThanOrEqual(binomialCritical(64, 0.25, 0.01));
       // The exported model is the network asked for: its card says so, and the checkpoint holds that network's weights.
       expect(readFileSync(join(out, 'student.onnx')).includes(Buffer.from(`cmcrd-eeg-${arch}`))).toBe(true);
-      const ck = JSON.parse(readFileSync(join(out, 'student-kd.json'), 'utf8')) as { arch: { arch: string }; weights: Record<string, unknown> };
+      const ck = JSON.parse(readFileSync(join(out, 'student-kd.json'), 'utf8')) as {
+        arch: { arch: string };
+        weights: Record<string, unknown>;
+      };
       expect(ck.arch.arch).toBe(arch);
       expect(Object.keys(ck.weights)).toContain(arch === 'dgcnn' ? 'adj' : 'sep_pw.weight');
     }

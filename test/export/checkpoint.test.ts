@@ -93,37 +93,65 @@ describe('parseCheckpoint', () => {
     expect(refused(edited((j) => (j.normalisation.std[3] = 0)))).toBe('ck.json: normalisation.std[3] must be > 0, got 0');
     expect(refused(edited((j) => (j.normalisation.std[7] = -1)))).toBe('ck.json: normalisation.std[7] must be > 0, got -1');
     // NaN and Infinity are written to JSON as null.
-    expect(refused(edited((j) => (j.normalisation.mean[2] = null)))).toMatch(/^ck\.json: normalisation\.mean\[2\] must be a number, got null \(NaN or Infinity become null in JSON\)$/);
-    expect(refused(edited((j) => (j.normalisation.std[4] = 1e-40)))).toMatch(/^ck\.json: normalisation\.std\[4\] must be ≥ .* \(the graph stores 1\/std as float32\), got 1e-40$/);
+    expect(refused(edited((j) => (j.normalisation.mean[2] = null)))).toMatch(
+      /^ck\.json: normalisation\.mean\[2\] must be a number, got null \(NaN or Infinity become null in JSON\)$/,
+    );
+    expect(refused(edited((j) => (j.normalisation.std[4] = 1e-40)))).toMatch(
+      /^ck\.json: normalisation\.std\[4\] must be ≥ .* \(the graph stores 1\/std as float32\), got 1e-40$/,
+    );
     expect(refused(edited((j) => poke(j, 'fc1.weight', 5, NaN)))).toBe('ck.json: weights["fc1.weight"][5] must be finite, got NaN');
-    expect(refused(edited((j) => poke(j, 'head.bias', 1, -Infinity)))).toBe('ck.json: weights["head.bias"][1] must be finite, got -Infinity');
-    expect(refused(edited((j) => poke(j, 'fc2.bn.running_var', 9, -0.5)))).toBe('ck.json: weights["fc2.bn.running_var"][9] must be ≥ 0 (a variance), got -0.5');
+    expect(refused(edited((j) => poke(j, 'head.bias', 1, -Infinity)))).toBe(
+      'ck.json: weights["head.bias"][1] must be finite, got -Infinity',
+    );
+    expect(refused(edited((j) => poke(j, 'fc2.bn.running_var', 9, -0.5)))).toBe(
+      'ck.json: weights["fc2.bn.running_var"][9] must be ≥ 0 (a variance), got -0.5',
+    );
     expect(refused(edited((j) => (j.metrics.testAccuracy = null)))).toMatch(/^ck\.json: metrics\.testAccuracy must be a number, got null/);
     // Inspecting a diverged checkpoint: the values check can be turned off, and nothing else is.
     const nan = edited((j) => poke(j, 'fc1.weight', 5, NaN));
     expect(Number.isNaN(parseCheckpoint(nan, 'ck.json', { checkWeightValues: false }).weights['fc1.weight']!.data[5])).toBe(true);
-    expect(() => parseCheckpoint(edited((j) => (j.normalisation.std[3] = 0)), 'ck.json', { checkWeightValues: false })).toThrow(/normalisation\.std\[3\] must be > 0/);
+    expect(() =>
+      parseCheckpoint(
+        edited((j) => (j.normalisation.std[3] = 0)),
+        'ck.json',
+        { checkWeightValues: false },
+      ),
+    ).toThrow(/normalisation\.std\[3\] must be > 0/);
   });
 
   it('refuses weights that disagree with the architecture, before allocating anything from it', () => {
     // Right byte count for the stated shape, wrong shape for the network.
-    expect(refused(edited((j) => (j.weights['fc2.weight'] = { shape: [128, 8], dtype: 'float32', base64: b64(new Float32Array(128 * 8)) })))).toBe(
-      'ck.json: checkpoint weight "fc2.weight" has shape [128,8], arch mlp needs [128,128]',
+    expect(
+      refused(edited((j) => (j.weights['fc2.weight'] = { shape: [128, 8], dtype: 'float32', base64: b64(new Float32Array(128 * 8)) }))),
+    ).toBe('ck.json: checkpoint weight "fc2.weight" has shape [128,8], arch mlp needs [128,128]');
+    expect(refused(edited((j) => delete j.weights['fc3.bn.gamma'])).toString()).toBe(
+      'ck.json: checkpoint has no weight "fc3.bn.gamma" (arch mlp)',
     );
-    expect(refused(edited((j) => delete j.weights['fc3.bn.gamma'])).toString()).toBe('ck.json: checkpoint has no weight "fc3.bn.gamma" (arch mlp)');
-    expect(refused(edited((j) => (j.weights.extra = { shape: [1], dtype: 'float32', base64: b64([1]) })))).toBe('ck.json: checkpoint weight "extra" is not part of arch mlp');
+    expect(refused(edited((j) => (j.weights.extra = { shape: [1], dtype: 'float32', base64: b64([1]) })))).toBe(
+      'ck.json: checkpoint weight "extra" is not part of arch mlp',
+    );
     const t0 = performance.now();
-    expect(refused(edited((j) => (j.arch.params.hidden = 1e9)))).toBe('ck.json: arch.params.hidden must be an integer from 1 to 65536, got 1000000000');
+    expect(refused(edited((j) => (j.arch.params.hidden = 1e9)))).toBe(
+      'ck.json: arch.params.hidden must be an integer from 1 to 65536, got 1000000000',
+    );
     expect(performance.now() - t0).toBeLessThan(1000);
     const dg = trainedCheckpoint('dgcnn');
-    expect(refused(edited((j) => (j.arch.params.hidden = 1e9), dg))).toBe('ck.json: arch.params.hidden must be an integer from 1 to 65536, got 1000000000');
-    expect(refused(edited((j) => (j.arch.params.nodes = 5), dg))).toBe('ck.json: arch.params: nodes (5) × nodeFeatures (5) must equal the input size 4×5');
+    expect(refused(edited((j) => (j.arch.params.hidden = 1e9), dg))).toBe(
+      'ck.json: arch.params.hidden must be an integer from 1 to 65536, got 1000000000',
+    );
+    expect(refused(edited((j) => (j.arch.params.nodes = 5), dg))).toBe(
+      'ck.json: arch.params: nodes (5) × nodeFeatures (5) must equal the input size 4×5',
+    );
     // A weight claiming an enormous shape: compared with the architecture's, nothing decoded.
     expect(refused(edited((j) => (j.weights['adj'] = { shape: [4, 4e9], dtype: 'float32', base64: b64([1, 2]) }), dg))).toBe(
       'ck.json: checkpoint weight "adj" has shape [4,4000000000], arch dgcnn needs [4,4]',
     );
-    expect(refused(edited((j) => (j.weights['adj'].base64 = b64([1, 2])), dg))).toBe('ck.json: weight "adj" has 8 bytes, shape [4,4] needs 64');
-    expect(refused(edited((j) => (j.arch.params.dropout = 1), trainedCheckpoint('eegnet')))).toBe('ck.json: arch.params.dropout must be in [0, 1), got 1');
+    expect(refused(edited((j) => (j.weights['adj'].base64 = b64([1, 2])), dg))).toBe(
+      'ck.json: weight "adj" has 8 bytes, shape [4,4] needs 64',
+    );
+    expect(refused(edited((j) => (j.arch.params.dropout = 1), trainedCheckpoint('eegnet')))).toBe(
+      'ck.json: arch.params.dropout must be in [0, 1), got 1',
+    );
     expect(refused(edited((j) => (j.arch.input.channels = 1e9)))).toBe('ck.json: arch.input.channels must be ≤ 65536, got 1000000000');
   });
 
@@ -132,21 +160,39 @@ describe('parseCheckpoint', () => {
     expect(refused(edited((j) => (j.classes[2] = 'neutral')))).toBe('ck.json: classes: [2] repeats [0] ("neutral"); names must be unique');
     expect(refused(edited((j) => (j.channels[3] = 'FP1')))).toBe('ck.json: channels: [3] repeats [0] ("FP1"); names must be unique');
     expect(refused(edited((j) => j.classes.pop()))).toBe('ck.json: 3 class names but the network has 4 outputs (arch.classes)');
-    expect(refused(edited((j) => j.normalisation.mean.pop()))).toMatch(/^ck\.json: normalisation has 19 means \/ 20 stds, input has 20 features/);
-    expect(refused(edited((j) => (j.features.method = 'wavelet')))).toBe('ck.json: features.method must be one of "seed-de", "seed-psd", "gauss-de", "welch", "welch-rel", "eye", got "wavelet"');
-    expect(refused(edited((j) => (j.features.smoothing = 'kalman')))).toBe('ck.json: features.smoothing must be one of "none", "lds", "lds-causal", "moving-average", "moving-average-causal", got "kalman"');
+    expect(refused(edited((j) => j.normalisation.mean.pop()))).toMatch(
+      /^ck\.json: normalisation has 19 means \/ 20 stds, input has 20 features/,
+    );
+    expect(refused(edited((j) => (j.features.method = 'wavelet')))).toBe(
+      'ck.json: features.method must be one of "seed-de", "seed-psd", "gauss-de", "welch", "welch-rel", "eye", got "wavelet"',
+    );
+    expect(refused(edited((j) => (j.features.smoothing = 'kalman')))).toBe(
+      'ck.json: features.smoothing must be one of "none", "lds", "lds-causal", "moving-average", "moving-average-causal", got "kalman"',
+    );
     expect(refused(edited((j) => (j.features.hopSec = 5)))).toBe('ck.json: features.hopSec (5 s) must be ≤ features.windowSec (4 s)');
-    expect(refused(edited((j) => (j.features.bands[2].hi = 8)))).toBe('ck.json: features.bands[2].hi (8 Hz) must be > features.bands[2].lo (8 Hz)');
+    expect(refused(edited((j) => (j.features.bands[2].hi = 8)))).toBe(
+      'ck.json: features.bands[2].hi (8 Hz) must be > features.bands[2].lo (8 Hz)',
+    );
     expect(refused(edited((j) => ([j.features.bands[0], j.features.bands[1]] = [j.features.bands[1], j.features.bands[0]])))).toBe(
       'ck.json: features.bands must be in ascending order: features.bands[1] [1, 4) Hz comes after [4, 8) Hz',
     );
-    expect(refused(edited((j) => (j.features.bands[4].hi = 120)))).toBe('ck.json: features.bands[4].hi (120 Hz) must be ≤ the Nyquist frequency, features.fs / 2 = 100 Hz');
+    expect(refused(edited((j) => (j.features.bands[4].hi = 120)))).toBe(
+      'ck.json: features.bands[4].hi (120 Hz) must be ≤ the Nyquist frequency, features.fs / 2 = 100 Hz',
+    );
     expect(refused(edited((j) => (j.features.fs = 0)))).toBe('ck.json: features.fs must be > 0 for features.method "seed-de", got 0');
-    expect(refused(edited((j) => (j.features.windowSec = 4.001)))).toMatch(/^ck\.json: features\.windowSec \(4\.001 s\) must be a whole number of samples at features\.fs = 200 Hz/);
-    expect(refused(edited((j) => (j.features.nfft = 1000)))).toBe('ck.json: features.nfft must be a power of two from 4 to 1048576, got 1000');
-    expect(refused(edited((j) => (j.features.method = 'eye')))).toMatch(/^ck\.json: features\.method "eye" does not go with modality "eeg"/);
+    expect(refused(edited((j) => (j.features.windowSec = 4.001)))).toMatch(
+      /^ck\.json: features\.windowSec \(4\.001 s\) must be a whole number of samples at features\.fs = 200 Hz/,
+    );
+    expect(refused(edited((j) => (j.features.nfft = 1000)))).toBe(
+      'ck.json: features.nfft must be a power of two from 4 to 1048576, got 1000',
+    );
+    expect(refused(edited((j) => (j.features.method = 'eye')))).toMatch(
+      /^ck\.json: features\.method "eye" does not go with modality "eeg"/,
+    );
     expect(refused(edited((j) => j.montage.sites.pop()))).toBe('ck.json: montage.sites has 3 names, channels 4');
-    expect(refused(edited((j) => (j.provenance.bad = { a: 1 })))).toBe('ck.json: provenance.bad must be a string, a finite number or a boolean, got an object');
+    expect(refused(edited((j) => (j.provenance.bad = { a: 1 })))).toBe(
+      'ck.json: provenance.bad must be a string, a finite number or a boolean, got an object',
+    );
   });
 
   it('keeps the earlier messages for malformed parts, now with the field path', () => {
@@ -155,9 +201,15 @@ describe('parseCheckpoint', () => {
     expect(refused(edited((j) => delete j.arch.input))).toBe(
       'ck.json: field "arch" must have "arch" (mlp, eegnet or dgcnn), "classes" and "input.channels" / "input.bands" (positive integers): arch.input is missing',
     );
-    expect(refused(edited((j) => (j.arch.arch = 'resnet')))).toMatch(/^ck\.json: field "arch" must have .*: arch\.arch must be one of "mlp", "eegnet", "dgcnn", got "resnet"$/);
-    expect(refused(edited((j) => (j.weights['fc1.bias'].shape = ['x'])))).toMatch(/^ck\.json: weight "fc1\.bias" must have shape .*: weights\["fc1\.bias"\]\.shape\[0\] must be a number, got "x"$/);
-    expect(refused(edited((j) => (j.normalisation = { mean: 0 })))).toMatch(/^ck\.json: field "normalisation" must have arrays "mean" and "std": normalisation\.mean must be an array, got 0$/);
+    expect(refused(edited((j) => (j.arch.arch = 'resnet')))).toMatch(
+      /^ck\.json: field "arch" must have .*: arch\.arch must be one of "mlp", "eegnet", "dgcnn", got "resnet"$/,
+    );
+    expect(refused(edited((j) => (j.weights['fc1.bias'].shape = ['x'])))).toMatch(
+      /^ck\.json: weight "fc1\.bias" must have shape .*: weights\["fc1\.bias"\]\.shape\[0\] must be a number, got "x"$/,
+    );
+    expect(refused(edited((j) => (j.normalisation = { mean: 0 })))).toMatch(
+      /^ck\.json: field "normalisation" must have arrays "mean" and "std": normalisation\.mean must be an array, got 0$/,
+    );
   });
 });
 
@@ -166,13 +218,23 @@ describe('readCheckpoint and cmcrd export on hostile checkpoints', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('names a directory or a device instead of reading it', () => {
-    expect(() => readCheckpoint(dir)).toThrow(new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read checkpoint \\(it is a directory\\)$`));
+    expect(() => readCheckpoint(dir)).toThrow(
+      new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read checkpoint \\(it is a directory\\)$`),
+    );
     expect(() => readCheckpoint('/dev/zero')).toThrow(/^\/dev\/zero: cannot read checkpoint \(not a regular file\)$/);
   });
 
   const cases: Array<[string, (j: Json) => void, RegExp]> = [
-    ['hidden = 1e9', (j) => (j.arch.params.hidden = 1e9), /h\.json: arch\.params\.hidden must be an integer from 1 to 65536, got 1000000000/],
-    ['an MLP weight of the wrong shape', (j) => (j.weights['fc4.weight'] = { shape: [64, 128], dtype: 'float32', base64: b64(new Float32Array(64 * 128)) }), /h\.json: checkpoint weight "fc4\.weight" has shape \[64,128\], arch mlp needs \[128,128\]/],
+    [
+      'hidden = 1e9',
+      (j) => (j.arch.params.hidden = 1e9),
+      /h\.json: arch\.params\.hidden must be an integer from 1 to 65536, got 1000000000/,
+    ],
+    [
+      'an MLP weight of the wrong shape',
+      (j) => (j.weights['fc4.weight'] = { shape: [64, 128], dtype: 'float32', base64: b64(new Float32Array(64 * 128)) }),
+      /h\.json: checkpoint weight "fc4\.weight" has shape \[64,128\], arch mlp needs \[128,128\]/,
+    ],
     ['a NaN weight', (j) => poke(j, 'fc3.weight', 17, NaN), /h\.json: weights\["fc3\.weight"\]\[17\] must be finite, got NaN/],
     ['std = 0', (j) => (j.normalisation.std[3] = 0), /h\.json: normalisation\.std\[3\] must be > 0, got 0/],
   ];

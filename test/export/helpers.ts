@@ -16,7 +16,10 @@ export function trainedCheckpoint(arch: ArchName, modality: 'eeg' | 'eye' = 'eeg
     modality,
     meta: ds.meta,
     channels: eeg ? [...ds.meta.channelNames] : Array.from({ length: 6 }, (_, i) => `eye${i + 1}`),
-    normalisation: { mean: Float64Array.from({ length: d }, (_, i) => 10 + i / 7), std: Float64Array.from({ length: d }, (_, i) => 0.5 + i / 11) },
+    normalisation: {
+      mean: Float64Array.from({ length: d }, (_, i) => 10 + i / 7),
+      std: Float64Array.from({ length: d }, (_, i) => 0.5 + i / 11),
+    },
     ...(eeg ? { montage: { device: 'muse', sites: ['AF7', 'AF8', 'TP9', 'TP10'], capChannels: [...ds.meta.channelNames] } } : {}),
     provenance: { createdBy: 'test', seed, synthetic: true },
     metrics: { testAccuracy: 0.5, bestEpoch: 3 },
@@ -24,4 +27,3 @@ export function trainedCheckpoint(arch: ArchName, modality: 'eeg' | 'eye' = 'eeg
   net.dispose();
   return ck;
 }
-

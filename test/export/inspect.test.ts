@@ -25,10 +25,25 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cmcrd-inspect-'));
   const net = buildNetwork(defaultSpec('mlp', { channels: 4, bands: 5 }, 4), 3);
   ck = {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: net.spec, weights: net.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: ['TP7', 'FP1', 'FP2', 'TP8'], montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-    features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' },
-    normalisation: { mean: Array.from({ length: 20 }, (_, i) => 10 + i / 7), std: Array.from({ length: 20 }, (_, i) => 1 + i / 13) }, provenance: { createdBy: 'test' },
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: 'eeg',
+    arch: net.spec,
+    weights: net.getWeights(),
+    classes: ['neutral', 'sad', 'fear', 'happy'],
+    channels: ['TP7', 'FP1', 'FP2', 'TP8'],
+    montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
+    features: {
+      method: 'seed-de',
+      fs: 200,
+      windowSec: 4,
+      hopSec: 4,
+      nfft: 1024,
+      bands: SEED_BANDS.map((b) => ({ ...b })),
+      smoothing: 'none',
+    },
+    normalisation: { mean: Array.from({ length: 20 }, (_, i) => 10 + i / 7), std: Array.from({ length: 20 }, (_, i) => 1 + i / 13) },
+    provenance: { createdBy: 'test' },
   };
   net.dispose();
   ckPath = join(dir, 'ck.json');
@@ -46,9 +61,19 @@ describe('cmcrd inspect', () => {
     const r = await runCli('inspect', file, '--json');
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as OnnxInspection;
-    expect(j).toMatchObject({ irVersion: 8, opsets: [{ domain: 'ai.onnx', version: 17 }], producer: 'cmcrd-edge 0.1.0', graph: 'cmcrd-eeg-mlp', bytes: bytes.length, quantisation: null });
+    expect(j).toMatchObject({
+      irVersion: 8,
+      opsets: [{ domain: 'ai.onnx', version: 17 }],
+      producer: 'cmcrd-edge 0.1.0',
+      graph: 'cmcrd-eeg-mlp',
+      bytes: bytes.length,
+      quantisation: null,
+    });
     expect(j.inputs).toEqual([{ name: 'features', dtype: 'float32', shape: ['N', 20] }]);
-    expect(j.outputs).toEqual([{ name: 'logits', dtype: 'float32', shape: ['N', 4] }, { name: 'probabilities', dtype: 'float32', shape: ['N', 4] }]);
+    expect(j.outputs).toEqual([
+      { name: 'logits', dtype: 'float32', shape: ['N', 4] },
+      { name: 'probabilities', dtype: 'float32', shape: ['N', 4] },
+    ]);
     expect(Object.fromEntries(j.operators)).toEqual({ Gemm: 5, Relu: 4, Sub: 1, Mul: 1, Softmax: 1 });
     expect(j.initializers[0]).toEqual({ name: 'fc2.W', dtype: 'float32', dims: [128, 128], bytes: 65536 });
     expect(j.initializerBytes).toBe(4 * (20 * 128 + 3 * 128 * 128 + 128 * 4 + 4 * 128 + 4 + 2 * 20));
@@ -73,7 +98,10 @@ describe('cmcrd inspect', () => {
     expect(r.out).toMatch(/quantisation: 0 QuantizeLinear, 5 DequantizeLinear \(5 per-channel\), 7 int8 and 0 int32 initializers/);
     expect(r.out).toMatch(/tfjs\/model\.json: tfjs GraphModel, \d+ nodes \(.*MatMul ×5.*\), 12 weights, .* \(5 uint8\)/);
     expect(r.out).toMatch(/onnxruntime-node: fp32 p50 \d+ µs/);
-    const j = JSON.parse((await runCli('inspect', out, '--json')).out) as { models: OnnxInspection[]; files: { name: string; hashOk: boolean }[] };
+    const j = JSON.parse((await runCli('inspect', out, '--json')).out) as {
+      models: OnnxInspection[];
+      files: { name: string; hashOk: boolean }[];
+    };
     expect(j.models.map((m) => m.source)).toEqual([`${out}/model.onnx`, `${out}/model.int8.onnx`]);
     expect(j.files.every((f) => f.hashOk)).toBe(true);
     // A changed and a missing file are reported, not hidden.
@@ -90,10 +118,18 @@ describe('cmcrd inspect', () => {
     const good = exportOnnx(ck);
     const cases: Array<[string, Uint8Array | string, RegExp]> = [
       ['truncated.onnx', good.subarray(0, 1000), /truncated\.onnx: not a readable ONNX model \(index out of range/],
-      ['garbage.onnx', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256), /garbage\.onnx: not (a readable )?(an )?ONNX model/],
+      [
+        'garbage.onnx',
+        Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256),
+        /garbage\.onnx: not (a readable )?(an )?ONNX model/,
+      ],
       ['empty.onnx', new Uint8Array(0), /empty\.onnx: empty file, not an ONNX model/],
       ['card.json', JSON.stringify({ hello: 'world' }), /card\.json: not (a readable )?(an )?ONNX model/],
-      ['image.onnx', Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13), /image\.onnx: not (a readable )?(an )?ONNX model/],
+      [
+        'image.onnx',
+        Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13),
+        /image\.onnx: not (a readable )?(an )?ONNX model/,
+      ],
     ];
     for (const [name, data, msg] of cases) {
       const f = join(dir, name);
@@ -129,7 +165,13 @@ describe('cmcrd inspect', () => {
       expect(r.err, name).toMatch(msg);
       noStack(r.err);
     }
-    const odd = withMetadata(base, Object.fromEntries([['__proto__', 'polluted?'], ['cmcrd.title', 'clear\u001b[2J\u001b]0;pwned\u0007 screen']]));
+    const odd = withMetadata(
+      base,
+      Object.fromEntries([
+        ['__proto__', 'polluted?'],
+        ['cmcrd.title', 'clear\u001b[2J\u001b]0;pwned\u0007 screen'],
+      ]),
+    );
     const f = join(dir, 'odd.onnx');
     writeFileSync(f, odd);
     const r = await runCli('inspect', f);

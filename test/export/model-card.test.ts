@@ -89,9 +89,15 @@ describe('model card round trip, writer → reader', () => {
 
   it('refuses to write a card the runtime would refuse, naming the card field', () => {
     const ck = trainedCheckpoint('mlp');
-    expect(() => exportOnnx({ ...ck, features: { ...ck.features, hopSec: 8 } })).toThrow(/^model card: hop_s \(8 s\) must be ≤ window_s \(4 s\)$/);
+    expect(() => exportOnnx({ ...ck, features: { ...ck.features, hopSec: 8 } })).toThrow(
+      /^model card: hop_s \(8 s\) must be ≤ window_s \(4 s\)$/,
+    );
     expect(() => modelCard({ ...ck, features: { ...ck.features, windowSec: -4 } })).toThrow(/^model card: window_s must be > 0, got -4$/);
-    expect(() => modelCardJson({ ...ck, classes: ['a', 'b', 'a', 'c'] })).toThrow(/^model card: classes: \[2\] repeats \[0\] \("a"\); names must be unique$/);
-    expect(() => modelCard({ ...ck, channels: ck.channels.slice(1) })).toThrow(/^model card: normalisation\.mean has 20 values, but channels × bands = 3 × 5 = 15$/);
+    expect(() => modelCardJson({ ...ck, classes: ['a', 'b', 'a', 'c'] })).toThrow(
+      /^model card: classes: \[2\] repeats \[0\] \("a"\); names must be unique$/,
+    );
+    expect(() => modelCard({ ...ck, channels: ck.channels.slice(1) })).toThrow(
+      /^model card: normalisation\.mean has 20 values, but channels × bands = 3 × 5 = 15$/,
+    );
   });
 });

@@ -28,7 +28,29 @@ beforeAll(async () => {
   data = join(dir, 'data');
   synthesize({ layout: 'seed-iv', out: data, subjects: 2, sessions: 1, windowsPerTrial: 30 });
   for (const arch of ['mlp', 'eegnet', 'dgcnn']) {
-    const r = await runCli('train', '--dataset', 'synthetic', '--root', data, '--method', 'eeg-only', '--arch', arch, '--protocol', 'within', '--folds', 's1-sess1', '--seeds', '1', '--epochs', '30', '--warmup', '3', '--out', join(dir, `run-${arch}`));
+    const r = await runCli(
+      'train',
+      '--dataset',
+      'synthetic',
+      '--root',
+      data,
+      '--method',
+      'eeg-only',
+      '--arch',
+      arch,
+      '--protocol',
+      'within',
+      '--folds',
+      's1-sess1',
+      '--seeds',
+      '1',
+      '--epochs',
+      '30',
+      '--warmup',
+      '3',
+      '--out',
+      join(dir, `run-${arch}`),
+    );
     expect(r.code, r.err).toBe(0);
     ck[arch] = join(dir, `run-${arch}`, 'checkpoints', `eeg-only-${arch}-s1-sess1-seed1.json`);
   }
@@ -38,18 +60,39 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const readJson = <T>(p: string) => JSON.parse(readFileSync(p, 'utf8')) as T;
 
 function onnxCheck(files: string[]) {
-  const py = spawnSync('/usr/bin/python3', ['-c', 'import sys, onnx\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\nprint("ok", len(sys.argv) - 1)', ...files], { encoding: 'utf8' });
+  const py = spawnSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import sys, onnx\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\nprint("ok", len(sys.argv) - 1)',
+      ...files,
+    ],
+    { encoding: 'utf8' },
+  );
   expect(py.stderr).toBe('');
   expect(py.stdout.trim()).toBe(`ok ${files.length}`);
 }
 
 /** Load a written tfjs/ folder the way a page would: model.json, then the shards the manifest lists. */
 async function loadFromDisk(folder: string) {
-  const json = readJson<{ modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]; format: string; signature: object; userDefinedMetadata: Record<string, object> }>(join(folder, 'model.json'));
+  const json = readJson<{
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+    format: string;
+    signature: object;
+    userDefinedMetadata: Record<string, object>;
+  }>(join(folder, 'model.json'));
   const shards = json.weightsManifest.flatMap((g) => g.paths).map((p) => readFileSync(join(folder, p)));
   const weightData = new Uint8Array(Buffer.concat(shards)).buffer;
   const model = await loadGraphModel({
-    load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData, format: json.format, signature: json.signature, userDefinedMetadata: json.userDefinedMetadata }),
+    load: async () => ({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData,
+      format: json.format,
+      signature: json.signature,
+      userDefinedMetadata: json.userDefinedMetadata,
+    }),
   });
   return { model, json };
 }
@@ -76,13 +119,23 @@ describe('cmcrd export --out <model dir>', () => {
       // card.json: variants, files with their real sizes and hashes, a choice per runtime.
       const card = readJson<PackageCard>(join(out, 'card.json'));
       expect(card.variants.map((v) => v.name)).toEqual(['fp32', 'int8-static', 'tfjs-float32']);
-      expect(card.variants[1]!.quantisation).toMatchObject({ scheme: 'QDQ S8S8', mode: 'static', calibration: { method: 'minmax', samples: 480 } });
+      expect(card.variants[1]!.quantisation).toMatchObject({
+        scheme: 'QDQ S8S8',
+        mode: 'static',
+        calibration: { method: 'minmax', samples: 480 },
+      });
       for (const f of card.files) {
         const bytes = readFileSync(join(out, f.name));
         expect(bytes.length, f.name).toBe(f.bytes);
         expect(createHash('sha256').update(bytes).digest('hex'), f.name).toBe(f.sha256);
       }
-      expect(card.files.map((f) => f.name).sort()).toEqual(['model.int8.onnx', 'model.onnx', 'parity.json', 'tfjs/group1-shard1of1.bin', 'tfjs/model.json']);
+      expect(card.files.map((f) => f.name).sort()).toEqual([
+        'model.int8.onnx',
+        'model.onnx',
+        'parity.json',
+        'tfjs/group1-shard1of1.bin',
+        'tfjs/model.json',
+      ]);
       expect(card.runtimes.map((x) => x.runtime)).toEqual(['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm']);
       for (const rt of card.runtimes.slice(0, 2)) {
         expect(rt.latency.map((l) => l.variant)).toEqual(['fp32', 'int8-static']);
@@ -91,7 +144,10 @@ describe('cmcrd export --out <model dir>', () => {
         expect(rt.load).toBe(fastest); // both meet the bar here
       }
       // Every model file embeds the card; the runtime reads it back.
-      for (const [file, variant] of [['model.onnx', 'fp32'], ['model.int8.onnx', 'int8-static']] as const) {
+      for (const [file, variant] of [
+        ['model.onnx', 'fp32'],
+        ['model.int8.onnx', 'int8-static'],
+      ] as const) {
         const mc = parseModelCard(new Uint8Array(readFileSync(join(out, file))), file);
         expect(mc.classes).toEqual(['neutral', 'sad', 'fear', 'happy']);
         expect(mc.raw['cmcrd.variant']).toBe(variant);
@@ -139,7 +195,9 @@ describe('cmcrd export --out <model dir>', () => {
         expect(card.notes.join(' ')).toMatch(/latency not measured/);
         if (opts.includes('uint8')) {
           expect(parity.entries.map((e) => e.variant)).toEqual(['fp32', 'int8-dynamic', 'tfjs-uint8']);
-          const manifest = readJson<{ weightsManifest: { weights: { name: string; dtype: string; quantization?: { dtype: string } }[] }[] }>(join(out, 'tfjs', 'model.json')).weightsManifest[0]!.weights;
+          const manifest = readJson<{
+            weightsManifest: { weights: { name: string; dtype: string; quantization?: { dtype: string } }[] }[];
+          }>(join(out, 'tfjs', 'model.json')).weightsManifest[0]!.weights;
           expect(manifest.filter((w) => w.quantization?.dtype === 'uint8').length).toBe({ mlp: 5, eegnet: 3, dgcnn: 4 }[arch]);
           expect(manifest.find((w) => w.name === 'norm_mean')!.quantization).toBeUndefined();
         } else {
@@ -173,13 +231,39 @@ describe('cmcrd export --out <model dir>', () => {
   it('refuses, with the reason and before writing anything, what it cannot export faithfully', async () => {
     // Per-subject normalisation: the device would apply global statistics the network never saw.
     const ps = join(dir, 'run-ps');
-    const t = await runCli('train', '--dataset', 'synthetic', '--root', data, '--method', 'eeg-only', '--arch', 'mlp', '--protocol', 'within', '--folds', 's1-sess1', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--normalise', 'per-subject', '--out', ps);
+    const t = await runCli(
+      'train',
+      '--dataset',
+      'synthetic',
+      '--root',
+      data,
+      '--method',
+      'eeg-only',
+      '--arch',
+      'mlp',
+      '--protocol',
+      'within',
+      '--folds',
+      's1-sess1',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--warmup',
+      '0',
+      '--normalise',
+      'per-subject',
+      '--out',
+      ps,
+    );
     expect(t.code, t.err).toBe(0);
     const psCk = join(ps, 'checkpoints', 'eeg-only-mlp-s1-sess1-seed1.json');
     for (const out of [join(dir, 'ps-dir'), join(dir, 'ps.onnx')]) {
       const r = await runCli('export', psCk, '--out', out);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/cannot export a model the device could not reproduce: it was trained with --normalise per-subject .*retrain with --normalise global/);
+      expect(r.err).toMatch(
+        /cannot export a model the device could not reproduce: it was trained with --normalise per-subject .*retrain with --normalise global/,
+      );
       expect(existsSync(out)).toBe(false);
     }
     // Static int8 without the training data: named, nothing written.
@@ -189,10 +273,23 @@ describe('cmcrd export --out <model dir>', () => {
     writeFileSync(movedPath, JSON.stringify(moved));
     const r = await runCli('export', movedPath, '--out', join(dir, 'moved-dir'), '--int8');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/static int8 needs calibration windows from the training trials: the checkpoint's dataset \(provenance\.data\) .*gone/);
+    expect(r.err).toMatch(
+      /static int8 needs calibration windows from the training trials: the checkpoint's dataset \(provenance\.data\) .*gone/,
+    );
     expect(existsSync(join(dir, 'moved-dir'))).toBe(false);
     // …and --calibration-data points it at the data.
-    const ok = await runCli('export', movedPath, '--out', join(dir, 'moved-dir'), '--int8', '--calibration-data', data, '--latency-runs', '0', '--json');
+    const ok = await runCli(
+      'export',
+      movedPath,
+      '--out',
+      join(dir, 'moved-dir'),
+      '--int8',
+      '--calibration-data',
+      data,
+      '--latency-runs',
+      '0',
+      '--json',
+    );
     expect(ok.code, ok.err).toBe(0);
     expect(JSON.parse(ok.out).parity.windows.source).toBe('held-out');
     // fp32 only: without data the parity falls back to rows around the normalisation, and says so.

@@ -23,7 +23,8 @@ function trainedLike<N extends Network>(net: N, seed: number): N {
   const w = net.getWeights();
   for (const [name, a] of Object.entries(w)) {
     if (name.endsWith('running_var')) a.data.forEach((_, i) => (a.data[i] = 0.2 + 2 * rng.next()));
-    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias')) a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
+    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias'))
+      a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
     else if (name.endsWith('gamma')) a.data.forEach((_, i) => (a.data[i] = 0.5 + rng.next()));
     // Some negative entries, so ReLU(A) and the symmetrisation matter.
     else if (name === 'adj') a.data.forEach((_, i) => (a.data[i] = 0.2 + 0.3 * rng.normal()));
@@ -41,27 +42,51 @@ function trainedLikeMlp(seed: number): Mlp {
 function checkpointOf(net: Network, mean: number[], std: number[], modality: 'eeg' | 'eye' = 'eeg'): Checkpoint {
   const { channels, bands } = net.spec.input;
   const eeg = modality === 'eeg';
-  const names = eeg ? Array.from({ length: channels }, (_, i) => ['TP7', 'FP1', 'FP2', 'TP8', 'O1', 'O2', 'C3', 'C4'][i] ?? `ch${i + 1}`) : ['eye'];
+  const names = eeg
+    ? Array.from({ length: channels }, (_, i) => ['TP7', 'FP1', 'FP2', 'TP8', 'O1', 'O2', 'C3', 'C4'][i] ?? `ch${i + 1}`)
+    : ['eye'];
   return {
-    format: 'cmcrd-checkpoint', version: 1, modality, arch: net.spec, weights: net.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality,
+    arch: net.spec,
+    weights: net.getWeights(),
+    classes: ['neutral', 'sad', 'fear', 'happy'],
     channels: names,
-    ...(eeg && channels === 4 ? { montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] } } : {}),
+    ...(eeg && channels === 4
+      ? { montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] } }
+      : {}),
     features: eeg
       ? { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' }
-      : { method: 'eye', fs: 200, windowSec: 4, hopSec: 4, bands: Array.from({ length: bands }, (_, i) => ({ name: `eye${i}`, lo: 0, hi: 0 })), smoothing: 'none' },
-    normalisation: { mean, std }, provenance: { test: true },
+      : {
+          method: 'eye',
+          fs: 200,
+          windowSec: 4,
+          hopSec: 4,
+          bands: Array.from({ length: bands }, (_, i) => ({ name: `eye${i}`, lo: 0, hi: 0 })),
+          smoothing: 'none',
+        },
+    normalisation: { mean, std },
+    provenance: { test: true },
   };
 }
 
 /** Largest |Δ| between tfjs eval-mode logits/probabilities and the exported model's, on random raw features. */
-async function parity(net: Network, seed: number, modality: 'eeg' | 'eye' = 'eeg'): Promise<{ dLogit: number; dProb: number; spread: number }> {
+async function parity(
+  net: Network,
+  seed: number,
+  modality: 'eeg' | 'eye' = 'eeg',
+): Promise<{ dLogit: number; dProb: number; spread: number }> {
   const d = net.spec.input.channels * net.spec.input.bands;
   const rng = new SeededRandom(seed);
   const mean = Array.from({ length: d }, () => 15 + rng.normal());
   const std = Array.from({ length: d }, () => 0.5 + rng.next());
   const n = 64;
   const raw = Array.from({ length: n }, () => Float32Array.from({ length: d }, (_, j) => mean[j]! + std[j]! * rng.normal()));
-  const normalised = tf.tensor2d(raw.flatMap((r) => Array.from(r, (v, j) => (v - mean[j]!) / std[j]!)), [n, d]);
+  const normalised = tf.tensor2d(
+    raw.flatMap((r) => Array.from(r, (v, j) => (v - mean[j]!) / std[j]!)),
+    [n, d],
+  );
   const out = net.forward(normalised, false);
   const logits = out.logits.arraySync() as number[][];
   const probs = tf.softmax(out.logits).arraySync() as number[][];
@@ -104,7 +129,10 @@ describe('ONNX export', () => {
     const ck = checkpointOf(net, mean, std);
     const n = 64;
     const raw = Array.from({ length: n }, () => Float32Array.from({ length: 20 }, (_, j) => mean[j]! + std[j]! * rng.normal()));
-    const normalised = tf.tensor2d(raw.flatMap((r) => Array.from(r, (v, j) => (v - mean[j]!) / std[j]!)), [n, 20]);
+    const normalised = tf.tensor2d(
+      raw.flatMap((r) => Array.from(r, (v, j) => (v - mean[j]!) / std[j]!)),
+      [n, 20],
+    );
     const expected = tf.softmax(net.forward(normalised, false).logits).arraySync() as number[][];
     // Round-trip through the JSON checkpoint format too.
     const clf = await loadOnnxClassifier(exportOnnx(parseCheckpoint(serialiseCheckpoint(ck))));
@@ -147,9 +175,12 @@ describe('ONNX export', () => {
     }
   });
 
-  it('every network\'s model runs on onnxruntime-web (the phone-browser runtime, wasm) as on onnxruntime-node', async () => {
+  it("every network's model runs on onnxruntime-web (the phone-browser runtime, wasm) as on onnxruntime-node", async () => {
     for (const arch of ['mlp', 'eegnet', 'dgcnn'] as const) {
-      for (const input of [{ channels: 8, bands: 5 }, { channels: 1, bands: 33 }]) {
+      for (const input of [
+        { channels: 8, bands: 5 },
+        { channels: 1, bands: 33 },
+      ]) {
         const net = trainedLike(buildNetwork(defaultSpec(arch, input, 4), 41), 41);
         const d = input.channels * input.bands;
         const rng = new SeededRandom(42);
@@ -171,10 +202,14 @@ describe('ONNX export', () => {
   it('names the weight when a checkpoint does not fit its network', () => {
     const net = trainedLike(buildNetwork(defaultSpec('dgcnn', { channels: 8, bands: 5 }, 4), 31), 31);
     const ck = checkpointOf(net, new Array(40).fill(0), new Array(40).fill(1));
-    expect(() => exportOnnx({ ...ck, weights: { ...ck.weights, adj: { shape: [8, 7], data: new Float32Array(56) } } })).toThrow(/weight "adj" has shape \[8,7\], arch dgcnn needs \[8,8\]/);
+    expect(() => exportOnnx({ ...ck, weights: { ...ck.weights, adj: { shape: [8, 7], data: new Float32Array(56) } } })).toThrow(
+      /weight "adj" has shape \[8,7\], arch dgcnn needs \[8,8\]/,
+    );
     const { ['cheb1.weight']: _dropped, ...rest } = ck.weights;
     expect(() => exportOnnx({ ...ck, weights: rest })).toThrow(/no weight "cheb1\.weight" \(arch dgcnn\)/);
-    expect(() => exportOnnx({ ...ck, arch: { ...ck.arch, params: { ...ck.arch.params, hidden: 0 } } })).toThrow(/arch\.params\.hidden must be a positive integer/);
+    expect(() => exportOnnx({ ...ck, arch: { ...ck.arch, params: { ...ck.arch.params, hidden: 0 } } })).toThrow(
+      /arch\.params\.hidden must be a positive integer/,
+    );
     net.dispose();
   });
 
@@ -194,7 +229,9 @@ describe('ONNX export', () => {
 
   it('rejects malformed checkpoints and models with errors that name the problem', () => {
     expect(() => parseCheckpoint('{', 'x.json')).toThrow(/x\.json: not valid JSON/);
-    expect(() => parseCheckpoint('{"format":"cmcrd-checkpoint","version":2}', 'y.json')).toThrow(/y\.json: unsupported checkpoint version 2/);
+    expect(() => parseCheckpoint('{"format":"cmcrd-checkpoint","version":2}', 'y.json')).toThrow(
+      /y\.json: unsupported checkpoint version 2/,
+    );
     const net = trainedLikeMlp(6);
     const good = JSON.parse(serialiseCheckpoint(checkpointOf(net, new Array(20).fill(0), new Array(20).fill(1))));
     good.weights['fc1.weight'].base64 = good.weights['fc1.weight'].base64.slice(0, 40);
@@ -202,7 +239,9 @@ describe('ONNX export', () => {
     const fresh = () => JSON.parse(serialiseCheckpoint(checkpointOf(net, new Array(20).fill(0), new Array(20).fill(1))));
     const bad64 = fresh();
     bad64.weights['fc1.bias'].base64 = '!!!notbase64';
-    expect(() => parseCheckpoint(JSON.stringify(bad64), 'b.json')).toThrow(/b\.json: weight "fc1\.bias": field "base64" is not valid base64/);
+    expect(() => parseCheckpoint(JSON.stringify(bad64), 'b.json')).toThrow(
+      /b\.json: weight "fc1\.bias": field "base64" is not valid base64/,
+    );
     const noInput = fresh();
     delete noInput.arch.input;
     expect(() => parseCheckpoint(JSON.stringify(noInput), 'a.json')).toThrow(/a\.json: field "arch" must have/);

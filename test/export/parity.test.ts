@@ -31,10 +31,16 @@ beforeAll(async () => {
   const mean = Array.from({ length: 20 }, () => 10 + rng.normal());
   const std = Array.from({ length: 20 }, () => 0.5 + rng.next());
   ck = {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: net.spec, weights: net.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: 'eeg',
+    arch: net.spec,
+    weights: net.getWeights(),
+    classes: ['neutral', 'sad', 'fear', 'happy'],
     channels: ['TP9', 'AF7', 'AF8', 'TP10'],
     features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' },
-    normalisation: { mean, std }, provenance: {},
+    normalisation: { mean, std },
+    provenance: {},
   };
   net.dispose();
   rows = Array.from({ length: 32 }, () => Float32Array.from(mean, (m, j) => m + std[j]! * 2 * rng.normal()));
@@ -61,7 +67,12 @@ describe('checkParity', () => {
     const am = (q: Float32Array) => q.indexOf(Math.max(...q));
     expect(r.argmaxAgreement).toBeCloseTo(a.filter((q, i) => am(q) === am(b[i]!)).length / rows.length, 12);
     // A NaN in the reference is a failure, not a pass.
-    const nan = await checkParity(exportOnnx(ck), (x) => checkpointProbabilities(ck, x).map((q, i) => (i === 3 ? q.map(() => NaN) : q)), rows, { loadSession: ortSessionLoader(ort) });
+    const nan = await checkParity(
+      exportOnnx(ck),
+      (x) => checkpointProbabilities(ck, x).map((q, i) => (i === 3 ? q.map(() => NaN) : q)),
+      rows,
+      { loadSession: ortSessionLoader(ort) },
+    );
     expect(nan.passed).toBe(false);
   });
 
@@ -78,11 +89,31 @@ describe('checkParity', () => {
       },
     });
     const two = [Float32Array.of(1, 2, 3), Float32Array.of(4, 5, 6)];
-    const r = await checkParity(new Uint8Array(), () => [[0.25, 0.75], [0.5, 0.5]], two, { loadSession: fake(false), limit: 0.3 });
+    const r = await checkParity(
+      new Uint8Array(),
+      () => [
+        [0.25, 0.75],
+        [0.5, 0.5],
+      ],
+      two,
+      { loadSession: fake(false), limit: 0.3 },
+    );
     expect(r).toEqual({ rows: 2, classes: 2, maxAbsDiff: 0.25, argmaxAgreement: 0.5, limit: 0.3, passed: true });
-    await expect(checkParity(new Uint8Array(), () => [[1, 0], [1, 0]], two, { loadSession: fake(true) })).rejects.toThrow('boom');
+    await expect(
+      checkParity(
+        new Uint8Array(),
+        () => [
+          [1, 0],
+          [1, 0],
+        ],
+        two,
+        { loadSession: fake(true) },
+      ),
+    ).rejects.toThrow('boom');
     expect(calls).toEqual(['run 2×3 1 4', 'release', 'run 2×3 1 4', 'release']);
-    await expect(checkParity(new Uint8Array(), () => [], [Float32Array.of(1), Float32Array.of(1, 2)], { loadSession: fake(false) })).rejects.toThrow(/row 1 has 2 values, row 0 has 1/);
+    await expect(
+      checkParity(new Uint8Array(), () => [], [Float32Array.of(1), Float32Array.of(1, 2)], { loadSession: fake(false) }),
+    ).rejects.toThrow(/row 1 has 2 values, row 0 has 1/);
     await expect(checkParity(new Uint8Array(), () => [], [], { loadSession: fake(false) })).rejects.toThrow(/at least one/);
   });
 });

@@ -23,9 +23,14 @@ import { SeededRandom } from '../../src/train/nets/layers.js';
 
 interface Fixture {
   model: { mean: number[]; std: number[]; W1: number[]; b1: number[]; W2: number[]; b2: number[] };
-  calibration: { rows: number[]; activations: Record<string, number[]>; ranges: Record<string, Record<'minmax' | 'percentile' | 'entropy', [number, number]>> };
+  calibration: {
+    rows: number[];
+    activations: Record<string, number[]>;
+    ranges: Record<string, Record<'minmax' | 'percentile' | 'entropy', [number, number]>>;
+  };
   clipCases: Record<string, { values: number[]; percentile: [number, number]; entropy: [number, number] }>;
-  quantised: Record<'normalised' | 'fc1.out', { scale: number; zeroPoint: number }> & Record<'fc1.W' | 'head.W' | 'fc1.b' | 'head.b', { scale: number[]; q: number[] }>;
+  quantised: Record<'normalised' | 'fc1.out', { scale: number; zeroPoint: number }> &
+    Record<'fc1.W' | 'head.W' | 'fc1.b' | 'head.b', { scale: number[]; q: number[] }>;
   test: { rows: number[]; int8Probabilities: number[]; fp32Probabilities: number[] };
 }
 
@@ -37,10 +42,24 @@ function tinyModel(): Uint8Array {
   const g = new GraphBuilder();
   const x = g.input('features', [3]);
   const mean = g.initializer('norm_mean', [3], Float32Array.from(m.mean));
-  const scale = g.initializer('norm_scale', [3], Float32Array.from(m.std, (s) => 1 / s));
+  const scale = g.initializer(
+    'norm_scale',
+    [3],
+    Float32Array.from(m.std, (s) => 1 / s),
+  );
   const n = g.node('Mul', [g.node('Sub', [x, mean]), scale], {}, 'normalised');
-  const h = g.node('Relu', [g.node('Gemm', [n, g.initializer('fc1.W', [3, 4], Float32Array.from(m.W1)), g.initializer('fc1.b', [4], Float32Array.from(m.b1))])], {}, 'fc1.out');
-  const logits = g.node('Gemm', [h, g.initializer('head.W', [4, 2], Float32Array.from(m.W2)), g.initializer('head.b', [2], Float32Array.from(m.b2))], {}, 'logits');
+  const h = g.node(
+    'Relu',
+    [g.node('Gemm', [n, g.initializer('fc1.W', [3, 4], Float32Array.from(m.W1)), g.initializer('fc1.b', [4], Float32Array.from(m.b1))])],
+    {},
+    'fc1.out',
+  );
+  const logits = g.node(
+    'Gemm',
+    [h, g.initializer('head.W', [4, 2], Float32Array.from(m.W2)), g.initializer('head.b', [2], Float32Array.from(m.b2))],
+    {},
+    'logits',
+  );
   g.node('Softmax', [logits], { axis: 1 }, 'probabilities');
   g.output('logits', [2]);
   g.output('probabilities', [2]);
@@ -108,9 +127,18 @@ describe('int8 quantisation (QDQ S8S8) of a hand-checked tiny model', () => {
   });
 
   it('writes the QDQ graph node by node: Q/DQ on activations, per-channel int8 weights, int32 biases, the ReLU folded into the zero point', () => {
-    const { bytes, summary } = quantizeOnnx(fp32, { mode: 'static', ranges: fixtureRanges('minmax'), calibration: { method: 'minmax', samples: 8 } });
+    const { bytes, summary } = quantizeOnnx(fp32, {
+      mode: 'static',
+      ranges: fixtureRanges('minmax'),
+      calibration: { method: 'minmax', samples: 8 },
+    });
     const { m, nodes, inits } = decoded(bytes);
-    const sig = nodes.map((n) => [n.opType, n.input!.join(','), n.output!.join(','), (n.attribute ?? []).map((a) => `${a.name}=${Number(a.i)}`).join(',')]);
+    const sig = nodes.map((n) => [
+      n.opType,
+      n.input!.join(','),
+      n.output!.join(','),
+      (n.attribute ?? []).map((a) => `${a.name}=${Number(a.i)}`).join(','),
+    ]);
     expect(sig).toEqual([
       ['Sub', 'features,norm_mean', 'sub_0', ''],
       ['Mul', 'sub_0,norm_scale', 'normalised', ''],
@@ -153,8 +181,17 @@ describe('int8 quantisation (QDQ S8S8) of a hand-checked tiny model', () => {
     // The float weights are gone; the z-score stays float; the card entries are kept.
     expect([...inits.keys()].filter((k) => inits.get(k)!.dataType === DT.FLOAT && !k.endsWith('.s'))).toEqual(['norm_mean', 'norm_scale']);
     expect(m.metadataProps!.find((p) => p.key === 'cmcrd.test')?.value).toBe('tiny');
-    expect(summary).toMatchObject({ scheme: 'QDQ S8S8', mode: 'static', removedRelus: ['fc1.out'], nodes: { QuantizeLinear: 2, DequantizeLinear: 6 }, floatInitializers: ['norm_mean', 'norm_scale'] });
-    expect(summary.weights.map((w) => [w.name, w.axis])).toEqual([['fc1.W', 1], ['head.W', 1]]);
+    expect(summary).toMatchObject({
+      scheme: 'QDQ S8S8',
+      mode: 'static',
+      removedRelus: ['fc1.out'],
+      nodes: { QuantizeLinear: 2, DequantizeLinear: 6 },
+      floatInitializers: ['norm_mean', 'norm_scale'],
+    });
+    expect(summary.weights.map((w) => [w.name, w.axis])).toEqual([
+      ['fc1.W', 1],
+      ['head.W', 1],
+    ]);
   });
 
   it('computes what the QDQ definitions give (numpy, step by step), unfused and fused by onnxruntime', async () => {
@@ -169,7 +206,8 @@ describe('int8 quantisation (QDQ S8S8) of a hand-checked tiny model', () => {
     expect(maxDiff(unfused, fp)).toBeGreaterThan(1e-5);
     expect(maxDiff(unfused, fp)).toBeLessThan(2e-2);
     const web = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-    const w = (await web.run({ features: new ortWeb.Tensor('float32', Float32Array.from(fx.test.rows), [4, 3]) })).probabilities!.data as Float32Array;
+    const w = (await web.run({ features: new ortWeb.Tensor('float32', Float32Array.from(fx.test.rows), [4, 3]) })).probabilities!
+      .data as Float32Array;
     await web.release();
     expect(maxDiff(w, fx.test.int8Probabilities)).toBeLessThan(2e-2);
   });
@@ -184,7 +222,9 @@ describe('int8 quantisation (QDQ S8S8) of a hand-checked tiny model', () => {
   });
 
   it('refuses a static quantisation without a range, naming the tensor', () => {
-    expect(() => quantizeOnnx(fp32, { mode: 'static', ranges: { normalised: { lo: -1, hi: 1 } } })).toThrow(/calibrated range of tensor "fc1\.out"/);
+    expect(() => quantizeOnnx(fp32, { mode: 'static', ranges: { normalised: { lo: -1, hi: 1 } } })).toThrow(
+      /calibrated range of tensor "fc1\.out"/,
+    );
     expect(() => activationParams({ lo: NaN, hi: 1 })).toThrow(/not finite/);
   });
 
@@ -200,15 +240,30 @@ function checkpointOf(arch: ArchName, channels: number, bands: number, seed: num
   const w = net.getWeights();
   for (const [name, a] of Object.entries(w)) {
     if (name.endsWith('running_var')) a.data.forEach((_, i) => (a.data[i] = 0.2 + 2 * rng.next()));
-    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias')) a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
+    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias'))
+      a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
     else if (name === 'adj') a.data.forEach((_, i) => (a.data[i] = 0.2 + 0.3 * rng.normal()));
   }
   net.dispose();
   const d = channels * bands;
   return {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: net.spec, weights: w, classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: Array.from({ length: channels }, (_, i) => `C${i}`), features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })), smoothing: 'none' },
-    normalisation: { mean: Array.from({ length: d }, () => 10 + rng.normal()), std: Array.from({ length: d }, () => 0.5 + rng.next()) }, provenance: {},
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: 'eeg',
+    arch: net.spec,
+    weights: w,
+    classes: ['neutral', 'sad', 'fear', 'happy'],
+    channels: Array.from({ length: channels }, (_, i) => `C${i}`),
+    features: {
+      method: 'seed-de',
+      fs: 200,
+      windowSec: 4,
+      hopSec: 4,
+      bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })),
+      smoothing: 'none',
+    },
+    normalisation: { mean: Array.from({ length: d }, () => 10 + rng.normal()), std: Array.from({ length: d }, () => 0.5 + rng.next()) },
+    provenance: {},
   };
 }
 
@@ -227,7 +282,10 @@ describe('int8 models of the three networks', () => {
       const fp32 = exportOnnx(ck);
       const d = 40;
       const rng = new SeededRandom(9);
-      const rows = Float32Array.from({ length: 256 * d }, (_, i) => ck.normalisation.mean[i % d]! + ck.normalisation.std[i % d]! * rng.normal());
+      const rows = Float32Array.from(
+        { length: 256 * d },
+        (_, i) => ck.normalisation.mean[i % d]! + ck.normalisation.std[i % d]! * rng.normal(),
+      );
       const ranges = await calibrate(fp32, rows, d, 'minmax');
       const ref = await onnxProbabilities(fp32, rows, d);
       for (const mode of ['static', 'dynamic'] as const) {
@@ -239,14 +297,23 @@ describe('int8 models of the three networks', () => {
         expect(maxDiff(got, ref), `${arch} ${mode}`).toBeLessThan(mode === 'static' ? 0.1 : 0.03);
         expect(maxDiff(got, ref), `${arch} ${mode}`).toBeGreaterThan(0);
         const web = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-        const w = (await web.run({ features: new ortWeb.Tensor('float32', rows.slice(0, 16 * d), [16, d]) })).probabilities!.data as Float32Array;
+        const w = (await web.run({ features: new ortWeb.Tensor('float32', rows.slice(0, 16 * d), [16, d]) })).probabilities!
+          .data as Float32Array;
         await web.release();
         expect(maxDiff(w, got.subarray(0, 64)), `${arch} ${mode} web`).toBeLessThan(0.02);
         expect(summary.weights.length, arch).toBe({ mlp: 5, eegnet: 3, dgcnn: 4 }[arch]);
         if (mode === 'static') expect(summary.activations.length, arch).toBe({ mlp: 5, eegnet: 3, dgcnn: 3 }[arch]);
       }
     }
-    const py = spawnSync('/usr/bin/python3', ['-c', 'import sys, onnx\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\nprint("ok", len(sys.argv) - 1)', ...files], { encoding: 'utf8' });
+    const py = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import sys, onnx\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\nprint("ok", len(sys.argv) - 1)',
+        ...files,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(py.stderr).toBe('');
     expect(py.stdout.trim()).toBe(`ok ${files.length}`);
   });

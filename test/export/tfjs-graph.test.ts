@@ -21,16 +21,39 @@ function checkpointOf(arch: ArchName, channels: number, bands: number, seed: num
   net.dispose();
   for (const [name, a] of Object.entries(w)) {
     if (name.endsWith('running_var')) a.data.forEach((_, i) => (a.data[i] = 0.2 + 2 * rng.next()));
-    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias')) a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
+    else if (name.endsWith('running_mean') || name.endsWith('beta') || name.endsWith('bias'))
+      a.data.forEach((_, i) => (a.data[i] = rng.normal() * 0.5));
     else if (name === 'adj') a.data.forEach((_, i) => (a.data[i] = 0.2 + 0.3 * rng.normal()));
   }
   const d = channels * bands;
   return {
-    format: 'cmcrd-checkpoint', version: 1, modality: channels === 1 ? 'eye' : 'eeg', arch: net.spec, weights: w, classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: Array.from({ length: channels }, (_, i) => `C${i}`), features: channels === 1
-      ? { method: 'eye', fs: 0, windowSec: 4, hopSec: 4, bands: Array.from({ length: bands }, (_, i) => ({ name: `f${i}`, lo: 0, hi: 0 })), smoothing: 'none' }
-      : { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })), smoothing: 'none' },
-    normalisation: { mean: Array.from({ length: d }, () => 10 + rng.normal()), std: Array.from({ length: d }, () => 0.5 + rng.next()) }, provenance: {},
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: channels === 1 ? 'eye' : 'eeg',
+    arch: net.spec,
+    weights: w,
+    classes: ['neutral', 'sad', 'fear', 'happy'],
+    channels: Array.from({ length: channels }, (_, i) => `C${i}`),
+    features:
+      channels === 1
+        ? {
+            method: 'eye',
+            fs: 0,
+            windowSec: 4,
+            hopSec: 4,
+            bands: Array.from({ length: bands }, (_, i) => ({ name: `f${i}`, lo: 0, hi: 0 })),
+            smoothing: 'none',
+          }
+        : {
+            method: 'seed-de',
+            fs: 200,
+            windowSec: 4,
+            hopSec: 4,
+            bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })),
+            smoothing: 'none',
+          },
+    normalisation: { mean: Array.from({ length: d }, () => 10 + rng.normal()), std: Array.from({ length: d }, () => 0.5 + rng.next()) },
+    provenance: {},
   };
 }
 
@@ -44,7 +67,15 @@ async function load(files: GraphModelFiles) {
     data.set(p, off);
     off += p.length;
   }
-  return loadGraphModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[], weightData: data.buffer, format: json.format, signature: json.signature }) });
+  return loadGraphModel({
+    load: async () => ({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[],
+      weightData: data.buffer,
+      format: json.format,
+      signature: json.signature,
+    }),
+  });
 }
 
 describe('tfjs GraphModel writer', () => {
@@ -53,16 +84,30 @@ describe('tfjs GraphModel writer', () => {
     await tf.ready();
   });
 
-  it('writes a GraphDef in tfjs-converter\'s model.json format', () => {
+  it("writes a GraphDef in tfjs-converter's model.json format", () => {
     const files = exportGraphModel(checkpointOf('mlp', 4, 5, 1), { metadata: { card: { 'cmcrd.arch': 'mlp' } } });
     const json = JSON.parse(files.modelJson) as GraphModelJson;
     expect(json.format).toBe('graph-model');
     const ops = json.modelTopology.node.filter((n) => n.op !== 'Const').map((n) => `${n.op}:${n.name}`);
     expect(ops).toEqual([
-      'Placeholder:features', 'Sub:sub_0', 'Mul:normalised',
-      'MatMul:gemm_1/MatMul', 'BiasAdd:gemm_1', 'Relu:fc1.out', 'MatMul:gemm_2/MatMul', 'BiasAdd:gemm_2', 'Relu:fc2.out',
-      'MatMul:gemm_3/MatMul', 'BiasAdd:gemm_3', 'Relu:fc3.out', 'MatMul:gemm_4/MatMul', 'BiasAdd:gemm_4', 'Relu:fc4.out',
-      'MatMul:logits/MatMul', 'BiasAdd:logits', 'Softmax:probabilities',
+      'Placeholder:features',
+      'Sub:sub_0',
+      'Mul:normalised',
+      'MatMul:gemm_1/MatMul',
+      'BiasAdd:gemm_1',
+      'Relu:fc1.out',
+      'MatMul:gemm_2/MatMul',
+      'BiasAdd:gemm_2',
+      'Relu:fc2.out',
+      'MatMul:gemm_3/MatMul',
+      'BiasAdd:gemm_3',
+      'Relu:fc3.out',
+      'MatMul:gemm_4/MatMul',
+      'BiasAdd:gemm_4',
+      'Relu:fc4.out',
+      'MatMul:logits/MatMul',
+      'BiasAdd:logits',
+      'Softmax:probabilities',
     ]);
     const consts = json.modelTopology.node.filter((n) => n.op === 'Const').map((n) => n.name);
     expect(json.weightsManifest[0]!.weights.map((w) => w.name)).toEqual(consts);
@@ -82,13 +127,22 @@ describe('tfjs GraphModel writer', () => {
     expect(quantizeUint8(Float32Array.from([0.5, 0.5])).q).toEqual(Uint8Array.of(255, 255)); // the range always holds 0
   });
 
-  for (const [arch, channels, bands] of [['mlp', 8, 5], ['eegnet', 8, 5], ['dgcnn', 8, 5], ['eegnet', 1, 33], ['dgcnn', 1, 33]] as const) {
+  for (const [arch, channels, bands] of [
+    ['mlp', 8, 5],
+    ['eegnet', 8, 5],
+    ['dgcnn', 8, 5],
+    ['eegnet', 1, 33],
+    ['dgcnn', 1, 33],
+  ] as const) {
     it(`${arch} ${channels}×${bands}: loadGraphModel on wasm gives the fp32 ONNX probabilities (float32 weights; uint8 close)`, async () => {
       const ck = checkpointOf(arch, channels, bands, 3);
       const d = channels * bands;
       const rng = new SeededRandom(4);
       const n = 32;
-      const rows = Float32Array.from({ length: n * d }, (_, i) => ck.normalisation.mean[i % d]! + ck.normalisation.std[i % d]! * rng.normal());
+      const rows = Float32Array.from(
+        { length: n * d },
+        (_, i) => ck.normalisation.mean[i % d]! + ck.normalisation.std[i % d]! * rng.normal(),
+      );
       const ref = await onnxProbabilities(exportOnnx(ck), rows, d);
       const col = (c: number) => Array.from({ length: n }, (_, i) => ref[i * 4 + c]!);
       const spread = Math.max(...[0, 1, 2, 3].map((c) => Math.max(...col(c)) - Math.min(...col(c))));

@@ -85,7 +85,14 @@ ${body}
     const out = runC(cCalls(V2.openEegV2, 2, 'b'));
     expect(out).toEqual(V2.openEegV2.map((v: { hex: string }) => v.hex));
     for (const v of V2.openEegV2 as (Spec & { hex: string })[]) {
-      const ts = encodeOpenEegPacket(v.counts, { format: v.format, sequence: v.sequence, sampleRate: v.sampleRate, scaleUv: v.scaleUv, batteryPercent: v.battery === 255 ? null : v.battery, restart: v.restart });
+      const ts = encodeOpenEegPacket(v.counts, {
+        format: v.format,
+        sequence: v.sequence,
+        sampleRate: v.sampleRate,
+        scaleUv: v.scaleUv,
+        batteryPercent: v.battery === 255 ? null : v.battery,
+        restart: v.restart,
+      });
       expect(bytesToHex(ts)).toBe(v.hex);
       const r = decodeOpenEegPacket(hexToBytes(v.hex)!);
       if (!r.ok) throw new Error(r.error);
@@ -104,13 +111,34 @@ ${body}
       const frames = 1 + rng.int(Math.min(255, Math.floor((512 - 16) / (channels * bps))));
       const lim = format === 'int24' ? 8388608 : 32768;
       // Some values beyond the format's range: both encoders clamp them the same way.
-      const counts = Array.from({ length: channels }, () => Array.from({ length: frames }, () => Math.round((rng.next() * 2.2 - 1.1) * lim)));
-      specs.push({ format, channels, frames, sampleRate: 1 + rng.int(65535), sequence: rng.int(65536), battery: rng.int(256), restart: rng.next() < 0.5, scaleUv: Math.fround(0.001 + rng.next()), counts, version: rng.next() < 0.5 ? 1 : 2 });
+      const counts = Array.from({ length: channels }, () =>
+        Array.from({ length: frames }, () => Math.round((rng.next() * 2.2 - 1.1) * lim)),
+      );
+      specs.push({
+        format,
+        channels,
+        frames,
+        sampleRate: 1 + rng.int(65535),
+        sequence: rng.int(65536),
+        battery: rng.int(256),
+        restart: rng.next() < 0.5,
+        scaleUv: Math.fround(0.001 + rng.next()),
+        counts,
+        version: rng.next() < 0.5 ? 1 : 2,
+      });
     }
     const out = runC(specs.map((s, i) => cCalls([s], s.version, `r${i}_`)).join('\n'));
     expect(out).toHaveLength(specs.length);
     specs.forEach((s, i) => {
-      const ts = encodeOpenEegPacket(s.counts, { format: s.format, sequence: s.sequence, sampleRate: s.sampleRate, scaleUv: s.scaleUv, batteryPercent: s.battery > 100 ? null : s.battery, restart: s.restart, version: s.version });
+      const ts = encodeOpenEegPacket(s.counts, {
+        format: s.format,
+        sequence: s.sequence,
+        sampleRate: s.sampleRate,
+        scaleUv: s.scaleUv,
+        batteryPercent: s.battery > 100 ? null : s.battery,
+        restart: s.restart,
+        version: s.version,
+      });
       expect(out[i]).toBe(bytesToHex(ts));
     });
   });

@@ -14,7 +14,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function decode(path: string, format: 'jsonl' | 'csv' = 'jsonl') {
   const lines: string[] = [];
   const warnings: string[] = [];
-  const sum = await decodeCaptureFile(path, format, (l) => lines.push(l), (w) => warnings.push(w));
+  const sum = await decodeCaptureFile(
+    path,
+    format,
+    (l) => lines.push(l),
+    (w) => warnings.push(w),
+  );
   return { lines, warnings, sum };
 }
 
@@ -25,7 +30,11 @@ describe('cmcrd record / decode', () => {
     expect(r.kind).toBe('muse');
     const text = readFileSync(out, 'utf8').trim().split('\n');
     expect(JSON.parse(text[0]!)).toMatchObject({ format: 'cmcrd-capture', version: 1, device: 'muse', preset: 'p21' });
-    expect(JSON.parse(text[1]!)).toEqual({ t: expect.any(Number), char: expect.stringMatching(/^273e0001-/), hex: expect.stringMatching(/^[0-9a-f]+$/) });
+    expect(JSON.parse(text[1]!)).toEqual({
+      t: expect.any(Number),
+      char: expect.stringMatching(/^273e0001-/),
+      hex: expect.stringMatching(/^[0-9a-f]+$/),
+    });
     const { lines, sum } = await decode(out);
     const recs = lines.map((l) => JSON.parse(l));
     const eeg = recs.filter((x) => x.kind === 'eeg');
@@ -74,7 +83,9 @@ describe('cmcrd record / decode', () => {
     writeFileSync(p, '{"format":"cmcrd-capture","version":1,"device":"ganglion"}\n');
     await expect(decode(p)).rejects.toThrow(/line 1: a Ganglion capture needs "firmware"/);
     await expect(decode(join(dir, 'missing.jsonl'))).rejects.toBeInstanceOf(CliError);
-    await expect(recordCapture({ device: 'sim:muse?bogus=1', out: join(dir, 'x.jsonl'), seconds: 1, quiet: true })).rejects.toThrow(/unknown option "bogus"/);
+    await expect(recordCapture({ device: 'sim:muse?bogus=1', out: join(dir, 'x.jsonl'), seconds: 1, quiet: true })).rejects.toThrow(
+      /unknown option "bogus"/,
+    );
   });
 
   it('replay: re-records a capture', async () => {
@@ -100,7 +111,10 @@ describe('cmcrd record / decode', () => {
     expect(header(p50).preset).toBe('p50');
     expect((await decode(p50)).lines.some((l) => l.includes('"kind":"ppg"'))).toBe(true);
     // The same preset in both places is fine.
-    expect((await runCli('record', '--device', 'sim:muse?preset=p20', '--preset', 'p20', '--out', join(dir, 'same.jsonl'), '--seconds', '1')).code).toBe(0);
+    expect(
+      (await runCli('record', '--device', 'sim:muse?preset=p20', '--preset', 'p20', '--out', join(dir, 'same.jsonl'), '--seconds', '1'))
+        .code,
+    ).toBe(0);
     // A replay keeps the recorded preset (AUX still decoded) and refuses another one.
     const again = join(dir, 'p20-again.jsonl');
     expect((await runCli('record', '--device', `replay:${p20}?clock=manual`, '--out', again, '--seconds', '2')).code).toBe(0);
@@ -121,7 +135,9 @@ describe('cmcrd record / decode', () => {
       expect(existsSync(out), 'nothing written').toBe(false);
     }
     // The URI form gives the same message for an unknown preset.
-    expect((await runCli('record', '--device', 'sim:muse?preset=p99', '--out', join(dir, 'refused.jsonl'))).err).toMatch(/unknown Muse preset "p99" \(known: p20, p21, p50, p51, p60, p61\)/);
+    expect((await runCli('record', '--device', 'sim:muse?preset=p99', '--out', join(dir, 'refused.jsonl'))).err).toMatch(
+      /unknown Muse preset "p99" \(known: p20, p21, p50, p51, p60, p61\)/,
+    );
   });
 
   it('an unwritable --out, or --out naming the replayed capture, fails with exit 2 naming the path', async () => {
@@ -144,7 +160,9 @@ describe('cmcrd record / decode', () => {
 
   it('SIGTERM stops a long record on the (default) manual clock and keeps what was recorded', async () => {
     const out = join(dir, 'long.jsonl');
-    const child = spawn(process.execPath, ['bin/cmcrd.js', 'record', '--device', 'sim:muse', '--out', out, '--seconds', '20000'], { cwd: resolve(__dirname, '../..') });
+    const child = spawn(process.execPath, ['bin/cmcrd.js', 'record', '--device', 'sim:muse', '--out', out, '--seconds', '20000'], {
+      cwd: resolve(__dirname, '../..'),
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
       err += String(d);

@@ -30,8 +30,22 @@ import {
   parseGanglionPacket,
   GanglionMessageAssembler,
 } from '../../firmware-bridge/protocols/ganglion.js';
-import { decodeAthenaAccGyro, decodeAthenaBattery, decodeAthenaEeg, encodeAthenaEeg, encodeAthenaPacket, parseAthenaNotification, encodeAthenaAccGyro, encodeAthenaBattery } from '../../firmware-bridge/protocols/athena.js';
-import { decodeOpenEegPacket, encodeOpenEegPacket, decodeOpenEegInfo, encodeOpenEegInfo } from '../../firmware-bridge/protocols/open-eeg.js';
+import {
+  decodeAthenaAccGyro,
+  decodeAthenaBattery,
+  decodeAthenaEeg,
+  encodeAthenaEeg,
+  encodeAthenaPacket,
+  parseAthenaNotification,
+  encodeAthenaAccGyro,
+  encodeAthenaBattery,
+} from '../../firmware-bridge/protocols/athena.js';
+import {
+  decodeOpenEegPacket,
+  encodeOpenEegPacket,
+  decodeOpenEegInfo,
+  encodeOpenEegInfo,
+} from '../../firmware-bridge/protocols/open-eeg.js';
 import { decodeBatteryLevel, encodeBatteryLevel } from '../../firmware-bridge/protocols/battery.js';
 import { DeviceDecoder } from '../../firmware-bridge/decoder.js';
 import { identifyAdvertisement, museProfile } from '../../firmware-bridge/devices.js';
@@ -64,7 +78,13 @@ describe('Muse gen 1–2', () => {
     for (const v of V.museTelemetry) {
       const r = decodeMuseTelemetry(hex(v.hex));
       if (!r.ok) throw new Error(r.error);
-      expect(r.value).toEqual({ index: v.index, batteryPercent: v.battery, fuelGaugeMv: v.fuelGaugeMv, adcMv: v.adcMv, temperature: v.temperature });
+      expect(r.value).toEqual({
+        index: v.index,
+        batteryPercent: v.battery,
+        fuelGaugeMv: v.fuelGaugeMv,
+        adcMv: v.adcMv,
+        temperature: v.temperature,
+      });
       expect(bytesToHex(encodeMuseTelemetry(r.value))).toBe(v.hex);
     }
     for (const v of V.museImu) {
@@ -132,7 +152,8 @@ describe('Ganglion', () => {
     const dec = new DeviceDecoder('ganglion', { firmware: 2 });
     const rows: number[][] = [];
     V.ganglionFw2.packets.forEach((h: string, i: number) => {
-      for (const r of dec.push(GANGLION.notify, hex(h), 10 * i)) if (r.kind === 'eeg') for (let k = 0; k < r.t.length; k++) rows.push(r.channels.map((c) => c[k]!));
+      for (const r of dec.push(GANGLION.notify, hex(h), 10 * i))
+        if (r.kind === 'eeg') for (let k = 0; k < r.t.length; k++) rows.push(r.channels.map((c) => c[k]!));
     });
     for (const r of dec.flush()) if (r.kind === 'eeg') for (let k = 0; k < r.t.length; k++) rows.push(r.channels.map((c) => c[k]!));
     const want = V.ganglionFw2.samples.map((s: number[]) => s.map((x) => x * V.ganglionFw2.scaleUv));
@@ -175,8 +196,12 @@ describe('Muse S Athena (experimental)', () => {
       const eeg = decodeAthenaEeg(p.subpackets[0]!);
       eeg.forEach((ch, c) => Array.from(ch).forEach((x, s) => expect(x).toBeCloseTo(v.eegUv[c][s], 10)));
       const imu = decodeAthenaAccGyro(p.subpackets[1]!);
-      imu.accelerometer.forEach((a, s) => expect([a.x, a.y, a.z].map((x) => +x.toFixed(9))).toEqual(v.acc[s].map((x: number) => +x.toFixed(9))));
-      imu.gyroscope.forEach((a, s) => expect([a.x, a.y, a.z].map((x) => +x.toFixed(9))).toEqual(v.gyro[s].map((x: number) => +x.toFixed(9))));
+      imu.accelerometer.forEach((a, s) =>
+        expect([a.x, a.y, a.z].map((x) => +x.toFixed(9))).toEqual(v.acc[s].map((x: number) => +x.toFixed(9))),
+      );
+      imu.gyroscope.forEach((a, s) =>
+        expect([a.x, a.y, a.z].map((x) => +x.toFixed(9))).toEqual(v.gyro[s].map((x: number) => +x.toFixed(9))),
+      );
       const b = decodeAthenaBattery(p.subpackets[2]!);
       expect(b).toEqual({ ok: true, value: v.battery });
       // Re-encode from the decoded values: identical bytes.
@@ -212,9 +237,26 @@ describe('open EEG profile', () => {
     for (const v of V.openEeg) {
       const r = decodeOpenEegPacket(hex(v.hex));
       if (!r.ok) throw new Error(r.error);
-      expect(r.value).toMatchObject({ format: v.format, channels: v.channels, frames: v.frames, sampleRate: v.sampleRate, sequence: v.sequence, batteryPercent: v.battery, restart: v.restart, scaleUv: v.scaleUv });
+      expect(r.value).toMatchObject({
+        format: v.format,
+        channels: v.channels,
+        frames: v.frames,
+        sampleRate: v.sampleRate,
+        sequence: v.sequence,
+        batteryPercent: v.battery,
+        restart: v.restart,
+        scaleUv: v.scaleUv,
+      });
       expect(r.value.counts.map((c) => Array.from(c))).toEqual(v.counts);
-      const re = encodeOpenEegPacket(v.counts, { format: v.format, sequence: v.sequence, sampleRate: v.sampleRate, scaleUv: v.scaleUv, batteryPercent: v.battery, restart: v.restart, version: 1 });
+      const re = encodeOpenEegPacket(v.counts, {
+        format: v.format,
+        sequence: v.sequence,
+        sampleRate: v.sampleRate,
+        scaleUv: v.scaleUv,
+        batteryPercent: v.battery,
+        restart: v.restart,
+        version: 1,
+      });
       expect(bytesToHex(re)).toBe(v.hex);
     }
   });

@@ -6,7 +6,14 @@ import { DeviceDecoder } from '../../firmware-bridge/decoder.js';
 import { deviceProfile, DEVICE_KINDS } from '../../firmware-bridge/devices.js';
 import { parseAthenaNotification } from '../../firmware-bridge/protocols/athena.js';
 import { parseGanglionPacket } from '../../firmware-bridge/protocols/ganglion.js';
-import { MuseControlAssembler, decodeMuseAccelerometer, decodeMuseCommand, decodeMuseEeg, decodeMusePpg, decodeMuseTelemetry } from '../../firmware-bridge/protocols/muse.js';
+import {
+  MuseControlAssembler,
+  decodeMuseAccelerometer,
+  decodeMuseCommand,
+  decodeMuseEeg,
+  decodeMusePpg,
+  decodeMuseTelemetry,
+} from '../../firmware-bridge/protocols/muse.js';
 import { decodeOpenEegInfo, decodeOpenEegPacket } from '../../firmware-bridge/protocols/open-eeg.js';
 import { decodeBatteryLevel } from '../../firmware-bridge/protocols/battery.js';
 import { parseCaptureLine, CaptureError } from '../../firmware-bridge/capture.js';
@@ -21,7 +28,18 @@ describe('decoders never throw on arbitrary bytes', () => {
   it('pure codecs return a result object for any input', () => {
     fc.assert(
       fc.property(bytes, (b) => {
-        for (const r of [decodeMuseEeg(b), decodeMuseTelemetry(b), decodeMuseAccelerometer(b), decodeMusePpg(b), decodeMuseCommand(b), decodeOpenEegPacket(b), decodeOpenEegInfo(b), decodeBatteryLevel(b), parseGanglionPacket(b, 2), parseGanglionPacket(b, 3)])
+        for (const r of [
+          decodeMuseEeg(b),
+          decodeMuseTelemetry(b),
+          decodeMuseAccelerometer(b),
+          decodeMusePpg(b),
+          decodeMuseCommand(b),
+          decodeOpenEegPacket(b),
+          decodeOpenEegInfo(b),
+          decodeBatteryLevel(b),
+          parseGanglionPacket(b, 2),
+          parseGanglionPacket(b, 3),
+        ])
           expect(typeof r.ok).toBe('boolean');
         const a = parseAthenaNotification(b);
         expect(a.errors.length + a.subpackets.length).toBeGreaterThanOrEqual(b.length === 0 ? 1 : 0);
@@ -103,9 +121,17 @@ describe('whole captures with fuzzed host timestamps', () => {
   type Edit = { at: number; what: 'value' | 'step' | 'jump'; value: number };
   const edit: fc.Arbitrary<Edit> = fc.oneof(
     // one notification gets a wild or arbitrary time
-    fc.record({ at: fc.nat(), what: fc.constant('value' as const), value: fc.oneof(fc.constantFrom(...WILD), fc.double({ noNaN: false })) }),
+    fc.record({
+      at: fc.nat(),
+      what: fc.constant('value' as const),
+      value: fc.oneof(fc.constantFrom(...WILD), fc.double({ noNaN: false })),
+    }),
     // the host clock steps from here on, forwards or backwards, by up to ±1e15 ms
-    fc.record({ at: fc.nat(), what: fc.constant('step' as const), value: fc.oneof(fc.constantFrom(3_600_000, -3_600_000, 1e15, -1e15), fc.double({ min: -1e15, max: 1e15, noNaN: true })) }),
+    fc.record({
+      at: fc.nat(),
+      what: fc.constant('step' as const),
+      value: fc.oneof(fc.constantFrom(3_600_000, -3_600_000, 1e15, -1e15), fc.double({ min: -1e15, max: 1e15, noNaN: true })),
+    }),
     // one notification's time moves a little (jitter, small backward steps)
     fc.record({ at: fc.nat(), what: fc.constant('jump' as const), value: fc.double({ min: -2000, max: 2000, noNaN: true }) }),
   );

@@ -27,7 +27,10 @@ describe('Muse S Athena: blocks numbered from device time', () => {
   it('duplicating every notification of a capture changes nothing (it used to double the rows)', async () => {
     const notes = await simCapture('sim:muse-athena?seed=3', 5);
     const clean = decodeNotes('muse-athena', notes);
-    const twice = decodeNotes('muse-athena', notes.flatMap((n) => [n, n]));
+    const twice = decodeNotes(
+      'muse-athena',
+      notes.flatMap((n) => [n, n]),
+    );
     expect(clean.rows.size).toBeGreaterThan(1200);
     expect(twice.rows.size).toBe(clean.rows.size);
     expect(sameRows(twice.rows, clean.rows)).toBe(true);
@@ -62,7 +65,11 @@ describe('Ganglion', () => {
     const rawAt = notes.findIndex((n) => n.c === GANGLION.notify && n.b[0] === 0);
     expect(rawAt).toBeGreaterThanOrEqual(0);
     const clean = decodeNotes('ganglion', notes, { firmware: 2 });
-    const got = decodeNotes('ganglion', notes.filter((_, i) => i !== rawAt), { firmware: 2 });
+    const got = decodeNotes(
+      'ganglion',
+      notes.filter((_, i) => i !== rawAt),
+      { firmware: 2 },
+    );
     expect(got.nan).toBe(0);
     expect(got.rows.size).toBe(clean.rows.size);
     const offsets: number[][] = [];
@@ -78,13 +85,22 @@ describe('Ganglion', () => {
 
   it('a capture header may give the firmware revision as the device reports it', () => {
     const line = `{"t":0,"char":"${GANGLION.notify}","hex":"00"}`;
-    for (const [fw, major] of [['2.0.1', 2], ['3.0.2', 3], ['v3.0.2', 3], ['2.x', 2], ['3.x', 3]] as const) {
+    for (const [fw, major] of [
+      ['2.0.1', 2],
+      ['3.0.2', 3],
+      ['v3.0.2', 3],
+      ['2.x', 2],
+      ['3.x', 3],
+    ] as const) {
       const cap = parseCapture(`${formatCaptureHeader({ device: 'ganglion', firmware: fw })}\n${line}`);
       expect(decoderOptionsFromHeader(cap.header).firmware).toBe(major);
     }
     for (const bad of ['4.0.0', 'three', '', 3])
       expect(() => parseCapture(`{"format":"cmcrd-capture","version":1,"device":"ganglion","firmware":${JSON.stringify(bad)}}`)).toThrow(
-        new CaptureError(1, `"firmware" must be "2.x", "3.x" or a firmware 2 or 3 revision such as "2.0.1" or "3.0.2", got ${JSON.stringify(bad)}`),
+        new CaptureError(
+          1,
+          `"firmware" must be "2.x", "3.x" or a firmware 2 or 3 revision such as "2.0.1" or "3.0.2", got ${JSON.stringify(bad)}`,
+        ),
       );
   });
 });
@@ -94,7 +110,10 @@ describe('Muse: electrodes that never notify', () => {
     const notes = await simCapture('sim:muse?seed=3&drop=0.05', 6);
     const full = decodeNotes('muse', notes);
     const missing = new Set<string>([MUSE.eeg.AF8, MUSE.eeg.TP10]);
-    const got = decodeNotes('muse', notes.filter((n) => !missing.has(n.c)));
+    const got = decodeNotes(
+      'muse',
+      notes.filter((n) => !missing.has(n.c)),
+    );
     const rows = got.rows.size;
     expect(rows).toBe(full.rows.size);
     for (const v of got.rows.values()) expect([v[2], v[3]]).toEqual([NaN, NaN]);
@@ -121,11 +140,31 @@ describe('Muse: electrodes that never notify', () => {
       onDisconnect: (l) => device.onDisconnect(l),
       disconnect: () => device.disconnect(),
     };
-    const classifier: Classifier = { inputSize: 20, classes: ['a', 'b'], run: async (rows) => rows.map(() => Float32Array.of(0.5, 0.5)), dispose: async () => undefined };
+    const classifier: Classifier = {
+      inputSize: 20,
+      classes: ['a', 'b'],
+      run: async (rows) => rows.map(() => Float32Array.of(0.5, 0.5)),
+      dispose: async () => undefined,
+    };
     const card: ModelCard = {
-      cardVersion: 1, inputLayout: INPUT_LAYOUT, normalisation: { mean: new Array<number>(20).fill(0), std: new Array<number>(20).fill(1) }, provenance: {}, metrics: {},
-      modality: 'eeg', arch: 'mlp', classes: ['a', 'b'], channels: ['TP7', 'FP1', 'FP2', 'TP8'], montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-      bands: SEED_BANDS.map((b) => ({ ...b })), fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, featureMethod: 'seed-de', smoothing: 'none', raw: {},
+      cardVersion: 1,
+      inputLayout: INPUT_LAYOUT,
+      normalisation: { mean: new Array<number>(20).fill(0), std: new Array<number>(20).fill(1) },
+      provenance: {},
+      metrics: {},
+      modality: 'eeg',
+      arch: 'mlp',
+      classes: ['a', 'b'],
+      channels: ['TP7', 'FP1', 'FP2', 'TP8'],
+      montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
+      bands: SEED_BANDS.map((b) => ({ ...b })),
+      fs: 200,
+      windowSec: 4,
+      hopSec: 4,
+      nfft: 1024,
+      featureMethod: 'seed-de',
+      smoothing: 'none',
+      raw: {},
     };
     const session = await startHeadbandSession({ device: silent, classifier, card, onPrediction: () => undefined });
     for (let i = 0; i < seconds; i++) device.advance(1000);
@@ -150,7 +189,7 @@ describe('open EEG profile', () => {
     expect(errors.filter((e) => e.kind === 'error' && /CRC/.test(e.error)).length).toBeGreaterThan(errors.length / 2);
   });
 
-  it('version 2: the CRC matches Python\'s check value, and every single-bit or single-byte change of the reference packets is rejected', () => {
+  it("version 2: the CRC matches Python's check value, and every single-bit or single-byte change of the reference packets is rejected", () => {
     const V2 = JSON.parse(readFileSync(new URL('../fixtures/firmware/open-eeg-v2.json', import.meta.url), 'utf8'));
     expect(crc16CcittFalse(new TextEncoder().encode(V2.crcCheck.ascii))).toBe(V2.crcCheck.crc);
     let tried = 0;
@@ -180,7 +219,10 @@ describe('open EEG profile', () => {
   it('a duplicated restart packet does not restart the stream (duplicating every notification changes nothing)', async () => {
     const notes = await simCapture('sim:open-eeg?seed=3', 5);
     const clean = decodeNotes('open-eeg', notes);
-    const twice = decodeNotes('open-eeg', notes.flatMap((n) => [n, n]));
+    const twice = decodeNotes(
+      'open-eeg',
+      notes.flatMap((n) => [n, n]),
+    );
     expect(sameRows(twice.rows, clean.rows)).toBe(true);
     expect(twice.recs.filter((r) => r.kind === 'eeg').reduce((n, r) => n + (r.kind === 'eeg' ? r.t.length : 0), 0)).toBe(clean.rows.size);
   });
@@ -201,7 +243,11 @@ describe('host clock steps and wild timestamps', () => {
       const clean = decodeNotes(kind, notes, opts);
       const half = notes[Math.floor(notes.length / 2)]!.t;
       for (const step of [3_600_000, -3_600_000]) {
-        const got = decodeNotes(kind, notes.map((n) => (n.t >= half ? { ...n, t: n.t + step } : n)), opts);
+        const got = decodeNotes(
+          kind,
+          notes.map((n) => (n.t >= half ? { ...n, t: n.t + step } : n)),
+          opts,
+        );
         expect(got.lost).toBe(0);
         expect(sameRows(got.rows, clean.rows)).toBe(true);
         const eegSteps = clockRecs(got.recs).filter((r) => r.stream === 'eeg' && r.change === 'step');
@@ -219,7 +265,11 @@ describe('host clock steps and wild timestamps', () => {
       const clean = decodeNotes(kind, notes, opts);
       const at = Math.floor(notes.length / 2);
       for (const wild of [1e14, -1e14, 1e308, NaN, Infinity]) {
-        const got = decodeNotes(kind, notes.map((n, i) => (i === at ? { ...n, t: wild } : n)), opts);
+        const got = decodeNotes(
+          kind,
+          notes.map((n, i) => (i === at ? { ...n, t: wild } : n)),
+          opts,
+        );
         expect(got.ms).toBeLessThan(500);
         expect(got.lost).toBe(0);
         expect(sameRows(got.rows, clean.rows)).toBe(true);

@@ -8,7 +8,15 @@ import { DeviceDecoder } from '../../firmware-bridge/decoder.js';
 import { deviceProfile, museProfile } from '../../firmware-bridge/devices.js';
 import { normaliseUuid } from '../../firmware-bridge/gatt.js';
 import { MUSE, MUSE_PRESETS } from '../../firmware-bridge/protocols/muse.js';
-import { DEVICE_KINDS, findDriver, getDriver, identifyAdvertisement, identifyPeripheral, listDrivers, webBluetoothRequestFor } from '../../firmware-bridge/registry.js';
+import {
+  DEVICE_KINDS,
+  findDriver,
+  getDriver,
+  identifyAdvertisement,
+  identifyPeripheral,
+  listDrivers,
+  webBluetoothRequestFor,
+} from '../../firmware-bridge/registry.js';
 import { museStreamsAux } from '../../firmware-bridge/drivers/muse.js';
 import type { VirtualPeripheral } from '../../firmware-bridge/sim/base.js';
 import { createSimDevice } from '../../firmware-bridge/sim/uri.js';
@@ -49,8 +57,10 @@ describe('headband registry', () => {
           else expect(decoder.eegNames.slice(0, p.channels.length), `${d.kind} ${preset ?? ''}`).toEqual(p.channels.map((c) => c.name));
           if (d.kind !== 'muse-athena' && d.kind !== 'open-eeg') expect(decoder.eegNames).toHaveLength(p.channels.length);
           // Everything the profile subscribes to or writes is a characteristic of the kind, and the decoder knows every notifying one.
-          for (const c of [...p.notify, ...p.start.map((x) => x.characteristic), ...p.stop.map((x) => x.characteristic)]) expect(d.characteristics).toContain(c);
-          for (const c of p.notify) expect(decoder.push(c, new Uint8Array(0), 0).every((r) => r.kind !== 'error' || !/not part of the/.test(r.error))).toBe(true);
+          for (const c of [...p.notify, ...p.start.map((x) => x.characteristic), ...p.stop.map((x) => x.characteristic)])
+            expect(d.characteristics).toContain(c);
+          for (const c of p.notify)
+            expect(decoder.push(c, new Uint8Array(0), 0).every((r) => r.kind !== 'error' || !/not part of the/.test(r.error))).toBe(true);
         }
       });
 
@@ -94,12 +104,16 @@ describe('headband registry', () => {
       expect(museStreamsAux(preset)).toBe(p.aux);
       expect(museProfile(preset).notify.includes(MUSE.eeg.AUX)).toBe(p.aux);
       expect(museProfile(preset).notify.includes(MUSE.ppg[0]!)).toBe(p.ppg);
-      const fromHeader = decoderOptionsFromHeader(parseCaptureHeader(JSON.stringify({ format: 'cmcrd-capture', version: 1, device: 'muse', preset })));
+      const fromHeader = decoderOptionsFromHeader(
+        parseCaptureHeader(JSON.stringify({ format: 'cmcrd-capture', version: 1, device: 'muse', preset })),
+      );
       expect(fromHeader.aux === true).toBe(p.aux);
     }
     expect(() => museProfile('p99')).toThrow(/unknown Muse preset "p99" \(known: p20, p21, p50, p51, p60, p61\)/);
     // A capture from another tool with a preset we do not know still decodes (as 4 channels).
-    expect(decoderOptionsFromHeader(parseCaptureHeader('{"format":"cmcrd-capture","version":1,"device":"muse","preset":"p22"}'))).toEqual({});
+    expect(decoderOptionsFromHeader(parseCaptureHeader('{"format":"cmcrd-capture","version":1,"device":"muse","preset":"p22"}'))).toEqual(
+      {},
+    );
   });
 
   it('merges the Web Bluetooth requests of several kinds without duplicates', () => {
@@ -107,7 +121,12 @@ describe('headband registry', () => {
     expect(new Set(all.filters.map((f) => JSON.stringify(f))).size).toBe(all.filters.length);
     expect(new Set(all.optionalServices).size).toBe(all.optionalServices.length);
     // Muse and Athena share a filter: one entry.
-    expect(webBluetoothRequestFor(['muse', 'muse-athena']).filters).toEqual([{ services: [MUSE.service] }, { namePrefix: 'Muse-' }, { namePrefix: 'MuseS-' }, { namePrefix: 'Muse' }]);
+    expect(webBluetoothRequestFor(['muse', 'muse-athena']).filters).toEqual([
+      { services: [MUSE.service] },
+      { namePrefix: 'Muse-' },
+      { namePrefix: 'MuseS-' },
+      { namePrefix: 'Muse' },
+    ]);
     for (const k of DEVICE_KINDS) for (const s of deviceProfile(k).services) expect(all.optionalServices).toContain(s);
   });
 });

@@ -18,7 +18,10 @@ export interface Note {
 export async function simCapture(uri: string, seconds: number): Promise<Note[]> {
   const dev = createSimDevice(uri + (uri.includes('?') ? '&' : '?') + 'clock=manual');
   const notes: Note[] = [];
-  const s = await startStream(dev, (c, b, t) => notes.push({ c, b: b.slice(), t }), { wait: async (ms) => dev.advance(ms), keepAlive: false });
+  const s = await startStream(dev, (c, b, t) => notes.push({ c, b: b.slice(), t }), {
+    wait: async (ms) => dev.advance(ms),
+    keepAlive: false,
+  });
   for (let i = 0; i < seconds * 10 && dev.isConnected; i++) dev.advance(100);
   if (dev.isConnected) await s.stop();
   return notes;
@@ -50,7 +53,12 @@ export function decodeNotes(kind: DeviceKind, notes: readonly Note[], opts: Devi
   for (const r of recs)
     if (r.kind === 'eeg') {
       names = r.names;
-      if (r.firstSample >= 0) for (let j = 0; j < r.t.length; j++) rows.set(r.firstSample + j, r.channels.map((c) => c[j]!));
+      if (r.firstSample >= 0)
+        for (let j = 0; j < r.t.length; j++)
+          rows.set(
+            r.firstSample + j,
+            r.channels.map((c) => c[j]!),
+          );
     }
   const lostByChannel: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
   let lost = 0;

@@ -38,19 +38,26 @@ function tabulate(recs: DecodedRecord[], names: readonly string[]) {
   const rows = new Map<number, number[]>();
   const lost = names.map(() => 0);
   for (const r of recs) {
-    if (r.kind === 'eeg' && r.firstSample >= 0) for (let j = 0; j < r.t.length; j++) rows.set(r.firstSample + j, r.channels.map((c) => c[j]!));
-    if (r.kind === 'gap' && r.stream === 'eeg') names.forEach((n, c) => (r.channels ? r.channels.includes(n) : true) && (lost[c]! += r.lostSamples));
+    if (r.kind === 'eeg' && r.firstSample >= 0)
+      for (let j = 0; j < r.t.length; j++)
+        rows.set(
+          r.firstSample + j,
+          r.channels.map((c) => c[j]!),
+        );
+    if (r.kind === 'gap' && r.stream === 'eeg')
+      names.forEach((n, c) => (r.channels ? r.channels.includes(n) : true) && (lost[c]! += r.lostSamples));
   }
   return { rows, lost };
 }
 
 // A ramp that is exactly representable in each format; each channel offset so swaps are caught.
-const ramp = (n: number, ch: number, f: (i: number, c: number) => number) => Array.from({ length: ch }, (_, c) => Float64Array.from({ length: n }, (_, i) => f(i, c)));
+const ramp = (n: number, ch: number, f: (i: number, c: number) => number) =>
+  Array.from({ length: ch }, (_, c) => Float64Array.from({ length: n }, (_, i) => f(i, c)));
 
 describe('virtual Muse', () => {
   it('delivers every sample exactly; lost samples are NaN and exactly accounted for in gap events (drop, dup, reorder, jitter)', async () => {
     const n = 256 * 30;
-    const src = new ArraySource(ramp(n, 4, (i, c) => ((i * 7 + c * 500) % 4000 - 2000) * MUSE.eegScale));
+    const src = new ArraySource(ramp(n, 4, (i, c) => (((i * 7 + c * 500) % 4000) - 2000) * MUSE.eegScale));
     const dev = new VirtualMuse({ source: src, clock: 'manual', seed: 3, faults: { drop: 0.03, dup: 0.03, reorder: 0.05, jitterMs: 15 } });
     const dec = new DeviceDecoder('muse');
     const { recs } = await run(dev, dec, 12);
@@ -60,7 +67,7 @@ describe('virtual Muse', () => {
     for (const [k, r] of rows)
       r.forEach((v, c) => {
         if (Number.isNaN(v)) nan[c]!++;
-        else expect(v).toBe((((k - first) * 7 + c * 500) % 4000 - 2000) * MUSE.eegScale);
+        else expect(v).toBe(((((k - first) * 7 + c * 500) % 4000) - 2000) * MUSE.eegScale);
       });
     expect(nan).toEqual(lost);
     expect(nan.reduce((a, b) => a + b)).toBeGreaterThan(100);
@@ -129,7 +136,13 @@ describe('virtual Ganglion', () => {
         return 64 * (x >= 0 ? x & ~1 : x | 1);
       };
       const src = new ArraySource(ramp(2000, 4, (i, c) => m(i, c) * k));
-      const dev = new VirtualGanglion({ firmware, source: src, clock: 'manual', seed: 4, faults: firmware === 3 ? { drop: 0.03, reorder: 0.03 } : {} });
+      const dev = new VirtualGanglion({
+        firmware,
+        source: src,
+        clock: 'manual',
+        seed: 4,
+        faults: firmware === 3 ? { drop: 0.03, reorder: 0.03 } : {},
+      });
       expect(identifyPeripheral(dev)).toBe('ganglion');
       const dec = new DeviceDecoder('ganglion', { firmware });
       const { recs } = await run(dev, dec, 5);
@@ -166,7 +179,13 @@ describe('virtual Ganglion', () => {
 
 describe('virtual open-EEG board and Athena', () => {
   it('open profile: exact int24 samples with drops and duplicates; battery via the Battery Service', async () => {
-    const dev = new VirtualOpenEeg({ clock: 'manual', source: new ArraySource(ramp(3000, 8, (i, c) => (i * 31 + c) * 0.5)), scaleUv: 0.5, seed: 2, faults: { drop: 0.05, dup: 0.05 } });
+    const dev = new VirtualOpenEeg({
+      clock: 'manual',
+      source: new ArraySource(ramp(3000, 8, (i, c) => (i * 31 + c) * 0.5)),
+      scaleUv: 0.5,
+      seed: 2,
+      faults: { drop: 0.05, dup: 0.05 },
+    });
     const dec = new DeviceDecoder('open-eeg');
     const { recs } = await run(dev, dec, 6);
     const { rows, lost } = tabulate(recs, ['CH1', 'CH2', 'CH3', 'CH4', 'CH5', 'CH6', 'CH7', 'CH8']);
@@ -179,7 +198,7 @@ describe('virtual open-EEG board and Athena', () => {
   });
 
   it('Athena: starts on the second dc001, decodes 8-channel EEG, IMU and battery, counts lost packets from device time', async () => {
-    const src = new ArraySource(ramp(5000, 4, (i, c) => ((i * 3 + c * 100) % 8000 - 4000) * (1450 / 16383)));
+    const src = new ArraySource(ramp(5000, 4, (i, c) => (((i * 3 + c * 100) % 8000) - 4000) * (1450 / 16383)));
     const dev = new VirtualAthena({ clock: 'manual', source: src, seed: 5, faults: { drop: 0.05 } });
     expect(identifyPeripheral(dev)).toBe('muse-athena');
     const dec = new DeviceDecoder('muse-athena');
@@ -188,7 +207,17 @@ describe('virtual open-EEG board and Athena', () => {
     const keys = [...rows.keys()].sort((a, b) => a - b);
     let nan = 0;
     for (const key of keys)
-      rows.get(key)!.slice(0, 4).forEach((v, c) => (Number.isNaN(v) ? nan++ : expect(v).toBeCloseTo(((key - keys[0]! ) * 3 + c * 100) % 8000 - 4000 ? (((key - keys[0]!) * 3 + c * 100) % 8000 - 4000) * (1450 / 16383) : 0, 9)));
+      rows
+        .get(key)!
+        .slice(0, 4)
+        .forEach((v, c) =>
+          Number.isNaN(v)
+            ? nan++
+            : expect(v).toBeCloseTo(
+                (((key - keys[0]!) * 3 + c * 100) % 8000) - 4000 ? ((((key - keys[0]!) * 3 + c * 100) % 8000) - 4000) * (1450 / 16383) : 0,
+                9,
+              ),
+        );
     expect(nan).toBe(lost.slice(0, 4).reduce((a, b) => a + b));
     expect(nan).toBeGreaterThan(0);
     expect(recs.some((r) => r.kind === 'telemetry' && r.source === 'athena-subpacket')).toBe(true);
@@ -214,13 +243,18 @@ describe('device URIs and replay', () => {
   it('the same seed gives the same bytes (deterministic manual clock)', async () => {
     const a = await run(createSimDevice('sim:muse?clock=manual&seed=7&drop=0.1'), new DeviceDecoder('muse'), 2);
     const b = await run(createSimDevice('sim:muse?clock=manual&seed=7&drop=0.1'), new DeviceDecoder('muse'), 2);
-    expect(a.raw.map((x) => x.t + x.c + Buffer.from(x.b).toString('hex'))).toEqual(b.raw.map((x) => x.t + x.c + Buffer.from(x.b).toString('hex')));
+    expect(a.raw.map((x) => x.t + x.c + Buffer.from(x.b).toString('hex'))).toEqual(
+      b.raw.map((x) => x.t + x.c + Buffer.from(x.b).toString('hex')),
+    );
   });
 
   it('a capture replays as a device and decodes to the same records', async () => {
     const dev = createSimDevice('sim:ganglion?clock=manual&firmware=2&drop=0.02');
     const direct = await run(dev, new DeviceDecoder('ganglion', { firmware: 2 }), 3);
-    const text = [formatCaptureHeader({ device: 'ganglion', firmware: '2.x' }), ...direct.raw.map((x) => formatCaptureLine(x.t, x.c, x.b))].join('\n');
+    const text = [
+      formatCaptureHeader({ device: 'ganglion', firmware: '2.x' }),
+      ...direct.raw.map((x) => formatCaptureLine(x.t, x.c, x.b)),
+    ].join('\n');
     const replay: GattPeripheral = new ReplayPeripheral(parseCapture(text), { clock: 'manual' });
     const dec = new DeviceDecoder('ganglion', { firmware: 2 });
     const got: DecodedRecord[] = [];

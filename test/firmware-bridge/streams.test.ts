@@ -15,7 +15,12 @@ const block = (c: number, b: number) => Float64Array.from({ length: 12 }, (_, j)
 function collect(events: BlockEvent[], rows: Map<number, number[]>, gaps: BlockEvent[]): void {
   for (const e of events) {
     if (e.kind === 'gap') gaps.push(e);
-    else if (e.kind === 'rows') for (let j = 0; j < e.t.length; j++) rows.set(e.firstSample + j, e.channels.map((ch) => ch[j]!));
+    else if (e.kind === 'rows')
+      for (let j = 0; j < e.t.length; j++)
+        rows.set(
+          e.firstSample + j,
+          e.channels.map((ch) => ch[j]!),
+        );
   }
 }
 
@@ -26,7 +31,10 @@ describe('BlockAssembler', () => {
     const gaps: BlockEvent[] = [];
     const first = 65530; // wraps after 6 blocks
     const lostWhole = new Set([3, 4, 20]);
-    const lostChannel = new Map([[8, 1], [15, 3]]);
+    const lostChannel = new Map([
+      [8, 1],
+      [15, 3],
+    ]);
     const order: [number, number][] = [];
     for (let b = 0; b < 40; b++) {
       if (lostWhole.has(b)) continue;
@@ -69,7 +77,8 @@ describe('BlockAssembler', () => {
     const ts: number[] = [];
     for (let b = 0; b < 2000; b++) {
       const arrival = 5000 + (b + 1) * BLOCK_MS + 5 + rng.uniform(0, 25);
-      for (let c = 0; c < 4; c++) for (const e of asm.push(c, b & 0xffff, new Float64Array(12), arrival)) if (e.kind === 'eeg') ts.push(...e.t);
+      for (let c = 0; c < 4; c++)
+        for (const e of asm.push(c, b & 0xffff, new Float64Array(12), arrival)) if (e.kind === 'eeg') ts.push(...e.t);
     }
     const last = ts.slice(-256 * 10);
     const d = last.slice(1).map((x, i) => x - last[i]!);
@@ -130,7 +139,12 @@ describe('BlockAssembler: counters, not host time, count lost samples', () => {
       expect(r.rows.size).toBe(800);
       for (let i = 0; i < 400; i++) expect(r.rows.get(2 * i)).toEqual([i, -i]);
       expect(r.clock).toHaveLength(1);
-      expect(r.clock[0]).toMatchObject({ kind: 'clock', change: Math.abs(wild) <= 2 ** 53 ? 'glitch' : 'invalid', fromSample: 401, notifications: 1 });
+      expect(r.clock[0]).toMatchObject({
+        kind: 'clock',
+        change: Math.abs(wild) <= 2 ** 53 ? 'glitch' : 'invalid',
+        fromSample: 401,
+        notifications: 1,
+      });
       if (r.clock[0]!.kind === 'clock' && r.clock[0]!.change === 'glitch') expect(r.clock[0]!.jumpMs! / (wild - 3000)).toBeCloseTo(1, 6);
     }
   });
@@ -225,7 +239,7 @@ describe('SampleClock', () => {
     const rng = new Rng(9);
     const drift = 1 + 150e-6; // device runs 150 ppm slow relative to host
     let err = 0;
-    for (let b = 0; b < 256 * 120 / 12; b++) {
+    for (let b = 0; b < (256 * 120) / 12; b++) {
       const n = (b + 1) * 12 - 1;
       const truth = 10_000 + (n * 1000 * drift) / fs;
       clk.observe(n, truth + rng.uniform(0, 30));

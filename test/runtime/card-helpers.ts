@@ -54,13 +54,16 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /** A length-delimited protobuf field. */
-export const lenField = (field: number, body: Uint8Array) => concat([Uint8Array.from([...varint(field * 8 + 2), ...varint(body.length)]), body]);
+export const lenField = (field: number, body: Uint8Array) =>
+  concat([Uint8Array.from([...varint(field * 8 + 2), ...varint(body.length)]), body]);
 
 /** One ModelProto.metadata_props entry (field 14: {1: key, 2: value}). */
-export const entry = (key: string | Uint8Array, value: string | Uint8Array) => lenField(14, concat([lenField(1, bytesOf(key)), lenField(2, bytesOf(value))]));
+export const entry = (key: string | Uint8Array, value: string | Uint8Array) =>
+  lenField(14, concat([lenField(1, bytesOf(key)), lenField(2, bytesOf(value))]));
 
 /** A model-like protobuf: ir_version, a stand-in graph, then the entries. */
 export function modelBytes(entries: Iterable<[string | Uint8Array, string | Uint8Array]> | Record<string, string>): Uint8Array {
-  const list = Symbol.iterator in Object(entries) ? [...(entries as Iterable<[string | Uint8Array, string | Uint8Array]>)] : Object.entries(entries);
+  const list =
+    Symbol.iterator in Object(entries) ? [...(entries as Iterable<[string | Uint8Array, string | Uint8Array]>)] : Object.entries(entries);
   return concat([Uint8Array.from([0x08, 0x08]), lenField(7, enc.encode('graph stand-in')), ...list.map(([k, v]) => entry(k, v))]);
 }

@@ -59,7 +59,24 @@ const hostileText = fc.oneof(
   fc.json({ maxDepth: 4 }),
   fc.double().map(String),
   fc.integer().map(String),
-  fc.constantFrom('', 'NaN', 'Infinity', '-0', '0x10', '1e999', ' 4', '[]', '{}', 'null', 'true', '"abc"', '[1,2', '["a","a"]', '['.repeat(40), '{"mean":[1],"std":[0]}'),
+  fc.constantFrom(
+    '',
+    'NaN',
+    'Infinity',
+    '-0',
+    '0x10',
+    '1e999',
+    ' 4',
+    '[]',
+    '{}',
+    'null',
+    'true',
+    '"abc"',
+    '[1,2',
+    '["a","a"]',
+    '['.repeat(40),
+    '{"mean":[1],"std":[0]}',
+  ),
 );
 const bytesOrText = fc.oneof(hostileText, fc.uint8Array({ maxLength: 80 }));
 
@@ -69,11 +86,30 @@ type Entries = Array<[string | Uint8Array, string | Uint8Array]>;
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant('drop' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('set' as const), key: cardKey, value: bytesOrText }),
-  fc.record({ kind: fc.constant('add' as const), key: fc.oneof(cardKey, fc.string({ maxLength: 20 }), fc.uint8Array({ maxLength: 20 })), value: bytesOrText }),
+  fc.record({
+    kind: fc.constant('add' as const),
+    key: fc.oneof(cardKey, fc.string({ maxLength: 20 }), fc.uint8Array({ maxLength: 20 })),
+    value: bytesOrText,
+  }),
   fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('json' as const), key: fc.constantFrom('classes', 'channels', 'montage', 'bands', 'normalisation', 'provenance', 'metrics'), path: fc.array(fc.oneof(fc.nat({ max: 25 }), fc.constantFrom('mean', 'std', 'lo', 'hi', 'name', 'sites', 'x')), { minLength: 1, maxLength: 3 }), value: fc.jsonValue({ maxDepth: 3 }) }),
-  fc.record({ kind: fc.constant('number' as const), key: fc.constantFrom('sampling_rate_hz', 'window_s', 'hop_s', 'nfft', 'card_version'), value: fc.oneof(fc.double(), fc.integer({ min: -5, max: 5000 })) }),
-  fc.record({ kind: fc.constant('provenance' as const), value: fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())) }),
+  fc.record({
+    kind: fc.constant('json' as const),
+    key: fc.constantFrom('classes', 'channels', 'montage', 'bands', 'normalisation', 'provenance', 'metrics'),
+    path: fc.array(fc.oneof(fc.nat({ max: 25 }), fc.constantFrom('mean', 'std', 'lo', 'hi', 'name', 'sites', 'x')), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+    value: fc.jsonValue({ maxDepth: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant('number' as const),
+    key: fc.constantFrom('sampling_rate_hz', 'window_s', 'hop_s', 'nfft', 'card_version'),
+    value: fc.oneof(fc.double(), fc.integer({ min: -5, max: 5000 })),
+  }),
+  fc.record({
+    kind: fc.constant('provenance' as const),
+    value: fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())),
+  }),
 );
 
 function setPath(root: unknown, path: readonly (string | number)[], value: unknown): unknown {
@@ -159,7 +195,10 @@ describe('parseModelCard on hostile bytes (fast-check)', () => {
         fc.array(mutation, { minLength: 1, maxLength: 4 }),
         // Truncation and a flipped byte in one case of four each, so intact entries reach the card checks too.
         fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: fc.nat(), weight: 1 }),
-        fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), weight: 1 }),
+        fc.oneof(
+          { arbitrary: fc.constant(undefined), weight: 3 },
+          { arbitrary: fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), weight: 1 },
+        ),
         (mutations, cut, flip) => {
           let bytes = modelBytes(applyMutations(mutations));
           if (flip) bytes[flip[0] % bytes.length] = flip[1];
@@ -178,11 +217,21 @@ describe('parseModelCard on hostile bytes (fast-check)', () => {
   it('1000 mutated card.json objects: a card or an Error naming the source, each < 250 ms', () => {
     const fields = fc.constantFrom(...CARD_FIELDS);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fields, fc.array(fc.oneof(fc.nat({ max: 25 }), fc.constantFrom('mean', 'std', 'lo', 'hi', 'name', 'sites')), { maxLength: 2 }), fc.jsonValue({ maxDepth: 3 })), { minLength: 1, maxLength: 3 }), (edits) => {
-        let obj: unknown = JSON.parse(JSON.stringify(cardToJson(museCard())));
-        for (const [field, path, value] of edits) obj = setPath(obj, [field, ...path], value);
-        runCase(() => parseModelCardJson(obj, 'fuzz.json'), 'fuzz.json');
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fields,
+            fc.array(fc.oneof(fc.nat({ max: 25 }), fc.constantFrom('mean', 'std', 'lo', 'hi', 'name', 'sites')), { maxLength: 2 }),
+            fc.jsonValue({ maxDepth: 3 }),
+          ),
+          { minLength: 1, maxLength: 3 },
+        ),
+        (edits) => {
+          let obj: unknown = JSON.parse(JSON.stringify(cardToJson(museCard())));
+          for (const [field, path, value] of edits) obj = setPath(obj, [field, ...path], value);
+          runCase(() => parseModelCardJson(obj, 'fuzz.json'), 'fuzz.json');
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -196,4 +245,3 @@ describe('parseModelCard on hostile bytes (fast-check)', () => {
     );
   });
 });
-

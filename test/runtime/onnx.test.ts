@@ -22,11 +22,29 @@ function cardFor(channels: string[], bands: number, classes: string[]): Record<s
   // No bands: an eye-tracker model's card (its features are computed off the headband).
   const eye = bands === 0;
   const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint', version: 1, modality: eye ? 'eye' : 'eeg', arch: mlpSpec({ channels: channels.length, bands }, classes.length), weights: {}, classes, channels,
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: eye ? 'eye' : 'eeg',
+    arch: mlpSpec({ channels: channels.length, bands }, classes.length),
+    weights: {},
+    classes,
+    channels,
     features: eye
       ? { method: 'eye', fs: 0, windowSec: 4, hopSec: 4, bands: [], smoothing: 'none' }
-      : { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })), smoothing: 'none' },
-    normalisation: { mean: new Array(channels.length * Math.max(1, bands)).fill(0), std: new Array(channels.length * Math.max(1, bands)).fill(1) }, provenance: {},
+      : {
+          method: 'seed-de',
+          fs: 200,
+          windowSec: 4,
+          hopSec: 4,
+          nfft: 1024,
+          bands: Array.from({ length: bands }, (_, i) => ({ name: `b${i}`, lo: 1 + i, hi: 2 + i })),
+          smoothing: 'none',
+        },
+    normalisation: {
+      mean: new Array(channels.length * Math.max(1, bands)).fill(0),
+      std: new Array(channels.length * Math.max(1, bands)).fill(1),
+    },
+    provenance: {},
   };
   return modelCard(ck);
 }
@@ -58,9 +76,13 @@ function spying<O>(m: OrtModule<O>) {
       async create(model, options) {
         const s = await m.InferenceSession.create(model, options);
         const wrapped: OrtSession = {
-          inputNames: s.inputNames, outputNames: s.outputNames, inputMetadata: s.inputMetadata, outputMetadata: s.outputMetadata,
+          inputNames: s.inputNames,
+          outputNames: s.outputNames,
+          inputMetadata: s.inputMetadata,
+          outputMetadata: s.outputMetadata,
           run(feeds) {
-            for (const [name, t] of Object.entries(feeds)) runs.push({ name, dims: [...t.dims], data: Float32Array.from(t.data as Float32Array) });
+            for (const [name, t] of Object.entries(feeds))
+              runs.push({ name, dims: [...t.dims], data: Float32Array.from(t.data as Float32Array) });
             return s.run(feeds);
           },
           release: () => (releases++, s.release()),
@@ -79,10 +101,25 @@ beforeAll(async () => {
   await initBackend('wasm', () => undefined);
   const net = new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), 3);
   const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: net.spec, weights: net.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: ['TP7', 'FP1', 'FP2', 'TP8'], montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-    features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' },
-    normalisation: { mean: new Array(20).fill(10), std: new Array(20).fill(3) }, provenance: {},
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: 'eeg',
+    arch: net.spec,
+    weights: net.getWeights(),
+    classes: ['neutral', 'sad', 'fear', 'happy'],
+    channels: ['TP7', 'FP1', 'FP2', 'TP8'],
+    montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
+    features: {
+      method: 'seed-de',
+      fs: 200,
+      windowSec: 4,
+      hopSec: 4,
+      nfft: 1024,
+      bands: SEED_BANDS.map((b) => ({ ...b })),
+      smoothing: 'none',
+    },
+    normalisation: { mean: new Array(20).fill(10), std: new Array(20).fill(3) },
+    provenance: {},
   };
   mlpModel = exportOnnx(ck);
   net.dispose();
@@ -109,7 +146,12 @@ describe('ONNX classifier on onnxruntime-node and onnxruntime-web', () => {
       expect(c.classes).toEqual(['neutral', 'sad', 'fear', 'happy']);
       const got = await c.run(rows);
       expect(got).toHaveLength(9);
-      expect(maxDiff(got.flatMap((p) => Array.from(p)), ref)).toBeLessThan(1e-6);
+      expect(
+        maxDiff(
+          got.flatMap((p) => Array.from(p)),
+          ref,
+        ),
+      ).toBeLessThan(1e-6);
       expect(await c.run([])).toEqual([]);
       await expect(c.run([new Float32Array(19)])).rejects.toThrow(/feature row 0 has 19 values, the model takes 20/);
       await c.dispose();
@@ -117,7 +159,13 @@ describe('ONNX classifier on onnxruntime-node and onnxruntime-web', () => {
   });
 
   it('reads the input name, row size and a rank-1 (batch-less) input from the graph, and runs such a model row by row', async () => {
-    const model = softmaxModel({ input: 'eeg_in', output: 'p', d: 6, batch: false, card: cardFor(['C3', 'C4'], 3, ['x', 'y', 'z', 'u', 'v', 'w']) });
+    const model = softmaxModel({
+      input: 'eeg_in',
+      output: 'p',
+      d: 6,
+      batch: false,
+      card: cardFor(['C3', 'C4'], 3, ['x', 'y', 'z', 'u', 'v', 'w']),
+    });
     for (const m of [ort, ortWeb] as OrtModule[]) {
       const spy = spying(m);
       const c = await createOnnxClassifier(spy.mod, model, { source: 'tiny.onnx' });
@@ -133,7 +181,13 @@ describe('ONNX classifier on onnxruntime-node and onnxruntime-web', () => {
   });
 
   it('sizes its input from the graph even where the card describes other features (e.g. an eye model)', async () => {
-    const model = softmaxModel({ input: 'features', output: 'probabilities', d: 4, batch: true, card: cardFor(['eye'], 0, ['a', 'b', 'c', 'd']) });
+    const model = softmaxModel({
+      input: 'features',
+      output: 'probabilities',
+      d: 4,
+      batch: true,
+      card: cardFor(['eye'], 0, ['a', 'b', 'c', 'd']),
+    });
     const c = await loadOnnxClassifier(model);
     expect(c.inputSize).toBe(4);
     const [p] = await c.run([Float32Array.of(1, 2, 3, 4)]);
@@ -147,9 +201,18 @@ describe('ONNX classifier on onnxruntime-node and onnxruntime-web', () => {
     const r = rng(11);
     const rows = Array.from({ length: 10 }, () => Float32Array.from({ length: 20 }, () => 10 + 5 * r()));
     const got = await c.run(rows);
-    expect(spy.runs.map((x) => x.dims)).toEqual([[4, 20], [4, 20], [2, 20]]);
+    expect(spy.runs.map((x) => x.dims)).toEqual([
+      [4, 20],
+      [4, 20],
+      [2, 20],
+    ]);
     const whole = await loadOnnxClassifier(mlpModel);
-    expect(maxDiff(got.flatMap((p) => Array.from(p)), (await whole.run(rows)).flatMap((p) => Array.from(p)))).toBeLessThan(1e-7);
+    expect(
+      maxDiff(
+        got.flatMap((p) => Array.from(p)),
+        (await whole.run(rows)).flatMap((p) => Array.from(p)),
+      ),
+    ).toBeLessThan(1e-7);
     await whole.dispose();
     await c.dispose();
   });
@@ -160,7 +223,11 @@ function fakeOrt(inputs: OrtValueMetadata[], outputs: OrtValueMetadata[]) {
   const calls: { dims: readonly number[]; data: Float32Array }[] = [];
   let released = 0;
   class Tensor implements OrtTensor {
-    constructor(readonly type: 'float32', readonly data: Float32Array, readonly dims: readonly number[]) {}
+    constructor(
+      readonly type: 'float32',
+      readonly data: Float32Array,
+      readonly dims: readonly number[],
+    ) {}
   }
   const session: OrtSession = {
     inputNames: inputs.map((m) => m.name),
@@ -172,7 +239,13 @@ function fakeOrt(inputs: OrtValueMetadata[], outputs: OrtValueMetadata[]) {
       const data = t.data as Float32Array;
       calls.push({ dims: t.dims, data: Float32Array.from(data) });
       const d = t.dims[t.dims.length - 1]!;
-      return { [outputs[0]!.name]: new Tensor('float32', data.map((v, i) => v + Math.floor(i / d)), t.dims) };
+      return {
+        [outputs[0]!.name]: new Tensor(
+          'float32',
+          data.map((v, i) => v + Math.floor(i / d)),
+          t.dims,
+        ),
+      };
     },
     async release() {
       released++;
@@ -193,7 +266,10 @@ describe('ONNX classifier over any onnxruntime-shaped module', () => {
     expect(c.fixedBatch).toBe(4);
     const rows = Array.from({ length: 6 }, (_, i) => Float32Array.of(i, 10 * i, 100 * i));
     const got = await c.run(rows);
-    expect(f.calls.map((x) => x.dims)).toEqual([[4, 3], [4, 3]]);
+    expect(f.calls.map((x) => x.dims)).toEqual([
+      [4, 3],
+      [4, 3],
+    ]);
     expect(Array.from(f.calls[1]!.data.subarray(6))).toEqual([0, 0, 0, 0, 0, 0]);
     // the fake adds the row's position within its run
     expect(got.map((p) => Array.from(p))).toEqual(rows.map((r, i) => Array.from(r, (v) => v + (i % 4))));
@@ -202,9 +278,21 @@ describe('ONNX classifier over any onnxruntime-shaped module', () => {
   it('refuses graphs it cannot feed, naming the input, output or mismatch, and releases the session', async () => {
     const cases: [OrtValueMetadata[], OrtValueMetadata[], RegExp][] = [
       [[tensor('a', ['N', 3]), tensor('b', ['N', 3])], [tensor('probabilities', ['N', 3])], /one input; the model has 2 \(a, b\)/],
-      [[tensor('x', ['N', 3])], [tensor('l1', ['N', 3]), tensor('l2', ['N', 3])], /no output "probabilities" among the model's outputs \(l1, l2\)/],
-      [[tensor('x', ['N', 3])], [tensor('probabilities', ['N', 4])], /output "probabilities" has 4 values per row, but the card names 3 classes \(a, b, c\)/],
-      [[tensor('x', ['N', 'D'])], [tensor('probabilities', ['N', 3])], /model input "x" has shape \["N", "D"\]: every dimension after the batch must be fixed/],
+      [
+        [tensor('x', ['N', 3])],
+        [tensor('l1', ['N', 3]), tensor('l2', ['N', 3])],
+        /no output "probabilities" among the model's outputs \(l1, l2\)/,
+      ],
+      [
+        [tensor('x', ['N', 3])],
+        [tensor('probabilities', ['N', 4])],
+        /output "probabilities" has 4 values per row, but the card names 3 classes \(a, b, c\)/,
+      ],
+      [
+        [tensor('x', ['N', 'D'])],
+        [tensor('probabilities', ['N', 3])],
+        /model input "x" has shape \["N", "D"\]: every dimension after the batch must be fixed/,
+      ],
       [[{ name: 'x', isTensor: true, type: 'int64', shape: ['N', 3] }], [tensor('probabilities', ['N', 3])], /model input "x" is int64/],
     ];
     for (const [inputs, outputs, err] of cases) {
@@ -214,10 +302,18 @@ describe('ONNX classifier over any onnxruntime-shaped module', () => {
     }
     const noMeta = fakeOrt([tensor('x', ['N', 3])], [tensor('probabilities', ['N', 3])]);
     const create = noMeta.mod.InferenceSession.create;
-    const old: OrtModule = { Tensor: noMeta.mod.Tensor, InferenceSession: { create: async (m, o) => ({ ...(await create(m, o)), inputMetadata: undefined }) } };
+    const old: OrtModule = {
+      Tensor: noMeta.mod.Tensor,
+      InferenceSession: { create: async (m, o) => ({ ...(await create(m, o)), inputMetadata: undefined }) },
+    };
     await expect(createOnnxClassifier(old, card3())).rejects.toThrow(/inputMetadata needs onnxruntime ≥ 1\.22/);
     // Load failures name the model.
-    const broken: OrtModule = { Tensor: noMeta.mod.Tensor, InferenceSession: { create: async () => Promise.reject(new Error('bad graph')) } };
-    await expect(createOnnxClassifier(broken, card3(), { source: 'b.onnx' })).rejects.toThrow(/b\.onnx: onnxruntime could not load the model \(bad graph\)/);
+    const broken: OrtModule = {
+      Tensor: noMeta.mod.Tensor,
+      InferenceSession: { create: async () => Promise.reject(new Error('bad graph')) },
+    };
+    await expect(createOnnxClassifier(broken, card3(), { source: 'b.onnx' })).rejects.toThrow(
+      /b\.onnx: onnxruntime could not load the model \(bad graph\)/,
+    );
   });
 });

@@ -23,10 +23,25 @@ beforeAll(async () => {
   await initBackend('wasm', () => undefined);
   const net = new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), 1);
   const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: net.spec, weights: net.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: ['TP7', 'FP1', 'FP2', 'TP8'], montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-    features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' },
-    normalisation: { mean: new Array(20).fill(20), std: new Array(20).fill(2) }, provenance: {},
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: 'eeg',
+    arch: net.spec,
+    weights: net.getWeights(),
+    classes: ['neutral', 'sad', 'fear', 'happy'],
+    channels: ['TP7', 'FP1', 'FP2', 'TP8'],
+    montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
+    features: {
+      method: 'seed-de',
+      fs: 200,
+      windowSec: 4,
+      hopSec: 4,
+      nfft: 1024,
+      bands: SEED_BANDS.map((b) => ({ ...b })),
+      smoothing: 'none',
+    },
+    normalisation: { mean: new Array(20).fill(20), std: new Array(20).fill(2) },
+    provenance: {},
   };
   model = exportOnnx(ck);
   net.dispose();
@@ -59,7 +74,13 @@ async function run(dev: VirtualPeripheral, device: GattPeripheral, seconds: numb
   const errors: string[] = [];
   const warnings: string[] = [];
   const session = await startHeadbandSession({
-    device, classifier, card: classifier.card, onPrediction: (p) => predictions.push(p), onError: (e) => errors.push(e), onWarning: (w) => warnings.push(w), ...extra,
+    device,
+    classifier,
+    card: classifier.card,
+    onPrediction: (p) => predictions.push(p),
+    onError: (e) => errors.push(e),
+    onWarning: (w) => warnings.push(w),
+    ...extra,
   });
   for (let ms = 0; ms < seconds * 1000; ms += 1000) dev.advance(1000);
   await session.stop();
@@ -69,14 +90,14 @@ async function run(dev: VirtualPeripheral, device: GattPeripheral, seconds: numb
 }
 
 describe('headband session: the device is opened through its driver', () => {
-  it('refuses a classifier whose input does not hold the card\'s channels × bands, before touching the device', async () => {
+  it("refuses a classifier whose input does not hold the card's channels × bands, before touching the device", async () => {
     const classifier = await loadOnnxClassifier(model);
     const dev = new VirtualMuse({ clock: 'manual' });
     const { p, reads } = readLogged(dev);
     const narrow = { ...classifier, inputSize: 19 };
-    await expect(startHeadbandSession({ device: p, classifier: narrow, card: classifier.card, onPrediction: () => undefined })).rejects.toThrow(
-      /the model takes 19 values per window, but its card describes 4 channels × 5 bands = 20/,
-    );
+    await expect(
+      startHeadbandSession({ device: p, classifier: narrow, card: classifier.card, onPrediction: () => undefined }),
+    ).rejects.toThrow(/the model takes 19 values per window, but its card describes 4 channels × 5 bands = 20/);
     expect(reads).toEqual([]);
     await classifier.dispose();
   });
@@ -113,7 +134,9 @@ describe('headband session: the device is opened through its driver', () => {
     const { p, reads } = readLogged(dev, true);
     const r = await run(dev, p, 9, { sites: ['CH1', 'CH2', 'CH3', 'CH4'] });
     expect(reads).toHaveLength(1);
-    expect(r.warnings).toEqual([expect.stringMatching(/could not read the Ganglion firmware revision \(GATT read failed\); assuming firmware 3/)]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(/could not read the Ganglion firmware revision \(GATT read failed\); assuming firmware 3/),
+    ]);
     expect(r.stats.decodeErrors).toBe(0);
     expect(r.stats.windows).toBe(2);
   });

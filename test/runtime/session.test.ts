@@ -19,10 +19,25 @@ beforeAll(async () => {
   await initBackend('wasm', () => undefined);
   const net = new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), 1);
   const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint', version: 1, modality: 'eeg', arch: net.spec, weights: net.getWeights(), classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: ['TP7', 'FP1', 'FP2', 'TP8'], montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-    features: { method: 'seed-de', fs: 200, windowSec: 4, hopSec: 4, nfft: 1024, bands: SEED_BANDS.map((b) => ({ ...b })), smoothing: 'none' },
-    normalisation: { mean: new Array(20).fill(20), std: new Array(20).fill(2) }, provenance: {},
+    format: 'cmcrd-checkpoint',
+    version: 1,
+    modality: 'eeg',
+    arch: net.spec,
+    weights: net.getWeights(),
+    classes: ['neutral', 'sad', 'fear', 'happy'],
+    channels: ['TP7', 'FP1', 'FP2', 'TP8'],
+    montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
+    features: {
+      method: 'seed-de',
+      fs: 200,
+      windowSec: 4,
+      hopSec: 4,
+      nfft: 1024,
+      bands: SEED_BANDS.map((b) => ({ ...b })),
+      smoothing: 'none',
+    },
+    normalisation: { mean: new Array(20).fill(20), std: new Array(20).fill(2) },
+    provenance: {},
   };
   model = exportOnnx(ck);
   net.dispose();
@@ -34,7 +49,14 @@ async function runSession(faults: FaultOptions | undefined, seconds: number, sit
   const device = new VirtualMuse({ clock: 'manual', startTimeMs: 0, faults, seed: 11, emotion: 'happy' });
   const predictions: Prediction[] = [];
   const errors: string[] = [];
-  const session = await startHeadbandSession({ device, classifier, card: classifier.card, sites, onPrediction: (p) => predictions.push(p), onError: (e) => errors.push(e) });
+  const session = await startHeadbandSession({
+    device,
+    classifier,
+    card: classifier.card,
+    sites,
+    onPrediction: (p) => predictions.push(p),
+    onError: (e) => errors.push(e),
+  });
   for (let ms = 0; ms < seconds * 1000; ms += 1000) device.advance(1000);
   await session.stop();
   await device.disconnect();
@@ -74,6 +96,8 @@ describe('headband session (virtual Muse)', () => {
   });
 
   it('names the missing electrode when the model wants a site the device lacks', async () => {
-    await expect(runSession(undefined, 1, ['TP9', 'AF7', 'AF8', 'FZ'])).rejects.toThrow(/has no electrode FZ; it streams TP9, AF7, AF8, TP10/);
+    await expect(runSession(undefined, 1, ['TP9', 'AF7', 'AF8', 'FZ'])).rejects.toThrow(
+      /has no electrode FZ; it streams TP9, AF7, AF8, TP10/,
+    );
   });
 });

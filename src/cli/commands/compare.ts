@@ -12,18 +12,43 @@ import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { comparisonTable, writeComparison, writeRunReport, type CompareCell } from '../../train/report.js';
 import { runExperiment } from '../../train/run.js';
 import { CliError } from '../errors.js';
-import { addExperimentOptions, checkTeacherUpFront, configError, experimentConfig, previousRun, progressReporter, runTracker, startBackend, summaryLine, type ExperimentFlags } from '../experiment-options.js';
+import {
+  addExperimentOptions,
+  checkTeacherUpFront,
+  configError,
+  experimentConfig,
+  previousRun,
+  progressReporter,
+  runTracker,
+  startBackend,
+  summaryLine,
+  type ExperimentFlags,
+} from '../experiment-options.js';
 import { choiceEntry, choiceOption, listOption } from '../options.js';
 import { Interrupt } from '../progress.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
 
-type CompareFlags = ExperimentFlags & { methods: MethodName[]; archs: ArchName[]; title?: string; reference?: MethodName; out: string; checkpoints?: boolean };
+type CompareFlags = ExperimentFlags & {
+  methods: MethodName[];
+  archs: ArchName[];
+  title?: string;
+  reference?: MethodName;
+  out: string;
+  checkpoints?: boolean;
+};
 
 /**
  * What `cmcrd compare` prints on stdout: one JSON document with the files written and the key figures (out, cells
  * and interrupted are the keys it printed before the document had more).
  */
-export function compareDocument(out: string, files: string[], cells: readonly CompareCell[], title: string, reference: string | undefined, interrupted: boolean) {
+export function compareDocument(
+  out: string,
+  files: string[],
+  cells: readonly CompareCell[],
+  title: string,
+  reference: string | undefined,
+  interrupted: boolean,
+) {
   const table = comparisonTable(cells, reference);
   return {
     out,
@@ -52,10 +77,21 @@ export function registerCompare(program: Command): void {
   const cmd = program
     .command('compare')
     .description('run several methods × networks under one protocol and tabulate them (Markdown, CSV, JSON, SVG bar chart)')
-    .addOption(listOption('--methods <list>', `comma-separated: ${METHOD_NAMES.join(', ')}`, choiceEntry(METHOD_NAMES)).default([...METHOD_NAMES], METHOD_NAMES.join(',')))
+    .addOption(
+      listOption('--methods <list>', `comma-separated: ${METHOD_NAMES.join(', ')}`, choiceEntry(METHOD_NAMES)).default(
+        [...METHOD_NAMES],
+        METHOD_NAMES.join(','),
+      ),
+    )
     .addOption(listOption('--archs <list>', `comma-separated: ${ARCH_NAMES.join(', ')}`, choiceEntry(ARCH_NAMES)).default(['mlp'], 'mlp'))
     .option('--title <text>', 'title of the table and chart')
-    .addOption(choiceOption('--reference <method>', 'method the others are compared with, fold by fold (default: cmcrd when it is in --methods)', METHOD_NAMES))
+    .addOption(
+      choiceOption(
+        '--reference <method>',
+        'method the others are compared with, fold by fold (default: cmcrd when it is in --methods)',
+        METHOD_NAMES,
+      ),
+    )
     .requiredOption('--out <dir>', 'output folder (comparison.*, runs/<method>-<arch>/, teachers/)')
     .option('--checkpoints', 'also write every student checkpoint (off by default: many files)');
   addExperimentOptions(cmd).action(async (raw: CompareFlags) => {
@@ -103,39 +139,40 @@ export function registerCompare(program: Command): void {
           log(`  ${summaryLine(result)}`);
           interrupted ||= result.interrupted;
         });
-      } else outer: for (const arch of archs) {
-        for (const method of methods) {
-          log(`[${cells.length + 1}/${total}] ${method} · ${arch}`);
-          const runDir = join(out, 'runs', `${method}-${arch}`);
-          const resume = previousRun(raw, runDir, log, '  ');
-          let result;
-          const tracker = runTracker(`${method} · ${arch}`, progressReporter('  ', log));
-          try {
-            result = await runExperiment({
-              ...cfg.base,
-              dataset: cfg.dataset,
-              method,
-              arch,
-              teacherMemo: memo,
-              checkpointDir: raw.checkpoints ? join(runDir, 'checkpoints') : null,
-              ...(resume ? { resume } : {}),
-              interrupt,
-              onEvent: tracker.onEvent,
-              onPartial: (partial) => writeRunReport(runDir, partial),
-            });
-          } catch (e) {
-            throw configError(tracker.fail(e), `${method} · ${arch}: `);
-          }
-          writeRunReport(runDir, result);
-          if (result.completed > 0) cells.push({ method, arch, result });
-          log(`  ${summaryLine(result)}`);
-          writeComparison(out, cells, title, reference);
-          if (result.interrupted) {
-            interrupted = true;
-            break outer;
+      } else
+        outer: for (const arch of archs) {
+          for (const method of methods) {
+            log(`[${cells.length + 1}/${total}] ${method} · ${arch}`);
+            const runDir = join(out, 'runs', `${method}-${arch}`);
+            const resume = previousRun(raw, runDir, log, '  ');
+            let result;
+            const tracker = runTracker(`${method} · ${arch}`, progressReporter('  ', log));
+            try {
+              result = await runExperiment({
+                ...cfg.base,
+                dataset: cfg.dataset,
+                method,
+                arch,
+                teacherMemo: memo,
+                checkpointDir: raw.checkpoints ? join(runDir, 'checkpoints') : null,
+                ...(resume ? { resume } : {}),
+                interrupt,
+                onEvent: tracker.onEvent,
+                onPartial: (partial) => writeRunReport(runDir, partial),
+              });
+            } catch (e) {
+              throw configError(tracker.fail(e), `${method} · ${arch}: `);
+            }
+            writeRunReport(runDir, result);
+            if (result.completed > 0) cells.push({ method, arch, result });
+            log(`  ${summaryLine(result)}`);
+            writeComparison(out, cells, title, reference);
+            if (result.interrupted) {
+              interrupted = true;
+              break outer;
+            }
           }
         }
-      }
     } finally {
       interrupt.dispose();
     }
@@ -143,6 +180,10 @@ export function registerCompare(program: Command): void {
     log(`wrote ${files.join(', ')}`);
     process.stdout.write(JSON.stringify(compareDocument(out, files, cells, title, reference, interrupted)) + '\n');
     if (failures.length) throw q ? q.queueFailed(out, failures) : jobsFailed(out, failures);
-    if (interrupted) throw new CliError(`interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
+    if (interrupted)
+      throw new CliError(
+        `interrupted: the ${cells.length} finished cells were written to ${out} (the same command with --resume continues)`,
+        interrupt.exitCode,
+      );
   });
 }

@@ -8,7 +8,13 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { CaptureError, decoderOptionsFromHeader, parseCaptureHeader, parseCaptureLine, type CaptureHeader } from '../../../firmware-bridge/capture.js';
+import {
+  CaptureError,
+  decoderOptionsFromHeader,
+  parseCaptureHeader,
+  parseCaptureLine,
+  type CaptureHeader,
+} from '../../../firmware-bridge/capture.js';
 import { DeviceDecoder, recordToJson, type DecodedRecord } from '../../../firmware-bridge/decoder.js';
 import { getDriver } from '../../../firmware-bridge/registry.js';
 import { CliError } from '../errors.js';
@@ -24,7 +30,12 @@ export interface DecodeSummary {
 }
 
 /** Decode a capture file, writing output lines through `write`. */
-export async function decodeCaptureFile(path: string, format: 'jsonl' | 'csv', write: (line: string) => void, warn: (line: string) => void = () => {}): Promise<DecodeSummary> {
+export async function decodeCaptureFile(
+  path: string,
+  format: 'jsonl' | 'csv',
+  write: (line: string) => void,
+  warn: (line: string) => void = () => {},
+): Promise<DecodeSummary> {
   checkInputFile(path, 'capture file');
   const input = createReadStream(path, 'utf8');
   // A read error (EIO, or a path that stopped being a file) ends the loop below through this, named, not raw.
@@ -80,7 +91,8 @@ export async function decodeCaptureFile(path: string, format: 'jsonl' | 'csv', w
         throw new CliError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
       }
       const driver = getDriver(header.device);
-      if (driver.experimental) warn(`note: ${driver.label} decoding is EXPERIMENTAL (the protocol is reverse-engineered; see firmware-bridge/README.md)`);
+      if (driver.experimental)
+        warn(`note: ${driver.label} decoding is EXPERIMENTAL (the protocol is reverse-engineered; see firmware-bridge/README.md)`);
       decoder = new DeviceDecoder(header.device, decoderOptionsFromHeader(header));
       continue;
     }
@@ -128,6 +140,8 @@ export function registerDecode(program: Command): void {
         (l) => process.stderr.write(l + '\n'),
       );
       flush();
-      process.stderr.write(`decoded ${sum.notifications} notifications from a ${sum.header.device} capture: ${sum.records} records, ${sum.errors} undecodable packets, ${sum.badLines} malformed lines\n`);
+      process.stderr.write(
+        `decoded ${sum.notifications} notifications from a ${sum.header.device} capture: ${sum.records} records, ${sum.errors} undecodable packets, ${sum.badLines} malformed lines\n`,
+      );
     });
 }

@@ -29,7 +29,20 @@ import { choiceOption, intOption, numberOption } from '../options.js';
 import { prepareOutDir } from '../paths.js';
 import { Interrupt, progress } from '../progress.js';
 
-type DemoFlags = { out: string; subjects: number; windowsPerTrial: number; epochs: number; seed: number; arch: ArchName; segment: number; cycles: number; speed: number; drop: number; ship: DemoStudent; force?: boolean };
+type DemoFlags = {
+  out: string;
+  subjects: number;
+  windowsPerTrial: number;
+  epochs: number;
+  seed: number;
+  arch: ArchName;
+  segment: number;
+  cycles: number;
+  speed: number;
+  drop: number;
+  ship: DemoStudent;
+  force?: boolean;
+};
 
 export function registerDemo(program: Command): void {
   program
@@ -44,8 +57,19 @@ export function registerDemo(program: Command): void {
     .addOption(choiceOption('--arch <a>', 'network for the teacher and the students', ARCH_NAMES).default('mlp'))
     .addOption(numberOption('--segment <s>', 'seconds the virtual wearer stays in each emotion', 'a number ≥ 8', (x) => x >= 8).default(24))
     .addOption(intOption('--cycles <n>', 'times the closed loop cycles through all emotions', 1).default(2))
-    .addOption(numberOption('--speed <x>', 'virtual headband speed (virtual seconds per real second)', 'a number ≥ 0.1', (x) => x >= 0.1).default(16))
-    .addOption(numberOption('--drop <p>', 'probability that the virtual headband loses a notification (radio loss)', 'a probability in [0, 1)', (x) => x >= 0 && x < 1).default(0))
+    .addOption(
+      numberOption('--speed <x>', 'virtual headband speed (virtual seconds per real second)', 'a number ≥ 0.1', (x) => x >= 0.1).default(
+        16,
+      ),
+    )
+    .addOption(
+      numberOption(
+        '--drop <p>',
+        'probability that the virtual headband loses a notification (radio loss)',
+        'a probability in [0, 1)',
+        (x) => x >= 0 && x < 1,
+      ).default(0),
+    )
     .addOption(choiceOption('--ship <method>', 'student exported and run in the closed loop', DEMO_STUDENTS).default('cmcrd'))
     .option('--force', 'write into a non-empty --out folder (its files of the same names are replaced)')
     .action(async (raw: DemoFlags, cmd: Command) => {
@@ -55,7 +79,10 @@ export function registerDemo(program: Command): void {
       if (cmd.getOptionValueSource('out') === 'default' && !raw.force) {
         const given = raw.out;
         raw.out = freeFolder(given);
-        if (raw.out !== given) process.stderr.write(`note: ${given} holds an earlier demo; writing to ${raw.out} (--out chooses the folder, --force replaces)\n`);
+        if (raw.out !== given)
+          process.stderr.write(
+            `note: ${given} holds an earlier demo; writing to ${raw.out} (--out chooses the folder, --force replaces)\n`,
+          );
       }
       prepareOutDir(raw.out, '--out', { force: !!raw.force });
       const interrupt = new Interrupt();
@@ -64,14 +91,23 @@ export function registerDemo(program: Command): void {
       try {
         log(await trainingStepsLine('auto', await initBackend(undefined, log)));
         const world = defaultWorld();
-        log(`[1/5] data: ${subjects} synthetic subjects × 24 trials × ${windowsPerTrial} windows, 62-channel raw EEG at 200 Hz + 31 eye features (world seed ${DEFAULT_WORLD_SEED})`);
+        log(
+          `[1/5] data: ${subjects} synthetic subjects × 24 trials × ${windowsPerTrial} windows, 62-channel raw EEG at 200 Hz + 31 eye features (world seed ${DEFAULT_WORLD_SEED})`,
+        );
         const bar = progress('  generating trials', subjects * 24);
-        const dataset = syntheticPairedDataset({ world, subjects: Array.from({ length: subjects }, (_, i) => i), windowsPerTrial, onTrial: (d) => bar.update(d) });
+        const dataset = syntheticPairedDataset({
+          world,
+          subjects: Array.from({ length: subjects }, (_, i) => i),
+          windowsPerTrial,
+          onTrial: (d) => bar.update(d),
+        });
         bar.stop();
         const heldOut = [String(subjects - 2), String(subjects - 1)];
         const windows = dataset.trials.reduce((n, t) => n + t.windows, 0);
         log(`[2/5] features: SEED-lab DE (4-s windows, nfft ${PAIRED_NFFT}, 5 bands) computed by runtime/dsp; ${windows} windows`);
-        log(`[3/5] training (held-out subjects ${heldOut.join(', ')}): eye teacher, then EEG-only, KD and CMCRD students on the Muse montage (${arch}), with the experiment code of \`cmcrd train\``);
+        log(
+          `[3/5] training (held-out subjects ${heldOut.join(', ')}): eye teacher, then EEG-only, KD and CMCRD students on the Muse montage (${arch}), with the experiment code of \`cmcrd train\``,
+        );
         const bars = new Map<string, ReturnType<typeof progress>>();
         let where = ''; // the network in training, to name it if its loss becomes non-finite
         const trained = await trainDemoModels({
@@ -99,7 +135,9 @@ export function registerDemo(program: Command): void {
         for (const b of bars.values()) b.stop();
         if (trained.interrupted) throw new CliError('interrupted during training; nothing exported', interrupt.exitCode);
         const acc = trained.accuracy;
-        log(`      held-out accuracy (fold ${trained.fold}, ${trained.windows.test} windows): teacher (eye) ${pct(acc.teacher)}, EEG-only ${pct(acc['eeg-only'])}, KD ${pct(acc.kd)}, CMCRD ${pct(acc.cmcrd)} (chance ${pct(1 / dataset.meta.classNames.length)})`);
+        log(
+          `      held-out accuracy (fold ${trained.fold}, ${trained.windows.test} windows): teacher (eye) ${pct(acc.teacher)}, EEG-only ${pct(acc['eeg-only'])}, KD ${pct(acc.kd)}, CMCRD ${pct(acc.cmcrd)} (chance ${pct(1 / dataset.meta.classNames.length)})`,
+        );
         writeFileAtomic(join(raw.out, 'teacher.json'), serialiseCheckpoint(trained.teacher));
         for (const m of DEMO_STUDENTS) writeFileAtomic(join(raw.out, `student-${m}.json`), serialiseCheckpoint(trained.students[m]));
 
@@ -108,15 +146,21 @@ export function registerDemo(program: Command): void {
         const onnxBytes = exportOnnx(shipped);
         const onnxPath = join(raw.out!, 'student.onnx');
         writeFileAtomic(onnxPath, onnxBytes);
-        const parity = await checkParity(onnxBytes, (rows) => checkpointProbabilities(shipped, rows), trained.testRows, { loadSession: ortSessionLoader(ort) });
-        log(`      ${onnxPath}: ${onnxBytes.length} bytes; onnxruntime-node vs tfjs on ${parity.rows} held-out windows: max |Δp| = ${parity.maxAbsDiff.toExponential(2)}, same class on ${pct(parity.argmaxAgreement)}`);
+        const parity = await checkParity(onnxBytes, (rows) => checkpointProbabilities(shipped, rows), trained.testRows, {
+          loadSession: ortSessionLoader(ort),
+        });
+        log(
+          `      ${onnxPath}: ${onnxBytes.length} bytes; onnxruntime-node vs tfjs on ${parity.rows} held-out windows: max |Δp| = ${parity.maxAbsDiff.toExponential(2)}, same class on ${pct(parity.argmaxAgreement)}`,
+        );
         if (!parity.passed) throw new Error(`export parity failed: max |Δp| = ${parity.maxAbsDiff}`);
         const classifier = await loadOnnxClassifier(onnxBytes, onnxPath);
 
         const classes = dataset.meta.classNames;
         const schedule = Array.from({ length: cycles * classes.length }, (_, i) => DEMO_ORDER[i % DEMO_ORDER.length]! % classes.length);
         const wearer = subjects; // a person not in the dataset at all
-        log(`[5/5] closed loop: virtual Muse (subject ${wearer}, unseen) → 20-byte EEG notifications → decode → reassemble → 256→200 Hz → DE → ONNX (${SHIP_NAMES[ship]}); emotion changes every ${segmentSec} s: ${schedule.map((c) => classes[c]).join(' → ')} (speed ×${speed})`);
+        log(
+          `[5/5] closed loop: virtual Muse (subject ${wearer}, unseen) → 20-byte EEG notifications → decode → reassemble → 256→200 Hz → DE → ONNX (${SHIP_NAMES[ship]}); emotion changes every ${segmentSec} s: ${schedule.map((c) => classes[c]).join(' → ')} (speed ×${speed})`,
+        );
         const loop = await runClosedLoop({
           world,
           subject: wearer,
@@ -135,7 +179,8 @@ export function registerDemo(program: Command): void {
                 window: [Math.round(p.startMs), Math.round(p.endMs)],
                 predicted: p.predicted,
                 truth,
-                probabilities: p.probabilities && Object.fromEntries(Object.entries(p.probabilities).map(([k, v]) => [k, Number(v.toFixed(4))])),
+                probabilities:
+                  p.probabilities && Object.fromEntries(Object.entries(p.probabilities).map(([k, v]) => [k, Number(v.toFixed(4))])),
                 battery: p.batteryPercent === null ? null : Number(p.batteryPercent.toFixed(2)),
                 ...(p.skipped ? { skipped: p.skipped } : {}),
               }) + '\n',
@@ -148,14 +193,25 @@ export function registerDemo(program: Command): void {
           arch,
           shipped: ship,
           heldOutAccuracy: { teacher: acc.teacher, eegOnly: acc['eeg-only'], kd: acc.kd, cmcrd: acc.cmcrd },
-          closedLoop: { accuracy: loop.accuracy, scoredWindows: loop.scored, correct: loop.correct, chance: 1 / classes.length, skippedWindows: loop.stats.skipped, lostSamples: loop.stats.lostSamples, filledSamples: loop.stats.filledSamples, decodeErrors: loop.stats.decodeErrors },
+          closedLoop: {
+            accuracy: loop.accuracy,
+            scoredWindows: loop.scored,
+            correct: loop.correct,
+            chance: 1 / classes.length,
+            skippedWindows: loop.stats.skipped,
+            lostSamples: loop.stats.lostSamples,
+            filledSamples: loop.stats.filledSamples,
+            decodeErrors: loop.stats.decodeErrors,
+          },
           battery: { start: Number(loop.batteryStart.toFixed(2)), end: Number(loop.batteryEnd.toFixed(2)) },
           onnx: { path: onnxPath, bytes: onnxBytes.length, maxProbabilityDiff: parity.maxAbsDiff, argmaxAgreement: parity.argmaxAgreement },
           seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
         };
         writeFileAtomic(join(raw.out!, 'demo-report.json'), JSON.stringify(summary, null, 2));
         process.stdout.write(JSON.stringify(summary) + '\n');
-        log(`closed-loop accuracy of the ${SHIP_NAMES[ship]} student ${pct(loop.accuracy)} over ${loop.scored} windows (chance ${pct(1 / classes.length)}); report in ${join(raw.out!, 'demo-report.json')} (${summary.seconds} s)`);
+        log(
+          `closed-loop accuracy of the ${SHIP_NAMES[ship]} student ${pct(loop.accuracy)} over ${loop.scored} windows (chance ${pct(1 / classes.length)}); report in ${join(raw.out!, 'demo-report.json')} (${summary.seconds} s)`,
+        );
       } finally {
         interrupt.dispose();
       }

@@ -11,7 +11,9 @@ import { addDeployPi } from './deploy-pi.js';
 const kb = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 export function registerDeploy(program: Command): void {
-  const deploy = program.command('deploy').description('deploy a model directory to a device (web: an installable phone web app; pi: a Raspberry Pi service)');
+  const deploy = program
+    .command('deploy')
+    .description('deploy a model directory to a device (web: an installable phone web app; pi: a Raspberry Pi service)');
   deploy
     .command('web')
     .description('build an installable, offline-capable phone web app (PWA) with Web Bluetooth and a demo mode')

@@ -21,7 +21,14 @@ import * as ort from 'onnxruntime-node';
 import { makeDirs } from '../../io/atomic.js';
 import * as tf from '../../train/tf.js';
 import { buildInferenceGraph, exportOnnx, graphName } from '../../../export/onnx-export.js';
-import { quantizeOnnx, withMetadata, CALIBRATION_METHODS, type CalibrationMethod, type QuantMode, type QuantSummary } from '../../../export/quantize.js';
+import {
+  quantizeOnnx,
+  withMetadata,
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+  type QuantMode,
+  type QuantSummary,
+} from '../../../export/quantize.js';
 import { calibrate, ORT_NODE_OPTIONS } from '../../../export/calibrate.node.js';
 import { DEFAULT_PERCENTILE } from '../../../export/calibrate.js';
 import { exportGraphModel, type GraphModelFiles, type TfjsWeights } from '../../../export/tfjs-graph.js';
@@ -73,7 +80,8 @@ const TFJS_WEIGHTS: readonly TfjsWeights[] = ['float32', 'uint8'];
 const ortNode: SessionLoader = ortSessionLoader(ort, ORT_NODE_OPTIONS);
 
 /** The rows of a row-major [n, d] block, as views. */
-const rowsOf = (flat: Float32Array, d: number): Float32Array[] => Array.from({ length: flat.length / d }, (_, i) => flat.subarray(i * d, (i + 1) * d));
+const rowsOf = (flat: Float32Array, d: number): Float32Array[] =>
+  Array.from({ length: flat.length / d }, (_, i) => flat.subarray(i * d, (i + 1) * d));
 
 /** Parity of the exported model with tfjs (eval mode) on seeded raw rows drawn around the training normalisation. */
 export async function exportParity(ck: Checkpoint, model: Uint8Array, seed = 1): Promise<ParityResult> {
@@ -120,12 +128,18 @@ export function checkpointWindows(ck: Checkpoint, override?: string): Checkpoint
   if (override !== undefined) {
     root = override;
     // A synthetic folder says so (SYNTHETIC.json); otherwise the layout the checkpoint was trained on (provenance.dataset).
-    const layout = ['seed', 'seed-iv', 'seed-v'].includes(String(p.dataset)) ? (p.dataset as DatasetKind) : recorded && recorded.kind !== 'synthetic' ? recorded.kind : 'seed-iv';
+    const layout = ['seed', 'seed-iv', 'seed-v'].includes(String(p.dataset))
+      ? (p.dataset as DatasetKind)
+      : recorded && recorded.kind !== 'synthetic'
+        ? recorded.kind
+        : 'seed-iv';
     kind = existsSync(join(root, 'SYNTHETIC.json')) ? 'synthetic' : layout;
   } else if (recorded) {
     ({ kind, root } = recorded);
   } else {
-    throw new Error(`the checkpoint does not record the dataset it was trained on (provenance.data is ${JSON.stringify(p.data ?? null)}); give --calibration-data <dataset folder>`);
+    throw new Error(
+      `the checkpoint does not record the dataset it was trained on (provenance.data is ${JSON.stringify(p.data ?? null)}); give --calibration-data <dataset folder>`,
+    );
   }
   const subjects = [...new Set([...String(p.trainSubjects ?? '').split(','), ...String(p.testSubjects ?? '').split(',')].filter(Boolean))];
   let ds: EmotionDataset;
@@ -135,7 +149,9 @@ export function checkpointWindows(ck: Checkpoint, override?: string): Checkpoint
       ...(typeof p.feature === 'string' && kind !== 'synthetic' ? { feature: p.feature } : {}),
     });
   } catch (e) {
-    throw new Error(`${override !== undefined ? '--calibration-data' : "the checkpoint's dataset (provenance.data)"} ${root}: ${(e as Error).message}`);
+    throw new Error(
+      `${override !== undefined ? '--calibration-data' : "the checkpoint's dataset (provenance.data)"} ${root}: ${(e as Error).message}`,
+    );
   }
   const d = ck.arch.input.channels * ck.arch.input.bands;
   const columns = featureColumns(ck, ds, root);
@@ -156,7 +172,8 @@ export function checkpointWindows(ck: Checkpoint, override?: string): Checkpoint
   };
   const trialOf = (r: number) => ({ subject: flat.subjectIds[flat.subjects[r]!]!, session: flat.sessions[r]!, trial: flat.trials[r]! });
   const trainRows = trainSet ? rows((r) => trainSet!.has(trialOf(r))) : [];
-  if (trainSet && trainRows.length === 0) throw new Error(`${root}: none of the checkpoint's training trials (provenance.trainTrials) are in this dataset`);
+  if (trainSet && trainRows.length === 0)
+    throw new Error(`${root}: none of the checkpoint's training trials (provenance.trainTrials) are in this dataset`);
   if (!trainSet) notes.push('the checkpoint does not record its training trials (provenance.trainTrials): no calibration windows');
   if (trainSet && trainSet.count > new Set(trainRows.map((r) => `${flat.subjects[r]}/${flat.sessions[r]}/${flat.trials[r]}`)).size) {
     notes.push(`${root} holds only some of the checkpoint's ${trainSet.count} training trials`);
@@ -169,7 +186,10 @@ export function checkpointWindows(ck: Checkpoint, override?: string): Checkpoint
       if (!fold) notes.push(`fold ${p.fold} (${protocol}) is not in ${root}: no held-out windows`);
       else {
         const leaked = Array.from(fold.testRows).filter((r) => trainSet?.has(trialOf(r)));
-        if (leaked.length) throw new Error(`${leaked.length} of fold ${p.fold}'s test windows are from the checkpoint's training trials: the data is not the one it was trained on`);
+        if (leaked.length)
+          throw new Error(
+            `${leaked.length} of fold ${p.fold}'s test windows are from the checkpoint's training trials: the data is not the one it was trained on`,
+          );
         const pickRows = evenly(Array.from(fold.testRows), PARITY_WINDOWS);
         test = {
           x: gather(ds, flat, columns, pickRows, ck.modality, d),
@@ -183,7 +203,14 @@ export function checkpointWindows(ck: Checkpoint, override?: string): Checkpoint
       notes.push(`no held-out windows (${(e as Error).message})`);
     }
   } else notes.push('the checkpoint does not record its protocol and fold: no held-out windows');
-  return { d, source: `${kind} (${resolve(root)})`, train: trainRows.length ? gather(ds, flat, columns, trainRows, ck.modality, d) : null, trainCount: trainRows.length, test, notes };
+  return {
+    d,
+    source: `${kind} (${resolve(root)})`,
+    train: trainRows.length ? gather(ds, flat, columns, trainRows, ck.modality, d) : null,
+    trainCount: trainRows.length,
+    test,
+    notes,
+  };
 }
 
 /** Up to `max` items spread evenly over the list (all when it is shorter), in order. */
@@ -196,7 +223,8 @@ function evenly<T>(list: T[], max: number): T[] {
 function featureColumns(ck: Checkpoint, ds: EmotionDataset, root: string): number[] | null {
   const d = ck.arch.input.channels * ck.arch.input.bands;
   if (ck.modality === 'eye') {
-    if (ds.meta.eyeFeatures !== d) throw new Error(`${root}: the dataset has ${ds.meta.eyeFeatures} eye features, the checkpoint reads ${d}`);
+    if (ds.meta.eyeFeatures !== d)
+      throw new Error(`${root}: the dataset has ${ds.meta.eyeFeatures} eye features, the checkpoint reads ${d}`);
     return null;
   }
   const B = ds.meta.bandNames.length;
@@ -208,11 +236,19 @@ function featureColumns(ck: Checkpoint, ds: EmotionDataset, root: string): numbe
     if (i < 0) throw new Error(`${root}: channel ${n} of the checkpoint is not in the dataset`);
     return i;
   });
-  if (idx.length !== ck.arch.input.channels) throw new Error(`the checkpoint names ${idx.length} channels, its network reads ${ck.arch.input.channels}`);
+  if (idx.length !== ck.arch.input.channels)
+    throw new Error(`the checkpoint names ${idx.length} channels, its network reads ${ck.arch.input.channels}`);
   return idx.flatMap((c) => Array.from({ length: B }, (_, b) => c * B + b));
 }
 
-function gather(ds: EmotionDataset, flat: ReturnType<typeof flatten>, columns: number[] | null, rowList: number[], modality: 'eeg' | 'eye', d: number): Float32Array {
+function gather(
+  ds: EmotionDataset,
+  flat: ReturnType<typeof flatten>,
+  columns: number[] | null,
+  rowList: number[],
+  modality: 'eeg' | 'eye',
+  d: number,
+): Float32Array {
   const out = new Float32Array(rowList.length * d);
   const per = ds.meta.channelNames.length * ds.meta.bandNames.length;
   rowList.forEach((r, i) => {
@@ -223,7 +259,10 @@ function gather(ds: EmotionDataset, flat: ReturnType<typeof flatten>, columns: n
 }
 
 /** p50/p99 per-call latency (µs) of `run` after a warm-up. */
-export async function measureLatency(run: () => Promise<unknown> | unknown, runs = LATENCY_RUNS): Promise<{ p50Us: number; p99Us: number }> {
+export async function measureLatency(
+  run: () => Promise<unknown> | unknown,
+  runs = LATENCY_RUNS,
+): Promise<{ p50Us: number; p99Us: number }> {
   for (let i = 0; i < Math.min(50, runs); i++) await run();
   const us: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -235,7 +274,11 @@ export async function measureLatency(run: () => Promise<unknown> | unknown, runs
 }
 
 /** Batch-1 latency of ONNX models on onnxruntime-node (1 thread, spinning off). */
-export async function ortNodeLatency(models: { variant: VariantName; file: string; bytes: Uint8Array }[], d: number, runs = LATENCY_RUNS): Promise<LatencyFigures[]> {
+export async function ortNodeLatency(
+  models: { variant: VariantName; file: string; bytes: Uint8Array }[],
+  d: number,
+  runs = LATENCY_RUNS,
+): Promise<LatencyFigures[]> {
   const out: LatencyFigures[] = [];
   const x = new ort.Tensor('float32', new Float32Array(d), [1, d]);
   for (const m of models) {
@@ -250,7 +293,11 @@ export async function ortNodeLatency(models: { variant: VariantName; file: strin
 }
 
 /** onnxruntime-web (wasm, 1 thread) inside Node, when installed (it is a development dependency). */
-export async function ortWebLatency(models: { variant: VariantName; file: string; bytes: Uint8Array }[], d: number, runs = LATENCY_RUNS): Promise<{ latency: LatencyFigures[] } | string> {
+export async function ortWebLatency(
+  models: { variant: VariantName; file: string; bytes: Uint8Array }[],
+  d: number,
+  runs = LATENCY_RUNS,
+): Promise<{ latency: LatencyFigures[] } | string> {
   let web: typeof import('onnxruntime-web');
   try {
     web = await import('onnxruntime-web');
@@ -269,7 +316,9 @@ export async function ortWebLatency(models: { variant: VariantName; file: string
 }
 
 /** Load a GraphModel from its files with tfjs-converter (a development dependency: absent → null). */
-export async function loadGraphModelFiles(files: GraphModelFiles): Promise<{ predict(rows: Float32Array, n: number, d: number): Float32Array; dispose(): void } | null> {
+export async function loadGraphModelFiles(
+  files: GraphModelFiles,
+): Promise<{ predict(rows: Float32Array, n: number, d: number): Float32Array; dispose(): void } | null> {
   let converter: typeof import('@tensorflow/tfjs-converter');
   try {
     // Optional, like onnxruntime-web: only the check needs it, the written model does not.
@@ -277,7 +326,15 @@ export async function loadGraphModelFiles(files: GraphModelFiles): Promise<{ pre
   } catch {
     return null;
   }
-  const json = JSON.parse(files.modelJson) as { modelTopology: object; weightsManifest: { paths: string[]; weights: object[] }[]; format: string; generatedBy: string; convertedBy: string; signature: object; userDefinedMetadata?: object };
+  const json = JSON.parse(files.modelJson) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: object[] }[];
+    format: string;
+    generatedBy: string;
+    convertedBy: string;
+    signature: object;
+    userDefinedMetadata?: object;
+  };
   const paths = json.weightsManifest.flatMap((g) => g.paths);
   const total = paths.reduce((s, p) => s + files.shards.get(p)!.length, 0);
   const weightData = new Uint8Array(total);
@@ -321,15 +378,49 @@ interface ExportOptions {
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a trained checkpoint as a deployable model directory (fp32 / int8 ONNX, tfjs GraphModel, card, parity), or as one fp32 ONNX file')
+    .description(
+      'write a trained checkpoint as a deployable model directory (fp32 / int8 ONNX, tfjs GraphModel, card, parity), or as one fp32 ONNX file',
+    )
     .argument('<checkpoint>', 'checkpoint JSON written by `cmcrd train` (checkpoints/) or `cmcrd demo`')
-    .option('--out <dir|file.onnx>', 'model directory to write; a path ending in .onnx writes only the fp32 model (default: the checkpoint path with .onnx)')
-    .addOption(choiceOption('--int8 [mode]', 'also write model.int8.onnx: static (default; QDQ S8S8 calibrated on training windows) or dynamic (int8 weights only)', QUANT_MODES).preset('static'))
-    .addOption(choiceOption('--calibration <method>', `static int8 calibration (percentile: ${DEFAULT_PERCENTILE} %)`, CALIBRATION_METHODS).default('minmax'))
-    .option('--calibration-data <root>', "dataset folder holding the checkpoint's training trials (default: the one its provenance records)")
-    .addOption(intOption('--calibration-samples <n>', 'training windows to calibrate on, spread over all training trials', 1).default(DEFAULT_CALIBRATION_SAMPLES))
-    .addOption(choiceOption('--tfjs [weights]', 'also write a tfjs GraphModel (tfjs/model.json + shards): float32 (default) or uint8 weights', TFJS_WEIGHTS).preset('float32'))
-    .addOption(intOption('--latency-runs <n>', 'batch-1 runs per variant and runtime when measuring which variant each runtime should load (0: do not measure, load fp32)', 0).default(LATENCY_RUNS))
+    .option(
+      '--out <dir|file.onnx>',
+      'model directory to write; a path ending in .onnx writes only the fp32 model (default: the checkpoint path with .onnx)',
+    )
+    .addOption(
+      choiceOption(
+        '--int8 [mode]',
+        'also write model.int8.onnx: static (default; QDQ S8S8 calibrated on training windows) or dynamic (int8 weights only)',
+        QUANT_MODES,
+      ).preset('static'),
+    )
+    .addOption(
+      choiceOption('--calibration <method>', `static int8 calibration (percentile: ${DEFAULT_PERCENTILE} %)`, CALIBRATION_METHODS).default(
+        'minmax',
+      ),
+    )
+    .option(
+      '--calibration-data <root>',
+      "dataset folder holding the checkpoint's training trials (default: the one its provenance records)",
+    )
+    .addOption(
+      intOption('--calibration-samples <n>', 'training windows to calibrate on, spread over all training trials', 1).default(
+        DEFAULT_CALIBRATION_SAMPLES,
+      ),
+    )
+    .addOption(
+      choiceOption(
+        '--tfjs [weights]',
+        'also write a tfjs GraphModel (tfjs/model.json + shards): float32 (default) or uint8 weights',
+        TFJS_WEIGHTS,
+      ).preset('float32'),
+    )
+    .addOption(
+      intOption(
+        '--latency-runs <n>',
+        'batch-1 runs per variant and runtime when measuring which variant each runtime should load (0: do not measure, load fp32)',
+        0,
+      ).default(LATENCY_RUNS),
+    )
     .option('--force', 'replace an existing --out file, or an existing, non-empty --out folder')
     .option('--json', 'print the summary as JSON instead of a table')
     .action(async (path: string, raw: ExportOptions) => {
@@ -343,17 +434,25 @@ export function registerExport(program: Command): void {
       }
       const refusal = undeployableReasons(ck);
       if (refusal.length) throw new CliError(`${path}: cannot export a model the device could not reproduce: ${refusal.join('; ')}`);
-      if (raw.out !== undefined && resolve(raw.out) === resolve(path)) throw new CliError(`--out ${raw.out} is the checkpoint itself; writing there would replace it (choose another file)`);
+      if (raw.out !== undefined && resolve(raw.out) === resolve(path))
+        throw new CliError(`--out ${raw.out} is the checkpoint itself; writing there would replace it (choose another file)`);
       const singleFile = raw.out === undefined || /\.onnx$/i.test(raw.out);
       if (singleFile) {
-        if (raw.int8 !== undefined || raw.tfjs !== undefined) throw new CliError(`--int8 and --tfjs write a model directory: give --out <folder> (not a .onnx file)`);
+        if (raw.int8 !== undefined || raw.tfjs !== undefined)
+          throw new CliError(`--int8 and --tfjs write a model directory: give --out <folder> (not a .onnx file)`);
         return exportSingleFile(ck, path, raw.out, !!raw.force, log);
       }
       await exportModelDir(ck, path, raw.out!, raw, log);
     });
 }
 
-async function exportSingleFile(ck: Checkpoint, path: string, outArg: string | undefined, force: boolean, log: (l: string) => void): Promise<void> {
+async function exportSingleFile(
+  ck: Checkpoint,
+  path: string,
+  outArg: string | undefined,
+  force: boolean,
+  log: (l: string) => void,
+): Promise<void> {
   const out = outArg ?? path.replace(/\.json$/i, '') + '.onnx';
   const target = prepareOutFile(out, '--out', { path, what: 'the checkpoint itself' }, { force });
   let model: Uint8Array;
@@ -365,8 +464,11 @@ async function exportSingleFile(ck: Checkpoint, path: string, outArg: string | u
   await initBackend(undefined, () => undefined);
   const parity = await exportParity(ck, model);
   const maxDiff = parity.maxAbsDiff;
-  log(`${ck.modality} ${ck.arch.arch} (${ck.arch.input.channels}×${ck.arch.input.bands} → ${ck.classes.join(', ')}): onnxruntime-node vs tfjs on ${parity.rows} rows, max |Δp| = ${maxDiff.toExponential(2)}`);
-  if (!parity.passed) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
+  log(
+    `${ck.modality} ${ck.arch.arch} (${ck.arch.input.channels}×${ck.arch.input.bands} → ${ck.classes.join(', ')}): onnxruntime-node vs tfjs on ${parity.rows} rows, max |Δp| = ${maxDiff.toExponential(2)}`,
+  );
+  if (!parity.passed)
+    throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${maxDiff}); nothing written`, 1);
   writeOutput(target, model, force, '--out', out);
   log(`wrote ${out} (${model.length} bytes)`);
   // The first five keys are the ones this command printed before the document had more.
@@ -393,19 +495,24 @@ function prepareModelDir(out: string, ckPath: string, force: boolean): void {
   } catch {
     st = null;
   }
-  if (st && !st.isDirectory()) throw new CliError(`--out ${out}: is a file, expected a folder (or a path ending in .onnx for a single model file)`);
+  if (st && !st.isDirectory())
+    throw new CliError(`--out ${out}: is a file, expected a folder (or a path ending in .onnx for a single model file)`);
   if (st && readdirSync(out).length) {
-    if (!force) throw new CliError(`--out ${out}: the folder is not empty (${readdirSync(out).length} entries); pass --force to replace it`);
+    if (!force)
+      throw new CliError(`--out ${out}: the folder is not empty (${readdirSync(out).length} entries); pass --force to replace it`);
     // By real paths, so a link to the folder holding the checkpoint is caught too.
     const rel = relative(realpathSync(out), realpathSync(ckPath));
-    if (!rel.startsWith('..') && !rel.startsWith('/')) throw new CliError(`--out ${out} holds the checkpoint ${ckPath}; --force would delete it (choose another folder)`);
+    if (!rel.startsWith('..') && !rel.startsWith('/'))
+      throw new CliError(`--out ${out} holds the checkpoint ${ckPath}; --force would delete it (choose another folder)`);
   }
   try {
     // makeDirs, not mkdirSync(recursive), which never returns for a path such as /proc/nope/x.
     makeDirs(dirname(resolve(out)));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`--out ${out}: cannot create its parent folder (${code === 'ENOENT' ? 'the file system there does not accept new folders' : (code ?? (e as Error).message)})`);
+    throw new CliError(
+      `--out ${out}: cannot create its parent folder (${code === 'ENOENT' ? 'the file system there does not accept new folders' : (code ?? (e as Error).message)})`,
+    );
   }
 }
 
@@ -422,7 +529,8 @@ function writeDirAtomic(out: string, files: Map<string, Uint8Array | string>, fo
     }
     if (existsSync(target)) {
       // Checked before the work; a folder that filled meanwhile is kept unless --force.
-      if (!force && readdirSync(target).length) throw new Error('a non-empty folder appeared there while the command ran; it was kept (add --force to replace it)');
+      if (!force && readdirSync(target).length)
+        throw new Error('a non-empty folder appeared there while the command ran; it was kept (add --force to replace it)');
       const old = `${target}.old-${process.pid}`;
       renameSync(target, old);
       try {
@@ -435,13 +543,26 @@ function writeDirAtomic(out: string, files: Map<string, Uint8Array | string>, fo
     } else renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw new CliError(`--out ${out}: cannot write the model directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); nothing written`);
+    throw new CliError(
+      `--out ${out}: cannot write the model directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); nothing written`,
+    );
   }
 }
 
 /** A variant's line of parity.json from checkParity's result, with whether it meets the quality bar. */
-function parityEntry(what: Pick<ParityEntry, 'format' | 'variant' | 'file' | 'runtime'>, r: ParityResult, fp32Accuracy: number | null): ParityEntry {
-  const e: ParityEntry = { ...what, maxAbsDp: r.maxAbsDiff, argmaxAgreement: r.argmaxAgreement, accuracy: r.accuracy ?? null, fp32Accuracy, meetsBar: false };
+function parityEntry(
+  what: Pick<ParityEntry, 'format' | 'variant' | 'file' | 'runtime'>,
+  r: ParityResult,
+  fp32Accuracy: number | null,
+): ParityEntry {
+  const e: ParityEntry = {
+    ...what,
+    maxAbsDp: r.maxAbsDiff,
+    argmaxAgreement: r.argmaxAgreement,
+    accuracy: r.accuracy ?? null,
+    fp32Accuracy,
+    meetsBar: false,
+  };
   e.meetsBar = meetsBar(what.variant, e);
   return e;
 }
@@ -453,7 +574,8 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
   const samples = raw.calibrationSamples;
   const tfjsWeights: TfjsWeights | null = raw.tfjs ?? null;
   const latencyRuns = raw.latencyRuns;
-  if (raw.calibrationData !== undefined && !existsSync(raw.calibrationData)) throw new CliError(`--calibration-data ${raw.calibrationData}: no such folder`);
+  if (raw.calibrationData !== undefined && !existsSync(raw.calibrationData))
+    throw new CliError(`--calibration-data ${raw.calibrationData}: no such folder`);
   prepareModelDir(out, path, !!raw.force);
   const d = ck.arch.input.channels * ck.arch.input.bands;
   const notes: string[] = [];
@@ -466,12 +588,17 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
     log(`data: ${windows.source}: ${windows.trainCount} training windows, ${windows.test ? windows.test.detail : 'no held-out windows'}`);
   } catch (e) {
     if (raw.calibrationData !== undefined || int8 === 'static') {
-      throw new CliError(`${path}: ${int8 === 'static' ? 'static int8 needs calibration windows from the training trials: ' : ''}${(e as Error).message}`);
+      throw new CliError(
+        `${path}: ${int8 === 'static' ? 'static int8 needs calibration windows from the training trials: ' : ''}${(e as Error).message}`,
+      );
     }
     notes.push(`no data windows (${(e as Error).message}); parity on rows drawn around the normalisation`);
     log(`note: ${notes[notes.length - 1]}`);
   }
-  if (int8 === 'static' && !windows?.train) throw new CliError(`${path}: static int8 needs calibration windows from the training trials: ${windows?.notes.join('; ') || 'none found'}`);
+  if (int8 === 'static' && !windows?.train)
+    throw new CliError(
+      `${path}: static int8 needs calibration windows from the training trials: ${windows?.notes.join('; ') || 'none found'}`,
+    );
 
   const card = packageCard(ck);
   let fp32: Uint8Array;
@@ -487,7 +614,8 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
   const held = windows?.test ?? null;
   const rows = rowsOf(held ? held.x : syntheticRows(ck, PARITY_ROWS, 1), d);
   const reference = checkpointProbabilities(ck, rows);
-  const parityOf = <M>(model: M, loadSession: SessionLoader<M>) => checkParity(model, () => reference, rows, { loadSession, ...(held ? { labels: held.labels } : {}) });
+  const parityOf = <M>(model: M, loadSession: SessionLoader<M>) =>
+    checkParity(model, () => reference, rows, { loadSession, ...(held ? { labels: held.labels } : {}) });
   const entries: ParityEntry[] = [];
   const unchecked: ParityReport['unchecked'] = [];
   const variants: VariantInfo[] = [];
@@ -497,7 +625,11 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
   const checkpointAccuracy = fp32Parity.referenceAccuracy ?? null;
   const fp32Accuracy = fp32Parity.accuracy ?? null;
   const fp32Entry = parityEntry({ format: 'onnx', variant: 'fp32', file: FILES.fp32, runtime: ortVersion }, fp32Parity, fp32Accuracy);
-  if (!fp32Parity.passed) throw new CliError(`${path}: the exported model disagrees with the checkpoint (max |Δp| = ${fp32Parity.maxAbsDiff}); nothing written`, 1);
+  if (!fp32Parity.passed)
+    throw new CliError(
+      `${path}: the exported model disagrees with the checkpoint (max |Δp| = ${fp32Parity.maxAbsDiff}); nothing written`,
+      1,
+    );
   entries.push(fp32Entry);
   variants.push({ name: 'fp32', format: 'onnx', file: FILES.fp32, bytes: fp32.length });
 
@@ -518,7 +650,13 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
       log(`calibrating (${method}) on ${pick.length} of ${windows!.trainCount} training windows`);
       ranges = await calibrate(fp32, calib, d, method);
     }
-    const q = quantizeOnnx(fp32, { mode: int8, ...(ranges ? { ranges } : {}), ...(int8 === 'static' ? { calibration: { method, samples: calibrationCount, ...(method === 'percentile' ? { percentile: DEFAULT_PERCENTILE } : {}) } } : {}) });
+    const q = quantizeOnnx(fp32, {
+      mode: int8,
+      ...(ranges ? { ranges } : {}),
+      ...(int8 === 'static'
+        ? { calibration: { method, samples: calibrationCount, ...(method === 'percentile' ? { percentile: DEFAULT_PERCENTILE } : {}) } }
+        : {}),
+    });
     summary = q.summary;
     const compact = compactQuantisation(q.summary);
     int8Bytes = withMetadata(q.bytes, variantMetadata(int8Name, compact));
@@ -526,7 +664,10 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
     const e = parityEntry({ format: 'onnx', variant: int8Name, file: FILES.int8, runtime: ortVersion }, cmp, fp32Accuracy);
     entries.push(e);
     variants.push({ name: int8Name, format: 'onnx', file: FILES.int8, bytes: int8Bytes.length, quantisation: compact });
-    if (!e.meetsBar) log(`warning: ${int8Name} is below the quality bar (arg-max agreement ${(cmp.argmaxAgreement * 100).toFixed(2)} %); the card keeps fp32 as the variant to load`);
+    if (!e.meetsBar)
+      log(
+        `warning: ${int8Name} is below the quality bar (arg-max agreement ${(cmp.argmaxAgreement * 100).toFixed(2)} %); the card keeps fp32 as the variant to load`,
+      );
   }
 
   let graphModel: GraphModelFiles | null = null;
@@ -536,31 +677,68 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
     tfjsName = tfjsWeights === 'uint8' ? 'tfjs-uint8' : 'tfjs-float32';
     graphModel = exportGraphModel(ck, { weights: tfjsWeights, metadata: { card: { ...card, ...variantMetadata(tfjsName) } } });
     const bytes = graphModel.modelJson.length + [...graphModel.shards.values()].reduce((s, b) => s + b.length, 0);
-    variants.push({ name: tfjsName, format: 'tfjs', file: FILES.tfjs, bytes, ...(graphModel.quantised.length ? { quantisation: { scheme: 'uint8 affine weights (tfjs manifest)', weights: graphModel.quantised.length } } : {}) });
+    variants.push({
+      name: tfjsName,
+      format: 'tfjs',
+      file: FILES.tfjs,
+      bytes,
+      ...(graphModel.quantised.length
+        ? { quantisation: { scheme: 'uint8 affine weights (tfjs manifest)', weights: graphModel.quantised.length } }
+        : {}),
+    });
     tfjsModel = await loadGraphModelFiles(graphModel);
     if (tfjsModel) {
       // The GraphModel stays loaded (latency is measured on it below); the check runs it, it does not release it.
-      const graph: SessionLoader<NonNullable<typeof tfjsModel>> = async (m) => ({ run: async (x, n, dd) => m.predict(x, n, dd), release: async () => undefined });
+      const graph: SessionLoader<NonNullable<typeof tfjsModel>> = async (m) => ({
+        run: async (x, n, dd) => m.predict(x, n, dd),
+        release: async () => undefined,
+      });
       const cmp = await parityOf(tfjsModel, graph);
-      entries.push(parityEntry({ format: 'tfjs', variant: tfjsName, file: FILES.tfjs, runtime: `tfjs-converter loadGraphModel on ${tf.getBackend()}` }, cmp, fp32Accuracy));
+      entries.push(
+        parityEntry(
+          { format: 'tfjs', variant: tfjsName, file: FILES.tfjs, runtime: `tfjs-converter loadGraphModel on ${tf.getBackend()}` },
+          cmp,
+          fp32Accuracy,
+        ),
+      );
     } else unchecked.push({ variant: tfjsName, reason: '@tensorflow/tfjs-converter is not installed' });
   }
 
   // Latency per runtime; the variant each runtime should load.
   const ok = (v: VariantName) => entries.find((e) => e.variant === v)?.meetsBar ?? false;
-  const onnxModels = [{ variant: 'fp32' as VariantName, file: FILES.fp32, bytes: fp32 }, ...(int8Bytes ? [{ variant: int8Name!, file: FILES.int8, bytes: int8Bytes }] : [])];
+  const onnxModels = [
+    { variant: 'fp32' as VariantName, file: FILES.fp32, bytes: fp32 },
+    ...(int8Bytes ? [{ variant: int8Name!, file: FILES.int8, bytes: int8Bytes }] : []),
+  ];
   const runtimes: RuntimeReport[] = [];
   if (latencyRuns > 0) {
     log(`measuring batch-1 latency per runtime (${latencyRuns} runs per variant)`);
-    const runtimeReport = (runtime: RuntimeName, setup: string, latency: LatencyFigures[]): RuntimeReport => ({ runtime, setup, latency, ...chooseVariants(latency, (v) => v === 'fp32' || ok(v)) });
-    runtimes.push(runtimeReport('onnxruntime-node', `${ortVersion}, 1 thread, spinning off, graph optimisation 'all', batch 1`, await ortNodeLatency(onnxModels, d, latencyRuns)));
+    const runtimeReport = (runtime: RuntimeName, setup: string, latency: LatencyFigures[]): RuntimeReport => ({
+      runtime,
+      setup,
+      latency,
+      ...chooseVariants(latency, (v) => v === 'fp32' || ok(v)),
+    });
+    runtimes.push(
+      runtimeReport(
+        'onnxruntime-node',
+        `${ortVersion}, 1 thread, spinning off, graph optimisation 'all', batch 1`,
+        await ortNodeLatency(onnxModels, d, latencyRuns),
+      ),
+    );
     const web = await ortWebLatency(onnxModels, d, latencyRuns);
     if (typeof web === 'string') notes.push(`onnxruntime-web not measured: ${web}`);
     else runtimes.push(runtimeReport('onnxruntime-web', 'onnxruntime-web (wasm, 1 thread) in Node, batch 1', web.latency));
     if (tfjsModel && tfjsName) {
       const x = new Float32Array(d);
       const lat = await measureLatency(() => tfjsModel!.predict(x, 1, d), latencyRuns);
-      runtimes.push({ runtime: 'tfjs-wasm', setup: `tfjs GraphModel on the ${tf.getBackend()} backend, batch 1`, latency: [{ variant: tfjsName, file: FILES.tfjs, ...lat }], faster: null, load: tfjsName });
+      runtimes.push({
+        runtime: 'tfjs-wasm',
+        setup: `tfjs GraphModel on the ${tf.getBackend()} backend, batch 1`,
+        latency: [{ variant: tfjsName, file: FILES.tfjs, ...lat }],
+        faster: null,
+        load: tfjsName,
+      });
     }
   } else notes.push('latency not measured (--latency-runs 0): every runtime loads fp32');
   tfjsModel?.dispose();
@@ -586,7 +764,9 @@ async function exportModelDir(ck: Checkpoint, path: string, out: string, raw: Ex
   }
   const parity: ParityReport = {
     reference: `the checkpoint's own forward pass (tfjs ${tf.version_core}, ${tf.getBackend()} backend, eval mode)`,
-    windows: held ? { source: 'held-out', count: held.count, detail: held.detail } : { source: 'synthetic-rows', count: PARITY_ROWS, detail: 'mean + std·N(0, 1) of the training normalisation; no held-out windows' },
+    windows: held
+      ? { source: 'held-out', count: held.count, detail: held.detail }
+      : { source: 'synthetic-rows', count: PARITY_ROWS, detail: 'mean + std·N(0, 1) of the training normalisation; no held-out windows' },
     checkpointAccuracy,
     entries,
     unchecked,

@@ -86,12 +86,18 @@ export function splitCsvLine(line: string, where: string): string[] {
         }
       }
       while (line[i] === ' ' || line[i] === '\t') i++;
-      if (i < line.length && line[i] !== ',') throw new CliError(`${where}: unexpected ${JSON.stringify(line[i])} after the quoted field ${JSON.stringify(v)} (a quote inside a field is written "")`);
+      if (i < line.length && line[i] !== ',')
+        throw new CliError(
+          `${where}: unexpected ${JSON.stringify(line[i])} after the quoted field ${JSON.stringify(v)} (a quote inside a field is written "")`,
+        );
       out.push(v);
     } else {
       const c = line.indexOf(',', i);
       const cell = (c < 0 ? line.slice(i) : line.slice(i, c)).trim();
-      if (cell.includes('"')) throw new CliError(`${where}: a quote inside the unquoted field ${JSON.stringify(cell)} (quote the whole field, and write a quote in it as "")`);
+      if (cell.includes('"'))
+        throw new CliError(
+          `${where}: a quote inside the unquoted field ${JSON.stringify(cell)} (quote the whole field, and write a quote in it as "")`,
+        );
       out.push(cell);
       i = c < 0 ? line.length : c;
     }
@@ -116,17 +122,24 @@ export function parseSignalCsv(text: string, file: string): CsvSignal & { t?: Fl
   if (lines.length === 0) throw new CliError(`${file}: empty file (expected a header row of channel names)`);
   const header = splitCsvLine(lines[0]!, `${file}:1`);
   if (header.some((c) => c === '')) throw new CliError(`${file}:1: empty channel name in the header`);
-  if (header.every((c) => parseDecimal(c) !== undefined)) throw new CliError(`${file}:1: the first row must be a header of channel names, got numbers`);
+  if (header.every((c) => parseDecimal(c) !== undefined))
+    throw new CliError(`${file}:1: the first row must be a header of channel names, got numbers`);
   const seen = new Map<string, number>();
   header.forEach((c, i) => {
     const k = c.toUpperCase();
     const j = seen.get(k);
-    if (j !== undefined) throw new CliError(`${file}:1: column ${i + 1} repeats the name ${JSON.stringify(c)} of column ${j + 1}${c === header[j] ? '' : ` (${JSON.stringify(header[j])})`}; every column needs its own name`);
+    if (j !== undefined)
+      throw new CliError(
+        `${file}:1: column ${i + 1} repeats the name ${JSON.stringify(c)} of column ${j + 1}${c === header[j] ? '' : ` (${JSON.stringify(header[j])})`}; every column needs its own name`,
+      );
     seen.set(k, i);
   });
   // Indices (in the file) of the channel columns.
   const cols = header.flatMap((c, i) => (NON_CHANNEL_COLUMNS.includes(c) ? [] : [i]));
-  if (cols.length === 0) throw new CliError(`${file}:1: no channel columns (${NON_CHANNEL_COLUMNS.map((c) => `"${c}"`).join(' and ')} are time / sample-index columns, not channels)`);
+  if (cols.length === 0)
+    throw new CliError(
+      `${file}:1: no channel columns (${NON_CHANNEL_COLUMNS.map((c) => `"${c}"`).join(' and ')} are time / sample-index columns, not channels)`,
+    );
   const tCol = header.indexOf('t');
   const channels = cols.map((i) => header[i]!);
   const n = lines.length - 1;
@@ -143,8 +156,12 @@ export function parseSignalCsv(text: string, file: string): CsvSignal & { t?: Fl
       if (s === '' || s.toLowerCase() === 'nan') v = NaN;
       else {
         const x = parseDecimal(s);
-        if (x === undefined) throw new CliError(`${file}:${i + 1}: column ${c + 1} (${header[c]}) is not a number: ${JSON.stringify(cells[c])}`);
-        if (!(Math.abs(x) <= MAX_SAMPLE_MAGNITUDE)) throw new CliError(`${file}:${i + 1}: column ${c + 1} (${header[c]}) holds ${s}, beyond ±${MAX_SAMPLE_MAGNITUDE.toExponential()} (not an EEG sample in any unit; its window's band powers would overflow)`);
+        if (x === undefined)
+          throw new CliError(`${file}:${i + 1}: column ${c + 1} (${header[c]}) is not a number: ${JSON.stringify(cells[c])}`);
+        if (!(Math.abs(x) <= MAX_SAMPLE_MAGNITUDE))
+          throw new CliError(
+            `${file}:${i + 1}: column ${c + 1} (${header[c]}) holds ${s}, beyond ±${MAX_SAMPLE_MAGNITUDE.toExponential()} (not an EEG sample in any unit; its window's band powers would overflow)`,
+          );
         v = x;
       }
       data[k]![i - 1] = v;
@@ -174,15 +191,23 @@ export function rateFromTimes(t: Float64Array): { stepMedian: number; hzIfMs: nu
 }
 
 function positive(flags: string, description: string, integer = false): Option {
-  return numberOption(flags, description, `a positive ${integer ? 'integer' : 'number'}`, (x) => x > 0 && (!integer || Number.isInteger(x)));
+  return numberOption(
+    flags,
+    description,
+    `a positive ${integer ? 'integer' : 'number'}`,
+    (x) => x > 0 && (!integer || Number.isInteger(x)),
+  );
 }
 
 function bandpassOption(): Option {
-  return new Option('--bandpass <lo,hi>', 'causal Butterworth band-pass before featurising, e.g. 1,75').argParser((v: string): [number, number] => {
-    const p = v.split(',').map((x) => parseDecimal(x) ?? NaN);
-    if (p.length !== 2 || !p.every((x) => x > 0) || !(p[0]! < p[1]!)) throw new CliError(`--bandpass must be lo,hi in Hz with 0 < lo < hi, got ${JSON.stringify(v)}`);
-    return [p[0]!, p[1]!];
-  });
+  return new Option('--bandpass <lo,hi>', 'causal Butterworth band-pass before featurising, e.g. 1,75').argParser(
+    (v: string): [number, number] => {
+      const p = v.split(',').map((x) => parseDecimal(x) ?? NaN);
+      if (p.length !== 2 || !p.every((x) => x > 0) || !(p[0]! < p[1]!))
+        throw new CliError(`--bandpass must be lo,hi in Hz with 0 < lo < hi, got ${JSON.stringify(v)}`);
+      return [p[0]!, p[1]!];
+    },
+  );
 }
 
 function fmt(v: number): string {
@@ -193,7 +218,10 @@ export function registerFeatures(program: Command): void {
   program
     .command('features')
     .description('extract EEG band features (SEED DE/PSD, Gaussian DE, Welch) from a CSV recording')
-    .argument('<input.csv>', 'header row of channel names, one row per sample; an empty cell or NaN is a lost sample; columns named t and sample (as `cmcrd decode --format csv` writes) are skipped')
+    .argument(
+      '<input.csv>',
+      'header row of channel names, one row per sample; an empty cell or NaN is a lost sample; columns named t and sample (as `cmcrd decode --format csv` writes) are skipped',
+    )
     .addOption(positive('--fs <Hz>', 'sampling rate of the input (required)'))
     .addOption(positive('--window <s>', 'window length in seconds').default(4))
     .addOption(positive('--hop <s>', 'hop between windows in seconds (default: the window length)'))
@@ -221,7 +249,10 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
 
   checkInputFile(input, 'input');
   // Checked before the work: the recording must not be overwritten, and a bad path fails at once.
-  const target = o.out === undefined ? undefined : prepareOutFile(o.out, '--out', { path: input, what: 'the input recording itself' }, { force: !!o.force });
+  const target =
+    o.out === undefined
+      ? undefined
+      : prepareOutFile(o.out, '--out', { path: input, what: 'the input recording itself' }, { force: !!o.force });
 
   let text: string;
   try {
@@ -234,14 +265,21 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
     const r = rateFromTimes(sig.t);
     const near = (hz: number) => Math.abs(hz / fs - 1) <= FS_TOLERANCE;
     if (r && !near(r.hzIfMs) && !near(r.hzIfS)) {
-      const shown = r.hzIfMs >= 1 && r.hzIfMs <= 100_000 ? `${+r.hzIfMs.toFixed(2)} Hz if t is in ms (${+r.hzIfS.toFixed(4)} Hz if in seconds)` : `${+r.hzIfS.toFixed(2)} Hz if t is in seconds`;
-      throw new CliError(`${input}: --fs ${fs} disagrees with the t column, whose median step of ${+r.stepMedian.toPrecision(6)} means ${shown}; give the rate of the recording (tolerance ${FS_TOLERANCE * 100} %)`);
+      const shown =
+        r.hzIfMs >= 1 && r.hzIfMs <= 100_000
+          ? `${+r.hzIfMs.toFixed(2)} Hz if t is in ms (${+r.hzIfS.toFixed(4)} Hz if in seconds)`
+          : `${+r.hzIfS.toFixed(2)} Hz if t is in seconds`;
+      throw new CliError(
+        `${input}: --fs ${fs} disagrees with the t column, whose median step of ${+r.stepMedian.toPrecision(6)} means ${shown}; give the rate of the recording (tolerance ${FS_TOLERANCE * 100} %)`,
+      );
     }
   }
   const nSamples = sig.data[0]!.length;
   const durationSec = nSamples / fs;
   if (durationSec < windowSec) {
-    throw new CliError(`${input}: recording is ${nSamples} samples (${durationSec.toFixed(3)} s at ${fs} Hz), shorter than --window ${windowSec} s`);
+    throw new CliError(
+      `${input}: recording is ${nSamples} samples (${durationSec.toFixed(3)} s at ${fs} Hz), shorter than --window ${windowSec} s`,
+    );
   }
 
   const opts: FeatureExtractorOptions = {
@@ -284,7 +322,9 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
   for (const f of frames) {
     f.valid.forEach((ok, c) => {
       if (ok && !f.features[c]!.every(Number.isFinite)) {
-        throw new CliError(`${input}: window ${f.index} (from ${f.tStart} s), channel ${fx.channelNames[c]}: the features are not finite although no sample is lost (samples too large for the filters?); nothing written`);
+        throw new CliError(
+          `${input}: window ${f.index} (from ${f.tStart} s), channel ${fx.channelNames[c]}: the features are not finite although no sample is lost (samples too large for the filters?); nothing written`,
+        );
       }
     });
   }
@@ -306,10 +346,12 @@ function runFeatures(input: string, o: FeaturesCliOptions): void {
       }) + '\n';
   } else {
     const rows = [['window', 't_start', 'channel', ...bands].join(',')];
-    for (const f of frames) f.features.forEach((ch, c) => rows.push([f.index, f.tStart, fx.channelNames[c], ...Array.from(ch, fmt)].join(',')));
+    for (const f of frames)
+      f.features.forEach((ch, c) => rows.push([f.index, f.tStart, fx.channelNames[c], ...Array.from(ch, fmt)].join(',')));
     outText = rows.join('\n') + '\n';
   }
   if (o.out !== undefined) writeOutput(target!, outText, !!o.force, '--out', o.out);
   else process.stdout.write(outText);
-  if (stop.interrupted) throw new CliError(`interrupted after ${frames.length} windows${o.out ? ` (partial output in ${o.out})` : ''}`, stop.exitCode);
+  if (stop.interrupted)
+    throw new CliError(`interrupted after ${frames.length} windows${o.out ? ` (partial output in ${o.out})` : ''}`, stop.exitCode);
 }

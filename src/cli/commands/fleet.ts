@@ -18,7 +18,10 @@ export function registerFleet(program: Command): void {
     .command('fleet')
     .description('show the headbands publishing to an MQTT broker (cmcrd run --publish): last label, battery, mode, gaps, last seen')
     .addOption(
-      new Option('--subscribe <mqtt-url>', 'broker and topic prefix: mqtt://host:port/<prefix> (mqtts:// for TLS; credentials in the URL or CMCRD_MQTT_USERNAME/PASSWORD)')
+      new Option(
+        '--subscribe <mqtt-url>',
+        'broker and topic prefix: mqtt://host:port/<prefix> (mqtts:// for TLS; credentials in the URL or CMCRD_MQTT_USERNAME/PASSWORD)',
+      )
         .makeOptionMandatory()
         .argParser((v: string) => {
           try {
@@ -30,7 +33,9 @@ export function registerFleet(program: Command): void {
         }),
     )
     .option('--json', 'one JSON object per device change on stdout (with --once-after: one array of the devices)')
-    .addOption(numberOption('--once-after <s>', 'print the devices after this many seconds and exit', 'a positive number of seconds', (x) => x > 0))
+    .addOption(
+      numberOption('--once-after <s>', 'print the devices after this many seconds and exit', 'a positive number of seconds', (x) => x > 0),
+    )
     .action(async (f: FleetFlags) => {
       const { watchFleet, fleetTable, fleetLine } = await import('../../scale/fleet.js');
       const out = process.stdout;
@@ -59,7 +64,9 @@ export function registerFleet(program: Command): void {
         (topics) => process.stderr.write(`fleet: subscribed to ${topics.join(', ')} on ${parseMqttUrl(f.subscribe).display}\n`),
       );
       const interrupt = new Interrupt();
-      const redraw = tty ? setInterval(() => out.write(`\x1b[H\x1b[2J${parseMqttUrl(f.subscribe).display}\n\n${fleetTable(watch.rows.values())}\n`), 1000) : null;
+      const redraw = tty
+        ? setInterval(() => out.write(`\x1b[H\x1b[2J${parseMqttUrl(f.subscribe).display}\n\n${fleetTable(watch.rows.values())}\n`), 1000)
+        : null;
       await new Promise<void>((resolve) => {
         interrupt.onInterrupt(resolve);
         if (!live) setTimeout(resolve, f.onceAfter! * 1000);

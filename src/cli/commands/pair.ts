@@ -99,11 +99,30 @@ export const formatBattery = (b: number | null): string => (b === null ? 'unknow
 /** Rows of cells as aligned columns. */
 export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
-  return rows.map((r) => r.map((cell, j) => cell.padEnd(widths[j]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, j) => cell.padEnd(widths[j]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function formatCandidates(cs: readonly PairCandidate[]): string {
-  return formatTable([['#', 'NAME', 'ID', 'RSSI', 'KIND', 'BATTERY'], ...cs.map((c, i) => [String(i + 1), c.name || '(no name)', c.id, c.rssi === null ? '?' : `${c.rssi} dBm`, c.kind, formatBattery(c.battery)])]);
+  return formatTable([
+    ['#', 'NAME', 'ID', 'RSSI', 'KIND', 'BATTERY'],
+    ...cs.map((c, i) => [
+      String(i + 1),
+      c.name || '(no name)',
+      c.id,
+      c.rssi === null ? '?' : `${c.rssi} dBm`,
+      c.kind,
+      formatBattery(c.battery),
+    ]),
+  ]);
 }
 
 /** The candidate `spec` names: id or address (any case), else name (any case); ambiguous names are an error. */
@@ -114,7 +133,10 @@ export function matchCandidate(cs: readonly PairCandidate[], spec: string): Pair
   if (byId.length === 1) return byId[0]!;
   const byName = cs.filter((c) => c.name.toLowerCase() === s);
   if (byName.length === 1) return byName[0]!;
-  if (byName.length > 1) throw new CliError(`--select ${spec}: ${byName.length} headbands have this name (${byName.map((c) => c.id).join(', ')}); select one by id`);
+  if (byName.length > 1)
+    throw new CliError(
+      `--select ${spec}: ${byName.length} headbands have this name (${byName.map((c) => c.id).join(', ')}); select one by id`,
+    );
   throw new CliError(`--select ${spec}: no headband with this id or name was found; found:\n${formatCandidates(cs)}`);
 }
 
@@ -122,7 +144,10 @@ export function matchCandidate(cs: readonly PairCandidate[], spec: string): Pair
  * Ask for a number from 1 to `items.length` (or an id / name) on `input`; null when the user cancels (q,
  * Ctrl-C, end of input).
  */
-export function promptChoice(items: readonly { id: string; name: string }[], io: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; terminal?: boolean }): Promise<number | null> {
+export function promptChoice(
+  items: readonly { id: string; name: string }[],
+  io: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; terminal?: boolean },
+): Promise<number | null> {
   return new Promise((resolve) => {
     const rl = createInterface({ input: io.input, output: io.output, terminal: io.terminal ?? false });
     let done = false;
@@ -141,7 +166,9 @@ export function promptChoice(items: readonly { id: string; name: string }[], io:
       const n = /^\d+$/.test(s) ? Number(s) : NaN;
       let i = n >= 1 && n <= items.length ? n - 1 : -1;
       if (i < 0) {
-        const hits = items.map((it, j) => (it.id.toLowerCase() === s.toLowerCase() || it.name.toLowerCase() === s.toLowerCase() ? j : -1)).filter((j) => j >= 0);
+        const hits = items
+          .map((it, j) => (it.id.toLowerCase() === s.toLowerCase() || it.name.toLowerCase() === s.toLowerCase() ? j : -1))
+          .filter((j) => j >= 0);
         if (hits.length === 1) i = hits[0]!;
       }
       if (i >= 0) return finish(i);
@@ -174,11 +201,23 @@ export async function pairCommand(o: PairOptions, io: PairIo): Promise<{ candida
   process.once('SIGINT', onSigint);
   let candidates: PairCandidate[];
   try {
-    io.stderr(`scanning for headbands for ${o.scanSeconds} s over ${o.transport === 'sim' ? 'the simulated radio' : 'Bluetooth LE (noble)'}…\n`);
+    io.stderr(
+      `scanning for headbands for ${o.scanSeconds} s over ${o.transport === 'sim' ? 'the simulated radio' : 'Bluetooth LE (noble)'}…\n`,
+    );
     const found = await transport.scan({ durationMs: o.scanSeconds * 1000, signal: abort.signal });
     // Strongest signal first: the headband on the user's head is usually the nearest.
     found.sort((a, b) => (b.rssi ?? -999) - (a.rssi ?? -999));
-    candidates = o.probe ? await probeAll(transport, found, io, false) : found.map((r) => ({ id: r.id, name: r.name, ...(r.address ? { address: r.address } : {}), rssi: r.rssi, kind: r.kind!, battery: r.battery, batterySource: r.battery !== null ? ('advertisement' as const) : null }));
+    candidates = o.probe
+      ? await probeAll(transport, found, io, false)
+      : found.map((r) => ({
+          id: r.id,
+          name: r.name,
+          ...(r.address ? { address: r.address } : {}),
+          rssi: r.rssi,
+          kind: r.kind!,
+          battery: r.battery,
+          batterySource: r.battery !== null ? ('advertisement' as const) : null,
+        }));
   } catch (e) {
     if (e instanceof TransportError) throw new CliError(e.message);
     throw e;
@@ -188,7 +227,8 @@ export async function pairCommand(o: PairOptions, io: PairIo): Promise<{ candida
   }
 
   const report = (selected: AllowListEntry | null, updated = false) => {
-    if (o.json) io.stdout(JSON.stringify({ transport: o.transport, devices: candidates, selected, updated, allowList: store.path }, null, 2) + '\n');
+    if (o.json)
+      io.stdout(JSON.stringify({ transport: o.transport, devices: candidates, selected, updated, allowList: store.path }, null, 2) + '\n');
   };
   if (candidates.length === 0) {
     report(null);
@@ -210,7 +250,9 @@ export async function pairCommand(o: PairOptions, io: PairIo): Promise<{ candida
     chosen = candidates[i]!;
   } else {
     report(null);
-    throw new CliError(`no headband chosen: input is not a terminal, so pick one with --select <id|name> (e.g. --select ${candidates[0]!.name || candidates[0]!.id})`);
+    throw new CliError(
+      `no headband chosen: input is not a terminal, so pick one with --select <id|name> (e.g. --select ${candidates[0]!.name || candidates[0]!.id})`,
+    );
   }
 
   const entry: AllowListEntry = {
@@ -234,7 +276,9 @@ export async function pairCommand(o: PairOptions, io: PairIo): Promise<{ candida
     throw e;
   }
   report(saved, previous !== null);
-  io.stderr(`${previous ? 'already paired, updated' : 'paired'}: ${saved.alias ? `${saved.alias} = ` : ''}${saved.name || saved.id} (${saved.kind}, id ${saved.id}, battery ${formatBattery(chosen.battery)}); saved in ${store.path}\n`);
+  io.stderr(
+    `${previous ? 'already paired, updated' : 'paired'}: ${saved.alias ? `${saved.alias} = ` : ''}${saved.name || saved.id} (${saved.kind}, id ${saved.id}, battery ${formatBattery(chosen.battery)}); saved in ${store.path}\n`,
+  );
   return { candidates, selected: saved };
 }
 
@@ -249,12 +293,23 @@ export function registerPair(program: Command): void {
     .option('--no-probe', 'do not connect briefly to read battery and exact kind')
     .option('--json', 'print the devices found and the one paired as JSON on stdout')
     .action(async (opts: { transport: string; scanSeconds: string; select?: string; alias?: string; probe: boolean; json?: boolean }) => {
-      if (opts.transport !== 'noble' && opts.transport !== 'sim') throw new CliError(`--transport ${opts.transport}: expected noble or sim (Web Bluetooth is for browsers: see firmware-bridge/transports/web-bluetooth.ts)`);
+      if (opts.transport !== 'noble' && opts.transport !== 'sim')
+        throw new CliError(
+          `--transport ${opts.transport}: expected noble or sim (Web Bluetooth is for browsers: see firmware-bridge/transports/web-bluetooth.ts)`,
+        );
       const scanSeconds = Number(opts.scanSeconds);
-      if (!(scanSeconds > 0 && scanSeconds <= 300)) throw new CliError(`--scan-seconds must be a number in (0, 300], got ${JSON.stringify(opts.scanSeconds)}`);
+      if (!(scanSeconds > 0 && scanSeconds <= 300))
+        throw new CliError(`--scan-seconds must be a number in (0, 300], got ${JSON.stringify(opts.scanSeconds)}`);
       if (opts.alias !== undefined && opts.alias.trim() === '') throw new CliError('--alias must not be empty');
       await pairCommand(
-        { transport: opts.transport, scanSeconds, json: opts.json === true, probe: opts.probe, ...(opts.select !== undefined ? { select: opts.select } : {}), ...(opts.alias !== undefined ? { alias: opts.alias.trim() } : {}) },
+        {
+          transport: opts.transport,
+          scanSeconds,
+          json: opts.json === true,
+          probe: opts.probe,
+          ...(opts.select !== undefined ? { select: opts.select } : {}),
+          ...(opts.alias !== undefined ? { alias: opts.alias.trim() } : {}),
+        },
         {
           stdin: process.stdin,
           stdout: (s) => process.stdout.write(s),

@@ -25,7 +25,6 @@ import { moveIntoPlaceNoReplace, openTemp, removeQuietly } from '../../io/atomic
 import { Interrupt, progress } from '../progress.js';
 import { manualClock } from '../../../runtime/run/links.js';
 
-
 export interface RecordOptions {
   device: string;
   out: string;
@@ -47,9 +46,11 @@ function uriError(e: unknown): never {
  * Unknown names are left to the virtual device, so they get the same message as in the URI.
  */
 function checkSimPreset(flag: string, sim: SimSpec, device: string): void {
-  if (getDriver(sim.kind).presets.length === 0) throw new CliError(`--preset ${flag}: sim:${sim.kind} has no presets (--preset is for Muse and Muse S Athena devices)`);
+  if (getDriver(sim.kind).presets.length === 0)
+    throw new CliError(`--preset ${flag}: sim:${sim.kind} has no presets (--preset is for Muse and Muse S Athena devices)`);
   const inUri = sim.params.get('preset');
-  if (inUri !== undefined && inUri !== flag) throw new CliError(`--preset ${flag} conflicts with preset=${inUri} in --device ${device}; give the preset once`);
+  if (inUri !== undefined && inUri !== flag)
+    throw new CliError(`--preset ${flag} conflicts with preset=${inUri} in --device ${device}; give the preset once`);
 }
 
 /**
@@ -57,9 +58,12 @@ function checkSimPreset(flag: string, sim: SimSpec, device: string): void {
  * restate the one the capture was recorded with.
  */
 function checkReplayPreset(flag: string, header: ReplayPeripheral['capture']['header'], device: string): void {
-  if (getDriver(header.device).presets.length === 0) throw new CliError(`--preset ${flag}: ${device} replays a ${header.device} capture, which has no presets`);
+  if (getDriver(header.device).presets.length === 0)
+    throw new CliError(`--preset ${flag}: ${device} replays a ${header.device} capture, which has no presets`);
   if (header.preset !== flag) {
-    throw new CliError(`--preset ${flag}: ${device} re-sends the notifications as recorded (${header.preset ? `preset ${header.preset}` : 'no preset in the capture header'}); a replay cannot change the preset, drop --preset`);
+    throw new CliError(
+      `--preset ${flag}: ${device} re-sends the notifications as recorded (${header.preset ? `preset ${header.preset}` : 'no preset in the capture header'}); a replay cannot change the preset, drop --preset`,
+    );
   }
 }
 
@@ -82,7 +86,12 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
     }
   }
   if (replayed !== undefined) checkInputFile(replayed, `--device ${o.device}: capture`);
-  const target = prepareOutFile(o.out, '--out', replayed !== undefined ? { path: replayed, what: 'the capture being replayed' } : undefined, { force: !!o.force });
+  const target = prepareOutFile(
+    o.out,
+    '--out',
+    replayed !== undefined ? { path: replayed, what: 'the capture being replayed' } : undefined,
+    { force: !!o.force },
+  );
 
   let device: GattPeripheral;
   try {
@@ -192,7 +201,10 @@ export async function recordCapture(o: RecordOptions): Promise<{ notifications: 
   const err = writeFailure.error;
   if (err) {
     removeQuietly(tmp);
-    if (err.code === 'EEXIST') throw new CliError(`--out ${o.out}: a file appeared there while recording; it was kept and the capture dropped (add --force to replace it)`);
+    if (err.code === 'EEXIST')
+      throw new CliError(
+        `--out ${o.out}: a file appeared there while recording; it was kept and the capture dropped (add --force to replace it)`,
+      );
     throw new CliError(`--out ${o.out}: cannot write the capture (${err.code ?? err.message})`);
   }
   return { notifications: count, kind: session.kind };
@@ -216,16 +228,41 @@ export function registerRecord(program: Command): void {
     .description('record a headband (sim:… virtual device or replay:<capture>) into a capture file')
     .requiredOption('--device <uri>', 'device URI, e.g. sim:muse?emotion=happy&drop=0.01 (see firmware-bridge/README.md)')
     .requiredOption('--out <file>', 'capture file to write (JSON Lines)')
-    .addOption(numberOption('--seconds <n>', 'seconds of (virtual) time to record', 'a number in (0, 86400]', (x) => x > 0 && x <= 86400).default(10))
+    .addOption(
+      numberOption('--seconds <n>', 'seconds of (virtual) time to record', 'a number in (0, 86400]', (x) => x > 0 && x <= 86400).default(
+        10,
+      ),
+    )
     .option('--force', 'replace the --out file if it exists')
-    .option('--preset <preset>', "Muse / Athena preset (default: the URI's preset=, else p21 / p1041); an error on devices without presets, on a replay recorded with another preset, or if it contradicts the URI's preset=")
-    .option('--json', 'print one JSON document on stdout: the file written, its header and the notification count (progress stays on stderr)')
+    .option(
+      '--preset <preset>',
+      "Muse / Athena preset (default: the URI's preset=, else p21 / p1041); an error on devices without presets, on a replay recorded with another preset, or if it contradicts the URI's preset=",
+    )
+    .option(
+      '--json',
+      'print one JSON document on stdout: the file written, its header and the notification count (progress stays on stderr)',
+    )
     .action(async (opts: { device: string; out: string; seconds: number; preset?: string; json?: boolean; force?: boolean }) => {
       const { seconds } = opts;
-      const r = await recordCapture({ device: opts.device, out: opts.out, seconds, ...(opts.preset !== undefined ? { preset: opts.preset } : {}), force: !!opts.force });
+      const r = await recordCapture({
+        device: opts.device,
+        out: opts.out,
+        seconds,
+        ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+        force: !!opts.force,
+      });
       process.stderr.write(`wrote ${r.notifications} notifications from a ${r.kind} to ${opts.out}\n`);
       if (opts.json) {
-        const doc = { command: 'record', out: opts.out, bytes: statSync(opts.out).size, device: opts.device, kind: r.kind, seconds, notifications: r.notifications, header: writtenHeader(opts.out) };
+        const doc = {
+          command: 'record',
+          out: opts.out,
+          bytes: statSync(opts.out).size,
+          device: opts.device,
+          kind: r.kind,
+          seconds,
+          notifications: r.notifications,
+          header: writtenHeader(opts.out),
+        };
         process.stdout.write(JSON.stringify(doc) + '\n');
       }
     });

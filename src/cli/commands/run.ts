@@ -88,17 +88,26 @@ function readCalibration(path: string, model: LoadedModel, user: string | undefi
 export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<RunSummary> {
   // Everything that can be refused is refused before the device is touched.
   if (f.out !== undefined) {
-    if (!f.force && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new CliError(`--out ${f.out} exists; pass --force to replace it`);
+    if (!f.force && existsSync(f.out) && !statSync(f.out).isDirectory())
+      throw new CliError(`--out ${f.out} exists; pass --force to replace it`);
     // Never one of the run's inputs (by identity, so a link to the model or calibration file counts too).
-    const inputs = [{ path: f.model, what: 'the model' }, ...(f.calibration !== undefined ? [{ path: f.calibration, what: 'the calibration file' }] : [])];
+    const inputs = [
+      { path: f.model, what: 'the model' },
+      ...(f.calibration !== undefined ? [{ path: f.calibration, what: 'the calibration file' }] : []),
+    ];
     prepareOutFile(f.out, '--out', inputs, { force: !!f.force });
   }
-  if (f.batteryTarget !== undefined && f.policy.kind === 'fixed') throw new CliError(`--battery-target picks the mode itself; it cannot be combined with --policy fixed:${f.policy.mode}`);
+  if (f.batteryTarget !== undefined && f.policy.kind === 'fixed')
+    throw new CliError(`--battery-target picks the mode itself; it cannot be combined with --policy fixed:${f.policy.mode}`);
   const policy: PolicySpec = f.batteryTarget !== undefined ? { kind: 'target', hours: f.batteryTarget } : f.policy;
   let thresholds: Thresholds | undefined;
   if (f.thresholds || f.hysteresis !== undefined) {
     try {
-      thresholds = checkThresholds({ ...DEFAULT_THRESHOLDS, ...(f.thresholds ?? {}), ...(f.hysteresis !== undefined ? { hysteresis: f.hysteresis } : {}) });
+      thresholds = checkThresholds({
+        ...DEFAULT_THRESHOLDS,
+        ...(f.thresholds ?? {}),
+        ...(f.hysteresis !== undefined ? { hysteresis: f.hysteresis } : {}),
+      });
     } catch (e) {
       throw new CliError(`--thresholds/--hysteresis: ${(e as Error).message}`);
     }
@@ -109,9 +118,15 @@ export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<Ru
   let server: EventServer | null = null;
   try {
     let calibration: AppliedCalibration | null = null;
-    if (model.userCalibration === 'required' && f.calibration === undefined) throw new CliError(`${f.model}: the model card asks for per-user calibration: record one with cmcrd calibrate --model ${f.model} --device … and pass --calibration`);
+    if (model.userCalibration === 'required' && f.calibration === undefined)
+      throw new CliError(
+        `${f.model}: the model card asks for per-user calibration: record one with cmcrd calibrate --model ${f.model} --device … and pass --calibration`,
+      );
     if (f.calibration !== undefined) {
-      if (model.userCalibration === 'none') throw new CliError(`${f.model}: the model card says it takes no per-user calibration (user_calibration "none"); drop --calibration`);
+      if (model.userCalibration === 'none')
+        throw new CliError(
+          `${f.model}: the model card says it takes no per-user calibration (user_calibration "none"); drop --calibration`,
+        );
       calibration = readCalibration(f.calibration, model, f.user);
     } else if (f.user !== undefined) throw new CliError('--user chooses a user of a --calibration file; give --calibration too');
     const smoothing = liveSmoothing(model.card, f.model, f.allowOfflineSmoothing);
@@ -125,7 +140,10 @@ export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<Ru
     }
     const clock: RunClock = dev.virtual ? new VirtualClock(virtualStart) : new RealClock();
     const notes = [...(model.notes ?? [])];
-    if (calibration && model.userCalibration === null) notes.push(`the model card does not say whether it expects per-user calibration; applying ${f.calibration} (user ${calibration.user})`);
+    if (calibration && model.userCalibration === null)
+      notes.push(
+        `the model card does not say whether it expects per-user calibration; applying ${f.calibration} (user ${calibration.user})`,
+      );
     const run = startRun({
       link: dev.link,
       model: { ...model, notes },
@@ -161,13 +179,18 @@ export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<Ru
     interrupt.onInterrupt(() => run.stop());
     try {
       if (f.serve) {
-        if (!isLoopback(f.serve.host)) process.stderr.write(`note: --serve ${f.serve.host} is reachable from other machines; the events carry the wearer's predicted emotions\n`);
+        if (!isLoopback(f.serve.host))
+          process.stderr.write(
+            `note: --serve ${f.serve.host} is reachable from other machines; the events carry the wearer's predicted emotions\n`,
+          );
         try {
           server = await serveRunEvents(run, f.serve);
         } catch (e) {
           run.stop();
           await run.done.catch(() => undefined);
-          throw new CliError(`--serve ${f.serve.host}:${f.serve.port}: cannot listen (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+          throw new CliError(
+            `--serve ${f.serve.host}:${f.serve.port}: cannot listen (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+          );
         }
         process.stderr.write(`serving events on ${server.url}/events and ${server.url}/health\n`);
       }
@@ -181,12 +204,18 @@ export async function runCommand(f: RunFlags, deps: DeviceDeps = {}): Promise<Ru
       if (out.error) throw new CliError(`--out ${f.out ?? 'stdout'}: cannot write (${out.error.code ?? out.error.message})`);
       if (publisher) {
         const st = await publisher.close();
-        process.stderr.write(`published to ${f.publish}: ${st.delivered} messages delivered${st.dropped ? `, ${st.dropped} dropped while the broker was away` : ''}${st.pending ? `, ${st.pending} not delivered at the end` : ''}\n`);
+        process.stderr.write(
+          `published to ${f.publish}: ${st.delivered} messages delivered${st.dropped ? `, ${st.dropped} dropped while the broker was away` : ''}${st.pending ? `, ${st.pending} not delivered at the end` : ''}\n`,
+        );
         publisher = null;
       }
       const lost = summary.lostSamples ? `, ${summary.lostSamples} samples lost` : '';
-      const offline = smoothing.warning ? `; features NOT as trained: smoothing "${smoothing.smoothing}" ran on its online stand-in (--allow-offline-smoothing)` : '';
-      process.stderr.write(`run: ${summary.predictions} predictions, ${summary.skipped} windows skipped${lost}, ${summary.reconnects} reconnects, stopped by ${summary.stoppedBy} after ${summary.seconds.toFixed(1)} s${offline}\n`);
+      const offline = smoothing.warning
+        ? `; features NOT as trained: smoothing "${smoothing.smoothing}" ran on its online stand-in (--allow-offline-smoothing)`
+        : '';
+      process.stderr.write(
+        `run: ${summary.predictions} predictions, ${summary.skipped} windows skipped${lost}, ${summary.reconnects} reconnects, stopped by ${summary.stoppedBy} after ${summary.seconds.toFixed(1)} s${offline}\n`,
+      );
       return summary;
     } finally {
       interrupt.dispose();
@@ -214,9 +243,13 @@ function policyOption(): Option {
 
 function thresholdsOption(): Option {
   const d = DEFAULT_THRESHOLDS;
-  return new Option('--thresholds <b,s,c>', `battery % below which balanced, saver and critical start (default ${d.balanced},${d.saver},${d.critical})`).argParser((v: string) => {
+  return new Option(
+    '--thresholds <b,s,c>',
+    `battery % below which balanced, saver and critical start (default ${d.balanced},${d.saver},${d.critical})`,
+  ).argParser((v: string) => {
     const parts = v.split(',').map((s) => Number(s.trim()));
-    if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) throw new CliError(`--thresholds must be three percentages balanced,saver,critical (e.g. 50,25,10), got ${JSON.stringify(v)}`);
+    if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x)))
+      throw new CliError(`--thresholds must be three percentages balanced,saver,critical (e.g. 50,25,10), got ${JSON.stringify(v)}`);
     const [balanced, saver, critical] = parts as [number, number, number];
     try {
       checkThresholds({ balanced, saver, critical, hysteresis: 0 });
@@ -228,7 +261,10 @@ function thresholdsOption(): Option {
 }
 
 function serveOption(): Option {
-  return new Option('--serve [host:port]', 'serve Server-Sent Events on /events and the state on /health (127.0.0.1 unless a host is named)').argParser((v: string) => {
+  return new Option(
+    '--serve [host:port]',
+    'serve Server-Sent Events on /events and the state on /health (127.0.0.1 unless a host is named)',
+  ).argParser((v: string) => {
     try {
       return parseServeSpec(v);
     } catch (e) {
@@ -242,13 +278,39 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('stream a headband into a model: predictions and events as JSON Lines, reconnection, battery-aware modes')
     .requiredOption('--model <path>', 'model directory (card.json + model.onnx [+ model.int8.onnx]) or an .onnx file')
-    .requiredOption('--device <device>', 'a headband paired with cmcrd pair (name, alias or id), or a sim:… / replay:… URI (see firmware-bridge/README.md)')
-    .addOption(numberOption('--duration <s>', 'stop after this many seconds (simulated seconds for sim:/replay:)', 'a number of seconds > 0', (x) => x > 0))
-    .addOption(numberOption('--speed <x>', 'simulated seconds per real second for sim:/replay: devices', 'a number > 0', (x) => x > 0).default(1))
+    .requiredOption(
+      '--device <device>',
+      'a headband paired with cmcrd pair (name, alias or id), or a sim:… / replay:… URI (see firmware-bridge/README.md)',
+    )
+    .addOption(
+      numberOption(
+        '--duration <s>',
+        'stop after this many seconds (simulated seconds for sim:/replay:)',
+        'a number of seconds > 0',
+        (x) => x > 0,
+      ),
+    )
+    .addOption(
+      numberOption('--speed <x>', 'simulated seconds per real second for sim:/replay: devices', 'a number > 0', (x) => x > 0).default(1),
+    )
     .addOption(policyOption())
-    .addOption(numberOption('--battery-target <hours>', 'pick the richest mode predicted to last this many hours of the run', 'a number of hours > 0', (x) => x > 0 && x <= 1000))
+    .addOption(
+      numberOption(
+        '--battery-target <hours>',
+        'pick the richest mode predicted to last this many hours of the run',
+        'a number of hours > 0',
+        (x) => x > 0 && x <= 1000,
+      ),
+    )
     .addOption(thresholdsOption())
-    .addOption(numberOption('--hysteresis <points>', `battery points above a threshold before a richer mode returns (default ${DEFAULT_THRESHOLDS.hysteresis})`, 'a number 0–50', (x) => x >= 0 && x < 50))
+    .addOption(
+      numberOption(
+        '--hysteresis <points>',
+        `battery points above a threshold before a richer mode returns (default ${DEFAULT_THRESHOLDS.hysteresis})`,
+        'a number 0–50',
+        (x) => x >= 0 && x < 50,
+      ),
+    )
     .option('--critical-inference', 'keep classifying (every 60 s) in critical mode instead of pausing')
     .option('--calibration <file>', 'per-user calibration written by cmcrd calibrate')
     .option('--user <id>', 'which user of the calibration file (default: its only one)')
@@ -256,12 +318,25 @@ export function registerRun(program: Command): void {
     .option('--force', 'replace an existing --out file')
     .addOption(serveOption().preset('127.0.0.1:8787'))
     .option('--preset <preset>', 'headband preset for performance mode (Muse / Athena; default the device default)')
-    .addOption(numberOption('--watchdog <s>', 'seconds without EEG before the link is declared dead', 'a number of seconds ≥ 1', (x) => x >= 1).default(5))
+    .addOption(
+      numberOption(
+        '--watchdog <s>',
+        'seconds without EEG before the link is declared dead',
+        'a number of seconds ≥ 1',
+        (x) => x >= 1,
+      ).default(5),
+    )
     .addOption(intOption('--max-reconnects <n>', 'reconnection attempts after a loss before giving up (default unlimited)', 0))
     .option('--power-supply <dir>', 'where the host battery is read (Linux sysfs)', POWER_SUPPLY_ROOT)
     .addOption(intOption('--seed <n>', 'seed for the reconnection jitter (reproducible runs)', 0))
-    .option('--publish <url>', 'also publish every line over MQTT: mqtt://host:port/<prefix> (mqtts:// for TLS; credentials in the URL or CMCRD_MQTT_USERNAME / CMCRD_MQTT_PASSWORD)')
-    .option('--allow-offline-smoothing', "run a model whose feature smoothing needs the whole trial (e.g. SEED's offline LDS) on an online stand-in, with a warning")
+    .option(
+      '--publish <url>',
+      'also publish every line over MQTT: mqtt://host:port/<prefix> (mqtts:// for TLS; credentials in the URL or CMCRD_MQTT_USERNAME / CMCRD_MQTT_PASSWORD)',
+    )
+    .option(
+      '--allow-offline-smoothing',
+      "run a model whose feature smoothing needs the whole trial (e.g. SEED's offline LDS) on an online stand-in, with a warning",
+    )
     .action(async (raw: RunFlags & { serve?: ServeSpec | string }) => {
       process.stdout.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'EPIPE') process.exit(0);

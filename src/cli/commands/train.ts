@@ -13,7 +13,18 @@ import { ARCH_NAMES, type ArchName } from '../../train/nets/index.js';
 import { writeRunReport } from '../../train/report.js';
 import { runExperiment, type ExperimentResult } from '../../train/run.js';
 import { CliError } from '../errors.js';
-import { addExperimentOptions, checkTeacherUpFront, configError, experimentConfig, previousRun, progressReporter, runTracker, startBackend, summaryLine, type ExperimentFlags } from '../experiment-options.js';
+import {
+  addExperimentOptions,
+  checkTeacherUpFront,
+  configError,
+  experimentConfig,
+  previousRun,
+  progressReporter,
+  runTracker,
+  startBackend,
+  summaryLine,
+  type ExperimentFlags,
+} from '../experiment-options.js';
 import { choiceOption } from '../options.js';
 import { Interrupt } from '../progress.js';
 import { jobsFailed, runInJobs } from '../jobs.js';
@@ -39,7 +50,13 @@ export function trainDocument(out: string, files: string[], teacherCache: string
     checkpoints: r.folds.flatMap((f) => (f.checkpoint ? [f.checkpoint] : [])),
     teacherCache,
     ...(r.teacherSummary ? { teacherSummary: { accuracy: r.teacherSummary.accuracy, bca: r.teacherSummary.bca } } : {}),
-    folds: r.folds.map((f) => ({ fold: f.fold, seed: f.seed, accuracy: f.accuracy, bca: f.bca, ...(f.teacherAccuracy !== undefined ? { teacherAccuracy: f.teacherAccuracy } : {}) })),
+    folds: r.folds.map((f) => ({
+      fold: f.fold,
+      seed: f.seed,
+      accuracy: f.accuracy,
+      bca: f.bca,
+      ...(f.teacherAccuracy !== undefined ? { teacherAccuracy: f.teacherAccuracy } : {}),
+    })),
   };
 }
 
@@ -79,17 +96,18 @@ export function registerTrain(program: Command): void {
         });
         result = done.results[0]!;
         failures = done.failures;
-      } else result = await runExperiment({
-        ...cfg.base,
-        dataset: cfg.dataset,
-        method,
-        arch,
-        checkpointDir,
-        ...(resume ? { resume } : {}),
-        interrupt,
-        onEvent: tracker.onEvent,
-        onPartial: (partial) => writeRunReport(out, partial),
-      });
+      } else
+        result = await runExperiment({
+          ...cfg.base,
+          dataset: cfg.dataset,
+          method,
+          arch,
+          checkpointDir,
+          ...(resume ? { resume } : {}),
+          interrupt,
+          onEvent: tracker.onEvent,
+          onPartial: (partial) => writeRunReport(out, partial),
+        });
     } catch (e) {
       throw configError(tracker.fail(e));
     } finally {
@@ -101,6 +119,10 @@ export function registerTrain(program: Command): void {
     const teachers = cfg.base.teacherCacheDir;
     process.stdout.write(JSON.stringify(trainDocument(out, files, teachers && existsSync(teachers) ? teachers : null, result)) + '\n');
     if (failures.length) throw q ? q.queueFailed(out, failures) : jobsFailed(out, failures);
-    if (result.interrupted) throw new CliError(`interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`, interrupt.exitCode);
+    if (result.interrupted)
+      throw new CliError(
+        `interrupted: results of the ${result.completed} completed fold × seed runs were written to ${out} (the same command with --resume continues)`,
+        interrupt.exitCode,
+      );
   });
 }

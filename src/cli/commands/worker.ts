@@ -15,16 +15,28 @@ import { argsFromOptions } from '../jobs.js';
 import { intOption, numberOption } from '../options.js';
 import { Interrupt } from '../progress.js';
 
-type WorkerFlags = { queue: string; concurrency: number; lock: number; stalledInterval: number; maxStalled: number; refuseDelay: number; rootMap: Array<[string, string]> };
+type WorkerFlags = {
+  queue: string;
+  concurrency: number;
+  lock: number;
+  stalledInterval: number;
+  maxStalled: number;
+  refuseDelay: number;
+  rootMap: Array<[string, string]>;
+};
 
-const seconds = (flags: string, description: string, dflt: number) => numberOption(flags, description, 'a positive number of seconds', (x) => x > 0).default(dflt);
+const seconds = (flags: string, description: string, dflt: number) =>
+  numberOption(flags, description, 'a positive number of seconds', (x) => x > 0).default(dflt);
 
 export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('take sweep jobs (cmcrd train|compare --queue) from a BullMQ queue on Redis and run them here')
     .addOption(
-      new Option('--queue <redis-url>', 'the queue: redis://[user:password@]host:port[/db][?queue=NAME] (rediss:// for TLS; or CMCRD_REDIS_USERNAME/PASSWORD)')
+      new Option(
+        '--queue <redis-url>',
+        'the queue: redis://[user:password@]host:port[/db][?queue=NAME] (rediss:// for TLS; or CMCRD_REDIS_USERNAME/PASSWORD)',
+      )
         .makeOptionMandatory()
         .argParser((v: string) => {
           try {
@@ -36,12 +48,25 @@ export function registerWorker(program: Command): void {
         }),
     )
     .addOption(intOption('--concurrency <n>', 'worker processes on this machine (one core each)', 1).default(1))
-    .addOption(seconds('--lock <s>', 'job lock: a worker that stops renewing it (killed, or an epoch longer than half of it) loses the job to another', 300))
-    .addOption(seconds('--stalled-interval <s>', 'how often expired locks are looked for (a dead worker\'s job is back within --lock plus this)', 30))
-    .addOption(intOption('--max-stalled <n>', 'times a job may lose its worker before it is failed', 0).default(2))
-    .addOption(seconds('--refuse-delay <s>', 'a job this worker refuses (other version, data or backend) goes back to the queue for this long', 10))
     .addOption(
-      new Option('--root-map <from=to>', "the dataset folder as this machine sees it: the coordinator's path prefix = this machine's (repeatable)")
+      seconds(
+        '--lock <s>',
+        'job lock: a worker that stops renewing it (killed, or an epoch longer than half of it) loses the job to another',
+        300,
+      ),
+    )
+    .addOption(
+      seconds('--stalled-interval <s>', "how often expired locks are looked for (a dead worker's job is back within --lock plus this)", 30),
+    )
+    .addOption(intOption('--max-stalled <n>', 'times a job may lose its worker before it is failed', 0).default(2))
+    .addOption(
+      seconds('--refuse-delay <s>', 'a job this worker refuses (other version, data or backend) goes back to the queue for this long', 10),
+    )
+    .addOption(
+      new Option(
+        '--root-map <from=to>',
+        "the dataset folder as this machine sees it: the coordinator's path prefix = this machine's (repeatable)",
+      )
         .argParser((v: string, prev: Array<[string, string]> | undefined) => {
           const i = v.indexOf('=');
           if (i <= 0 || i === v.length - 1) throw new CliError(`--root-map must be FROM=TO (two folder paths), got ${JSON.stringify(v)}`);
@@ -93,11 +118,18 @@ async function runMany(f: WorkerFlags, cmd: Command, log: (l: string) => void): 
   const self = fileURLToPath(import.meta.url);
   const binModule = fileURLToPath(new URL(`../bin${extname(self)}`, import.meta.url));
   const bin = extname(self) === '.ts' ? ['--import', 'tsx', binModule] : [binModule];
-  const args = ['worker', ...argsFromOptions(cmd, f, new Set(['concurrency', 'rootMap'])), ...f.rootMap.flatMap(([a, b]) => ['--root-map', `${a}=${b}`])];
+  const args = [
+    'worker',
+    ...argsFromOptions(cmd, f, new Set(['concurrency', 'rootMap'])),
+    ...f.rootMap.flatMap(([a, b]) => ['--root-map', `${a}=${b}`]),
+  ];
   const interrupt = new Interrupt();
   const exits = await Promise.all(
     Array.from({ length: f.concurrency }, (_, k) => {
-      const child = spawn(process.execPath, [...bin, ...args, '--concurrency', '1'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
+      const child = spawn(process.execPath, [...bin, ...args, '--concurrency', '1'], {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        detached: true,
+      });
       createInterface({ input: child.stderr! }).on('line', (line) => log(`[worker ${k + 1}/${f.concurrency}] ${line}`));
       interrupt.onInterrupt(() => {
         if (child.exitCode === null) child.kill('SIGTERM');

@@ -24,7 +24,9 @@ export function modalityData(ds: EmotionDataset, flat: FlatDataset, name: Modali
   const eyeNames = Array.from({ length: E }, (_, i) => `eye${i + 1}`);
   if (name === 'eeg') return { name, x: flat.eeg, d: C * B, input: { channels: C, bands: B }, channels: [...ds.meta.channelNames] };
   if (!flat.eye || E === 0) {
-    throw new ExperimentConfigError(`the ${ds.meta.dataset} dataset as loaded has no eye-movement features, which ${name === 'eye' ? 'the eye network' : 'fusion'} needs`);
+    throw new ExperimentConfigError(
+      `the ${ds.meta.dataset} dataset as loaded has no eye-movement features, which ${name === 'eye' ? 'the eye network' : 'fusion'} needs`,
+    );
   }
   if (name === 'eye') return { name, x: flat.eye, d: E, input: { channels: 1, bands: E }, channels: eyeNames };
   // Fusion: EEG channels followed by ⌈E/B⌉ pseudo-channels carrying the eye features (zero-padded), so every
@@ -36,7 +38,13 @@ export function modalityData(ds: EmotionDataset, flat: FlatDataset, name: Modali
     x.set(flat.eeg.subarray(i * C * B, (i + 1) * C * B), i * d);
     x.set(flat.eye.subarray(i * E, (i + 1) * E), i * d + C * B);
   }
-  return { name, x, d, input: { channels: C + P, bands: B }, channels: [...ds.meta.channelNames, ...Array.from({ length: P }, (_, i) => `eye-pack${i + 1}`)] };
+  return {
+    name,
+    x,
+    d,
+    input: { channels: C + P, bands: B },
+    channels: [...ds.meta.channelNames, ...Array.from({ length: P }, (_, i) => `eye-pack${i + 1}`)],
+  };
 }
 
 /** Leave-subjects-out folds: each group of subjects is tested on, every other subject trains (ids "s9+s10"). */
@@ -45,15 +53,26 @@ function subjectFoldsOf(flat: FlatDataset, groups: readonly (readonly string[])[
   return groups.map((group) => {
     const unknown = group.filter((s) => !known.has(s));
     if (!group.length || unknown.length || new Set(group).size !== group.length) {
-      const why = !group.length ? 'an empty group' : unknown.length ? `unknown subject(s) ${unknown.join(', ')} (known: ${flat.subjectIds.join(', ')})` : `subjects listed twice in ${group.join(',')}`;
+      const why = !group.length
+        ? 'an empty group'
+        : unknown.length
+          ? `unknown subject(s) ${unknown.join(', ')} (known: ${flat.subjectIds.join(', ')})`
+          : `subjects listed twice in ${group.join(',')}`;
       throw new OptionError('subjectFolds', optionText`${option('subjectFolds')}: ${why}`);
     }
     const test = new Set(group.map((s) => known.get(s)!));
     const testRows: number[] = [];
     const trainRows: number[] = [];
     for (let i = 0; i < flat.n; i++) (test.has(flat.subjects[i]!) ? testRows : trainRows).push(i);
-    if (!trainRows.length) throw new OptionError('subjectFolds', optionText`${option('subjectFolds')}: fold ${group.join(',')} leaves no subject to train on`);
-    return { id: group.map((s) => `s${s}`).join('+'), protocol: 'loso', testSubjects: [...group], trainRows: Int32Array.from(trainRows), testRows: Int32Array.from(testRows) };
+    if (!trainRows.length)
+      throw new OptionError('subjectFolds', optionText`${option('subjectFolds')}: fold ${group.join(',')} leaves no subject to train on`);
+    return {
+      id: group.map((s) => `s${s}`).join('+'),
+      protocol: 'loso',
+      testSubjects: [...group],
+      trainRows: Int32Array.from(trainRows),
+      testRows: Int32Array.from(testRows),
+    };
   });
 }
 
@@ -61,10 +80,21 @@ function subjectFoldsOf(flat: FlatDataset, groups: readonly (readonly string[])[
  * The protocol's folds on this dataset, restricted to `only` (fold ids) when given; unknown ids are an error.
  * `subjectFolds` replaces the protocol's folds by leave-subjects-out ones (protocol loso only).
  */
-export function selectFolds(flat: FlatDataset, ds: EmotionDataset, protocol: ProtocolName, only?: readonly string[], subjectFolds?: readonly (readonly string[])[]): Fold[] {
+export function selectFolds(
+  flat: FlatDataset,
+  ds: EmotionDataset,
+  protocol: ProtocolName,
+  only?: readonly string[],
+  subjectFolds?: readonly (readonly string[])[],
+): Fold[] {
   if (subjectFolds) {
-    if (protocol !== 'loso') throw new OptionError('subjectFolds', optionText`${option('subjectFolds')} are leave-subjects-out folds: they need ${option('protocol')} loso, not ${protocol}`);
-    if (only?.length) throw new OptionError('subjectFolds', optionText`${option('subjectFolds')} and ${option('folds')} cannot be combined`);
+    if (protocol !== 'loso')
+      throw new OptionError(
+        'subjectFolds',
+        optionText`${option('subjectFolds')} are leave-subjects-out folds: they need ${option('protocol')} loso, not ${protocol}`,
+      );
+    if (only?.length)
+      throw new OptionError('subjectFolds', optionText`${option('subjectFolds')} and ${option('folds')} cannot be combined`);
     return subjectFoldsOf(flat, subjectFolds);
   }
   let folds: Fold[];
@@ -76,7 +106,11 @@ export function selectFolds(flat: FlatDataset, ds: EmotionDataset, protocol: Pro
   if (!only?.length) return folds;
   const known = new Set(folds.map((f) => f.id));
   const bad = only.filter((f) => !known.has(f));
-  if (bad.length) throw new OptionError('folds', optionText`${option('folds')}: unknown fold id(s) ${bad.join(', ')} for protocol ${protocol} (known: ${[...known].join(', ')})`);
+  if (bad.length)
+    throw new OptionError(
+      'folds',
+      optionText`${option('folds')}: unknown fold id(s) ${bad.join(', ')} for protocol ${protocol} (known: ${[...known].join(', ')})`,
+    );
   return folds.filter((f) => only.includes(f.id));
 }
 

@@ -32,12 +32,23 @@ const teacherError = (parts: readonly MessagePart[]) => new OptionError('teacher
  *     An old checkpoint that saw none of the test subjects is accepted under any protocol;
  *   - neither (e.g. a checkpoint not made by `cmcrd train`): accepted, with a note that it was not checked.
  */
-export function checkTeacherOnFolds(ck: Checkpoint, data: ModalityData, classes: number, flat: FlatDataset, folds: readonly Fold[], protocol: ProtocolName): string[] {
+export function checkTeacherOnFolds(
+  ck: Checkpoint,
+  data: ModalityData,
+  classes: number,
+  flat: FlatDataset,
+  folds: readonly Fold[],
+  protocol: ProtocolName,
+): string[] {
   const d = ck.arch.input.channels * ck.arch.input.bands;
   const teacher = option('teacher');
-  if (ck.modality !== data.name) throw teacherError(optionText`${teacher}: the checkpoint is an ${ck.modality === 'eeg' ? 'EEG' : 'eye-movement'} network but this run needs an ${data.name === 'eeg' ? 'EEG' : 'eye-movement'} teacher`);
+  if (ck.modality !== data.name)
+    throw teacherError(
+      optionText`${teacher}: the checkpoint is an ${ck.modality === 'eeg' ? 'EEG' : 'eye-movement'} network but this run needs an ${data.name === 'eeg' ? 'EEG' : 'eye-movement'} teacher`,
+    );
   if (d !== data.d) throw teacherError(optionText`${teacher}: the checkpoint reads ${d} features, the data has ${data.d}`);
-  if (ck.arch.classes !== classes) throw teacherError(optionText`${teacher}: the checkpoint has ${ck.arch.classes} classes, the data ${classes}`);
+  if (ck.arch.classes !== classes)
+    throw teacherError(optionText`${teacher}: the checkpoint has ${ck.arch.classes} classes, the data ${classes}`);
   const recorded = ck.provenance.trainTrials;
   if (recorded !== undefined) {
     let seen: TrialSet;
@@ -56,8 +67,19 @@ export function checkTeacherOnFolds(ck: Checkpoint, data: ModalityData, classes:
       const subjects = [...new Set(hit.map((t) => t.subject))];
       return `fold ${fold.id}, ${plural(hit.length, 'trial')} of subject${subjects.length === 1 ? '' : 's'} ${subjects.join(', ')} (${encodeTrials(hit)})`;
     });
-    const more = leaks.length > LEAKS_LISTED ? `; and ${plural(leaks.length - LEAKS_LISTED, 'fold')} more (${leaks.slice(LEAKS_LISTED).map((l) => l.fold.id).join(', ')})` : '';
-    const which = folds.length === 1 ? 'the planned fold' : leaks.length === folds.length ? `all ${folds.length} planned folds` : `${leaks.length} of the ${folds.length} planned folds`;
+    const more =
+      leaks.length > LEAKS_LISTED
+        ? `; and ${plural(leaks.length - LEAKS_LISTED, 'fold')} more (${leaks
+            .slice(LEAKS_LISTED)
+            .map((l) => l.fold.id)
+            .join(', ')})`
+        : '';
+    const which =
+      folds.length === 1
+        ? 'the planned fold'
+        : leaks.length === folds.length
+          ? `all ${folds.length} planned folds`
+          : `${leaks.length} of the ${folds.length} planned folds`;
     throw teacherError([
       ...optionText`${teacher}: the checkpoint was trained on test trials of ${which}, so it would leak them into the student's test scores `,
       `(subject/session/trials): ${listed.join('; ')}${more}. `,
@@ -71,18 +93,23 @@ export function checkTeacherOnFolds(ck: Checkpoint, data: ModalityData, classes:
     const subjects = [...new Set(hits.flatMap((f) => f.testSubjects.filter((s) => seen.has(s))))].join(', ');
     const ids = hits.map((f) => f.id).join(', ');
     const tests = `fold${hits.length === 1 ? ` ${ids} tests` : `s ${ids} test`} on`;
-    if (protocol === 'loso') throw teacherError(optionText`${teacher}: the checkpoint was trained on subject(s) ${subjects}, which ${tests}`);
+    if (protocol === 'loso')
+      throw teacherError(optionText`${teacher}: the checkpoint was trained on subject(s) ${subjects}, which ${tests}`);
     throw teacherError([
       ...optionText`${teacher}: the checkpoint was trained on subject(s) ${subjects}, which ${tests}, and it records only its training subjects `,
       `(it predates trial-level provenance), so under protocol ${protocol} it cannot be checked for leaked test trials. `,
       ...optionText`Retrain the teacher with this version of cmcrd (its checkpoint then records its training trials), or leave out ${teacher}`,
     ]);
   }
-  return [`note: the checkpoint does not record what it was trained on (no provenance.trainTrials), so it could not be checked for leaks of the test folds`];
+  return [
+    `note: the checkpoint does not record what it was trained on (no provenance.trainTrials), so it could not be checked for leaks of the test folds`,
+  ];
 }
 
 /** What {@link checkSuppliedTeacher} needs of a run: its data, protocol and folds, direction and the teacher. */
-export type SuppliedTeacherRun = Pick<ExperimentOptions, 'dataset' | 'protocol' | 'folds' | 'subjectFolds' | 'direction'> & { teacher: Checkpoint };
+export type SuppliedTeacherRun = Pick<ExperimentOptions, 'dataset' | 'protocol' | 'folds' | 'subjectFolds' | 'direction'> & {
+  teacher: Checkpoint;
+};
 
 /**
  * The check runExperiment makes of a supplied teacher before it trains anything (modality, features, classes, and

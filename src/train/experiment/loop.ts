@@ -95,7 +95,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
         .map((r) => ({
           fold: r.fold,
           seed: r.seed,
-          metrics: key === 'student' ? { accuracy: r.accuracy, bca: r.bca, confusion: r.confusion, n: r.testWindows } : { accuracy: r.teacherAccuracy!, bca: r.teacherBca!, confusion: [], n: r.testWindows },
+          metrics:
+            key === 'student'
+              ? { accuracy: r.accuracy, bca: r.bca, confusion: r.confusion, n: r.testWindows }
+              : { accuracy: r.teacherAccuracy!, bca: r.teacherBca!, confusion: [], n: r.testWindows },
         }));
     const teacherRows = asSeeded('teacher');
     return {
@@ -136,7 +139,25 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
 
       let teacher: FoldTeacher | null = null;
       if (teacherData) {
-        const got = await obtainTeacher({ o, fold, seed, flat, data: teacherData, valPos, yTrain, yTest, hyper: tHyper, arch: teacherArch, normalisation, mccMode, lambdaMcc, fingerprint, classes: C, transductive, engines });
+        const got = await obtainTeacher({
+          o,
+          fold,
+          seed,
+          flat,
+          data: teacherData,
+          valPos,
+          yTrain,
+          yTest,
+          hyper: tHyper,
+          arch: teacherArch,
+          normalisation,
+          mccMode,
+          lambdaMcc,
+          fingerprint,
+          classes: C,
+          transductive,
+          engines,
+        });
         if (!got) {
           interrupted = true;
           break outer;
@@ -145,10 +166,28 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       }
 
       let record: FoldRecord;
-      const base = { fold: fold.id, seed, testSubjects: fold.testSubjects, trainWindows: fold.trainRows.length - valPos.length, valWindows: valPos.length, testWindows: fold.testRows.length };
+      const base = {
+        fold: fold.id,
+        seed,
+        testSubjects: fold.testSubjects,
+        trainWindows: fold.trainRows.length - valPos.length,
+        valWindows: valPos.length,
+        testWindows: fold.testRows.length,
+      };
       if (role === 'is-teacher') {
         const m = teacher!.metrics;
-        record = { ...base, accuracy: m.accuracy, bca: m.bca, confusion: m.confusion, teacherAccuracy: m.accuracy, teacherBca: m.bca, bestEpoch: 0, epochsRun: 0, bestValAccuracy: null, seconds: 0 };
+        record = {
+          ...base,
+          accuracy: m.accuracy,
+          bca: m.bca,
+          confusion: m.confusion,
+          teacherAccuracy: m.accuracy,
+          teacherBca: m.bca,
+          bestEpoch: 0,
+          epochsRun: 0,
+          bestValAccuracy: null,
+          seconds: 0,
+        };
       } else {
         const s = student!;
         const norm = fitNormaliser(s.x, s.d, flat, fold, normalisation);
@@ -209,8 +248,19 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
             channels: s.channels,
             normalisation: norm.global,
             ...(o.montage && s.name === 'eeg' ? { montage: o.montage } : {}),
-            provenance: provenance(o, fold, seed, flat, hyper, { role: 'student', normalisation, direction, lambda: lambda ?? 0, teacherArch: teacher ? teacherArch : '' }),
-            metrics: { testAccuracy: m.accuracy, testBca: m.bca, bestEpoch: r.bestEpoch, ...(r.bestValAccuracy !== null ? { valAccuracy: r.bestValAccuracy } : {}) },
+            provenance: provenance(o, fold, seed, flat, hyper, {
+              role: 'student',
+              normalisation,
+              direction,
+              lambda: lambda ?? 0,
+              teacherArch: teacher ? teacherArch : '',
+            }),
+            metrics: {
+              testAccuracy: m.accuracy,
+              testBca: m.bca,
+              bestEpoch: r.bestEpoch,
+              ...(r.bestValAccuracy !== null ? { valAccuracy: r.bestValAccuracy } : {}),
+            },
           });
           if (o.checkpointDir) {
             const path = join(o.checkpointDir, `${o.method}-${o.arch}-${fold.id}-seed${seed}.json`);

@@ -38,7 +38,9 @@ export function checkpointProbabilities(ck: Checkpoint, rows: readonly Float32Ar
     // In batches, so a few thousand held-out windows through a DGCNN do not make one huge tensor.
     for (let i = 0; i < rows.length; i += BATCH) {
       const b = Math.min(BATCH, rows.length - i);
-      const p = tf.tidy(() => tf.softmax(net.forward(tf.tensor2d(x.slice(i * d, (i + b) * d), [b, d]), false).logits).dataSync() as Float32Array);
+      const p = tf.tidy(
+        () => tf.softmax(net.forward(tf.tensor2d(x.slice(i * d, (i + b) * d), [b, d]), false).logits).dataSync() as Float32Array,
+      );
       for (let k = 0; k < b; k++) out.push(p.slice(k * C, (k + 1) * C));
     }
     return out;

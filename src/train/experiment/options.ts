@@ -24,7 +24,8 @@ export function studentModality(method: MethodName, direction: Direction): Modal
 /** Does this method use the teacher (distillation), or is it the teacher itself (its modality's "-only" row)? */
 export function usesTeacher(method: MethodName, direction: Direction): 'distill' | 'is-teacher' | 'none' {
   if (isDistillMethod(method)) return 'distill';
-  if ((method === 'eye-only' || method === 'eeg-only') && studentModality(method, direction) === teacherModality(direction)) return 'is-teacher';
+  if ((method === 'eye-only' || method === 'eeg-only') && studentModality(method, direction) === teacherModality(direction))
+    return 'is-teacher';
   return 'none';
 }
 
@@ -44,7 +45,11 @@ export interface ResolvedOptions {
 const isInt = (min: number) => (x: number) => Number.isInteger(x) && x >= min;
 
 function check(field: OptionField, value: number, ok: (x: number) => boolean, what: string, label = field as string): void {
-  if (!(typeof value === 'number' && Number.isFinite(value) && ok(value))) throw new OptionError(field, optionText`${option(field)}${label === field ? '' : ` (${label})`} must be ${what}, got ${JSON.stringify(value)}`);
+  if (!(typeof value === 'number' && Number.isFinite(value) && ok(value)))
+    throw new OptionError(
+      field,
+      optionText`${option(field)}${label === field ? '' : ` (${label})`} must be ${what}, got ${JSON.stringify(value)}`,
+    );
 }
 
 /** The training hyper-parameters a network can train with; `teacher`: the teacher's (its epochs are `teacherEpochs`). */
@@ -61,8 +66,12 @@ function checkHyper(h: TrainHyper, teacher: boolean): void {
 
 /** Defaults applied and every value checked; throws OptionError naming the field. */
 export function resolveOptions(o: ExperimentOptions): ResolvedOptions {
-  for (const [field, arch] of [['arch', o.arch], ['teacherArch', o.teacherArch ?? o.arch]] as const) {
-    if (!ARCH_NAMES.includes(arch)) throw new OptionError(field, optionText`${option(field)}: unknown architecture "${arch}" (known: ${ARCH_NAMES.join(', ')})`);
+  for (const [field, arch] of [
+    ['arch', o.arch],
+    ['teacherArch', o.teacherArch ?? o.arch],
+  ] as const) {
+    if (!ARCH_NAMES.includes(arch))
+      throw new OptionError(field, optionText`${option(field)}: unknown architecture "${arch}" (known: ${ARCH_NAMES.join(', ')})`);
   }
   if (!o.seeds.length) throw new OptionError('seeds', optionText`${option('seeds')}: no seeds given`);
   for (const s of o.seeds) check('seeds', s, isInt(0), 'non-negative integers');

@@ -15,7 +15,14 @@ import type { ExperimentOptions, TrainHyper } from './types.js';
  *   trainSubjects  the subjects among them, comma-separated (what checkpoints recorded before trainTrials).
  * Everything here is deterministic (no timestamps), so the same run writes the same bytes.
  */
-export function provenance(o: ExperimentOptions, fold: Fold, seed: number, flat: FlatDataset, hyper: TrainHyper, extra: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+export function provenance(
+  o: ExperimentOptions,
+  fold: Fold,
+  seed: number,
+  flat: FlatDataset,
+  hyper: TrainHyper,
+  extra: Record<string, string | number | boolean>,
+): Record<string, string | number | boolean> {
   const trained = trialsOf(flat, fold.trainRows);
   return {
     createdBy: o.createdBy ?? 'cmcrd train',

@@ -26,13 +26,25 @@ const ELSEWHERE = 'start afresh in another folder';
  * entry but RESUME_FREE_KEYS must be equal, and each kept record must be one this run plans (so continuing a
  * run can add seeds or folds but never silently drops finished results). Throws OptionError (field `resume`).
  */
-export function keptRecords(prev: PreviousRun, config: ExperimentResult['config'], folds: readonly Fold[], seeds: readonly number[]): Map<string, FoldRecord> {
+export function keptRecords(
+  prev: PreviousRun,
+  config: ExperimentResult['config'],
+  folds: readonly Fold[],
+  seeds: readonly number[],
+): Map<string, FoldRecord> {
   for (const [key, value] of Object.entries(config)) {
     if (RESUME_FREE_KEYS.has(key)) continue;
     const old = prev.config[key] !== undefined ? prev.config[key] : RESUME_DEFAULTS[key]?.(prev.config);
-    if (old === undefined) throw new OptionError('resume', optionText`${option('resume')}: ${prev.source}: cannot resume, it does not record ${key} (written by an older cmcrd); ${ELSEWHERE}`);
+    if (old === undefined)
+      throw new OptionError(
+        'resume',
+        optionText`${option('resume')}: ${prev.source}: cannot resume, it does not record ${key} (written by an older cmcrd); ${ELSEWHERE}`,
+      );
     if (JSON.stringify(old) !== JSON.stringify(value)) {
-      throw new OptionError('resume', optionText`${option('resume')}: ${prev.source}: cannot resume, it was made with ${key} = ${JSON.stringify(old)} and this run has ${JSON.stringify(value)}; use the same settings or ${ELSEWHERE}`);
+      throw new OptionError(
+        'resume',
+        optionText`${option('resume')}: ${prev.source}: cannot resume, it was made with ${key} = ${JSON.stringify(old)} and this run has ${JSON.stringify(value)}; use the same settings or ${ELSEWHERE}`,
+      );
     }
   }
   const planned = new Set(folds.flatMap((f) => seeds.map((s) => runKey(f.id, s))));
@@ -40,9 +52,13 @@ export function keptRecords(prev: PreviousRun, config: ExperimentResult['config'
   for (const r of prev.folds) {
     const k = runKey(r.fold, r.seed);
     if (!planned.has(k)) {
-      throw new OptionError('resume', optionText`${option('resume')}: ${prev.source}: cannot resume, it holds fold ${r.fold} seed ${r.seed}, which this run does not plan (add it to ${option('folds')}/${option('seeds')}, or ${ELSEWHERE})`);
+      throw new OptionError(
+        'resume',
+        optionText`${option('resume')}: ${prev.source}: cannot resume, it holds fold ${r.fold} seed ${r.seed}, which this run does not plan (add it to ${option('folds')}/${option('seeds')}, or ${ELSEWHERE})`,
+      );
     }
-    if (out.has(k)) throw new OptionError('resume', optionText`${option('resume')}: ${prev.source}: fold ${r.fold} seed ${r.seed} appears twice`);
+    if (out.has(k))
+      throw new OptionError('resume', optionText`${option('resume')}: ${prev.source}: fold ${r.fold} seed ${r.seed} appears twice`);
     out.set(k, r);
   }
   return out;

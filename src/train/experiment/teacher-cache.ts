@@ -146,15 +146,33 @@ export async function obtainTeacher(q: TeacherRequest): Promise<FoldTeacher | nu
       normalisation: norm.global,
       ...(o.montage && data.name === 'eeg' ? { montage: o.montage } : {}),
       provenance: {
-        ...provenance(o, fold, seed, flat, q.hyper, { role: 'teacher', normalisation: q.normalisation, mcc: q.mccMode, lambdaMcc: q.lambdaMcc }),
+        ...provenance(o, fold, seed, flat, q.hyper, {
+          role: 'teacher',
+          normalisation: q.normalisation,
+          mcc: q.mccMode,
+          lambdaMcc: q.lambdaMcc,
+        }),
         arch: q.arch,
         cacheKey: key,
       },
-      metrics: { testAccuracy: m.accuracy, testBca: m.bca, bestEpoch: r.bestEpoch, ...(r.bestValAccuracy !== null ? { valAccuracy: r.bestValAccuracy } : {}) },
+      metrics: {
+        testAccuracy: m.accuracy,
+        testBca: m.bca,
+        bestEpoch: r.bestEpoch,
+        ...(r.bestValAccuracy !== null ? { valAccuracy: r.bestValAccuracy } : {}),
+      },
     });
     if (path) writeCheckpoint(path, ck);
   }
   o.teacherMemo?.set(key, ck);
-  o.onEvent?.({ type: 'teacher', fold: fold.id, seed, source, ...(path ? { path } : {}), ...(damaged ? { damaged } : {}), checkpoint: ck as Checkpoint });
+  o.onEvent?.({
+    type: 'teacher',
+    fold: fold.id,
+    seed,
+    source,
+    ...(path ? { path } : {}),
+    ...(damaged ? { damaged } : {}),
+    checkpoint: ck as Checkpoint,
+  });
   return { net, train, test, metrics: evaluate(net, test, q.yTest, q.classes) };
 }

@@ -106,7 +106,15 @@ export type RunEvent =
    * The fold's frozen teacher is ready (`checkpoint`). `damaged`: a cached teacher at `path` could not be read
    * (the reason), so it was trained again and replaced.
    */
-  | { type: 'teacher'; fold: string; seed: number; source: 'trained' | 'memory' | 'disk' | 'supplied'; path?: string; damaged?: string; checkpoint: Checkpoint }
+  | {
+      type: 'teacher';
+      fold: string;
+      seed: number;
+      source: 'trained' | 'memory' | 'disk' | 'supplied';
+      path?: string;
+      damaged?: string;
+      checkpoint: Checkpoint;
+    }
   /** A trained student (every method but fusion, which is not a deployable model), before its fold-done. */
   | { type: 'student'; fold: string; seed: number; checkpoint: Checkpoint }
   /** `resumed`: the record was kept from an earlier run (PreviousRun), nothing was trained. */

@@ -10,7 +10,21 @@
  * (below) so that several cache misses are in flight at once; that changes no sum's order.
  */
 import {
-  assemble, compile, countUp, f32, f64, f64x2, i32, i32x4, local, typed, v128, when, whileNot, type Code, type Func,
+  assemble,
+  compile,
+  countUp,
+  f32,
+  f64,
+  f64x2,
+  i32,
+  i32x4,
+  local,
+  typed,
+  v128,
+  when,
+  whileNot,
+  type Code,
+  type Func,
 } from '../../../runtime/wasm/assembler.js';
 
 const { get, set, tee } = local;
@@ -60,14 +74,24 @@ const f64At = (base: string): Code => [get(base), get('t'), i32.const(8), i32.mu
 const load2f32 = (offset: number): Code => [v128.load64_zero(offset), f64x2.promote_low_f32x4];
 /** i32 (g ≠ 0) for the float64 g of row r of the group (at zo + 8r), splatted into its local on the way */
 const gNonZero = (r: number): Code => [
-  get('zo'), f64.load(8 * r), f64x2.splat, tee(gv(r)), f64x2.extract_lane(0), i32.const(0), f64.convert_i32_s, f64.ne,
+  get('zo'),
+  f64.load(8 * r),
+  f64x2.splat,
+  tee(gv(r)),
+  f64x2.extract_lane(0),
+  i32.const(0),
+  f64.convert_i32_s,
+  f64.ne,
 ];
 /** v += n */
 const inc = (v: string, n: number): Code => [get(v), i32.const(n), i32.add, set(v)];
 
 /** The grouped loop over c (step n, while c < j − n + 1), then the remaining rows one by one. */
 const groupedRows = (n: number, group: Code, single: Code): Code => [
-  get('j'), i32.const(n - 1), i32.sub, set('j1'),
+  get('j'),
+  i32.const(n - 1),
+  i32.sub,
+  set('j1'),
   when([get('j'), i32.const(n - 1), i32.lt_u], [i32.const(0), set('j1')]), // j < n − 1 would wrap j1 around: no group
   countUp('c', 'j1', n, group),
   whileNot([get('c'), get('j'), i32.ge_u], [single, inc('c', 1)]),
@@ -76,29 +100,60 @@ const groupedRows = (n: number, group: Code, single: Code): Code => [
 /** rowdots: out[i, c] = f32(⟨bank row idx[i·j + c], z_i⟩) */
 function rowDotsFn(): Func {
   /** the two accumulators of row r += the products of elements t..t+3 of that row with z_i */
-  const dotStep = (r: number): Code => [0, 1].map((half) => [
-    get(acc(r, half)), bankAt(ro(r)), load2f32(8 * half), f64At('zo'), v128.load(16 * half), f64x2.mul, f64x2.add, set(acc(r, half)),
-  ]);
+  const dotStep = (r: number): Code =>
+    [0, 1].map((half) => [
+      get(acc(r, half)),
+      bankAt(ro(r)),
+      load2f32(8 * half),
+      f64At('zo'),
+      v128.load(16 * half),
+      f64x2.mul,
+      f64x2.add,
+      set(acc(r, half)),
+    ]);
   /** out[po + 4r] = f32(((a0 + a1) + a2) + a3) of row r */
   const store = (r: number): Code => [
     get('po'),
-    get(acc(r, 0)), f64x2.extract_lane(0), get(acc(r, 0)), f64x2.extract_lane(1), f64.add,
-    get(acc(r, 1)), f64x2.extract_lane(0), f64.add, get(acc(r, 1)), f64x2.extract_lane(1), f64.add,
-    f32.demote_f64, f32.store(4 * r),
+    get(acc(r, 0)),
+    f64x2.extract_lane(0),
+    get(acc(r, 0)),
+    f64x2.extract_lane(1),
+    f64.add,
+    get(acc(r, 1)),
+    f64x2.extract_lane(0),
+    f64.add,
+    get(acc(r, 1)),
+    f64x2.extract_lane(1),
+    f64.add,
+    f32.demote_f64,
+    f32.store(4 * r),
   ];
   const rows = (rs: number[]): Code => [
     rs.map(rowOffset),
     rs.map((r) => [ZERO, set(acc(r, 0)), ZERO, set(acc(r, 1))]),
     countUp('t', 'd', 4, rs.map(dotStep)),
     rs.map(store),
-    inc('po', 4 * rs.length), inc('q', 4 * rs.length),
+    inc('po', 4 * rs.length),
+    inc('q', 4 * rs.length),
   ];
   return kernel('rowdots', [
-    get('d'), i32.const(4), i32.mul, set('d4'),
-    get('idx'), set('q'),
-    get('out'), set('po'),
+    get('d'),
+    i32.const(4),
+    i32.mul,
+    set('d4'),
+    get('idx'),
+    set('q'),
+    get('out'),
+    set('po'),
     countUp('i', 'b', 1, [
-      get('src'), get('i'), get('d'), i32.mul, i32.const(8), i32.mul, i32.add, set('zo'),
+      get('src'),
+      get('i'),
+      get('d'),
+      i32.mul,
+      i32.const(8),
+      i32.mul,
+      i32.add,
+      set('zo'),
       groupedRows(DOT_ROWS, rows(range(DOT_ROWS)), rows([0])),
     ]),
   ]);
@@ -108,7 +163,9 @@ function rowDotsFn(): Func {
 function rowAccumulateFn(): Func {
   /** dz[t..t+1 (half 0) or t+2..t+3 (half 1)] += g_r·row_r for each row r listed, in order */
   const accumulate = (half: number, rs: number[]): Code => [
-    f64At('po'), f64At('po'), v128.load(16 * half),
+    f64At('po'),
+    f64At('po'),
+    v128.load(16 * half),
     rs.map((r) => [get(gv(r)), bankAt(ro(r)), load2f32(8 * half), f64x2.mul, f64x2.add]),
     v128.store(16 * half),
   ];
@@ -125,11 +182,23 @@ function rowAccumulateFn(): Func {
   ];
   const single = [when(gNonZero(0), rowsLoop([0])), advance(1)];
   return kernel('rowacc', [
-    get('d'), i32.const(4), i32.mul, set('d4'),
-    get('idx'), set('q'),
-    get('src'), set('zo'), // zo walks g
+    get('d'),
+    i32.const(4),
+    i32.mul,
+    set('d4'),
+    get('idx'),
+    set('q'),
+    get('src'),
+    set('zo'), // zo walks g
     countUp('i', 'b', 1, [
-      get('out'), get('i'), get('d'), i32.mul, i32.const(8), i32.mul, i32.add, set('po'),
+      get('out'),
+      get('i'),
+      get('d'),
+      i32.mul,
+      i32.const(8),
+      i32.mul,
+      i32.add,
+      set('po'),
       countUp('t', 'd', 2, [f64At('po'), ZERO, v128.store()]),
       groupedRows(ACC_ROWS, group, single),
     ]),
@@ -168,7 +237,10 @@ export class BankPair {
   private readonly wasm: BankExports | null;
   private readonly plain: [Float32Array, Float32Array] | null;
   private readonly size: number;
-  constructor(readonly n: number, readonly d: number) {
+  constructor(
+    readonly n: number,
+    readonly d: number,
+  ) {
     this.size = n * d;
     this.wasm = d % 4 === 0 ? newInstance() : null;
     if (this.wasm) {

@@ -58,7 +58,7 @@ export function crossEntropyValues(z: Float32Array, y: Int32Array, c: number): {
     let m = -Infinity;
     for (let j = 0; j < c; j++) m = Math.max(m, z[o + j]!);
     let s = 0;
-    for (let j = 0; j < c; j++) s += (prob[o + j] = Math.exp(z[o + j]! - m));
+    for (let j = 0; j < c; j++) s += prob[o + j] = Math.exp(z[o + j]! - m);
     for (let j = 0; j < c; j++) prob[o + j]! /= s;
     const yi = y[i]!;
     if (yi >= 0 && yi < c) total -= z[o + yi]! - m - Math.log(s);

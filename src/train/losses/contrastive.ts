@@ -216,14 +216,17 @@ export abstract class ContrastiveDistiller {
     if (neg.length !== b * k) throw new Error(`contrastive loss: negatives has ${neg.length} entries, expected ${b}·${k}`);
     if (negatives) {
       for (const i of negatives) {
-        if (!Number.isInteger(i) || i < 0 || i >= this.nData) throw new Error(`contrastive loss: negative index ${i} outside 0..${this.nData - 1}`);
+        if (!Number.isInteger(i) || i < 0 || i >= this.nData)
+          throw new Error(`contrastive loss: negative index ${i} outside 0..${this.nData - 1}`);
       }
     }
     const y = labelsArray(labels);
     if (y.length !== b) throw new Error(`contrastive loss: ${y.length} labels for a batch of ${b}`);
     for (let i = 0; i < b; i++) {
       if (y[i] !== this.labels[indices[i]!]) {
-        throw new Error(`contrastive loss: batch label ${y[i]} of dataset index ${indices[i]} differs from the label ${this.labels[indices[i]!]} given at construction`);
+        throw new Error(
+          `contrastive loss: batch label ${y[i]} of dataset index ${indices[i]} differs from the label ${this.labels[indices[i]!]} given at construction`,
+        );
       }
     }
 
@@ -231,7 +234,11 @@ export abstract class ContrastiveDistiller {
       const mods = this.modifiers(studentLogits, teacherLogits, y);
       const emb = this.embed(fs, stopGradient(ft));
       // Values for the memory update after the optimiser step.
-      this.pending = { zS: Float32Array.from(emb.zS.dataSync()), zT: Float32Array.from(emb.zT.dataSync()), indices: Int32Array.from(indices) };
+      this.pending = {
+        zS: Float32Array.from(emb.zS.dataSync()),
+        zT: Float32Array.from(emb.zT.dataSync()),
+        indices: Int32Array.from(indices),
+      };
       const idx = new Int32Array(b * (k + 1));
       for (let i = 0; i < b; i++) {
         idx[i * (k + 1)] = indices[i]!;
@@ -269,7 +276,10 @@ export abstract class ContrastiveDistiller {
     if (!p) return;
     const d = this.embedDim;
     const m = this.momentum;
-    for (const [mem, z] of [[this.banks.bank(0), p.zS], [this.banks.bank(1), p.zT]] as const) {
+    for (const [mem, z] of [
+      [this.banks.bank(0), p.zS],
+      [this.banks.bank(1), p.zT],
+    ] as const) {
       p.indices.forEach((row, i) => {
         const o = row * d;
         let ss = 0;
@@ -357,7 +367,7 @@ function nceLoss(z: tf.Tensor2D, banks: BankPair, bank: 0 | 1, idx: Int32Array, 
       const s = k.sign ? k.sign[i]! : 1;
       const pos = e[o]! * scale;
       let per = Math.log(pos / (pos + ce));
-      g[o] = ((-s / b) * ce) / (pos * (pos + ce)) * (pos / k.tau);
+      g[o] = (((-s / b) * ce) / (pos * (pos + ce))) * (pos / k.tau);
       for (let q = o + 1; q < o + j; q++) {
         const p = e[q]! * scale;
         per += Math.log(k.c / (p + ce));

@@ -4,7 +4,21 @@
  * precomputed once per fold (eval mode) and looked up by training-matrix row.
  */
 import * as tf from '../tf.js';
-import { CMCRD, CRD, LAMBDA_DEFAULTS, LinearRegressor, fitnet, kd, nst, pkt, rkd, sp, type ContrastiveDistiller, type DistillMethod, type NegativePool } from '../losses/index.js';
+import {
+  CMCRD,
+  CRD,
+  LAMBDA_DEFAULTS,
+  LinearRegressor,
+  fitnet,
+  kd,
+  nst,
+  pkt,
+  rkd,
+  sp,
+  type ContrastiveDistiller,
+  type DistillMethod,
+  type NegativePool,
+} from '../losses/index.js';
 import type { Network, NetOutput } from '../nets/types.js';
 import type { Matrix } from '../trainer.js';
 
@@ -115,8 +129,9 @@ export function makeDistiller(o: DistillerOptions): Distiller {
     f1: (rows: Int32Array) => rowsOf(t.f1, t.f1Dim, rows),
     f2: (rows: Int32Array) => rowsOf(t.f2, t.f2Dim, rows),
   };
-  const weighted = (f: (out: NetOutput, rows: Int32Array, y: tf.Tensor1D) => tf.Scalar) => (out: NetOutput, rows: Int32Array, y: tf.Tensor1D) =>
-    tf.mul(f(out, rows, y), lambda) as tf.Scalar;
+  const weighted =
+    (f: (out: NetOutput, rows: Int32Array, y: tf.Tensor1D) => tf.Scalar) => (out: NetOutput, rows: Int32Array, y: tf.Tensor1D) =>
+      tf.mul(f(out, rows, y), lambda) as tf.Scalar;
   const base = { method: o.method, lambda, extraTrainable: [] as tf.Variable[], dispose: () => {} };
   switch (o.method) {
     case 'kd':
@@ -151,7 +166,8 @@ export function makeDistiller(o: DistillerOptions): Distiller {
         ...(o.nNeg !== undefined ? { nNeg: o.nNeg } : {}),
         ...(o.negativePool !== undefined ? { negativePool: o.negativePool } : {}),
       };
-      const c: ContrastiveDistiller = o.method === 'crd' ? new CRD(opts) : new CMCRD({ ...opts, ...(o.cmcrdSign !== undefined ? { unimodalSign: o.cmcrdSign } : {}) });
+      const c: ContrastiveDistiller =
+        o.method === 'crd' ? new CRD(opts) : new CMCRD({ ...opts, ...(o.cmcrdSign !== undefined ? { unimodalSign: o.cmcrdSign } : {}) });
       return {
         ...base,
         extraTrainable: c.trainable,

@@ -56,7 +56,15 @@ export interface BnReluBackward {
  * dβ = Σ da, dγ = Σ da·x̂, and dz = k·(da − mean(da) − x̂·mean(da·x̂)) with k = γ·rstd, computed as
  * da·k − x̂·(k·dγ/n) − k·dβ/n.
  */
-export function bnReluBackward(dy: Float32Array, y: Float32Array, xhat: Float32Array, gamma: Float32Array, rstd: Float32Array, n: number, h: number): BnReluBackward {
+export function bnReluBackward(
+  dy: Float32Array,
+  y: Float32Array,
+  xhat: Float32Array,
+  gamma: Float32Array,
+  rstd: Float32Array,
+  n: number,
+  h: number,
+): BnReluBackward {
   const f = Math.fround;
   const size = n * h;
   let da: Float32Array;

@@ -41,7 +41,10 @@ export class Dgcnn extends StoredModule implements Network {
   private readonly w1: tf.Variable;
   private readonly head: Dense;
 
-  constructor(readonly spec: ArchSpec, seed: number) {
+  constructor(
+    readonly spec: ArchSpec,
+    seed: number,
+  ) {
     super(seed);
     if (spec.arch !== 'dgcnn') throw new Error(`Dgcnn cannot build arch "${spec.arch}"`);
     const d = spec.input.channels * spec.input.bands;
@@ -49,7 +52,9 @@ export class Dgcnn extends StoredModule implements Network {
     this.feats = spec.params.nodeFeatures ?? spec.input.bands;
     this.hidden = spec.params.hidden ?? 16;
     if (this.nodes * this.feats !== d) {
-      throw new Error(`dgcnn: nodes (${this.nodes}) × nodeFeatures (${this.feats}) must equal the input size ${spec.input.channels}×${spec.input.bands}`);
+      throw new Error(
+        `dgcnn: nodes (${this.nodes}) × nodeFeatures (${this.feats}) must equal the input size ${spec.input.channels}×${spec.input.bands}`,
+      );
     }
     this.bn = new BatchNorm(this.store, 'bn', this.feats);
     this.adj = this.store.add('adj', [this.nodes, this.nodes], (r) => r.uniform(0.01, 0.5));
@@ -79,10 +84,7 @@ export class Dgcnn extends StoredModule implements Network {
       const xt = tf.reshape(tf.transpose(xn, [1, 0, 2]), [nodes, b * feats]);
       const lx = tf.transpose(tf.reshape(matMulFast(this.laplacian(), xt), [nodes, b, feats]), [1, 0, 2]);
       const h = tf.relu(
-        tf.add(
-          matMulFast(tf.reshape(xn, [b * nodes, feats]), this.w0),
-          matMulFast(tf.reshape(lx, [b * nodes, feats]), this.w1),
-        ),
+        tf.add(matMulFast(tf.reshape(xn, [b * nodes, feats]), this.w0), matMulFast(tf.reshape(lx, [b * nodes, feats]), this.w1)),
       );
       const f2 = tf.reshape(h, [b, nodes * hidden]) as tf.Tensor2D;
       const f1 = tf.reshape(xn, [b, nodes * feats]) as tf.Tensor2D;

@@ -43,13 +43,17 @@ interface Shape {
 
 /** Node-major copy of a [n·N, F] (sample-major) value: [N, n·F]. */
 function toNodeMajor(g: GraphBuilder, s: Shape, v: string): string {
-  const t = g.node('Transpose', [g.node('Reshape', [v, g.int64Initializer(`nmIn_${v}`, [3], [-1, s.nodes, s.feats])])], { perm: [1, 0, 2] });
+  const t = g.node('Transpose', [g.node('Reshape', [v, g.int64Initializer(`nmIn_${v}`, [3], [-1, s.nodes, s.feats])])], {
+    perm: [1, 0, 2],
+  });
   return g.node('Reshape', [t, g.int64Initializer(`nmOut_${v}`, [2], [s.nodes, -1])]);
 }
 
 /** The inverse of {@link toNodeMajor}: [N, n·F] → [n·N, F]. */
 function toSampleMajor(g: GraphBuilder, s: Shape, v: string): string {
-  const t = g.node('Transpose', [g.node('Reshape', [v, g.int64Initializer(`smIn_${v}`, [3], [s.nodes, -1, s.feats])])], { perm: [1, 0, 2] });
+  const t = g.node('Transpose', [g.node('Reshape', [v, g.int64Initializer(`smIn_${v}`, [3], [s.nodes, -1, s.feats])])], {
+    perm: [1, 0, 2],
+  });
   return g.node('Reshape', [t, g.int64Initializer(`smOut_${v}`, [2], [-1, s.feats])]);
 }
 
@@ -58,7 +62,11 @@ function newGraph(s: Shape): GraphBuilder {
   const g = new GraphBuilder();
   const n = s.nodes;
   g.initializer('half', [], Float32Array.of(0.5));
-  g.initializer('offDiagonal', [n, n], Float32Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1)));
+  g.initializer(
+    'offDiagonal',
+    [n, n],
+    Float32Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1)),
+  );
   return g;
 }
 
@@ -84,7 +92,10 @@ function addForward(g: GraphBuilder, s: Shape, saved: boolean): void {
   // L̃ from the learnable adjacency.
   const r = g.node('Relu', [g.input('adj', [N, N], false)]);
   const a = g.node('Mul', [g.node('Mul', [g.node('Add', [r, g.node('Transpose', [r])]), 'half']), 'offDiagonal'], {}, 'adjA');
-  const deg = g.node('Add', [g.node('ReduceSum', [a, g.int64Initializer('degAxis', [1], [1])], { keepdims: 1 }), g.initializer('degEps', [], Float32Array.of(1e-10))]);
+  const deg = g.node('Add', [
+    g.node('ReduceSum', [a, g.int64Initializer('degAxis', [1], [1])], { keepdims: 1 }),
+    g.initializer('degEps', [], Float32Array.of(1e-10)),
+  ]);
   const u = g.node('Reciprocal', [g.node('Sqrt', [deg])], {}, 'dinv');
   const lap = g.node('Mul', [g.node('Mul', [a, u]), g.node('Transpose', [u])], {}, 'lap');
   // Graph convolution (Chebyshev, K = 2) and ReLU.
@@ -129,7 +140,10 @@ function addBackward(g: GraphBuilder, s: Shape, src: Source, dLogits: string, fe
   g.node('Gemm', [rowsOf(g, src('lx', [N * F]), F, 'lx'), dp], { transA: 1 }, 'dW1');
   const dlxT = toNodeMajor(g, s, g.node('Gemm', [dp, src('W1', [F, H], false)], { transB: 1 }));
   const lap = src('lap', [N, N], false);
-  let dxn = g.node('Add', [g.node('Gemm', [dp, src('W0', [F, H], false)], { transB: 1 }), toSampleMajor(g, s, g.node('Gemm', [lap, dlxT], { transA: 1 }))]);
+  let dxn = g.node('Add', [
+    g.node('Gemm', [dp, src('W0', [F, H], false)], { transB: 1 }),
+    toSampleMajor(g, s, g.node('Gemm', [lap, dlxT], { transA: 1 })),
+  ]);
   if (featureGrads) dxn = g.node('Add', [dxn, rowsOf(g, g.input('df1', [N * F]), F, 'df1')]);
   colSum(g.node('Mul', [dxn, rowsOf(g, src('xhat', [N * F]), F, 'xhat')]), 'dgamma');
   colSum(dxn, 'dbeta');
@@ -145,7 +159,15 @@ function addBackward(g: GraphBuilder, s: Shape, src: Source, dLogits: string, fe
   const ds = g.node('Mul', [da, 'offDiagonal']);
   const dr = g.node('Mul', [g.node('Add', [ds, g.node('Transpose', [ds])]), 'half']);
   g.node('Where', [g.node('Greater', [src('adj', [N, N], false), zero]), dr, zero], {}, 'dadj');
-  const dims: Record<string, number[]> = { dgamma: [F], dbeta: [F], dadj: [N, N], dW0: [F, H], dW1: [F, H], dWh: [N * H, s.classes], dbh: [s.classes] };
+  const dims: Record<string, number[]> = {
+    dgamma: [F],
+    dbeta: [F],
+    dadj: [N, N],
+    dW0: [F, H],
+    dW1: [F, H],
+    dWh: [N * H, s.classes],
+    dbh: [s.classes],
+  };
   for (const k of GRADS) g.output(k, dims[k]!, false);
 }
 
@@ -186,7 +208,15 @@ export function createDgcnnOrtEngine(layers: DgcnnLayers): Promise<TrainEngine |
     f1: { output: 'f1', dim: nodes * feats },
     f2: { output: 'f2', dim: nodes * hidden },
     df1Input: true,
-    weights: { gamma: layers.bn.gamma, beta: layers.bn.beta, adj: layers.adj, W0: layers.w0, W1: layers.w1, Wh: layers.head.w, bh: layers.head.b },
+    weights: {
+      gamma: layers.bn.gamma,
+      beta: layers.bn.beta,
+      adj: layers.adj,
+      W0: layers.w0,
+      W1: layers.w1,
+      Wh: layers.head.w,
+      bh: layers.head.b,
+    },
     savedFeeds: ['adj', 'W0', 'W1', 'Wh'],
     savedOutputs: ['f1', 'f2', 'xhat', 'lx', 'adjA', 'dinv', 'lap'],
     grads: GRADS,

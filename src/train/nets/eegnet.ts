@@ -51,7 +51,10 @@ export class EegNetMini extends StoredModule implements Network {
   /** Constant [F1, F1·D] 0/1 matrix sending input map f to output maps f·D … f·D+D−1. */
   private readonly expand: tf.Tensor2D;
 
-  constructor(readonly spec: ArchSpec, seed: number) {
+  constructor(
+    readonly spec: ArchSpec,
+    seed: number,
+  ) {
     super(seed);
     if (spec.arch !== 'eegnet') throw new Error(`EegNetMini cannot build arch "${spec.arch}"`);
     const { channels, bands } = spec.input;

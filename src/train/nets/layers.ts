@@ -157,7 +157,13 @@ export class BatchNorm {
   readonly variance: tf.Variable;
   private pending: Array<{ mean: tf.Tensor; variance: tf.Tensor; n: number }> = [];
   private pendingHost: Array<{ mean: Float32Array; variance: Float32Array; n: number }> = [];
-  constructor(store: ParamStore, name: string, dim: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    dim: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
     this.gamma = store.add(`${name}.gamma`, [dim], () => 1);
     this.beta = store.add(`${name}.beta`, [dim], () => 0);
     this.mean = store.add(`${name}.running_mean`, [dim], () => 0, false);
@@ -261,7 +267,10 @@ export function denseBnRelu(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, trainin
         const [dbeta, dgamma] = columnSumAndDot(hostValues(da), hostValues(sxhat), n, h); // Σ da, Σ da·x̂
         // dL/dz = k·(da − mean(da) − x̂·mean(da·x̂)) with k = γ·rstd, computed as da·k − x̂·(k·dγ/n) − k·dβ/n.
         const k = g.map((gj, j) => gj * rstd[j]!);
-        const dz = tf.sub(tf.sub(tf.mul(da, row(k)), tf.mul(sxhat, row(k.map((kj, j) => (kj * dgamma[j]!) / n)))), row(k.map((kj, j) => (kj * dbeta[j]!) / n))) as tf.Tensor2D;
+        const dz = tf.sub(
+          tf.sub(tf.mul(da, row(k)), tf.mul(sxhat, row(k.map((kj, j) => (kj * dgamma[j]!) / n)))),
+          row(k.map((kj, j) => (kj * dbeta[j]!) / n)),
+        ) as tf.Tensor2D;
         const grads = [tf.matMul(transpose2d(sx), dz), colSum(dz), tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
         return inputGrad ? [tf.matMul(dz, transpose2d(sw)), ...grads] : grads;
       },
@@ -307,7 +316,12 @@ function denseBnReluHost(dense: Dense, bn: BatchNorm, x: tf.Tensor2D, inputGrad:
       gradFunc: (dy: tf.Tensor) => {
         const bw = bnReluBackward(hostValues(dy), fw.y, fw.xhat, g, fw.rstd, n, h);
         const dz = tensorFrom(bw.dz, [n, h]) as tf.Tensor2D;
-        const grads = [tf.matMul(tensorFrom(transposed(xv, n, inDim), [inDim, n]) as tf.Tensor2D, dz), tf.tensor1d(bw.dbias), tf.tensor1d(bw.dgamma), tf.tensor1d(bw.dbeta)];
+        const grads = [
+          tf.matMul(tensorFrom(transposed(xv, n, inDim), [inDim, n]) as tf.Tensor2D, dz),
+          tf.tensor1d(bw.dbias),
+          tf.tensor1d(bw.dgamma),
+          tf.tensor1d(bw.dbeta),
+        ];
         return inputGrad ? [tf.matMul(dz, tensorFrom(transposed(wv, inDim, h), [h, inDim]) as tf.Tensor2D), ...grads] : grads;
       },
     };

@@ -17,7 +17,10 @@ export class Mlp extends StoredModule implements Network {
   private readonly bns: BatchNorm[] = [];
   private readonly head: Dense;
 
-  constructor(readonly spec: ArchSpec, seed: number) {
+  constructor(
+    readonly spec: ArchSpec,
+    seed: number,
+  ) {
     super(seed);
     if (spec.arch !== 'mlp') throw new Error(`Mlp cannot build arch "${spec.arch}"`);
     const inDim = spec.input.channels * spec.input.bands;

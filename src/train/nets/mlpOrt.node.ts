@@ -53,7 +53,18 @@ function addForward(g: GraphBuilder, s: Shape, saved: boolean): void {
     const xhat = g.node('Mul', [zc, rstd], {}, `xhat${i}`);
     const y = g.node('Add', [g.node('Mul', [xhat, g.input(`g${i}`, [s.hidden], false)]), g.input(`be${i}`, [s.hidden], false)]);
     h = g.node('Relu', [y], {}, `a${i}`);
-    const outs = saved ? ([[`a${i}`, true], [`xhat${i}`, true], [`mean${i}`, false], [`var${i}`, false], [`rstd${i}`, false]] as const) : ([[`mean${i}`, false], [`var${i}`, false]] as const);
+    const outs = saved
+      ? ([
+          [`a${i}`, true],
+          [`xhat${i}`, true],
+          [`mean${i}`, false],
+          [`var${i}`, false],
+          [`rstd${i}`, false],
+        ] as const)
+      : ([
+          [`mean${i}`, false],
+          [`var${i}`, false],
+        ] as const);
     for (const [name, batch] of outs) g.output(name, batch ? [s.hidden] : [1, s.hidden], batch);
   }
   g.node('Gemm', [h, g.input('Wh', [s.hidden, s.classes], false), g.input('bh', [s.classes], false)], {}, 'logits');

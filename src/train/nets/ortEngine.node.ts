@@ -97,7 +97,12 @@ function sessionsFor(ort: Ort, layout: EngineLayout): Promise<Sessions> {
   let p = sessions.get(layout.key);
   if (!p) {
     // One intra-op thread: deterministic, and on the 2-core machines we measured faster than two at these sizes.
-    const opts: import('onnxruntime-node').InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    const opts: import('onnxruntime-node').InferenceSession.SessionOptions = {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    };
     const make = (graph: Uint8Array) => ort.InferenceSession.create(graph, opts);
     const g = layout.graphs();
     p = Promise.all([make(g.forward), make(g.backward), make(g.crossEntropyStep)]).then(([fwd, bwd, ceStep]) => ({ fwd, bwd, ceStep }));
@@ -119,7 +124,11 @@ class OrtEngine implements TrainEngine {
   private saved: Record<string, OrtTensor> | null = null;
   private n = 0;
 
-  constructor(private readonly ort: Ort, private readonly sessions: Sessions, private readonly layout: EngineLayout) {
+  constructor(
+    private readonly ort: Ort,
+    private readonly sessions: Sessions,
+    private readonly layout: EngineLayout,
+  ) {
     this.name = engineName(ort);
   }
 
@@ -138,7 +147,8 @@ class OrtEngine implements TrainEngine {
   }
 
   private queueStats(out: Record<string, OrtTensor>, n: number): void {
-    for (const s of this.layout.stats) s.bn.queueHostStats(out[s.mean]!.data as Float32Array, out[s.variance]!.data as Float32Array, s.rows(n));
+    for (const s of this.layout.stats)
+      s.bn.queueHostStats(out[s.mean]!.data as Float32Array, out[s.variance]!.data as Float32Array, s.rows(n));
   }
 
   async forward(x: Float32Array, n: number): Promise<HostForward> {

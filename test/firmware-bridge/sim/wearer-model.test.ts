@@ -22,7 +22,18 @@ describe('synthetic wearer model', () => {
 
   it('puts the band power the model asks for into the raw signal (variance ≈ sum of band + background powers)', () => {
     const world = new EmotionWorld({ seed: 9, classes, eegNoise: 0 });
-    const t = synthesizeTrial({ world, subject: 0, session: 0, trial: 0, label: 0, windows: 30, windowSec: 4, fs: 200, sites: ['CZ'], eyeDims: 0 });
+    const t = synthesizeTrial({
+      world,
+      subject: 0,
+      session: 0,
+      trial: 0,
+      label: 0,
+      windows: 30,
+      windowSec: 4,
+      fs: 200,
+      sites: ['CZ'],
+      eyeDims: 0,
+    });
     const x = t.eeg[0]!;
     const mean = x.reduce((s, v) => s + v, 0) / x.length;
     const rms = Math.sqrt(x.reduce((s, v) => s + (v - mean) ** 2, 0) / x.length);
@@ -35,15 +46,28 @@ describe('synthetic wearer model', () => {
   it('makes emotions separable in band energy at a headband site', () => {
     const world = defaultWorld();
     const energy = (label: number) => {
-      const t = synthesizeTrial({ world, subject: 2, session: 0, trial: 10 + label, label, windows: 10, windowSec: 4, fs: 200, sites: ['TP7'], eyeDims: 0 });
+      const t = synthesizeTrial({
+        world,
+        subject: 2,
+        session: 0,
+        trial: 10 + label,
+        label,
+        windows: 10,
+        windowSec: 4,
+        fs: 200,
+        sites: ['TP7'],
+        eyeDims: 0,
+      });
       const m = new Float64Array(5);
-      for (let w = 0; w < 10; w++) seedBandEnergy(t.eeg[0]!.subarray(w * 800, (w + 1) * 800), 200, { nfft: 1024 }).forEach((e, b) => (m[b]! += Math.log(e) / 10));
+      for (let w = 0; w < 10; w++)
+        seedBandEnergy(t.eeg[0]!.subarray(w * 800, (w + 1) * 800), 200, { nfft: 1024 }).forEach((e, b) => (m[b]! += Math.log(e) / 10));
       return m;
     };
     const e = [0, 1, 2, 3].map(energy);
     // Some band must differ between some pair of emotions by clearly more than the within-class noise (σ≈0.25/√10).
     let maxDiff = 0;
-    for (let a = 0; a < 4; a++) for (let b = a + 1; b < 4; b++) for (let k = 0; k < 5; k++) maxDiff = Math.max(maxDiff, Math.abs(e[a]![k]! - e[b]![k]!));
+    for (let a = 0; a < 4; a++)
+      for (let b = a + 1; b < 4; b++) for (let k = 0; k < 5; k++) maxDiff = Math.max(maxDiff, Math.abs(e[a]![k]! - e[b]![k]!));
     expect(maxDiff).toBeGreaterThan(0.4);
   });
 
@@ -61,7 +85,18 @@ describe('synthetic wearer model', () => {
 
   it('latent gains control what each modality sees of the emotion', () => {
     const trial = (world: EmotionWorld, label: number) =>
-      synthesizeTrial({ world, subject: 1, session: 1, trial: 5, label, windows: 2, windowSec: 4, fs: 200, sites: ['FP1', 'O2'], eyeDims: 31 });
+      synthesizeTrial({
+        world,
+        subject: 1,
+        session: 1,
+        trial: 5,
+        label,
+        windows: 2,
+        windowSec: 4,
+        fs: 200,
+        sites: ['FP1', 'O2'],
+        eyeDims: 31,
+      });
     // Same (subject, session, trial) → same random draws; only the label's prototype differs.
     const zero = new Array<number>(6).fill(0);
     const eegBlind = new EmotionWorld({ seed: 5, classes, eegLatentGain: zero });

@@ -203,7 +203,10 @@ export class FakePeripheral extends EventEmitter implements NoblePeripheralLike 
     await this.current?.disconnect();
   }
 
-  async discoverSomeServicesAndCharacteristicsAsync(serviceUUIDs: string[], characteristicUUIDs: string[]): Promise<{ services: FakeService[]; characteristics: FakeCharacteristic[] }> {
+  async discoverSomeServicesAndCharacteristicsAsync(
+    serviceUUIDs: string[],
+    characteristicUUIDs: string[],
+  ): Promise<{ services: FakeService[]; characteristics: FakeCharacteristic[] }> {
     await this.gate('discover');
     const dev = this.device();
     const wantS = new Set(serviceUUIDs.map((u) => normaliseUuid(u)));
@@ -333,7 +336,8 @@ export function fakeNobleModule(noble: FakeNoble): NobleModuleLike & { withBindi
     default: noble,
     withBindings: (...args: unknown[]) => (calls.push(args), noble),
     // The messages of the Bluetooth Core spec's error code table, as noble's hciStatusMessage gives them.
-    hciStatusMessage: (r: NobleDisconnectReason) => ({ 8: 'Connection Timeout', 22: 'Connection Terminated By Local Host' })[Number(r)] ?? `Unknown HCI status ${String(r)}`,
+    hciStatusMessage: (r: NobleDisconnectReason) =>
+      ({ 8: 'Connection Timeout', 22: 'Connection Terminated By Local Host' })[Number(r)] ?? `Unknown HCI status ${String(r)}`,
     withBindingsCalls: calls,
   };
 }

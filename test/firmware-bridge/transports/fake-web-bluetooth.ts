@@ -133,7 +133,9 @@ export class FakeService implements BluetoothRemoteGATTServiceLike {
     });
   }
   getCharacteristics(uuid?: string): Promise<FakeCharacteristic[]> {
-    return this.server.op('characteristics', async () => this.characteristics.filter((c) => uuid === undefined || c.uuid === normaliseUuid(uuid)));
+    return this.server.op('characteristics', async () =>
+      this.characteristics.filter((c) => uuid === undefined || c.uuid === normaliseUuid(uuid)),
+    );
   }
 }
 
@@ -151,7 +153,8 @@ export class FakeServer implements BluetoothRemoteGATTServerLike {
 
   /** One GATT operation: fails if another is in flight (as Chrome does), takes a little while. */
   async op<T>(kind: Op, f: (dev: GattPeripheral) => Promise<T>): Promise<T> {
-    if (kind !== 'connect' && (!this.connected || !this.current)) throw domError('NetworkError', 'GATT Server is disconnected. Cannot perform GATT operations.');
+    if (kind !== 'connect' && (!this.connected || !this.current))
+      throw domError('NetworkError', 'GATT Server is disconnected. Cannot perform GATT operations.');
     if (this.inFlight > 0) {
       this.rejectedBusy++;
       throw domError('NetworkError', 'GATT operation already in progress.');
@@ -177,7 +180,8 @@ export class FakeServer implements BluetoothRemoteGATTServerLike {
     this.services = [];
     const allowed = this.device.allowed;
     for (const s of dev.services) if (allowed.has(s)) this.services.push(new FakeService(this, s));
-    for (const c of dev.characteristics) this.services.find((s) => s.uuid === serviceOf(c, dev.services))?.characteristics.push(new FakeCharacteristic(this, c));
+    for (const c of dev.characteristics)
+      this.services.find((s) => s.uuid === serviceOf(c, dev.services))?.characteristics.push(new FakeCharacteristic(this, c));
     dev.onDisconnect(() => {
       if (this.current !== dev) return;
       this.current = null;
@@ -195,7 +199,8 @@ export class FakeServer implements BluetoothRemoteGATTServerLike {
   getPrimaryService(uuid: string): Promise<FakeService> {
     return this.op('services', async () => {
       const u = normaliseUuid(uuid);
-      if (!this.device.allowed.has(u)) throw domError('SecurityError', `Origin is not allowed to access the service. Tip: Add the service UUID to 'optionalServices'.`);
+      if (!this.device.allowed.has(u))
+        throw domError('SecurityError', `Origin is not allowed to access the service. Tip: Add the service UUID to 'optionalServices'.`);
       const s = this.services.find((x) => x.uuid === u);
       if (!s) throw domError('NotFoundError', `No Services matching UUID ${uuid} found in Device.`);
       return s;
@@ -248,13 +253,23 @@ export class FakeBluetooth implements BluetoothLike {
 
   async requestDevice(options: RequestDeviceOptionsLike): Promise<FakeDevice> {
     this.requests.push(options);
-    if (this.failWith) throw domError(this.failWith, this.failWith === 'NotFoundError' ? 'User cancelled the requestDevice() chooser.' : 'Must be handling a user gesture to show a permission request.');
-    if (!options.acceptAllDevices && !options.filters?.length) throw new TypeError("Either 'filters' should be present or 'acceptAllDevices' should be true, but not both.");
+    if (this.failWith)
+      throw domError(
+        this.failWith,
+        this.failWith === 'NotFoundError'
+          ? 'User cancelled the requestDevice() chooser.'
+          : 'Must be handling a user gesture to show a permission request.',
+      );
+    if (!options.acceptAllDevices && !options.filters?.length)
+      throw new TypeError("Either 'filters' should be present or 'acceptAllDevices' should be true, but not both.");
     const filterServices = (options.filters ?? []).flatMap((f) => f.services ?? []).map((u) => normaliseUuid(u));
     const matches = (d: FakeDevice) =>
       options.acceptAllDevices ||
       (options.filters ?? []).some(
-        (f) => (!f.services || f.services.every((u) => d.spec.advertised.includes(normaliseUuid(u)))) && (!f.namePrefix || d.name.startsWith(f.namePrefix)) && (!f.name || d.name === f.name),
+        (f) =>
+          (!f.services || f.services.every((u) => d.spec.advertised.includes(normaliseUuid(u)))) &&
+          (!f.namePrefix || d.name.startsWith(f.namePrefix)) &&
+          (!f.name || d.name === f.name),
       );
     // The user picks the first device the chooser lists.
     const d = this.devices.find(matches);

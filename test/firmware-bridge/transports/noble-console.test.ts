@@ -18,7 +18,10 @@ describe('noble console warnings', () => {
     console.log('               or see README for information on running without root/sudo:');
     console.log('unrelated output', 42);
     console.log('               indented, but not after a noble warning');
-    expect(lines).toEqual(['noble warning: adapter state unauthorized, please run as root or with sudo', '               or see README for information on running without root/sudo:']);
+    expect(lines).toEqual([
+      'noble warning: adapter state unauthorized, please run as root or with sudo',
+      '               or see README for information on running without root/sudo:',
+    ]);
     expect(log.mock.calls).toEqual([['unrelated output', 42], ['               indented, but not after a noble warning']]);
     await t.close();
     // After close the lines are still kept off stdout (noble's singleton may print at any time), just not to this hook.

@@ -12,7 +12,13 @@ import { VirtualGanglion } from '../../../firmware-bridge/sim/virtual-ganglion.j
 import { VirtualMuse } from '../../../firmware-bridge/sim/virtual-muse.js';
 import { VirtualOpenEeg } from '../../../firmware-bridge/sim/virtual-open-eeg.js';
 import type { VirtualPeripheral } from '../../../firmware-bridge/sim/base.js';
-import { NobleTransport, createNobleTransport, loadError, toNobleUuid, type NobleTransportOptions } from '../../../firmware-bridge/transports/noble.node.js';
+import {
+  NobleTransport,
+  createNobleTransport,
+  loadError,
+  toNobleUuid,
+  type NobleTransportOptions,
+} from '../../../firmware-bridge/transports/noble.node.js';
 import { probeDevice } from '../../../firmware-bridge/transports/probe.js';
 import { TransportError } from '../../../firmware-bridge/transports/transport.js';
 import { FakeNoble, fakeNobleModule, nobleIdOf, type FakeDeviceSpec, type FakePeripheral } from './fake-noble.js';
@@ -25,25 +31,66 @@ const HRM_ADDR = 'e1:22:33:44:47:11';
 
 /** A room with four headbands and a heart-rate strap; `made` collects the virtual devices behind each connection. */
 function room(opts: { states?: string[]; muse?: Partial<FakeDeviceSpec>; scanError?: Error } = {}) {
-  const noble = new FakeNoble({ ...(opts.states ? { states: opts.states } : {}), ...(opts.scanError ? { scanError: opts.scanError } : {}) });
+  const noble = new FakeNoble({
+    ...(opts.states ? { states: opts.states } : {}),
+    ...(opts.scanError ? { scanError: opts.scanError } : {}),
+  });
   const made: VirtualPeripheral[] = [];
-  const mk = <T extends VirtualPeripheral>(f: () => T) => () => {
-    const d = f();
-    made.push(d);
-    return d;
-  };
-  const muse = noble.add({ address: MUSE_ADDR, name: 'Muse-1A2B', rssi: -55, advertisedServices: [MUSE.service], create: mk(() => new VirtualMuse({ clock: 'manual', seed: 7, batteryPercent: 80 })), ...opts.muse });
-  const athena = noble.add({ address: ATHENA_ADDR, name: 'MuseS-7C3D', rssi: -66, advertisedServices: [MUSE.service], create: mk(() => new VirtualAthena({ clock: 'manual', seed: 2, batteryPercent: 35 })) });
-  const ganglion = noble.add({ address: GANGLION_ADDR, name: 'Ganglion-4E5F', rssi: -70, advertisedServices: [GANGLION.service], create: mk(() => new VirtualGanglion({ clock: 'manual', seed: 3 })) });
-  const open = noble.add({ address: OPEN_ADDR, name: 'CMCRD-0C12', rssi: -80, advertisedServices: [OPEN_EEG.service], advertisedBattery: 42, create: mk(() => new VirtualOpenEeg({ clock: 'manual', seed: 4, batteryPercent: 12 })) });
-  noble.add({ address: HRM_ADDR, name: 'HRM-Pro:4711', rssi: -60, advertisedServices: [uuid16(0x180d)], create: () => new VirtualMuse({ clock: 'manual' }) });
+  const mk =
+    <T extends VirtualPeripheral>(f: () => T) =>
+    () => {
+      const d = f();
+      made.push(d);
+      return d;
+    };
+  const muse = noble.add({
+    address: MUSE_ADDR,
+    name: 'Muse-1A2B',
+    rssi: -55,
+    advertisedServices: [MUSE.service],
+    create: mk(() => new VirtualMuse({ clock: 'manual', seed: 7, batteryPercent: 80 })),
+    ...opts.muse,
+  });
+  const athena = noble.add({
+    address: ATHENA_ADDR,
+    name: 'MuseS-7C3D',
+    rssi: -66,
+    advertisedServices: [MUSE.service],
+    create: mk(() => new VirtualAthena({ clock: 'manual', seed: 2, batteryPercent: 35 })),
+  });
+  const ganglion = noble.add({
+    address: GANGLION_ADDR,
+    name: 'Ganglion-4E5F',
+    rssi: -70,
+    advertisedServices: [GANGLION.service],
+    create: mk(() => new VirtualGanglion({ clock: 'manual', seed: 3 })),
+  });
+  const open = noble.add({
+    address: OPEN_ADDR,
+    name: 'CMCRD-0C12',
+    rssi: -80,
+    advertisedServices: [OPEN_EEG.service],
+    advertisedBattery: 42,
+    create: mk(() => new VirtualOpenEeg({ clock: 'manual', seed: 4, batteryPercent: 12 })),
+  });
+  noble.add({
+    address: HRM_ADDR,
+    name: 'HRM-Pro:4711',
+    rssi: -60,
+    advertisedServices: [uuid16(0x180d)],
+    create: () => new VirtualMuse({ clock: 'manual' }),
+  });
   return { noble, made, muse, athena, ganglion, open };
 }
 
 const transports: NobleTransport[] = [];
 function transport(noble: FakeNoble, opts: NobleTransportOptions = {}): NobleTransport {
   const mod = fakeNobleModule(noble);
-  const t = createNobleTransport({ load: async () => mod, timeouts: { connectMs: 500, operationMs: 500, powerOnMs: 500, discoverMs: 500 }, ...opts });
+  const t = createNobleTransport({
+    load: async () => mod,
+    timeouts: { connectMs: 500, operationMs: 500, powerOnMs: 500, discoverMs: 500 },
+    ...opts,
+  });
   transports.push(t);
   return t;
 }
@@ -84,7 +131,16 @@ describe('noble transport: scan', () => {
     // Repeated advertisements (allowDuplicates) still give one result per device and one onResult call.
     expect(heard.sort()).toEqual(['CMCRD-0C12', 'Ganglion-4E5F', 'Muse-1A2B', 'MuseS-7C3D']);
     const byName = new Map(found.map((r) => [r.name, r]));
-    expect(byName.get('Muse-1A2B')).toEqual({ transport: 'noble', id: nobleIdOf(MUSE_ADDR), name: 'Muse-1A2B', address: MUSE_ADDR, rssi: -55, services: [MUSE.service], kind: 'muse', battery: null });
+    expect(byName.get('Muse-1A2B')).toEqual({
+      transport: 'noble',
+      id: nobleIdOf(MUSE_ADDR),
+      name: 'Muse-1A2B',
+      address: MUSE_ADDR,
+      rssi: -55,
+      services: [MUSE.service],
+      kind: 'muse',
+      battery: null,
+    });
     // Athena advertises like a Muse 2: the scan cannot tell them apart.
     expect(byName.get('MuseS-7C3D')!.kind).toBe('muse');
     expect(byName.get('Ganglion-4E5F')!.kind).toBe('ganglion');
@@ -198,7 +254,10 @@ describe('noble transport: disconnects', () => {
     await dev.subscribe(MUSE.eeg.TP9, () => got.push(1));
     made[0]!.drop('out of range');
     expect(reasons).toEqual(['Connection Timeout (0x08)']);
-    await expect(dev.write(MUSE.control, Uint8Array.of(2, 0x68, 0x0a))).rejects.toMatchObject({ name: 'TransportError', code: 'disconnected' });
+    await expect(dev.write(MUSE.control, Uint8Array.of(2, 0x68, 0x0a))).rejects.toMatchObject({
+      name: 'TransportError',
+      code: 'disconnected',
+    });
     await dev.disconnect(); // no second event
     expect(reasons).toHaveLength(1);
   });
@@ -256,18 +315,28 @@ describe('noble transport: timeouts', () => {
 
   it('discovery, writes, reads and subscribes that hang time out', async () => {
     for (const op of ['write', 'read', 'subscribe'] as const) {
-      const { noble } = room({ muse: { hang: [op], create: () => new VirtualOpenEeg({ clock: 'manual' }), advertisedServices: [MUSE.service] } });
+      const { noble } = room({
+        muse: { hang: [op], create: () => new VirtualOpenEeg({ clock: 'manual' }), advertisedServices: [MUSE.service] },
+      });
       const t = transport(noble, { timeouts: { operationMs: 40 } });
       await t.scan({ durationMs: 30 });
       const dev = await t.connect(nobleIdOf(MUSE_ADDR));
-      const call = op === 'write' ? dev.write(OPEN_EEG.control, Uint8Array.of(1)) : op === 'read' ? dev.read(BATTERY_SERVICE.level) : dev.subscribe(OPEN_EEG.data, () => undefined);
+      const call =
+        op === 'write'
+          ? dev.write(OPEN_EEG.control, Uint8Array.of(1))
+          : op === 'read'
+            ? dev.read(BATTERY_SERVICE.level)
+            : dev.subscribe(OPEN_EEG.data, () => undefined);
       await expect(call).rejects.toMatchObject({ code: 'timeout', message: expect.stringMatching(/timed out after 40 ms/) });
       await dev.disconnect();
     }
     const { noble, muse } = room({ muse: { hang: ['discover'] } });
     const t = transport(noble, { timeouts: { discoverMs: 40 } });
     await t.scan({ durationMs: 30 });
-    await expect(t.connect(nobleIdOf(MUSE_ADDR))).rejects.toMatchObject({ code: 'timeout', message: expect.stringMatching(/discovering the services of Muse-1A2B/) });
+    await expect(t.connect(nobleIdOf(MUSE_ADDR))).rejects.toMatchObject({
+      code: 'timeout',
+      message: expect.stringMatching(/discovering the services of Muse-1A2B/),
+    });
     expect(muse.disconnectCalls).toBe(1); // the half-open link is closed
   });
 
@@ -292,19 +361,51 @@ describe('noble transport: no adapter, no permission, no library', () => {
     expect((err as Error).message).toMatch(text);
   };
 
-  it('"unsupported" → no-adapter, saying to check the adapter and BlueZ', () => expectError({ states: ['unsupported'] }, 'no-adapter', /no Bluetooth LE adapter.*bluetoothctl list.*BlueZ.*systemctl enable --now bluetooth.*NOBLE_HCI_DEVICE_ID/));
-  it('"poweredOff" that stays → adapter-off, saying how to power it on', () => expectError({ states: ['poweredOff'] }, 'adapter-off', /powered off.*bluetoothctl power on.*rfkill unblock bluetooth/));
-  it('"unauthorized" → no-permission, with the setcap command', () => expectError({ states: ['unauthorized'] }, 'no-permission', /sudo setcap cap_net_raw,cap_net_admin\+eip \$\(eval readlink -f \$\(which node\)\)/));
-  it('EPERM from the HCI socket while scanning → no-permission', () => expectError({ scanError: Object.assign(new Error('EPERM, Operation not permitted'), { code: 'EPERM' }) }, 'no-permission', /setcap cap_net_raw,cap_net_admin/));
-  it('EACCES while loading the binding → no-permission', () => expectError({ load: async () => Promise.reject(Object.assign(new Error('socket: permission denied'), { code: 'EACCES' })) }, 'no-permission', /setcap/));
+  it('"unsupported" → no-adapter, saying to check the adapter and BlueZ', () =>
+    expectError(
+      { states: ['unsupported'] },
+      'no-adapter',
+      /no Bluetooth LE adapter.*bluetoothctl list.*BlueZ.*systemctl enable --now bluetooth.*NOBLE_HCI_DEVICE_ID/,
+    ));
+  it('"poweredOff" that stays → adapter-off, saying how to power it on', () =>
+    expectError({ states: ['poweredOff'] }, 'adapter-off', /powered off.*bluetoothctl power on.*rfkill unblock bluetooth/));
+  it('"unauthorized" → no-permission, with the setcap command', () =>
+    expectError(
+      { states: ['unauthorized'] },
+      'no-permission',
+      /sudo setcap cap_net_raw,cap_net_admin\+eip \$\(eval readlink -f \$\(which node\)\)/,
+    ));
+  it('EPERM from the HCI socket while scanning → no-permission', () =>
+    expectError(
+      { scanError: Object.assign(new Error('EPERM, Operation not permitted'), { code: 'EPERM' }) },
+      'no-permission',
+      /setcap cap_net_raw,cap_net_admin/,
+    ));
+  it('EACCES while loading the binding → no-permission', () =>
+    expectError(
+      { load: async () => Promise.reject(Object.assign(new Error('socket: permission denied'), { code: 'EACCES' })) },
+      'no-permission',
+      /setcap/,
+    ));
   it('the package missing → not-installed, with the install command', () =>
     expectError(
-      { load: async () => Promise.reject(Object.assign(new Error("Cannot find package '@stoprocent/noble' imported from /app/dist/x.js"), { code: 'ERR_MODULE_NOT_FOUND' })) },
+      {
+        load: async () =>
+          Promise.reject(
+            Object.assign(new Error("Cannot find package '@stoprocent/noble' imported from /app/dist/x.js"), {
+              code: 'ERR_MODULE_NOT_FOUND',
+            }),
+          ),
+      },
       'not-installed',
       /npm install @stoprocent\/noble/,
     ));
   it('the native binding failing to load → not-installed, with the rebuild command', () =>
-    expectError({ load: async () => Promise.reject(new Error('No native build was found for platform=linux arch=riscv64')) }, 'not-installed', /No native build.*npm rebuild @stoprocent\/noble/));
+    expectError(
+      { load: async () => Promise.reject(new Error('No native build was found for platform=linux arch=riscv64')) },
+      'not-installed',
+      /No native build.*npm rebuild @stoprocent\/noble/,
+    ));
 
   it('a transient "poweredOff" while the adapter comes up is not an error', async () => {
     const { noble } = room({ states: ['poweredOff', 'poweredOn'] });
@@ -313,7 +414,9 @@ describe('noble transport: no adapter, no permission, no library', () => {
   });
 
   it('loadError is the same mapping the CLI sees (pure function)', () => {
-    expect(loadError(Object.assign(new Error("Cannot find package 'dbus-next'"), { code: 'ERR_MODULE_NOT_FOUND' })).message).toMatch(/npm install dbus-next/);
+    expect(loadError(Object.assign(new Error("Cannot find package 'dbus-next'"), { code: 'ERR_MODULE_NOT_FOUND' })).message).toMatch(
+      /npm install dbus-next/,
+    );
   });
 
   it('uses withBindings only when asked for other bindings, and stops noble on close (releasing the HCI socket)', async () => {

@@ -50,7 +50,12 @@ describe('simulated scanner', () => {
 
   it('each device connects as the existing virtual headband of its kind, with its battery level', async () => {
     const t = createSimTransport();
-    const classes = { 'Muse-1A2B': VirtualMuse, 'MuseS-7C3D': VirtualAthena, 'Ganglion-4E5F': VirtualGanglion, 'CMCRD-0C12': VirtualOpenEeg };
+    const classes = {
+      'Muse-1A2B': VirtualMuse,
+      'MuseS-7C3D': VirtualAthena,
+      'Ganglion-4E5F': VirtualGanglion,
+      'CMCRD-0C12': VirtualOpenEeg,
+    };
     const probes: Record<string, unknown> = {};
     for (const a of DEFAULT_SIM_FLEET) {
       const dev = await t.connect(simDeviceId(a.name));
@@ -76,7 +81,10 @@ describe('simulated scanner', () => {
     const v = dev as VirtualPeripheral;
     const dec = new DeviceDecoder('muse');
     const recs: DecodedRecord[] = [];
-    const s = await startStream(dev, (c, b, tm) => recs.push(...dec.push(c, b, tm)), { wait: async (ms) => v.advance(ms), keepAlive: false });
+    const s = await startStream(dev, (c, b, tm) => recs.push(...dec.push(c, b, tm)), {
+      wait: async (ms) => v.advance(ms),
+      keepAlive: false,
+    });
     for (let i = 0; i < 10; i++) v.advance(100);
     await s.stop();
     const rows = recs.reduce((n, r) => n + (r.kind === 'eeg' ? r.t.length : 0), 0);
@@ -87,7 +95,10 @@ describe('simulated scanner', () => {
     const twin = createSimDevice(t.deviceUri(DEFAULT_SIM_FLEET[0]!)) as VirtualPeripheral;
     const dec2 = new DeviceDecoder('muse');
     const recs2: DecodedRecord[] = [];
-    const s2 = await startStream(twin, (c, b, tm) => recs2.push(...dec2.push(c, b, tm)), { wait: async (ms) => twin.advance(ms), keepAlive: false });
+    const s2 = await startStream(twin, (c, b, tm) => recs2.push(...dec2.push(c, b, tm)), {
+      wait: async (ms) => twin.advance(ms),
+      keepAlive: false,
+    });
     for (let i = 0; i < 10; i++) twin.advance(100);
     await s2.stop();
     const firstEeg = (rs: DecodedRecord[]) => rs.find((r) => r.kind === 'eeg');
@@ -100,7 +111,10 @@ describe('simulated scanner', () => {
       timeouts: { connectMs: 40 },
     });
     await expect(t.connect('sim-Nope')).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/sim-Muse-1A2B/) });
-    await expect(t.connect('sim-HRM-Pro:4711')).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/not a headband/) });
+    await expect(t.connect('sim-HRM-Pro:4711')).rejects.toMatchObject({
+      code: 'not-found',
+      message: expect.stringMatching(/not a headband/),
+    });
     const t0 = performance.now();
     await expect(t.connect('sim-Muse-FAR0')).rejects.toBeInstanceOf(TransportError);
     await expect(t.connect('sim-Muse-FAR0')).rejects.toMatchObject({ code: 'timeout' });
@@ -114,7 +128,11 @@ describe('simulated scanner', () => {
     const a = (await t.connect('sim-Muse-1A2B')) as VirtualPeripheral;
     a.advance(2000);
     a.drop('out of range');
-    await expect(t.connect('sim-Muse-1A2B')).rejects.toMatchObject({ name: 'TransportError', code: 'timeout', message: expect.stringMatching(/connecting to Muse-1A2B \(sim-Muse-1A2B\) timed out: .*out of reach/) });
+    await expect(t.connect('sim-Muse-1A2B')).rejects.toMatchObject({
+      name: 'TransportError',
+      code: 'timeout',
+      message: expect.stringMatching(/connecting to Muse-1A2B \(sim-Muse-1A2B\) timed out: .*out of reach/),
+    });
     a.advance(5000);
     const b = await t.connect('sim-Muse-1A2B');
     expect(b).toBe(a);

@@ -13,7 +13,11 @@ import { VirtualMuse } from '../../../firmware-bridge/sim/virtual-muse.js';
 import { VirtualOpenEeg } from '../../../firmware-bridge/sim/virtual-open-eeg.js';
 import { probeDevice } from '../../../firmware-bridge/transports/probe.js';
 import { TransportError } from '../../../firmware-bridge/transports/transport.js';
-import { connectWebBluetoothDevice, requestHeadband, webBluetoothRequestOptions } from '../../../firmware-bridge/transports/web-bluetooth.js';
+import {
+  connectWebBluetoothDevice,
+  requestHeadband,
+  webBluetoothRequestOptions,
+} from '../../../firmware-bridge/transports/web-bluetooth.js';
 import { FakeBluetooth, type FakeWebDeviceSpec } from './fake-web-bluetooth.js';
 
 function setup(first: 'muse' | 'open' | 'ganglion' = 'muse', extra: Partial<FakeWebDeviceSpec> = {}) {
@@ -24,12 +28,32 @@ function setup(first: 'muse' | 'open' | 'ganglion' = 'muse', extra: Partial<Fake
     return d;
   };
   const specs: Record<string, FakeWebDeviceSpec> = {
-    muse: { id: 'bt-muse-1', name: 'Muse-1A2B', advertised: [MUSE.service], create: mk(() => new VirtualMuse({ clock: 'manual', seed: 11, batteryPercent: 80 })) },
-    open: { id: 'bt-open-1', name: 'CMCRD-0C12', advertised: [OPEN_EEG.service], create: mk(() => new VirtualOpenEeg({ clock: 'manual', seed: 4, batteryPercent: 12 })) },
+    muse: {
+      id: 'bt-muse-1',
+      name: 'Muse-1A2B',
+      advertised: [MUSE.service],
+      create: mk(() => new VirtualMuse({ clock: 'manual', seed: 11, batteryPercent: 80 })),
+    },
+    open: {
+      id: 'bt-open-1',
+      name: 'CMCRD-0C12',
+      advertised: [OPEN_EEG.service],
+      create: mk(() => new VirtualOpenEeg({ clock: 'manual', seed: 4, batteryPercent: 12 })),
+    },
     // This Ganglion advertises no service UUID: only the name prefix filter finds it.
-    ganglion: { id: 'bt-gang-1', name: 'Ganglion-4E5F', advertised: [], create: mk(() => new VirtualGanglion({ clock: 'manual', seed: 3 })) },
+    ganglion: {
+      id: 'bt-gang-1',
+      name: 'Ganglion-4E5F',
+      advertised: [],
+      create: mk(() => new VirtualGanglion({ clock: 'manual', seed: 3 })),
+    },
   };
-  const bluetooth = new FakeBluetooth([{ ...specs[first]!, ...extra }, ...Object.entries(specs).filter(([k]) => k !== first).map(([, s]) => s)]);
+  const bluetooth = new FakeBluetooth([
+    { ...specs[first]!, ...extra },
+    ...Object.entries(specs)
+      .filter(([k]) => k !== first)
+      .map(([, s]) => s),
+  ]);
   return { bluetooth, made };
 }
 
@@ -64,10 +88,16 @@ describe('Web Bluetooth: requestDevice options from the registry', () => {
     }
     expect(o.optionalServices).toContain(BATTERY_SERVICE.service);
     expect(o.optionalServices).toContain(GANGLION.deviceInfoService);
-    for (const u of [...filterServices, ...o.optionalServices!]) expect(u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    for (const u of [...filterServices, ...o.optionalServices!])
+      expect(u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     // Each filter has one condition: a device matching any filter is offered.
     for (const f of o.filters!) expect(Object.keys(f)).toHaveLength(1);
-    expect(webBluetoothRequestOptions(['muse']).filters).toEqual([{ services: [MUSE.service] }, { namePrefix: 'Muse-' }, { namePrefix: 'MuseS-' }, { namePrefix: 'Muse' }]);
+    expect(webBluetoothRequestOptions(['muse']).filters).toEqual([
+      { services: [MUSE.service] },
+      { namePrefix: 'Muse-' },
+      { namePrefix: 'MuseS-' },
+      { namePrefix: 'Muse' },
+    ]);
   });
 });
 
@@ -87,7 +117,9 @@ describe('Web Bluetooth: a Muse session', () => {
     expect(via.seen.length).toBeGreaterThan(200);
     expect(via.seen).toEqual(ref.seen);
     expect(via.recs.filter((r) => r.kind === 'error')).toEqual([]);
-    expect(via.recs.filter((r) => r.kind === 'eeg').reduce((n, r) => n + (r.kind === 'eeg' ? r.t.length : 0), 0)).toBeGreaterThanOrEqual(500);
+    expect(via.recs.filter((r) => r.kind === 'eeg').reduce((n, r) => n + (r.kind === 'eeg' ? r.t.length : 0), 0)).toBeGreaterThanOrEqual(
+      500,
+    );
     const server = bluetooth.devices[0]!.gatt;
     // startStream subscribes to 11 characteristics and writes 5 commands; none overlapped.
     expect(server.maxInFlight).toBe(1);
@@ -103,7 +135,13 @@ describe('Web Bluetooth: a Muse session', () => {
     const { bluetooth } = setup('open');
     const p = await requestHeadband(bluetooth);
     const server = bluetooth.devices[0]!.gatt;
-    const results = await Promise.all([p.read(BATTERY_SERVICE.level), p.read(OPEN_EEG.info), p.write(OPEN_EEG.control, Uint8Array.of(1)), p.read(BATTERY_SERVICE.level), p.subscribe(OPEN_EEG.data, () => undefined)]);
+    const results = await Promise.all([
+      p.read(BATTERY_SERVICE.level),
+      p.read(OPEN_EEG.info),
+      p.write(OPEN_EEG.control, Uint8Array.of(1)),
+      p.read(BATTERY_SERVICE.level),
+      p.subscribe(OPEN_EEG.data, () => undefined),
+    ]);
     expect(Array.from(results[0] as Uint8Array)).toEqual([12]);
     expect(JSON.parse(new TextDecoder().decode(results[1] as Uint8Array))).toMatchObject({ name: 'CMCRD-SIM1' });
     expect(server.maxInFlight).toBe(1);
@@ -168,7 +206,10 @@ describe('Web Bluetooth: timeouts and errors', () => {
   it('a connect that never completes times out and the server is disconnected', async () => {
     const { bluetooth } = setup('muse', { hang: ['connect'] });
     const t0 = performance.now();
-    await expect(requestHeadband(bluetooth, { timeouts: { connectMs: 50 } })).rejects.toMatchObject({ code: 'timeout', message: expect.stringMatching(/connecting to Muse-1A2B timed out after 50 ms/) });
+    await expect(requestHeadband(bluetooth, { timeouts: { connectMs: 50 } })).rejects.toMatchObject({
+      code: 'timeout',
+      message: expect.stringMatching(/connecting to Muse-1A2B timed out after 50 ms/),
+    });
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(bluetooth.devices[0]!.gatt.disconnectCalls).toBeGreaterThanOrEqual(1);
   });
@@ -182,7 +223,10 @@ describe('Web Bluetooth: timeouts and errors', () => {
   });
 
   it('no Web Bluetooth → unsupported; Bluetooth off → no-adapter; chooser closed → cancelled; no user gesture → no-permission', async () => {
-    await expect(requestHeadband(undefined)).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/Chrome.*not Safari on iOS/) });
+    await expect(requestHeadband(undefined)).rejects.toMatchObject({
+      code: 'unsupported',
+      message: expect.stringMatching(/Chrome.*not Safari on iOS/),
+    });
     const off = setup('muse').bluetooth;
     off.available = false;
     await expect(requestHeadband(off)).rejects.toMatchObject({ code: 'no-adapter' });

@@ -87,7 +87,9 @@ describe('decode: paths and byte-order marks', () => {
 
 describe('device URIs', () => {
   it('a repeated sim: option is refused naming it (the last one was kept silently)', async () => {
-    expect(() => parseSimUri('sim:muse?drop=0.1&drop=0.9')).toThrow(/option "drop" is given twice \(drop=0\.1 and drop=0\.9\); give it once/);
+    expect(() => parseSimUri('sim:muse?drop=0.1&drop=0.9')).toThrow(
+      /option "drop" is given twice \(drop=0\.1 and drop=0\.9\); give it once/,
+    );
     expect(() => parseReplayUri('replay:x.jsonl?speed=2&speed=4')).toThrow(DeviceUriError);
     const r = await runCli('record', '--device', 'sim:muse?drop=0.1&drop=0.9', '--out', join(dir, 'twice.jsonl'), '--seconds', '1');
     expect(r.code).toBe(2);

@@ -53,7 +53,9 @@ describe('cmcrd features', () => {
     expect(out.bands).toEqual(['delta', 'theta', 'alpha', 'beta', 'gamma']);
     const ref = fx.cases.find((c) => c.name === 'seed-de 4s')!.features;
     expect(out.features.length).toBe(ref.length);
-    out.features.forEach((w, i) => w.forEach((ch, c) => ch.forEach((v, b) => expect(Math.abs(v - ref[i]![c]![b]!)).toBeLessThan(1e-10 * Math.abs(ref[i]![c]![b]!)))));
+    out.features.forEach((w, i) =>
+      w.forEach((ch, c) => ch.forEach((v, b) => expect(Math.abs(v - ref[i]![c]![b]!)).toBeLessThan(1e-10 * Math.abs(ref[i]![c]![b]!)))),
+    );
   });
 
   it('--format csv --out file, welch-rel with 2-s hop and LDS', async () => {
@@ -112,7 +114,18 @@ describe('cmcrd features', () => {
     writeFileSync(decoded, rows.join('\n') + '\n');
     // The same samples in the plain format (channels only, "NaN" where lost): both must give the same features.
     const plain = join(dir, 'plain.csv');
-    writeFileSync(plain, rows.map((r) => r.split(',').slice(2).map((c) => (c === '' ? 'NaN' : c)).join(',')).join('\n') + '\n');
+    writeFileSync(
+      plain,
+      rows
+        .map((r) =>
+          r
+            .split(',')
+            .slice(2)
+            .map((c) => (c === '' ? 'NaN' : c))
+            .join(','),
+        )
+        .join('\n') + '\n',
+    );
     const [a, b] = await Promise.all([cli(decoded, '--fs', '256', '--window', '2'), cli(plain, '--fs', '256', '--window', '2')]);
     expect(a.stderr).not.toMatch(/cmcrd:/);
     expect(a.code).toBe(0);

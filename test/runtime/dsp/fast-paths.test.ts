@@ -6,7 +6,15 @@
  */
 import FFT from 'fft.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { butterSos, extractFeatures, SEED_BANDS, seedBandBins, seedTaper, SosFilter, type FeatureExtractorOptions } from '../../../runtime/dsp/index.js';
+import {
+  butterSos,
+  extractFeatures,
+  SEED_BANDS,
+  seedBandBins,
+  seedTaper,
+  SosFilter,
+  type FeatureExtractorOptions,
+} from '../../../runtime/dsp/index.js';
 import { RealFftPlan } from '../../../runtime/dsp/fft.js';
 import { fftKernels, iirKernels, setSimdDisabled, simdModuleSizes } from '../../../runtime/dsp/simd.js';
 import { randn, rng } from './helpers.js';
@@ -119,15 +127,27 @@ describe.each([
         const plan = new RealFftPlan(n);
         const single = plan.transform(x, 5, count, taper, 1.5);
         const ref = fftJsPower(x, 5, count, taper, n, 1.5);
-        expectSameBits(Float64Array.from(ref, (_, k) => single[2 * k]! ** 2 + single[2 * k + 1]! ** 2), ref, `n=${n} single`);
+        expectSameBits(
+          Float64Array.from(ref, (_, k) => single[2 * k]! ** 2 + single[2 * k + 1]! ** 2),
+          ref,
+          `n=${n} single`,
+        );
         // Two inputs at once; the demeaned one uses its own mean over count samples.
         const { s, base } = plan.transform2(x, 2, y, 3, count, taper, true);
         const mx = x.subarray(2, 2 + count).reduce((a, v) => a + v, 0) / count;
         const my = y.subarray(3, 3 + count).reduce((a, v) => a + v, 0) / count;
         const refA = fftJsPower(x, 2, count, taper, n, mx);
         const refB = fftJsPower(y, 3, count, taper, n, my);
-        expectSameBits(Float64Array.from(refA, (_, k) => s[base + 4 * k]! ** 2 + s[base + 4 * k + 2]! ** 2), refA, `n=${n} pair a`);
-        expectSameBits(Float64Array.from(refB, (_, k) => s[base + 4 * k + 1]! ** 2 + s[base + 4 * k + 3]! ** 2), refB, `n=${n} pair b`);
+        expectSameBits(
+          Float64Array.from(refA, (_, k) => s[base + 4 * k]! ** 2 + s[base + 4 * k + 2]! ** 2),
+          refA,
+          `n=${n} pair a`,
+        );
+        expectSameBits(
+          Float64Array.from(refB, (_, k) => s[base + 4 * k + 1]! ** 2 + s[base + 4 * k + 3]! ** 2),
+          refB,
+          `n=${n} pair b`,
+        );
       }
     }
   });
@@ -142,29 +162,47 @@ describe.each([
       const frames = extractFeatures(x, opts);
       expect(frames.length).toBe(3);
       for (let c = 0; c < 5; c++) {
-        const filtered = method === 'gauss-de' ? SEED_BANDS.map((b) => {
-          const f = new SosFilter(butterSos(4, [b.lo, b.hi], 'bandpass', { fs }));
-          return Float64Array.from(x[c]!, (v) => f.step(v));
-        }) : undefined;
-        frames.forEach((w, k) => expectSameBits(w[c]!, reference(x[c]!, k * L, L, method, fs, filtered), `${method} window ${k} channel ${c}`));
+        const filtered =
+          method === 'gauss-de'
+            ? SEED_BANDS.map((b) => {
+                const f = new SosFilter(butterSos(4, [b.lo, b.hi], 'bandpass', { fs }));
+                return Float64Array.from(x[c]!, (v) => f.step(v));
+              })
+            : undefined;
+        frames.forEach((w, k) =>
+          expectSameBits(w[c]!, reference(x[c]!, k * L, L, method, fs, filtered), `${method} window ${k} channel ${c}`),
+        );
       }
     });
   }
 
-  it.each([1, 2, 3, 5, 6, 7])('gauss-de with order-%i band-passes (cascades split into 4 + 2 + 1 sections) equals per-sample filtering', (order) => {
-    setSimdDisabled(disable);
-    const bands = [
-      { name: 'a', lo: 4, hi: 8 },
-      { name: 'b', lo: 8, hi: 14 },
-      { name: 'c', lo: 14, hi: 31 },
-    ];
-    const frames = extractFeatures(x.slice(0, 2), { fs, channels: 2, method: 'gauss-de', bands, gaussOrder: order, windowSec: 2, quality: false });
-    for (let c = 0; c < 2; c++) {
-      const filtered = bands.map((b) => {
-        const f = new SosFilter(butterSos(order, [b.lo, b.hi], 'bandpass', { fs }));
-        return Float64Array.from(x[c]!, (v) => f.step(v));
+  it.each([1, 2, 3, 5, 6, 7])(
+    'gauss-de with order-%i band-passes (cascades split into 4 + 2 + 1 sections) equals per-sample filtering',
+    (order) => {
+      setSimdDisabled(disable);
+      const bands = [
+        { name: 'a', lo: 4, hi: 8 },
+        { name: 'b', lo: 8, hi: 14 },
+        { name: 'c', lo: 14, hi: 31 },
+      ];
+      const frames = extractFeatures(x.slice(0, 2), {
+        fs,
+        channels: 2,
+        method: 'gauss-de',
+        bands,
+        gaussOrder: order,
+        windowSec: 2,
+        quality: false,
       });
-      frames.forEach((w, k) => expectSameBits(w[c]!, reference(x[c]!, k * 400, 400, 'gauss-de', fs, filtered), `order ${order} window ${k} channel ${c}`));
-    }
-  });
+      for (let c = 0; c < 2; c++) {
+        const filtered = bands.map((b) => {
+          const f = new SosFilter(butterSos(order, [b.lo, b.hi], 'bandpass', { fs }));
+          return Float64Array.from(x[c]!, (v) => f.step(v));
+        });
+        frames.forEach((w, k) =>
+          expectSameBits(w[c]!, reference(x[c]!, k * 400, 400, 'gauss-de', fs, filtered), `order ${order} window ${k} channel ${c}`),
+        );
+      }
+    },
+  );
 });

@@ -17,7 +17,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const FS = 200;
 const N = 3 * FS;
 /** Two channels of 3 s at 200 Hz; `cell(i, c)` may override a cell's text. */
-function csv(name: string, header: string, cell: (i: number, c: number) => string | undefined = () => undefined, t?: (i: number) => string): string {
+function csv(
+  name: string,
+  header: string,
+  cell: (i: number, c: number) => string | undefined = () => undefined,
+  t?: (i: number) => string,
+): string {
   const rows = [header];
   for (let i = 0; i < N; i++) {
     const v = [0, 1].map((c) => cell(i, c) ?? (10 * Math.sin((2 * Math.PI * (c + 1) * 10 * i) / FS) + c).toFixed(6));
@@ -79,7 +84,9 @@ describe('CSV parsing', () => {
     const p = csv('huge.csv', 'Fp1,Fp2', (i, c) => (i === 250 && c === 0 ? '1e308' : undefined));
     const r = await features(p, '--fs', '200', '--window', '1');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/huge\.csv:252: column 1 \(Fp1\) holds 1e308, beyond ±1e\+12 \(not an EEG sample in any unit; its window's band powers would overflow\)/);
+    expect(r.err).toMatch(
+      /huge\.csv:252: column 1 \(Fp1\) holds 1e308, beyond ±1e\+12 \(not an EEG sample in any unit; its window's band powers would overflow\)/,
+    );
     // A lost sample (empty or NaN) still just marks its window, as documented.
     const lost = csv('lost.csv', 'Fp1,Fp2', (i, c) => (i === 250 && c === 0 ? '' : undefined));
     const ok = await features(lost, '--fs', '200', '--window', '1');
@@ -93,7 +100,9 @@ describe('--fs against the t column', () => {
     const ms = csv('t-ms.csv', 't,Fp1,Fp2', undefined, (i) => (1_700_000_000_000 + i * 5 + (i % 3 === 0 ? 0.4 : 0)).toFixed(3));
     const r = await features(ms, '--fs', '256', '--window', '1');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/t-ms\.csv: --fs 256 disagrees with the t column, whose median step of 5 means 200 Hz if t is in ms \(0\.2 Hz if in seconds\); give the rate of the recording \(tolerance 3 %\)/);
+    expect(r.err).toMatch(
+      /t-ms\.csv: --fs 256 disagrees with the t column, whose median step of 5 means 200 Hz if t is in ms \(0\.2 Hz if in seconds\); give the rate of the recording \(tolerance 3 %\)/,
+    );
     expect((await features(ms, '--fs', '200', '--window', '1')).code).toBe(0);
     expect((await features(ms, '--fs', '201', '--window', '1')).code).toBe(0); // within the tolerance
     const s = csv('t-s.csv', 't,Fp1,Fp2', undefined, (i) => (i / 200).toFixed(4));
@@ -153,7 +162,11 @@ describe('--out never replaces what the user has without --force', () => {
     expect(r.err).toMatch(/input .*: is a folder, expected a file/);
     const p = csv('rec3.csv', 'Fp1,Fp2');
     // A child process: the recursive mkdir this replaced never returned on /proc/nope, in a sync loop.
-    const proc = spawnSync(process.execPath, ['bin/cmcrd.js', 'features', p, '--fs', '200', '--window', '1', '--out', '/proc/nope/f.json'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    const proc = spawnSync(
+      process.execPath,
+      ['bin/cmcrd.js', 'features', p, '--fs', '200', '--window', '1', '--out', '/proc/nope/f.json'],
+      { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' },
+    );
     expect(proc.signal, 'killed by the timeout: it hangs').toBeNull();
     expect(proc.status).toBe(2);
     expect(proc.stderr).toMatch(/--out \/proc\/nope: cannot create or write this folder/);

@@ -42,7 +42,10 @@ describe('GapFiller', () => {
 
   it('keeps channels aligned and counts filled samples', () => {
     const g = new GapFiller(2, 4);
-    const a = g.push([[1, NaN, 3], [1, 2, NaN]]);
+    const a = g.push([
+      [1, NaN, 3],
+      [1, 2, NaN],
+    ]);
     expect(a[0]).toHaveLength(a[1]!.length);
     const b = g.push([[4], [4]]);
     expect([...a[0]!, ...b[0]!]).toEqual([1, 2, 3, 4]);

@@ -58,7 +58,9 @@ describe('normalisation', () => {
     expect(alice.mean[0]).toBeCloseTo(store.stats('alice')!.mean[0]!, 12);
     expect(back.normalizer('bob', { fallback: global })).toBe(global);
     expect(back.normalizer('carol')).toBeUndefined();
-    expect(() => CalibrationStore.fromJSON({ kind: 'calibration', dim: 3, users: { x: store.stats('bob')!.toJSON() } })).toThrow(/user "x" has 2 dims/);
+    expect(() => CalibrationStore.fromJSON({ kind: 'calibration', dim: 3, users: { x: store.stats('bob')!.toJSON() } })).toThrow(
+      /user "x" has 2 dims/,
+    );
   });
 });
 

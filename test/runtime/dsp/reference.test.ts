@@ -113,7 +113,8 @@ describe('band features vs numpy/scipy', () => {
       const got = extractFeatures(fx.x, { fs: fx.fs, ...c.opts, quality: false });
       expect(got.length).toBe(c.features.length);
       for (let w = 0; w < got.length; w++) {
-        for (let ch = 0; ch < got[w]!.length; ch++) expectClose(got[w]![ch]!, c.features[w]![ch]!, c.opts.method === 'gauss-de' ? 1e-11 : 1e-12);
+        for (let ch = 0; ch < got[w]!.length; ch++)
+          expectClose(got[w]![ch]!, c.features[w]![ch]!, c.opts.method === 'gauss-de' ? 1e-11 : 1e-12);
       }
     });
   }

@@ -132,7 +132,8 @@ describe('smoothing forms', () => {
     expect(() => onlineSmoother('bogus' as SmoothingName, 3)).toThrow(/unknown smoothing "bogus"/);
     expect(onlineSmoother('lds', 3, {}, true)).toBeInstanceOf(OnlineLDS);
     expect(() => new FeatureExtractor({ fs: 200, channels: 2, smooth: 'kalman' as SmoothingName })).toThrow(/unknown smoothing "kalman"/);
-    for (const name of SMOOTHING_NAMES) expect(new FeatureExtractor({ fs: 200, channels: 2, smooth: name }).smoothingCausal).toBe(smoothingIsCausal(name));
+    for (const name of SMOOTHING_NAMES)
+      expect(new FeatureExtractor({ fs: 200, channels: 2, smooth: name }).smoothingCausal).toBe(smoothingIsCausal(name));
   });
 });
 
@@ -159,7 +160,12 @@ describe('online (causal) LDS vs the float64 numpy Kalman recursion', () => {
     const a = k.reset_a.map((v) => s.update(v));
     s.reset();
     const b = k.reset_b.map((v) => s.update(v));
-    expect(maxDiff([...a, ...b], k.reset_expected.map((r) => Float64Array.from(r)))).toBeLessThanOrEqual(1e-12);
+    expect(
+      maxDiff(
+        [...a, ...b],
+        k.reset_expected.map((r) => Float64Array.from(r)),
+      ),
+    ).toBeLessThanOrEqual(1e-12);
     // Without the reset the second trial's outputs carry the first trial's state.
     const t = onlineSmoother('lds-causal', 3)!;
     k.reset_a.forEach((v) => t.update(v));
@@ -188,8 +194,14 @@ describe('SEED offline LDS and the other forms vs the numpy reference (one trial
 
   it('DE of the raw trial matches, then each form matches', () => {
     const L = t.fs * t.windowSec;
-    const ours = de.map((_, w) => Float64Array.from(t.x.flatMap((ch) => Array.from(seedDE(Float64Array.from(ch.slice(w * L, (w + 1) * L)), t.fs, { nfft: t.nfft })))));
-    expectClose(ours.flatMap((r) => Array.from(r)), de.flatMap((r) => Array.from(r)), 1e-12);
+    const ours = de.map((_, w) =>
+      Float64Array.from(t.x.flatMap((ch) => Array.from(seedDE(Float64Array.from(ch.slice(w * L, (w + 1) * L)), t.fs, { nfft: t.nfft })))),
+    );
+    expectClose(
+      ours.flatMap((r) => Array.from(r)),
+      de.flatMap((r) => Array.from(r)),
+      1e-12,
+    );
     expect(maxDiff(smoothTrial('lds', de), ref(t.de_LDS))).toBeLessThanOrEqual(1e-11);
     expect(maxDiff(smoothTrial('lds-causal', de), ref(t.de_lds_causal))).toBeLessThanOrEqual(1e-11);
     expect(maxDiff(smoothTrial('moving-average', de), ref(t.de_ma_centred))).toBeLessThanOrEqual(1e-11);
@@ -211,7 +223,18 @@ describe('SEED offline LDS and the other forms vs the numpy reference (one trial
       ['none', t.de],
     ];
     for (const [form, expected] of cases) {
-      const r = await runCli('features', csv, '--fs', String(t.fs), '--window', String(t.windowSec), '--nfft', String(t.nfft), '--smooth', form);
+      const r = await runCli(
+        'features',
+        csv,
+        '--fs',
+        String(t.fs),
+        '--window',
+        String(t.windowSec),
+        '--nfft',
+        String(t.nfft),
+        '--smooth',
+        form,
+      );
       expect(r.code, r.err).toBe(0);
       const out = JSON.parse(r.out) as { smoothing: string; features: number[][][] };
       expect(out.smoothing).toBe(form);
@@ -224,11 +247,15 @@ describe("training's causal features = the device's", () => {
   const fs = 200;
   const sites = ['FP1', 'FP2', 'T7', 'T8', 'O1'];
   const world = defaultWorld();
-  const trial = (n: number, label: number) => synthesizeTrial({ world, subject: 3, session: 0, trial: n, label, windows: 14, windowSec: 4, fs, sites, eyeDims: 31 }).eeg;
+  const trial = (n: number, label: number) =>
+    synthesizeTrial({ world, subject: 3, session: 0, trial: n, label, windows: 14, windowSec: 4, fs, sites, eyeDims: 31 }).eeg;
   const C = sites.length;
   const B = 5;
 
-  for (const [kind, method] of [['de', 'seed-de'], ['psd', 'seed-psd']] as const) {
+  for (const [kind, method] of [
+    ['de', 'seed-de'],
+    ['psd', 'seed-psd'],
+  ] as const) {
     for (const form of ['lds-causal', 'moving-average-causal'] as const) {
       it(`${kind} ${form}: rawTrialFeature equals the extractor streamed in random chunks`, () => {
         const x = trial(1, 2);
@@ -283,7 +310,9 @@ describe('loading with a smoothing form', () => {
     const n = 3 * 800 + 17;
     for (let t = 1; t <= 24; t++) {
       const data = new Float64Array(62 * n);
-      for (let c = 0; c < 62; c++) for (let i = 0; i < n; i++) data[c * n + i] = Math.sin((2 * Math.PI * (5 + c * 0.5) * i) / 200) * (1 + t + i / 400) + Math.cos(i * 0.37 * (c + 1));
+      for (let c = 0; c < 62; c++)
+        for (let i = 0; i < n; i++)
+          data[c * n + i] = Math.sin((2 * Math.PI * (5 + c * 0.5) * i) / 200) * (1 + t + i / 400) + Math.cos(i * 0.37 * (c + 1));
       vars[`ab_eeg${t}`] = { dtype: 'float64', shape: [62, n], data } as never;
     }
     mkdirSync(join(root, 'eeg_raw_data', '1'), { recursive: true });
@@ -304,7 +333,12 @@ describe('loading with a smoothing form', () => {
     expect(loaded.trials[5]!.eeg).not.toEqual(t.eeg); // the offline form differs
     // The same trial (t = 6) through the device's extractor.
     const n = 3 * 800 + 17;
-    const chans = Array.from({ length: 62 }, (_, c) => Float64Array.from({ length: n }, (_, i) => Math.sin((2 * Math.PI * (5 + c * 0.5) * i) / 200) * (1 + 6 + i / 400) + Math.cos(i * 0.37 * (c + 1))));
+    const chans = Array.from({ length: 62 }, (_, c) =>
+      Float64Array.from(
+        { length: n },
+        (_, i) => Math.sin((2 * Math.PI * (5 + c * 0.5) * i) / 200) * (1 + 6 + i / 400) + Math.cos(i * 0.37 * (c + 1)),
+      ),
+    );
     const ex = new FeatureExtractor({ fs: 200, channels: 62, windowSec: 4, smooth: 'lds-causal', quality: false });
     const dev = flatFrames([...stream(chans, ex, 5), ...ex.flush()]);
     const got = Array.from({ length: 3 }, (_, w) => Float64Array.from(t.eeg.subarray(w * 310, (w + 1) * 310)));
@@ -315,12 +349,19 @@ describe('loading with a smoothing form', () => {
   it('refuses a form it cannot compute, saying what is possible', () => {
     const root = rawRoot();
     expect(() => loadSeedIV(root, { smooth: 'lds-causal' })).toThrow(/computed from the raw EEG \(eeg_raw_data, source "raw"\)/);
-    expect(() => loadDataset('seed-v', join(tmp, 'nowhere'), { smooth: 'lds-causal' })).toThrow(/SEED-V's released features exist only in SEED's offline forms .*SEED-IV \(eeg_raw_data\)/);
+    expect(() => loadDataset('seed-v', join(tmp, 'nowhere'), { smooth: 'lds-causal' })).toThrow(
+      /SEED-V's released features exist only in SEED's offline forms .*SEED-IV \(eeg_raw_data\)/,
+    );
     expect(() => loadDataset('seed', join(tmp, 'nowhere'), { smooth: 'lds-causal' })).toThrow(/SEED's released features exist only/);
     const synth = join(tmp, 'synth-no-raw');
     mkdirSync(synth, { recursive: true });
-    writeFileSync(join(synth, 'SYNTHETIC.json'), JSON.stringify({ layout: 'seed-iv', subjects: 1, sessions: 1, windowsPerTrial: 3, seed: 1, raw: false }));
-    expect(() => loadDataset('synthetic', synth, { smooth: 'lds-causal' })).toThrow(/does not hold; synthesise one that keeps it \(dataset synth, SEED-IV layout, raw option\)/);
+    writeFileSync(
+      join(synth, 'SYNTHETIC.json'),
+      JSON.stringify({ layout: 'seed-iv', subjects: 1, sessions: 1, windowsPerTrial: 3, seed: 1, raw: false }),
+    );
+    expect(() => loadDataset('synthetic', synth, { smooth: 'lds-causal' })).toThrow(
+      /does not hold; synthesise one that keeps it \(dataset synth, SEED-IV layout, raw option\)/,
+    );
   });
 
   it('`cmcrd train --smooth`: an unknown form and a dataset without raw EEG are exit-2 errors', async () => {

@@ -114,7 +114,10 @@ describe('streaming primitives', () => {
     expectSameBits(concat(parts), sosfilt(sos, x));
     // step() does the same arithmetic as process().
     const g = new SosFilter(sos);
-    expectSameBits(Float64Array.from(x, (v) => g.step(v)), sosfilt(sos, x));
+    expectSameBits(
+      Float64Array.from(x, (v) => g.step(v)),
+      sosfilt(sos, x),
+    );
   });
 });
 
@@ -147,7 +150,13 @@ describe('FeatureExtractor: streaming equals offline', () => {
   it('Muse-like 256 Hz with resampling to 200 Hz, gauss-de + LDS, NaN gaps', () => {
     const m = signal(4, 256 * 24, 256, 7);
     m[2]!.fill(NaN, 3000, 3040);
-    const opts: FeatureExtractorOptions = { fs: 256, channels: ['TP9', 'AF7', 'AF8', 'TP10'], method: 'gauss-de', resampleTo: 200, smooth: 'lds' };
+    const opts: FeatureExtractorOptions = {
+      fs: 256,
+      channels: ['TP9', 'AF7', 'AF8', 'TP10'],
+      method: 'gauss-de',
+      resampleTo: 200,
+      smooth: 'lds',
+    };
     const off = extractFeatures(m, opts);
     expect(off.length).toBe(6);
     for (const seed of [21, 22]) {
@@ -202,10 +211,19 @@ describe('lost samples (NaN) policy', () => {
     const gappy = clean.map((c) => Float64Array.from(c));
     gappy[0]!.fill(NaN, 900, 910); // window 1
     const raw = extractFeatures(clean, { fs, channels: 2, quality: false });
-    const sm = extractFeatures(gappy, { fs, channels: 2, smooth: 'lds', lds: { initialMean: new Float64Array(10).fill(20) }, quality: false });
+    const sm = extractFeatures(gappy, {
+      fs,
+      channels: 2,
+      smooth: 'lds',
+      lds: { initialMean: new Float64Array(10).fill(20) },
+      quality: false,
+    });
     const series = raw.map((w) => w[0]![2]!);
     const expected = ldsSmooth([series[0]!, NaN, ...series.slice(2)], { initialMean: 20 });
-    expectSameBits(sm.map((w) => w[0]![2]!), expected);
+    expectSameBits(
+      sm.map((w) => w[0]![2]!),
+      expected,
+    );
   });
 });
 
@@ -214,7 +232,10 @@ describe('online LDS', () => {
   const v = Array.from({ length: 80 }, (_, i) => 10 + 0.05 * i + randn(r));
   it('with a fixed initial mean it equals ldsSmooth bit for bit', () => {
     const o = new OnlineLDS(1, { initialMean: [9] });
-    expectSameBits(v.map((x) => o.update([x])[0]!), ldsSmooth(v, { initialMean: 9 }));
+    expectSameBits(
+      v.map((x) => o.update([x])[0]!),
+      ldsSmooth(v, { initialMean: 9 }),
+    );
   });
   it('with the running mean, output t equals the offline LDS of the trial so far', () => {
     const o = new OnlineLDS(1);

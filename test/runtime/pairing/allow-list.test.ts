@@ -21,9 +21,29 @@ import { AllowListStore, configDir, defaultAllowListPath } from '../../../runtim
 const dir = mkdtempSync(join(tmpdir(), 'cmcrd-pairing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const muse: AllowListEntry = { id: 'sim-Muse-1A2B', name: 'Muse-1A2B', kind: 'muse', transport: 'sim', addedAt: '2025-01-02T03:04:05.000Z' };
-const real: AllowListEntry = { id: '0055dab01a2b', name: 'Muse-1A2B', kind: 'muse', transport: 'noble', addedAt: '2025-02-01T00:00:00.000Z', address: '00:55:da:b0:1a:2b', alias: 'bedroom' };
-const gang: AllowListEntry = { id: 'd2b4118a4e5f', name: 'Ganglion-4E5F', kind: 'ganglion', transport: 'noble', addedAt: '2025-02-02T00:00:00.000Z' };
+const muse: AllowListEntry = {
+  id: 'sim-Muse-1A2B',
+  name: 'Muse-1A2B',
+  kind: 'muse',
+  transport: 'sim',
+  addedAt: '2025-01-02T03:04:05.000Z',
+};
+const real: AllowListEntry = {
+  id: '0055dab01a2b',
+  name: 'Muse-1A2B',
+  kind: 'muse',
+  transport: 'noble',
+  addedAt: '2025-02-01T00:00:00.000Z',
+  address: '00:55:da:b0:1a:2b',
+  alias: 'bedroom',
+};
+const gang: AllowListEntry = {
+  id: 'd2b4118a4e5f',
+  name: 'Ganglion-4E5F',
+  kind: 'ganglion',
+  transport: 'noble',
+  addedAt: '2025-02-02T00:00:00.000Z',
+};
 const list = (...devices: AllowListEntry[]): AllowList => ({ version: 1, devices });
 
 describe('allow-list format', () => {
@@ -37,10 +57,22 @@ describe('allow-list format', () => {
     ['{"version":1,"devices":[', /x\.json is damaged: not valid JSON/],
     ['[]', /x\.json is damaged: \(top level\)/],
     ['{"version":1}', /devices: missing field "devices"/],
-    ['{"version":1,"devices":[{"id":"a","name":"n","kind":"fitbit","transport":"sim","addedAt":"2025-01-02T03:04:05.000Z"}]}', /devices\[0\]\.kind: kind must be one of muse, muse-athena, ganglion, open-eeg/],
-    ['{"version":1,"devices":[{"id":"","name":"n","kind":"muse","transport":"sim","addedAt":"2025-01-02T03:04:05.000Z"}]}', /devices\[0\]\.id: id must not be empty/],
-    ['{"version":1,"devices":[{"id":"a","name":"n","kind":"muse","transport":"bt","addedAt":"2025-01-02T03:04:05.000Z"}]}', /devices\[0\]\.transport: transport must be one of noble, web-bluetooth, sim/],
-    ['{"version":1,"devices":[{"id":"a","name":"n","kind":"muse","transport":"sim","addedAt":"yesterday"}]}', /devices\[0\]\.addedAt: addedAt must be an ISO 8601 time/],
+    [
+      '{"version":1,"devices":[{"id":"a","name":"n","kind":"fitbit","transport":"sim","addedAt":"2025-01-02T03:04:05.000Z"}]}',
+      /devices\[0\]\.kind: kind must be one of muse, muse-athena, ganglion, open-eeg/,
+    ],
+    [
+      '{"version":1,"devices":[{"id":"","name":"n","kind":"muse","transport":"sim","addedAt":"2025-01-02T03:04:05.000Z"}]}',
+      /devices\[0\]\.id: id must not be empty/,
+    ],
+    [
+      '{"version":1,"devices":[{"id":"a","name":"n","kind":"muse","transport":"bt","addedAt":"2025-01-02T03:04:05.000Z"}]}',
+      /devices\[0\]\.transport: transport must be one of noble, web-bluetooth, sim/,
+    ],
+    [
+      '{"version":1,"devices":[{"id":"a","name":"n","kind":"muse","transport":"sim","addedAt":"yesterday"}]}',
+      /devices\[0\]\.addedAt: addedAt must be an ISO 8601 time/,
+    ],
     ['{"version":1,"devices":[{"id":"a","name":"n","kind":"muse","transport":"sim"}]}', /devices\[0\]\.addedAt: missing field "addedAt"/],
     ['{"version":0,"devices":[]}', /version must be 1, got 0/],
     ['{"version":7,"devices":[]}', /written by a newer cmcrd \(format version 7/],
@@ -50,8 +82,12 @@ describe('allow-list format', () => {
   });
 
   it('rejects repeated devices and repeated aliases', () => {
-    expect(() => parseAllowList(formatAllowList(list(muse, muse)), 'x.json')).toThrow(/devices\[1\] repeats devices\[0\] \(sim id sim-Muse-1A2B\)/);
-    expect(() => parseAllowList(formatAllowList(list(real, { ...gang, alias: 'BEDROOM' })), 'x.json')).toThrow(/devices\[1\]\.alias "BEDROOM" is also the alias of devices\[0\]/);
+    expect(() => parseAllowList(formatAllowList(list(muse, muse)), 'x.json')).toThrow(
+      /devices\[1\] repeats devices\[0\] \(sim id sim-Muse-1A2B\)/,
+    );
+    expect(() => parseAllowList(formatAllowList(list(real, { ...gang, alias: 'BEDROOM' })), 'x.json')).toThrow(
+      /devices\[1\]\.alias "BEDROOM" is also the alias of devices\[0\]/,
+    );
   });
 });
 
@@ -83,7 +119,9 @@ describe('allow-list operations', () => {
     const { list: l, removed } = forgetDevice(list(muse, real, gang), 'bedroom');
     expect(removed).toBe(real);
     expect(l.devices).toEqual([muse, gang]);
-    expect(() => forgetDevice(l, 'nope')).toThrow(/"nope" is not a paired device \(paired: Muse-1A2B \[sim-Muse-1A2B, muse, sim\]; Ganglion-4E5F/);
+    expect(() => forgetDevice(l, 'nope')).toThrow(
+      /"nope" is not a paired device \(paired: Muse-1A2B \[sim-Muse-1A2B, muse, sim\]; Ganglion-4E5F/,
+    );
     expect(() => forgetDevice(emptyAllowList(), 'nope')).toThrow(/no device is paired/);
     expect(isAllowed(l, 'noble', 'D2B4118A4E5F')).toBe(true);
     expect(isAllowed(l, 'sim', 'd2b4118a4e5f')).toBe(false);
@@ -93,8 +131,16 @@ describe('allow-list operations', () => {
 describe('resolveDevice', () => {
   const l = list(muse, real, gang);
   it('sim: and replay: URIs need no pairing', () => {
-    expect(resolveDevice('sim:muse?drop=0.01', { allowList: emptyAllowList() })).toEqual({ source: 'uri', scheme: 'sim', uri: 'sim:muse?drop=0.01' });
-    expect(resolveDevice('replay:rec/a.jsonl?speed=4', { allowList: emptyAllowList() })).toEqual({ source: 'uri', scheme: 'replay', uri: 'replay:rec/a.jsonl?speed=4' });
+    expect(resolveDevice('sim:muse?drop=0.01', { allowList: emptyAllowList() })).toEqual({
+      source: 'uri',
+      scheme: 'sim',
+      uri: 'sim:muse?drop=0.01',
+    });
+    expect(resolveDevice('replay:rec/a.jsonl?speed=4', { allowList: emptyAllowList() })).toEqual({
+      source: 'uri',
+      scheme: 'replay',
+      uri: 'replay:rec/a.jsonl?speed=4',
+    });
   });
 
   it('a saved id, alias or name gives the entry; noble:<id> names the transport too', () => {
@@ -113,7 +159,9 @@ describe('resolveDevice', () => {
       }
     })();
     expect(e).toBeInstanceOf(DeviceNotAllowedError);
-    expect((e as Error).message).toMatch(/"aabbccddeeff" is not a paired headband: over a real radio only devices on the allow-list \(\/home\/pi\/\.config\/cmcrd\/devices\.json\) are connected/);
+    expect((e as Error).message).toMatch(
+      /"aabbccddeeff" is not a paired headband: over a real radio only devices on the allow-list \(\/home\/pi\/\.config\/cmcrd\/devices\.json\) are connected/,
+    );
     expect((e as Error).message).toMatch(/cmcrd pair --select "aabbccddeeff"/);
     expect(() => resolveDevice('noble:sim-Muse-1A2B', { allowList: l })).toThrow(DeviceNotAllowedError);
     expect(() => resolveDevice('  ', { allowList: l })).toThrow(/no device given/);
@@ -156,7 +204,9 @@ describe('allow-list file', () => {
     const damaged = '{"version":1,"devices":[{"id":"x","name":"n","kind":"muse"';
     writeFileSync(p, damaged);
     const s = new AllowListStore(p);
-    expect(() => s.load()).toThrow(new RegExp(`${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is damaged: not valid JSON.*left as it is: fix it, or move it away`));
+    expect(() => s.load()).toThrow(
+      new RegExp(`${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is damaged: not valid JSON.*left as it is: fix it, or move it away`),
+    );
     expect(() => s.update((l) => addDevice(l, muse).list)).toThrow(AllowListError);
     expect(readFileSync(p, 'utf8')).toBe(damaged);
   });

@@ -39,13 +39,26 @@ describe('cmcrd pair --transport sim', () => {
     const j = JSON.parse(r.out);
     expect(j.transport).toBe('sim');
     expect(j.allowList).toBe(listPath());
-    expect(j.devices.map((d: { name: string; id: string; rssi: number; kind: string; battery: number | null }) => [d.name, d.id, d.rssi, d.kind, d.battery])).toEqual([
+    expect(
+      j.devices.map((d: { name: string; id: string; rssi: number; kind: string; battery: number | null }) => [
+        d.name,
+        d.id,
+        d.rssi,
+        d.kind,
+        d.battery,
+      ]),
+    ).toEqual([
       ['Muse-1A2B', 'sim-Muse-1A2B', -58, 'muse', 80],
       ['MuseS-7C3D', 'sim-MuseS-7C3D', -67, 'muse-athena', 35], // refined from 'muse' by connecting
       ['Ganglion-4E5F', 'sim-Ganglion-4E5F', -72, 'ganglion', null],
       ['CMCRD-0C12', 'sim-CMCRD-0C12', -81, 'open-eeg', 12],
     ]);
-    expect(j.devices.map((d: { batterySource: string | null }) => d.batterySource)).toEqual(['muse-status', 'muse-status', null, 'advertisement']);
+    expect(j.devices.map((d: { batterySource: string | null }) => d.batterySource)).toEqual([
+      'muse-status',
+      'muse-status',
+      null,
+      'advertisement',
+    ]);
     expect(j.selected).toMatchObject({ id: 'sim-MuseS-7C3D', name: 'MuseS-7C3D', kind: 'muse-athena', transport: 'sim' });
     expect(Date.parse(j.selected.addedAt)).toBeGreaterThanOrEqual(t0 - 1000);
     expect(j.updated).toBe(false);
@@ -78,7 +91,9 @@ describe('cmcrd pair --transport sim', () => {
     const r = await runCli('pair', '--transport', 'sim');
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/Muse-1A2B[\s\S]*MuseS-7C3D[\s\S]*Ganglion-4E5F[\s\S]*CMCRD-0C12/);
-    expect(r.err).toMatch(/cmcrd: no headband chosen: input is not a terminal, so pick one with --select <id\|name> \(e\.g\. --select Muse-1A2B\)/);
+    expect(r.err).toMatch(
+      /cmcrd: no headband chosen: input is not a terminal, so pick one with --select <id\|name> \(e\.g\. --select Muse-1A2B\)/,
+    );
     expect(existsSync(listPath())).toBe(false);
     const j = await runCli('pair', '--transport', 'sim', '--json');
     expect(j.code).toBe(2);
@@ -140,7 +155,11 @@ describe('cmcrd devices', () => {
     expect(empty.code).toBe(0);
     expect(empty.err).toMatch(/no paired headbands \(pair one with `cmcrd pair`\)/);
     expect(JSON.parse((await runCli('devices', '--json')).out)).toEqual({ allowList: listPath(), devices: [] });
-    for (const [sel, alias] of [['Muse-1A2B', 'kitchen'], ['CMCRD-0C12', undefined], ['sim-Ganglion-4E5F', undefined]] as const) {
+    for (const [sel, alias] of [
+      ['Muse-1A2B', 'kitchen'],
+      ['CMCRD-0C12', undefined],
+      ['sim-Ganglion-4E5F', undefined],
+    ] as const) {
       expect((await runCli('pair', '--transport', 'sim', '--select', sel, ...(alias ? ['--alias', alias] : []))).code).toBe(0);
     }
     const table = await runCli('devices');
@@ -156,7 +175,10 @@ describe('cmcrd devices', () => {
 
     const f1 = await runCli('devices', '--forget', 'KITCHEN', '--json');
     expect(f1.code).toBe(0);
-    expect(JSON.parse(f1.out)).toMatchObject({ forgot: { id: 'sim-Muse-1A2B' }, devices: [{ id: 'sim-CMCRD-0C12' }, { id: 'sim-Ganglion-4E5F' }] });
+    expect(JSON.parse(f1.out)).toMatchObject({
+      forgot: { id: 'sim-Muse-1A2B' },
+      devices: [{ id: 'sim-CMCRD-0C12' }, { id: 'sim-Ganglion-4E5F' }],
+    });
     expect(f1.err).toMatch(/forgot Muse-1A2B \(muse, id sim-Muse-1A2B\); 2 paired headbands left/);
     expect((await runCli('devices', '--forget', 'sim-CMCRD-0C12')).code).toBe(0);
     expect(saved().devices.map((d) => d['id'])).toEqual(['sim-Ganglion-4E5F']);
@@ -169,7 +191,14 @@ describe('cmcrd devices', () => {
 });
 
 describe('interactive pick', () => {
-  const answer = async (typed: string, items = [{ id: 'sim-a', name: 'Alpha' }, { id: 'sim-b', name: 'Beta' }, { id: 'sim-c', name: 'Gamma' }]) => {
+  const answer = async (
+    typed: string,
+    items = [
+      { id: 'sim-a', name: 'Alpha' },
+      { id: 'sim-b', name: 'Beta' },
+      { id: 'sim-c', name: 'Gamma' },
+    ],
+  ) => {
     const input = new PassThrough();
     const output = new PassThrough();
     let shown = '';
@@ -217,11 +246,15 @@ _, status = os.waitpid(pid, 0)
 print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'out': out.decode('utf8', 'replace')}))
 `;
   const onPty = (args: string[], typed: string) => {
-    const r = spawnSync(py, ['-c', ptyScript, JSON.stringify([TSX, join(ROOT, 'src/cli/bin.ts'), ...args]), typed, 'Pair which headband?'], {
-      env: { ...process.env, XDG_CONFIG_HOME: cfg },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      py,
+      ['-c', ptyScript, JSON.stringify([TSX, join(ROOT, 'src/cli/bin.ts'), ...args]), typed, 'Pair which headband?'],
+      {
+        env: { ...process.env, XDG_CONFIG_HOME: cfg },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     return JSON.parse(r.stdout) as { code: number; out: string };
   };
@@ -245,18 +278,23 @@ print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'out': out.decode('
 
 describe('cmcrd pair --transport noble (the real @stoprocent/noble)', () => {
   // hci99 exists nowhere: the real library reports "unsupported" (or "unauthorized" without CAP_NET_RAW).
-  it.skipIf(process.platform !== 'linux' || !existsSync(TSX))('without a usable adapter: exit 2 with what to do, clean stdout, no stack trace, no hang', () => {
-    const t0 = Date.now();
-    const r = spawnSync(TSX, [join(ROOT, 'src/cli/bin.ts'), 'pair', '--transport', 'noble', '--scan-seconds', '1', '--json'], {
-      env: { ...process.env, XDG_CONFIG_HOME: cfg, NOBLE_HCI_DEVICE_ID: '99' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/cmcrd: (no Bluetooth LE adapter is available .*BlueZ|no permission to use the Bluetooth adapter .*setcap cap_net_raw,cap_net_admin\+eip)/);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(Date.now() - t0).toBeLessThan(30_000);
-    expect(existsSync(listPath())).toBe(false);
-  });
+  it.skipIf(process.platform !== 'linux' || !existsSync(TSX))(
+    'without a usable adapter: exit 2 with what to do, clean stdout, no stack trace, no hang',
+    () => {
+      const t0 = Date.now();
+      const r = spawnSync(TSX, [join(ROOT, 'src/cli/bin.ts'), 'pair', '--transport', 'noble', '--scan-seconds', '1', '--json'], {
+        env: { ...process.env, XDG_CONFIG_HOME: cfg, NOBLE_HCI_DEVICE_ID: '99' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(
+        /cmcrd: (no Bluetooth LE adapter is available .*BlueZ|no permission to use the Bluetooth adapter .*setcap cap_net_raw,cap_net_admin\+eip)/,
+      );
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect(existsSync(listPath())).toBe(false);
+    },
+  );
 });

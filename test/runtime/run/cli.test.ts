@@ -61,7 +61,18 @@ describe('cmcrd run', () => {
   });
 
   it('prints to stdout without --out; the balanced mode runs the faster variant', async () => {
-    const r = await runCli('run', '--model', model, '--device', 'sim:muse?seed=2', '--duration', '13', ...fast, '--policy', 'fixed:balanced');
+    const r = await runCli(
+      'run',
+      '--model',
+      model,
+      '--device',
+      'sim:muse?seed=2',
+      '--duration',
+      '13',
+      ...fast,
+      '--policy',
+      'fixed:balanced',
+    );
     expect(r.code, r.err).toBe(0);
     const ev = parseLines(r.out);
     const preds = ofType(ev, 'prediction');
@@ -73,11 +84,23 @@ describe('cmcrd run', () => {
     const out = join(dir, 'refused.jsonl');
     const aux = await modelDir({ sites: ['TP9', 'AF7', 'AF8', 'AUX'] });
     const cases: [string[], RegExp][] = [
-      [['--model', aux, '--device', 'sim:muse'], /needs the electrode AUX, but the Muse .* \(preset p21\) streams TP9, AF7, AF8, TP10; preset p20 has them/],
-      [['--model', model, '--device', 'my-muse'], /"my-muse" is not a paired headband: .*Pair it first with `cmcrd pair --select "my-muse"`/],
+      [
+        ['--model', aux, '--device', 'sim:muse'],
+        /needs the electrode AUX, but the Muse .* \(preset p21\) streams TP9, AF7, AF8, TP10; preset p20 has them/,
+      ],
+      [
+        ['--model', model, '--device', 'my-muse'],
+        /"my-muse" is not a paired headband: .*Pair it first with `cmcrd pair --select "my-muse"`/,
+      ],
       [['--model', model, '--device', 'sim:muse?bogus=1'], /unknown option "bogus" for sim:muse/],
-      [['--model', model, '--device', 'sim:muse', '--policy', 'fixed:turbo'], /--policy: policy must be auto or fixed:<performance\|balanced\|saver\|critical>, got "fixed:turbo"/],
-      [['--model', model, '--device', 'sim:muse', '--policy', 'fixed:saver', '--battery-target', '3'], /--battery-target picks the mode itself/],
+      [
+        ['--model', model, '--device', 'sim:muse', '--policy', 'fixed:turbo'],
+        /--policy: policy must be auto or fixed:<performance\|balanced\|saver\|critical>, got "fixed:turbo"/,
+      ],
+      [
+        ['--model', model, '--device', 'sim:muse', '--policy', 'fixed:saver', '--battery-target', '3'],
+        /--battery-target picks the mode itself/,
+      ],
       [['--model', model, '--device', 'sim:muse', '--thresholds', '10,20,30'], /--thresholds: .*must fall/],
       [['--model', join(dir, 'nothing'), '--device', 'sim:muse'], /--model .*nothing: no such file or directory/],
       [['--model', model, '--device', 'sim:muse', '--calibration', join(dir, 'none.json')], /--calibration .*none\.json: no such file/],
@@ -94,12 +117,30 @@ describe('cmcrd run', () => {
 
   it('calibrate records a baseline; run applies it, as the card asks (required: refused without; none: refused with)', async () => {
     const calib = join(dir, 'calib.json');
-    const c = await runCli('calibrate', '--model', model, '--device', 'sim:muse?seed=9&subject=3', '--seconds', '30', '--out', calib, '--user', 'ann', '--json');
+    const c = await runCli(
+      'calibrate',
+      '--model',
+      model,
+      '--device',
+      'sim:muse?seed=9&subject=3',
+      '--seconds',
+      '30',
+      '--out',
+      calib,
+      '--user',
+      'ann',
+      '--json',
+    );
     expect(c.code, c.err).toBe(0);
     const doc = JSON.parse(c.out) as { windows: number; user: string };
     expect(doc.user).toBe('ann');
     expect(doc.windows).toBeGreaterThanOrEqual(25); // 4-s windows every second over ~30 s
-    const file = JSON.parse(readFileSync(calib, 'utf8')) as { kind: string; dim: number; users: Record<string, { count: number[] }>; meta: { channels: string[] } };
+    const file = JSON.parse(readFileSync(calib, 'utf8')) as {
+      kind: string;
+      dim: number;
+      users: Record<string, { count: number[] }>;
+      meta: { channels: string[] };
+    };
     expect(file.kind).toBe('calibration');
     expect(file.dim).toBe(20);
     expect(file.users.ann!.count.every((n) => n === doc.windows)).toBe(true);
@@ -107,7 +148,20 @@ describe('cmcrd run', () => {
     expect((await runCli('calibrate', '--model', model, '--device', 'sim:muse', '--out', calib)).err).toMatch(/exists; pass --force/);
 
     const out = join(dir, 'calibrated.jsonl');
-    const r = await runCli('run', '--model', model, '--device', 'sim:muse?seed=9&subject=3', '--duration', '10', ...fast, '--calibration', calib, '--out', out);
+    const r = await runCli(
+      'run',
+      '--model',
+      model,
+      '--device',
+      'sim:muse?seed=9&subject=3',
+      '--duration',
+      '10',
+      ...fast,
+      '--calibration',
+      calib,
+      '--out',
+      out,
+    );
     expect(r.code, r.err).toBe(0);
     const ev = parseLines(readFileSync(out, 'utf8'));
     expect(ofType(ev, 'start')[0]!.calibration).toBe(`user ann (${doc.windows} windows)`);
@@ -123,7 +177,18 @@ describe('cmcrd run', () => {
     expect(no.code).toBe(2);
     expect(no.err).toMatch(/takes no per-user calibration .* drop --calibration/);
     writeFileSync(join(dir, 'bad.json'), '{"kind":"calibration","dim":20,"users":{}}');
-    const bad = await runCli('run', '--model', model, '--device', 'sim:muse', '--duration', '5', ...fast, '--calibration', join(dir, 'bad.json'));
+    const bad = await runCli(
+      'run',
+      '--model',
+      model,
+      '--device',
+      'sim:muse',
+      '--duration',
+      '5',
+      ...fast,
+      '--calibration',
+      join(dir, 'bad.json'),
+    );
     expect(bad.err).toMatch(/bad\.json: holds no user's statistics/);
   });
 });
@@ -165,7 +230,21 @@ describe('cmcrd run as a process', () => {
   }, 90_000);
 
   it('--serve: Server-Sent Events of the same events, and /health', async () => {
-    const p = spawnCli(['run', '--model', model, '--device', 'sim:muse?seed=1', '--speed', '4', '--duration', '20', '--serve', '127.0.0.1:0', '--out', join(dir, 'served.jsonl')]);
+    const p = spawnCli([
+      'run',
+      '--model',
+      model,
+      '--device',
+      'sim:muse?seed=1',
+      '--speed',
+      '4',
+      '--duration',
+      '20',
+      '--serve',
+      '127.0.0.1:0',
+      '--out',
+      join(dir, 'served.jsonl'),
+    ]);
     await until(() => /serving events on (http:\/\/[\d.:]+)\/events/.test(p.stderr()), 60_000);
     const base = /serving events on (http:\/\/[\d.:]+)\/events/.exec(p.stderr())![1]!;
     const health = await new Promise<{ status: number; body: { status: string; mode: string; device: string } }>((ok, fail) => {
@@ -193,7 +272,10 @@ describe('cmcrd run as a process', () => {
     });
     expect(await p.exit, p.stderr()).toBe(0);
     const frames = sse.split('\n\n').filter((f) => f.includes('data: '));
-    const events = frames.map((f) => ({ name: /event: (\w+)/.exec(f)![1], data: JSON.parse(/data: (.*)/.exec(f)![1]!) as { type: string } }));
+    const events = frames.map((f) => ({
+      name: /event: (\w+)/.exec(f)![1],
+      data: JSON.parse(/data: (.*)/.exec(f)![1]!) as { type: string },
+    }));
     expect(events.filter((e) => e.name === 'prediction').length).toBeGreaterThan(3);
     expect(events.every((e) => e.name === e.data.type)).toBe(true);
     expect(events.at(-1)!.name).toBe('summary');

@@ -30,9 +30,47 @@ beforeAll(async () => {
   const data = join(dir, 'data');
   const steps: string[][] = [
     ['dataset', 'synth', '--layout', 'seed-iv', '--out', data, '--subjects', '2', '--sessions', '1', '--windows-per-trial', '6', '--raw'],
-    ['train', '--dataset', 'synthetic', '--root', data, '--feature', 'de', '--smooth', 'lds-causal', '--method', 'eeg-only', '--arch', 'mlp', '--protocol', 'within', '--folds', 's1-sess1', '--seeds', '1', '--epochs', '10', '--warmup', '2', '--montage', 'muse', '--out', join(dir, 'run')],
+    [
+      'train',
+      '--dataset',
+      'synthetic',
+      '--root',
+      data,
+      '--feature',
+      'de',
+      '--smooth',
+      'lds-causal',
+      '--method',
+      'eeg-only',
+      '--arch',
+      'mlp',
+      '--protocol',
+      'within',
+      '--folds',
+      's1-sess1',
+      '--seeds',
+      '1',
+      '--epochs',
+      '10',
+      '--warmup',
+      '2',
+      '--montage',
+      'muse',
+      '--out',
+      join(dir, 'run'),
+    ],
     // Dynamic int8 (weights only) keeps the held-out arg-max of this small model, so it meets the quality bar.
-    ['export', join(dir, 'run', 'checkpoints', 'eeg-only-mlp-s1-sess1-seed1.json'), '--out', exported, '--int8', 'dynamic', '--tfjs', '--latency-runs', '20'],
+    [
+      'export',
+      join(dir, 'run', 'checkpoints', 'eeg-only-mlp-s1-sess1-seed1.json'),
+      '--out',
+      exported,
+      '--int8',
+      'dynamic',
+      '--tfjs',
+      '--latency-runs',
+      '20',
+    ],
   ];
   for (const args of steps) {
     const r = await runCli(...args);
@@ -63,7 +101,11 @@ describe("the exporter's model directory", () => {
       expect(m.default.name).toBe('fp32');
       // Whatever this machine measured at export: the reader follows card.json's choice for onnxruntime-node.
       expect(m.fast?.name ?? 'fp32').toBe(node.load);
-      expect(m.notes!.join('\n')).toMatch(node.load === 'fp32' ? /card\.json: on onnxruntime-node .*model\.onnx runs in every mode/ : /the modes that save run model\.int8\.onnx/);
+      expect(m.notes!.join('\n')).toMatch(
+        node.load === 'fp32'
+          ? /card\.json: on onnxruntime-node .*model\.onnx runs in every mode/
+          : /the modes that save run model\.int8\.onnx/,
+      );
       expect(m.card.smoothing).toBe('lds-causal');
       expect(m.userCalibration).toBeNull();
     } finally {
@@ -72,7 +114,9 @@ describe("the exporter's model directory", () => {
     const f = await loadRunModel(int8Faster);
     try {
       expect(f.fast?.name).toBe('int8-dynamic');
-      expect(f.info.fastReason).toBe('card.json: on onnxruntime-node int8-dynamic is faster (p50 12 µs, fp32 p50 40 µs) and meets the quality bar: the modes that save run model.int8.onnx');
+      expect(f.info.fastReason).toBe(
+        'card.json: on onnxruntime-node int8-dynamic is faster (p50 12 µs, fp32 p50 40 µs) and meets the quality bar: the modes that save run model.int8.onnx',
+      );
     } finally {
       await f.dispose();
     }
@@ -80,11 +124,27 @@ describe("the exporter's model directory", () => {
 
   it('battery policy: performance runs model.onnx, balanced and saver the faster variant, as the battery falls', async () => {
     const out = join(dir, 'falling.jsonl');
-    const r = await runCli('run', '--model', int8Faster, '--device', 'sim:muse?seed=6&battery=54&drain=1200', '--duration', '420', '--speed', '100000', '--out', out);
+    const r = await runCli(
+      'run',
+      '--model',
+      int8Faster,
+      '--device',
+      'sim:muse?seed=6&battery=54&drain=1200',
+      '--duration',
+      '420',
+      '--speed',
+      '100000',
+      '--out',
+      out,
+    );
     expect(r.code, r.err).toBe(0);
     const ev = parseLines(readFileSync(out, 'utf8'));
     expect(ofType(ev, 'start')[0]!.variants).toEqual({ default: 'fp32', fast: 'int8-dynamic' });
-    expect(ofType(ev, 'mode').filter((m) => m.from !== null).map((m) => m.to)).toEqual(['balanced', 'saver', 'critical']);
+    expect(
+      ofType(ev, 'mode')
+        .filter((m) => m.from !== null)
+        .map((m) => m.to),
+    ).toEqual(['balanced', 'saver', 'critical']);
     const preds = ofType(ev, 'prediction').filter((p) => p.label !== null);
     const variants = (mode: string) => [...new Set(preds.filter((p) => p.mode === mode).map((p) => p.variant))];
     expect(variants('performance')).toEqual(['fp32']);
@@ -93,7 +153,19 @@ describe("the exporter's model directory", () => {
     expect((ev.at(-1) as RunSummary).stoppedBy).toBe('duration');
     // The card as exported on this machine: the modes that save run what its onnxruntime-node entry says to load.
     const node = readJson<PackageCard>(join(exported, 'card.json')).runtimes.find((x) => x.runtime === 'onnxruntime-node')!;
-    const fixed = await runCli('run', '--model', exported, '--device', 'sim:muse?seed=6', '--duration', '140', '--speed', '100000', '--policy', 'fixed:saver');
+    const fixed = await runCli(
+      'run',
+      '--model',
+      exported,
+      '--device',
+      'sim:muse?seed=6',
+      '--duration',
+      '140',
+      '--speed',
+      '100000',
+      '--policy',
+      'fixed:saver',
+    );
     expect(fixed.code, fixed.err).toBe(0);
     const saver = ofType(parseLines(fixed.out), 'prediction').filter((p) => p.label !== null);
     expect(saver.length).toBeGreaterThan(3);
@@ -115,8 +187,16 @@ describe("the exporter's model directory", () => {
 
   it('refuses inconsistent directories, naming card.json and the field', async () => {
     const at = (field: string) => new RegExp(`card\\.json: ${field.replace(/[[\]"().]/g, (c) => `\\${c}`)}: `);
-    await broken('no-int8', (d) => unlinkSync(join(d, 'model.int8.onnx')), /card\.json: files\[1\]: model\.int8\.onnx is not in the directory/);
-    await broken('longer', (d) => writeFileSync(join(d, 'model.int8.onnx'), Buffer.concat([readFileSync(join(d, 'model.int8.onnx')), Buffer.from([0])])), /files\[1\]\.bytes: model\.int8\.onnx has \d+ bytes, card\.json says \d+: the directory was changed after export/);
+    await broken(
+      'no-int8',
+      (d) => unlinkSync(join(d, 'model.int8.onnx')),
+      /card\.json: files\[1\]: model\.int8\.onnx is not in the directory/,
+    );
+    await broken(
+      'longer',
+      (d) => writeFileSync(join(d, 'model.int8.onnx'), Buffer.concat([readFileSync(join(d, 'model.int8.onnx')), Buffer.from([0])])),
+      /files\[1\]\.bytes: model\.int8\.onnx has \d+ bytes, card\.json says \d+: the directory was changed after export/,
+    );
     await broken(
       'flipped',
       (d) => {
@@ -126,16 +206,48 @@ describe("the exporter's model directory", () => {
       },
       /files\[0\]\.sha256: model\.onnx does not have the SHA-256 card\.json lists/,
     );
-    await broken('load', (_, c) => (c.runtimes[0]!.load = 'int9' as never), /card\.json: runtimes\[0\]\.load: "int9" is not one of the variants \(fp32, int8-dynamic, tfjs-float32\)/);
-    await broken('load-tfjs', (_, c) => (c.runtimes[0]!.load = 'tfjs-float32'), /runtimes\[0\]\.load: "tfjs-float32" is a tfjs variant, which onnxruntime-node cannot run/);
+    await broken(
+      'load',
+      (_, c) => (c.runtimes[0]!.load = 'int9' as never),
+      /card\.json: runtimes\[0\]\.load: "int9" is not one of the variants \(fp32, int8-dynamic, tfjs-float32\)/,
+    );
+    await broken(
+      'load-tfjs',
+      (_, c) => (c.runtimes[0]!.load = 'tfjs-float32'),
+      /runtimes\[0\]\.load: "tfjs-float32" is a tfjs variant, which onnxruntime-node cannot run/,
+    );
     await broken('latency', (_, c) => (c.runtimes[0]!.latency[1]!.file = 'model.onnx'), at('runtimes[0].latency[1].file'));
-    await broken('outside', (_, c) => (c.variants[1]!.file = '../model.int8.onnx'), /card\.json: variants\[1\]\.file: file must name a file inside the model directory/);
-    await broken('unlisted', (_, c) => (c.files = c.files.filter((f) => f.name !== 'model.int8.onnx')), /variants\[1\]\.file: model\.int8\.onnx is not listed in files\[\]/);
+    await broken(
+      'outside',
+      (_, c) => (c.variants[1]!.file = '../model.int8.onnx'),
+      /card\.json: variants\[1\]\.file: file must name a file inside the model directory/,
+    );
+    await broken(
+      'unlisted',
+      (_, c) => (c.files = c.files.filter((f) => f.name !== 'model.int8.onnx')),
+      /variants\[1\]\.file: model\.int8\.onnx is not listed in files\[\]/,
+    );
     await broken('no-files', (_, c) => delete (c as Partial<PackageCard>).files, /card\.json: files: missing field/);
-    await broken('format', (_, c) => (c.variants[0]!.format = 'onnx-fp16' as never), /card\.json: variants\[0\]\.format: format must be "onnx" or "tfjs"/);
-    await broken('smoothing', (_, c) => (c.card['cmcrd.smoothing'] = 'none'), /card\.json: card\["cmcrd\.smoothing"\] is "none", but model\.onnx embeds "lds-causal"/);
-    await broken('newer', (_, c) => ((c as { version: number }).version = 2), /card\.json: written by a newer cmcrd \(model directory version 2; this one reads version 1\): upgrade cmcrd-edge/);
-    await broken('card-type', (_, c) => ((c.card as Record<string, unknown>)['cmcrd.window_s'] = 4), /card\.json: card\["cmcrd\.window_s"\]: every card entry must be a string/);
+    await broken(
+      'format',
+      (_, c) => (c.variants[0]!.format = 'onnx-fp16' as never),
+      /card\.json: variants\[0\]\.format: format must be "onnx" or "tfjs"/,
+    );
+    await broken(
+      'smoothing',
+      (_, c) => (c.card['cmcrd.smoothing'] = 'none'),
+      /card\.json: card\["cmcrd\.smoothing"\] is "none", but model\.onnx embeds "lds-causal"/,
+    );
+    await broken(
+      'newer',
+      (_, c) => ((c as { version: number }).version = 2),
+      /card\.json: written by a newer cmcrd \(model directory version 2; this one reads version 1\): upgrade cmcrd-edge/,
+    );
+    await broken(
+      'card-type',
+      (_, c) => ((c.card as Record<string, unknown>)['cmcrd.window_s'] = 4),
+      /card\.json: card\["cmcrd\.window_s"\]: every card entry must be a string/,
+    );
     // Through the CLI: exit 2, the message, no stack trace.
     const d = await broken('cli', (_, c) => (c.runtimes[0]!.faster = 'fp64' as never), at('runtimes[0].faster'));
     const r = await runCli('run', '--model', d, '--device', 'sim:muse', '--duration', '5', '--speed', '100000');

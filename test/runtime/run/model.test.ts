@@ -48,9 +48,20 @@ describe('model directory', () => {
   const files = ['card.json', 'model.onnx', 'model.int8.onnx'];
   it('the faster variant per runtime, from any of the card shapes the exporter may write', () => {
     const shapes: unknown[] = [
-      { faster: { 'onnxruntime-node': 'int8', 'onnxruntime-web': 'fp32' }, variants: [{ name: 'fp32', file: 'model.onnx' }, { name: 'int8', file: 'model.int8.onnx' }] },
+      {
+        faster: { 'onnxruntime-node': 'int8', 'onnxruntime-web': 'fp32' },
+        variants: [
+          { name: 'fp32', file: 'model.onnx' },
+          { name: 'int8', file: 'model.int8.onnx' },
+        ],
+      },
       { 'cmcrd.variants': JSON.stringify({ fp32: 'model.onnx', int8: { file: 'model.int8.onnx', fasterOn: ['node'] } }) },
-      { variants: [{ name: 'fp32', file: 'model.onnx', latencyMs: { 'onnxruntime-node': { p50: 0.03 } } }, { name: 'int8', file: 'model.int8.onnx', latencyMs: { 'onnxruntime-node': 0.02 } }] },
+      {
+        variants: [
+          { name: 'fp32', file: 'model.onnx', latencyMs: { 'onnxruntime-node': { p50: 0.03 } } },
+          { name: 'int8', file: 'model.int8.onnx', latencyMs: { 'onnxruntime-node': 0.02 } },
+        ],
+      },
     ];
     for (const c of shapes) {
       const d = describeModelDirectory(c, files, 'onnxruntime-node', 'm');
@@ -69,10 +80,18 @@ describe('model directory', () => {
   });
 
   it('refuses variants outside the directory or missing, and a bad user_calibration, naming them', () => {
-    expect(() => describeModelDirectory({ variants: [{ name: 'x', file: '../x.onnx' }] }, files, 'onnxruntime-node', 'm')).toThrow(/not inside the model directory/);
-    expect(() => describeModelDirectory({ variants: { q: 'model.q.onnx' } }, files, 'onnxruntime-node', 'm')).toThrow(/variant "q" in model\.q\.onnx, which is not in the directory/);
-    expect(() => describeModelDirectory({ user_calibration: 'yes' }, files, 'onnxruntime-node', 'm')).toThrow(/"user_calibration" must be "required", "optional" or "none", got "yes"/);
-    expect(describeModelDirectory({ 'cmcrd.user_calibration': 'required' }, files, 'onnxruntime-node', 'm').userCalibration).toBe('required');
+    expect(() => describeModelDirectory({ variants: [{ name: 'x', file: '../x.onnx' }] }, files, 'onnxruntime-node', 'm')).toThrow(
+      /not inside the model directory/,
+    );
+    expect(() => describeModelDirectory({ variants: { q: 'model.q.onnx' } }, files, 'onnxruntime-node', 'm')).toThrow(
+      /variant "q" in model\.q\.onnx, which is not in the directory/,
+    );
+    expect(() => describeModelDirectory({ user_calibration: 'yes' }, files, 'onnxruntime-node', 'm')).toThrow(
+      /"user_calibration" must be "required", "optional" or "none", got "yes"/,
+    );
+    expect(describeModelDirectory({ 'cmcrd.user_calibration': 'required' }, files, 'onnxruntime-node', 'm').userCalibration).toBe(
+      'required',
+    );
   });
 
   it('loads a directory with its faster variant, and a single .onnx; refuses a variant of another model', async () => {
@@ -100,9 +119,13 @@ describe('card against device', () => {
     const muse = getDriver('muse');
     expect(cardMismatch(card(), muse, { preset: 'p21' }, 'm')).toBeNull();
     const aux = card({ montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'AUX'], capChannels: [] } });
-    expect(cardMismatch(aux, muse, { preset: 'p21' }, 'm')).toMatch(/needs the electrode AUX, but the .* \(preset p21\) streams TP9, AF7, AF8, TP10; preset p20 has them/);
+    expect(cardMismatch(aux, muse, { preset: 'p21' }, 'm')).toMatch(
+      /needs the electrode AUX, but the .* \(preset p21\) streams TP9, AF7, AF8, TP10; preset p20 has them/,
+    );
     expect(cardMismatch(card({ fs: 512 }), muse, {}, 'm')).toMatch(/trained at 512 Hz, but .* samples at 256 Hz/);
-    expect(cardMismatch(card({ bands: [{ name: 'hi', lo: 100, hi: 140 }] }), muse, {}, 'm')).toMatch(/reaches 140 Hz, at or above .* Nyquist frequency \(128 Hz\)/);
+    expect(cardMismatch(card({ bands: [{ name: 'hi', lo: 100, hi: 140 }] }), muse, {}, 'm')).toMatch(
+      /reaches 140 Hz, at or above .* Nyquist frequency \(128 Hz\)/,
+    );
     expect(cardMismatch(card({ modality: 'eye' }), muse, {}, 'm')).toMatch(/eye model/);
     const ganglion = getDriver('ganglion');
     expect(cardMismatch(card(), ganglion, { channelNames: ['FP1', 'FP2', 'T7', 'T8'] }, 'm')).toMatch(/TP9, AF7, AF8, TP10/);
@@ -141,8 +164,12 @@ describe('per-user calibration', () => {
     expect(() => applyCalibration(store.toJSON(), c, 'c.json')).toThrow(/several users \(a, b\): choose one with --user/);
     expect(() => applyCalibration(store.toJSON(), c, 'c.json', 'b')).toThrow(/user "b" has fewer than 2 good windows/);
     expect(applyCalibration(store.toJSON(), c, 'c.json', 'a').user).toBe('a');
-    expect(() => applyCalibration({ ...store.toJSON(), meta: calibrationMeta(card({ featureMethod: 'welch' })) }, c, 'c.json', 'a')).toThrow(/recorded for featureMethod "welch", but the model uses "seed-de"/);
-    expect(() => applyCalibration(new CalibrationStore(20).toJSON(), c, 'c.json')).toThrow(/calibration of 20 features, but the model takes 4 channels × 2 bands = 8/);
+    expect(() =>
+      applyCalibration({ ...store.toJSON(), meta: calibrationMeta(card({ featureMethod: 'welch' })) }, c, 'c.json', 'a'),
+    ).toThrow(/recorded for featureMethod "welch", but the model uses "seed-de"/);
+    expect(() => applyCalibration(new CalibrationStore(20).toJSON(), c, 'c.json')).toThrow(
+      /calibration of 20 features, but the model takes 4 channels × 2 bands = 8/,
+    );
     expect(() => applyCalibration({ kind: 'zscore' }, c, 'c.json')).toThrow(/c\.json: not a calibration file/);
   });
 });
@@ -174,7 +201,13 @@ describe('virtual clock', () => {
 describe('guarded peripheral', () => {
   it('reports an exception thrown while handling a notification instead of letting it into the transport', async () => {
     let inner: NotifyListener | null = null;
-    const p = { id: 'x', name: 'x', services: [], characteristics: ['c'], subscribe: async (_c: string, l: NotifyListener) => ((inner = l), async () => {}) } as unknown as GattPeripheral;
+    const p = {
+      id: 'x',
+      name: 'x',
+      services: [],
+      characteristics: ['c'],
+      subscribe: async (_c: string, l: NotifyListener) => ((inner = l), async () => {}),
+    } as unknown as GattPeripheral;
     const errors: unknown[] = [];
     const seen: number[] = [];
     await guardPeripheral(p, (e) => errors.push(e)).subscribe('c', (_d, t) => {

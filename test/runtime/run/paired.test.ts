@@ -83,7 +83,9 @@ describe('cmcrd run --device <paired headband> over the simulated radio (CLI)', 
     const out = join(base, `refused-${n}.jsonl`);
     const none = await runCli('run', '--model', model, '--device', 'Muse-1A2B', '--duration', '5', ...fast, '--out', out);
     expect(none.code).toBe(2);
-    expect(none.err).toMatch(/--device Muse-1A2B: "Muse-1A2B" is not a paired headband: over a real radio only devices on the allow-list \(.*devices\.json\) are connected.*Pair it first with `cmcrd pair --select "Muse-1A2B"` \(nothing is paired yet\)/);
+    expect(none.err).toMatch(
+      /--device Muse-1A2B: "Muse-1A2B" is not a paired headband: over a real radio only devices on the allow-list \(.*devices\.json\) are connected.*Pair it first with `cmcrd pair --select "Muse-1A2B"` \(nothing is paired yet\)/,
+    );
     noStack(none.err);
     expect((await runCli('pair', '--transport', 'sim', '--select', 'Ganglion-4E5F')).code).toBe(0);
     const other = await runCli('run', '--model', model, '--device', 'MuseS-7C3D', '--duration', '5', ...fast, '--out', out);
@@ -134,7 +136,10 @@ function counting(t: BleTransport): BleTransport & { connects: string[]; closed:
   return c;
 }
 
-const entry = (over: Partial<AllowListEntry> & Pick<AllowListEntry, 'id' | 'name' | 'kind' | 'transport'>): AllowListEntry => ({ addedAt: '2025-01-31T12:00:00.000Z', ...over });
+const entry = (over: Partial<AllowListEntry> & Pick<AllowListEntry, 'id' | 'name' | 'kind' | 'transport'>): AllowListEntry => ({
+  addedAt: '2025-01-31T12:00:00.000Z',
+  ...over,
+});
 
 function saveList(...entries: AllowListEntry[]): string {
   const path = join(cfg, 'cmcrd', 'devices.json');
@@ -144,25 +149,30 @@ function saveList(...entries: AllowListEntry[]): string {
   return path;
 }
 
-const flags = (over: Partial<RunFlags>): RunFlags => ({ model, device: 'Muse-1A2B', speed: 1, policy: { kind: 'auto' }, watchdog: 5, powerSupply: join(base, 'no-power-supply'), ...over });
+const flags = (over: Partial<RunFlags>): RunFlags => ({
+  model,
+  device: 'Muse-1A2B',
+  speed: 1,
+  policy: { kind: 'auto' },
+  watchdog: 5,
+  powerSupply: join(base, 'no-power-supply'),
+  ...over,
+});
 
 describe('reconnection goes through the same transport', () => {
   it('simulated radio: a link loss mid-run is reconnected with connectAllowed on the transport the device was paired over', async () => {
     const allowListPath = saveList(entry({ id: 'sim-Muse-1A2B', name: 'Muse-1A2B', kind: 'muse', transport: 'sim' }));
     const made: { t?: ReturnType<typeof counting> } = {};
     const out = join(base, `reconnect-${n}.jsonl`);
-    const summary = await runCommand(
-      flags({ duration: 40, speed: 100_000, seed: 1, out }),
-      {
-        allowListPath,
-        transport: (name, { startMs }) => {
-          expect(name).toBe('sim');
-          const fleet = [{ ...DEFAULT_SIM_FLEET[0]!, options: { 'disconnect-after': '12', down: '2' } }];
-          made.t = counting(createSimTransport({ fleet, deviceDefaults: { clock: 'manual', start: String(startMs) } }));
-          return made.t;
-        },
+    const summary = await runCommand(flags({ duration: 40, speed: 100_000, seed: 1, out }), {
+      allowListPath,
+      transport: (name, { startMs }) => {
+        expect(name).toBe('sim');
+        const fleet = [{ ...DEFAULT_SIM_FLEET[0]!, options: { 'disconnect-after': '12', down: '2' } }];
+        made.t = counting(createSimTransport({ fleet, deviceDefaults: { clock: 'manual', start: String(startMs) } }));
+        return made.t;
       },
-    );
+    });
     expect(summary.disconnects).toBe(1);
     expect(summary.reconnects).toBe(1);
     const ev = parseLines(readFileSync(out, 'utf8'));
@@ -189,17 +199,37 @@ describe('cmcrd run over noble (a fake noble with the API of @stoprocent/noble)'
       // Each connection reaches the same wearer's headband, its clock running on from the last connection's; the
       // first link drops after 10 s of streaming.
       create: () => {
-        const d = new VirtualMuse({ clock: 'real', speed: 20, seed: 7, startTimeMs: made.at(-1)?.now() ?? Date.now(), ...(made.length === 0 ? { faults: { disconnectAfterS: 10 } } : {}) });
+        const d = new VirtualMuse({
+          clock: 'real',
+          speed: 20,
+          seed: 7,
+          startTimeMs: made.at(-1)?.now() ?? Date.now(),
+          ...(made.length === 0 ? { faults: { disconnectAfterS: 10 } } : {}),
+        });
         made.push(d);
         return d;
       },
     });
-    const athena = noble.add({ address: ATHENA_ADDR, name: 'MuseS-7C3D', rssi: -60, advertisedServices: [MUSE.service], create: () => new VirtualAthena({ clock: 'manual' }) });
+    const athena = noble.add({
+      address: ATHENA_ADDR,
+      name: 'MuseS-7C3D',
+      rssi: -60,
+      advertisedServices: [MUSE.service],
+      create: () => new VirtualAthena({ clock: 'manual' }),
+    });
     const transport = () =>
-      counting(createNobleTransport({ load: async () => fakeNobleModule(noble), timeouts: { connectMs: 1000, operationMs: 1000, powerOnMs: 500, discoverMs: 1000 }, poweredOffGraceMs: 30, now: () => made.at(-1)?.now() ?? Date.now() }));
+      counting(
+        createNobleTransport({
+          load: async () => fakeNobleModule(noble),
+          timeouts: { connectMs: 1000, operationMs: 1000, powerOnMs: 500, discoverMs: 1000 },
+          poweredOffGraceMs: 30,
+          now: () => made.at(-1)?.now() ?? Date.now(),
+        }),
+      );
     return { noble, muse, athena, made, transport };
   }
-  const paired = () => saveList(entry({ id: nobleIdOf(MUSE_ADDR), name: 'Muse-1A2B', kind: 'muse', transport: 'noble', address: MUSE_ADDR }));
+  const paired = () =>
+    saveList(entry({ id: nobleIdOf(MUSE_ADDR), name: 'Muse-1A2B', kind: 'muse', transport: 'noble', address: MUSE_ADDR }));
 
   it('no adapter, no permission: exit 2 (a CliError) with what to do, no stack trace, no file', async () => {
     const allowListPath = paired();
@@ -229,7 +259,9 @@ describe('cmcrd run over noble (a fake noble with the API of @stoprocent/noble)'
     expect(built).toBe(0);
     expect(noble.scanCalls).toEqual([]);
     expect(athena.connections).toBe(0);
-    const err = await runCommand(flags({ device: `web-bluetooth:${nobleIdOf(MUSE_ADDR)}` }), { allowListPath, transport }).catch((e: unknown) => e);
+    const err = await runCommand(flags({ device: `web-bluetooth:${nobleIdOf(MUSE_ADDR)}` }), { allowListPath, transport }).catch(
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toMatch(/is not a paired headband/);
   });
 
@@ -261,21 +293,30 @@ describe('cmcrd run over noble (a fake noble with the API of @stoprocent/noble)'
 
 describe('cmcrd run with the real @stoprocent/noble', () => {
   // hci99 exists nowhere: the real library reports "unsupported" (or "unauthorized" without CAP_NET_RAW).
-  it.skipIf(process.platform !== 'linux' || !existsSync(TSX))('a paired noble headband without a usable adapter: exit 2 with what to do, no stack trace, no hang', () => {
-    mkdirSync(join(cfg, 'cmcrd'), { recursive: true });
-    saveList(entry({ id: '0055dab01a2b', name: 'Muse-1A2B', kind: 'muse', transport: 'noble' }));
-    const out = join(base, 'real-noble.jsonl');
-    const t0 = Date.now();
-    const r = spawnSync(TSX, [join(ROOT, 'src/cli/bin.ts'), 'run', '--model', model, '--device', 'Muse-1A2B', '--duration', '5', '--out', out], {
-      env: { ...process.env, XDG_CONFIG_HOME: cfg, NOBLE_HCI_DEVICE_ID: '99' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/cmcrd: cannot connect to Muse-1A2B \[0055dab01a2b, muse, noble\]: (no Bluetooth LE adapter is available .*BlueZ|no permission to use the Bluetooth adapter .*setcap cap_net_raw,cap_net_admin\+eip)/);
-    noStack(r.stderr);
-    expect(Date.now() - t0).toBeLessThan(30_000);
-    expect(existsSync(out)).toBe(false);
-  });
+  it.skipIf(process.platform !== 'linux' || !existsSync(TSX))(
+    'a paired noble headband without a usable adapter: exit 2 with what to do, no stack trace, no hang',
+    () => {
+      mkdirSync(join(cfg, 'cmcrd'), { recursive: true });
+      saveList(entry({ id: '0055dab01a2b', name: 'Muse-1A2B', kind: 'muse', transport: 'noble' }));
+      const out = join(base, 'real-noble.jsonl');
+      const t0 = Date.now();
+      const r = spawnSync(
+        TSX,
+        [join(ROOT, 'src/cli/bin.ts'), 'run', '--model', model, '--device', 'Muse-1A2B', '--duration', '5', '--out', out],
+        {
+          env: { ...process.env, XDG_CONFIG_HOME: cfg, NOBLE_HCI_DEVICE_ID: '99' },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(
+        /cmcrd: cannot connect to Muse-1A2B \[0055dab01a2b, muse, noble\]: (no Bluetooth LE adapter is available .*BlueZ|no permission to use the Bluetooth adapter .*setcap cap_net_raw,cap_net_admin\+eip)/,
+      );
+      noStack(r.stderr);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect(existsSync(out)).toBe(false);
+    },
+  );
 });

@@ -36,7 +36,10 @@ describe('mode policy', () => {
     const changes = drive(new ModePolicy({ kind: 'auto' }, 0), levels);
     expect(changes.map((c) => c.to)).toEqual(['balanced', 'saver', 'critical']);
     // Without hysteresis the same readings flap at every threshold.
-    const flappy = drive(new ModePolicy({ kind: 'auto' }, 0, { thresholds: { balanced: 50, saver: 25, critical: 10, hysteresis: 0 } }), levels);
+    const flappy = drive(
+      new ModePolicy({ kind: 'auto' }, 0, { thresholds: { balanced: 50, saver: 25, critical: 10, hysteresis: 0 } }),
+      levels,
+    );
     expect(flappy.length).toBeGreaterThan(6);
   });
 
@@ -151,6 +154,8 @@ describe('modes', () => {
     expect(s.table.performance.strideSec).toBe(2);
     expect(s.table.saver.dutyCycle).toBe(false);
     expect(s.notes.join(' ')).toMatch(/smooths features/);
-    expect(() => resolveModes({ windowSec: 4, hopSec: 4, fs: 200, smoothing: 'none' }, { saver: { strideSec: 0.0001 } })).toThrow(/whole number of samples/);
+    expect(() => resolveModes({ windowSec: 4, hopSec: 4, fs: 200, smoothing: 'none' }, { saver: { strideSec: 0.0001 } })).toThrow(
+      /whole number of samples/,
+    );
   });
 });

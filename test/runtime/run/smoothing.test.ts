@@ -38,12 +38,24 @@ describe('cmcrd run / calibrate: a card whose smoothing needs the whole trial', 
     const out = join(dir, 'refused.jsonl');
     const r = await runCli('run', '--model', lds, '--device', 'sim:muse', '--duration', '10', ...fast, '--out', out);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/model smoothing "lds" \(SEED's offline LDS, a Kalman filter started from the trial mean\) needs the whole trial, which a live stream never has/);
+    expect(r.err).toMatch(
+      /model smoothing "lds" \(SEED's offline LDS, a Kalman filter started from the trial mean\) needs the whole trial, which a live stream never has/,
+    );
     expect(r.err).toMatch(/Retrain on the causal form "lds-causal".*cmcrd train .*--smooth lds-causal .*--montage muse/);
     expect(r.err).toMatch(/add --allow-offline-smoothing/);
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(existsSync(out)).toBe(false);
-    const c = await runCli('calibrate', '--model', lds, '--device', 'sim:muse', '--seconds', '10', '--out', join(dir, 'refused-calib.json'));
+    const c = await runCli(
+      'calibrate',
+      '--model',
+      lds,
+      '--device',
+      'sim:muse',
+      '--seconds',
+      '10',
+      '--out',
+      join(dir, 'refused-calib.json'),
+    );
     expect(c.code).toBe(2);
     expect(c.err).toMatch(/needs the whole trial.*--smooth lds-causal/);
     expect(existsSync(join(dir, 'refused-calib.json'))).toBe(false);
@@ -51,18 +63,45 @@ describe('cmcrd run / calibrate: a card whose smoothing needs the whole trial', 
 
   it('--allow-offline-smoothing runs it, and says so at the start and in the summary (stderr and the JSON Lines)', async () => {
     const out = join(dir, 'allowed.jsonl');
-    const r = await runCli('run', '--model', lds, '--device', 'sim:muse?seed=2', '--duration', '30', ...fast, '--out', out, '--allow-offline-smoothing');
+    const r = await runCli(
+      'run',
+      '--model',
+      lds,
+      '--device',
+      'sim:muse?seed=2',
+      '--duration',
+      '30',
+      ...fast,
+      '--out',
+      out,
+      '--allow-offline-smoothing',
+    );
     expect(r.code, r.err).toBe(0);
     const lines = r.err.trim().split('\n');
-    expect(lines[0]).toMatch(/^warning: --allow-offline-smoothing: model smoothing "lds" needs the whole trial; running the filter started from the running mean .* instead.*Retrain: cmcrd train/);
-    expect(lines.at(-1)).toMatch(/^run: \d+ predictions, .*; features NOT as trained: smoothing "lds" ran on its online stand-in \(--allow-offline-smoothing\)$/);
+    expect(lines[0]).toMatch(
+      /^warning: --allow-offline-smoothing: model smoothing "lds" needs the whole trial; running the filter started from the running mean .* instead.*Retrain: cmcrd train/,
+    );
+    expect(lines.at(-1)).toMatch(
+      /^run: \d+ predictions, .*; features NOT as trained: smoothing "lds" ran on its online stand-in \(--allow-offline-smoothing\)$/,
+    );
     const ev = parseLines(readFileSync(out, 'utf8'));
     const start = ofType(ev, 'start')[0]!;
     const summary = ev.at(-1) as RunSummary;
     expect(start.warnings).toEqual([lines[0]]);
     expect(summary.warnings).toEqual(start.warnings);
     expect(summary.predictions).toBe(7); // smoothed features need every window at the card's hop: windows end at 4.15 s, 8.15 s, … 28.15 s
-    const c = await runCli('calibrate', '--model', lds, '--device', 'sim:muse', '--seconds', '20', '--out', join(dir, 'allowed-calib.json'), '--allow-offline-smoothing');
+    const c = await runCli(
+      'calibrate',
+      '--model',
+      lds,
+      '--device',
+      'sim:muse',
+      '--seconds',
+      '20',
+      '--out',
+      join(dir, 'allowed-calib.json'),
+      '--allow-offline-smoothing',
+    );
     expect(c.code, c.err).toBe(0);
     expect(c.err).toMatch(/^warning: --allow-offline-smoothing/);
     expect(c.err).toMatch(/→ .*allowed-calib\.json; features NOT as trained/);
@@ -72,7 +111,14 @@ describe('cmcrd run / calibrate: a card whose smoothing needs the whole trial', 
     const c = await loadOnnxClassifier(await museModel({ smoothing: 'lds' }));
     for (const allow of [false, true]) {
       const { link } = await resolveRunDevice('sim:muse?seed=1', { startMs: 0 });
-      const r = startRun({ link, model: { label: 'lds-model', card: c.card, default: { name: 'fp32', classifier: c }, fast: null }, clock: new VirtualClock(0), speed: Infinity, durationMs: 8000, allowOfflineSmoothing: allow });
+      const r = startRun({
+        link,
+        model: { label: 'lds-model', card: c.card, default: { name: 'fp32', classifier: c }, fast: null },
+        clock: new VirtualClock(0),
+        speed: Infinity,
+        durationMs: 8000,
+        allowOfflineSmoothing: allow,
+      });
       const events: RunEvent[] = [];
       for await (const e of r) events.push(e);
       if (!allow) {
@@ -120,7 +166,8 @@ function taped(link: DeviceLink): { link: DeviceLink; byAttempt: CaptureNotifica
         if (!patched.has(p)) {
           patched.add(p);
           const sub = p.subscribe.bind(p);
-          (p as { subscribe: GattPeripheral['subscribe'] }).subscribe = (ch: string, l: NotifyListener) => sub(ch, (d, t) => (log.push({ t, char: ch, bytes: Uint8Array.from(d) }), l(d, t)));
+          (p as { subscribe: GattPeripheral['subscribe'] }).subscribe = (ch: string, l: NotifyListener) =>
+            sub(ch, (d, t) => (log.push({ t, char: ch, bytes: Uint8Array.from(d) }), l(d, t)));
         }
         return p;
       },
@@ -131,7 +178,14 @@ function taped(link: DeviceLink): { link: DeviceLink; byAttempt: CaptureNotifica
 /** The classified rows (what the model saw) and the classified windows' start times. */
 async function classify(link: DeviceLink, card: ModelCard, startMs: number, durationMs?: number) {
   const c = recorder(card);
-  const r = startRun({ link, model: { label: 'm', card, default: { name: 'fp32', classifier: c }, fast: null }, clock: new VirtualClock(startMs), speed: Infinity, random: () => 0.5, ...(durationMs ? { durationMs } : {}) });
+  const r = startRun({
+    link,
+    model: { label: 'm', card, default: { name: 'fp32', classifier: c }, fast: null },
+    clock: new VirtualClock(startMs),
+    speed: Infinity,
+    random: () => 0.5,
+    ...(durationMs ? { durationMs } : {}),
+  });
   const events: RunEvent[] = [];
   for await (const e of r) events.push(e);
   await r.done;
@@ -159,7 +213,11 @@ describe('a causal smoother restarts at the session start and after a reconnect'
     let session = 0;
     for (const notes of tape.byAttempt) {
       if (!notes) continue;
-      const capture = { header: { format: 'cmcrd-capture' as const, version: 1 as const, device: 'muse' as const, preset: 'p21' }, notifications: notes, errors: [] };
+      const capture = {
+        header: { format: 'cmcrd-capture' as const, version: 1 as const, device: 'muse' as const, preset: 'p21' },
+        notifications: notes,
+        errors: [],
+      };
       const fresh = await classify(replayLink(new ReplayPeripheral(capture, { clock: 'manual' }), 'replay'), card, notes[0]!.t);
       const unsmoothed = await classify(replayLink(new ReplayPeripheral(capture, { clock: 'manual' }), 'replay'), raw, notes[0]!.t);
       const mine = live.starts.map((s, i) => [s, i] as const).filter(([s]) => (session === 0 ? s < back.t : s > back.t));

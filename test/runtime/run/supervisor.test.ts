@@ -38,14 +38,19 @@ function tapped(link: DeviceLink, tap: (t: number) => void): DeviceLink {
       if (!seen.has(p)) {
         seen.add(p);
         const sub = p.subscribe.bind(p);
-        (p as { subscribe: GattPeripheral['subscribe'] }).subscribe = (ch: string, l: NotifyListener) => sub(ch, ch === MUSE.eeg.TP9 ? (d, t) => (tap(t), l(d, t)) : l);
+        (p as { subscribe: GattPeripheral['subscribe'] }).subscribe = (ch: string, l: NotifyListener) =>
+          sub(ch, ch === MUSE.eeg.TP9 ? (d, t) => (tap(t), l(d, t)) : l);
       }
       return p;
     },
   };
 }
 
-async function run(uri: string, seconds: number, opts: Partial<RunOptions> & { tap?: (t: number) => void } = {}): Promise<{ events: RunEvent[]; summary: RunSummary }> {
+async function run(
+  uri: string,
+  seconds: number,
+  opts: Partial<RunOptions> & { tap?: (t: number) => void } = {},
+): Promise<{ events: RunEvent[]; summary: RunSummary }> {
   const { link } = await resolveRunDevice(uri, { startMs: 0 });
   const { tap, ...rest } = opts;
   const r = startRun({
@@ -200,7 +205,12 @@ describe('cmcrd run supervisor (virtual Muse, virtual clock)', () => {
     const writes: string[] = [];
     const write = device.write.bind(device);
     device.write = (ch, data) => (writes.push(new TextDecoder().decode(data.subarray(1, data.length - 1))), write(ch, data));
-    const r = startRun({ link, model: { label: 'm', card: classifier.card, default: { name: 'fp32', classifier }, fast: null }, clock: new VirtualClock(0), speed: Infinity });
+    const r = startRun({
+      link,
+      model: { label: 'm', card: classifier.card, default: { name: 'fp32', classifier }, fast: null },
+      clock: new VirtualClock(0),
+      speed: Infinity,
+    });
     const second = r.hub.iterate();
     let predictions = 0;
     for await (const e of r) {
@@ -225,7 +235,14 @@ describe('cmcrd run supervisor (virtual Muse, virtual clock)', () => {
     ] as const) {
       const c = await loadOnnxClassifier(await museModel({ sites: [...sites] }));
       const { link } = await resolveRunDevice(uri, { startMs: 0 });
-      const r = startRun({ link, model: { label: 'm', card: c.card, default: { name: 'fp32', classifier: c }, fast: null }, clock: new VirtualClock(0), speed: Infinity, durationMs: 45_000, random: () => 0.5 });
+      const r = startRun({
+        link,
+        model: { label: 'm', card: c.card, default: { name: 'fp32', classifier: c }, fast: null },
+        clock: new VirtualClock(0),
+        speed: Infinity,
+        durationMs: 45_000,
+        random: () => 0.5,
+      });
       const events: RunEvent[] = [];
       for await (const e of r) events.push(e);
       const s = await r.done;

@@ -9,7 +9,24 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  assemble, block, br, brIf, countUp, doWhile, f32, f32x4, f64, i32, instantiate, local, loop, sleb, typed, uleb, when, whileNot,
+  assemble,
+  block,
+  br,
+  brIf,
+  countUp,
+  doWhile,
+  f32,
+  f32x4,
+  f64,
+  i32,
+  instantiate,
+  local,
+  loop,
+  sleb,
+  typed,
+  uleb,
+  when,
+  whileNot,
   type Func,
 } from '../../../runtime/wasm/assembler.js';
 import { fftModule, iirModule } from '../../../runtime/dsp/simd.js';
@@ -95,7 +112,14 @@ describe('the assembler', () => {
   it('encodes LEB128 as the DWARF specification tabulates it', () => {
     expect([2, 127, 128, 129, 130, 12857].map(uleb)).toEqual([[0x02], [0x7f], [0x80, 0x01], [0x81, 0x01], [0x82, 0x01], [0xb9, 0x64]]);
     expect([2, -2, 127, -127, 128, -128, 129, -129].map(sleb)).toEqual([
-      [0x02], [0x7e], [0xff, 0x00], [0x81, 0x7f], [0x80, 0x01], [0x80, 0x7f], [0x81, 0x01], [0xff, 0x7e],
+      [0x02],
+      [0x7e],
+      [0xff, 0x00],
+      [0x81, 0x7f],
+      [0x80, 0x01],
+      [0x80, 0x7f],
+      [0x81, 0x01],
+      [0xff, 0x7e],
     ]);
   });
 
@@ -140,7 +164,10 @@ describe('the assembler', () => {
                 [get('n'), i32.const(3), i32.mul, i32.const(1), i32.add, set('n')],
                 [get('n'), i32.const(1), i32.shr_u, set('n')],
               ),
-              get('steps'), i32.const(1), i32.add, set('steps'),
+              get('steps'),
+              i32.const(1),
+              i32.add,
+              set('steps'),
             ],
             [i32.const(1), get('n'), i32.lt_u],
           ),
@@ -179,15 +206,31 @@ describe('the assembler', () => {
         results: ['i32'],
         locals: { i: 'i32', found: 'i32' },
         body: [
-          i32.const(-1), set('found'),
+          i32.const(-1),
+          set('found'),
           block('done', [
-            whileNot([get('n'), get('i'), i32.le_u], [
-              block('skip', [
-                get('i'), f64.convert_i32_s, get('i'), f64.convert_i32_s, f64.add, get('limit'), f64.ne, brIf('skip'),
-                get('i'), set('found'), br('done'),
-              ]),
-              get('i'), i32.const(1), i32.add, set('i'),
-            ]),
+            whileNot(
+              [get('n'), get('i'), i32.le_u],
+              [
+                block('skip', [
+                  get('i'),
+                  f64.convert_i32_s,
+                  get('i'),
+                  f64.convert_i32_s,
+                  f64.add,
+                  get('limit'),
+                  f64.ne,
+                  brIf('skip'),
+                  get('i'),
+                  set('found'),
+                  br('done'),
+                ]),
+                get('i'),
+                i32.const(1),
+                i32.add,
+                set('i'),
+              ],
+            ),
           ]),
           get('found'),
         ],
@@ -220,14 +263,32 @@ describe('the assembler', () => {
         results: ['i32'],
         locals: { p: 'i32' },
         body: [
-          get('from'), set('p'),
-          block('out', loop('next', [
-            get('p'), get('from'), get('count'), i32.const(2), i32.shl, i32.add, i32.ge_u, brIf('out'),
-            get('p'), get('p'), f32.load(), f32.store(1024),
-            get('p'), i32.const(4), i32.add, set('p'),
-            br('next'),
-          ])),
-          get('p'), i32.load(1024 - 4),
+          get('from'),
+          set('p'),
+          block(
+            'out',
+            loop('next', [
+              get('p'),
+              get('from'),
+              get('count'),
+              i32.const(2),
+              i32.shl,
+              i32.add,
+              i32.ge_u,
+              brIf('out'),
+              get('p'),
+              get('p'),
+              f32.load(),
+              f32.store(1024),
+              get('p'),
+              i32.const(4),
+              i32.add,
+              set('p'),
+              br('next'),
+            ]),
+          ),
+          get('p'),
+          i32.load(1024 - 4),
         ],
       },
       wat: `(func (export "copyUp") (param $from i32) (param $count i32) (result i32) (local $p i32)
@@ -271,7 +332,11 @@ describe('the assembler', () => {
 
   it('names the function and the name that does not resolve', () => {
     const fn = (body: Func['body'], extra: Partial<Func> = {}): Func => ({
-      name: 'k', params: typed('i32', 'a'), locals: { b: 'i32' }, body, ...extra,
+      name: 'k',
+      params: typed('i32', 'a'),
+      locals: { b: 'i32' },
+      body,
+      ...extra,
     });
     expect(() => assemble([fn([local.get('c'), local.set('b')])])).toThrow('function "k" has no local "c"');
     expect(() => assemble([fn([block('x', []), br('x')])])).toThrow('function "k" branches to "x" from outside it');

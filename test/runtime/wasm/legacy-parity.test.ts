@@ -80,12 +80,14 @@ const biquads = (m: Image, k: number): number => {
   return m.f64(v.length, () => v[i++]!);
 };
 
-const cascade = (k: number, splat: boolean): Setup => (m) => {
-  const n = m.int(1, 200);
-  const x = m.f64(splat ? n : 2 * n);
-  const y = m.f64(2 * n);
-  return [x, y, n, biquads(m, k), m.f64(4 * k, () => m.r() - 0.5)];
-};
+const cascade =
+  (k: number, splat: boolean): Setup =>
+  (m) => {
+    const n = m.int(1, 200);
+    const x = m.f64(splat ? n : 2 * n);
+    const y = m.f64(2 * n);
+    return [x, y, n, biquads(m, k), m.f64(4 * k, () => m.r() - 0.5)];
+  };
 
 const PAIRS: ModulePair[] = [
   {
@@ -228,7 +230,12 @@ describe.each(PAIRS)('$name: the assembled module against the old byte arrays', 
   it('exports the same functions with the same signatures', () => {
     const sig = (b: Uint8Array<ArrayBuffer>) => WebAssembly.Module.exports(new WebAssembly.Module(b));
     expect(sig(now())).toEqual(sig(old()));
-    expect(Object.keys(cases).sort()).toEqual(sig(now()).filter((e) => e.kind === 'function').map((e) => e.name).sort());
+    expect(Object.keys(cases).sort()).toEqual(
+      sig(now())
+        .filter((e) => e.kind === 'function')
+        .map((e) => e.name)
+        .sort(),
+    );
   });
 
   it.each(Object.keys(cases))('%s: the same memory after the call, on random inputs', (fn) => {

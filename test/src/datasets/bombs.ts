@@ -69,10 +69,19 @@ export function matrixElementHead(name: string, rows: number, cols: number): Buf
   const nameBytes = Buffer.from(name, 'latin1');
   const namePadded = Buffer.concat([nameBytes, Buffer.alloc((8 - (nameBytes.length % 8)) % 8)]);
   const body = Buffer.concat([
-    u32(6), u32(8), u32(6), u32(0), // array flags: miUINT32, 8 bytes, class double
-    u32(5), u32(8), u32(rows), u32(cols), // dimensions: miINT32
-    u32(1), u32(nameBytes.length), namePadded, // name: miINT8
-    u32(9), u32(n * 8), // real part: miDOUBLE, n × 8 bytes (the zeros follow)
+    u32(6),
+    u32(8),
+    u32(6),
+    u32(0), // array flags: miUINT32, 8 bytes, class double
+    u32(5),
+    u32(8),
+    u32(rows),
+    u32(cols), // dimensions: miINT32
+    u32(1),
+    u32(nameBytes.length),
+    namePadded, // name: miINT8
+    u32(9),
+    u32(n * 8), // real part: miDOUBLE, n × 8 bytes (the zeros follow)
   ]);
   return Buffer.concat([u32(14), u32(body.length + n * 8), body]);
 }
@@ -101,10 +110,39 @@ export function npyHeader(shape: number[]): Buffer {
 export function npzBomb(shape: number[], zeroMiB: number, declaredSize: number, crc = 0): Buffer {
   const name = Buffer.from('x.npy');
   const data = deflateZeros(npyHeader(shape), zeroMiB);
-  const local = Buffer.concat([u32(0x04034b50), u16(20), u16(0), u16(8), u16(0), u16(0), u32(crc), u32(data.length), u32(declaredSize), u16(name.length), u16(0), name]);
+  const local = Buffer.concat([
+    u32(0x04034b50),
+    u16(20),
+    u16(0),
+    u16(8),
+    u16(0),
+    u16(0),
+    u32(crc),
+    u32(data.length),
+    u32(declaredSize),
+    u16(name.length),
+    u16(0),
+    name,
+  ]);
   const central = Buffer.concat([
-    u32(0x02014b50), u16(20), u16(20), u16(0), u16(8), u16(0), u16(0), u32(crc), u32(data.length), u32(declaredSize),
-    u16(name.length), u16(0), u16(0), u16(0), u16(0), u32(0), u32(0), name,
+    u32(0x02014b50),
+    u16(20),
+    u16(20),
+    u16(0),
+    u16(8),
+    u16(0),
+    u16(0),
+    u32(crc),
+    u32(data.length),
+    u32(declaredSize),
+    u16(name.length),
+    u16(0),
+    u16(0),
+    u16(0),
+    u16(0),
+    u32(0),
+    u32(0),
+    name,
   ]);
   const at = local.length + data.length;
   const eocd = Buffer.concat([u32(0x06054b50), u16(0), u16(0), u16(1), u16(1), u32(central.length), u32(at), u16(0)]);

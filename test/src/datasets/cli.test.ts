@@ -22,7 +22,21 @@ describe('cmcrd dataset', () => {
     expect(r.err).toMatch(/loading 4\/4/);
   });
   it('dump --json prints label, eeg [window][channel][band] and eye [window][feature]', async () => {
-    const r = await run('dataset', 'dump', '--dataset', 'seed-iv', '--root', join(FIX, 'seed_iv_mini'), '--subject', '7', '--session', '2', '--trial', '5', '--json');
+    const r = await run(
+      'dataset',
+      'dump',
+      '--dataset',
+      'seed-iv',
+      '--root',
+      join(FIX, 'seed_iv_mini'),
+      '--subject',
+      '7',
+      '--session',
+      '2',
+      '--trial',
+      '5',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.label).toBe(0); // session 2, trial 5: neutral
@@ -43,7 +57,20 @@ describe('cmcrd dataset', () => {
     r = await run('dataset', 'info', '--dataset', 'seed-x', '--root', FIX);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--dataset must be one of seed, seed-iv, seed-v, synthetic/);
-    r = await run('dataset', 'dump', '--dataset', 'seed', '--root', join(FIX, 'seed_mini'), '--subject', '3', '--session', '1', '--trial', '16');
+    r = await run(
+      'dataset',
+      'dump',
+      '--dataset',
+      'seed',
+      '--root',
+      join(FIX, 'seed_mini'),
+      '--subject',
+      '3',
+      '--session',
+      '1',
+      '--trial',
+      '16',
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/no trial 16 for subject 3, session 1/);
   });
@@ -58,9 +85,37 @@ describe('cmcrd dataset', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cmcrd-synth-model-'));
     try {
       const synth = (name: string, ...extra: string[]) =>
-        run('dataset', 'synth', '--layout', 'seed-iv', '--subjects', '1', '--sessions', '1', '--windows-per-trial', '1', '--out', join(dir, name), ...extra);
+        run(
+          'dataset',
+          'synth',
+          '--layout',
+          'seed-iv',
+          '--subjects',
+          '1',
+          '--sessions',
+          '1',
+          '--windows-per-trial',
+          '1',
+          '--out',
+          join(dir, name),
+          ...extra,
+        );
       const eye = async (name: string) => {
-        const r = await run('dataset', 'dump', '--dataset', 'synthetic', '--root', join(dir, name), '--subject', '1', '--session', '1', '--trial', '2', '--json');
+        const r = await run(
+          'dataset',
+          'dump',
+          '--dataset',
+          'synthetic',
+          '--root',
+          join(dir, name),
+          '--subject',
+          '1',
+          '--session',
+          '1',
+          '--trial',
+          '2',
+          '--json',
+        );
         expect(r.code).toBe(0);
         return JSON.parse(r.out).eye as number[][];
       };
@@ -106,7 +161,10 @@ describe('cmcrd dataset', () => {
       expect((await synth('--layout', 'seed-iv', '--subjects', '3')).code).toBe(0);
       const before = snapshot(out);
       expect(before.size).toBe(7); // 3 subjects × (EEG + eye) + SYNTHETIC.json
-      for (const second of [['--layout', 'seed-iv', '--subjects', '2', '--seed', '5'], ['--layout', 'seed-v', '--subjects', '1']]) {
+      for (const second of [
+        ['--layout', 'seed-iv', '--subjects', '2', '--seed', '5'],
+        ['--layout', 'seed-v', '--subjects', '1'],
+      ]) {
         const r = await synth(...second);
         expect(r.code, second.join(' ')).toBe(2);
         expect(r.err).toContain(`--out ${out}: folder exists and is not empty (SYNTHETIC.json, eeg_feature_smooth, eye_feature_smooth)`);
@@ -119,7 +177,24 @@ describe('cmcrd dataset', () => {
       // An existing empty folder is fine (e.g. from mkdtemp); a file in the way is not.
       const empty = join(dir, 'empty');
       mkdirSync(empty);
-      expect((await run('dataset', 'synth', '--layout', 'seed-v', '--subjects', '1', '--sessions', '1', '--windows-per-trial', '1', '--out', empty)).code).toBe(0);
+      expect(
+        (
+          await run(
+            'dataset',
+            'synth',
+            '--layout',
+            'seed-v',
+            '--subjects',
+            '1',
+            '--sessions',
+            '1',
+            '--windows-per-trial',
+            '1',
+            '--out',
+            empty,
+          )
+        ).code,
+      ).toBe(0);
       writeFileSync(join(dir, 'a-file'), 'keep me');
       const f = await run('dataset', 'synth', '--layout', 'seed-v', '--out', join(dir, 'a-file'));
       expect(f.code).toBe(2);
@@ -133,7 +208,24 @@ describe('cmcrd dataset', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cmcrd-synth-mixed-'));
     try {
       const out = join(dir, 'ds');
-      expect((await run('dataset', 'synth', '--layout', 'seed-iv', '--subjects', '3', '--sessions', '1', '--windows-per-trial', '1', '--out', out)).code).toBe(0);
+      expect(
+        (
+          await run(
+            'dataset',
+            'synth',
+            '--layout',
+            'seed-iv',
+            '--subjects',
+            '3',
+            '--sessions',
+            '1',
+            '--windows-per-trial',
+            '1',
+            '--out',
+            out,
+          )
+        ).code,
+      ).toBe(0);
       // What two runs into one folder used to leave: the newer manifest (2 subjects) over 3 subjects' files.
       const manifestPath = join(out, 'SYNTHETIC.json');
       const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));

@@ -31,14 +31,24 @@ interface Peak {
 function peakRead(kind: 'mat' | 'npz', name: string, bytes: Uint8Array): Peak {
   const file = join(dir, name);
   writeFileSync(file, bytes);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/src/datasets/peak-read.ts', kind, file], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/src/datasets/peak-read.ts', kind, file], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return JSON.parse(out) as Peak;
 }
 
 describe('decompression bombs are refused by what the headers declare, with little memory and time', () => {
   // The same process reading a small valid file of the same kind: what the runtime itself takes.
   const baseline = (kind: 'mat' | 'npz') =>
-    peakRead(kind, `small.${kind}`, kind === 'mat' ? writeMat({ x: { dtype: 'float64', shape: [2, 2], data: Float64Array.of(1, 2, 3, 4) } }, { compress: true }) : writeNpz({ x: { dtype: 'float64', shape: [2], data: Float64Array.of(1, 2) } }, { compress: true }));
+    peakRead(
+      kind,
+      `small.${kind}`,
+      kind === 'mat'
+        ? writeMat({ x: { dtype: 'float64', shape: [2, 2], data: Float64Array.of(1, 2, 3, 4) } }, { compress: true })
+        : writeNpz({ x: { dtype: 'float64', shape: [2], data: Float64Array.of(1, 2) } }, { compress: true }),
+    );
   // Limits for the growth over that baseline and for the time, far below the 0.9–1.7 GB and 3–11 s the bombs
   // cost before the fix.
   const MAX_GROWTH_MIB = 48;
@@ -49,7 +59,9 @@ describe('decompression bombs are refused by what the headers declare, with litt
     expect(bomb.length).toBeLessThan(500_000);
     const base = baseline('mat');
     const r = peakRead('mat', 'lie.mat', bomb);
-    expect(r.error).toMatch(/lie\.mat: element #0 at byte 128: miCOMPRESSED element inflates to more than 72 bytes \(the size its tag declares\); refused without inflating the rest/);
+    expect(r.error).toMatch(
+      /lie\.mat: element #0 at byte 128: miCOMPRESSED element inflates to more than 72 bytes \(the size its tag declares\); refused without inflating the rest/,
+    );
     expect(r.maxRssMiB - base.maxRssMiB).toBeLessThan(MAX_GROWTH_MIB);
     expect(r.ms).toBeLessThan(MAX_MS);
   });
@@ -58,7 +70,9 @@ describe('decompression bombs are refused by what the headers declare, with litt
     const bomb = matBomb(1, 400 * 131072, 400);
     const base = baseline('mat');
     const r = peakRead('mat', 'honest.mat', bomb);
-    expect(r.error).toMatch(/honest\.mat \[x\]: element #0 at byte 128: compressed variable declares 419430464 bytes \(400 MiB\) inflated, more than the 256 MiB this reader inflates per variable; refused before inflating/);
+    expect(r.error).toMatch(
+      /honest\.mat \[x\]: element #0 at byte 128: compressed variable declares 419430464 bytes \(400 MiB\) inflated, more than the 256 MiB this reader inflates per variable; refused before inflating/,
+    );
     expect(r.maxRssMiB - base.maxRssMiB).toBeLessThan(MAX_GROWTH_MIB);
     expect(r.ms).toBeLessThan(MAX_MS);
   });
@@ -67,8 +81,12 @@ describe('decompression bombs are refused by what the headers declare, with litt
     const v: NdArray = { dtype: 'float64', shape: [1, 1000], data: new Float64Array(1000) };
     const mat = writeMat({ a: v, b: v, c: v }, { compress: true });
     expect(readMat(mat).names).toEqual(['a', 'b', 'c']);
-    expect(() => readMat(mat, { file: 'm.mat', maxInflatedBytes: 4000 })).toThrow(/m\.mat \[a\]: .*declares 8056 bytes .* more than the 0\.004 MiB this reader inflates per variable/);
-    expect(() => readMat(mat, { file: 'm.mat', maxTotalInflatedBytes: 20_000 })).toThrow(/m\.mat \[c\]: element #2 .*would pass the 0\.019 MiB this reader inflates per file/);
+    expect(() => readMat(mat, { file: 'm.mat', maxInflatedBytes: 4000 })).toThrow(
+      /m\.mat \[a\]: .*declares 8056 bytes .* more than the 0\.004 MiB this reader inflates per variable/,
+    );
+    expect(() => readMat(mat, { file: 'm.mat', maxTotalInflatedBytes: 20_000 })).toThrow(
+      /m\.mat \[c\]: element #2 .*would pass the 0\.019 MiB this reader inflates per file/,
+    );
   });
 
   it('npz: a 1 MB archive declaring a 1 GB entry is refused before inflating (limit 256 MiB per entry)', () => {
@@ -76,7 +94,9 @@ describe('decompression bombs are refused by what the headers declare, with litt
     expect(bomb.length).toBeLessThan(1_200_000);
     const base = baseline('npz');
     const r = peakRead('npz', 'honest.npz', bomb);
-    expect(r.error).toMatch(/honest\.npz \[x\.npy\]: entry declares 1073741952 bytes \(1024 MiB\) inflated, more than the 256 MiB this reader extracts per entry; refused before inflating/);
+    expect(r.error).toMatch(
+      /honest\.npz \[x\.npy\]: entry declares 1073741952 bytes \(1024 MiB\) inflated, more than the 256 MiB this reader extracts per entry; refused before inflating/,
+    );
     expect(r.maxRssMiB - base.maxRssMiB).toBeLessThan(MAX_GROWTH_MIB);
     expect(r.ms).toBeLessThan(MAX_MS);
   });
@@ -85,12 +105,19 @@ describe('decompression bombs are refused by what the headers declare, with litt
     const bomb = npzBomb([16], 1024, 256);
     const base = baseline('npz');
     const r = peakRead('npz', 'lie.npz', bomb);
-    expect(r.error).toMatch(/lie\.npz \[x\.npy\]: damaged \.npz: .*the stream inflates past the 256 bytes the zip directory declares, and was dropped there without inflating the rest/);
+    expect(r.error).toMatch(
+      /lie\.npz \[x\.npy\]: damaged \.npz: .*the stream inflates past the 256 bytes the zip directory declares, and was dropped there without inflating the rest/,
+    );
     expect(r.maxRssMiB - base.maxRssMiB).toBeLessThan(MAX_GROWTH_MIB);
     expect(r.ms).toBeLessThan(MAX_MS);
     // The per-archive total, as an option.
-    const two = writeNpz({ a: { dtype: 'float64', shape: [100], data: new Float64Array(100) }, b: { dtype: 'float64', shape: [100], data: new Float64Array(100) } });
-    expect(() => readNpz(two, 't.npz', { maxTotalBytes: 1000 })).toThrow(/t\.npz \[b\.npy\]: the entries declare \d+ bytes or more inflated, more than the 0\.001 MiB this reader extracts per archive/);
+    const two = writeNpz({
+      a: { dtype: 'float64', shape: [100], data: new Float64Array(100) },
+      b: { dtype: 'float64', shape: [100], data: new Float64Array(100) },
+    });
+    expect(() => readNpz(two, 't.npz', { maxTotalBytes: 1000 })).toThrow(
+      /t\.npz \[b\.npy\]: the entries declare \d+ bytes or more inflated, more than the 0\.001 MiB this reader extracts per archive/,
+    );
   });
 
   it('npz: a directory claiming more entries than the file can hold is refused at once', () => {
@@ -98,7 +125,9 @@ describe('decompression bombs are refused by what the headers declare, with litt
     const eocd = z.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
     z.writeUInt16LE(0xffff, eocd + 10);
     const t0 = performance.now();
-    expect(() => readNpz(z, 'many.npz')).toThrow(/many\.npz: not a readable \.npz \(zip\) archive: the directory claims 65535 entries, more than the file can hold/);
+    expect(() => readNpz(z, 'many.npz')).toThrow(
+      /many\.npz: not a readable \.npz \(zip\) archive: the directory claims 65535 entries, more than the file can hold/,
+    );
     expect(performance.now() - t0).toBeLessThan(200);
   });
 });
@@ -107,9 +136,14 @@ describe('inputs whose cost grew faster than their size', () => {
   it("npy: a zero-width byte-string dtype ('|S0') with a huge shape is refused at once (it looped per element)", () => {
     let h = "{'descr': '|S0', 'fortran_order': False, 'shape': (20000000,), }";
     h = h.padEnd(Math.ceil((11 + h.length) / 64) * 64 - 11, ' ') + '\n';
-    const bytes = Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, h.length & 0xff, h.length >> 8]), Buffer.from(h, 'latin1')]);
+    const bytes = Buffer.concat([
+      Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, h.length & 0xff, h.length >> 8]),
+      Buffer.from(h, 'latin1'),
+    ]);
     const t0 = performance.now();
-    expect(() => readNpy(bytes, 's0.npy')).toThrow(/s0\.npy: byte-string dtype of width 0 \('\|S0'\) with shape \(20000000\): numpy does not write these/);
+    expect(() => readNpy(bytes, 's0.npy')).toThrow(
+      /s0\.npy: byte-string dtype of width 0 \('\|S0'\) with shape \(20000000\): numpy does not write these/,
+    );
     expect(performance.now() - t0).toBeLessThan(200);
   });
 
@@ -155,11 +189,24 @@ describe('inputs whose cost grew faster than their size', () => {
 
 const DTYPES = ['float64', 'float32', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32'] as const satisfies readonly NumericDType[];
 const arrayArb = fc
-  .record({ dtype: fc.constantFrom(...DTYPES), shape: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }), seed: fc.integer() })
+  .record({
+    dtype: fc.constantFrom(...DTYPES),
+    shape: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }),
+    seed: fc.integer(),
+  })
   .map(({ dtype, shape, seed }): NdArray => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new (
-      { float64: Float64Array, float32: Float32Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array } as const
+      {
+        float64: Float64Array,
+        float32: Float32Array,
+        int8: Int8Array,
+        uint8: Uint8Array,
+        int16: Int16Array,
+        uint16: Uint16Array,
+        int32: Int32Array,
+        uint32: Uint32Array,
+      } as const
     )[dtype](n);
     for (let i = 0; i < n; i++) data[i] = ((seed + i * 2654435761) % 1000) / (dtype.startsWith('float') ? 7 : 1);
     return { dtype, shape, data } as NdArray;
@@ -168,10 +215,19 @@ const namesArb = fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/), { mi
 
 /** Mutations of a valid file: byte flips, truncation, insertion, and extreme 32-bit values over a header field. */
 const mutationArb = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }), count: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    at: fc.nat(),
+    xor: fc.integer({ min: 1, max: 255 }),
+    count: fc.integer({ min: 1, max: 8 }),
+  }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-  fc.record({ kind: fc.constant('u32' as const), at: fc.nat(), value: fc.constantFrom(0, 1, 0x7fffffff, 0xffffffff, 0x10000000, 0x80000000) }),
+  fc.record({
+    kind: fc.constant('u32' as const),
+    at: fc.nat(),
+    value: fc.constantFrom(0, 1, 0x7fffffff, 0xffffffff, 0x10000000, 0x80000000),
+  }),
 );
 type Mutation = typeof mutationArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -219,7 +275,9 @@ describe('property tests over the readers (fast-check; each case ≤ 500 ms and 
         expect(mat!.names).toEqual(names);
         names.forEach((n, i) => {
           const v = mat!.variables.get(n)!;
-          expect(v.kind === 'numeric' && Array.from(v.array.data as ArrayLike<number>)).toEqual(Array.from(arrays[i]!.data as ArrayLike<number>));
+          expect(v.kind === 'numeric' && Array.from(v.array.data as ArrayLike<number>)).toEqual(
+            Array.from(arrays[i]!.data as ArrayLike<number>),
+          );
         });
       }),
       { numRuns: 150 },
@@ -241,7 +299,9 @@ describe('property tests over the readers (fast-check; each case ≤ 500 ms and 
         let got: Map<string, unknown> | undefined;
         bounded(() => (got = readNpz(bytes, 'p.npz')));
         expect([...got!.keys()].sort()).toEqual([...names].sort());
-        names.forEach((n, i) => expect(Array.from((got!.get(n) as NdArray).data as ArrayLike<number>)).toEqual(Array.from(arrays[i]!.data as ArrayLike<number>)));
+        names.forEach((n, i) =>
+          expect(Array.from((got!.get(n) as NdArray).data as ArrayLike<number>)).toEqual(Array.from(arrays[i]!.data as ArrayLike<number>)),
+        );
       }),
       { numRuns: 150 },
     );
@@ -262,7 +322,10 @@ describe('property tests over the readers (fast-check; each case ≤ 500 ms and 
         let got: unknown;
         bounded(() => (got = unpickle(bytes, { file: 'p.pkl' })));
         expect(got).toBeInstanceOf(Map);
-        for (const [k, a] of dict) expect(Array.from(((got as Map<number, NdArray>).get(k)!).data as ArrayLike<number>)).toEqual(Array.from(a.data as ArrayLike<number>));
+        for (const [k, a] of dict)
+          expect(Array.from((got as Map<number, NdArray>).get(k)!.data as ArrayLike<number>)).toEqual(
+            Array.from(a.data as ArrayLike<number>),
+          );
       }),
       { numRuns: 150 },
     );

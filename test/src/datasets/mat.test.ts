@@ -11,7 +11,10 @@ import { cToFortran, fortranToC } from '../../../src/io/ndarray.js';
 
 const DIR = join(import.meta.dirname, '../../fixtures/datasets/mat');
 const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as {
-  variables: Record<string, { dtype?: string; shape?: number[]; data?: (number | string)[]; char?: string; unsupported?: string; real?: number[]; imag?: number[] }>;
+  variables: Record<
+    string,
+    { dtype?: string; shape?: number[]; data?: (number | string)[]; char?: string; unsupported?: string; real?: number[]; imag?: number[] }
+  >;
 };
 const bytes = (name: string) => new Uint8Array(readFileSync(join(DIR, name)));
 
@@ -108,16 +111,20 @@ describe('rejections', () => {
     const b = bytes('classes_zlib.mat');
     const plain = bytes('classes_plain.mat');
     fc.assert(
-      fc.property(fc.boolean(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (zl, edits) => {
-        const src = zl ? b : plain;
-        const c = src.slice();
-        for (const [p, v] of edits) c[128 + (p % (c.length - 128))] = v;
-        try {
-          readMat(c, { file: 'f.mat' });
-        } catch (e) {
-          if (!(e instanceof DataFormatError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.boolean(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        (zl, edits) => {
+          const src = zl ? b : plain;
+          const c = src.slice();
+          for (const [p, v] of edits) c[128 + (p % (c.length - 128))] = v;
+          try {
+            readMat(c, { file: 'f.mat' });
+          } catch (e) {
+            if (!(e instanceof DataFormatError)) throw e;
+          }
+        },
+      ),
       { numRuns: 300, seed: 42 },
     );
   });
@@ -188,7 +195,7 @@ describe('damaged miCOMPRESSED elements', () => {
   const elements = (b: Uint8Array) => {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const out: { at: number; type: number; n: number }[] = [];
-    for (let at = 128; at + 8 <= b.length; ) {
+    for (let at = 128; at + 8 <= b.length;) {
       const type = dv.getUint32(at, true);
       const n = dv.getUint32(at + 4, true);
       out.push({ at, type, n });
@@ -231,7 +238,9 @@ describe('damaged miCOMPRESSED elements', () => {
   const plainElement = writeMat(vec).subarray(128);
 
   it('good compressed and plain fixtures still load', () => {
-    const mats = (readdirSync(join(DIR, '../..'), { recursive: true }) as string[]).filter((f) => f.endsWith('.mat') && !f.endsWith('v73.mat'));
+    const mats = (readdirSync(join(DIR, '../..'), { recursive: true }) as string[]).filter(
+      (f) => f.endsWith('.mat') && !f.endsWith('v73.mat'),
+    );
     expect(mats.length).toBe(11);
     let compressed = 0;
     for (const m of mats) {
@@ -263,14 +272,18 @@ describe('damaged miCOMPRESSED elements', () => {
     const z = zlibSync(plainElement);
     expect(matNumeric(readMat(withCompressed(z)), 'vals').data[63]).toBe(63 / 8);
     for (const cut of [2, 4, 7]) {
-      expect(() => readMat(withCompressed(z.subarray(0, z.length - cut)), { file: 't.mat' }), `cut ${cut}`).toThrow(/^t\.mat.*: damaged miCOMPRESSED element \(zlib stream truncated/);
+      expect(() => readMat(withCompressed(z.subarray(0, z.length - cut)), { file: 't.mat' }), `cut ${cut}`).toThrow(
+        /^t\.mat.*: damaged miCOMPRESSED element \(zlib stream truncated/,
+      );
     }
     // Bytes after the zlib trailer but inside the element (a wrong byte count, or spliced data).
     const longer = new Uint8Array(z.length + 8);
     longer.set(z);
     longer.set(z.subarray(z.length - 4), z.length + 4); // even ending in a matching trailer
     expect(() => readMat(withCompressed(longer), { file: 't.mat' })).toThrow(
-      new RegExp(`^t\\.mat \\[vals\\]: element #0 at byte 128: damaged miCOMPRESSED element \\(zlib stream ends after ${z.length} of the element's ${z.length + 8} bytes\\)`),
+      new RegExp(
+        `^t\\.mat \\[vals\\]: element #0 at byte 128: damaged miCOMPRESSED element \\(zlib stream ends after ${z.length} of the element's ${z.length + 8} bytes\\)`,
+      ),
     );
   });
 

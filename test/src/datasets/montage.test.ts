@@ -52,13 +52,19 @@ describe('nearest-channel mapping', () => {
     expect(m.matches[2]!.alternatives.map((a) => a.channel)).toContain('F8');
     for (const x of m.matches) expect(x.index).toBe(SEED_62_CHANNELS.indexOf(x.channel));
     // Brute-force check: no cap channel is closer than the chosen one.
-    for (const x of m.matches) for (const c of SEED_62_CHANNELS) expect(siteDistanceMm(x.site, c)).toBeGreaterThanOrEqual(x.distanceMm - 1e-9);
+    for (const x of m.matches)
+      for (const c of SEED_62_CHANNELS) expect(siteDistanceMm(x.site, c)).toBeGreaterThanOrEqual(x.distanceMm - 1e-9);
   });
   it('Ganglion needs four user-given sites; cap sites map to themselves; overrides and sharing rules apply', () => {
     expect(() => ganglionMontage(['C3', 'C4'])).toThrow(/exactly 4/);
     expect(() => customMontage('x', ['C3', 'Q9'])).toThrow(/unknown electrode site "Q9"/);
     const g = mapToCap(ganglionMontage(['c3', 'Cz', 'C4', 'Oz']));
-    expect(g.matches.map((x) => [x.channel, x.distanceMm])).toEqual([['C3', 0], ['CZ', 0], ['C4', 0], ['OZ', 0]]);
+    expect(g.matches.map((x) => [x.channel, x.distanceMm])).toEqual([
+      ['C3', 0],
+      ['CZ', 0],
+      ['C4', 0],
+      ['OZ', 0],
+    ]);
     const forced = mapToCap(MUSE_MONTAGE, { overrides: { AF7: 'F7' } });
     expect(forced.matches[1]!.channel).toBe('F7');
     // Two sites whose nearest channel is the same: the second takes its next-best unless sharing is allowed.
@@ -80,7 +86,17 @@ describe('feature selection', () => {
     const W = 3;
     const eeg = Float32Array.from({ length: W * 62 * 5 }, (_, i) => i);
     const ds: EmotionDataset = {
-      meta: { dataset: 'seed-iv', synthetic: true, root: '', classNames: ['a', 'b'], channelNames: SEED_62_CHANNELS, bandNames: ['d', 't', 'a', 'b', 'g'], eyeFeatures: 0, feature: 'de_LDS', windowSec: 4 },
+      meta: {
+        dataset: 'seed-iv',
+        synthetic: true,
+        root: '',
+        classNames: ['a', 'b'],
+        channelNames: SEED_62_CHANNELS,
+        bandNames: ['d', 't', 'a', 'b', 'g'],
+        eyeFeatures: 0,
+        feature: 'de_LDS',
+        windowSec: 4,
+      },
       trials: [{ subject: '1', session: 1, trial: 1, label: 1, windows: W, eeg, eye: null }],
     };
     const { dataset, mapping } = selectMontage(ds, MUSE_MONTAGE);
@@ -89,6 +105,7 @@ describe('feature selection', () => {
     const t = dataset.trials[0]!;
     expect(t.eeg.length).toBe(W * 4 * 5);
     const idx = mapping.matches.map((m) => m.index);
-    for (let w = 0; w < W; w++) for (let i = 0; i < 4; i++) for (let b = 0; b < 5; b++) expect(t.eeg[(w * 4 + i) * 5 + b]).toBe((w * 62 + idx[i]!) * 5 + b);
+    for (let w = 0; w < W; w++)
+      for (let i = 0; i < 4; i++) for (let b = 0; b < 5; b++) expect(t.eeg[(w * 4 + i) * 5 + b]).toBe((w * 62 + idx[i]!) * 5 + b);
   });
 });

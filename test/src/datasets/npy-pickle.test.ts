@@ -35,7 +35,13 @@ describe('npz written by numpy with pickled dicts (SEED-V form)', () => {
       const W = 1 + (k % 2);
       expect(a.dtype).toBe('float64');
       expect(a.shape).toEqual([W, 310]);
-      for (let w = 0; w < W; w++) for (const [c, b] of [[0, 0], [61, 4], [30, 2]] as const) expect(a.data[w * 310 + c * 5 + b]).toBe(eeg(s, t, c, w, b));
+      for (let w = 0; w < W; w++)
+        for (const [c, b] of [
+          [0, 0],
+          [61, 4],
+          [30, 2],
+        ] as const)
+          expect(a.data[w * 310 + c * 5 + b]).toBe(eeg(s, t, c, w, b));
       const l = label.get(k)!;
       expect(l.dtype).toBe(labelDtype);
       expect(l.shape).toEqual([W]);
@@ -66,12 +72,51 @@ describe('pickle decoder', () => {
     const enc = new TextEncoder();
     const u = (s: string) => [0x58, ...le32(enc.encode(s).length), ...enc.encode(s)];
     const bytes = Uint8Array.from([
-      0x80, 2, 0x7d, 0x28,
-      ...u('a'), 0x5d, 0x28, 0x4b, 1, 0x47, 0x40, 0x04, 0, 0, 0, 0, 0, 0, 0x4e, 0x88, 0x65,
-      ...u('b'), 0x43, 2, 0x78, 0x79, ...u('é'), 0x86,
-      ...u('c'), 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40,
-      ...u('d'), 0x4a, ...le32(-5 >>> 0),
-      0x75, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      0x28,
+      ...u('a'),
+      0x5d,
+      0x28,
+      0x4b,
+      1,
+      0x47,
+      0x40,
+      0x04,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0x4e,
+      0x88,
+      0x65,
+      ...u('b'),
+      0x43,
+      2,
+      0x78,
+      0x79,
+      ...u('é'),
+      0x86,
+      ...u('c'),
+      0x8a,
+      9,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0x40,
+      ...u('d'),
+      0x4a,
+      ...le32(-5 >>> 0),
+      0x75,
+      0x2e,
     ]);
     const v = unpickle(bytes) as Map<string, unknown>;
     expect(v.get('a')).toEqual([1, 2.5, null, true]);
@@ -87,7 +132,18 @@ describe('pickle decoder', () => {
     // pickle.dumps(os.system) → GLOBAL 'posix system'
     const evil = Uint8Array.from([0x80, 2, 0x63, ...new TextEncoder().encode('posix\nsystem\n'), 0x2e]);
     expect(() => unpickle(evil, { file: 'x.npz', key: 'data' })).toThrow(/x\.npz \[data\]: pickle: global posix\.system is not allowed/);
-    const builtins = Uint8Array.from([0x80, 4, 0x8c, 8, ...new TextEncoder().encode('builtins'), 0x8c, 4, ...new TextEncoder().encode('eval'), 0x93, 0x2e]);
+    const builtins = Uint8Array.from([
+      0x80,
+      4,
+      0x8c,
+      8,
+      ...new TextEncoder().encode('builtins'),
+      0x8c,
+      4,
+      ...new TextEncoder().encode('eval'),
+      0x93,
+      0x2e,
+    ]);
     expect(() => unpickle(builtins)).toThrow(/builtins\.eval is not allowed/);
   });
 
@@ -100,15 +156,19 @@ describe('pickle decoder', () => {
   it('fuzzed pickles (fast-check) only ever throw DataFormatError', () => {
     const good = pickleDictOfArrays(new Map([[1, { dtype: 'float64', shape: [2, 2], data: Float64Array.from([1, 2, 3, 4]) } as NdArray]]));
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(), (edits, cut) => {
-        const b = good.slice(0, 1 + (cut % good.length));
-        for (const [p, v] of edits) b[p % b.length] = v;
-        try {
-          unpickle(b);
-        } catch (e) {
-          if (!(e instanceof DataFormatError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        (edits, cut) => {
+          const b = good.slice(0, 1 + (cut % good.length));
+          for (const [p, v] of edits) b[p % b.length] = v;
+          try {
+            unpickle(b);
+          } catch (e) {
+            if (!(e instanceof DataFormatError)) throw e;
+          }
+        },
+      ),
       { numRuns: 500, seed: 7 },
     );
     fc.assert(
@@ -134,9 +194,13 @@ describe('npy', () => {
     const f = new Float64Array([1, 4, 2, 5, 3, 6]);
     const a = readNpy(Uint8Array.from([...hdr("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }"), ...new Uint8Array(f.buffer)]));
     expect(a.dtype !== 'bytes' && Array.from(a.data as Float64Array)).toEqual([1, 2, 3, 4, 5, 6]);
-    const be = readNpy(Uint8Array.from([...hdr("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }"), 0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe]));
+    const be = readNpy(
+      Uint8Array.from([...hdr("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }"), 0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe]),
+    );
     expect(be.dtype !== 'bytes' && Array.from(be.data as Int32Array)).toEqual([258, -2]);
-    expect(() => readNpy(hdr("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }"), 'q.npy')).toThrow(/q\.npy: unsupported dtype '<c16'/);
+    expect(() => readNpy(hdr("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }"), 'q.npy')).toThrow(
+      /q\.npy: unsupported dtype '<c16'/,
+    );
   });
   it('writes what it reads (npz, compressed or not) and rejects garbage zips with the file name', () => {
     const a: NdArray = { dtype: 'uint16', shape: [2, 2], data: Uint16Array.from([1, 2, 3, 65535]) };
@@ -157,7 +221,7 @@ describe('npz CRC-32 checks', () => {
   /** Byte range of entry `name`'s stored/compressed data, from its local file header (APPNOTE 4.3.7). */
   const entryData = (b: Uint8Array, name: string) => {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (let at = 0; at + 30 <= b.length && dv.getUint32(at, true) === 0x04034b50; ) {
+    for (let at = 0; at + 30 <= b.length && dv.getUint32(at, true) === 0x04034b50;) {
       const n = dv.getUint16(at + 26, true);
       const start = at + 30 + n + dv.getUint16(at + 28, true);
       // numpy writes zip64 local headers (sizes 0xffffffff): find the end at the next header instead.
@@ -197,7 +261,9 @@ describe('npz CRC-32 checks', () => {
     expect((unpickle(npzBytesMember(npz, 'data', path)) as Map<number, NdArray>).size).toBe(45);
     const bad = silentFlip(b, 'data.npy');
     expect(() => readNpz(bad, path)).toThrow(
-      new RegExp(`^${path.replace(/[./]/g, '\\$&')} \\[data\\.npy\\]: damaged \\.npz: CRC-32 of the extracted entry is 0x[0-9a-f]{8}, the zip directory records 0x[0-9a-f]{8}`),
+      new RegExp(
+        `^${path.replace(/[./]/g, '\\$&')} \\[data\\.npy\\]: damaged \\.npz: CRC-32 of the extracted entry is 0x[0-9a-f]{8}, the zip directory records 0x[0-9a-f]{8}`,
+      ),
     );
   });
 

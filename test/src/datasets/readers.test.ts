@@ -2,7 +2,18 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSeedIV, loadSeedV, loadSeed, summarize, flatten, windowsOf, SEED_IV_LABELS, SEED_V_LABELS, SEED_LABELS, loadDataset } from '../../../src/datasets/index.js';
+import {
+  loadSeedIV,
+  loadSeedV,
+  loadSeed,
+  summarize,
+  flatten,
+  windowsOf,
+  SEED_IV_LABELS,
+  SEED_V_LABELS,
+  SEED_LABELS,
+  loadDataset,
+} from '../../../src/datasets/index.js';
 import { DataFormatError } from '../../../src/io/errors.js';
 import { readMat, writeMat } from '../../../src/io/mat.js';
 import { toFloat64 } from '../../../src/io/ndarray.js';
@@ -36,7 +47,12 @@ describe('SEED-IV (scipy-written mini folder)', () => {
   it('re-lays channels × windows × bands into [window][channel][band] and eye features × windows into [window][feature]', () => {
     for (const t of ds.trials.filter((x) => x.trial % 7 === 3)) {
       for (let w = 0; w < t.windows; w++) {
-        for (const [c, b] of [[0, 0], [61, 4], [17, 3]] as const) expect(t.eeg[(w * 62 + c) * 5 + b]).toBe(eeg(t.session, t.trial, c, w, b));
+        for (const [c, b] of [
+          [0, 0],
+          [61, 4],
+          [17, 3],
+        ] as const)
+          expect(t.eeg[(w * 62 + c) * 5 + b]).toBe(eeg(t.session, t.trial, c, w, b));
         for (const f of [0, 12, 30]) expect(t.eye![w * 31 + f]).toBe(eye(t.session, t.trial, f, w));
       }
     }
@@ -44,7 +60,10 @@ describe('SEED-IV (scipy-written mini folder)', () => {
   it('summarises and flattens consistently', () => {
     const s = summarize(ds);
     expect(s).toMatchObject({ subjects: 1, sessions: 3, trials: 72, eegFeatures: 310, eyeFeatures: 31 });
-    const expectedWindows = [1, 2, 3].reduce((a, sess) => a + Array.from({ length: 24 }, (_, i) => 1 + ((i + 1) % 3)).reduce((x, y) => x + y, 0), 0);
+    const expectedWindows = [1, 2, 3].reduce(
+      (a, sess) => a + Array.from({ length: 24 }, (_, i) => 1 + ((i + 1) % 3)).reduce((x, y) => x + y, 0),
+      0,
+    );
     expect(s.windows).toBe(expectedWindows);
     const byClass = [0, 0, 0, 0];
     for (const t of ds.trials) byClass[t.label]! += t.windows;
@@ -89,7 +108,9 @@ describe('SEED-IV (scipy-written mini folder)', () => {
     expect(() => loadSeedIV(root)).toThrow(/\[de_LDS4\]: expected 62 channels × windows × 5 bands, found 61 × 2 × 5/);
     // Trial 5 has 3 windows in the eye file; give EEG 2.
     rewrite((m) => m.set('de_LDS5', { dtype: 'float64', shape: [62, 2, 5], data: new Float64Array(620) } as never));
-    expect(() => loadSeedIV(root)).toThrow(/EEG and eye windows disagree for subject 7, session 1, trial 5: 2 EEG windows .* vs 3 eye windows/);
+    expect(() => loadSeedIV(root)).toThrow(
+      /EEG and eye windows disagree for subject 7, session 1, trial 5: 2 EEG windows .* vs 3 eye windows/,
+    );
     writeFileSync(f, orig.subarray(0, Math.floor(orig.length / 2)));
     expect(() => loadSeedIV(root)).toThrow(DataFormatError);
     expect(() => loadSeedIV(root)).toThrow(/7_20150721\.mat.*(truncated|corrupt)/);
@@ -115,7 +136,12 @@ describe('SEED-V (numpy-written mini folder)', () => {
       expect(t.windows).toBe(1 + (k % 2));
       expect(t.label).toBe(SEED_V_LABELS[t.session - 1]![t.trial - 1]);
       for (let w = 0; w < t.windows; w++) {
-        for (const [c, b] of [[0, 1], [61, 4], [33, 0]] as const) expect(t.eeg[(w * 62 + c) * 5 + b]).toBe(eeg(t.session, t.trial, c, w, b));
+        for (const [c, b] of [
+          [0, 1],
+          [61, 4],
+          [33, 0],
+        ] as const)
+          expect(t.eeg[(w * 62 + c) * 5 + b]).toBe(eeg(t.session, t.trial, c, w, b));
         expect(t.eye![w * 33 + 32]).toBe(eye(t.session, t.trial, 32, w));
       }
     }
@@ -125,10 +151,11 @@ describe('SEED-V (numpy-written mini folder)', () => {
     const bm = loadSeedV(join(FIX, 'seed_v_mini'), { subjects: ['5'], sessions: [1], eye: false, columnOrder: 'band-major' });
     const t0 = cm.trials[0]!;
     const t1 = bm.trials[0]!;
-    for (let c = 0; c < 62; c++) for (let b = 0; b < 5; b++) {
-      const col = b * 62 + c; // the same file column, interpreted band-major
-      expect(t1.eeg[c * 5 + b]).toBe(t0.eeg[col]);
-    }
+    for (let c = 0; c < 62; c++)
+      for (let b = 0; b < 5; b++) {
+        const col = b * 62 + c; // the same file column, interpreted band-major
+        expect(t1.eeg[c * 5 + b]).toBe(t0.eeg[col]);
+      }
   });
   it('names truncated archives and a subject missing from the eye folder', () => {
     const root = copy('seed_v_mini');
@@ -185,7 +212,9 @@ describe('loadDataset dispatch', () => {
       for (let t = 1; t <= 24; t++) {
         const n = 2 * 800 + 17;
         const data = new Float64Array(62 * n);
-        for (let c = 0; c < 62; c++) for (let i = 0; i < n; i++) data[c * n + i] = Math.sin((2 * Math.PI * (5 + c * 0.5) * i) / 200) * (1 + t) + Math.cos(i * 0.37 * (c + 1));
+        for (let c = 0; c < 62; c++)
+          for (let i = 0; i < n; i++)
+            data[c * n + i] = Math.sin((2 * Math.PI * (5 + c * 0.5) * i) / 200) * (1 + t) + Math.cos(i * 0.37 * (c + 1));
         vars[`ab_eeg${t}`] = { dtype: 'float64', shape: [62, n], data } as never;
       }
       mkdirSync(join(root, 'eeg_raw_data', String(s)), { recursive: true });
@@ -210,7 +239,13 @@ describe('loadDataset dispatch', () => {
 function bandEnergyRef(x: ArrayLike<number>): number[] {
   const L = x.length;
   const nfft = 1024;
-  const bands = [[1, 4], [4, 8], [8, 14], [14, 31], [31, 50]] as const;
+  const bands = [
+    [1, 4],
+    [4, 8],
+    [8, 14],
+    [14, 31],
+    [31, 50],
+  ] as const;
   return bands.map(([lo, hi]) => {
     const s = Math.floor((lo / 200) * nfft);
     const e = Math.floor((hi / 200) * nfft);

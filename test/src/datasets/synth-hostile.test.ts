@@ -18,7 +18,25 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Start a long synth run; resolves once it has reported its first trial. */
 function startLong(out: string): Promise<{ child: ChildProcess; err: () => string }> {
-  const child = spawn(process.execPath, ['bin/cmcrd.js', 'dataset', 'synth', '--layout', 'seed-iv', '--subjects', '50', '--sessions', '3', '--windows-per-trial', '20', '--out', out], { cwd: root });
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/cmcrd.js',
+      'dataset',
+      'synth',
+      '--layout',
+      'seed-iv',
+      '--subjects',
+      '50',
+      '--sessions',
+      '3',
+      '--windows-per-trial',
+      '20',
+      '--out',
+      out,
+    ],
+    { cwd: root },
+  );
   let err = '';
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
@@ -42,7 +60,12 @@ function exitOf(child: ChildProcess, ms: number): Promise<{ code: number | null;
 describe('counts are bounded and the size is stated first', () => {
   it('--subjects 1e9 is refused at once (it was accepted and wrote for hours)', () => {
     const out = join(dir, 'huge');
-    const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'dataset', 'synth', '--layout', 'seed-iv', '--subjects', '1e9', '--out', out], { cwd: root, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+    const r = spawnSync(process.execPath, ['bin/cmcrd.js', 'dataset', 'synth', '--layout', 'seed-iv', '--subjects', '1e9', '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
     expect(r.signal, 'killed by the timeout: it ran on').toBeNull();
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--subjects must be an integer 1–1000, got "1e9"/);
@@ -60,7 +83,9 @@ describe('counts are bounded and the size is stated first', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(msg);
     }
-    expect(() => synthesize({ layout: 'seed-v', out: join(dir, 'bad'), subjects: 5000 })).toThrow(/^subjects must be an integer 1–1000, got 5000$/); // a library error names the field; the CLI prints the flag
+    expect(() => synthesize({ layout: 'seed-v', out: join(dir, 'bad'), subjects: 5000 })).toThrow(
+      /^subjects must be an integer 1–1000, got 5000$/,
+    ); // a library error names the field; the CLI prints the flag
     // Output paths: a file in the way, a file system that refuses new folders (exit 2, not a stack trace).
     writeFileSync(join(dir, 'a-file'), 'x');
     for (const [out, msg] of [
@@ -79,7 +104,9 @@ describe('counts are bounded and the size is stated first', () => {
     const r = await runCli('dataset', 'synth', '--layout', 'seed-iv', '--full', '--raw', '--out', out);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/dataset synth: 1080 trials, \d+ windows, 135 files, at most about 1\d\.\d GiB/);
-    expect(r.err).toMatch(/the dataset would take about 1\d\.\d GiB \(more than 1\.0 GiB\); add --force to write it, or lower --subjects \/ --windows-per-trial or drop --raw; nothing written/);
+    expect(r.err).toMatch(
+      /the dataset would take about 1\d\.\d GiB \(more than 1\.0 GiB\); add --force to write it, or lower --subjects \/ --windows-per-trial or drop --raw; nothing written/,
+    );
     expect(existsSync(out)).toBe(false);
     // The estimate is an upper bound of what is written, and not far above it.
     const small = join(dir, 'small');
@@ -98,12 +125,14 @@ describe('interruption and partial folders', () => {
     const { child, err } = await startLong(out);
     // Once the first session file is written (a stop discards the session in progress, as it is one file).
     const first = join(out, 'eye_feature_smooth', '1', '1_20180311.mat');
-    for (let t0 = Date.now(); !existsSync(first) && Date.now() - t0 < 60_000; ) await new Promise((r) => setTimeout(r, 50));
+    for (let t0 = Date.now(); !existsSync(first) && Date.now() - t0 < 60_000;) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGINT');
     const { code } = await exitOf(child, 60_000);
     expect(code, err()).toBe(130);
     expect(err()).toMatch(/interrupt: finishing the current step/);
-    expect(err()).toMatch(/interrupted: .*sigint holds a partial dataset \(\d+ of 3600 trials; its SYNTHETIC\.json says "partial": true, "stopped": true\)/);
+    expect(err()).toMatch(
+      /interrupted: .*sigint holds a partial dataset \(\d+ of 3600 trials; its SYNTHETIC\.json says "partial": true, "stopped": true\)/,
+    );
     const m = JSON.parse(readFileSync(join(out, 'SYNTHETIC.json'), 'utf8'));
     expect(m).toMatchObject({ partial: true, stopped: true, subjects: 50 });
     // What a clean stop leaves is complete files for fewer subjects: loadable (sessions finished so far).
@@ -123,7 +152,9 @@ describe('interruption and partial folders', () => {
     child.kill('SIGKILL');
     await exitOf(child, 60_000);
     expect(JSON.parse(readFileSync(join(out, 'SYNTHETIC.json'), 'utf8')).partial).toBe(true);
-    expect(() => loadDataset('synthetic', out)).toThrow(/killed[\\/]SYNTHETIC\.json \[partial\]: the synthetic dataset is partial: the run writing it was killed, or is still running/);
+    expect(() => loadDataset('synthetic', out)).toThrow(
+      /killed[\\/]SYNTHETIC\.json \[partial\]: the synthetic dataset is partial: the run writing it was killed, or is still running/,
+    );
     const r = await runCli('dataset', 'info', '--dataset', 'synthetic', '--root', out);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/the synthetic dataset is partial/);

@@ -2,7 +2,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDataset, loadSeedIV, loadSeedV, synthesize, summarize, SEED_IV_LABELS, SEED_V_LABELS, trialWindows } from '../../../src/datasets/index.js';
+import {
+  loadDataset,
+  loadSeedIV,
+  loadSeedV,
+  synthesize,
+  summarize,
+  SEED_IV_LABELS,
+  SEED_V_LABELS,
+  trialWindows,
+} from '../../../src/datasets/index.js';
 import { readNpz, writeNpz, npzBytesMember } from '../../../src/io/npy.js';
 import { unpickle, pickleDictOfArrays } from '../../../src/io/pickle.js';
 import type { NdArray } from '../../../src/io/ndarray.js';
@@ -60,7 +69,9 @@ describe('synthetic SEED-V layout', () => {
   });
   const rewrite = (file: string, member: 'data' | 'label', edit: (d: Map<number, NdArray>) => void) => {
     const npz = readNpz(new Uint8Array(readFileSync(file)));
-    const dicts = Object.fromEntries((['data', 'label'] as const).map((m) => [m, unpickle(npzBytesMember(npz, m)) as Map<number, NdArray>]));
+    const dicts = Object.fromEntries(
+      (['data', 'label'] as const).map((m) => [m, unpickle(npzBytesMember(npz, m)) as Map<number, NdArray>]),
+    );
     edit(dicts[member]!);
     const enc = (m: Map<number, NdArray>) => {
       const b = pickleDictOfArrays(m);
@@ -74,7 +85,9 @@ describe('synthetic SEED-V layout', () => {
       const a = d.get(3)!;
       (a.data as Float64Array).fill(4);
     });
-    expect(() => loadSeedV(out, { sessions: [1] })).toThrow(/1_123\.npz \[label\[3\]\]: label 4 differs from the documented label 2 for session 1, trial 4/);
+    expect(() => loadSeedV(out, { sessions: [1] })).toThrow(
+      /1_123\.npz \[label\[3\]\]: label 4 differs from the documented label 2 for session 1, trial 4/,
+    );
     // The eye file still says 2: with the check off, the EEG/eye disagreement is reported instead.
     expect(() => loadSeedV(out, { sessions: [1], checkLabels: false })).toThrow(/eye label 2 differs from EEG label 4/);
     expect(loadSeedV(out, { sessions: [1], checkLabels: false, eye: false }).trials[3]!.label).toBe(4);

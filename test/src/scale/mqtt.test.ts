@@ -12,7 +12,10 @@ let broker: Server;
 
 type Got = { topic: string; body: Record<string, unknown>; qos: number; retain: boolean };
 
-async function subscriber(topic: string, opts: mqtt.IClientOptions = {}): Promise<{ client: MqttClient; got: Got[]; until(pred: (g: Got[]) => boolean, ms?: number): Promise<void> }> {
+async function subscriber(
+  topic: string,
+  opts: mqtt.IClientOptions = {},
+): Promise<{ client: MqttClient; got: Got[]; until(pred: (g: Got[]) => boolean, ms?: number): Promise<void> }> {
   const client = mqtt.connect(broker.url, { reconnectPeriod: 200, ...opts });
   const got: Got[] = [];
   const waiters: Array<() => void> = [];
@@ -20,13 +23,18 @@ async function subscriber(topic: string, opts: mqtt.IClientOptions = {}): Promis
     got.push({ topic: t, body: JSON.parse(payload.toString()), qos: packet.qos, retain: packet.retain });
     for (const w of [...waiters]) w();
   });
-  await new Promise<void>((resolve, reject) => client.once('connect', () => client.subscribe(topic, { qos: 1 }, (e) => (e ? reject(e) : resolve()))));
+  await new Promise<void>((resolve, reject) =>
+    client.once('connect', () => client.subscribe(topic, { qos: 1 }, (e) => (e ? reject(e) : resolve()))),
+  );
   return {
     client,
     got,
     until: (pred, ms = 15_000) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got.map((g) => [g.topic, g.body.type ?? g.body.state, g.body.seq]))}`)), ms);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out; got ${JSON.stringify(got.map((g) => [g.topic, g.body.type ?? g.body.state, g.body.seq]))}`)),
+          ms,
+        );
         const check = () => {
           if (!pred(got)) return;
           clearTimeout(timer);
@@ -69,7 +77,12 @@ describe('MQTT fleet telemetry', () => {
     // A late subscriber gets the retained status: online, with the last mode and battery.
     const late = await subscriber('lab/+/status');
     await late.until((g) => g.length > 0);
-    expect(late.got[0]).toMatchObject({ topic: 'lab/band_1/status', retain: true, qos: 1, body: { state: 'online', device: 'band_1', mode: 'full', battery: { percent: 80 } } });
+    expect(late.got[0]).toMatchObject({
+      topic: 'lab/band_1/status',
+      retain: true,
+      qos: 1,
+      body: { state: 'online', device: 'band_1', mode: 'full', battery: { percent: 80 } },
+    });
     await end(late.client);
     // Killed without a goodbye: the broker publishes the last will, retained.
     pub.proc.kill('SIGKILL');
@@ -85,11 +98,22 @@ describe('MQTT fleet telemetry', () => {
     expect(code, fleet.stderr()).toBe(0);
     const rows = JSON.parse(fleet.stdout().trim().split('\n').at(-1)!);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ device: 'band_1', state: 'offline', label: 'happy', battery: 80, mode: 'full', gaps: 1, lostSamples: 12, predictions: 6 });
+    expect(rows[0]).toMatchObject({
+      device: 'band_1',
+      state: 'offline',
+      label: 'happy',
+      battery: 80,
+      mode: 'full',
+      gaps: 1,
+      lostSamples: 12,
+      predictions: 6,
+    });
     // The table form.
     const table = cmcrd(['fleet', '--subscribe', url, '--once-after', '1']);
     expect((await table.exited).code).toBe(0);
-    expect(table.stdout()).toMatch(/^device\s+state\s+label\s+battery\s+mode\s+gaps\s+last seen\nband_1\s+offline\s+-\s+-\s+-\s+0\s+\d+ s ago$/m);
+    expect(table.stdout()).toMatch(
+      /^device\s+state\s+label\s+battery\s+mode\s+gaps\s+last seen\nband_1\s+offline\s+-\s+-\s+-\s+0\s+\d+ s ago$/m,
+    );
   });
 
   it('buffers while the broker is away, up to its bound, dropping the oldest and counting them; the rest arrive after the restart', async () => {
@@ -104,7 +128,16 @@ describe('MQTT fleet telemetry', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    const ev = (i: number) => ({ type: 'battery', t: i, source: 'headband', percent: 90 - i, charging: false, drainPerHour: null, hoursToEmpty: null, mode: 'full' });
+    const ev = (i: number) => ({
+      type: 'battery',
+      t: i,
+      source: 'headband',
+      percent: 90 - i,
+      charging: false,
+      drainPerHour: null,
+      hoursToEmpty: null,
+      mode: 'full',
+    });
     await waitFor(() => pub.stats.connected, 'the connection');
     pub.publish(ev(1));
     pub.publish(ev(2));
@@ -123,7 +156,13 @@ describe('MQTT fleet telemetry', () => {
     await end(sub.client);
     expect(() => parseMqttUrl('mqtt://host:1883')).toThrow(/no topic prefix/);
     expect(() => parseMqttUrl('http://host/x')).toThrow(/scheme must be mqtt:\/\/ or mqtts:\/\//);
-    expect(parseMqttUrl('mqtts://h/lab/a', { CMCRD_MQTT_USERNAME: 'u', CMCRD_MQTT_PASSWORD: 'p' })).toMatchObject({ brokerUrl: 'mqtts://h:8883', prefix: 'lab/a', username: 'u', password: 'p', tls: true });
+    expect(parseMqttUrl('mqtts://h/lab/a', { CMCRD_MQTT_USERNAME: 'u', CMCRD_MQTT_PASSWORD: 'p' })).toMatchObject({
+      brokerUrl: 'mqtts://h:8883',
+      prefix: 'lab/a',
+      username: 'u',
+      password: 'p',
+      tls: true,
+    });
   });
 
   it('cmcrd run --publish sends every line it writes: predictions on /predictions, the rest on /events, and an online status', async () => {
@@ -137,7 +176,9 @@ describe('MQTT fleet telemetry', () => {
     const lines = parseLines(r.stdout());
     const predictions = lines.filter((e) => e.type === 'prediction');
     expect(predictions.length).toBeGreaterThan(3);
-    expect(r.stderr()).toMatch(new RegExp(`published to ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${lines.length} messages delivered`));
+    expect(r.stderr()).toMatch(
+      new RegExp(`published to ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${lines.length} messages delivered`),
+    );
     const topic = (t: string) => live.got.filter((g) => g.topic.endsWith(t) && g.topic.startsWith('ward/'));
     await live.until(() => topic('/predictions').length + topic('/events').length >= lines.length);
     expect(topic('/predictions').length).toBe(predictions.length);

@@ -14,7 +14,24 @@ import { loadRedisClient, redisClient } from '../../../src/scale/redis.js';
 import { startWorker } from '../../../src/scale/worker.js';
 import { cmcrd, killChildren, startRedis, type Child, type Server } from './servers.js';
 
-const SWEEP = ['--dataset', 'synthetic', '--protocol', 'loso', '--folds', 's1,s2', '--seeds', '1,2', '--epochs', '2', '--warmup', '1', '--negatives', '16', '--methods', 'kd,eeg-only'];
+const SWEEP = [
+  '--dataset',
+  'synthetic',
+  '--protocol',
+  'loso',
+  '--folds',
+  's1,s2',
+  '--seeds',
+  '1,2',
+  '--epochs',
+  '2',
+  '--warmup',
+  '1',
+  '--negatives',
+  '16',
+  '--methods',
+  'kd,eeg-only',
+];
 const CELLS = ['kd-mlp', 'eeg-only-mlp'];
 
 let dir: string;
@@ -30,13 +47,20 @@ function runs(out: string): Record<string, Run[]> {
     const path = join(out, 'runs', cell, 'results.json');
     if (!existsSync(path)) continue;
     const res = JSON.parse(readFileSync(path, 'utf8'));
-    r[cell] = res.folds.map((f: Run) => ({ fold: f.fold, seed: f.seed, accuracy: f.accuracy, ...(f.teacherAccuracy !== undefined ? { teacherAccuracy: f.teacherAccuracy } : {}) }));
+    r[cell] = res.folds.map((f: Run) => ({
+      fold: f.fold,
+      seed: f.seed,
+      accuracy: f.accuracy,
+      ...(f.teacherAccuracy !== undefined ? { teacherAccuracy: f.teacherAccuracy } : {}),
+    }));
   }
   return r;
 }
 
-const compare = (out: string, url: string, ...more: string[]) => cmcrd(['compare', '--root', data, ...SWEEP, '--out', out, '--queue', url, ...more]);
-const worker = (...more: string[]) => cmcrd(['worker', '--queue', redis.url, '--lock', '2', '--stalled-interval', '1', '--refuse-delay', '0.3', ...more]);
+const compare = (out: string, url: string, ...more: string[]) =>
+  cmcrd(['compare', '--root', data, ...SWEEP, '--out', out, '--queue', url, ...more]);
+const worker = (...more: string[]) =>
+  cmcrd(['worker', '--queue', redis.url, '--lock', '2', '--stalled-interval', '1', '--refuse-delay', '0.3', ...more]);
 
 async function stop(...cs: Child[]): Promise<void> {
   for (const c of cs) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
@@ -67,7 +91,14 @@ describe('compare --queue with cmcrd worker', () => {
     const target = parseQueueUrl(redis.url);
     const lines: string[] = [];
     // Its stalled checks every second, as the other workers' (the check's period is shared through Redis).
-    const other = await startWorker({ target, version: '0.0.0-other', refuseDelayMs: 300, lockMs: 2000, stalledIntervalMs: 1000, log: (l) => lines.push(l) });
+    const other = await startWorker({
+      target,
+      version: '0.0.0-other',
+      refuseDelayMs: 300,
+      lockMs: 2000,
+      stalledIntervalMs: 1000,
+      log: (l) => lines.push(l),
+    });
     const out = join(dir, 'q1');
     const c = compare(out, redis.url);
     await c.waitFor(/queue: sweep/);
@@ -137,12 +168,21 @@ describe('compare --queue with cmcrd worker', () => {
     const elsewhere = join(dir, 'other-data');
     synthesize({ layout: 'seed-iv', out: elsewhere, subjects: 3, sessions: 1, windowsPerTrial: 2, seed: 7 });
     const lines: string[] = [];
-    const stranger = await startWorker({ target: parseQueueUrl(url), rootMap: [[data, elsewhere]], refuseDelayMs: 300, lockMs: 2000, stalledIntervalMs: 1000, log: (l) => lines.push(l) });
+    const stranger = await startWorker({
+      target: parseQueueUrl(url),
+      rootMap: [[data, elsewhere]],
+      refuseDelayMs: 300,
+      lockMs: 2000,
+      stalledIntervalMs: 1000,
+      log: (l) => lines.push(l),
+    });
     const w = worker();
     const { code } = await c.exited;
     await stranger.close();
     expect(stranger.stats.completed).toBe(0);
-    expect(lines.join('\n')).toMatch(/refused: the data at \S+other-data differs from the coordinator's \(fingerprint [0-9a-f]{16}, expected [0-9a-f]{16}\)/);
+    expect(lines.join('\n')).toMatch(
+      /refused: the data at \S+other-data differs from the coordinator's \(fingerprint [0-9a-f]{16}, expected [0-9a-f]{16}\)/,
+    );
     expect(c.stderr()).toMatch(/refused by worker \S+: the data at \S+other-data differs/);
     expect(code, c.stderr()).toBe(1);
     expect(c.stderr()).toMatch(/1 run\(s\) failed on the queue:\neeg-only · mlp fold s1 seed 1: (folds: )?unknown fold id\(s\) nosuch/);

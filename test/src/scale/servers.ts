@@ -75,7 +75,12 @@ function server(cmd: string, args: (port: number, dir: string) => string[], sche
 }
 
 export async function startRedis(): Promise<Server> {
-  const s = server('/usr/bin/redis-server', (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], 'redis', await freePort());
+  const s = server(
+    '/usr/bin/redis-server',
+    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    'redis',
+    await freePort(),
+  );
   await s.start();
   return s;
 }

@@ -43,7 +43,9 @@ async function engineOf(net: Network): Promise<TrainEngine> {
 /** dL/dlogits of the mean cross-entropy, from tfjs. */
 function ceGrad(logits: Float32Array, labels: number[], classes: number): Float32Array {
   return tf.tidy(() => {
-    const g = tf.grad((l: tf.Tensor) => crossEntropy(l as tf.Tensor2D, Int32Array.from(labels)))(tf.tensor2d(logits, [labels.length, classes]));
+    const g = tf.grad((l: tf.Tensor) => crossEntropy(l as tf.Tensor2D, Int32Array.from(labels)))(
+      tf.tensor2d(logits, [labels.length, classes]),
+    );
     return g.dataSync() as Float32Array;
   });
 }
@@ -103,7 +105,9 @@ describe.each(['mlp-eeg', 'dgcnn-eeg', 'dgcnn-em'])('training engine on onnxrunt
     const g = ceGrad(fw.logits, c.labels, c.spec.classes);
     g.fill(0, 0, c.spec.classes);
     const split = await e2.backward({ logits: g, f1: null, f2: null });
-    net2.trainable.forEach((v, i) => expectClose(fused.grads[i]!, Array.from(split[i]!), 1e-3, 1e-6 * globalMax, `label out of range d/d${storeName(v)}`));
+    net2.trainable.forEach((v, i) =>
+      expectClose(fused.grads[i]!, Array.from(split[i]!), 1e-3, 1e-6 * globalMax, `label out of range d/d${storeName(v)}`),
+    );
     await expect(e2.crossEntropyStep(x, bad.subarray(1), n)).rejects.toThrow(/labels for/);
     net2.dispose();
   });
@@ -120,7 +124,11 @@ describe.each(['mlp-eeg', 'dgcnn-eeg', 'dgcnn-em'])('training engine on onnxrunt
     // L = CE + Σ f1·r1 + Σ f2·r2, so dL/df1 = r1 and dL/df2 = r2.
     const { grads: ref } = tf.variableGrads(() => {
       const out = net.forward(tensor2d(c.x), true);
-      return tf.addN([crossEntropy(out.logits, Int32Array.from(c.labels)), tf.sum(tf.mul(out.f1, tf.tensor2d(r1, [n, d1]))), tf.sum(tf.mul(out.f2, tf.tensor2d(r2, [n, d2])))]) as tf.Scalar;
+      return tf.addN([
+        crossEntropy(out.logits, Int32Array.from(c.labels)),
+        tf.sum(tf.mul(out.f1, tf.tensor2d(r1, [n, d1]))),
+        tf.sum(tf.mul(out.f2, tf.tensor2d(r2, [n, d2]))),
+      ]) as tf.Scalar;
     }, net.trainable);
     net.commitStats(); // the tfjs forward's statistics (the engine's were queued too); not compared here
     const got = await engine.backward({ logits: ceGrad(fw.logits, c.labels, c.spec.classes), f1: r1, f2: r2 });
@@ -213,7 +221,8 @@ describe('fit on the engines', () => {
     init.dispose();
     expect(maxAbs(Array.from(a.w.adj!.data, (v, j) => v - adj0[j]!)), 'the adjacency is trained').toBeGreaterThan(1e-3);
 
-    const extraLoss = (out: { f1: tf.Tensor2D; f2: tf.Tensor2D }) => tf.add(tf.mul(tf.mean(tf.square(out.f2)), 0.3), tf.mul(tf.mean(out.f1), 0.2)) as tf.Scalar;
+    const extraLoss = (out: { f1: tf.Tensor2D; f2: tf.Tensor2D }) =>
+      tf.add(tf.mul(tf.mean(tf.square(out.f2)), 0.3), tf.mul(tf.mean(out.f1), 0.2)) as tf.Scalar;
     const ea = await run('auto', { epochs: 1, valFraction: 0, extraLoss }, 'dgcnn');
     const et = await run('tfjs', { epochs: 1, valFraction: 0, extraLoss }, 'dgcnn');
     const none = await run('auto', { epochs: 1, valFraction: 0 }, 'dgcnn');
@@ -223,7 +232,8 @@ describe('fit on the engines', () => {
   });
 
   it('an extra loss on f1 and f2 trains the same way on both paths; other networks stay on tfjs', async () => {
-    const extraLoss = (out: { f1: tf.Tensor2D; f2: tf.Tensor2D }) => tf.add(tf.mul(tf.mean(tf.square(out.f2)), 0.3), tf.mul(tf.mean(out.f1), 0.2)) as tf.Scalar;
+    const extraLoss = (out: { f1: tf.Tensor2D; f2: tf.Tensor2D }) =>
+      tf.add(tf.mul(tf.mean(tf.square(out.f2)), 0.3), tf.mul(tf.mean(out.f1), 0.2)) as tf.Scalar;
     const a = await run('auto', { epochs: 1, valFraction: 0, extraLoss });
     const t = await run('tfjs', { epochs: 1, valFraction: 0, extraLoss });
     const none = await run('auto', { epochs: 1, valFraction: 0 });
@@ -233,7 +243,11 @@ describe('fit on the engines', () => {
     // The extra term matters: without it the weights end elsewhere.
     expect(maxAbs(Array.from(a.w['fc4.weight']!.data, (v, j) => v - none.w['fc4.weight']!.data[j]!))).toBeGreaterThan(1e-3);
     const eegnet = buildNetwork(defaultSpec('eegnet', { channels: 62, bands: 5 }, 4), 5);
-    const r = await fit(eegnet, { ...data.m, n: 64, x: data.m.x.subarray(0, 64 * 310) }, data.y.subarray(0, 64), { ...opts, epochs: 1, valFraction: 0 });
+    const r = await fit(eegnet, { ...data.m, n: 64, x: data.m.x.subarray(0, 64 * 310) }, data.y.subarray(0, 64), {
+      ...opts,
+      epochs: 1,
+      valFraction: 0,
+    });
     eegnet.dispose();
     expect(r.engine).toBe('tfjs wasm');
   });
@@ -242,7 +256,8 @@ describe('fit on the engines', () => {
     // The transductive-MCC pattern: the extra loss forwards other rows through the same network in tfjs.
     const make = () => {
       let net: Network | null = null;
-      const extraLoss = () => tf.mul(tf.mean(tf.square(net!.forward(tf.tensor2d(data.m.x.subarray(0, 8 * 310), [8, 310]), true).logits)), 0.5) as tf.Scalar;
+      const extraLoss = () =>
+        tf.mul(tf.mean(tf.square(net!.forward(tf.tensor2d(data.m.x.subarray(0, 8 * 310), [8, 310]), true).logits)), 0.5) as tf.Scalar;
       return { setNet: (n: Network) => (net = n), extraLoss };
     };
     const results = [];

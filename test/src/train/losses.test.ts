@@ -5,7 +5,20 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CMCRD, CRD, crossEntropy, fitnet, kd, LAMBDA_DEFAULTS, mcc, nst, pkt, rkd, sp, stopGradient } from '../../../src/train/losses/index.js';
+import {
+  CMCRD,
+  CRD,
+  crossEntropy,
+  fitnet,
+  kd,
+  LAMBDA_DEFAULTS,
+  mcc,
+  nst,
+  pkt,
+  rkd,
+  sp,
+  stopGradient,
+} from '../../../src/train/losses/index.js';
 import { losses as rootLosses } from '../../../src/index.js';
 import { SeededRandom } from '../../../src/train/nets/layers.js';
 import type { NamedArray } from '../../../src/train/nets/types.js';
@@ -53,7 +66,10 @@ function valueAndGrads(inputs: Record<string, Nested>, f: (v: Record<string, tf.
     vars[k] = tf.variable(tf.tensor(flat(x), s), true, `in_${k}_${Math.random()}`);
   }
   const names = Object.keys(vars);
-  const { value, grads } = tf.variableGrads(() => f(vars as unknown as Record<string, tf.Tensor2D>), names.map((n) => vars[n]!));
+  const { value, grads } = tf.variableGrads(
+    () => f(vars as unknown as Record<string, tf.Tensor2D>),
+    names.map((n) => vars[n]!),
+  );
   const out = { value: value.dataSync()[0]!, grads: {} as Record<string, Float32Array> };
   for (const n of names) out.grads[n] = grads[vars[n]!.name]!.dataSync() as Float32Array;
   value.dispose();
@@ -130,7 +146,9 @@ describe('pure losses vs PyTorch (wasm)', () => {
   it('exports the λ table and the losses namespace from the package root', () => {
     expect(LAMBDA_DEFAULTS).toEqual({ kd: 10, fitnet: 1, nst: 10, sp: 100, rkd: 1, pkt: 1000, crd: 0.02, cmcrd: 0.02, mcc: 1 });
     expect(rootLosses.kd).toBe(kd);
-    expect(Object.keys(rootLosses)).toEqual(expect.arrayContaining(['crossEntropy', 'mcc', 'kd', 'fitnet', 'nst', 'sp', 'rkd', 'pkt', 'CRD', 'CMCRD']));
+    expect(Object.keys(rootLosses)).toEqual(
+      expect.arrayContaining(['crossEntropy', 'mcc', 'kd', 'fitnet', 'nst', 'sp', 'rkd', 'pkt', 'CRD', 'CMCRD']),
+    );
   });
 });
 
@@ -152,12 +170,24 @@ describe('finite-difference gradient checks (wasm, float32)', () => {
       const rng = new SeededRandom(7);
       const shape = shapeOf(x0) as [number, number];
       const base = Float32Array.from(flat(x0));
-      const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(base, shape)).dataSync());
+      const grad = tf.tidy(() =>
+        tf
+          .grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(base, shape))
+          .dataSync(),
+      );
       for (let trial = 0; trial < 3; trial++) {
         const v = base.map(() => rng.normal());
         const h = 1e-2;
         const at = (s: number) =>
-          tf.tidy(() => f(tf.tensor2d(base.map((b, i) => b + s * h * v[i]!), shape)).dataSync()[0]!);
+          tf.tidy(
+            () =>
+              f(
+                tf.tensor2d(
+                  base.map((b, i) => b + s * h * v[i]!),
+                  shape,
+                ),
+              ).dataSync()[0]!,
+          );
         const fd = (at(1) - at(-1)) / (2 * h);
         const an = v.reduce((acc, vi, i) => acc + vi * grad[i]!, 0);
         expect(Math.abs(fd - an), `${name} trial ${trial}: fd ${fd} vs analytic ${an}`).toBeLessThanOrEqual(2e-2 * Math.abs(an) + 1e-3);
@@ -173,14 +203,32 @@ describe('finite-difference check of CRD with respect to f_s (wasm)', () => {
     const bt = fx.contrast.batches[0]!;
     const shape = shapeOf(bt.fs!) as [number, number];
     const base = Float32Array.from(flat(bt.fs!));
-    const args = [tensor2d(bt.ft!), null, null, Int32Array.from(bt.labels), Int32Array.from(bt.indices), Int32Array.from(bt.negatives)] as const;
+    const args = [
+      tensor2d(bt.ft!),
+      null,
+      null,
+      Int32Array.from(bt.labels),
+      Int32Array.from(bt.indices),
+      Int32Array.from(bt.negatives),
+    ] as const;
     const f = (x: tf.Tensor2D) => loss.loss(x, ...args);
-    const grad = tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(base, shape)).dataSync();
+    const grad = tf
+      .grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(base, shape))
+      .dataSync();
     const rng = new SeededRandom(3);
     for (let trial = 0; trial < 3; trial++) {
       const v = base.map(() => rng.normal());
       const h = 1e-2;
-      const at = (s: number) => tf.tidy(() => f(tf.tensor2d(base.map((b, i) => b + s * h * v[i]!), shape)).dataSync()[0]!);
+      const at = (s: number) =>
+        tf.tidy(
+          () =>
+            f(
+              tf.tensor2d(
+                base.map((b, i) => b + s * h * v[i]!),
+                shape,
+              ),
+            ).dataSync()[0]!,
+        );
       const fd = (at(1) - at(-1)) / (2 * h);
       const an = v.reduce((acc, vi, i) => acc + vi * grad[i]!, 0);
       expect(Math.abs(fd - an), `trial ${trial}: fd ${fd} vs analytic ${an}`).toBeLessThanOrEqual(2e-2 * Math.abs(an) + 1e-3);
@@ -268,7 +316,11 @@ describe('finite-difference check of MCC with respect to the logits (float64 ref
       const x = tensor2d(inp.studentLogits!);
       const value = tf.tidy(() => mcc(x, { T }).dataSync()[0]!);
       expect(Math.abs(value - mcc64(z0, b, c, T, w)), `value ${value} vs ${mcc64(z0, b, c, T, w)}`).toBeLessThanOrEqual(1e-6);
-      const grad = tf.tidy(() => tf.grad((v: tf.Tensor) => mcc(v as tf.Tensor2D, { T }))(x).dataSync());
+      const grad = tf.tidy(() =>
+        tf
+          .grad((v: tf.Tensor) => mcc(v as tf.Tensor2D, { T }))(x)
+          .dataSync(),
+      );
       x.dispose();
       const fd = fdGrad64((v) => mcc64(v, b, c, T, w), z0, 1e-5);
       expect(maxAbs(Array.from(fd))).toBeGreaterThan(1e-3); // a non-trivial gradient
@@ -311,8 +363,14 @@ describe('finite-difference check of CMCRD with respect to f_s (float64 referenc
     const w = entropyWeights64(softmaxRows64(flat(bt.teacherLogits!), b, nCls), b, nCls);
     // The batch must exercise what the check is about.
     expect(detached.filter(Boolean).length, 'rows with z_s detached').toBeGreaterThan(0);
-    expect(sign.some((s, i) => s === -1 && !detached[i]), 'rows with s = −1 whose gradient flows').toBe(true);
-    expect(sign.some((s) => s === 1), 'rows with s = +1').toBe(true);
+    expect(
+      sign.some((s, i) => s === -1 && !detached[i]),
+      'rows with s = −1 whose gradient flows',
+    ).toBe(true);
+    expect(
+      sign.some((s) => s === 1),
+      'rows with s = +1',
+    ).toBe(true);
     expect(Math.max(...w) - Math.min(...w), 'entropy weights far from uniform').toBeGreaterThan(0.2);
 
     const W = (k: string) => Float64Array.from(before[k]!.data);
@@ -350,14 +408,25 @@ describe('finite-difference check of CMCRD with respect to f_s (float64 referenc
     };
     const lT = nce(embed(flat(bt.ft!), W('embedT.weight'), W('embedT.bias'), shapeOf(bt.ft!)[1]!), W('memoryS'), c.cmcrd.Z.zT);
 
-    const args = [tensor2d(bt.ft!), tensor2d(bt.studentLogits!), tensor2d(bt.teacherLogits!), Int32Array.from(bt.labels), Int32Array.from(bt.indices), Int32Array.from(bt.negatives)] as const;
+    const args = [
+      tensor2d(bt.ft!),
+      tensor2d(bt.studentLogits!),
+      tensor2d(bt.teacherLogits!),
+      Int32Array.from(bt.labels),
+      Int32Array.from(bt.indices),
+      Int32Array.from(bt.negatives),
+    ] as const;
     const f = (x: tf.Tensor2D) => loss.loss(x, ...args);
     const at = (x: ArrayLike<number>) => tf.tidy(() => f(tf.tensor2d(Float32Array.from(x), [b, dS])).dataSync()[0]!);
     // The reference is the same function as the loss (value within float32 rounding of the embeddings).
     const value = at(fs0);
     expect(Math.abs(value - (lS(fs0) + lT)), `value ${value} vs reference ${lS(fs0) + lT}`).toBeLessThanOrEqual(1e-4 * Math.abs(value));
 
-    const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(Float32Array.from(fs0), [b, dS])).dataSync());
+    const grad = tf.tidy(() =>
+      tf
+        .grad((x: tf.Tensor) => f(x as tf.Tensor2D))(tf.tensor2d(Float32Array.from(fs0), [b, dS]))
+        .dataSync(),
+    );
     // Detached rows: exactly zero (no other path from f_s,i to the loss).
     detached.forEach((isDet, i) => {
       if (isDet) expect(maxAbs(Array.from(grad.subarray(i * dS, (i + 1) * dS))), `row ${i} (detached)`).toBe(0);
@@ -428,8 +497,15 @@ describe.each(['crd', 'cmcrd'] as const)('%s vs PyTorch (wasm)', (kind) => {
       const fsVar = tf.variable(tensor2d(bt.fs!), true);
       const { value, grads } = tf.variableGrads(
         () =>
-          loss.loss(fsVar as tf.Variable<tf.Rank.R2>, tensor2d(bt.ft!), tensor2d(bt.studentLogits!), tensor2d(bt.teacherLogits!),
-            Int32Array.from(bt.labels), Int32Array.from(bt.indices), Int32Array.from(bt.negatives)),
+          loss.loss(
+            fsVar as tf.Variable<tf.Rank.R2>,
+            tensor2d(bt.ft!),
+            tensor2d(bt.studentLogits!),
+            tensor2d(bt.teacherLogits!),
+            Int32Array.from(bt.labels),
+            Int32Array.from(bt.indices),
+            Int32Array.from(bt.negatives),
+          ),
         [fsVar, ...loss.trainable],
       );
       const r = ref.steps[step]!;
@@ -506,7 +582,9 @@ describe('CRD / CMCRD machinery', () => {
     });
     expect(sameClass).toBeGreaterThan(0); // unlike 'other-class'
     expect(seen.size).toBeGreaterThan(4);
-    expect(() => new CRD({ nData: 12, dS: 3, dT: 3, labels: labelsN, seed: 1, negativePool: 'same' as 'any' })).toThrow(/negativePool must be/);
+    expect(() => new CRD({ nData: 12, dS: 3, dT: 3, labels: labelsN, seed: 1, negativePool: 'same' as 'any' })).toThrow(
+      /negativePool must be/,
+    );
     l.dispose();
   });
 
@@ -514,7 +592,17 @@ describe('CRD / CMCRD machinery', () => {
     // One-sample batches, same weights, banks, Z and negatives: with the sign on, the loss of a sample the teacher
     // misclassifies is exactly the negative of the loss with the sign off; for a sample it gets right they are equal.
     const labelsN = Int32Array.from([0, 1, 2, 0, 1, 2]);
-    const make = (unimodalSign?: boolean) => new CMCRD({ nData: 6, dS: 3, dT: 3, labels: labelsN, seed: 5, embedDim: 4, nNeg: 3, ...(unimodalSign === undefined ? {} : { unimodalSign }) });
+    const make = (unimodalSign?: boolean) =>
+      new CMCRD({
+        nData: 6,
+        dS: 3,
+        dT: 3,
+        labels: labelsN,
+        seed: 5,
+        embedDim: 4,
+        nNeg: 3,
+        ...(unimodalSign === undefined ? {} : { unimodalSign }),
+      });
     const on = make();
     const off = make(false);
     expect([on.unimodalSign, off.unimodalSign]).toEqual([true, false]);
@@ -525,7 +613,8 @@ describe('CRD / CMCRD machinery', () => {
     const ft = tf.tensor2d([[1.1, 0.4, -0.6]]);
     const student = tf.tensor2d([[2, 0, 0]]); // predicts class 0 (right)
     const neg = Int32Array.from([1, 2, 4]);
-    const value = (l: CMCRD, teacher: number[]) => l.loss(fs, ft, student, tf.tensor2d([teacher]), Int32Array.from([0]), Int32Array.from([0]), neg).dataSync()[0]!;
+    const value = (l: CMCRD, teacher: number[]) =>
+      l.loss(fs, ft, student, tf.tensor2d([teacher]), Int32Array.from([0]), Int32Array.from([0]), neg).dataSync()[0]!;
     const wrong = [0, 3, 0]; // the teacher predicts class 1
     const right = [3, 0, 0];
     const offWrong = value(off, wrong);
@@ -557,7 +646,11 @@ describe('CRD / CMCRD machinery', () => {
     const before = loss.getWeights();
     const opt = tf.train.adam(1e-2);
     const rng = new SeededRandom(11);
-    const rnd = (r: number, c: number) => tf.tensor2d(Float32Array.from({ length: r * c }, () => rng.normal()), [r, c]);
+    const rnd = (r: number, c: number) =>
+      tf.tensor2d(
+        Float32Array.from({ length: r * c }, () => rng.normal()),
+        [r, c],
+      );
     const fsW = tf.variable(rnd(5, 5));
     const xs = rnd(n, 5);
     const ft = rnd(n, 4);
@@ -568,10 +661,14 @@ describe('CRD / CMCRD machinery', () => {
       const idx = Int32Array.from({ length: 6 }, (_, i) => (step * 6 + i) % n);
       const y = Int32Array.from(idx, (i) => labelsN[i]!);
       const it = tf.tensor1d(idx, 'int32');
-      const cost = opt.minimize(() => {
-        const fs = tf.matMul(tf.gather(xs, it), fsW) as tf.Tensor2D;
-        return loss.loss(fs, tf.gather(ft, it), tf.slice(fs, [0, 0], [6, 3]), tf.gather(tl, it), y, idx);
-      }, true, [fsW, ...loss.trainable])!;
+      const cost = opt.minimize(
+        () => {
+          const fs = tf.matMul(tf.gather(xs, it), fsW) as tf.Tensor2D;
+          return loss.loss(fs, tf.gather(ft, it), tf.slice(fs, [0, 0], [6, 3]), tf.gather(tl, it), y, idx);
+        },
+        true,
+        [fsW, ...loss.trainable],
+      )!;
       expect(Number.isFinite(cost.dataSync()[0]!)).toBe(true);
       cost.dispose();
       it.dispose();

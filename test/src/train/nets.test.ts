@@ -6,7 +6,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { crossEntropy } from '../../../src/train/losses/index.js';
-import { ARCH_NAMES, buildNetwork, defaultSpec, type ArchName, type ArchSpec, type NamedArray, type Network } from '../../../src/train/nets/index.js';
+import {
+  ARCH_NAMES,
+  buildNetwork,
+  defaultSpec,
+  type ArchName,
+  type ArchSpec,
+  type NamedArray,
+  type Network,
+} from '../../../src/train/nets/index.js';
 import { expectClose, loadFixture, maxAbs, tensor2d, useWasm, type Nested } from './helpers.js';
 
 interface NetCase {
@@ -92,7 +100,10 @@ describe('network shapes, determinism and gradient flow (wasm)', () => {
 
   function input(b: number, d: number, seed: number): tf.Tensor2D {
     let s = seed;
-    return tf.tensor2d(Float32Array.from({ length: b * d }, () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1), [b, d]);
+    return tf.tensor2d(
+      Float32Array.from({ length: b * d }, () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1),
+      [b, d],
+    );
   }
 
   it("MLP: every Linear starts like PyTorch's nn.Linear, weight and bias U(±1/√fan_in)", () => {
@@ -111,12 +122,15 @@ describe('network shapes, determinism and gradient flow (wasm)', () => {
       expect(max, k).toBeLessThanOrEqual(limit);
       expect(max, k).toBeGreaterThan(limit * (a.length >= 128 ? 0.95 : 0.5));
       // U(−l, l) has sd l/√3; tolerance ~4 standard errors of a sample sd (relative s.e. ≈ 0.45/√n for a uniform).
-      expect(Math.abs(sd / (limit / Math.sqrt(3)) - 1), k).toBeLessThan(4 * 0.45 / Math.sqrt(a.length) + 0.01);
+      expect(Math.abs(sd / (limit / Math.sqrt(3)) - 1), k).toBeLessThan((4 * 0.45) / Math.sqrt(a.length) + 0.01);
     }
   });
 
   for (const arch of ARCH_NAMES) {
-    for (const [mod, inp] of [['eeg', eeg], ['em', em]] as const) {
+    for (const [mod, inp] of [
+      ['eeg', eeg],
+      ['em', em],
+    ] as const) {
       it(`${arch} ${mod}: output shapes`, () => {
         const net = buildNetwork(defaultSpec(arch, inp, 4), 2022);
         const out = net.forward(input(5, inp.channels * inp.bands, 3), false);

@@ -103,7 +103,8 @@ describe('AdamW bookkeeping', () => {
     opt.apply({ [w.name]: g }, [w], 0.5);
     const wv = w.dataSync();
     const expected: number[] = [];
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) expected.push([0, 1, 2].reduce((s, k) => s + x.dataSync()[i * 3 + k]! * wv[k * 2 + j]!, 0));
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 2; j++) expected.push([0, 1, 2].reduce((s, k) => s + x.dataSync()[i * 3 + k]! * wv[k * 2 + j]!, 0));
     expectClose(tf.matMul(x, w).dataSync(), expected, 1e-6, 1e-6, 'x·w after the step');
     opt.dispose();
     tf.dispose([w, x, g]);
@@ -142,18 +143,21 @@ describe('warmupCosine (method.md: "linear warm-up for 10 epochs then half-cosin
     [1e-3, 40, 10, 1], // per-epoch resolution
     [3e-4, 7, 2, 13],
     [1e-2, 3, 1, 2],
-  ])('lr %s, %d epochs, %d of warm-up, %d steps per epoch: every step as the closed form; rises, then falls', (lr, epochs, warmup, perEpoch) => {
-    const f = warmupCosine(lr, epochs, warmup, perEpoch);
-    const T = epochs * perEpoch;
-    const W = warmup * perEpoch;
-    const v = Array.from({ length: T }, (_, s) => f(s));
-    v.forEach((x, s) => close(x, closedForm(lr, epochs, warmup, perEpoch, s)));
-    for (let s = 1; s < W; s++) expect(v[s]!, `warm-up step ${s}`).toBeGreaterThan(v[s - 1]!);
-    for (let s = W + 1; s < T; s++) expect(v[s]!, `cosine step ${s}`).toBeLessThan(v[s - 1]!);
-    close(Math.max(...v), lr);
-    expect(v.filter((x) => Math.abs(x - lr) <= 1e-12 * lr).length, 'the peak: last warm-up step and first cosine step').toBe(2);
-    expect(Math.min(...v)).toBeGreaterThan(0);
-  });
+  ])(
+    'lr %s, %d epochs, %d of warm-up, %d steps per epoch: every step as the closed form; rises, then falls',
+    (lr, epochs, warmup, perEpoch) => {
+      const f = warmupCosine(lr, epochs, warmup, perEpoch);
+      const T = epochs * perEpoch;
+      const W = warmup * perEpoch;
+      const v = Array.from({ length: T }, (_, s) => f(s));
+      v.forEach((x, s) => close(x, closedForm(lr, epochs, warmup, perEpoch, s)));
+      for (let s = 1; s < W; s++) expect(v[s]!, `warm-up step ${s}`).toBeGreaterThan(v[s - 1]!);
+      for (let s = W + 1; s < T; s++) expect(v[s]!, `cosine step ${s}`).toBeLessThan(v[s - 1]!);
+      close(Math.max(...v), lr);
+      expect(v.filter((x) => Math.abs(x - lr) <= 1e-12 * lr).length, 'the peak: last warm-up step and first cosine step').toBe(2);
+      expect(Math.min(...v)).toBeGreaterThan(0);
+    },
+  );
 
   it('without warm-up (warmupEpochs = 0) starts at the full rate and is a pure half-cosine', () => {
     const f = warmupCosine(1e-3, 4, 0, 10); // T = 40

@@ -9,7 +9,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, Dense, ParamStore, SeededRandom, denseBnRelu } from '../../../src/train/nets/layers.js';
 import { bnReluBackward, bnReluForward } from '../../../src/train/nets/bnHost.js';
-import { bnReluForwardSimd, columnSquaredDeviations, columnSumAndDot, columnSums, hostValues, setColumnSimd, tensorFrom, transposed } from '../../../src/train/simd.js';
+import {
+  bnReluForwardSimd,
+  columnSquaredDeviations,
+  columnSumAndDot,
+  columnSums,
+  hostValues,
+  setColumnSimd,
+  tensorFrom,
+  transposed,
+} from '../../../src/train/simd.js';
 import { expectClose, useWasm } from './helpers.js';
 
 beforeAll(useWasm);
@@ -37,14 +46,22 @@ describe('column kernels', () => {
     const a = rand(rows * cols, rows + cols);
     const b = rand(rows * cols, 2 * rows + cols);
     const mean = rand(cols, 3);
-    const all = () => [columnSums(a, rows, cols), columnSquaredDeviations(a, rows, cols, mean), ...columnSumAndDot(a, b, rows, cols), transposed(a, rows, cols).slice()].map((x) => Array.from(x));
+    const all = () =>
+      [
+        columnSums(a, rows, cols),
+        columnSquaredDeviations(a, rows, cols, mean),
+        ...columnSumAndDot(a, b, rows, cols),
+        transposed(a, rows, cols).slice(),
+      ].map((x) => Array.from(x));
     const simd = all();
     setColumnSimd(false);
     const ts = all();
     expect(ts).toEqual(simd);
     const ref = [[], [], [], []] as number[][];
     for (let j = 0; j < cols; j++) {
-      let s = 0, q = 0, d = 0;
+      let s = 0,
+        q = 0,
+        d = 0;
       for (let i = 0; i < rows; i++) {
         const v = a[i * cols + j]!;
         s += v;
@@ -89,7 +106,15 @@ describe('host BatchNorm+ReLU kernels (nets/bnHost.ts)', () => {
     setColumnSimd(false);
     expect(both()).toEqual(simd);
     // float64: y = relu(γ·(z − μ)/√(σ² + ε) + β) with biased σ²; backward through BN's batch statistics.
-    const ref = { y: [] as number[], mean: [] as number[], variance: [] as number[], dz: new Array<number>(n * h).fill(0), dbias: [] as number[], dgamma: [] as number[], dbeta: [] as number[] };
+    const ref = {
+      y: [] as number[],
+      mean: [] as number[],
+      variance: [] as number[],
+      dz: new Array<number>(n * h).fill(0),
+      dbias: [] as number[],
+      dgamma: [] as number[],
+      dbeta: [] as number[],
+    };
     for (let j = 0; j < h; j++) {
       let mu = 0;
       for (let i = 0; i < n; i++) mu += z[i * h + j]! / n;
@@ -112,7 +137,9 @@ describe('host BatchNorm+ReLU kernels (nets/bnHost.ts)', () => {
       }
       ref.dbias.push(sdz);
     }
-    for (let i = 0; i < n; i++) for (let j = 0; j < h; j++) ref.y[i * h + j] = Math.max(0, (gamma[j]! * (z[i * h + j]! - ref.mean[j]!)) / Math.sqrt(ref.variance[j]! + eps) + beta[j]!);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < h; j++)
+        ref.y[i * h + j] = Math.max(0, (gamma[j]! * (z[i * h + j]! - ref.mean[j]!)) / Math.sqrt(ref.variance[j]! + eps) + beta[j]!);
     const [y, mean, variance, dz, dbias, dgamma, dbeta] = simd;
     expectClose(y!, ref.y, 1e-4, 1e-5, 'y');
     expectClose(mean!, ref.mean, 1e-5, 1e-5, 'mean');
@@ -149,7 +176,11 @@ describe('fused Linear–BatchNorm–ReLU vs separate tfjs ops', () => {
         return tf.sum(tf.mul(y, target)) as tf.Scalar;
       }, [...vars, xv]);
       bn.commit();
-      const out = { loss: value.dataSync()[0]!, grads: [...vars, xv].map((v) => Array.from(grads[v.name]!.dataSync())), stats: [Array.from(bn.mean.dataSync()), Array.from(bn.variance.dataSync())] };
+      const out = {
+        loss: value.dataSync()[0]!,
+        grads: [...vars, xv].map((v) => Array.from(grads[v.name]!.dataSync())),
+        stats: [Array.from(bn.mean.dataSync()), Array.from(bn.variance.dataSync())],
+      };
       tf.dispose([value, xv, ...Object.values(grads)]);
       bn.mean.assign(tf.zeros([h]));
       bn.variance.assign(tf.ones([h]));

@@ -14,22 +14,80 @@ function kernelModule(): Uint8Array<ArrayBuffer> {
   const load = (base: number) => [...at(base), ...V_LOAD];
   const body = [
     ...SC.flatMap((p, j) => [...get(p), ...F4.splat, ...set(C1 + j)]),
-    ...op.i32(0), ...set(I),
-    0x02, 0x40, 0x03, 0x40, // block, loop
-    ...get(I), ...get(N), 0x4f, 0x0d, 1, // if i >= bytes: break
-    ...load(G), ...set(GV),
+    ...op.i32(0),
+    ...set(I),
+    0x02,
+    0x40,
+    0x03,
+    0x40, // block, loop
+    ...get(I),
+    ...get(N),
+    0x4f,
+    0x0d,
+    1, // if i >= bytes: break
+    ...load(G),
+    ...set(GV),
     // m = m + c1·(g − m)
-    ...at(M), ...load(M), ...get(C1), ...get(GV), ...load(M), ...F4.sub, ...F4.mul, ...F4.add, ...tee(MV), ...V_STORE,
+    ...at(M),
+    ...load(M),
+    ...get(C1),
+    ...get(GV),
+    ...load(M),
+    ...F4.sub,
+    ...F4.mul,
+    ...F4.add,
+    ...tee(MV),
+    ...V_STORE,
     // v = v·β2 + (c2·g)·g
-    ...at(V), ...load(V), ...get(B2), ...F4.mul, ...get(C2), ...get(GV), ...F4.mul, ...get(GV), ...F4.mul, ...F4.add, ...tee(VV), ...V_STORE,
+    ...at(V),
+    ...load(V),
+    ...get(B2),
+    ...F4.mul,
+    ...get(C2),
+    ...get(GV),
+    ...F4.mul,
+    ...get(GV),
+    ...F4.mul,
+    ...F4.add,
+    ...tee(VV),
+    ...V_STORE,
     // w = w·decay + (negStep·m) / (√v / bc + eps)
-    ...at(W), ...load(W), ...get(DEC), ...F4.mul,
-    ...get(NEG), ...get(MV), ...F4.mul, ...get(VV), ...F4.sqrt, ...get(BC), ...F4.div, ...get(EPS), ...F4.add, ...F4.div,
-    ...F4.add, ...V_STORE,
-    ...get(I), ...op.i32(16), 0x6a, ...set(I), // i += 16
-    0x0c, 0, 0x0b, 0x0b, // br loop; end loop; end block
+    ...at(W),
+    ...load(W),
+    ...get(DEC),
+    ...F4.mul,
+    ...get(NEG),
+    ...get(MV),
+    ...F4.mul,
+    ...get(VV),
+    ...F4.sqrt,
+    ...get(BC),
+    ...F4.div,
+    ...get(EPS),
+    ...F4.add,
+    ...F4.div,
+    ...F4.add,
+    ...V_STORE,
+    ...get(I),
+    ...op.i32(16),
+    0x6a,
+    ...set(I), // i += 16
+    0x0c,
+    0,
+    0x0b,
+    0x0b, // br loop; end loop; end block
   ];
-  return encodeModule([{ name: 'update', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32], locals: [[1, I32], [10, V128]], body }]);
+  return encodeModule([
+    {
+      name: 'update',
+      params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32],
+      locals: [
+        [1, I32],
+        [10, V128],
+      ],
+      body,
+    },
+  ]);
 }
 
 export const legacyAdamW = kernelModule;

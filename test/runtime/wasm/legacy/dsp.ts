@@ -70,7 +70,10 @@ class Fn {
   }
   /** dst = a op b, op ∈ + − × on f64x2 */
   op(dst: string, a: string, o: '+' | '-' | '*', b: string): this {
-    return this.get(a).get(b).emit(...simd(o === '+' ? 0xf0 : o === '-' ? 0xf1 : 0xf2)).setV(dst);
+    return this.get(a)
+      .get(b)
+      .emit(...simd(o === '+' ? 0xf0 : o === '-' ? 0xf1 : 0xf2))
+      .setV(dst);
   }
   neg(): this {
     return this.emit(...simd(0xed));
@@ -93,7 +96,6 @@ class Fn {
   toWasm(name: string): WasmFn {
     return { name, params: this.params.map(() => I32), locals: this.localTypes.map((t): [number, number] => [1, t]), body: this.code };
   }
-
 }
 
 // ---- kernels --------------------------------------------------------------------------------------
@@ -111,8 +113,17 @@ function prep(): Fn {
   f.v('zero');
   const pairAt = (dst: string) => {
     // (xa[j], xb[j]) with j as a byte offset ·8 in 'jb'
-    f.get('xa').get('jb').add().emit(0x2b, 3, 0).emit(...simd(0x14));
-    f.get('xb').get('jb').add().emit(0x2b, 3, 0).emit(...simd(0x22), 1).setV(dst);
+    f.get('xa')
+      .get('jb')
+      .add()
+      .emit(0x2b, 3, 0)
+      .emit(...simd(0x14));
+    f.get('xb')
+      .get('jb')
+      .add()
+      .emit(0x2b, 3, 0)
+      .emit(...simd(0x22), 1)
+      .setV(dst);
   };
   f.when(
     () => f.get('demean'),
@@ -127,7 +138,12 @@ function prep(): Fn {
         },
         () => f.get('jb').get('end').emit(0x48),
       );
-      f.get('mean').get('count').emit(0xb7).emit(...simd(0x14)).emit(...simd(0xf3)).setV('mean');
+      f.get('mean')
+        .get('count')
+        .emit(0xb7)
+        .emit(...simd(0x14))
+        .emit(...simd(0xf3))
+        .setV('mean');
     },
   );
   f.const(0).setI('jb');
@@ -137,7 +153,12 @@ function prep(): Fn {
     () => {
       pairAt('v');
       f.op('v', 'v', '-', 'mean');
-      f.get('taper').get('jb').add().emit(0x2b, 3, 0).emit(...simd(0x14)).setV('t');
+      f.get('taper')
+        .get('jb')
+        .add()
+        .emit(0x2b, 3, 0)
+        .emit(...simd(0x14))
+        .setV('t');
       f.op('v', 'v', '*', 't');
       f.st('o', 0, 'v');
       f.get('o').const(S).add().setI('o');
@@ -174,7 +195,10 @@ function powacc(): Fn {
     () => {
       power(f, 'spec', 'p');
       f.ld('a', 'acc').op('a', 'a', '+', 'p').st('acc', 0, 'a');
-      f.get('spec').const(2 * S).add().setI('spec');
+      f.get('spec')
+        .const(2 * S)
+        .add()
+        .setI('spec');
       f.get('acc').const(S).add().setI('acc');
     },
     () => f.get('acc').get('end').emit(0x48),
@@ -192,7 +216,10 @@ function psum(): Fn {
     () => {
       power(f, 'spec', 'p');
       f.op('acc', 'acc', '+', 'p');
-      f.get('spec').const(2 * S).add().setI('spec');
+      f.get('spec')
+        .const(2 * S)
+        .add()
+        .setI('spec');
     },
     () => f.get('spec').get('end').emit(0x4d), // spec <= end (unsigned)
   );
@@ -218,12 +245,28 @@ function first4(): Fn {
       f.get('a').get('q').add().setI('a');
       f.ld('D', 'a');
       f.op('t0', 'A', '+', 'C').op('t1', 'A', '-', 'C').op('t2', 'B', '+', 'D').op('t3', 'B', '-', 'D');
-      f.get('out').get('t0').get('t2').emit(...simd(0xf0)).vstore(0);
+      f.get('out')
+        .get('t0')
+        .get('t2')
+        .emit(...simd(0xf0))
+        .vstore(0);
       f.st('out', S, 'zero').st('out', 2 * S, 't1');
-      f.get('out').get('t3').neg().vstore(3 * S);
-      f.get('out').get('t0').get('t2').emit(...simd(0xf1)).vstore(4 * S);
-      f.st('out', 5 * S, 'zero').st('out', 6 * S, 't1').st('out', 7 * S, 't3');
-      f.get('out').const(8 * S).add().setI('out');
+      f.get('out')
+        .get('t3')
+        .neg()
+        .vstore(3 * S);
+      f.get('out')
+        .get('t0')
+        .get('t2')
+        .emit(...simd(0xf1))
+        .vstore(4 * S);
+      f.st('out', 5 * S, 'zero')
+        .st('out', 6 * S, 't1')
+        .st('out', 7 * S, 't3');
+      f.get('out')
+        .const(8 * S)
+        .add()
+        .setI('out');
       f.get('t').const(1).add().setI('t');
     },
     () => f.get('t').get('groups').emit(0x48), // t < groups (signed)
@@ -242,11 +285,22 @@ function first2(): Fn {
       f.ld('A', 'a');
       f.get('a').get('h').add().setI('a');
       f.ld('B', 'a');
-      f.get('out').get('A').get('B').emit(...simd(0xf0)).vstore(0);
+      f.get('out')
+        .get('A')
+        .get('B')
+        .emit(...simd(0xf0))
+        .vstore(0);
       f.st('out', S, 'zero');
-      f.get('out').get('A').get('B').emit(...simd(0xf1)).vstore(2 * S);
+      f.get('out')
+        .get('A')
+        .get('B')
+        .emit(...simd(0xf1))
+        .vstore(2 * S);
       f.st('out', 3 * S, 'zero');
-      f.get('out').const(4 * S).add().setI('out');
+      f.get('out')
+        .const(4 * S)
+        .add()
+        .setI('out');
       f.get('t').const(1).add().setI('t');
     },
     () => f.get('t').get('groups').emit(0x48),
@@ -267,7 +321,12 @@ function pass(): Fn {
     f.ld('Ar', 'A').ld('Ai', 'A', S).ld('Br', 'B').ld('Bi', 'B', S).ld('Cr', 'C').ld('Ci', 'C', S).ld('Dr', 'D').ld('Di', 'D', S);
   };
   const twiddled = (w: string) => {
-    f.ld('wBr', w).ld('wBi', w, S).ld('wCr', w, 2 * S).ld('wCi', w, 3 * S).ld('wDr', w, 4 * S).ld('wDi', w, 5 * S);
+    f.ld('wBr', w)
+      .ld('wBi', w, S)
+      .ld('wCr', w, 2 * S)
+      .ld('wCi', w, 3 * S)
+      .ld('wDr', w, 4 * S)
+      .ld('wDi', w, 5 * S);
     // M = X·w (complex), written out as in the scalar code: re = Xr·wr − Xi·wi, im = Xr·wi + Xi·wr
     for (const X of ['B', 'C', 'D']) {
       f.op('p', `${X}r`, '*', `w${X}r`).op('r', `${X}i`, '*', `w${X}i`).op(`M${X}r`, 'p', '-', 'r');
@@ -277,10 +336,26 @@ function pass(): Fn {
     f.op('T2r', 'MBr', '+', 'MDr').op('T2i', 'MBi', '+', 'MDi').op('T3r', 'MBr', '-', 'MDr').op('T3i', 'MBi', '-', 'MDi');
   };
   const storeAB = () => {
-    f.get('A').get('T0r').get('T2r').emit(...simd(0xf0)).vstore(0);
-    f.get('A').get('T0i').get('T2i').emit(...simd(0xf0)).vstore(S);
-    f.get('B').get('T1r').get('T3i').emit(...simd(0xf0)).vstore(0);
-    f.get('B').get('T1i').get('T3r').emit(...simd(0xf1)).vstore(S);
+    f.get('A')
+      .get('T0r')
+      .get('T2r')
+      .emit(...simd(0xf0))
+      .vstore(0);
+    f.get('A')
+      .get('T0i')
+      .get('T2i')
+      .emit(...simd(0xf0))
+      .vstore(S);
+    f.get('B')
+      .get('T1r')
+      .get('T3i')
+      .emit(...simd(0xf0))
+      .vstore(0);
+    f.get('B')
+      .get('T1i')
+      .get('T3r')
+      .emit(...simd(0xf1))
+      .vstore(S);
   };
   // q = len/4, h = len/2, hq = len/8 (bytes)
   f.get('len').const(2).emit(0x76).setI('q'); // i32.shr_u
@@ -294,8 +369,16 @@ function pass(): Fn {
       f.op('T0r', 'Ar', '+', 'Cr').op('T0i', 'Ai', '+', 'Ci').op('T1r', 'Ar', '-', 'Cr').op('T1i', 'Ai', '-', 'Ci');
       f.op('T2r', 'Br', '+', 'Dr').op('T2i', 'Bi', '+', 'Di').op('T3r', 'Br', '-', 'Dr').op('T3i', 'Bi', '-', 'Di');
       storeAB();
-      f.get('C').get('T0r').get('T2r').emit(...simd(0xf1)).vstore(0);
-      f.get('C').get('T0i').get('T2i').emit(...simd(0xf1)).vstore(S);
+      f.get('C')
+        .get('T0r')
+        .get('T2r')
+        .emit(...simd(0xf1))
+        .vstore(0);
+      f.get('C')
+        .get('T0i')
+        .get('T2i')
+        .emit(...simd(0xf1))
+        .vstore(S);
       // 0 < i < hq: full butterflies with mirrored outputs
       f.const(2 * S).setI('i');
       f.when(
@@ -310,11 +393,31 @@ function pass(): Fn {
               storeAB();
               f.get('out').get('q').add().get('i').sub().setI('SA');
               f.get('out').get('h').add().get('i').sub().setI('SB');
-              f.get('SA').get('T1r').get('T3i').emit(...simd(0xf1)).vstore(0);
-              f.get('SA').get('T1i').neg().get('T3r').emit(...simd(0xf1)).vstore(S);
-              f.get('SB').get('T0r').get('T2r').emit(...simd(0xf1)).vstore(0);
-              f.get('SB').get('T2i').get('T0i').emit(...simd(0xf1)).vstore(S);
-              f.get('i').const(2 * S).add().setI('i');
+              f.get('SA')
+                .get('T1r')
+                .get('T3i')
+                .emit(...simd(0xf1))
+                .vstore(0);
+              f.get('SA')
+                .get('T1i')
+                .neg()
+                .get('T3r')
+                .emit(...simd(0xf1))
+                .vstore(S);
+              f.get('SB')
+                .get('T0r')
+                .get('T2r')
+                .emit(...simd(0xf1))
+                .vstore(0);
+              f.get('SB')
+                .get('T2i')
+                .get('T0i')
+                .emit(...simd(0xf1))
+                .vstore(S);
+              f.get('i')
+                .const(2 * S)
+                .add()
+                .setI('i');
             },
             () => f.get('i').get('hq').emit(0x48),
           ),
@@ -350,21 +453,30 @@ function cascade(k: number, splat: boolean): Fn {
   f.get('y').get('n').const(4).emit(0x74).add().setI('end');
   f.doWhile(
     () => {
-      if (splat) f.get('x').emit(0x2b, 3, 0).emit(...simd(0x14)).setV('cur');
+      if (splat)
+        f.get('x')
+          .emit(0x2b, 3, 0)
+          .emit(...simd(0x14))
+          .setV('cur');
       else f.ld('cur', 'x');
       for (let s = 0; s < k; s++) {
         // out = b0·cur + z0; z0 = b1·cur − a1·out + z1; z1 = b2·cur − a2·out
         cf('b0', s);
         f.get('cur');
         mul();
-        f.get(`z0_${s}`).emit(...simd(0xf0)).setV('o');
+        f.get(`z0_${s}`)
+          .emit(...simd(0xf0))
+          .setV('o');
         cf('b1', s);
         f.get('cur');
         mul();
         cf('a1', s);
         f.get('o');
         mul();
-        f.emit(...simd(0xf1)).get(`z1_${s}`).emit(...simd(0xf0)).setV(`z0_${s}`);
+        f.emit(...simd(0xf1))
+          .get(`z1_${s}`)
+          .emit(...simd(0xf0))
+          .setV(`z0_${s}`);
         cf('b2', s);
         f.get('cur');
         mul();
@@ -375,7 +487,10 @@ function cascade(k: number, splat: boolean): Fn {
         f.get('o').setV('cur');
       }
       f.st('y', 0, 'cur');
-      f.get('x').const(splat ? 8 : S).add().setI('x');
+      f.get('x')
+        .const(splat ? 8 : S)
+        .add()
+        .setI('x');
       f.get('y').const(S).add().setI('y');
     },
     () => f.get('y').get('end').emit(0x48),
@@ -401,8 +516,15 @@ function var3(): Fn {
     },
     () => f.get('ib').get('end').emit(0x48),
   );
-  f.get('n').emit(0xb7).emit(...simd(0x14)).setV('nv');
-  for (let j = 0; j < 3; j++) f.get(`m${j}`).get('nv').emit(...simd(0xf3)).setV(`m${j}`);
+  f.get('n')
+    .emit(0xb7)
+    .emit(...simd(0x14))
+    .setV('nv');
+  for (let j = 0; j < 3; j++)
+    f.get(`m${j}`)
+      .get('nv')
+      .emit(...simd(0xf3))
+      .setV(`m${j}`);
   f.const(0).setI('ib');
   f.doWhile(
     () => {

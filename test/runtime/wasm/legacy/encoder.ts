@@ -57,14 +57,26 @@ export function encodeModule(fns: WasmFn[]): Uint8Array<ArrayBuffer> {
     return i;
   });
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(3, vec(typeOf.map((i) => uleb(i)))),
     ...section(5, vec([[0x00, 1]])),
     ...section(7, vec([[...str('memory'), 0x02, 0], ...fns.map((f, i) => [...str(f.name), 0x00, ...uleb(i)])])),
-    ...section(10, vec(fns.map((f) => {
-      const code = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, 0x0b];
-      return [...uleb(code.length), ...code];
-    }))),
+    ...section(
+      10,
+      vec(
+        fns.map((f) => {
+          const code = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, 0x0b];
+          return [...uleb(code.length), ...code];
+        }),
+      ),
+    ),
   ]);
 }

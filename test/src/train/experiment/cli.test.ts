@@ -52,7 +52,22 @@ async function terminateWhen(args: string[], ...when: RegExp[]): Promise<{ code:
   return { code, stderr };
 }
 
-const common = ['--dataset', 'synthetic', '--protocol', 'loso', '--folds', 's1,s2', '--seeds', '1', '--epochs', '2', '--warmup', '1', '--negatives', '16'];
+const common = [
+  '--dataset',
+  'synthetic',
+  '--protocol',
+  'loso',
+  '--folds',
+  's1,s2',
+  '--seeds',
+  '1',
+  '--epochs',
+  '2',
+  '--warmup',
+  '1',
+  '--negatives',
+  '16',
+];
 
 describe('cmcrd train / compare', () => {
   it('train writes results.json/csv/md, a student checkpoint and the cached teacher', () => {
@@ -87,13 +102,31 @@ describe('cmcrd train / compare', () => {
 
   it('compare writes the methods × networks table and an SVG chart with error bars', () => {
     const out = join(dir, 'cmp');
-    const r = cmcrd(['compare', '--root', data, '--methods', 'eeg-only,eye-only,kd', '--archs', 'mlp,eegnet', '--reference', 'kd', ...common, '--out', out]);
+    const r = cmcrd([
+      'compare',
+      '--root',
+      data,
+      '--methods',
+      'eeg-only,eye-only,kd',
+      '--archs',
+      'mlp,eegnet',
+      '--reference',
+      'kd',
+      ...common,
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const t = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8'));
     expect(t.methods).toEqual(['eeg-only', 'eye-only', 'kd']);
     expect(t.archs).toEqual(['mlp', 'eegnet']);
     expect(t.cells).toHaveLength(6);
-    expect(t.paired.map((p: { method: string; arch: string }) => `${p.method}-${p.arch}`)).toEqual(['eeg-only-mlp', 'eye-only-mlp', 'eeg-only-eegnet', 'eye-only-eegnet']);
+    expect(t.paired.map((p: { method: string; arch: string }) => `${p.method}-${p.arch}`)).toEqual([
+      'eeg-only-mlp',
+      'eye-only-mlp',
+      'eeg-only-eegnet',
+      'eye-only-eegnet',
+    ]);
     const md = readFileSync(join(out, 'comparison.md'), 'utf8');
     expect(md.split('\n')[0]).toBe('# seed-iv (synthetic) · loso · seeds 1'); // the layout, as train's report names it
     expect(md).toMatch(/\| method \| mlp \| eegnet \| mean \|/);
@@ -126,11 +159,36 @@ describe('cmcrd train / compare', () => {
     ] as const;
     // In-process (main() as bin/cmcrd.js calls it) to keep this fast; the two tests above spawn the real CLI.
     for (const [args, msg] of bad) {
-      const r = await inProcess(['train', '--root', data, '--dataset', 'synthetic', '--seeds', '1', '--epochs', '1', '--out', join(dir, 'bad'), ...args]);
+      const r = await inProcess([
+        'train',
+        '--root',
+        data,
+        '--dataset',
+        'synthetic',
+        '--seeds',
+        '1',
+        '--epochs',
+        '1',
+        '--out',
+        join(dir, 'bad'),
+        ...args,
+      ]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(msg);
     }
-    const ref = await inProcess(['compare', '--root', data, '--dataset', 'synthetic', '--methods', 'eeg-only,kd', '--reference', 'crd', '--out', join(dir, 'bad')]);
+    const ref = await inProcess([
+      'compare',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--methods',
+      'eeg-only,kd',
+      '--reference',
+      'crd',
+      '--out',
+      join(dir, 'bad'),
+    ]);
     expect(ref.code).toBe(2);
     expect(ref.stderr).toMatch(/--reference crd is not one of --methods \(eeg-only, kd\)/);
     const dup = await inProcess(['compare', '--root', data, '--dataset', 'synthetic', '--methods', 'kd,kd', '--out', join(dir, 'bad')]);
@@ -141,7 +199,19 @@ describe('cmcrd train / compare', () => {
     expect(r.stderr).toMatch(/--root .*missing/);
     // An --out that cannot be a folder fails before any training, naming the path.
     writeFileSync(join(dir, 'a-file'), 'x');
-    const blocked = await inProcess(['train', '--root', data, '--dataset', 'synthetic', '--seeds', '1', '--epochs', '1', '--out', join(dir, 'a-file', 'run')]);
+    const blocked = await inProcess([
+      'train',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--out',
+      join(dir, 'a-file', 'run'),
+    ]);
     expect(blocked.code).toBe(2);
     expect(blocked.stderr).toMatch(/--out .*a-file\/run: cannot create or write this folder \(a file is in the way\)/);
     expect(blocked.stderr).not.toMatch(/teacher|fold s1/);
@@ -149,14 +219,53 @@ describe('cmcrd train / compare', () => {
 
   it('--teacher that leaks into later folds is refused at once: exit 2 naming folds and trials, nothing trained, no results.json (--jobs too)', async () => {
     const made = join(dir, 'teacher-src');
-    const t = await inProcess(['train', '--root', data, '--dataset', 'synthetic', '--method', 'eye-only', '--folds', 's1', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--out', made]);
+    const t = await inProcess([
+      'train',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--method',
+      'eye-only',
+      '--folds',
+      's1',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--warmup',
+      '0',
+      '--out',
+      made,
+    ]);
     expect(t.code, t.stderr).toBe(0);
     const teacher = join(made, 'teachers', readdirSync(join(made, 'teachers'))[0]!); // LOSO fold s1's: trained on subjects 2 and 3
-    const leak = /cmcrd: --teacher: the checkpoint was trained on test trials of 2 of the 3 planned folds, .*: fold s2, 24 trials of subject 2 \(2\/1\/1-24\); fold s3, 24 trials of subject 3 \(3\/1\/1-24\)\./;
+    const leak =
+      /cmcrd: --teacher: the checkpoint was trained on test trials of 2 of the 3 planned folds, .*: fold s2, 24 trials of subject 2 \(2\/1\/1-24\); fold s3, 24 trials of subject 3 \(3\/1\/1-24\)\./;
     for (const jobs of ['1', '2']) {
       const out = join(dir, `teacher-leak-jobs${jobs}`);
       const t0 = performance.now();
-      const r = cmcrd(['train', '--root', data, '--dataset', 'synthetic', '--method', 'kd', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--teacher', teacher, '--jobs', jobs, '--out', out]);
+      const r = cmcrd([
+        'train',
+        '--root',
+        data,
+        '--dataset',
+        'synthetic',
+        '--method',
+        'kd',
+        '--seeds',
+        '1',
+        '--epochs',
+        '1',
+        '--warmup',
+        '0',
+        '--teacher',
+        teacher,
+        '--jobs',
+        jobs,
+        '--out',
+        out,
+      ]);
       const seconds = (performance.now() - t0) / 1000;
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(leak);
@@ -166,7 +275,25 @@ describe('cmcrd train / compare', () => {
       expect(seconds, `--jobs ${jobs}`).toBeLessThan(30);
     }
     // compare: before its first cell (eeg-only, which uses no teacher) trains.
-    const cmp = await inProcess(['compare', '--root', data, '--dataset', 'synthetic', '--methods', 'eeg-only,kd', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--teacher', teacher, '--out', join(dir, 'teacher-leak-cmp')]);
+    const cmp = await inProcess([
+      'compare',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--methods',
+      'eeg-only,kd',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--warmup',
+      '0',
+      '--teacher',
+      teacher,
+      '--out',
+      join(dir, 'teacher-leak-cmp'),
+    ]);
     expect(cmp.code).toBe(2);
     expect(cmp.stderr).toMatch(leak);
     expect(cmp.stderr).not.toMatch(/eeg-only · mlp/);
@@ -191,7 +318,24 @@ describe('cmcrd train / compare', () => {
 
   it('--resume keeps the finished runs in --out, trains the added seeds, and refuses other settings without touching the file', async () => {
     const out = join(dir, 'resume');
-    const args = ['train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1,s2', '--epochs', '2', '--warmup', '1', '--no-checkpoints', '--out', out];
+    const args = [
+      'train',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--method',
+      'eeg-only',
+      '--folds',
+      's1,s2',
+      '--epochs',
+      '2',
+      '--warmup',
+      '1',
+      '--no-checkpoints',
+      '--out',
+      out,
+    ];
     const first = cmcrd([...args, '--seeds', '1']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).not.toMatch(/replacing/);
@@ -221,12 +365,33 @@ describe('cmcrd train / compare', () => {
     writeFileSync(join(out, 'results.json'), '{"config": {}, "folds": [');
     expect((await inProcess([...args, '--resume'])).stderr).toMatch(/--resume: .*results\.json: not valid JSON/);
     // Without --resume the run starts afresh (with --force), and says what it replaces.
-    expect((await inProcess([...args, '--seeds', '1', '--folds', 's1', '--force'])).stderr).toMatch(/note: replacing the earlier .*results\.json \(--resume would keep its finished runs\)/);
+    expect((await inProcess([...args, '--seeds', '1', '--folds', 's1', '--force'])).stderr).toMatch(
+      /note: replacing the earlier .*results\.json \(--resume would keep its finished runs\)/,
+    );
   });
 
   it('--cmcrd-sign off (ablation) is recorded; a results.json from before the option resumes as sign on', async () => {
     const out = join(dir, 'sign');
-    const args = ['train', '--root', data, '--dataset', 'synthetic', '--method', 'cmcrd', '--folds', 's1', '--seeds', '1', '--epochs', '1', '--warmup', '1', '--no-checkpoints', '--out', out];
+    const args = [
+      'train',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--method',
+      'cmcrd',
+      '--folds',
+      's1',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--warmup',
+      '1',
+      '--no-checkpoints',
+      '--out',
+      out,
+    ];
     const first = await inProcess(args);
     expect(first.code, first.stderr).toBe(0);
     const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
@@ -247,7 +412,23 @@ describe('cmcrd train / compare', () => {
 
   it('compare --resume keeps finished cells and runs the added methods', () => {
     const out = join(dir, 'cmp-resume');
-    const args = ['compare', '--root', data, '--dataset', 'synthetic', '--folds', 's1,s2', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--out', out];
+    const args = [
+      'compare',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--folds',
+      's1,s2',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--warmup',
+      '0',
+      '--out',
+      out,
+    ];
     expect(cmcrd([...args, '--methods', 'eeg-only']).code).toBe(0);
     const before = readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8');
     const r = cmcrd([...args, '--methods', 'eeg-only,eye-only', '--resume']);
@@ -261,7 +442,29 @@ describe('cmcrd train / compare', () => {
   });
 
   it('SIGTERM stops tfjs-only training (EEGNet-mini) after the current epoch too', async () => {
-    const args = ['bin/cmcrd.js', 'train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--arch', 'eegnet', '--folds', 's1,s2,s3', '--seeds', '1', '--epochs', '60', '--warmup', '1', '--no-checkpoints', '--out', join(dir, 'term-eegnet')];
+    const args = [
+      'bin/cmcrd.js',
+      'train',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--method',
+      'eeg-only',
+      '--arch',
+      'eegnet',
+      '--folds',
+      's1,s2,s3',
+      '--seeds',
+      '1',
+      '--epochs',
+      '60',
+      '--warmup',
+      '1',
+      '--no-checkpoints',
+      '--out',
+      join(dir, 'term-eegnet'),
+    ];
     const { code, stderr } = await terminateWhen(args, /student 1\/60/);
     expect(code, stderr).toBe(143);
     expect(stderr).toMatch(/terminate: finishing the current step/);
@@ -270,7 +473,27 @@ describe('cmcrd train / compare', () => {
 
   it('SIGTERM stops after the current epoch with exit code 143, keeping the finished runs for --resume', async () => {
     const out = join(dir, 'term');
-    const args = ['bin/cmcrd.js', 'train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1,s2,s3', '--seeds', '1', '--epochs', '40', '--warmup', '1', '--no-checkpoints', '--out', out];
+    const args = [
+      'bin/cmcrd.js',
+      'train',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--method',
+      'eeg-only',
+      '--folds',
+      's1,s2,s3',
+      '--seeds',
+      '1',
+      '--epochs',
+      '40',
+      '--warmup',
+      '1',
+      '--no-checkpoints',
+      '--out',
+      out,
+    ];
     const { code, stderr } = await terminateWhen(args, /→ test accuracy/);
     expect(code, stderr).toBe(143);
     expect(stderr).toMatch(/terminate: finishing the current step/);
@@ -306,7 +529,8 @@ describe('cmcrd train / compare', () => {
     // The students' checkpoints land in <out>/checkpoints as in a sequential run, the teachers in <out>/teachers,
     // and the jobs' working folders are gone.
     expect(readdirSync(join(out, 'checkpoints')).sort()).toEqual(readdirSync(join(dir, 'jobs-seq', 'checkpoints')).sort());
-    for (const f of b.folds as Array<{ checkpoint: string }>) expect(existsSync(f.checkpoint) && f.checkpoint.startsWith(join(out, 'checkpoints'))).toBe(true);
+    for (const f of b.folds as Array<{ checkpoint: string }>)
+      expect(existsSync(f.checkpoint) && f.checkpoint.startsWith(join(out, 'checkpoints'))).toBe(true);
     expect(readdirSync(join(out, 'teachers'))).toHaveLength(6);
     expect(existsSync(join(out, '.jobs'))).toBe(false);
     expect(cmcrd([...args, '--jobs', '0', '--out', out]).stderr).toMatch(/--jobs must be an integer ≥ 1, got "0"/);
@@ -337,7 +561,12 @@ describe('cmcrd train / compare', () => {
     expect(seq.code, seq.stderr).toBe(0);
     const out = join(dir, 'cjobs');
     // Once both jobs are training (each has its signal handler), and one run has finished.
-    const { code, stderr } = await terminateWhen(['bin/cmcrd.js', 'compare', ...opts, '--jobs', '2', '--out', out], /→ test accuracy/, /^\[job 1\/2\] +student/m, /^\[job 2\/2\] +student/m);
+    const { code, stderr } = await terminateWhen(
+      ['bin/cmcrd.js', 'compare', ...opts, '--jobs', '2', '--out', out],
+      /→ test accuracy/,
+      /^\[job 1\/2\] +student/m,
+      /^\[job 2\/2\] +student/m,
+    );
     expect(code, stderr).toBe(143);
     expect(stderr.match(/^\[job [12]\/2\] terminate: finishing the current step/gm)).toHaveLength(2);
     const stopped = JSON.parse(readFileSync(join(out, 'runs', 'eeg-only-mlp', 'results.json'), 'utf8'));
@@ -348,18 +577,47 @@ describe('cmcrd train / compare', () => {
     for (const cell of ['eeg-only-mlp', 'kd-mlp']) {
       const a = JSON.parse(readFileSync(join(dir, 'cjobs-seq', 'runs', cell, 'results.json'), 'utf8'));
       const b = JSON.parse(readFileSync(join(out, 'runs', cell, 'results.json'), 'utf8'));
-      expect(b.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f)).toEqual(a.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f));
+      expect(b.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f)).toEqual(
+        a.folds.map(({ seconds: _s, ...f }: Record<string, unknown>) => f),
+      );
     }
-    expect(readFileSync(join(out, 'comparison.md'), 'utf8').split('\n').slice(1)).toEqual(readFileSync(join(dir, 'cjobs-seq', 'comparison.md'), 'utf8').split('\n').slice(1));
+    expect(readFileSync(join(out, 'comparison.md'), 'utf8').split('\n').slice(1)).toEqual(
+      readFileSync(join(dir, 'cjobs-seq', 'comparison.md'), 'utf8')
+        .split('\n')
+        .slice(1),
+    );
   });
 
   it('export writes a trained checkpoint (student or eye teacher, any network) as ONNX after a parity check', () => {
     const out = join(dir, 'export');
-    const t = cmcrd(['train', '--root', data, '--dataset', 'synthetic', '--method', 'kd', '--arch', 'dgcnn', '--folds', 's1', '--seeds', '1', '--epochs', '2', '--warmup', '1', '--out', out]);
+    const t = cmcrd([
+      'train',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--method',
+      'kd',
+      '--arch',
+      'dgcnn',
+      '--folds',
+      's1',
+      '--seeds',
+      '1',
+      '--epochs',
+      '2',
+      '--warmup',
+      '1',
+      '--out',
+      out,
+    ]);
     expect(t.code, t.stderr).toBe(0);
     const student = join(out, 'checkpoints', 'kd-dgcnn-s1-seed1.json');
     const teacher = join(out, 'teachers', readdirSync(join(out, 'teachers'))[0]!);
-    for (const [ck, modality] of [[student, 'eeg'], [teacher, 'eye']] as const) {
+    for (const [ck, modality] of [
+      [student, 'eeg'],
+      [teacher, 'eye'],
+    ] as const) {
       const r = cmcrd(['export', ck, '--out', join(out, `${modality}.onnx`)]);
       expect(r.code, r.stderr).toBe(0);
       const res = JSON.parse(r.stdout.trim()) as { out: string; bytes: number; arch: string; modality: string; maxProbabilityDiff: number };

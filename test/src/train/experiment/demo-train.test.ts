@@ -17,14 +17,36 @@ const world = defaultWorld();
 describe('syntheticPairedDataset', () => {
   it('lays the wearer model out as SEED-IV trials, DE computed channel-major per window', () => {
     const ds = syntheticPairedDataset({ world, subjects: [3, 5], windowsPerTrial: 2, trialsPerSession: 3 });
-    expect(ds.meta).toMatchObject({ dataset: 'seed-iv', synthetic: true, feature: 'de', windowSec: 4, eyeFeatures: 31, classNames: ['neutral', 'sad', 'fear', 'happy'] });
+    expect(ds.meta).toMatchObject({
+      dataset: 'seed-iv',
+      synthetic: true,
+      feature: 'de',
+      windowSec: 4,
+      eyeFeatures: 31,
+      classNames: ['neutral', 'sad', 'fear', 'happy'],
+    });
     expect(ds.meta.channelNames).toEqual(SEED_62_CHANNELS);
-    expect(ds.trials.map((t) => `${t.subject}/${t.session}/${t.trial}:${t.label}`)).toEqual(['3', '5'].flatMap((s) => [1, 2, 3].map((t) => `${s}/1/${t}:${SEED_IV_LABELS[0]![t - 1]}`)));
+    expect(ds.trials.map((t) => `${t.subject}/${t.session}/${t.trial}:${t.label}`)).toEqual(
+      ['3', '5'].flatMap((s) => [1, 2, 3].map((t) => `${s}/1/${t}:${SEED_IV_LABELS[0]![t - 1]}`)),
+    );
     // Window 1, channel 40, of subject 5's second trial: recomputed from the wearer model's raw signal.
-    const raw = synthesizeTrial({ world, subject: 5, session: 0, trial: 1, label: SEED_IV_LABELS[0]![1]!, windows: 2, windowSec: 4, fs: 200, sites: SEED_62_CHANNELS, eyeDims: 31 });
+    const raw = synthesizeTrial({
+      world,
+      subject: 5,
+      session: 0,
+      trial: 1,
+      label: SEED_IV_LABELS[0]![1]!,
+      windows: 2,
+      windowSec: 4,
+      fs: 200,
+      sites: SEED_62_CHANNELS,
+      eyeDims: 31,
+    });
     const t = ds.trials[4]!;
     const c = 40;
-    expect(Array.from(t.eeg.subarray((62 + c) * 5, (62 + c + 1) * 5))).toEqual(Array.from(Float32Array.from(seedDE(raw.eeg[c]!.subarray(800, 1600), 200, { nfft: 1024 }))));
+    expect(Array.from(t.eeg.subarray((62 + c) * 5, (62 + c + 1) * 5))).toEqual(
+      Array.from(Float32Array.from(seedDE(raw.eeg[c]!.subarray(800, 1600), 200, { nfft: 1024 }))),
+    );
     expect(Array.from(t.eye!.subarray(31, 62))).toEqual(Array.from(Float32Array.from(raw.eye[1]!)));
   });
 });
@@ -35,7 +57,16 @@ describe('trainDemoModels', () => {
   beforeAll(async () => {
     await useWasm();
     const dataset = syntheticPairedDataset({ world, subjects: [0, 1, 2, 3], windowsPerTrial: 2 });
-    const r = await trainDemoModels({ dataset, montage: MUSE_MONTAGE, heldOut: ['2', '3'], arch: 'mlp', epochs: 2, seed: 7, nNeg: 32, onEvent: (model, e) => events.push({ model, e }) });
+    const r = await trainDemoModels({
+      dataset,
+      montage: MUSE_MONTAGE,
+      heldOut: ['2', '3'],
+      arch: 'mlp',
+      epochs: 2,
+      seed: 7,
+      nNeg: 32,
+      onEvent: (model, e) => events.push({ model, e }),
+    });
     if (r.interrupted) throw new Error('interrupted');
     models = r;
   }, 120_000);
@@ -48,7 +79,13 @@ describe('trainDemoModels', () => {
     expect(models.windows).toEqual({ train: 2 * 24 * 2, val: 0, test: 2 * 24 * 2 });
     expect(models.testRows).toHaveLength(2 * 24 * 2);
     expect(models.teacher.modality).toBe('eye');
-    expect(models.teacher.provenance).toMatchObject({ role: 'teacher', createdBy: 'cmcrd demo', fold: 's2+s3', testSubjects: '2,3', trainSubjects: '0,1' });
+    expect(models.teacher.provenance).toMatchObject({
+      role: 'teacher',
+      createdBy: 'cmcrd demo',
+      fold: 's2+s3',
+      testSubjects: '2,3',
+      trainSubjects: '0,1',
+    });
     for (const m of DEMO_STUDENTS) {
       const ck = models.students[m];
       expect(ck.provenance).toMatchObject({ role: 'student', method: m, fold: 's2+s3', createdBy: 'cmcrd demo' });

@@ -83,7 +83,10 @@ export function stringLiterals(src: string): string[] {
     } else if (c === '`') {
       i++;
       readTemplate();
-    } else if (c === '/' && (prev === '' || /^[(,=:[!&|?{};+\-*%<>~^]$/.test(prev) || /^(return|typeof|case|in|of|throw|else|void|delete|new)$/.test(prev))) {
+    } else if (
+      c === '/' &&
+      (prev === '' || /^[(,=:[!&|?{};+\-*%<>~^]$/.test(prev) || /^(return|typeof|case|in|of|throw|else|void|delete|new)$/.test(prev))
+    ) {
       // a regex literal: skip it (classes may hold '/')
       i++;
       let inClass = false;
@@ -120,7 +123,8 @@ export function stringLiterals(src: string): string[] {
 
 describe('library errors name fields, not flags', () => {
   it('the lexer finds strings, template parts and skips comments and regex literals', () => {
-    const src = "// '--x'\nconst a = 'b' + \"c\"; /* `--y` */ const r = /['\"`]/g; const t = `p${f(`q${1}`)}r${{ k: 1 }.k}s`; x = y / 2 / 3; '--z'";
+    const src =
+      "// '--x'\nconst a = 'b' + \"c\"; /* `--y` */ const r = /['\"`]/g; const t = `p${f(`q${1}`)}r${{ k: 1 }.k}s`; x = y / 2 / 3; '--z'";
     expect(stringLiterals(src)).toEqual(['b', 'c', 'p', 'q', '', 'r', 's', '--z']);
   });
 
@@ -142,12 +146,19 @@ describe('library errors name fields, not flags', () => {
 
   it('the CLI has a flag for every field, and prints messages with flags', () => {
     for (const [field, flag] of Object.entries(FLAGS)) expect(flag === field || /^--[a-z][a-z-]*$/.test(flag), field).toBe(true);
-    const e = new OptionError('windowsPerTrial', optionText`${option('windowsPerTrial')} must be ≥ 1 (see ${option('checkLabels')}), got ${0}`);
+    const e = new OptionError(
+      'windowsPerTrial',
+      optionText`${option('windowsPerTrial')} must be ≥ 1 (see ${option('checkLabels')}), got ${0}`,
+    );
     expect(e.message).toBe('windowsPerTrial must be ≥ 1 (see checkLabels), got 0');
     expect(cliMessage(e)).toBe('--windows-per-trial must be ≥ 1 (see --no-check-labels), got 0');
     const p = e.prefixed('kd · mlp: ');
     expect(p).toBeInstanceOf(OptionError);
-    expect([p.field, p.message, cliMessage(p)]).toEqual(['windowsPerTrial', 'kd · mlp: windowsPerTrial must be ≥ 1 (see checkLabels), got 0', 'kd · mlp: --windows-per-trial must be ≥ 1 (see --no-check-labels), got 0']);
+    expect([p.field, p.message, cliMessage(p)]).toEqual([
+      'windowsPerTrial',
+      'kd · mlp: windowsPerTrial must be ≥ 1 (see checkLabels), got 0',
+      'kd · mlp: --windows-per-trial must be ≥ 1 (see --no-check-labels), got 0',
+    ]);
     expect(cliMessage(new Error('plain'))).toBe('plain');
     expect(renderMessage(['a', option('lr')], (f) => f.toUpperCase())).toBe('aLR');
   });
@@ -178,7 +189,16 @@ describe('errors thrown by the library carry the field and read without flags', 
     return e;
   }
 
-  const base = (extra: Partial<ExperimentOptions> = {}): ExperimentOptions => ({ dataset: tinyDataset({ subjects: 3 }), method: 'eeg-only', arch: 'mlp', protocol: 'loso', folds: ['s1'], seeds: [1], hyper: { epochs: 1, warmupEpochs: 0, batchSize: 16 }, ...extra });
+  const base = (extra: Partial<ExperimentOptions> = {}): ExperimentOptions => ({
+    dataset: tinyDataset({ subjects: 3 }),
+    method: 'eeg-only',
+    arch: 'mlp',
+    protocol: 'loso',
+    folds: ['s1'],
+    seeds: [1],
+    hyper: { epochs: 1, warmupEpochs: 0, batchSize: 16 },
+    ...extra,
+  });
 
   it('experiment options', async () => {
     await optionError('epochs', () => runExperiment(base({ hyper: { epochs: 0 } })));
@@ -201,24 +221,34 @@ describe('errors thrown by the library carry the field and read without flags', 
     const { readCheckpoint } = await import('../../../../src/train/checkpoint.js');
     const ck = readCheckpoint(join(cache, readdirSync(cache)[0]!));
     const leak = await optionError('teacher', () => checkSuppliedTeacher({ dataset: ds, protocol: 'loso', teacher: ck }));
-    expect(leak.message).toMatch(/^teacher: the checkpoint was trained on test trials of the planned fold|^teacher: the checkpoint was trained on test trials of 1 of the 2 planned folds/);
+    expect(leak.message).toMatch(
+      /^teacher: the checkpoint was trained on test trials of the planned fold|^teacher: the checkpoint was trained on test trials of 1 of the 2 planned folds/,
+    );
     expect(cliMessage(leak)).toMatch(/select with --folds the fold it was trained for\), or leave out --teacher to train one per fold$/);
     const { trainTrials: _t, ...old } = ck.provenance;
-    const within = await optionError('teacher', () => checkSuppliedTeacher({ dataset: ds, protocol: 'within', folds: ['s1-sess2'], teacher: { ...ck, provenance: old } }));
+    const within = await optionError('teacher', () =>
+      checkSuppliedTeacher({ dataset: ds, protocol: 'within', folds: ['s1-sess2'], teacher: { ...ck, provenance: old } }),
+    );
     expect(cliMessage(within)).toMatch(/or leave out --teacher$/);
     const first = await runExperiment(base({ folds: ['s1', 's2'] }));
     const resume = { source: 'old/results.json', config: first.config, folds: first.folds, transductiveSubjects: [] };
     const notPlanned = await optionError('resume', () => runExperiment(base({ folds: ['s1'], resume })));
     expect(cliMessage(notPlanned)).toMatch(/\(add it to --folds\/--seeds, or start afresh in another folder\)$/);
-    const other = await optionError('resume', () => runExperiment(base({ folds: ['s1', 's2'], hyper: { epochs: 2, warmupEpochs: 0, batchSize: 16 }, resume })));
-    expect(other.message).toMatch(/^resume: old\/results\.json: cannot resume, it was made with epochs = 1 and this run has 2; use the same settings or start afresh in another folder$/);
+    const other = await optionError('resume', () =>
+      runExperiment(base({ folds: ['s1', 's2'], hyper: { epochs: 2, warmupEpochs: 0, batchSize: 16 }, resume })),
+    );
+    expect(other.message).toMatch(
+      /^resume: old\/results\.json: cannot resume, it was made with epochs = 1 and this run has 2; use the same settings or start afresh in another folder$/,
+    );
   });
 
   it('dataset synthesis and loading', async () => {
     await optionError('sessions', () => synthesize({ layout: 'seed-iv', out: join(dir, 'synth'), sessions: 4 }));
     await optionError('windowsPerTrial', () => synthesize({ layout: 'seed-iv', out: join(dir, 'synth'), windowsPerTrial: 0 }));
     await optionError('raw', () => synthesize({ layout: 'seed-v', out: join(dir, 'synth'), raw: true }));
-    await optionError('feature', () => loadDataset('seed-v', join(ROOT, 'test', 'fixtures', 'datasets', 'seed_v_mini'), { feature: 'psd_LDS' }));
+    await optionError('feature', () =>
+      loadDataset('seed-v', join(ROOT, 'test', 'fixtures', 'datasets', 'seed_v_mini'), { feature: 'psd_LDS' }),
+    );
     expect(new OptionError('subjects', 'x')).toBeInstanceOf(ExperimentConfigError);
     // A data error whose hint names the option that turns the check off: the file and key, then the hint.
     const v = join(dir, 'v');
@@ -227,7 +257,12 @@ describe('errors thrown by the library carry the field and read without flags', 
     const npz = readNpz(new Uint8Array(readFileSync(file)));
     const [data, label] = (['data', 'label'] as const).map((m) => unpickle(npzBytesMember(npz, m)) as Map<number, NdArray>);
     (label!.get(3)!.data as Float64Array).fill(4);
-    const member = (m: Map<number, NdArray>) => ({ dtype: 'bytes' as const, itemSize: pickleDictOfArrays(m).length, shape: [], items: [pickleDictOfArrays(m)] });
+    const member = (m: Map<number, NdArray>) => ({
+      dtype: 'bytes' as const,
+      itemSize: pickleDictOfArrays(m).length,
+      shape: [],
+      items: [pickleDictOfArrays(m)],
+    });
     writeFileSync(file, writeNpz({ data: member(data!), label: member(label!) }));
     let err: unknown;
     try {
@@ -235,7 +270,9 @@ describe('errors thrown by the library carry the field and read without flags', 
     } catch (e) {
       err = e;
     }
-    expect((err as Error).message).toMatch(/1_123\.npz \[label\[3\]\]: label 4 differs from the documented label 2 for session 1, trial 4 \(checkLabels turns this check off\)$/);
+    expect((err as Error).message).toMatch(
+      /1_123\.npz \[label\[3\]\]: label 4 differs from the documented label 2 for session 1, trial 4 \(checkLabels turns this check off\)$/,
+    );
     expect(cliMessage(err)).toBe((err as Error).message.replace('checkLabels', '--no-check-labels'));
   });
 });

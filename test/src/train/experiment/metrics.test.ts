@@ -34,7 +34,15 @@ describe('fold metrics', () => {
 
 describe('aggregation over folds and seeds', () => {
   it('mean over all runs, std across folds of seed-averaged values, std across seeds of fold-averaged values', () => {
-    const m = (accuracy: number, bca: number) => ({ accuracy, bca, confusion: [[1, 0], [0, 1]], n: 2 });
+    const m = (accuracy: number, bca: number) => ({
+      accuracy,
+      bca,
+      confusion: [
+        [1, 0],
+        [0, 1],
+      ],
+      n: 2,
+    });
     const results = [
       { fold: 'a', seed: 1, metrics: m(0.6, 0.5) },
       { fold: 'a', seed: 2, metrics: m(0.8, 0.7) },
@@ -49,7 +57,10 @@ describe('aggregation over folds and seeds', () => {
     expect(s.bca.mean).toBeCloseTo(0.4, 12);
     expect(s.folds).toBe(2);
     expect(s.seeds).toBe(2);
-    expect(s.confusion).toEqual([[4, 0], [0, 4]]);
+    expect(s.confusion).toEqual([
+      [4, 0],
+      [0, 4],
+    ]);
     const ms = meanStd([1, 2, 3, 4]);
     expect(ms.mean).toBe(2.5);
     expect(ms.std).toBeCloseTo(Math.sqrt(1.25), 12);

@@ -22,7 +22,26 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const train = (out: string, ...extra: string[]) =>
-  runCli('train', '--root', data, '--dataset', 'synthetic', '--method', 'eeg-only', '--folds', 's1', '--seeds', '1', '--epochs', '1', '--warmup', '0', '--out', out, ...extra);
+  runCli(
+    'train',
+    '--root',
+    data,
+    '--dataset',
+    'synthetic',
+    '--method',
+    'eeg-only',
+    '--folds',
+    's1',
+    '--seeds',
+    '1',
+    '--epochs',
+    '1',
+    '--warmup',
+    '0',
+    '--out',
+    out,
+    ...extra,
+  );
 
 describe('train and compare never replace an earlier run without --resume or --force', () => {
   it('a second train into the same --out is refused at once, naming the folder; --force starts afresh, --resume continues', async () => {
@@ -32,7 +51,9 @@ describe('train and compare never replace an earlier run without --resume or --f
     const before = readFileSync(join(out, 'results.json'), 'utf8');
     const again = await train(out);
     expect(again.code).toBe(2);
-    expect(again.err).toMatch(/--out .*run \(checkpoints, results\.csv, results\.json, results\.md\): the folder is not empty, and writing there would replace what is in it\. Choose a new or empty folder, or add --resume to continue the run in it, or add --force/);
+    expect(again.err).toMatch(
+      /--out .*run \(checkpoints, results\.csv, results\.json, results\.md\): the folder is not empty, and writing there would replace what is in it\. Choose a new or empty folder, or add --resume to continue the run in it, or add --force/,
+    );
     expect(again.err).not.toMatch(/tfjs backend|fold s1/); // before loading the backend or training
     expect(readFileSync(join(out, 'results.json'), 'utf8')).toBe(before);
     const resumed = await train(out, '--resume');
@@ -55,7 +76,23 @@ describe('train and compare never replace an earlier run without --resume or --f
     const out = join(dir, 'cmp');
     mkdirSync(out);
     writeFileSync(join(out, 'comparison.md'), 'an earlier table');
-    const r = await runCli('compare', '--root', data, '--dataset', 'synthetic', '--methods', 'eeg-only', '--folds', 's1', '--seeds', '1', '--epochs', '1', '--out', out);
+    const r = await runCli(
+      'compare',
+      '--root',
+      data,
+      '--dataset',
+      'synthetic',
+      '--methods',
+      'eeg-only',
+      '--folds',
+      's1',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--out .*cmp \(comparison\.md\): the folder is not empty/);
     expect(readFileSync(join(out, 'comparison.md'), 'utf8')).toBe('an earlier table');
@@ -90,7 +127,9 @@ describe('a loss that becomes non-finite stops training', () => {
     const out = join(dir, 'diverge');
     const r = await train(out, '--lr', '1e30');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/cmcrd: eeg-only · mlp, fold s1 seed 1, student: the training loss became (NaN|-?Infinity) at epoch 1 \(batch \d+ of \d+\); training stopped/);
+    expect(r.err).toMatch(
+      /cmcrd: eeg-only · mlp, fold s1 seed 1, student: the training loss became (NaN|-?Infinity) at epoch 1 \(batch \d+ of \d+\); training stopped/,
+    );
     expect(existsSync(join(out, 'results.json'))).toBe(false);
   });
 });
@@ -134,7 +173,11 @@ describe('export: existing files, bad paths', () => {
 
   it('--out /proc/nope/x.onnx fails at once (it hung), and a folder as the checkpoint is named (exit 2)', async () => {
     // In a child process: mkdirSync(…, { recursive: true }) on /proc/nope never returned, in a sync loop.
-    const p = spawnSync(process.execPath, ['bin/cmcrd.js', 'export', ck, '--out', '/proc/nope/x.onnx'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    const p = spawnSync(process.execPath, ['bin/cmcrd.js', 'export', ck, '--out', '/proc/nope/x.onnx'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+    });
     expect(p.signal, 'killed by the timeout: it hangs').toBeNull();
     expect(p.status).toBe(2);
     expect(p.stderr).toMatch(/--out \/proc\/nope: cannot create or write this folder \(its parent folder does not accept new folders\)/);

@@ -136,7 +136,11 @@ describe('normalisation', () => {
     expect(before.global.mean[j]).toBeCloseTo(mean, 5);
     expect(before.global.std[j]).toBeCloseTo(std, 5);
     const z = applyNormaliser(flat.eeg, d, flat, fold.trainRows, before);
-    const zs = columnStats(z, d, Int32Array.from({ length: fold.trainRows.length }, (_, i) => i));
+    const zs = columnStats(
+      z,
+      d,
+      Int32Array.from({ length: fold.trainRows.length }, (_, i) => i),
+    );
     expect(Math.abs(zs.mean[j]!)).toBeLessThan(1e-5);
     expect(zs.std[j]).toBeCloseTo(1, 5);
     expect(before.transductiveSubjects).toEqual([]);

@@ -1,12 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { comparisonMarkdown, comparisonTable, pairedDifferences, type CompareCell, type PairedDifference } from '../../../../src/train/report.js';
+import {
+  comparisonMarkdown,
+  comparisonTable,
+  pairedDifferences,
+  type CompareCell,
+  type PairedDifference,
+} from '../../../../src/train/report.js';
 import type { ExperimentResult } from '../../../../src/train/run.js';
 
 /** Inputs (per-fold, per-seed accuracies) and scipy's expected statistics (scripts/fixtures/paired_differences.py). */
 type Case = { ref: number[][]; other: number[][] } & Pick<PairedDifference, 'meanDiff' | 'se' | 'ci95' | 'wins' | 'ties' | 'losses'>;
-const FIX = JSON.parse(readFileSync(join(import.meta.dirname, '../../../fixtures/train-pipeline/paired.json'), 'utf8')) as { cases: Case[] };
+const FIX = JSON.parse(readFileSync(join(import.meta.dirname, '../../../fixtures/train-pipeline/paired.json'), 'utf8')) as {
+  cases: Case[];
+};
 
 /** Only what the comparison reads: per-fold, per-seed accuracies and the summary. */
 function cell(method: string, arch: string, acc: number[][], foldOrder?: number[]): CompareCell {
@@ -54,7 +62,10 @@ describe('paired differences in comparisons', () => {
 
   it('prints a difference that rounds to zero as +0.00, never -0.00', () => {
     const ref = [[0.5], [0.75], [0.625]];
-    const md = comparisonMarkdown(comparisonTable([cell('cmcrd', 'mlp', ref), cell('kd', 'mlp', [[0.5 + 1e-6], [0.75], [0.625 + 2e-6]])]), 'x');
+    const md = comparisonMarkdown(
+      comparisonTable([cell('cmcrd', 'mlp', ref), cell('kd', 'mlp', [[0.5 + 1e-6], [0.75], [0.625 + 2e-6]])]),
+      'x',
+    );
     const row = md.split('\n').find((l) => l.startsWith('| mlp | kd |'))!;
     expect(row).toMatch(/^\| mlp \| kd \| \+0\.00 \| 0\.00 \| \[\+0\.00, \+0\.00\] \| 0 \/ 1 \/ 2 \(of 3\) \|$/);
   });

@@ -7,7 +7,13 @@ import { encodeTrials, parseTrials, readCheckpoint, type Checkpoint } from '../.
 import { foldMetrics } from '../../../../src/train/metrics.js';
 import { makeFolds, applyStats } from '../../../../src/train/protocols.js';
 import { readRunResults, writeRunReport } from '../../../../src/train/report.js';
-import { checkSuppliedTeacher, networkFromCheckpoint, runExperiment, type ExperimentOptions, type RunEvent } from '../../../../src/train/run.js';
+import {
+  checkSuppliedTeacher,
+  networkFromCheckpoint,
+  runExperiment,
+  type ExperimentOptions,
+  type RunEvent,
+} from '../../../../src/train/run.js';
 import { TOOLKIT_VERSION } from '../../../../src/version.js';
 import { cliMessage } from '../../../../src/cli/flags.js';
 import { argmaxRows, NonFiniteLossError, predictLogits } from '../../../../src/train/trainer.js';
@@ -56,7 +62,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const quick = { epochs: 3, warmupEpochs: 1, batchSize: 16 };
 
 function opts(extra: Partial<ExperimentOptions>): ExperimentOptions {
-  return { dataset: tinyDataset({ subjects: 3 }), method: 'cmcrd', arch: 'mlp', protocol: 'loso', folds: ['s1'], seeds: [5], hyper: quick, nNeg: 16, ...extra };
+  return {
+    dataset: tinyDataset({ subjects: 3 }),
+    method: 'cmcrd',
+    arch: 'mlp',
+    protocol: 'loso',
+    folds: ['s1'],
+    seeds: [5],
+    hyper: quick,
+    nNeg: 16,
+    ...extra,
+  };
 }
 
 describe('runExperiment', () => {
@@ -74,10 +90,11 @@ describe('runExperiment', () => {
   it('never lets test windows into training, validation or normalisation (poisoned test subject)', async () => {
     const ds = tinyDataset({ subjects: 3 });
     // NaN features for the held-out subject: any use in training/normalisation would make the model NaN.
-    for (const t of ds.trials) if (t.subject === '1') {
-      t.eeg.fill(Number.NaN);
-      t.eye!.fill(Number.NaN);
-    }
+    for (const t of ds.trials)
+      if (t.subject === '1') {
+        t.eeg.fill(Number.NaN);
+        t.eye!.fill(Number.NaN);
+      }
     const ckDir = join(dir, 'poison');
     const r = await runExperiment(opts({ dataset: ds, checkpointDir: ckDir, teacherCacheDir: join(ckDir, 'teachers') }));
     expect(r.completed).toBe(1);
@@ -118,7 +135,14 @@ describe('runExperiment', () => {
   it('writes a checkpoint that reloads without training code and reproduces the test accuracy', async () => {
     const ds = tinyDataset({ subjects: 3 });
     const ckDir = join(dir, 'ck');
-    const r = await runExperiment(opts({ dataset: ds, method: 'kd', checkpointDir: ckDir, montage: { device: 'test', sites: ['AF7', 'AF8', 'TP9', 'TP10'], capChannels: ['FP1', 'FP2', 'TP7', 'TP8'] } }));
+    const r = await runExperiment(
+      opts({
+        dataset: ds,
+        method: 'kd',
+        checkpointDir: ckDir,
+        montage: { device: 'test', sites: ['AF7', 'AF8', 'TP9', 'TP10'], capChannels: ['FP1', 'FP2', 'TP7', 'TP8'] },
+      }),
+    );
     const ck = readCheckpoint(r.folds[0]!.checkpoint!);
     expect(ck.modality).toBe('eeg');
     expect(ck.arch).toEqual({ arch: 'mlp', input: { channels: 4, bands: 5 }, classes: 4, params: { hidden: 128 } });
@@ -133,7 +157,11 @@ describe('runExperiment', () => {
     const net = networkFromCheckpoint(ck);
     const x = applyStats(flat.eeg, 20, fold.testRows, ck.normalisation);
     const pred = argmaxRows(predictLogits(net, { x, n: fold.testRows.length, d: 20 }), 4);
-    const m = foldMetrics(pred, Array.from(fold.testRows, (i) => flat.labels[i]!), 4);
+    const m = foldMetrics(
+      pred,
+      Array.from(fold.testRows, (i) => flat.labels[i]!),
+      4,
+    );
     expect(m.accuracy).toBe(r.folds[0]!.accuracy);
     expect(m.confusion).toEqual(r.folds[0]!.confusion);
     net.dispose();
@@ -142,7 +170,7 @@ describe('runExperiment', () => {
     expect(plain).toEqual(Array.from(pred));
   });
 
-  it('checkpoints of every network export to ONNX that reproduces the fold\'s test predictions (onnxruntime-node)', async () => {
+  it("checkpoints of every network export to ONNX that reproduces the fold's test predictions (onnxruntime-node)", async () => {
     const ds = tinyDataset({ subjects: 3 });
     const flat = flatten(ds);
     const fold = makeFolds(flat, 'loso', 'seed-iv')[0]!;
@@ -155,7 +183,11 @@ describe('runExperiment', () => {
       const clf = await loadOnnxClassifier(exportOnnx(ck), `${arch}.onnx`);
       const probs = await clf.run(rows);
       await clf.dispose();
-      const m = foldMetrics(Int32Array.from(probs, (p) => argmax(Array.from(p))), truth, 4);
+      const m = foldMetrics(
+        Int32Array.from(probs, (p) => argmax(Array.from(p))),
+        truth,
+        4,
+      );
       expect(m.confusion, arch).toEqual(r.folds[0]!.confusion);
       expect(m.accuracy, arch).toBe(r.folds[0]!.accuracy);
     }
@@ -188,18 +220,24 @@ describe('runExperiment', () => {
     expect(t.modality).toBe('eeg');
     expect(ve.config.direction).toBe('eeg-to-eye');
     // A teacher trained on fold s1 (subjects 2, 3) may be reused for s1 but not for s2.
-    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, folds: ['s2'] }))).rejects.toThrow(/fold s2, 24 trials of subject 2 \(2\/1\/1-24\)/);
+    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, folds: ['s2'] }))).rejects.toThrow(
+      /fold s2, 24 trials of subject 2 \(2\/1\/1-24\)/,
+    );
     const ok = await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t }));
     expect(ok.folds[0]!.teacherAccuracy).toBe(ve.folds[0]!.teacherAccuracy);
     // An EEG teacher cannot teach an EEG student (the default direction needs an eye-movement teacher).
-    await expect(runExperiment(opts({ method: 'kd', teacherCheckpoint: t }))).rejects.toThrow(/the checkpoint is an EEG network but this run needs an eye-movement teacher/);
+    await expect(runExperiment(opts({ method: 'kd', teacherCheckpoint: t }))).rejects.toThrow(
+      /the checkpoint is an EEG network but this run needs an eye-movement teacher/,
+    );
     // --resume with another supplied teacher (one weight nudged) is refused.
     const w0 = Object.keys(t.weights)[0]!;
     const data = Float32Array.from(t.weights[w0]!.data);
     data[0] = data[0]! + 1e-3;
     const t2 = { ...t, weights: { ...t.weights, [w0]: { ...t.weights[w0]!, data } } };
     const resume = { source: 'kd/results.json', config: ok.config, folds: ok.folds, transductiveSubjects: [] };
-    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t2, resume }))).rejects.toThrow(/made with teacherFingerprint = "[0-9a-f]{16}"/);
+    await expect(runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t2, resume }))).rejects.toThrow(
+      /made with teacherFingerprint = "[0-9a-f]{16}"/,
+    );
     expect((await runExperiment(opts({ method: 'kd', direction: 'eeg-to-eye', teacherCheckpoint: t, resume }))).folds).toEqual(ok.folds);
     await expect(runExperiment(opts({ folds: ['s9'] }))).rejects.toThrow(/unknown fold id\(s\) s9/);
   });
@@ -286,17 +324,29 @@ describe('runExperiment', () => {
     await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], hyper: { ...quick, epochs: 4 }, resume }))).rejects.toThrow(
       /old\/results\.json: cannot resume, it was made with epochs = 3 and this run has 4/,
     );
-    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], dataset: tinyDataset({ subjects: 3, seed: 8 }), resume }))).rejects.toThrow(/made with dataFingerprint = "[0-9a-f]{16}"/);
-    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1'], resume }))).rejects.toThrow(/holds fold s2 seed 5, which this run does not plan/);
+    await expect(
+      runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], dataset: tinyDataset({ subjects: 3, seed: 8 }), resume })),
+    ).rejects.toThrow(/made with dataFingerprint = "[0-9a-f]{16}"/);
+    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1'], resume }))).rejects.toThrow(
+      /holds fold s2 seed 5, which this run does not plan/,
+    );
     // A results.json from before dataFingerprint was recorded cannot be checked, so it is not resumed.
     const { dataFingerprint: _d, ...older } = partial.config;
-    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], resume: { ...resume, config: older } }))).rejects.toThrow(/cannot resume, it does not record dataFingerprint \(written by an older cmcrd\)/);
+    await expect(runExperiment(opts({ method: 'eeg-only', folds: ['s1', 's2'], resume: { ...resume, config: older } }))).rejects.toThrow(
+      /cannot resume, it does not record dataFingerprint \(written by an older cmcrd\)/,
+    );
   });
 
   it('hands the result so far to onPartial after every trained run but the last', async () => {
     const partials: { completed: number; interrupted: boolean; folds: string[] }[] = [];
     const r = await runExperiment(
-      opts({ method: 'eeg-only', folds: ['s1', 's2'], seeds: [5, 6], onPartial: (p) => partials.push({ completed: p.completed, interrupted: p.interrupted, folds: p.folds.map((f) => `${f.fold}/${f.seed}`) }) }),
+      opts({
+        method: 'eeg-only',
+        folds: ['s1', 's2'],
+        seeds: [5, 6],
+        onPartial: (p) =>
+          partials.push({ completed: p.completed, interrupted: p.interrupted, folds: p.folds.map((f) => `${f.fold}/${f.seed}`) }),
+      }),
     );
     expect(partials.map((p) => p.completed)).toEqual([1, 2, 3]);
     expect(partials.every((p) => p.interrupted)).toBe(true);
@@ -310,7 +360,12 @@ describe('a supplied teacher (--teacher) is checked against every planned fold, 
   const one = { epochs: 1, warmupEpochs: 0, batchSize: 16 };
   const twoSessions = tinyDataset({ subjects: 2, sessions: 2 });
   /** The teacher trained for one fold of a protocol (eye-only is the teacher itself: nothing else trains). */
-  async function teacherFor(ds: ReturnType<typeof tinyDataset>, protocol: ExperimentOptions['protocol'], fold: string, name: string): Promise<{ ck: Checkpoint; accuracy: number }> {
+  async function teacherFor(
+    ds: ReturnType<typeof tinyDataset>,
+    protocol: ExperimentOptions['protocol'],
+    fold: string,
+    name: string,
+  ): Promise<{ ck: Checkpoint; accuracy: number }> {
     const cache = join(dir, name);
     const r = await runExperiment(opts({ dataset: ds, method: 'eye-only', protocol, folds: [fold], hyper: one, teacherCacheDir: cache }));
     return { ck: readCheckpoint(join(cache, readdirSync(cache)[0]!)), accuracy: r.folds[0]!.accuracy };
@@ -326,7 +381,18 @@ describe('a supplied teacher (--teacher) is checked against every planned fold, 
     const ckDir = join(dir, 'leak-fold2-students');
     const t0 = performance.now();
     await expect(
-      runExperiment(opts({ dataset: ds, method: 'kd', folds: ['s1', 's2', 's3'], hyper: one, teacherCheckpoint: ck, checkpointDir: ckDir, onEvent: (e) => events.push(e), onPartial: () => partials++ })),
+      runExperiment(
+        opts({
+          dataset: ds,
+          method: 'kd',
+          folds: ['s1', 's2', 's3'],
+          hyper: one,
+          teacherCheckpoint: ck,
+          checkpointDir: ckDir,
+          onEvent: (e) => events.push(e),
+          onPartial: () => partials++,
+        }),
+      ),
     ).rejects.toThrow(/trained on test trials of 1 of the 3 planned folds, .*: fold s2, 16 trials of subject 2 \(2\/1\/1-16\)\. /);
     const ms = performance.now() - t0;
     expect(events).toEqual([]); // no fold started, no epoch ran (fold s1 used to train first)
@@ -334,7 +400,9 @@ describe('a supplied teacher (--teacher) is checked against every planned fold, 
     expect(existsSync(ckDir)).toBe(false);
     expect(ms).toBeLessThan(5000);
     // The same check on its own, as the CLI makes it before starting the backend or --jobs children.
-    expect(() => checkSuppliedTeacher({ dataset: ds, protocol: 'loso', teacher: ck })).toThrow(/1 of the 3 planned folds, .*fold s2, 16 trials/);
+    expect(() => checkSuppliedTeacher({ dataset: ds, protocol: 'loso', teacher: ck })).toThrow(
+      /1 of the 3 planned folds, .*fold s2, 16 trials/,
+    );
     expect(checkSuppliedTeacher({ dataset: ds, protocol: 'loso', folds: ['s1', 's3'], teacher: ck })).toEqual([]);
   });
 
@@ -344,44 +412,105 @@ describe('a supplied teacher (--teacher) is checked against every planned fold, 
     expect(ck.provenance.trainTrials).toBe('1/1/1-24');
     const events: RunEvent[] = [];
     await expect(
-      runExperiment(opts({ dataset: twoSessions, method: 'kd', protocol: 'within', folds: ['s1-sess2', 's1-sess1', 's2-sess1'], hyper: one, teacherCheckpoint: ck, onEvent: (e) => events.push(e) })),
+      runExperiment(
+        opts({
+          dataset: twoSessions,
+          method: 'kd',
+          protocol: 'within',
+          folds: ['s1-sess2', 's1-sess1', 's2-sess1'],
+          hyper: one,
+          teacherCheckpoint: ck,
+          onEvent: (e) => events.push(e),
+        }),
+      ),
     ).rejects.toThrow(/trained on test trials of 1 of the 3 planned folds, .*: fold s1-sess1, 8 trials of subject 1 \(1\/1\/17-24\)\. /);
     expect(events).toEqual([]);
   });
 
   it('accepts a clean teacher under within, and records trials, hyper-parameters and version in provenance', async () => {
     const { ck, accuracy } = await teacherFor(twoSessions, 'within', 's1-sess1', 'clean-within');
-    expect(ck.provenance).toMatchObject({ role: 'teacher', cmcrdVersion: TOOLKIT_VERSION, epochs: 1, warmupEpochs: 0, batchSize: 16, lr: 1e-3, weightDecay: 1e-3, valFraction: 0.2, valBy: 'trial', trainSubjects: '1', trainTrials: '1/1/1-16' });
+    expect(ck.provenance).toMatchObject({
+      role: 'teacher',
+      cmcrdVersion: TOOLKIT_VERSION,
+      epochs: 1,
+      warmupEpochs: 0,
+      batchSize: 16,
+      lr: 1e-3,
+      weightDecay: 1e-3,
+      valFraction: 0.2,
+      valBy: 'trial',
+      trainSubjects: '1',
+      trainTrials: '1/1/1-16',
+    });
     expect(ck.provenance.patience).toBeUndefined();
     expect(TOOLKIT_VERSION).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
     const ckDir = join(dir, 'clean-within-students');
-    const r = await runExperiment(opts({ dataset: twoSessions, method: 'kd', protocol: 'within', folds: ['s1-sess1', 's1-sess2', 's2-sess1'], hyper: { ...one, patience: 3 }, teacherCheckpoint: ck, checkpointDir: ckDir }));
+    const r = await runExperiment(
+      opts({
+        dataset: twoSessions,
+        method: 'kd',
+        protocol: 'within',
+        folds: ['s1-sess1', 's1-sess2', 's2-sess1'],
+        hyper: { ...one, patience: 3 },
+        teacherCheckpoint: ck,
+        checkpointDir: ckDir,
+      }),
+    );
     expect(r.completed).toBe(3);
     expect(r.folds[0]!.teacherAccuracy).toBe(accuracy); // its own fold: the very teacher that was trained for it
     const student = readCheckpoint(r.folds[1]!.checkpoint!);
-    expect(student.provenance).toMatchObject({ role: 'student', fold: 's1-sess2', trainTrials: '1/2/1-16', trainSubjects: '1', patience: 3, cmcrdVersion: TOOLKIT_VERSION });
+    expect(student.provenance).toMatchObject({
+      role: 'student',
+      fold: 's1-sess2',
+      trainTrials: '1/2/1-16',
+      trainSubjects: '1',
+      patience: 3,
+      cmcrdVersion: TOOLKIT_VERSION,
+    });
   });
 
   it('checks a checkpoint from before trial-level provenance by subject, and refuses it outside LOSO when it saw a test subject', async () => {
     const { ck } = await teacherFor(twoSessions, 'within', 's1-sess1', 'old-format');
     const { trainTrials: _t, ...old } = ck.provenance;
     const oldCk: Checkpoint = { ...ck, provenance: old };
-    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', folds: ['s1-sess2', 's2-sess2'], teacher: oldCk })).toThrow(
+    expect(() =>
+      checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', folds: ['s1-sess2', 's2-sess2'], teacher: oldCk }),
+    ).toThrow(
       /trained on subject\(s\) 1, which fold s1-sess2 tests on, and it records only its training subjects \(it predates trial-level provenance\), so under protocol within it cannot be checked for leaked test trials\. Retrain the teacher/,
     );
-    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'cross-session', teacher: oldCk })).toThrow(/folds s1-sess1, s1-sess2 test on, .*under protocol cross-session/);
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'cross-session', teacher: oldCk })).toThrow(
+      /folds s1-sess1, s1-sess2 test on, .*under protocol cross-session/,
+    );
     expect(checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', folds: ['s2-sess1', 's2-sess2'], teacher: oldCk })).toEqual([]);
     // The library names the option field (teacher); the CLI prints it as its flag, with the message otherwise unchanged.
-    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'loso', teacher: oldCk })).toThrow(/^teacher: the checkpoint was trained on subject\(s\) 1, which fold s1 tests on$/);
-    expect(cliMessage(thrown(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'loso', teacher: oldCk })))).toMatch(/^--teacher: the checkpoint was trained on subject\(s\) 1, which fold s1 tests on$/);
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'loso', teacher: oldCk })).toThrow(
+      /^teacher: the checkpoint was trained on subject\(s\) 1, which fold s1 tests on$/,
+    );
+    expect(cliMessage(thrown(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'loso', teacher: oldCk })))).toMatch(
+      /^--teacher: the checkpoint was trained on subject\(s\) 1, which fold s1 tests on$/,
+    );
     // Nothing recorded (not made by cmcrd train): accepted, with a note.
     const { trainSubjects: _s, ...bare } = old;
-    expect(checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', teacher: { ...ck, provenance: bare } })).toEqual([expect.stringMatching(/could not be checked for leaks/)]);
-    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', teacher: { ...ck, provenance: { ...ck.provenance, trainTrials: '1/x/3' } } })).toThrow(/provenance\.trainTrials cannot be read: "1\/x\/3" is not/);
+    expect(checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', teacher: { ...ck, provenance: bare } })).toEqual([
+      expect.stringMatching(/could not be checked for leaks/),
+    ]);
+    expect(() =>
+      checkSuppliedTeacher({
+        dataset: twoSessions,
+        protocol: 'within',
+        teacher: { ...ck, provenance: { ...ck.provenance, trainTrials: '1/x/3' } },
+      }),
+    ).toThrow(/provenance\.trainTrials cannot be read: "1\/x\/3" is not/);
     // The other up-front checks: modality, feature count, classes.
-    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', direction: 'eeg-to-eye', teacher: ck })).toThrow(/an eye-movement network but this run needs an EEG teacher/);
-    expect(() => checkSuppliedTeacher({ dataset: tinyDataset({ subjects: 2, sessions: 2, eye: 4 }), protocol: 'within', teacher: ck })).toThrow(/reads 3 features, the data has 4/);
-    expect(() => checkSuppliedTeacher({ dataset: tinyDataset({ layout: 'seed-v', subjects: 2 }), protocol: 'within', teacher: ck })).toThrow(/the checkpoint has 4 classes, the data 5/);
+    expect(() => checkSuppliedTeacher({ dataset: twoSessions, protocol: 'within', direction: 'eeg-to-eye', teacher: ck })).toThrow(
+      /an eye-movement network but this run needs an EEG teacher/,
+    );
+    expect(() =>
+      checkSuppliedTeacher({ dataset: tinyDataset({ subjects: 2, sessions: 2, eye: 4 }), protocol: 'within', teacher: ck }),
+    ).toThrow(/reads 3 features, the data has 4/);
+    expect(() =>
+      checkSuppliedTeacher({ dataset: tinyDataset({ layout: 'seed-v', subjects: 2 }), protocol: 'within', teacher: ck }),
+    ).toThrow(/the checkpoint has 4 classes, the data 5/);
   });
 
   it('encodes a set of trials compactly and reads it back', () => {
@@ -399,7 +528,13 @@ describe('a supplied teacher (--teacher) is checked against every planned fold, 
     const set = parseTrials(text);
     expect(set.count).toBe(6);
     for (const t of ids) expect(set.has(t), JSON.stringify(t)).toBe(true);
-    for (const t of [{ subject: '2', session: 1, trial: 3 }, { subject: '2', session: 2, trial: 1 }, { subject: '1', session: 1, trial: 3 }, { subject: 'a', session: 1, trial: 1 }]) expect(set.has(t), JSON.stringify(t)).toBe(false);
+    for (const t of [
+      { subject: '2', session: 1, trial: 3 },
+      { subject: '2', session: 2, trial: 1 },
+      { subject: '1', session: 1, trial: 3 },
+      { subject: 'a', session: 1, trial: 1 },
+    ])
+      expect(set.has(t), JSON.stringify(t)).toBe(false);
     expect(parseTrials('').count).toBe(0);
     expect(encodeTrials([])).toBe('');
     expect(() => parseTrials('2/1/5-3')).toThrow(/runs backwards/);
