@@ -122,8 +122,10 @@ export interface ModeView {
   windowSec: number;
   /** The headband streams one window per stride and is halted in between. */
   dutyCycle: boolean;
-  /** No inference (critical); the headband streams a short burst per stride to report its battery. */
+  /** No inference (critical); the headband streams a short burst per stride to report its battery… */
   paused: boolean;
+  /** …if it reports one at all (otherwise it stays halted and only the phone's battery is watched). */
+  headbandBattery: boolean;
   /** Preset streamed (null for headbands without presets). */
   preset: string | null;
   /** The model variant that runs, and why it is that one. */

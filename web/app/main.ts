@@ -156,8 +156,15 @@ async function main(): Promise<void> {
 
   button('demo').onclick = () => {
     view.reset();
-    // ?demo=<sim URI> overrides the built-in virtual headband (e.g. sim:muse?drop=0.05&battery=20).
-    const uri = new URLSearchParams(location.search).get('demo') ?? undefined;
+    // ?demo=<sim URI>, last in the query, overrides the built-in virtual headband, encoded or not (e.g.
+    // ?demo=sim:muse?battery=30&drain=600&speed=10: everything after "demo=" belongs to the URI).
+    const raw = /[?&]demo=(.*)$/.exec(location.search)?.[1];
+    let uri = raw;
+    try {
+      uri = raw ? decodeURIComponent(raw) : undefined;
+    } catch {
+      // not percent-encoded after all: the worker names what is wrong with the URI itself
+    }
     send({ type: 'start-demo', ...(uri ? { uri } : {}) });
     view.status('Starting the demo…', 'running');
   };

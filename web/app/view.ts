@@ -20,7 +20,10 @@ function drainText(b: BatteryView): string {
 
 /** What a mode does in the app, in words. */
 function modeDoes(m: ModeView): string {
-  if (m.paused) return `classification paused; battery watch only (the headband streams a short burst every ${seconds(m.strideSec)} to report its battery)`;
+  if (m.paused)
+    return m.headbandBattery
+      ? `classification paused; battery watch only (the headband streams a short burst every ${seconds(m.strideSec)} to report its battery)`
+      : 'classification paused; the headband, which reports no battery, stays halted (only the phone battery is watched)';
   const parts = [`classifies a ${num(m.windowSec)}-s window every ${seconds(m.strideSec)}`];
   if (m.dutyCycle) parts.push('headband halted in between');
   if (m.preset) parts.push(`preset ${m.preset}`);
@@ -118,7 +121,7 @@ export class View {
 
   /** The run's estimate for a battery source: drain rate and time to empty. */
   drain(which: 'headband' | 'phone', b: BatteryView): void {
-    $(`${which}-drain`).textContent = drainText(b);
+    $(`${which}-drain`).textContent = b.charging === true ? '' : drainText(b);
   }
 
   /** A mode change (the first of a run has from = null): the mode, what it does, why, and the estimate that decided. */

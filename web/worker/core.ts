@@ -144,7 +144,7 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
     const run = startRun({
       link,
       clock,
-      ...(demo ? { speed: demo.speed } : {}),
+      ...(demo ? { speed: demo.speed, stepMs: demo.stepMs } : {}),
       model: { label: cfg.model.url, card, default: { name: cfg.model.variant, classifier: m.classifier }, fast: null },
       modes: appModes(card),
       hostBattery: [phoneBattery],
@@ -172,6 +172,7 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
       windowSec: card.windowSec,
       dutyCycle: e.settings.dutyCycle,
       paused: e.settings.pause,
+      headbandBattery: kind ? getDriver(kind).battery !== 'none' : true,
       preset: presetOf(e.settings),
       variant: cfg.model.variant,
       // The run's faster variant would run here; the app ships one model file per engine.

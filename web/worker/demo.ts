@@ -42,6 +42,8 @@ export interface DemoDevice {
   clock: DemoClock;
   /** Virtual seconds per real second. */
   speed: number;
+  /** Virtual clock step: longer when faster, so a fast demo is not all timer and message overhead. */
+  stepMs: number;
   /** The virtual wearer's emotion at run-clock time `ms`, when the source models a wearer. */
   truthAt(ms: number): string | null;
   /** The first window was classified: the lead is over. */
@@ -84,6 +86,7 @@ export function openDemo(uri: string, cfg: DemoConfig): DemoDevice {
     link: virtualLink(sim, uri, params.get('preset')),
     clock,
     speed,
+    stepMs: Math.round(100 * Math.max(1, speed / 5)),
     truthAt(ms) {
       let e: string | null = null;
       for (const s of schedule) if (s.at <= ms) e = s.emotion;
