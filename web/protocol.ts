@@ -6,7 +6,11 @@
  * messages. In demo mode the virtual headband runs inside the worker.
  */
 
+import type { BatteryEstimate, BatteryReading } from '../runtime/battery/monitor.js';
+import type { Mode } from '../runtime/run/modes.js';
+
 export type EngineName = 'ort' | 'tfjs';
+export type { Mode };
 
 /** app.json. src/cli/commands/deploy.ts writes it (a copy of this shape, since src/ never imports web/). */
 export interface AppConfig {
@@ -23,7 +27,10 @@ export interface AppConfig {
 }
 
 export interface DemoConfig {
-  /** Virtual headband URI (firmware-bridge/sim/uri.ts); the worker adds clock=manual and drives the clock itself. */
+  /**
+   * Virtual headband URI (firmware-bridge/sim/uri.ts); the worker adds clock=manual and moves it with the run's
+   * virtual clock, at the URI's `speed` (virtual seconds per real second, default 1) as `cmcrd run --speed` does.
+   */
   uri: string;
   /** Seconds the virtual wearer stays in one emotion before the next. */
   segmentSec: number;
@@ -64,6 +71,8 @@ export type ToWorker =
   | { type: 'rpc-result'; id: number; ok: true; data?: ArrayBuffer }
   | { type: 'rpc-result'; id: number; ok: false; error: string }
   | { type: 'disconnected'; reason: string }
+  /** The phone's battery (navigator.getBattery on the page; workers have no Battery API), on every change. */
+  | { type: 'phone-battery'; reading: BatteryReading }
   | { type: 'stop' };
 
 export interface ChannelQualityView {
@@ -81,11 +90,51 @@ export interface PredictionView {
   t: number;
   predicted: string | null;
   probabilities: number[] | null;
-  skipped: 'gap' | 'quality' | null;
+  /** Why the window was not classified: lost samples, poor signal, or the model failed on it. */
+  skipped: 'gap' | 'quality' | 'error' | null;
   quality: ChannelQualityView[] | null;
   headbandBattery: number | null;
   /** Demo mode: the virtual wearer's emotion during the window. */
   truth: string | null;
+  /** The battery-aware mode the window was classified in, and the model variant that classified it. */
+  mode: Mode;
+  variant: string;
+}
+
+/** A battery source as the run's monitor sees it (`headband` or `phone`): level, charging, drain, time to empty. */
+export type BatteryView = BatteryEstimate;
+
+/**
+ * A change of the battery-aware mode (runtime/run/policy.ts, as in `cmcrd run`), with what the mode does in the
+ * app: the classify stride, whether the headband is halted between windows, whether inference is paused (only a
+ * battery watch left), the preset streamed and the model variant that runs.
+ */
+export interface ModeView {
+  /** Run-clock ms (virtual in demo mode). */
+  t: number;
+  from: Mode | null;
+  to: Mode;
+  reason: string;
+  /** The constraining battery level (%), when one decided. */
+  level: number | null;
+  /** Seconds between classified windows; in critical, between battery-watch bursts. */
+  strideSec: number;
+  windowSec: number;
+  /** The headband streams one window per stride and is halted in between. */
+  dutyCycle: boolean;
+  /** No inference (critical); the headband streams a short burst per stride to report its battery… */
+  paused: boolean;
+  /** …if it reports one at all (otherwise it stays halted and only the phone's battery is watched). */
+  headbandBattery: boolean;
+  /** Preset streamed (null for headbands without presets). */
+  preset: string | null;
+  /** The model variant that runs, and why it is that one. */
+  variant: string;
+  variantNote: string | null;
+  /** Per battery source: what decided (measured in the mode being left). */
+  estimate: BatteryView[];
+  /** Battery-target policy: predicted hours per mode. */
+  predictedHours?: Partial<Record<Mode, number | null>>;
 }
 
 export type FromWorker =
@@ -93,6 +142,10 @@ export type FromWorker =
   | { type: 'rpc'; id: number; op: RpcOp; char?: string; data?: ArrayBuffer }
   | { type: 'started'; mode: 'demo' | 'headband'; device: string; kind: string }
   | { type: 'prediction'; p: PredictionView }
+  | { type: 'mode'; m: ModeView }
+  | { type: 'battery'; b: BatteryView }
+  /** Link news for the status line (lost, reconnecting, reconnected). */
+  | { type: 'link'; text: string }
   | { type: 'warning'; message: string }
   | { type: 'error'; message: string }
   | { type: 'stopped'; reason: string };

@@ -91,6 +91,8 @@ export interface RunOptions {
    * the start event and the summary then carry the warning. Without it such a model is refused (RunSetupError).
    */
   allowOfflineSmoothing?: boolean;
+  /** Sees each window as the session reported it (per-channel signal quality) just before its prediction event. */
+  onWindow?: (p: Prediction) => void;
 }
 
 export interface RunStatus {
@@ -285,6 +287,7 @@ export function startRun(o: RunOptions): RunHandle {
       else latencies[Math.floor(random() * latencies.length)] = latency;
     } else c.skipped++;
     lastPredictionAt = now();
+    o.onWindow?.(p);
     publish(e);
   }
 
@@ -576,7 +579,9 @@ export function startRun(o: RunOptions): RunHandle {
   async function pollHost(): Promise<void> {
     const pollers = o.hostBattery ?? [];
     if (!pollers.length) return;
-    while (!finished) {
+    // Once stop is asked the sleep below returns at once: without this check a poller that answers from memory
+    // (navigator.getBattery's cached manager) would spin in microtasks and starve the stop sequence.
+    while (!finished && !stopCtl.signal.aborted) {
       for (const p of pollers) {
         try {
           for (const r of await p.read()) battery(r);

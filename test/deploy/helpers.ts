@@ -18,12 +18,17 @@ import { useWasm } from '../src/train/experiment/helpers.js';
 
 export { launchChromium, CHROMIUM_ARGS } from './chromium.js';
 
-/** A model directory (fp32 ONNX, and the tfjs GraphModel unless `tfjs: false`) for the Muse montage. */
-export async function makeModelDir(dir: string, o: { tfjs?: boolean } = {}): Promise<string> {
+/**
+ * A model directory (fp32 ONNX, and the tfjs GraphModel unless `tfjs: false`) for the Muse montage. The checkpoint's
+ * features are LDS-smoothed along windows unless `smoothing: 'none'` (a card whose windows stand alone, which the
+ * run's saver mode may duty-cycle).
+ */
+export async function makeModelDir(dir: string, o: { tfjs?: boolean; smoothing?: 'none' } = {}): Promise<string> {
   await useWasm();
-  const ck = join(dir, 'ck.json');
-  writeFileSync(ck, serialiseCheckpoint(trainedCheckpoint('mlp')));
-  const out = join(dir, o.tfjs === false ? 'model-onnx-only' : 'model');
+  const ck = join(dir, o.smoothing ? `ck-${o.smoothing}.json` : 'ck.json');
+  const c = trainedCheckpoint('mlp');
+  writeFileSync(ck, serialiseCheckpoint(o.smoothing ? { ...c, features: { ...c.features, smoothing: o.smoothing } } : c));
+  const out = join(dir, `${o.tfjs === false ? 'model-onnx-only' : 'model'}${o.smoothing ? `-${o.smoothing}` : ''}`);
   const r = await runCli('export', ck, '--out', out, ...(o.tfjs === false ? [] : ['--tfjs']), '--latency-runs', '0');
   if (r.code !== 0) throw new Error(`export failed: ${r.err}`);
   return out;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MUSE } from '../../firmware-bridge/protocols/muse.js';
 import { webBluetoothRequestOptions } from '../../firmware-bridge/transports/web-bluetooth.js';
 import type { Prediction } from '../../runtime/session.js';
-import type { AppConfig, PredictionView } from '../../web/protocol.js';
+import type { AppConfig, BatteryView, ModeView, PredictionView } from '../../web/protocol.js';
 import { runCli } from '../cli-harness.js';
 import { launchChromium, makeModelDir, recordMuse, referenceDemo, referencePredictions, replayPeripheral } from './helpers.js';
 
@@ -61,6 +61,8 @@ let model: Uint8Array;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
 let context: BrowserContext;
 const apps: Record<'ort' | 'tfjs', { dir: string; server: Served; config: AppConfig }> = {} as never;
+/** A tfjs app of a model whose features are not smoothed along windows (saver may halt the headband between them). */
+let plain: { dir: string; server: Served };
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'cmcrd-web-'));
@@ -73,13 +75,17 @@ beforeAll(async () => {
     expect(r.code, r.err).toBe(0);
     apps[engine] = { dir, server: await serve(dir), config: JSON.parse(readFileSync(join(dir, 'app.json'), 'utf8')) as AppConfig };
   }
+  const plainDir = join(tmp, 'app-plain');
+  const r = await runCli('deploy', 'web', '--model', await makeModelDir(tmp, { smoothing: 'none' }), '--out', plainDir, '--engine', 'tfjs');
+  expect(r.code, r.err).toBe(0);
+  plain = { dir: plainDir, server: await serve(plainDir) };
   browser = await launchChromium();
   context = browser.context;
 }, 300_000);
 
 afterAll(async () => {
   await browser?.close();
-  for (const a of Object.values(apps)) if (a.server.proc.exitCode === null) a.server.proc.kill('SIGKILL');
+  for (const a of [...Object.values(apps), plain]) if (a && a.server.proc.exitCode === null) a.server.proc.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -94,6 +100,67 @@ const RECORD_PREDICTIONS = `(() => {
     }
   };
 })();`;
+
+/**
+ * Record the run as the worker reports it: mode changes, battery estimates and predictions, each tagged with the
+ * number of mode changes received before it (`after`), so they can be sorted by mode epoch.
+ */
+const RECORD_RUN = `(() => {
+  const W = window.Worker;
+  const run = (window.__run = { modes: [], batteries: [], predictions: [] });
+  window.Worker = class extends W {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        const d = e.data;
+        if (!d) return;
+        if (d.type === 'mode') run.modes.push(d.m);
+        else if (d.type === 'battery') run.batteries.push({ ...d.b, after: run.modes.length });
+        else if (d.type === 'prediction') run.predictions.push({ ...d.p, after: run.modes.length });
+      });
+    }
+  };
+})();`;
+
+/** navigator.getBattery stubbed: a phone battery the test sets with window.__phone.set(level 0–1, charging). */
+const phoneBattery = (level: number, charging: boolean) => `(() => {
+  const m = new EventTarget();
+  let level = ${level};
+  let charging = ${charging};
+  Object.defineProperties(m, {
+    level: { get: () => level },
+    charging: { get: () => charging },
+    chargingTime: { get: () => Infinity },
+    dischargingTime: { get: () => Infinity },
+  });
+  const p = Promise.resolve(m);
+  Object.defineProperty(navigator, 'getBattery', { value: () => p, configurable: true });
+  window.__phone = {
+    set(l, c = false) {
+      const changed = [l !== level && 'levelchange', c !== charging && 'chargingchange'].filter(Boolean);
+      level = l;
+      charging = c;
+      for (const t of changed) m.dispatchEvent(new Event(t));
+    },
+  };
+})();`;
+
+interface RunLog {
+  modes: ModeView[];
+  batteries: (BatteryView & { after: number })[];
+  predictions: (PredictionView & { after: number })[];
+}
+
+const runLog = (page: Page) => page.evaluate(() => (window as unknown as { __run: RunLog }).__run);
+
+/** Wait until the run log satisfies `f` (evaluated in the page on window.__run). */
+async function waitRun(page: Page, f: string, timeout = 60_000): Promise<RunLog> {
+  await page.waitForFunction(`(() => { const run = window.__run; return ${f}; })()`, null, { timeout });
+  return runLog(page);
+}
+
+/** Gaps (s of signal) between consecutive predictions. */
+const spacing = (ps: PredictionView[]) => ps.slice(1).map((p, i) => p.t - ps[i]!.t);
 
 async function newPage(init: string[] = []): Promise<{ page: Page; errors: string[] }> {
   const page = await context.newPage();
@@ -233,6 +300,131 @@ describe('cmcrd deploy web in Chromium', () => {
     await page.click('#stop');
     await page.waitForFunction(() => document.getElementById('status')!.dataset.state === 'stopped');
     expect((await page.evaluate(() => (window as unknown as { __bluetooth: { writes: string[] } }).__bluetooth.writes)).at(-1)).toBe('h');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the phone battery (navigator.getBattery) drives the runtime policy: modes in order with hysteresis, the classify stride, the critical pause', async () => {
+    const app = apps.ort;
+    const { page, errors } = await newPage([RECORD_RUN, phoneBattery(0.7, false)]);
+    // A virtual Muse that does not drain, at 20 virtual seconds per real second (every timer of the run with it).
+    await page.goto(`${app.server.url}?demo=sim:muse?battery=80&drain=0&speed=20`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    expect(await page.textContent('#phone-battery')).toBe('70 %');
+    await page.click('#demo');
+    const phone = (level: number, charging = false) =>
+      page.evaluate(([l, c]) => (window as unknown as { __phone: { set(l: number, c: boolean): void } }).__phone.set(l, c), [level, charging] as const);
+    // Windows classified in the k-th mode (one classified just before a change may arrive just after it).
+    const inMode = (log: RunLog, k: number) => log.predictions.filter((p) => p.after === k + 1 && p.mode === log.modes[k]!.to);
+
+    // Performance: every window of the card's hop (4 s) is classified.
+    let log = await waitRun(page, 'run.predictions.length >= 3');
+    expect(log.modes.map((m) => [m.from, m.to])).toEqual([[null, 'performance']]);
+    expect(log.modes[0]).toMatchObject({ strideSec: 4, dutyCycle: false, paused: false, preset: 'p21', variant: 'fp32' });
+    expect(spacing(inMode(log, 0))).toEqual(inMode(log, 0).slice(1).map(() => expect.closeTo(4, 3)));
+    expect(log.predictions.every((p) => p.mode === 'performance' && p.variant === 'fp32')).toBe(true);
+
+    // 45 %: balanced, said with the phone's level.
+    await phone(0.45);
+    log = await waitRun(page, 'run.modes.length >= 2');
+    expect(log.modes[1]).toMatchObject({ from: 'performance', to: 'balanced', reason: 'phone battery 45 % is below 50 %', level: 45 });
+    expect(log.modes[1]!.variantNote).toMatch(/the app ships one model per engine \(fp32\)/);
+    expect(await page.getAttribute('#mode', 'data-mode')).toBe('balanced');
+    // Hysteresis: 52 % is above the threshold but not by 3 points, so balanced stays…
+    await phone(0.52);
+    log = await waitRun(page, `run.batteries.some((b) => b.source === 'phone' && b.percent === 52) && run.predictions.filter((p) => p.after === 2 && p.mode === 'balanced').length >= 3`);
+    expect(log.modes).toHaveLength(2);
+    expect(spacing(inMode(log, 1))).toEqual(inMode(log, 1).slice(1).map(() => expect.closeTo(4, 3)));
+    expect(await page.textContent('#phone-battery')).toBe('52 %');
+    // …and 53 % brings performance back.
+    await phone(0.53);
+    log = await waitRun(page, 'run.modes.length >= 3');
+    expect(log.modes[2]).toMatchObject({ from: 'balanced', to: 'performance', level: 53 });
+    expect(log.modes[2]!.reason).toMatch(/^phone battery 53 % is at least 50 % \+ 3 \(hysteresis\)$/);
+
+    // 20 %: saver — one window every 32 s.
+    await phone(0.2);
+    log = await waitRun(page, "run.modes.length >= 4 && run.predictions.filter((p) => p.mode === 'saver').length >= 3");
+    // The card smooths features along windows (LDS), so, as in `cmcrd run`, saver keeps the headband streaming and
+    // classifies every 8th window rather than halting it in between.
+    expect(log.modes[3]).toMatchObject({ from: 'performance', to: 'saver', reason: 'phone battery 20 % is below 25 %', strideSec: 32, dutyCycle: false, paused: false });
+    const saver = inMode(log, 3);
+    expect(saver.every((p) => p.mode === 'saver' && p.probabilities !== null)).toBe(true);
+    expect(spacing(saver)).toEqual(saver.slice(1).map(() => expect.closeTo(32, 0)));
+    expect(await page.textContent('#mode b')).toBe('saver');
+    expect(await page.textContent('#mode')).toContain('saver — classifies a 4-s window every 32 s · preset p21 · model fp32 (the only one the app ships)');
+    expect(await page.textContent('#mode small')).toMatch(/^phone battery 20 % is below 25 % — /);
+
+    // 5 %: critical — no classification, only a battery watch.
+    await phone(0.05);
+    log = await waitRun(page, 'run.modes.length >= 5');
+    expect(log.modes[4]).toMatchObject({ from: 'saver', to: 'critical', reason: 'phone battery 5 % is below 10 %', paused: true, strideSec: 60 });
+    await page.waitForFunction(() => /classification paused/.test(document.getElementById('status')!.textContent!));
+    const atCritical = log.predictions.length;
+    // Two battery-watch periods (120 s of virtual time, at least 6 s real): nothing classified.
+    await page.waitForTimeout(6_500);
+    log = await runLog(page);
+    expect(log.modes).toHaveLength(5);
+    expect(log.predictions.length - atCritical).toBeLessThanOrEqual(1); // a saver window already in flight
+    expect(log.predictions.filter((p) => p.mode === 'critical')).toEqual([]);
+
+    // Charging: the phone no longer constrains; the headband (80 %) allows performance, and windows come again.
+    await phone(0.06, true);
+    log = await waitRun(page, "run.modes.length >= 6 && run.predictions.filter((p) => p.after === 6 && p.mode === 'performance').length >= 2");
+    expect(log.modes[5]).toMatchObject({ from: 'critical', to: 'performance', reason: 'headband battery 80 % is at least 10 % + 3 (hysteresis)' });
+    expect(await page.textContent('#phone-battery')).toBe('6 % (charging)');
+    // The page lists the changes in order.
+    const shown = await page.$$eval('#mode-log li', (lis) => lis.map((li) => `${(li as HTMLElement).dataset.from}→${(li as HTMLElement).dataset.to}`));
+    expect(shown).toEqual(['→performance', 'performance→balanced', 'balanced→performance', 'performance→saver', 'saver→critical', 'critical→performance']);
+    await page.screenshot({ path: join(ARTIFACTS, 'battery-modes-phone.png'), fullPage: true });
+    await page.click('#stop');
+    await page.waitForFunction(() => document.getElementById('status')!.dataset.state === 'stopped');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('a headband battery falling through every threshold (demo sim battery/drain): each mode once, in order, saver halting the headband, drain estimates, a battery watch in critical', async () => {
+    const app = plain;
+    // The phone charges, so the headband alone decides. Drain 3600 %/h while streaming: 1 % per virtual second.
+    const { page, errors } = await newPage([RECORD_RUN, phoneBattery(1, true)]);
+    await page.goto(`${app.server.url}?demo=${encodeURIComponent('sim:muse?battery=56&drain=3600&speed=60')}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    await page.click('#demo');
+    // Critical, then a battery-watch reading: the headband, halted and unclassified, still reports its level.
+    let log = await waitRun(page, `run.modes.length >= 4 && run.batteries.some((b) => b.source === 'headband' && b.after === 4)`, 120_000);
+    expect(log.modes.map((m) => m.to)).toEqual(['performance', 'balanced', 'saver', 'critical']);
+    expect(log.modes[2]).toMatchObject({ strideSec: 32, dutyCycle: true, paused: false });
+    expect(log.modes[3]).toMatchObject({ strideSec: 60, dutyCycle: true, paused: true });
+    log.modes.slice(1).forEach((m, i) => {
+      const threshold = [50, 25, 10][i]!;
+      expect(m.reason).toBe(`headband battery ${Number(m.level!.toPrecision(3))} % is below ${threshold} %`);
+      expect(m.level!).toBeLessThan(threshold);
+      expect(m.level!).toBeGreaterThan(threshold - 3);
+    });
+    // Drain measured in saver (readings spanning more than a minute) and reported with the change to critical.
+    const est = log.modes[3]!.estimate.find((b) => b.source === 'headband')!;
+    expect(est.drainPerHour!).toBeGreaterThan(100);
+    expect(est.drainPerHour!).toBeLessThan(3600); // saver streams a fraction of the time
+    expect(est.hoursToEmpty!).toBeCloseTo(est.percent! / est.drainPerHour!, 6);
+    // How often windows come: every 4 s in balanced, one per 32 s in saver, none in critical.
+    const by = (k: number) => log.predictions.filter((p) => p.after === k + 1 && p.mode === log.modes[k]!.to);
+    expect(by(1).length).toBeGreaterThanOrEqual(3);
+    expect(spacing(by(1))).toEqual(by(1).slice(1).map(() => expect.closeTo(4, 3)));
+    expect(by(2).length).toBeGreaterThanOrEqual(2);
+    expect(spacing(by(2))).toEqual(by(2).slice(1).map(() => expect.closeTo(32, 0)));
+    expect(log.predictions.filter((p) => p.mode === 'critical')).toEqual([]);
+    expect(log.predictions.filter((p) => p.after === 4).length).toBeLessThanOrEqual(1); // a saver window in flight
+    // The battery watch: the headband still reports, and its level still falls (short bursts: slowly).
+    const watch = log.batteries.find((b) => b.source === 'headband' && b.after === 4)!;
+    expect(watch.percent!).toBeLessThan(log.modes[3]!.level!);
+    expect(await page.getAttribute('#mode', 'data-mode')).toBe('critical');
+    expect(await page.textContent('#mode')).toMatch(/^critical — classification paused; battery watch only/);
+    // The estimate that decided (measured in saver), then the one measured in critical (the headband barely streams).
+    expect(await page.textContent('#mode small')).toMatch(/^headband battery [\d.]+ % is below 10 % — .*headband [\d.]+ %, draining \d+ %\/h, about \d+ min left/);
+    expect(await page.textContent('#headband-drain')).toMatch(/^(draining [\d.]+ %\/h, about [\d.]+ (min|h) left|drain not measured yet)$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'battery-modes-headband.png'), fullPage: true });
+    await page.click('#stop');
+    await page.waitForFunction(() => document.getElementById('status')!.dataset.state === 'stopped');
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -1,26 +1,49 @@
 /**
- * The page (main thread): buttons, the Web Bluetooth connection (GATT objects can only live here), batteries and
- * the battery-aware mode, the service worker, and the rendering of what the worker posts. Decoding, features and
- * inference run in the worker (worker.js).
+ * The page (main thread): buttons, the Web Bluetooth connection (GATT objects can only live here), the phone's
+ * battery (navigator.getBattery exists on the main thread only), the service worker, and the rendering of what the
+ * worker posts. Decoding, features, inference and the battery-aware mode policy run in the worker (worker.js).
  */
-import type { AppConfig, FromWorker, ToWorker } from '../protocol.js';
-import { decideMode, watchPhoneBattery, type BatteryReading } from './battery-mode.js';
+import type { AppConfig, FromWorker, ModeView, ToWorker } from '../protocol.js';
 import { requestHeadband, type BluetoothLike } from '../../firmware-bridge/transports/web-bluetooth.js';
+import { browserBattery, type NavigatorWithBattery } from '../../runtime/battery/browser.js';
+import type { BatteryReading } from '../../runtime/battery/monitor.js';
 import { PeripheralHost } from './peripheral-host.js';
 import { View } from './view.js';
 
 const view = new View();
 const button = (id: string) => document.getElementById(id) as HTMLButtonElement;
-const batteries: Record<'headband' | 'phone', BatteryReading> = {
-  headband: { percent: null, charging: null },
-  phone: { percent: null, charging: null },
-};
 let host: PeripheralHost | null = null;
 let running = false;
 let source = '';
 let windows = 0;
+let mode: ModeView | null = null;
 
-const updateMode = () => view.mode(decideMode(batteries));
+/**
+ * Reads the phone's battery through the runtime's Battery API source now and on every change; false when the
+ * browser has none (Battery Status API: Chromium, secure contexts).
+ */
+async function watchPhoneBattery(onReading: (r: BatteryReading) => void): Promise<boolean> {
+  const nav = navigator as Navigator & NavigatorWithBattery;
+  const battery = browserBattery(nav);
+  if (!battery) return false;
+  try {
+    // The same BatteryManager the reader holds (getBattery returns one promise): only its events are used here.
+    const manager = (await nav.getBattery!()) as Partial<EventTarget>;
+    const read = () => void battery.read().then(([r]) => r && onReading(r), () => undefined);
+    manager.addEventListener?.('levelchange', read);
+    manager.addEventListener?.('chargingchange', read);
+    const [r] = await battery.read();
+    if (r) onReading(r);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runningStatus(): string {
+  const paused = mode?.paused ? ` — classification paused (${mode.to}): battery watch only` : '';
+  return `${source}: ${windows} window${windows === 1 ? '' : 's'}${paused}`;
+}
 
 function setRunning(on: boolean): void {
   running = on;
@@ -52,11 +75,12 @@ function install(): void {
 async function main(): Promise<void> {
   install();
   void registerServiceWorker();
-  updateMode();
-  void watchPhoneBattery(navigator, (r) => {
-    batteries.phone = r;
+  let phone: BatteryReading | null = null;
+  let toWorker: ((m: ToWorker) => void) | null = null;
+  void watchPhoneBattery((r) => {
+    phone = r;
     view.battery('phone', r.percent, r.charging);
-    updateMode();
+    toWorker?.({ type: 'phone-battery', reading: r });
   }).then((ok) => {
     if (!ok) view.battery('phone', null);
   });
@@ -64,6 +88,8 @@ async function main(): Promise<void> {
   document.title = config.title;
   const worker = new Worker(new URL('worker.js', location.href), { type: 'module', name: 'cmcrd-worker' });
   const send = (m: ToWorker) => worker.postMessage(m);
+  toWorker = send;
+  if (phone) send({ type: 'phone-battery', reading: phone });
 
   worker.addEventListener('message', (ev: MessageEvent<FromWorker>) => {
     const m = ev.data;
@@ -78,6 +104,7 @@ async function main(): Promise<void> {
         break;
       case 'started':
         setRunning(true);
+        mode = null;
         source = m.mode === 'demo' ? `Demo (virtual ${m.kind})` : `${m.device} (${m.kind})`;
         windows = 0;
         view.status(
@@ -88,17 +115,25 @@ async function main(): Promise<void> {
         );
         break;
       case 'prediction':
-        if (m.p.headbandBattery !== null) {
-          batteries.headband = { percent: m.p.headbandBattery, charging: null };
-          view.battery('headband', m.p.headbandBattery);
-          updateMode();
-        }
+        if (m.p.headbandBattery !== null) view.battery('headband', m.p.headbandBattery);
         view.prediction(m.p);
         windows++;
         view.status(
-          `${source}: ${windows} window${windows === 1 ? '' : 's'}, ${Math.round(m.p.t)} s${m.p.skipped ? ` — last window skipped (${m.p.skipped === 'gap' ? 'lost samples' : 'poor signal'})` : ''}`,
+          `${runningStatus()}, ${Math.round(m.p.t)} s${m.p.skipped ? ` — last window skipped (${m.p.skipped === 'gap' ? 'lost samples' : m.p.skipped === 'quality' ? 'poor signal' : 'the model failed'})` : ''}`,
           'running',
         );
+        break;
+      case 'mode':
+        mode = m.m;
+        view.mode(m.m);
+        if (running) view.status(runningStatus(), 'running');
+        break;
+      case 'battery':
+        if (m.b.source === 'headband') view.battery('headband', m.b.percent, m.b.charging);
+        if (m.b.source === 'headband' || m.b.source === 'phone') view.drain(m.b.source, m.b);
+        break;
+      case 'link':
+        view.status(`${source}: ${m.text}`, 'running');
         break;
       case 'warning':
         console.warn(m.message);
@@ -121,8 +156,15 @@ async function main(): Promise<void> {
 
   button('demo').onclick = () => {
     view.reset();
-    // ?demo=<sim URI> overrides the built-in virtual headband (e.g. sim:muse?drop=0.05&battery=20).
-    const uri = new URLSearchParams(location.search).get('demo') ?? undefined;
+    // ?demo=<sim URI>, last in the query, overrides the built-in virtual headband, encoded or not (e.g.
+    // ?demo=sim:muse?battery=30&drain=600&speed=10: everything after "demo=" belongs to the URI).
+    const raw = /[?&]demo=(.*)$/.exec(location.search)?.[1];
+    let uri = raw;
+    try {
+      uri = raw ? decodeURIComponent(raw) : undefined;
+    } catch {
+      // not percent-encoded after all: the worker names what is wrong with the URI itself
+    }
     send({ type: 'start-demo', ...(uri ? { uri } : {}) });
     view.status('Starting the demo…', 'running');
   };

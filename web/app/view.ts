@@ -1,16 +1,43 @@
-/** Rendering of the page: current emotion, probability bars, the chart over time, signal quality, batteries. */
-import type { ModelSummary, PredictionView } from '../protocol.js';
-import { MODE_TEXT, type Mode } from './battery-mode.js';
+/** Rendering of the page: current emotion, probability bars, the chart over time, signal quality, batteries, mode. */
+import type { BatteryView, ModelSummary, ModeView, PredictionView } from '../protocol.js';
 
 const COLOURS = ['#457b9d', '#e76f51', '#8d5fd3', '#2a9d8f', '#e9c46a', '#f4a261', '#264653', '#d62828'];
 const HISTORY = 90;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
+const num = (x: number) => String(Number(x.toPrecision(3)));
+const seconds = (s: number) => (s >= 120 && s % 60 === 0 ? `${s / 60} min` : `${num(s)} s`);
+const hours = (h: number) => (h >= 1 ? `${num(h)} h` : `${Math.max(1, Math.round(h * 60))} min`);
+
+/** "30 %/h, about 2.5 h left" (or why it is not known yet). */
+function drainText(b: BatteryView): string {
+  if (b.charging === true) return 'charging';
+  if (b.drainPerHour === null) return 'drain not measured yet';
+  if (b.drainPerHour <= 0) return 'not draining';
+  return `draining ${num(b.drainPerHour)} %/h${b.hoursToEmpty !== null ? `, about ${hours(b.hoursToEmpty)} left` : ''}`;
+}
+
+/** What a mode does in the app, in words. */
+function modeDoes(m: ModeView): string {
+  if (m.paused)
+    return m.headbandBattery
+      ? `classification paused; battery watch only (the headband streams a short burst every ${seconds(m.strideSec)} to report its battery)`
+      : 'classification paused; the headband, which reports no battery, stays halted (only the phone battery is watched)';
+  const parts = [`classifies a ${num(m.windowSec)}-s window every ${seconds(m.strideSec)}`];
+  if (m.dutyCycle) parts.push('headband halted in between');
+  if (m.preset) parts.push(`preset ${m.preset}`);
+  parts.push(`model ${m.variant}${m.variantNote ? ' (the only one the app ships)' : ''}`);
+  return parts.join(' · ');
+}
+
+const LOG_LENGTH = 20;
+
 export class View {
   private classes: string[] = [];
   private history: PredictionView[] = [];
   private count = 0;
+  private modeT0: number | null = null;
 
   setModel(m: ModelSummary, engine: string): void {
     this.classes = m.classes;
@@ -47,6 +74,8 @@ export class View {
     $('current').textContent = '—';
     $('current').dataset.count = '0';
     $('truth').textContent = '';
+    $('mode-log').innerHTML = '';
+    this.modeT0 = null;
     this.drawChart();
   }
 
@@ -90,13 +119,30 @@ export class View {
     $(`${which}-battery`).textContent = percent === null ? 'unknown' : `${Math.round(percent)} %${charging ? ' (charging)' : ''}`;
   }
 
-  mode(m: { mode: Mode; reason: string }): void {
+  /** The run's estimate for a battery source: drain rate and time to empty. */
+  drain(which: 'headband' | 'phone', b: BatteryView): void {
+    $(`${which}-drain`).textContent = b.charging === true ? '' : drainText(b);
+  }
+
+  /** A mode change (the first of a run has from = null): the mode, what it does, why, and the estimate that decided. */
+  mode(m: ModeView): void {
     const el = $('mode');
-    el.dataset.mode = m.mode;
+    el.dataset.mode = m.to;
     el.innerHTML = '';
     const b = document.createElement('b');
-    b.textContent = m.mode;
-    el.append(b, ` — ${MODE_TEXT[m.mode]} (${m.reason})`);
+    b.textContent = m.to;
+    const why = document.createElement('small');
+    const est = m.estimate.filter((e) => e.percent !== null).map((e) => `${e.source} ${num(e.percent!)} %, ${drainText(e)}`);
+    why.textContent = `${m.reason}${est.length ? ` — ${est.join('; ')}` : ''}`;
+    el.append(b, ` — ${modeDoes(m)}`, why);
+    this.modeT0 ??= m.t;
+    const li = document.createElement('li');
+    li.dataset.from = m.from ?? '';
+    li.dataset.to = m.to;
+    li.textContent = `${Math.round((m.t - this.modeT0) / 1000)} s: ${m.from ?? 'start'} → ${m.to} (${m.reason})`;
+    const log = $('mode-log');
+    log.append(li);
+    while (log.children.length > LOG_LENGTH) log.firstElementChild!.remove();
   }
 
   offline(text: string): void {
