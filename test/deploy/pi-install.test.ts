@@ -23,7 +23,11 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function sh(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number; out: string; err: string }> {
+function sh(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((res) => {
     const c = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -50,11 +54,35 @@ beforeAll(async () => {
   const work = mkdtempSync(join(tmpdir(), 'cmcrd-pi-install-'));
   model = await modelDir({ int8: true, card: { faster: { 'onnxruntime-node': 'int8' } } });
   calib = join(work, 'calib.json');
-  const c = await runCli('calibrate', '--model', model, '--device', 'sim:muse?seed=5&subject=2', '--seconds', '20', '--out', calib, '--user', 'ann');
+  const c = await runCli(
+    'calibrate',
+    '--model',
+    model,
+    '--device',
+    'sim:muse?seed=5&subject=2',
+    '--seconds',
+    '20',
+    '--out',
+    calib,
+    '--user',
+    'ann',
+  );
   expect(c.code, c.err).toBe(0);
   const out = join(work, 'bundle');
   bundle = out;
-  const d = await runCli('deploy', 'pi', '--model', model, '--out', out, '--device', 'sim:muse?seed=5&subject=2', '--calibration', calib, '--json');
+  const d = await runCli(
+    'deploy',
+    'pi',
+    '--model',
+    model,
+    '--out',
+    out,
+    '--device',
+    'sim:muse?seed=5&subject=2',
+    '--calibration',
+    calib,
+    '--json',
+  );
   expect(d.code, d.err).toBe(0);
   build = (JSON.parse(d.out) as { build: typeof build }).build;
   // "A clean temporary directory": a fresh folder elsewhere, holding only what the bundle holds.
@@ -64,20 +92,24 @@ beforeAll(async () => {
   install = await sh('sh', [join(installed, 'install.sh')], { cwd: runDir, timeoutMs: 170_000 });
 }, 200_000);
 
-const run = (args: string[], env: Record<string, string> = {}) => sh(process.execPath, [join(installed, 'main.js'), ...args], { cwd: runDir, env: cleanEnv(env) });
+const run = (args: string[], env: Record<string, string> = {}) =>
+  sh(process.execPath, [join(installed, 'main.js'), ...args], { cwd: runDir, env: cleanEnv(env) });
 
 describe('the Pi bundle from the registry, in a clean directory', () => {
   it('is locked against the registry with only the native packages, onnxruntime-node ≥ 1.22', () => {
     expect(build.lock.ok).toBe(true);
     const [maj, min] = build.lock.resolved!['onnxruntime-node']!.split('.').map(Number) as [number, number];
     expect(maj > 1 || min >= 22).toBe(true);
-    const lock = JSON.parse(readFileSync(join(installed, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dependencies?: Record<string, string> }> };
+    const lock = JSON.parse(readFileSync(join(installed, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version?: string; dependencies?: Record<string, string> }>;
+    };
     expect(Object.keys(lock.packages['']!.dependencies!).sort()).toEqual(['@stoprocent/noble', 'onnxruntime-node']);
     const names = Object.keys(lock.packages).filter((k) => k.startsWith('node_modules/'));
     expect(names).toContain('node_modules/onnxruntime-node');
     expect(names).toContain('node_modules/@stoprocent/noble');
     // Nothing the toolkit itself bundles or trains with.
-    for (const p of ['commander', '@tensorflow/tfjs-core', 'valibot', 'fft.js', 'esbuild', 'onnxruntime-web', 'cmcrd-edge']) expect(names, p).not.toContain(`node_modules/${p}`);
+    for (const p of ['commander', '@tensorflow/tfjs-core', 'valibot', 'fft.js', 'esbuild', 'onnxruntime-web', 'cmcrd-edge'])
+      expect(names, p).not.toContain(`node_modules/${p}`);
   });
 
   it('install.sh: npm ci from the lock, only this platform/architecture kept, main.js starts, the service step skipped and said so', () => {
@@ -136,7 +168,7 @@ describe('the Pi bundle from the registry, in a clean directory', () => {
     expect(bad.err).not.toMatch(/\n\s+at /);
   });
 
-  it("the 32-bit path: CMCRD_ORT=web installs onnxruntime-web (pruned) and main.js runs its wasm in Node, predicting what onnxruntime-node predicts", async () => {
+  it('the 32-bit path: CMCRD_ORT=web installs onnxruntime-web (pruned) and main.js runs its wasm in Node, predicting what onnxruntime-node predicts', async () => {
     const missing = await run(['--duration', '6'], { CMCRD_ORT: 'web' });
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/main\.js: cannot load onnxruntime-web .*install it next to main\.js/);
@@ -149,9 +181,15 @@ describe('the Pi bundle from the registry, in a clean directory', () => {
     expect(inst.out).toMatch(/CMCRD_ORT=web: installing onnxruntime-web@1\.\d+\.\d+/);
     expect(inst.out).toMatch(/main\.js starts \(engine: onnxruntime-web\)/);
     expect(readFileSync(join(web, 'package-lock.json'))).toEqual(lockBefore);
-    expect(readdirSync(join(web, 'node_modules/onnxruntime-web/dist')).sort()).toEqual(['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'ort.node.min.js', 'ort.node.min.mjs']);
+    expect(readdirSync(join(web, 'node_modules/onnxruntime-web/dist')).sort()).toEqual([
+      'ort-wasm-simd-threaded.mjs',
+      'ort-wasm-simd-threaded.wasm',
+      'ort.node.min.js',
+      'ort.node.min.mjs',
+    ]);
     const args = ['--duration', '12', '--speed', '2000', '--policy', 'fixed:performance'];
-    const node = (env: Record<string, string>) => sh(process.execPath, [join(web, 'main.js'), ...args], { cwd: runDir, env: cleanEnv(env) });
+    const node = (env: Record<string, string>) =>
+      sh(process.execPath, [join(web, 'main.js'), ...args], { cwd: runDir, env: cleanEnv(env) });
     const [w, n] = await Promise.all([node({ CMCRD_ORT: 'web' }), node({})]);
     expect(w.code, w.err).toBe(0);
     expect(n.code, n.err).toBe(0);
@@ -167,37 +205,48 @@ describe('the Pi bundle from the registry, in a clean directory', () => {
 
   // The service branch of install.sh, with systemd's tools replaced by stubs that log their calls (no systemd here)
   // and its paths moved into a temporary folder: user, copy to the prefix, unit with the paths filled, defaults.
-  it.skipIf(process.getuid?.() !== 0)('with systemd: creates the user, installs a copy in the prefix, writes the unit and the defaults, restarts the service', async () => {
-    const t = mkdtempSync(join(tmpdir(), 'cmcrd-pi-systemd-'));
-    const stubs = join(t, 'bin');
-    mkdirSync(stubs);
-    const log = join(t, 'calls.log');
-    for (const tool of ['systemctl', 'useradd', 'usermod', 'getent']) {
-      writeFileSync(join(stubs, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\n`);
-      chmodSync(join(stubs, tool), 0o755);
-    }
-    for (const d of ['run-systemd', 'units', 'default']) mkdirSync(join(t, d));
-    const prefix = join(t, 'opt', 'cmcrd-run');
-    const env = cleanEnv({ PATH: `${stubs}:${process.env.PATH}`, CMCRD_SYSTEMD_RUN: join(t, 'run-systemd'), CMCRD_UNIT_DIR: join(t, 'units'), CMCRD_DEFAULTS_DIR: join(t, 'default'), CMCRD_PREFIX: prefix });
-    const r = await sh('sh', [join(installed, 'install.sh')], { cwd: runDir, env, timeoutMs: 170_000 });
-    expect(r.code, r.err + r.out).toBe(0);
-    expect(r.out.trim().split('\n').at(-1)).toBe('install.sh: done (service: started)');
-    const calls = readFileSync(log, 'utf8').trim().split('\n');
-    expect(calls).toContain('useradd --system --user-group --home-dir /var/lib/cmcrd-run --no-create-home --shell /usr/sbin/nologin cmcrd-run');
-    expect(calls).toContain('usermod -a -G bluetooth cmcrd-run');
-    const sc = calls.filter((c) => c.startsWith('systemctl'));
-    expect(sc.indexOf('systemctl daemon-reload')).toBeLessThan(sc.indexOf('systemctl enable cmcrd-run'));
-    expect(sc.indexOf('systemctl enable cmcrd-run')).toBeLessThan(sc.indexOf('systemctl restart cmcrd-run'));
-    const unit = readFileSync(join(t, 'units', 'cmcrd-run.service'), 'utf8');
-    expect(unit).not.toMatch(/@(PREFIX|NODE)@/);
-    expect(unit).toContain(`WorkingDirectory=${prefix}\n`);
-    expect(unit).toMatch(new RegExp(`ExecStart=/\\S*node ${prefix}/main\\.js \\$CMCRD_ARGS`));
-    expect(readFileSync(join(t, 'default', 'cmcrd-run'), 'utf8')).toMatch(/^#CMCRD_DEVICE=/m);
-    expect(statSync(join(prefix, 'main.js')).mode & 0o044).toBe(0o044); // readable by the service user
-    expect(readFileSync(join(prefix, 'main.js'))).toEqual(readFileSync(join(installed, 'main.js')));
-    // What the unit would start, from the prefix.
-    const s = await sh(process.execPath, [join(prefix, 'main.js'), '--duration', '6', '--speed', '2000'], { cwd: prefix });
-    expect(s.code, s.err).toBe(0);
-    expect(ofType(parseLines(s.out), 'prediction').length).toBe(2);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    'with systemd: creates the user, installs a copy in the prefix, writes the unit and the defaults, restarts the service',
+    async () => {
+      const t = mkdtempSync(join(tmpdir(), 'cmcrd-pi-systemd-'));
+      const stubs = join(t, 'bin');
+      mkdirSync(stubs);
+      const log = join(t, 'calls.log');
+      for (const tool of ['systemctl', 'useradd', 'usermod', 'getent']) {
+        writeFileSync(join(stubs, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\n`);
+        chmodSync(join(stubs, tool), 0o755);
+      }
+      for (const d of ['run-systemd', 'units', 'default']) mkdirSync(join(t, d));
+      const prefix = join(t, 'opt', 'cmcrd-run');
+      const env = cleanEnv({
+        PATH: `${stubs}:${process.env.PATH}`,
+        CMCRD_SYSTEMD_RUN: join(t, 'run-systemd'),
+        CMCRD_UNIT_DIR: join(t, 'units'),
+        CMCRD_DEFAULTS_DIR: join(t, 'default'),
+        CMCRD_PREFIX: prefix,
+      });
+      const r = await sh('sh', [join(installed, 'install.sh')], { cwd: runDir, env, timeoutMs: 170_000 });
+      expect(r.code, r.err + r.out).toBe(0);
+      expect(r.out.trim().split('\n').at(-1)).toBe('install.sh: done (service: started)');
+      const calls = readFileSync(log, 'utf8').trim().split('\n');
+      expect(calls).toContain(
+        'useradd --system --user-group --home-dir /var/lib/cmcrd-run --no-create-home --shell /usr/sbin/nologin cmcrd-run',
+      );
+      expect(calls).toContain('usermod -a -G bluetooth cmcrd-run');
+      const sc = calls.filter((c) => c.startsWith('systemctl'));
+      expect(sc.indexOf('systemctl daemon-reload')).toBeLessThan(sc.indexOf('systemctl enable cmcrd-run'));
+      expect(sc.indexOf('systemctl enable cmcrd-run')).toBeLessThan(sc.indexOf('systemctl restart cmcrd-run'));
+      const unit = readFileSync(join(t, 'units', 'cmcrd-run.service'), 'utf8');
+      expect(unit).not.toMatch(/@(PREFIX|NODE)@/);
+      expect(unit).toContain(`WorkingDirectory=${prefix}\n`);
+      expect(unit).toMatch(new RegExp(`ExecStart=/\\S*node ${prefix}/main\\.js \\$CMCRD_ARGS`));
+      expect(readFileSync(join(t, 'default', 'cmcrd-run'), 'utf8')).toMatch(/^#CMCRD_DEVICE=/m);
+      expect(statSync(join(prefix, 'main.js')).mode & 0o044).toBe(0o044); // readable by the service user
+      expect(readFileSync(join(prefix, 'main.js'))).toEqual(readFileSync(join(installed, 'main.js')));
+      // What the unit would start, from the prefix.
+      const s = await sh(process.execPath, [join(prefix, 'main.js'), '--duration', '6', '--speed', '2000'], { cwd: prefix });
+      expect(s.code, s.err).toBe(0);
+      expect(ofType(parseLines(s.out), 'prediction').length).toBe(2);
+    },
+  );
 });

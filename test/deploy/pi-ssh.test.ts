@@ -20,8 +20,9 @@ const haveRsync = spawnSync('rsync', ['--version'], { stdio: 'ignore' }).status 
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const prev = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) if (x === undefined) delete process.env[k];
-    else process.env[k] = x;
+    for (const [k, x] of Object.entries(v))
+      if (x === undefined) delete process.env[k];
+      else process.env[k] = x;
   };
   set(vars);
   try {
@@ -52,7 +53,22 @@ const known = () => ['--ssh-option', `UserKnownHostsFile=${sshd.knownHosts}`];
 
 function ssh(command: string): Promise<{ code: number; out: string; err: string }> {
   return new Promise((res) => {
-    const c = spawn('ssh', ['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-i', sshd.key, '-p', String(sshd.port), `${sshd.user}@127.0.0.1`, command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(
+      'ssh',
+      [
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        `UserKnownHostsFile=${sshd.knownHosts}`,
+        '-i',
+        sshd.key,
+        '-p',
+        String(sshd.port),
+        `${sshd.user}@127.0.0.1`,
+        command,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -70,7 +86,22 @@ describe.skipIf(!haveSsh)('cmcrd deploy pi --ssh (real sshd on 127.0.0.1)', () =
   it('copies, installs from the registry and reports the skipped service step; main.js then predicts there', async () => {
     // The identity from the environment (--identity is tested below); scp forced (rsync, when installed, below).
     const r = await withEnv({ CMCRD_SSH_IDENTITY: sshd.key, CMCRD_SSH_COPY: 'scp' }, () =>
-      runCli('deploy', 'pi', '--model', model, '--out', join(work, 'b1'), '--device', 'sim:muse?seed=3', '--ssh', target(), ...known(), '--remote-dir', remote, '--json'),
+      runCli(
+        'deploy',
+        'pi',
+        '--model',
+        model,
+        '--out',
+        join(work, 'b1'),
+        '--device',
+        'sim:muse?seed=3',
+        '--ssh',
+        target(),
+        ...known(),
+        '--remote-dir',
+        remote,
+        '--json',
+      ),
     );
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as DeployJson;
@@ -82,7 +113,17 @@ describe.skipIf(!haveSsh)('cmcrd deploy pi --ssh (real sshd on 127.0.0.1)', () =
     expect(r.err).toContain(`service cmcrd-run skipped`);
     expect(sshd.log()).toMatch(/Accepted publickey for \S+ from 127\.0\.0\.1/);
     // The remote folder: the bundle plus what install.sh installed; no copy left half-way.
-    expect(readdirSync(remote).sort()).toEqual(['.npmrc', 'README.md', 'cmcrd-run.service', 'install.sh', 'main.js', 'model', 'node_modules', 'package-lock.json', 'package.json']);
+    expect(readdirSync(remote).sort()).toEqual([
+      '.npmrc',
+      'README.md',
+      'cmcrd-run.service',
+      'install.sh',
+      'main.js',
+      'model',
+      'node_modules',
+      'package-lock.json',
+      'package.json',
+    ]);
     expect(readdirSync(join(remote, '..'))).toEqual(['cmcrd-run']);
     expect(readFileSync(join(remote, 'main.js'))).toEqual(readFileSync(join(work, 'b1', 'main.js')));
 
@@ -96,7 +137,26 @@ describe.skipIf(!haveSsh)('cmcrd deploy pi --ssh (real sshd on 127.0.0.1)', () =
   });
 
   it('a second deploy replaces the first bundle there (rsync when both ends have it); a folder that is not a bundle is kept without --force', async () => {
-    const r = await withEnv({ CMCRD_SSH_COPY: undefined }, () => runCli('deploy', 'pi', '--model', model, '--out', join(work, 'b2'), '--device', 'sim:muse?seed=4', '--ssh', target(), '--identity', sshd.key, ...known(), '--remote-dir', remote, '--json'));
+    const r = await withEnv({ CMCRD_SSH_COPY: undefined }, () =>
+      runCli(
+        'deploy',
+        'pi',
+        '--model',
+        model,
+        '--out',
+        join(work, 'b2'),
+        '--device',
+        'sim:muse?seed=4',
+        '--ssh',
+        target(),
+        '--identity',
+        sshd.key,
+        ...known(),
+        '--remote-dir',
+        remote,
+        '--json',
+      ),
+    );
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as DeployJson;
     expect(j.ssh.service).toBe('skipped');
@@ -109,7 +169,24 @@ describe.skipIf(!haveSsh)('cmcrd deploy pi --ssh (real sshd on 127.0.0.1)', () =
     const foreign = join(remote, '..', 'mine');
     mkdirSync(foreign);
     writeFileSync(join(foreign, 'notes.txt'), 'keep me');
-    const refused = await runCli('deploy', 'pi', '--model', model, '--out', join(work, 'b3'), '--device', 'sim:muse', '--no-lock', '--ssh', target(), '--identity', sshd.key, ...known(), '--remote-dir', foreign);
+    const refused = await runCli(
+      'deploy',
+      'pi',
+      '--model',
+      model,
+      '--out',
+      join(work, 'b3'),
+      '--device',
+      'sim:muse',
+      '--no-lock',
+      '--ssh',
+      target(),
+      '--identity',
+      sshd.key,
+      ...known(),
+      '--remote-dir',
+      foreign,
+    );
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/mine exists there and is not a cmcrd Pi bundle; pass --force/);
     expect(readdirSync(foreign)).toEqual(['notes.txt']);
@@ -121,9 +198,18 @@ describe.skipIf(!haveSsh)('cmcrd deploy pi --ssh (real sshd on 127.0.0.1)', () =
     const closed = await freePort();
     const base = ['deploy', 'pi', '--model', model, '--device', 'sim:muse', '--no-lock', '--force', '--remote-dir', join(work, 'never')];
     const cases: [string[], RegExp][] = [
-      [['--ssh', `${sshd.user}@127.0.0.1:${closed}`, '--identity', sshd.key, ...known()], new RegExp(`--ssh \\S+:${closed}: ssh: connect to host 127\\.0\\.0\\.1 port ${closed}: Connection refused`)],
-      [['--ssh', target(), '--identity', other, ...known()], /: \S+@127\.0\.0\.1: Permission denied \(publickey\)\. \(no key of yours is accepted there: ssh-copy-id/],
-      [['--ssh', target(), '--identity', sshd.key, '--ssh-option', 'UserKnownHostsFile=/dev/null'], /: Host key verification failed\. \(its host key is not in known_hosts/],
+      [
+        ['--ssh', `${sshd.user}@127.0.0.1:${closed}`, '--identity', sshd.key, ...known()],
+        new RegExp(`--ssh \\S+:${closed}: ssh: connect to host 127\\.0\\.0\\.1 port ${closed}: Connection refused`),
+      ],
+      [
+        ['--ssh', target(), '--identity', other, ...known()],
+        /: \S+@127\.0\.0\.1: Permission denied \(publickey\)\. \(no key of yours is accepted there: ssh-copy-id/,
+      ],
+      [
+        ['--ssh', target(), '--identity', sshd.key, '--ssh-option', 'UserKnownHostsFile=/dev/null'],
+        /: Host key verification failed\. \(its host key is not in known_hosts/,
+      ],
       [['--ssh', target(), '--identity', join(work, 'no_such_key')], /--identity .*no_such_key: no such file/],
     ];
     for (const [args, msg] of cases) {

@@ -25,7 +25,15 @@ const B = '/opt/b';
 
 describe('main.js options: argv > environment > baked', () => {
   it('bakes model, device and calibration (paths in the bundle) when nothing else is given', () => {
-    expect(bundleArgs([], {}, baked, B)).toEqual(['run', '--model', '/opt/b/model', '--device', 'sim:muse?seed=1', '--calibration', '/opt/b/calibration.json']);
+    expect(bundleArgs([], {}, baked, B)).toEqual([
+      'run',
+      '--model',
+      '/opt/b/model',
+      '--device',
+      'sim:muse?seed=1',
+      '--calibration',
+      '/opt/b/calibration.json',
+    ]);
   });
   it('argv wins, in either flag form, and keeps its other options', () => {
     const a = bundleArgs(['--device=sim:ganglion', '--duration', '5', '--model', 'm2'], {}, baked, B);
@@ -37,7 +45,15 @@ describe('main.js options: argv > environment > baked', () => {
     expect(bundleArgs([], { CMCRD_CALIBRATION: 'c.json' }, baked, B)).toContain('c.json');
   });
   it('calibrate gets model and device but no calibration; help and version pass through', () => {
-    expect(bundleArgs(['calibrate', '--seconds', '30'], {}, baked, B)).toEqual(['calibrate', '--model', '/opt/b/model', '--device', 'sim:muse?seed=1', '--seconds', '30']);
+    expect(bundleArgs(['calibrate', '--seconds', '30'], {}, baked, B)).toEqual([
+      'calibrate',
+      '--model',
+      '/opt/b/model',
+      '--device',
+      'sim:muse?seed=1',
+      '--seconds',
+      '30',
+    ]);
     expect(bundleArgs(['--version'], {}, baked, B)).toEqual(['--version']);
     expect(bundleArgs(['--help'], {}, baked, B)).toEqual(['--help']);
     expect(bundleArgs(['run', '--help'], {}, baked, B)).toEqual(['run', '--help']);
@@ -71,11 +87,23 @@ describe('--ssh', () => {
     expect(parseSshTarget('pi@raspberrypi.local')).toEqual({ user: 'pi', host: 'raspberrypi.local', port: 22 });
     expect(parseSshTarget('root@127.0.0.1:2222')).toEqual({ user: 'root', host: '127.0.0.1', port: 2222 });
     expect(parseSshTarget('pi@[fe80::1]:22')).toEqual({ user: 'pi', host: 'fe80::1', port: 22 });
-    for (const bad of ['raspberrypi', 'pi@', '@host', 'pi@host:0', 'pi@host:70000', 'pi@-oProxyCommand=x', '-l@host', 'pi@host:22:1', 'pi@ho st'])
+    for (const bad of [
+      'raspberrypi',
+      'pi@',
+      '@host',
+      'pi@host:0',
+      'pi@host:70000',
+      'pi@-oProxyCommand=x',
+      '-l@host',
+      'pi@host:22:1',
+      'pi@ho st',
+    ])
       expect(() => parseSshTarget(bad), bad).toThrow(/--ssh/);
   });
   it("takes ssh's own error line and says what to do about keys", () => {
-    expect(sshErrorLine('Warning: Permanently added x\nroot@h: Permission denied (publickey).\n')).toBe('root@h: Permission denied (publickey).');
+    expect(sshErrorLine('Warning: Permanently added x\nroot@h: Permission denied (publickey).\n')).toBe(
+      'root@h: Permission denied (publickey).',
+    );
     const t = { user: 'pi', host: 'h', port: 2222 };
     expect(sshHint('Host key verification failed.', t)).toMatch(/ssh -p 2222 pi@h.*StrictHostKeyChecking=accept-new/);
     expect(sshHint('pi@h: Permission denied (publickey).', t)).toMatch(/ssh-copy-id -p 2222 pi@h/);
@@ -162,7 +190,9 @@ describe('the bundle', () => {
     const bad = join(resolve(__dirname, '../..'), 'deploy', 'pi', `.test-entry-${process.pid}.ts`);
     writeFileSync(bad, "import * as tf from '../../src/train/tf.js';\nconsole.log(tf);\n");
     try {
-      await expect(bundleRuntime(join(dir, 'y', 'main.js'), baked, bad)).rejects.toThrow(/@tensorflow\/tfjs-core imported by src\/train\/tf\.ts: tfjs must not reach the Pi runtime/);
+      await expect(bundleRuntime(join(dir, 'y', 'main.js'), baked, bad)).rejects.toThrow(
+        /@tensorflow\/tfjs-core imported by src\/train\/tf\.ts: tfjs must not reach the Pi runtime/,
+      );
     } finally {
       spawnSync('rm', ['-f', bad]);
     }
@@ -174,7 +204,12 @@ describe('the bundle', () => {
     const names = readdirSync(out).sort();
     expect(names).toEqual(['.npmrc', 'README.md', 'cmcrd-run.service', 'install.sh', 'main.js', 'model', 'package.json']);
     expect(readdirSync(join(out, 'model')).sort()).toEqual(readdirSync(model).sort());
-    const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; cmcrd: { bundle: string; baked: BakedRunOptions; wasmRuntime: string }; devDependencies?: unknown; type: string };
+    const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      cmcrd: { bundle: string; baked: BakedRunOptions; wasmRuntime: string };
+      devDependencies?: unknown;
+      type: string;
+    };
     expect(Object.keys(pkg.dependencies).sort()).toEqual(['@stoprocent/noble', 'onnxruntime-node']);
     expect(atLeast(pkg.dependencies['onnxruntime-node']!.replace(/^\^/, ''), [1, 22])).toBe(true);
     expect(pkg.devDependencies).toBeUndefined();
@@ -198,7 +233,12 @@ describe('the bundle', () => {
     expect(b.notes.join(' ')).toMatch(/no --device: set CMCRD_DEVICE in \/etc\/default\/cmcrd-run/);
     expect(readFileSync(join(out, 'install.sh'), 'utf8')).toContain('HAS_DEVICE=0');
     symlinkSync(resolve(__dirname, '../../node_modules'), join(out, 'node_modules'), 'dir');
-    const node = (...args: string[]) => spawnSync(process.execPath, [join(out, 'main.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CMCRD_DEVICE: '' } });
+    const node = (...args: string[]) =>
+      spawnSync(process.execPath, [join(out, 'main.js'), ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, CMCRD_DEVICE: '' },
+      });
     const none = node('--duration', '5');
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/^main\.js: no headband: pass --device .* set CMCRD_DEVICE/);
@@ -223,13 +263,22 @@ describe('the bundle', () => {
       [['--model', model, '--out', join(model, 'bundle')], /overlap/],
       [['--model', join(dir, 'nothing'), '--out', join(dir, 'o1')], /--model .*nothing: no such directory/],
       [['--model', nonModel, '--out', join(dir, 'o2')], /model\.onnx/],
-      [['--model', model, '--out', join(dir, 'o3'), '--calibration', join(dir, 'calib-broken.json')], /--calibration .*calib-broken\.json: not valid JSON/],
+      [
+        ['--model', model, '--out', join(dir, 'o3'), '--calibration', join(dir, 'calib-broken.json')],
+        /--calibration .*calib-broken\.json: not valid JSON/,
+      ],
       [['--model', model, '--out', join(dir, 'o4'), '--calibration', join(dir, 'calib-bad.json')], /calib-bad\.json/],
-      [['--model', model, '--out', join(dir, 'o5'), '--calibration', join(dir, 'missing.json')], /--calibration .*missing\.json: cannot read it \(ENOENT\)/],
+      [
+        ['--model', model, '--out', join(dir, 'o5'), '--calibration', join(dir, 'missing.json')],
+        /--calibration .*missing\.json: cannot read it \(ENOENT\)/,
+      ],
       [['--model', none, '--out', join(dir, 'o6'), '--calibration', join(dir, 'calib-bad.json')], /takes no per-user calibration/],
       [['--model', model, '--out', join(dir, 'o7'), '--name', 'Bad Name'], /--name must be a service name/],
       [['--model', model, '--out', join(dir, 'o8'), '--ssh', 'nohost'], /--ssh must be user@host/],
-      [['--model', model, '--out', join(dir, 'o9'), '--device', 'sim:muse?bogus=1'], /--device sim:muse\?bogus=1: unknown option "bogus" for sim:muse/],
+      [
+        ['--model', model, '--out', join(dir, 'o9'), '--device', 'sim:muse?bogus=1'],
+        /--device sim:muse\?bogus=1: unknown option "bogus" for sim:muse/,
+      ],
     ];
     for (const [args, msg] of cases) {
       const r = await runCli('deploy', 'pi', ...fast, ...args);

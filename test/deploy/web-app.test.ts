@@ -313,7 +313,10 @@ describe('cmcrd deploy web in Chromium', () => {
     expect(await page.textContent('#phone-battery')).toBe('70 %');
     await page.click('#demo');
     const phone = (level: number, charging = false) =>
-      page.evaluate(([l, c]) => (window as unknown as { __phone: { set(l: number, c: boolean): void } }).__phone.set(l, c), [level, charging] as const);
+      page.evaluate(([l, c]) => (window as unknown as { __phone: { set(l: number, c: boolean): void } }).__phone.set(l, c), [
+        level,
+        charging,
+      ] as const);
     // Windows classified in the k-th mode (one classified just before a change may arrive just after it).
     const inMode = (log: RunLog, k: number) => log.predictions.filter((p) => p.after === k + 1 && p.mode === log.modes[k]!.to);
 
@@ -321,7 +324,11 @@ describe('cmcrd deploy web in Chromium', () => {
     let log = await waitRun(page, 'run.predictions.length >= 3');
     expect(log.modes.map((m) => [m.from, m.to])).toEqual([[null, 'performance']]);
     expect(log.modes[0]).toMatchObject({ strideSec: 4, dutyCycle: false, paused: false, preset: 'p21', variant: 'fp32' });
-    expect(spacing(inMode(log, 0))).toEqual(inMode(log, 0).slice(1).map(() => expect.closeTo(4, 3)));
+    expect(spacing(inMode(log, 0))).toEqual(
+      inMode(log, 0)
+        .slice(1)
+        .map(() => expect.closeTo(4, 3)),
+    );
     expect(log.predictions.every((p) => p.mode === 'performance' && p.variant === 'fp32')).toBe(true);
 
     // 45 %: balanced, said with the phone's level.
@@ -332,9 +339,16 @@ describe('cmcrd deploy web in Chromium', () => {
     expect(await page.getAttribute('#mode', 'data-mode')).toBe('balanced');
     // Hysteresis: 52 % is above the threshold but not by 3 points, so balanced stays…
     await phone(0.52);
-    log = await waitRun(page, `run.batteries.some((b) => b.source === 'phone' && b.percent === 52) && run.predictions.filter((p) => p.after === 2 && p.mode === 'balanced').length >= 3`);
+    log = await waitRun(
+      page,
+      `run.batteries.some((b) => b.source === 'phone' && b.percent === 52) && run.predictions.filter((p) => p.after === 2 && p.mode === 'balanced').length >= 3`,
+    );
     expect(log.modes).toHaveLength(2);
-    expect(spacing(inMode(log, 1))).toEqual(inMode(log, 1).slice(1).map(() => expect.closeTo(4, 3)));
+    expect(spacing(inMode(log, 1))).toEqual(
+      inMode(log, 1)
+        .slice(1)
+        .map(() => expect.closeTo(4, 3)),
+    );
     expect(await page.textContent('#phone-battery')).toBe('52 %');
     // …and 53 % brings performance back.
     await phone(0.53);
@@ -347,18 +361,33 @@ describe('cmcrd deploy web in Chromium', () => {
     log = await waitRun(page, "run.modes.length >= 4 && run.predictions.filter((p) => p.mode === 'saver').length >= 3");
     // The card smooths features along windows (LDS), so, as in `cmcrd run`, saver keeps the headband streaming and
     // classifies every 8th window rather than halting it in between.
-    expect(log.modes[3]).toMatchObject({ from: 'performance', to: 'saver', reason: 'phone battery 20 % is below 25 %', strideSec: 32, dutyCycle: false, paused: false });
+    expect(log.modes[3]).toMatchObject({
+      from: 'performance',
+      to: 'saver',
+      reason: 'phone battery 20 % is below 25 %',
+      strideSec: 32,
+      dutyCycle: false,
+      paused: false,
+    });
     const saver = inMode(log, 3);
     expect(saver.every((p) => p.mode === 'saver' && p.probabilities !== null)).toBe(true);
     expect(spacing(saver)).toEqual(saver.slice(1).map(() => expect.closeTo(32, 0)));
     expect(await page.textContent('#mode b')).toBe('saver');
-    expect(await page.textContent('#mode')).toContain('saver — classifies a 4-s window every 32 s · preset p21 · model fp32 (the only one the app ships)');
+    expect(await page.textContent('#mode')).toContain(
+      'saver — classifies a 4-s window every 32 s · preset p21 · model fp32 (the only one the app ships)',
+    );
     expect(await page.textContent('#mode small')).toMatch(/^phone battery 20 % is below 25 % — /);
 
     // 5 %: critical — no classification, only a battery watch.
     await phone(0.05);
     log = await waitRun(page, 'run.modes.length >= 5');
-    expect(log.modes[4]).toMatchObject({ from: 'saver', to: 'critical', reason: 'phone battery 5 % is below 10 %', paused: true, strideSec: 60 });
+    expect(log.modes[4]).toMatchObject({
+      from: 'saver',
+      to: 'critical',
+      reason: 'phone battery 5 % is below 10 %',
+      paused: true,
+      strideSec: 60,
+    });
     await page.waitForFunction(() => /classification paused/.test(document.getElementById('status')!.textContent!));
     const atCritical = log.predictions.length;
     // Two battery-watch periods (120 s of virtual time, at least 6 s real): nothing classified.
@@ -370,12 +399,28 @@ describe('cmcrd deploy web in Chromium', () => {
 
     // Charging: the phone no longer constrains; the headband (80 %) allows performance, and windows come again.
     await phone(0.06, true);
-    log = await waitRun(page, "run.modes.length >= 6 && run.predictions.filter((p) => p.after === 6 && p.mode === 'performance').length >= 2");
-    expect(log.modes[5]).toMatchObject({ from: 'critical', to: 'performance', reason: 'headband battery 80 % is at least 10 % + 3 (hysteresis)' });
+    log = await waitRun(
+      page,
+      "run.modes.length >= 6 && run.predictions.filter((p) => p.after === 6 && p.mode === 'performance').length >= 2",
+    );
+    expect(log.modes[5]).toMatchObject({
+      from: 'critical',
+      to: 'performance',
+      reason: 'headband battery 80 % is at least 10 % + 3 (hysteresis)',
+    });
     expect(await page.textContent('#phone-battery')).toBe('6 % (charging)');
     // The page lists the changes in order.
-    const shown = await page.$$eval('#mode-log li', (lis) => lis.map((li) => `${(li as HTMLElement).dataset.from}→${(li as HTMLElement).dataset.to}`));
-    expect(shown).toEqual(['→performance', 'performance→balanced', 'balanced→performance', 'performance→saver', 'saver→critical', 'critical→performance']);
+    const shown = await page.$$eval('#mode-log li', (lis) =>
+      lis.map((li) => `${(li as HTMLElement).dataset.from}→${(li as HTMLElement).dataset.to}`),
+    );
+    expect(shown).toEqual([
+      '→performance',
+      'performance→balanced',
+      'balanced→performance',
+      'performance→saver',
+      'saver→critical',
+      'critical→performance',
+    ]);
     await page.screenshot({ path: join(ARTIFACTS, 'battery-modes-phone.png'), fullPage: true });
     await page.click('#stop');
     await page.waitForFunction(() => document.getElementById('status')!.dataset.state === 'stopped');
@@ -409,9 +454,17 @@ describe('cmcrd deploy web in Chromium', () => {
     // How often windows come: every 4 s in balanced, one per 32 s in saver, none in critical.
     const by = (k: number) => log.predictions.filter((p) => p.after === k + 1 && p.mode === log.modes[k]!.to);
     expect(by(1).length).toBeGreaterThanOrEqual(3);
-    expect(spacing(by(1))).toEqual(by(1).slice(1).map(() => expect.closeTo(4, 3)));
+    expect(spacing(by(1))).toEqual(
+      by(1)
+        .slice(1)
+        .map(() => expect.closeTo(4, 3)),
+    );
     expect(by(2).length).toBeGreaterThanOrEqual(2);
-    expect(spacing(by(2))).toEqual(by(2).slice(1).map(() => expect.closeTo(32, 0)));
+    expect(spacing(by(2))).toEqual(
+      by(2)
+        .slice(1)
+        .map(() => expect.closeTo(32, 0)),
+    );
     expect(log.predictions.filter((p) => p.mode === 'critical')).toEqual([]);
     expect(log.predictions.filter((p) => p.after === 4).length).toBeLessThanOrEqual(1); // a saver window in flight
     // The battery watch: the headband still reports, and its level still falls (short bursts: slowly).
@@ -420,7 +473,9 @@ describe('cmcrd deploy web in Chromium', () => {
     expect(await page.getAttribute('#mode', 'data-mode')).toBe('critical');
     expect(await page.textContent('#mode')).toMatch(/^critical — classification paused; battery watch only/);
     // The estimate that decided (measured in saver), then the one measured in critical (the headband barely streams).
-    expect(await page.textContent('#mode small')).toMatch(/^headband battery [\d.]+ % is below 10 % — .*headband [\d.]+ %, draining \d+ %\/h, about \d+ min left/);
+    expect(await page.textContent('#mode small')).toMatch(
+      /^headband battery [\d.]+ % is below 10 % — .*headband [\d.]+ %, draining \d+ %\/h, about \d+ min left/,
+    );
     expect(await page.textContent('#headband-drain')).toMatch(/^(draining [\d.]+ %\/h, about [\d.]+ (min|h) left|drain not measured yet)$/);
     await page.screenshot({ path: join(ARTIFACTS, 'battery-modes-headband.png'), fullPage: true });
     await page.click('#stop');

@@ -29,7 +29,11 @@ async function watchPhoneBattery(onReading: (r: BatteryReading) => void): Promis
   try {
     // The same BatteryManager the reader holds (getBattery returns one promise): only its events are used here.
     const manager = (await nav.getBattery!()) as Partial<EventTarget>;
-    const read = () => void battery.read().then(([r]) => r && onReading(r), () => undefined);
+    const read = () =>
+      void battery.read().then(
+        ([r]) => r && onReading(r),
+        () => undefined,
+      );
     manager.addEventListener?.('levelchange', read);
     manager.addEventListener?.('chargingchange', read);
     const [r] = await battery.read();

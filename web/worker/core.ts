@@ -129,7 +129,12 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
     await a.ended;
   };
 
-  const begin = async (what: 'demo' | 'headband', link: DeviceLink, clock: RunClock, o: { demo?: DemoDevice; watchdogMs?: number; onEnded?: () => void } = {}) => {
+  const begin = async (
+    what: 'demo' | 'headband',
+    link: DeviceLink,
+    clock: RunClock,
+    o: { demo?: DemoDevice; watchdogMs?: number; onEnded?: () => void } = {},
+  ) => {
     const m = await model;
     const cfg = config!;
     const card = m.card;
@@ -176,7 +181,8 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
       preset: presetOf(e.settings),
       variant: cfg.model.variant,
       // The run's faster variant would run here; the app ships one model file per engine.
-      variantNote: e.settings.variant === 'fast' ? `the app ships one model per engine (${cfg.model.variant}), so it runs in every mode` : null,
+      variantNote:
+        e.settings.variant === 'fast' ? `the app ships one model per engine (${cfg.model.variant}), so it runs in every mode` : null,
       estimate: e.estimate.map((b) => ({ ...b })),
       ...(e.predictedHours ? { predictedHours: e.predictedHours } : {}),
     });
@@ -190,9 +196,13 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
         probabilities: e.probabilities ? classes.map((c) => e.probabilities![c] ?? 0) : null,
         skipped: e.skipped ?? null,
         quality: q
-          ? q.map(
-              (x, i): ChannelQualityView => ({ site: sites[i] ?? `ch${i + 1}`, good: x.good, std: x.std, peakToPeak: x.peakToPeak, problem: problem(x) }),
-            )
+          ? q.map((x, i): ChannelQualityView => ({
+              site: sites[i] ?? `ch${i + 1}`,
+              good: x.good,
+              std: x.std,
+              peakToPeak: x.peakToPeak,
+              problem: problem(x),
+            }))
           : null,
         headbandBattery: run.status().battery.find((b) => b.source === 'headband')?.percent ?? null,
         truth: demo ? demo.truthAt((e.start + e.t) / 2) : null,
@@ -211,7 +221,10 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
           post({ type: 'mode', m: modeView(e) });
           break;
         case 'battery':
-          post({ type: 'battery', b: { source: e.source, percent: e.percent, charging: e.charging, drainPerHour: e.drainPerHour, hoursToEmpty: e.hoursToEmpty } });
+          post({
+            type: 'battery',
+            b: { source: e.source, percent: e.percent, charging: e.charging, drainPerHour: e.drainPerHour, hoursToEmpty: e.hoursToEmpty },
+          });
           break;
         case 'prediction':
           demo?.firstWindow();
@@ -219,10 +232,16 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
           break;
         case 'disconnect':
           lastLoss = e.reason;
-          post({ type: 'link', text: `${e.cause === 'watchdog' ? 'no signal' : 'link lost'}: ${e.reason}${link.isFinal?.(e.reason) ? '' : '; reconnecting…'}` });
+          post({
+            type: 'link',
+            text: `${e.cause === 'watchdog' ? 'no signal' : 'link lost'}: ${e.reason}${link.isFinal?.(e.reason) ? '' : '; reconnecting…'}`,
+          });
           break;
         case 'reconnect':
-          post({ type: 'link', text: e.ok ? `reconnected (attempt ${e.attempt})` : `reconnection attempt ${e.attempt} failed: ${e.error ?? 'unknown'}` });
+          post({
+            type: 'link',
+            text: e.ok ? `reconnected (attempt ${e.attempt})` : `reconnection attempt ${e.attempt} failed: ${e.error ?? 'unknown'}`,
+          });
           break;
         case 'error':
           if (!e.fatal) post({ type: 'warning', message: `${e.where}: ${e.message}` });
@@ -272,7 +291,10 @@ export function runWorker(scope: WorkerScope, load: ModelLoader): void {
             remote = r;
             const sites = modelSites((await model).card);
             // A Ganglion cannot tell where its electrodes sit: the model's montage says (the user placed them so).
-            const link: DeviceLink = { ...peripheralLink(r as GattPeripheral, r.name), ...(identifyPeripheral(r) === 'ganglion' ? { channelNames: sites } : {}) };
+            const link: DeviceLink = {
+              ...peripheralLink(r as GattPeripheral, r.name),
+              ...(identifyPeripheral(r) === 'ganglion' ? { channelNames: sites } : {}),
+            };
             await begin('headband', link, new RealClock(), {
               watchdogMs: REMOTE_WATCHDOG_MS,
               // The proxy keeps answering RPC results until the stop sequence is written and the link closed.

@@ -40,7 +40,10 @@ for (const which of ['virtual', 'real'] as const) {
       });
     });
     const readsAtStop = await before;
-    const outcome = await Promise.race([r.done.then((s) => s.stoppedBy), new Promise<string>((ok) => setTimeout(() => ok('hung'), 10_000))]);
+    const outcome = await Promise.race([
+      r.done.then((s) => s.stoppedBy),
+      new Promise<string>((ok) => setTimeout(() => ok('hung'), 10_000)),
+    ]);
     expect(outcome).toBe('stop');
     // After stop() the poller is not read again and again.
     expect(reads - readsAtStop).toBeLessThanOrEqual(1);
