@@ -1,3 +1,4 @@
+// size: the generative wearer model in one file (parameters, per-trial state, band powers, eye features) so its equations read together
 /**
  * The synthetic wearer: a seeded generative model of paired raw EEG and eye-movement features driven by one
  * latent emotional state. It feeds the synthetic datasets (SEED-IV/V layouts) and the virtual headbands, so a

@@ -22,6 +22,7 @@ import { makeModelDir } from './helpers.js';
 let tmp: string;
 let modelDir: string;
 let onnxOnly: string;
+let offline: string;
 const app: Record<'ort' | 'tfjs', string> = { ort: '', tfjs: '' };
 const json: Record<
   'ort' | 'tfjs',
@@ -32,6 +33,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'cmcrd-deploy-'));
   modelDir = await makeModelDir(tmp);
   onnxOnly = await makeModelDir(tmp, { tfjs: false });
+  offline = await makeModelDir(tmp, { tfjs: false, smoothing: 'lds' });
   for (const engine of ['ort', 'tfjs'] as const) {
     app[engine] = join(tmp, `app-${engine}`);
     const r = await runCli('deploy', 'web', '--model', modelDir, '--out', app[engine], '--engine', engine, '--json');
@@ -169,6 +171,8 @@ print(json.dumps(out))`;
       [['--model', modelDir, '--out', join(modelDir, 'app')], /--out .* overlaps --model/],
       [['--model', modelDir, '--out', join(tmp, 'x4'), '--engine', 'webgpu'], /--engine must be one of ort, tfjs, got "webgpu"/],
       [['--out', join(tmp, 'x5')], /required option '--model <dir>' not specified/],
+      // SEED's offline LDS needs the whole trial: a phone computing features live cannot reproduce it.
+      [['--model', offline, '--out', join(tmp, 'x6')], /card\.json: .*smoothing "lds".*whole trial[\s\S]*cmcrd train/],
     ];
     for (const [args, msg] of cases) {
       const r = await runCli('deploy', 'web', ...args);

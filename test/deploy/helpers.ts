@@ -20,14 +20,14 @@ export { launchChromium, CHROMIUM_ARGS } from './chromium.js';
 
 /**
  * A model directory (fp32 ONNX, and the tfjs GraphModel unless `tfjs: false`) for the Muse montage. The checkpoint's
- * features are LDS-smoothed along windows unless `smoothing: 'none'` (a card whose windows stand alone, which the
- * run's saver mode may duty-cycle).
+ * features are LDS-smoothed along windows in the causal form a device reproduces (`lds-causal`), unless
+ * `smoothing: 'none'` (a card whose windows stand alone, which the run's saver mode may duty-cycle).
  */
-export async function makeModelDir(dir: string, o: { tfjs?: boolean; smoothing?: 'none' } = {}): Promise<string> {
+export async function makeModelDir(dir: string, o: { tfjs?: boolean; smoothing?: 'none' | 'lds' } = {}): Promise<string> {
   await useWasm();
   const ck = join(dir, o.smoothing ? `ck-${o.smoothing}.json` : 'ck.json');
   const c = trainedCheckpoint('mlp');
-  writeFileSync(ck, serialiseCheckpoint(o.smoothing ? { ...c, features: { ...c.features, smoothing: o.smoothing } } : c));
+  writeFileSync(ck, serialiseCheckpoint({ ...c, features: { ...c.features, smoothing: o.smoothing ?? 'lds-causal' } }));
   const out = join(dir, `${o.tfjs === false ? 'model-onnx-only' : 'model'}${o.smoothing ? `-${o.smoothing}` : ''}`);
   const r = await runCli('export', ck, '--out', out, ...(o.tfjs === false ? [] : ['--tfjs']), '--latency-runs', '0');
   if (r.code !== 0) throw new Error(`export failed: ${r.err}`);

@@ -15,6 +15,7 @@ import { cardFromMetadata } from '../../../runtime/card/schema.js';
 import { parseModelCard } from '../../../runtime/model-card.js';
 import { TOOLKIT_VERSION } from '../../version.js';
 import { CliError } from '../errors.js';
+import { checkLiveSmoothing } from '../../../runtime/smoothing-guard.js';
 import { prepareOutDir } from '../paths.js';
 import { drawIcon, encodePng } from './deploy-icons.js';
 
@@ -147,6 +148,12 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
     throw new CliError(
       `${join(o.model, 'card.json')}: the model reads ${card.modality} features; the web app runs EEG models on a headband`,
     );
+  // The phone computes features live: a smoothing that needs the whole trial cannot be reproduced there (as in run).
+  try {
+    checkLiveSmoothing(card, { allowOffline: false });
+  } catch (e) {
+    throw new CliError(`${join(o.model, 'card.json')}: ${(e as Error).message}`);
+  }
 
   const root = webSources();
   let esbuild: typeof import('esbuild');
