@@ -1,3 +1,4 @@
+// size: one Chromium session drives every browser check of the web app (load, both engines, Web Bluetooth, batteries, offline)
 /**
  * The phone web app in a real browser (Debian Chromium through playwright-core), served by `cmcrd serve` on
  * 127.0.0.1: the page loads and is installable (manifest, icons, service worker); demo mode shows predictions on

@@ -1,3 +1,4 @@
+// size: a verbatim copy of the old byte-array builders, kept as the parity oracle for the assembler (delete with legacy/)
 // The old dsp kernel builders (runtime/dsp/simd.ts before the assembler), kept for the parity test only.
 import { encodeModule, I32, sleb, uleb, V128, type WasmFn } from './encoder.js';
 // ---- function bodies (the module encoder is ../wasm/encoder.ts) ------------------------------------

@@ -1,3 +1,4 @@
+// size: the train/compare CLI end to end on one synthetic dataset made once (cheaper than a file per command)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,4 @@
+// size: runExperiment on one synthetic dataset made once: determinism, leaks, resume, teacher cache, export
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
