@@ -162,6 +162,9 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
   // Its parent folder is made (one level at a time: mkdirSync(recursive) never returns for /proc/nope/x) and checked now.
   prepareOutDir(dirname(out), '--out', { reuse: true });
 
+  const { root, ext } = webSources();
+  const pkgs = enginePackages(o.engine);
+
   // The card, validated by the runtime's own schema (the device's contract).
   let card;
   try {
@@ -174,8 +177,6 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
       `${join(o.model, 'card.json')}: the model reads ${card.modality} features; the web app runs EEG models on a headband`,
     );
 
-  const { root, ext } = webSources();
-  const pkgs = enginePackages(o.engine);
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
