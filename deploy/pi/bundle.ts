@@ -4,7 +4,7 @@
  * to ./ort.ts, which picks the engine at run time. tfjs or training code reaching the bundle fails the build.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BakedRunOptions } from './argv.js';
 
@@ -19,11 +19,15 @@ export interface BundleResult {
 
 export class BundleError extends Error {}
 
-/** This folder's modules as sources (tsx, vitest) or compiled (dist/deploy/pi/ of an installed package). */
+/**
+ * This folder's modules in the form this one runs as: sources in a checkout (tsx, vitest), compiled in dist/deploy/pi/
+ * (an installed package, or a checkout's `npm run build`), as src/cli/jobs.ts picks its child's bin.
+ */
 function sibling(name: string): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const js = join(here, `${name}.js`);
-  return existsSync(js) ? js : join(here, `${name}.ts`);
+  const self = fileURLToPath(import.meta.url);
+  const file = join(dirname(self), `${name}${extname(self)}`);
+  if (!existsSync(file)) throw new BundleError(`${file} is missing: this installation of cmcrd-edge is incomplete (reinstall it)`);
+  return file;
 }
 
 // Anything from these places in main.js means the layering broke somewhere: the Pi carries no trainer.
@@ -36,7 +40,7 @@ export async function bundleRuntime(outFile: string, baked: BakedRunOptions, ent
     esbuild = await import('esbuild');
   } catch (e) {
     throw new BundleError(
-      `esbuild is needed to bundle the runtime and could not be loaded (${(e as Error).message.split('\n')[0]}): npm install esbuild`,
+      `esbuild, which bundles the runtime, could not be loaded (${(e as Error).message.split('\n')[0]}): reinstall cmcrd-edge (esbuild is one of its dependencies)`,
     );
   }
   const ortShim = sibling('ort');

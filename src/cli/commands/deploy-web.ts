@@ -1,14 +1,15 @@
 /**
  * The builder behind `cmcrd deploy web --model <model-dir> --out <dir> [--engine ort|tfjs] [--force]`: a static PWA: the page and
- * a Web Worker bundled with esbuild from web/ (the worker does decoding, features and inference: onnxruntime-web
- * for `ort`, a tfjs GraphModel on tfjs's wasm backend for `tfjs`, never both), the model files that engine loads,
- * the engine's SIMD wasm, a manifest with PNG icons drawn here, and a service worker that caches the whole build
+ * a Web Worker bundled with esbuild from web/ (the .ts sources in a checkout, their compiled .js in dist/ when
+ * installed; the worker does decoding, features and inference: onnxruntime-web for `ort`, a tfjs GraphModel on
+ * tfjs's wasm backend for `tfjs`, never both), the model files that engine loads, the engine's SIMD wasm, a manifest with PNG icons drawn here, and a service worker that caches the whole build
  * so the app works offline after its first load. Written to a temporary folder and moved into place; an existing
  * non-empty --out is replaced only with --force.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { cardFromMetadata } from '../../../runtime/card/schema.js';
@@ -18,6 +19,8 @@ import { CliError } from '../errors.js';
 import { checkLiveSmoothing } from '../../../runtime/smoothing-guard.js';
 import { prepareOutDir } from '../paths.js';
 import { drawIcon, encodePng } from './deploy-icons.js';
+
+const require = createRequire(import.meta.url);
 
 export const WEB_ENGINES = ['ort', 'tfjs'] as const;
 export type WebEngine = (typeof WEB_ENGINES)[number];
@@ -58,14 +61,43 @@ export interface WebBuildOptions {
   force?: boolean;
 }
 
-/** The package folder holding web/ (the sources are bundled at deploy time). */
-function webSources(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'web', 'app', 'main.ts')) && existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new CliError('the web app sources (web/) are not part of this installation: run cmcrd deploy web from a checkout of cmcrd-edge');
+/**
+ * Where the web app's sources are, in the form this module itself runs as: web/**.ts under the package root in a
+ * checkout (tsx, vitest), web/**.js under dist/ in an installed package (compiled by tsconfig.build.json; the static
+ * files copied by scripts/build/web-static.mjs). Both sit three folders above src/cli/commands/.
+ */
+function webSources(): { root: string; ext: string } {
+  const self = fileURLToPath(import.meta.url);
+  const ext = extname(self);
+  const root = resolve(dirname(self), '..', '..', '..');
+  for (const f of [join('web', 'app', `main${ext}`), join('web', 'static', 'index.html')])
+    if (!existsSync(join(root, f)))
+      throw new CliError(
+        `${join(root, f)} is missing: this installation of cmcrd-edge is incomplete (reinstall it, or npm run build in a checkout)`,
+      );
+  return { root, ext };
+}
+
+/**
+ * The folder of an installed package, looked up the way Node resolves a bare import from this module (its
+ * node_modules search paths), since the package's "exports" may not expose package.json or its wasm files.
+ */
+function packageDir(name: string): string | null {
+  for (const p of require.resolve.paths(name) ?? []) if (existsSync(join(p, name, 'package.json'))) return join(p, name);
+  return null;
+}
+
+/** The packages the app for `engine` bundles, besides the toolkit's own dependencies; a clear error naming the missing ones. */
+function enginePackages(engine: WebEngine): Map<string, string> {
+  const needed =
+    engine === 'ort' ? ['onnxruntime-web'] : ['@tensorflow/tfjs-core', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-wasm'];
+  const found = new Map(needed.map((n) => [n, packageDir(n)] as const));
+  const missing = needed.filter((n) => found.get(n) === null);
+  if (missing.length)
+    throw new CliError(
+      `--engine ${engine} needs ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed (an optional peer dependency of cmcrd-edge): npm install ${missing.join(' ')}`,
+    );
+  return found as Map<string, string>;
 }
 
 interface ModelDirCard {
@@ -111,12 +143,6 @@ function demoUri(card: { montage: { device: string; sites: string[] } | null; ch
   return `sim:${device === 'ganglion' ? 'ganglion' : 'open-eeg'}?sites=${sites.join(',')}&${common}`;
 }
 
-function packageFile(root: string, ...parts: string[]): string {
-  const p = join(root, 'node_modules', ...parts);
-  if (!existsSync(p)) throw new CliError(`${p} is missing: install the package's dev dependencies (npm install) to build the web app`);
-  return p;
-}
-
 /** Files in `dir`, recursively, as paths relative to it with '/' separators. */
 function listFiles(dir: string, base = dir): string[] {
   return readdirSync(dir)
@@ -137,6 +163,9 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
   // Its parent folder is made (one level at a time: mkdirSync(recursive) never returns for /proc/nope/x) and checked now.
   prepareOutDir(dirname(out), '--out', { reuse: true });
 
+  const { root, ext } = webSources();
+  const pkgs = enginePackages(o.engine);
+
   // The card, validated by the runtime's own schema (the device's contract).
   let card;
   try {
@@ -155,12 +184,13 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
     throw new CliError(`${join(o.model, 'card.json')}: ${(e as Error).message}`);
   }
 
-  const root = webSources();
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
-  } catch {
-    throw new CliError('esbuild is not installed: it bundles the web app (npm install in the cmcrd-edge folder)');
+  } catch (e) {
+    throw new CliError(
+      `esbuild, which bundles the web app, could not be loaded (${(e as Error).message.split('\n')[0]}): reinstall cmcrd-edge (esbuild is one of its dependencies)`,
+    );
   }
 
   const notes: string[] = [];
@@ -184,7 +214,8 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
       }
       writeFileSync(join(tmp, 'model', v.file), bytes);
       model = { url: `model/${v.file}`, variant: v.variant, bytes: bytes.length };
-      const w = packageFile(root, 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.wasm');
+      const w = join(pkgs.get('onnxruntime-web')!, 'dist', 'ort-wasm-simd-threaded.wasm');
+      if (!existsSync(w)) throw new CliError(`${w} is missing: reinstall onnxruntime-web`);
       copyFileSync(w, join(tmp, 'wasm', 'ort-wasm-simd-threaded.wasm'));
       wasm = { url: 'wasm/ort-wasm-simd-threaded.wasm', bytes: statSync(w).size };
     } else {
@@ -213,7 +244,9 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
       }
       const variant = (j.variants ?? []).find((v) => v.format === 'tfjs')?.name ?? 'tfjs';
       model = { url: 'model/tfjs/model.json', variant, bytes };
-      const dist = packageFile(root, '@tensorflow', 'tfjs-backend-wasm', 'dist');
+      const dist = join(pkgs.get('@tensorflow/tfjs-backend-wasm')!, 'dist');
+      for (const f of ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm'])
+        if (!existsSync(join(dist, f))) throw new CliError(`${join(dist, f)} is missing: reinstall @tensorflow/tfjs-backend-wasm`);
       copyFileSync(join(dist, 'tfjs-backend-wasm-simd.wasm'), join(tmp, 'wasm', 'tfjs-backend-wasm-simd.wasm'));
       copyFileSync(join(dist, 'tfjs-backend-wasm.wasm'), join(tmp, 'wasm', 'tfjs-backend-wasm.wasm'));
       lazy.add('wasm/tfjs-backend-wasm.wasm');
@@ -224,7 +257,7 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
     // Page and worker.
     const built = await esbuild.build({
       absWorkingDir: root,
-      entryPoints: { app: join(root, 'web', 'app', 'main.ts'), worker: join(root, 'web', 'worker', `${o.engine}.ts`) },
+      entryPoints: { app: join(root, 'web', 'app', `main${ext}`), worker: join(root, 'web', 'worker', `${o.engine}${ext}`) },
       outdir: tmp,
       bundle: true,
       format: 'esm',
@@ -291,7 +324,7 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
     for (const f of precache) hash.update(f).update(readFileSync(join(tmp, f)));
     await esbuild.build({
       absWorkingDir: root,
-      entryPoints: [join(root, 'web', 'sw.ts')],
+      entryPoints: [join(root, 'web', `sw${ext}`)],
       outfile: join(tmp, 'sw.js'),
       bundle: true,
       format: 'iife',
