@@ -92,7 +92,13 @@ describe('installed package', () => {
     await useWasm();
     const bin = join(app, 'node_modules', '.bin', 'cmcrd');
     const run = (...args: string[]) => spawnSync(bin, args, { cwd: app, encoding: 'utf8' });
-    writeFileSync(join(dir, 'ck.json'), serialiseCheckpoint(trainedCheckpoint('mlp')));
+    writeFileSync(
+      join(dir, 'ck.json'),
+      serialiseCheckpoint({
+        ...trainedCheckpoint('mlp'),
+        features: { ...trainedCheckpoint('mlp').features, smoothing: 'lds-causal' as const },
+      }),
+    );
     const model = join(dir, 'model');
     const exp = run('export', join(dir, 'ck.json'), '--out', model, '--latency-runs', '0');
     expect(exp.status, exp.stderr).toBe(0);

@@ -181,7 +181,10 @@ export async function buildWebApp(o: WebBuildOptions): Promise<WebBuild> {
   try {
     checkLiveSmoothing(card, { allowOffline: false });
   } catch (e) {
-    throw new CliError(`${join(o.model, 'card.json')}: ${(e as Error).message}`);
+    // The run's escape hatch (--allow-offline-smoothing) does not exist here: the app has no stand-in to announce it.
+    throw new CliError(
+      `${join(o.model, 'card.json')}: ${(e as Error).message.replace(/ To run this model anyway, add --allow-offline-smoothing\.?$/, '')}`,
+    );
   }
 
   let esbuild: typeof import('esbuild');
