@@ -5,17 +5,15 @@
  */
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
+import { museMlpModel } from './muse-model.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/train/backend.js';
-import { Mlp, mlpSpec } from '../../src/train/nets/mlp.js';
-import { exportOnnx } from '../../export/onnx-export.js';
+import { mlpSpec } from '../../src/train/nets/mlp.js';
 import { modelCard } from '../../export/model-card.js';
 import { GraphBuilder } from '../../export/onnx-graph.js';
 import type { Checkpoint } from '../../export/checkpoint.js';
 import { createOnnxClassifier, type OrtModule, type OrtSession, type OrtTensor, type OrtValueMetadata } from '../../runtime/infer/onnx.js';
 import { loadOnnxClassifier } from '../../runtime/infer/onnx.node.js';
 import { loadWebOnnxClassifier } from '../../runtime/infer/onnx.web.js';
-import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 
 /** A checkpoint's card fields for `channels` × `bands` features and `classes` (weights are not needed for a card). */
 function cardFor(channels: string[], bands: number, classes: string[]): Record<string, string> {
@@ -98,31 +96,7 @@ let mlpModel: Uint8Array;
 const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
 
 beforeAll(async () => {
-  await initBackend('wasm', () => undefined);
-  const net = new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), 3);
-  const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint',
-    version: 1,
-    modality: 'eeg',
-    arch: net.spec,
-    weights: net.getWeights(),
-    classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: ['TP7', 'FP1', 'FP2', 'TP8'],
-    montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-    features: {
-      method: 'seed-de',
-      fs: 200,
-      windowSec: 4,
-      hopSec: 4,
-      nfft: 1024,
-      bands: SEED_BANDS.map((b) => ({ ...b })),
-      smoothing: 'none',
-    },
-    normalisation: { mean: new Array(20).fill(10), std: new Array(20).fill(3) },
-    provenance: {},
-  };
-  mlpModel = exportOnnx(ck);
-  net.dispose();
+  mlpModel = await museMlpModel({ seed: 3, mean: 10, std: 3 });
 });
 
 describe('ONNX classifier on onnxruntime-node and onnxruntime-web', () => {

@@ -3,11 +3,8 @@
  * AUX preset streams a fifth channel that must decode, not become error records), the Ganglion firmware is read
  * once, and an unreadable firmware revision is a warning rather than a failed session.
  */
+import { museMlpModel } from './muse-model.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/train/backend.js';
-import { Mlp, mlpSpec } from '../../src/train/nets/mlp.js';
-import { exportOnnx } from '../../export/onnx-export.js';
-import type { Checkpoint } from '../../export/checkpoint.js';
 import type { GattPeripheral, Uuid } from '../../firmware-bridge/gatt.js';
 import { GANGLION } from '../../firmware-bridge/protocols/ganglion.js';
 import type { VirtualPeripheral } from '../../firmware-bridge/sim/base.js';
@@ -15,36 +12,11 @@ import { VirtualGanglion } from '../../firmware-bridge/sim/virtual-ganglion.js';
 import { VirtualMuse } from '../../firmware-bridge/sim/virtual-muse.js';
 import { loadOnnxClassifier } from '../../runtime/infer/onnx.node.js';
 import { startHeadbandSession, type HeadbandSessionOptions, type Prediction } from '../../runtime/session.js';
-import { SEED_BANDS } from '../../runtime/dsp/bands.js';
 
 let model: Uint8Array;
 
 beforeAll(async () => {
-  await initBackend('wasm', () => undefined);
-  const net = new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), 1);
-  const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint',
-    version: 1,
-    modality: 'eeg',
-    arch: net.spec,
-    weights: net.getWeights(),
-    classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: ['TP7', 'FP1', 'FP2', 'TP8'],
-    montage: { device: 'muse', sites: ['TP9', 'AF7', 'AF8', 'TP10'], capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-    features: {
-      method: 'seed-de',
-      fs: 200,
-      windowSec: 4,
-      hopSec: 4,
-      nfft: 1024,
-      bands: SEED_BANDS.map((b) => ({ ...b })),
-      smoothing: 'none',
-    },
-    normalisation: { mean: new Array(20).fill(20), std: new Array(20).fill(2) },
-    provenance: {},
-  };
-  model = exportOnnx(ck);
-  net.dispose();
+  model = await museMlpModel();
 });
 
 /** Reads through `dev`, logged (and failing when asked). */

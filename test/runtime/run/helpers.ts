@@ -2,12 +2,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../../../src/train/backend.js';
-import { Mlp, mlpSpec } from '../../../src/train/nets/mlp.js';
-import { exportOnnx } from '../../../export/onnx-export.js';
-import type { Checkpoint } from '../../../export/checkpoint.js';
-import { SEED_BANDS } from '../../../runtime/dsp/bands.js';
 import type { RunEvent } from '../../../runtime/run/events.js';
+import { museMlpModel } from '../muse-model.js';
 
 export interface ModelDirOptions {
   /** Extra card.json fields. */
@@ -26,32 +22,7 @@ export async function museModel(
   opts: { windowSec?: number; smoothing?: ModelDirOptions['smoothing']; sites?: string[] } = {},
 ): Promise<Uint8Array> {
   if (!opts.windowSec && !opts.smoothing && !opts.sites && onnx) return onnx;
-  await initBackend('wasm', () => undefined);
-  const net = new Mlp(mlpSpec({ channels: 4, bands: 5 }, 4), 1);
-  const sites = opts.sites ?? ['TP9', 'AF7', 'AF8', 'TP10'];
-  const ck: Checkpoint = {
-    format: 'cmcrd-checkpoint',
-    version: 1,
-    modality: 'eeg',
-    arch: net.spec,
-    weights: net.getWeights(),
-    classes: ['neutral', 'sad', 'fear', 'happy'],
-    channels: ['TP7', 'FP1', 'FP2', 'TP8'],
-    montage: { device: 'muse', sites, capChannels: ['TP7', 'FP1', 'FP2', 'TP8'] },
-    features: {
-      method: 'seed-de',
-      fs: 200,
-      windowSec: opts.windowSec ?? 4,
-      hopSec: opts.windowSec ?? 4,
-      nfft: 1024,
-      bands: SEED_BANDS.map((b) => ({ ...b })),
-      smoothing: opts.smoothing ?? 'none',
-    },
-    normalisation: { mean: new Array(20).fill(20), std: new Array(20).fill(2) },
-    provenance: {},
-  };
-  const m = exportOnnx(ck);
-  net.dispose();
+  const m = await museMlpModel(opts);
   if (!opts.windowSec && !opts.smoothing && !opts.sites) onnx = m;
   return m;
 }
