@@ -6,41 +6,17 @@
  * events as fast as the broker acknowledges them. Starts its own redis-server and mosquitto on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthesize } from '../src/datasets/index.js';
 import { parseQueueUrl } from '../src/scale/queue-url.js';
 import { createMqttPublisher } from '../runtime/telemetry/mqtt.node.js';
 import type { BenchResult, BenchSuite } from './harness.js';
+import { startMosquitto, startRedis, type Server } from '../test/src/scale/servers.js';
 
 const REDIS = '/usr/bin/redis-server';
 const MOSQUITTO = '/usr/sbin/mosquitto';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function listening(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect(port, '127.0.0.1');
-      c.once('connect', () => (c.destroy(), resolve(true)));
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
 
 function cli(args: string[]): { proc: ChildProcess; exited: Promise<{ code: number | null; stderr: string }>; stderr: () => string } {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -65,22 +41,15 @@ export const scaleSuite: BenchSuite = {
       return [];
     }
     const dir = mkdtempSync(join(tmpdir(), 'cmcrd-bench-scale-'));
-    chmodSync(dir, 0o777);
-    const servers: ChildProcess[] = [];
+    // The same loopback servers the tests start (test/src/scale/servers.ts).
+    const servers: Server[] = [];
     const results: BenchResult[] = [];
     try {
-      const rport = await freePort();
-      servers.push(
-        spawn(REDIS, ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-          stdio: 'ignore',
-        }),
-      );
-      const mport = await freePort();
-      writeFileSync(join(dir, 'mosquitto.conf'), `listener ${mport} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-      servers.push(spawn(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' }));
-      await listening(rport);
-      await listening(mport);
-      const url = `redis://127.0.0.1:${rport}`;
+      const redis = await startRedis();
+      servers.push(redis);
+      const broker = await startMosquitto();
+      servers.push(broker);
+      const url = redis.url;
 
       // The fixed sweep: LOSO folds × 2 seeds × {kd, eeg-only}, plus one teacher per fold × seed.
       const subjects = ctx.quick ? 3 : 4;
@@ -164,7 +133,7 @@ export const scaleSuite: BenchSuite = {
 
       // MQTT: prediction events from one publisher, QoS 1, until the broker acknowledged all.
       const m = ctx.quick ? 5000 : 20000;
-      const pub = createMqttPublisher(`mqtt://127.0.0.1:${mport}/bench`, { device: 'band-1', bufferLimit: m + 10 });
+      const pub = createMqttPublisher(`${broker.url}/bench`, { device: 'band-1', bufferLimit: m + 10 });
       await until(() => pub.stats.connected, 'the MQTT connection');
       const t1 = performance.now();
       for (let i = 0; i < m; i++) {
@@ -188,7 +157,7 @@ export const scaleSuite: BenchSuite = {
       ctx.log(`MQTT: ${rate.toFixed(0)} messages/s`);
       return results;
     } finally {
-      for (const s of servers) s.kill('SIGKILL');
+      for (const s of servers) await s.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   },
